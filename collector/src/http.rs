@@ -1,0 +1,327 @@
+//! OTLP/HTTP: `POST /v1/traces`, `/v1/logs`, `/v1/metrics`, protobuf or JSON,
+//! optionally gzip. Answers in the request's encoding with the status codes
+//! of the OTLP specification: 400 bad data, 413 too large, 415 wrong type or
+//! encoding, 429 / 503 with `Retry-After` when the client should come back.
+
+use std::io::Read as _;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use http_body_util::BodyExt as _;
+use prost::Message as _;
+
+use crate::ingest::{Ingest, IngestError, Logs, Metrics, OtlpSignal, Traces};
+use crate::self_metrics::Transport;
+
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Largest body accepted, before and after decompression.
+    pub max_body_bytes: usize,
+    /// A client that has not sent its whole body by then is dropped.
+    pub body_timeout: Duration,
+}
+
+impl Default for HttpConfig {
+    fn default() -> HttpConfig {
+        HttpConfig {
+            max_body_bytes: 16 * 1024 * 1024,
+            body_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct HttpState {
+    ingest: Ingest,
+    config: HttpConfig,
+}
+
+pub fn router(ingest: Ingest, config: HttpConfig) -> Router {
+    Router::new()
+        .route("/v1/traces", post(export::<Traces>))
+        .route("/v1/logs", post(export::<Logs>))
+        .route("/v1/metrics", post(export::<Metrics>))
+        .with_state(HttpState { ingest, config })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Protobuf,
+    Json,
+}
+
+impl Encoding {
+    fn content_type(self) -> &'static str {
+        match self {
+            Encoding::Protobuf => "application/x-protobuf",
+            Encoding::Json => "application/json",
+        }
+    }
+}
+
+/// `application/x-protobuf` or `application/json`, parameters ignored.
+pub fn encoding_of(content_type: Option<&str>) -> Option<Encoding> {
+    let essence = content_type?.split(';').next()?.trim().to_ascii_lowercase();
+    match essence.as_str() {
+        "application/x-protobuf" | "application/protobuf" => Some(Encoding::Protobuf),
+        "application/json" => Some(Encoding::Json),
+        _ => None,
+    }
+}
+
+#[derive(Debug, PartialEq)]
+pub enum BodyError {
+    TooLarge(usize),
+    UnsupportedEncoding(String),
+    Malformed(String),
+}
+
+/// Undoes `Content-Encoding`, refusing as soon as the output passes `limit`
+/// so that a small gzip bomb costs only `limit` bytes of work.
+pub fn decompress(
+    body: Bytes,
+    content_encoding: Option<&str>,
+    limit: usize,
+) -> Result<Bytes, BodyError> {
+    match content_encoding
+        .map(|e| e.trim().to_ascii_lowercase())
+        .as_deref()
+    {
+        None | Some("") | Some("identity") => {
+            if body.len() > limit {
+                Err(BodyError::TooLarge(limit))
+            } else {
+                Ok(body)
+            }
+        }
+        Some("gzip") | Some("x-gzip") => {
+            let mut out = Vec::new();
+            let mut decoder = flate2::read::MultiGzDecoder::new(&body[..]).take(limit as u64 + 1);
+            decoder
+                .read_to_end(&mut out)
+                .map_err(|e| BodyError::Malformed(format!("invalid gzip body: {e}")))?;
+            if out.len() > limit {
+                return Err(BodyError::TooLarge(limit));
+            }
+            Ok(Bytes::from(out))
+        }
+        Some(other) => Err(BodyError::UnsupportedEncoding(other.to_owned())),
+    }
+}
+
+async fn export<S: OtlpSignal>(
+    State(state): State<HttpState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let header_str = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
+    let Some(encoding) = encoding_of(header_str(header::CONTENT_TYPE)) else {
+        return error(
+            Encoding::Json,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "content type must be application/x-protobuf or application/json",
+        );
+    };
+    let limit = state.config.max_body_bytes;
+    let collected = tokio::time::timeout(
+        state.config.body_timeout,
+        http_body_util::Limited::new(body, limit).collect(),
+    )
+    .await;
+    let raw = match collected {
+        Err(_) => {
+            return error(
+                encoding,
+                StatusCode::REQUEST_TIMEOUT,
+                "request body not received in time",
+            );
+        }
+        Ok(Err(err)) if err.is::<http_body_util::LengthLimitError>() => {
+            return error(
+                encoding,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!("body larger than {limit} bytes"),
+            );
+        }
+        Ok(Err(err)) => {
+            return error(
+                encoding,
+                StatusCode::BAD_REQUEST,
+                &format!("could not read body: {err}"),
+            );
+        }
+        Ok(Ok(collected)) => collected.to_bytes(),
+    };
+    let body = match decompress(raw, header_str(header::CONTENT_ENCODING), limit) {
+        Ok(body) => body,
+        Err(BodyError::TooLarge(limit)) => {
+            return error(
+                encoding,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!("decompressed body larger than {limit} bytes"),
+            );
+        }
+        Err(BodyError::UnsupportedEncoding(e)) => {
+            return error(
+                encoding,
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                &format!("unsupported content encoding {e:?}: use gzip or none"),
+            );
+        }
+        Err(BodyError::Malformed(message)) => {
+            return error(encoding, StatusCode::BAD_REQUEST, &message);
+        }
+    };
+    let request = match encoding {
+        Encoding::Protobuf => {
+            S::Request::decode(body).map_err(|e| format!("invalid protobuf: {e}"))
+        }
+        Encoding::Json => S::decode_json(&body).map_err(|e| e.to_string()),
+    };
+    let request = match request {
+        Ok(request) => request,
+        Err(message) => return error(encoding, StatusCode::BAD_REQUEST, &message),
+    };
+    match state.ingest.export::<S>(request, Transport::Http).await {
+        Ok(accepted) => {
+            let rejected = accepted.rejected as i64;
+            let body = match encoding {
+                Encoding::Protobuf => S::response(rejected, accepted.message).encode_to_vec(),
+                Encoding::Json if rejected > 0 => serde_json::json!({
+                    "partialSuccess": { S::REJECTED_FIELD: rejected.to_string(), "errorMessage": accepted.message }
+                })
+                .to_string()
+                .into_bytes(),
+                Encoding::Json => b"{}".to_vec(),
+            };
+            ([(header::CONTENT_TYPE, encoding.content_type())], body).into_response()
+        }
+        Err(IngestError::Invalid(message)) => error(encoding, StatusCode::BAD_REQUEST, &message),
+        Err(IngestError::Overloaded(message)) => {
+            retry_later(error(encoding, StatusCode::TOO_MANY_REQUESTS, &message))
+        }
+        Err(IngestError::Unavailable(message)) => {
+            retry_later(error(encoding, StatusCode::SERVICE_UNAVAILABLE, &message))
+        }
+    }
+}
+
+fn retry_later(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
+}
+
+/// `google.rpc.Status`, the error body the OTLP specification asks for.
+#[derive(Clone, PartialEq, prost::Message)]
+struct RpcStatus {
+    #[prost(int32, tag = "1")]
+    code: i32,
+    #[prost(string, tag = "2")]
+    message: String,
+}
+
+fn error(encoding: Encoding, status: StatusCode, message: &str) -> Response {
+    // The gRPC code that matches the HTTP status, as google.rpc.Status carries it.
+    let code = match status {
+        StatusCode::BAD_REQUEST | StatusCode::UNSUPPORTED_MEDIA_TYPE => 3,
+        StatusCode::PAYLOAD_TOO_LARGE | StatusCode::TOO_MANY_REQUESTS => 8,
+        StatusCode::REQUEST_TIMEOUT => 4,
+        _ => 14,
+    };
+    let body = match encoding {
+        Encoding::Protobuf => RpcStatus {
+            code,
+            message: message.to_owned(),
+        }
+        .encode_to_vec(),
+        Encoding::Json => serde_json::json!({ "code": code, "message": message })
+            .to_string()
+            .into_bytes(),
+    };
+    (
+        status,
+        [(header::CONTENT_TYPE, encoding.content_type())],
+        body,
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write as _;
+
+    fn gzip(data: &[u8]) -> Bytes {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        encoder.write_all(data).unwrap();
+        Bytes::from(encoder.finish().unwrap())
+    }
+
+    #[test]
+    fn content_types() {
+        for (header, expected) in [
+            (Some("application/x-protobuf"), Some(Encoding::Protobuf)),
+            (Some("application/json"), Some(Encoding::Json)),
+            (
+                Some("application/json; charset=utf-8"),
+                Some(Encoding::Json),
+            ),
+            (Some("Application/JSON"), Some(Encoding::Json)),
+            (Some("text/plain"), None),
+            (None, None),
+        ] {
+            assert_eq!(encoding_of(header), expected, "{header:?}");
+        }
+    }
+
+    #[test]
+    fn decompression() {
+        let data = b"hello otlp".repeat(10);
+        assert_eq!(
+            decompress(gzip(&data), Some("gzip"), 1000).unwrap(),
+            Bytes::from(data.clone())
+        );
+        assert_eq!(
+            decompress(Bytes::from(data.clone()), None, 1000).unwrap(),
+            Bytes::from(data.clone())
+        );
+        assert_eq!(
+            decompress(Bytes::from(data.clone()), Some("identity"), 1000).unwrap(),
+            Bytes::from(data.clone())
+        );
+        assert_eq!(
+            decompress(Bytes::from(data.clone()), None, 10),
+            Err(BodyError::TooLarge(10))
+        );
+        assert!(matches!(
+            decompress(Bytes::from_static(b"not gzip"), Some("gzip"), 1000),
+            Err(BodyError::Malformed(_))
+        ));
+        assert_eq!(
+            decompress(Bytes::new(), Some("br"), 1000),
+            Err(BodyError::UnsupportedEncoding("br".into()))
+        );
+    }
+
+    #[test]
+    fn gzip_bomb_is_refused_after_the_limit() {
+        // 64 MiB of zeros compress to about 64 KiB.
+        let bomb = gzip(&vec![0u8; 64 * 1024 * 1024]);
+        assert!(bomb.len() < 100 * 1024);
+        assert_eq!(
+            decompress(bomb, Some("gzip"), 1024 * 1024),
+            Err(BodyError::TooLarge(1024 * 1024))
+        );
+    }
+}

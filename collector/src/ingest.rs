@@ -1,0 +1,185 @@
+//! One export path per signal, shared by gRPC and HTTP: normalise, queue,
+//! wait for the commit, report partial success.
+
+use std::sync::Arc;
+
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsPartialSuccess, ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+
+use crate::normalize::{self, Normalized, Rules};
+use crate::otlp_json::{self, JsonError};
+use crate::pipeline::{Pipeline, SubmitError};
+use crate::self_metrics::{SelfMetrics, Signal, Transport};
+
+/// What differs between traces, logs and metrics on the way in.
+pub trait OtlpSignal {
+    type Request: prost::Message + Default + Send + 'static;
+    type Response: prost::Message + Default + Send + 'static;
+    const SIGNAL: Signal;
+    /// The partial-success field name in OTLP/JSON (`rejectedSpans`, …).
+    const REJECTED_FIELD: &'static str;
+    fn decode_json(body: &[u8]) -> Result<Self::Request, JsonError>;
+    fn normalize(request: Self::Request, rules: &Rules) -> Normalized;
+    fn response(rejected: i64, error_message: String) -> Self::Response;
+}
+
+pub struct Traces;
+pub struct Logs;
+pub struct Metrics;
+
+impl OtlpSignal for Traces {
+    type Request = ExportTraceServiceRequest;
+    type Response = ExportTraceServiceResponse;
+    const SIGNAL: Signal = Signal::Traces;
+    const REJECTED_FIELD: &'static str = "rejectedSpans";
+    fn decode_json(body: &[u8]) -> Result<Self::Request, JsonError> {
+        otlp_json::decode_traces(body)
+    }
+    fn normalize(request: Self::Request, rules: &Rules) -> Normalized {
+        normalize::traces(request, rules)
+    }
+    fn response(rejected_spans: i64, error_message: String) -> Self::Response {
+        ExportTraceServiceResponse {
+            partial_success: (rejected_spans > 0).then_some(ExportTracePartialSuccess {
+                rejected_spans,
+                error_message,
+            }),
+        }
+    }
+}
+
+impl OtlpSignal for Logs {
+    type Request = ExportLogsServiceRequest;
+    type Response = ExportLogsServiceResponse;
+    const SIGNAL: Signal = Signal::Logs;
+    const REJECTED_FIELD: &'static str = "rejectedLogRecords";
+    fn decode_json(body: &[u8]) -> Result<Self::Request, JsonError> {
+        otlp_json::decode_logs(body)
+    }
+    fn normalize(request: Self::Request, rules: &Rules) -> Normalized {
+        normalize::logs(request, rules)
+    }
+    fn response(rejected_log_records: i64, error_message: String) -> Self::Response {
+        ExportLogsServiceResponse {
+            partial_success: (rejected_log_records > 0).then_some(ExportLogsPartialSuccess {
+                rejected_log_records,
+                error_message,
+            }),
+        }
+    }
+}
+
+impl OtlpSignal for Metrics {
+    type Request = ExportMetricsServiceRequest;
+    type Response = ExportMetricsServiceResponse;
+    const SIGNAL: Signal = Signal::Metrics;
+    const REJECTED_FIELD: &'static str = "rejectedDataPoints";
+    fn decode_json(body: &[u8]) -> Result<Self::Request, JsonError> {
+        otlp_json::decode_metrics(body)
+    }
+    fn normalize(request: Self::Request, rules: &Rules) -> Normalized {
+        normalize::metrics(request, rules)
+    }
+    fn response(rejected_data_points: i64, error_message: String) -> Self::Response {
+        ExportMetricsServiceResponse {
+            partial_success: (rejected_data_points > 0).then_some(ExportMetricsPartialSuccess {
+                rejected_data_points,
+                error_message,
+            }),
+        }
+    }
+}
+
+/// A committed export: how many items were refused as invalid, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Accepted {
+    pub accepted: u64,
+    pub rejected: u64,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum IngestError {
+    /// Permanent: the client must not retry (HTTP 400, gRPC INVALID_ARGUMENT).
+    #[error("{0}")]
+    Invalid(String),
+    /// Retryable after a pause (HTTP 429, gRPC RESOURCE_EXHAUSTED with RetryInfo).
+    #[error("{0}")]
+    Overloaded(String),
+    /// Retryable (HTTP 503, gRPC UNAVAILABLE).
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+#[derive(Clone)]
+pub struct Ingest {
+    pipeline: Pipeline,
+    rules: Arc<Rules>,
+    metrics: Arc<SelfMetrics>,
+}
+
+impl Ingest {
+    pub fn new(pipeline: Pipeline, rules: Rules, metrics: Arc<SelfMetrics>) -> Ingest {
+        Ingest {
+            pipeline,
+            rules: Arc::new(rules),
+            metrics,
+        }
+    }
+
+    pub fn metrics(&self) -> &Arc<SelfMetrics> {
+        &self.metrics
+    }
+
+    /// Stores what is valid in the request and returns once it is committed.
+    pub async fn export<S: OtlpSignal>(
+        &self,
+        request: S::Request,
+        transport: Transport,
+    ) -> Result<Accepted, IngestError> {
+        let normalized = S::normalize(request, &self.rules);
+        let accepted = normalized.batch.n_items() as u64;
+        let rejected = normalized.rejected;
+        let message = normalized.first_rejection.unwrap_or_default();
+        if accepted == 0 && rejected > 0 {
+            self.metrics
+                .record_export(S::SIGNAL, transport, 0, rejected);
+            return Err(IngestError::Invalid(format!(
+                "all {rejected} items rejected; first: {message}"
+            )));
+        }
+        match self.pipeline.submit(normalized.batch).await {
+            Ok(()) => {
+                self.metrics
+                    .record_export(S::SIGNAL, transport, accepted, rejected);
+                let message = if rejected > 0 {
+                    format!("{rejected} items rejected; first: {message}")
+                } else {
+                    message
+                };
+                Ok(Accepted {
+                    accepted,
+                    rejected,
+                    message,
+                })
+            }
+            Err(err) => {
+                self.metrics
+                    .record_refused(S::SIGNAL, transport, accepted + rejected);
+                Err(match err {
+                    SubmitError::Overloaded { .. } => IngestError::Overloaded(err.to_string()),
+                    SubmitError::Store(_) | SubmitError::ShuttingDown => {
+                        IngestError::Unavailable(err.to_string())
+                    }
+                })
+            }
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! The bounded queue in front of the store and the writer behind it.
+//!
+//! Exports wait in the queue as whole batches; the queue is bounded by items
+//! (spans + log records + metric points), not requests, through a semaphore
+//! whose permits each batch holds until it is committed. The one writer task
+//! takes everything waiting (up to `max_batch_items`), writes it in a single
+//! transaction (group commit), then tells every export the outcome. An export
+//! is answered with success only after that commit.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use store::{Batch, Store};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::self_metrics::SelfMetrics;
+
+#[derive(Debug, Clone)]
+pub struct PipelineConfig {
+    /// Items that may wait for the writer; past this, exports are refused as overloaded.
+    pub queue_items: usize,
+    /// Items one transaction takes at most.
+    pub max_batch_items: usize,
+    /// Added before every write. A test hook to provoke overload; zero otherwise.
+    pub write_delay: Duration,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> PipelineConfig {
+        PipelineConfig {
+            queue_items: 131_072,
+            max_batch_items: 16_384,
+            write_delay: Duration::ZERO,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SubmitError {
+    #[error("queue full: {waiting} items wait for the database")]
+    Overloaded { waiting: usize },
+    #[error("database unavailable: {0}")]
+    Store(String),
+    #[error("shutting down")]
+    ShuttingDown,
+}
+
+struct Job {
+    batch: Batch,
+    done: oneshot::Sender<Result<(), SubmitError>>,
+    _permit: OwnedSemaphorePermit,
+}
+
+/// The sending side; cheap to clone. The writer stops once every clone is dropped
+/// and the queue is drained.
+#[derive(Clone)]
+pub struct Pipeline {
+    jobs: mpsc::UnboundedSender<Job>,
+    permits: Arc<Semaphore>,
+    capacity: usize,
+}
+
+impl Pipeline {
+    pub fn start(
+        store: Store,
+        config: PipelineConfig,
+        metrics: Arc<SelfMetrics>,
+    ) -> (Pipeline, JoinHandle<()>) {
+        let capacity = config.queue_items.max(1);
+        let permits = Arc::new(Semaphore::new(capacity));
+        let (jobs, queue) = mpsc::unbounded_channel();
+        let writer = tokio::spawn(run_writer(store, config, queue, metrics.clone()));
+        metrics.set_queue(permits.clone(), capacity);
+        (
+            Pipeline {
+                jobs,
+                permits,
+                capacity,
+            },
+            writer,
+        )
+    }
+
+    /// Queues the batch and waits until it is committed.
+    pub async fn submit(&self, batch: Batch) -> Result<(), SubmitError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        // A batch larger than the whole queue still gets in, alone.
+        let wanted = batch.n_items().clamp(1, self.capacity) as u32;
+        let permit = self
+            .permits
+            .clone()
+            .try_acquire_many_owned(wanted)
+            .map_err(|_| SubmitError::Overloaded {
+                waiting: self.capacity - self.permits.available_permits(),
+            })?;
+        let (done, committed) = oneshot::channel();
+        self.jobs
+            .send(Job {
+                batch,
+                done,
+                _permit: permit,
+            })
+            .map_err(|_| SubmitError::ShuttingDown)?;
+        committed.await.unwrap_or(Err(SubmitError::ShuttingDown))
+    }
+}
+
+async fn run_writer(
+    store: Store,
+    config: PipelineConfig,
+    mut queue: mpsc::UnboundedReceiver<Job>,
+    metrics: Arc<SelfMetrics>,
+) {
+    while let Some(first) = queue.recv().await {
+        let mut n_items = first.batch.n_items();
+        let mut jobs = vec![first];
+        while n_items < config.max_batch_items {
+            match queue.try_recv() {
+                Ok(job) => {
+                    n_items += job.batch.n_items();
+                    jobs.push(job);
+                }
+                Err(_) => break,
+            }
+        }
+        if !config.write_delay.is_zero() {
+            tokio::time::sleep(config.write_delay).await;
+        }
+        write_jobs(&store, jobs, &metrics).await;
+    }
+    tracing::debug!("writer drained its queue and stopped");
+}
+
+/// One transaction for all jobs; if it fails, each job on its own, so that
+/// one export the database refuses cannot fail the others.
+async fn write_jobs(store: &Store, mut jobs: Vec<Job>, metrics: &SelfMetrics) {
+    let merged = if jobs.len() == 1 {
+        None
+    } else {
+        let mut merged = Batch::default();
+        for job in &jobs {
+            merged.append(job.batch.clone());
+        }
+        Some(merged)
+    };
+    let batch = merged.as_ref().unwrap_or(&jobs[0].batch);
+    let started = Instant::now();
+    let result = store.write_batch(batch).await;
+    metrics.record_commit(batch.n_items(), started.elapsed(), result.is_ok());
+    match result {
+        Ok(()) => {
+            for job in jobs {
+                let _ = job.done.send(Ok(()));
+            }
+        }
+        Err(err) if jobs.len() == 1 => {
+            tracing::warn!(error = %err, items = batch.n_items(), "write failed");
+            let job = jobs.remove(0);
+            let _ = job.done.send(Err(SubmitError::Store(err.to_string())));
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, jobs = jobs.len(), "group commit failed; writing exports one by one");
+            for job in jobs {
+                let started = Instant::now();
+                let result = store.write_batch(&job.batch).await;
+                metrics.record_commit(job.batch.n_items(), started.elapsed(), result.is_ok());
+                let _ = job
+                    .done
+                    .send(result.map_err(|e| SubmitError::Store(e.to_string())));
+            }
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! Every setting is a flag, a `LOUPE_*` environment variable, and a key of
+//! the optional TOML file given by `--config`; a flag beats the environment,
+//! which beats the file, which beats the default.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "loupe",
+    version,
+    about = "OpenTelemetry collector and troubleshooting UI in one binary",
+    args_override_self = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Receive OTLP (gRPC and HTTP), store it, and serve the UI and JSON API.
+    Serve(ServeConfig),
+    /// Create or upgrade the database schema, then exit.
+    Migrate(DatabaseArgs),
+    /// Send realistic spans at full speed and report throughput, CPU, memory and disk use.
+    Bench(crate::bench::BenchArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// sqlite://PATH (created when missing) or postgres://USER@HOST/DB
+    #[arg(long, env = "LOUPE_DATABASE_URL", default_value = "sqlite://loupe.db")]
+    pub database_url: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeConfig {
+    /// TOML file with any of these settings, keys spelled like the flags
+    #[arg(long, env = "LOUPE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// sqlite://PATH (created when missing) or postgres://USER@HOST/DB
+    #[arg(long, env = "LOUPE_DATABASE_URL", default_value = "sqlite://loupe.db")]
+    pub database_url: String,
+    /// Where OTLP/gRPC is received
+    #[arg(long, env = "LOUPE_OTLP_GRPC_ADDR", default_value = "127.0.0.1:4317")]
+    pub otlp_grpc_addr: SocketAddr,
+    /// Where OTLP/HTTP is received
+    #[arg(long, env = "LOUPE_OTLP_HTTP_ADDR", default_value = "127.0.0.1:4318")]
+    pub otlp_http_addr: SocketAddr,
+    /// Where the UI, the JSON API and the health endpoints are served
+    #[arg(long, env = "LOUPE_UI_ADDR", default_value = "127.0.0.1:8080")]
+    pub ui_addr: SocketAddr,
+    /// Largest export accepted, in bytes, checked before and after decompression
+    #[arg(long, env = "LOUPE_MAX_BODY_BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Seconds a client has to send its whole request body
+    #[arg(long, env = "LOUPE_BODY_TIMEOUT_SECS", default_value_t = 30)]
+    pub body_timeout_secs: u64,
+    /// Items (spans, log records, metric points) that may wait for the database before exports are refused with 429 / RESOURCE_EXHAUSTED
+    #[arg(long, env = "LOUPE_QUEUE_ITEMS", default_value_t = 131_072)]
+    pub queue_items: usize,
+    /// Items written per transaction at most
+    #[arg(long, env = "LOUPE_MAX_BATCH_ITEMS", default_value_t = 16_384)]
+    pub max_batch_items: usize,
+    /// Span and log attributes read as the request id, first match wins
+    #[arg(
+        long,
+        env = "LOUPE_REQUEST_ID_KEYS",
+        value_delimiter = ',',
+        default_value = "request_id,request.id,http.request.header.x-request-id,x-request-id,correlation_id"
+    )]
+    pub request_id_keys: Vec<String>,
+    /// Test hook: milliseconds the writer waits before every transaction
+    #[arg(
+        long,
+        env = "LOUPE_TEST_WRITE_DELAY_MS",
+        default_value_t = 0,
+        hide = true
+    )]
+    pub test_write_delay_ms: u64,
+}
+
+impl ServeConfig {
+    /// The defaults with every listener on port 0 of the loopback interface.
+    pub fn for_tests(database_url: &str) -> ServeConfig {
+        let mut config = Cli::try_parse_from(["loupe", "serve", "--database-url", database_url])
+            .map(|cli| match cli.command {
+                Command::Serve(config) => config,
+                _ => unreachable!("parsed the serve subcommand"),
+            })
+            .unwrap_or_else(|e| panic!("default config parses: {e}"));
+        let any_port: SocketAddr = "127.0.0.1:0".parse().unwrap_or_else(|_| unreachable!());
+        config.otlp_grpc_addr = any_port;
+        config.otlp_http_addr = any_port;
+        config.ui_addr = any_port;
+        config
+    }
+}
+
+/// Parses the command line; for `serve --config FILE`, fills every setting
+/// still at its default from the file.
+pub fn parse(args: Vec<String>) -> anyhow::Result<Cli> {
+    let matches = Cli::command()
+        .try_get_matches_from(&args)
+        .unwrap_or_else(|e| e.exit());
+    let Some(("serve", serve)) = matches.subcommand() else {
+        return Ok(Cli::from_arg_matches(&matches)?);
+    };
+    let Some(path) = serve.get_one::<PathBuf>("config") else {
+        return Ok(Cli::from_arg_matches(&matches)?);
+    };
+    let from_file = file_args(path, serve)?;
+    // The file's settings go before the user's, which override them.
+    let serve_at = args.iter().position(|a| a == "serve").unwrap_or(1);
+    let mut merged = args[..=serve_at].to_vec();
+    merged.extend(from_file);
+    merged.extend(args[serve_at + 1..].iter().cloned());
+    let matches = Cli::command()
+        .try_get_matches_from(&merged)
+        .unwrap_or_else(|e| e.exit());
+    Ok(Cli::from_arg_matches(&matches)?)
+}
+
+fn file_args(path: &Path, serve: &ArgMatches) -> anyhow::Result<Vec<String>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read config file {}", path.display()))?;
+    let table: toml::Table = text
+        .parse()
+        .with_context(|| format!("config file {} is not valid TOML", path.display()))?;
+    let known: Vec<String> = Cli::command()
+        .find_subcommand("serve")
+        .map(|c| {
+            c.get_arguments()
+                .filter(|a| !a.is_hide_set())
+                .map(|a| a.get_id().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut args = Vec::new();
+    for (key, value) in table {
+        let id = key.replace('-', "_");
+        if id == "config" || !known.contains(&id) {
+            bail!(
+                "config file {}: unknown setting {key:?} (known: {})",
+                path.display(),
+                known.join(", ")
+            );
+        }
+        if serve.value_source(&id) != Some(ValueSource::DefaultValue) {
+            continue;
+        }
+        let value = match value {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            toml::Value::Array(items) => items
+                .iter()
+                .map(|item| {
+                    item.as_str()
+                        .map(str::to_owned)
+                        .unwrap_or_else(|| item.to_string())
+                })
+                .collect::<Vec<_>>()
+                .join(","),
+            other => bail!(
+                "config file {}: {key} cannot be {}",
+                path.display(),
+                other.type_str()
+            ),
+        };
+        args.push(format!("--{}", id.replace('_', "-")));
+        args.push(value);
+    }
+    Ok(args)
+}

@@ -1,0 +1,146 @@
+//! `loupe serve`: three listeners around one store, stopped in data-flow
+//! order: receivers stop accepting and finish their exports, then the writer
+//! commits what was queued, then the store closes.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use collector::{Ingest, Pipeline, PipelineConfig, Rules, SelfMetrics};
+use store::Store;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::ServeConfig;
+
+pub struct Running {
+    pub otlp_grpc: SocketAddr,
+    pub otlp_http: SocketAddr,
+    pub ui: SocketAddr,
+    pub store: Store,
+    stop: watch::Sender<bool>,
+    listeners: Vec<JoinHandle<anyhow::Result<()>>>,
+    writer: JoinHandle<()>,
+}
+
+impl Running {
+    /// The line `loupe serve` prints once it listens; tests read the ports from it.
+    pub fn listening_line(&self) -> String {
+        format!(
+            "loupe listening otlp_grpc={} otlp_http={} ui={}",
+            self.otlp_grpc, self.otlp_http, self.ui
+        )
+    }
+
+    /// Stops accepting, answers what is in flight, commits what was queued.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(true);
+        let mut result = Ok(());
+        for listener in self.listeners {
+            if let Err(err) = listener.await.context("listener task failed")? {
+                result = Err(err);
+            }
+        }
+        // Every sender of the queue lived in the listeners, so the writer
+        // now drains what is left and ends.
+        self.writer.await.context("writer task failed")?;
+        self.store.close().await;
+        result
+    }
+}
+
+async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr).await.with_context(|| {
+        format!("cannot listen for {what} on {addr}: is another process using it? choose another address with the flag or variable shown by `loupe serve --help`")
+    })
+}
+
+pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
+    let store = Store::open(&config.database_url)
+        .await
+        .with_context(|| format!("cannot open database {}", redact(&config.database_url)))?;
+    let grpc_listener = bind(config.otlp_grpc_addr, "OTLP/gRPC").await?;
+    let http_listener = bind(config.otlp_http_addr, "OTLP/HTTP").await?;
+    let ui_listener = bind(config.ui_addr, "the UI").await?;
+
+    let metrics = Arc::new(SelfMetrics::default());
+    let (pipeline, writer) = Pipeline::start(
+        store.clone(),
+        PipelineConfig {
+            queue_items: config.queue_items,
+            max_batch_items: config.max_batch_items,
+            write_delay: Duration::from_millis(config.test_write_delay_ms),
+        },
+        metrics.clone(),
+    );
+    let rules = Rules {
+        request_id_keys: config.request_id_keys.clone(),
+        ..Rules::default()
+    };
+    let ingest = Ingest::new(pipeline, rules, metrics.clone());
+    let (stop, stopped) = watch::channel(false);
+    let until_stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+
+    let otlp_grpc = grpc_listener.local_addr()?;
+    let otlp_http = http_listener.local_addr()?;
+    let ui = ui_listener.local_addr()?;
+
+    let (traces, logs, metrics_service) =
+        collector::grpc::services(ingest.clone(), config.max_body_bytes);
+    let grpc = tonic::transport::Server::builder()
+        .add_service(traces)
+        .add_service(logs)
+        .add_service(metrics_service)
+        .serve_with_incoming_shutdown(
+            tonic::transport::server::TcpIncoming::from(grpc_listener),
+            until_stopped(stopped.clone()),
+        );
+    let http_router = collector::http::router(
+        ingest,
+        collector::http::HttpConfig {
+            max_body_bytes: config.max_body_bytes,
+            body_timeout: Duration::from_secs(config.body_timeout_secs),
+        },
+    );
+    let http = axum::serve(http_listener, http_router)
+        .with_graceful_shutdown(until_stopped(stopped.clone()));
+    let ui_router = web::router(web::AppState {
+        store: store.clone(),
+        self_metrics: Arc::new(move |db_bytes| metrics.render(db_bytes)),
+    });
+    let ui_server =
+        axum::serve(ui_listener, ui_router).with_graceful_shutdown(until_stopped(stopped));
+
+    let listeners = vec![
+        tokio::spawn(async move { grpc.await.context("OTLP/gRPC server failed") }),
+        tokio::spawn(async move { http.await.context("OTLP/HTTP server failed") }),
+        tokio::spawn(async move { ui_server.await.context("UI server failed") }),
+    ];
+    Ok(Running {
+        otlp_grpc,
+        otlp_http,
+        ui,
+        store,
+        stop,
+        listeners,
+        writer,
+    })
+}
+
+/// A database URL fit for a log line: without its password.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}://{user}:***{}", &url[..scheme_end], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}

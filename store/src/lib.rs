@@ -1,0 +1,158 @@
+//! store: where telemetry lives. One `Store`, two backends (SQLite, the
+//! embedded default, and PostgreSQL, for several loupe processes in front of
+//! one database), one contract:
+//!
+//! - `model`: what is written (a `Batch` of spans, log records, metric points
+//!   with their resources and scopes).
+//! - `value`: OpenTelemetry's AnyValue and the JSON form it is stored in.
+//! - `read`: what the readers give back, shaped as the JSON API serves it.
+//! - `sqlite`, `postgres`: the two backends; `write_batch` is the only write.
+//!
+//! The store knows nothing about OTLP's wire types; the collector translates.
+
+pub mod model;
+mod postgres;
+pub mod read;
+mod reads;
+mod rows;
+mod sqlite;
+pub mod value;
+
+use std::time::Duration;
+
+pub use model::Batch;
+pub use read::{LogQuery, LogView, MetricInfo, MetricPointView, SpanView, Stats, TraceView};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unsupported database url {0:?}: use sqlite://PATH or postgres://…")]
+    BadUrl(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A connected database with its schema migrated.
+#[derive(Clone)]
+pub enum Store {
+    Sqlite(sqlite::SqliteStore),
+    Postgres(postgres::PgStore),
+}
+
+impl Store {
+    /// Connects (creating a SQLite file when missing) and runs the embedded migrations.
+    pub async fn open(url: &str) -> Result<Store> {
+        let store = Store::connect(url).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Connects without touching the schema.
+    pub async fn connect(url: &str) -> Result<Store> {
+        if url.starts_with("sqlite:") {
+            Ok(Store::Sqlite(sqlite::SqliteStore::connect(url).await?))
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Ok(Store::Postgres(postgres::PgStore::connect(url).await?))
+        } else {
+            Err(StoreError::BadUrl(url.to_owned()))
+        }
+    }
+
+    pub async fn migrate(&self) -> Result<()> {
+        match self {
+            Store::Sqlite(s) => s.migrate().await,
+            Store::Postgres(s) => s.migrate().await,
+        }
+    }
+
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Store::Sqlite(_) => "sqlite",
+            Store::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Writes the whole batch in one transaction: on `Ok` every item is
+    /// committed (durable as the backend promises), on `Err` none is.
+    /// Not idempotent: a batch written twice is stored twice.
+    pub async fn write_batch(&self, batch: &Batch) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        match self {
+            Store::Sqlite(s) => s.write_batch(batch).await,
+            Store::Postgres(s) => s.write_batch(batch).await,
+        }
+    }
+
+    /// Answers when the database does.
+    pub async fn ping(&self) -> Result<()> {
+        match self {
+            Store::Sqlite(s) => s.ping().await,
+            Store::Postgres(s) => s.ping().await,
+        }
+    }
+
+    pub async fn stats(&self) -> Result<Stats> {
+        match self {
+            Store::Sqlite(s) => s.stats().await,
+            Store::Postgres(s) => s.stats().await,
+        }
+    }
+
+    /// Every span of the trace and every log record carrying its id; `None`
+    /// when the store has no span and no log record of it.
+    pub async fn trace(&self, trace_id: &model::TraceId) -> Result<Option<TraceView>> {
+        match self {
+            Store::Sqlite(s) => s.trace(trace_id).await,
+            Store::Postgres(s) => s.trace(trace_id).await,
+        }
+    }
+
+    /// Log records matching every filter given, newest first.
+    pub async fn logs(&self, query: &LogQuery) -> Result<Vec<LogView>> {
+        match self {
+            Store::Sqlite(s) => s.logs(query).await,
+            Store::Postgres(s) => s.logs(query).await,
+        }
+    }
+
+    /// Metric names with kind, unit, description and series count.
+    pub async fn metrics(&self) -> Result<Vec<MetricInfo>> {
+        match self {
+            Store::Sqlite(s) => s.metrics().await,
+            Store::Postgres(s) => s.metrics().await,
+        }
+    }
+
+    /// The newest points of one metric, newest first.
+    pub async fn metric_points(&self, name: &str, limit: u32) -> Result<Vec<MetricPointView>> {
+        match self {
+            Store::Sqlite(s) => s.metric_points(name, limit).await,
+            Store::Postgres(s) => s.metric_points(name, limit).await,
+        }
+    }
+
+    /// Bytes the database occupies on disk.
+    pub async fn size_bytes(&self) -> Result<u64> {
+        match self {
+            Store::Sqlite(s) => s.size_bytes().await,
+            Store::Postgres(s) => s.size_bytes().await,
+        }
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Store::Sqlite(s) => s.close().await,
+            Store::Postgres(s) => s.close().await,
+        }
+    }
+}
+
+/// How long a writer waits for a lock held by another connection or process.
+pub(crate) const LOCK_TIMEOUT: Duration = Duration::from_secs(30);

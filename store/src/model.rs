@@ -1,0 +1,357 @@
+//! The telemetry model the store writes and reads: OpenTelemetry's concepts
+//! (resource, scope, span, log record, metric point) with none of OTLP's wire
+//! types. The collector fills these from OTLP; the web layer reads them back.
+
+use serde::{Deserialize, Serialize};
+
+use crate::value::{Attributes, Value};
+
+pub type TraceId = [u8; 16];
+pub type SpanId = [u8; 8];
+
+/// Everything one group commit writes. Items point at their resource and
+/// scope by index, so a resource shared by thousands of spans is written once.
+#[derive(Debug, Clone, Default)]
+pub struct Batch {
+    pub resources: Vec<Resource>,
+    pub scopes: Vec<Scope>,
+    pub spans: Vec<Span>,
+    pub logs: Vec<LogRecord>,
+    pub metric_points: Vec<MetricPoint>,
+}
+
+impl Batch {
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty() && self.logs.is_empty() && self.metric_points.is_empty()
+    }
+
+    /// Items, not requests, are what a batch is sized by.
+    pub fn n_items(&self) -> usize {
+        self.spans.len() + self.logs.len() + self.metric_points.len()
+    }
+
+    /// Moves `other` to the end of `self`, rebasing its resource and scope indexes.
+    pub fn append(&mut self, mut other: Batch) {
+        let resource_base = self.resources.len();
+        let scope_base = self.scopes.len();
+        self.resources.append(&mut other.resources);
+        self.scopes.append(&mut other.scopes);
+        self.spans.extend(other.spans.into_iter().map(|mut span| {
+            span.resource_idx += resource_base;
+            span.scope_idx += scope_base;
+            span
+        }));
+        self.logs.extend(other.logs.into_iter().map(|mut log| {
+            log.resource_idx += resource_base;
+            log.scope_idx += scope_base;
+            log
+        }));
+        self.metric_points
+            .extend(other.metric_points.into_iter().map(|mut point| {
+                point.resource_idx += resource_base;
+                point.scope_idx += scope_base;
+                point
+            }));
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Resource {
+    /// `service.name`, or `unknown_service` as the OpenTelemetry SDKs name it.
+    pub service: String,
+    pub attributes: Attributes,
+    pub dropped_attributes_count: u32,
+    pub schema_url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Scope {
+    pub name: String,
+    pub version: String,
+    pub attributes: Attributes,
+    pub dropped_attributes_count: u32,
+    pub schema_url: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Span {
+    pub resource_idx: usize,
+    pub scope_idx: usize,
+    pub trace_id: TraceId,
+    pub span_id: SpanId,
+    pub parent_span_id: Option<SpanId>,
+    pub trace_state: String,
+    pub flags: u32,
+    pub name: String,
+    pub kind: SpanKind,
+    pub start_time_unix_nano: i64,
+    pub end_time_unix_nano: i64,
+    pub attributes: Attributes,
+    pub dropped_attributes_count: u32,
+    pub events: Vec<Event>,
+    pub dropped_events_count: u32,
+    pub links: Vec<Link>,
+    pub dropped_links_count: u32,
+    pub status: Status,
+    pub derived: Derived,
+}
+
+/// Facts computed once at ingest so that searches and reports never parse
+/// attributes: the request id and the semantic-convention attributes they use.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Derived {
+    pub request_id: Option<String>,
+    pub is_error: bool,
+    pub http_route: Option<String>,
+    pub http_method: Option<String>,
+    pub http_status_code: Option<i64>,
+    pub rpc_service: Option<String>,
+    pub rpc_method: Option<String>,
+    pub db_system: Option<String>,
+    pub exception_type: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SpanKind {
+    Unspecified,
+    Internal,
+    Server,
+    Client,
+    Producer,
+    Consumer,
+}
+
+impl SpanKind {
+    /// OTLP's enum numbering, which is also what the database stores.
+    pub fn from_i32(kind: i32) -> SpanKind {
+        match kind {
+            1 => SpanKind::Internal,
+            2 => SpanKind::Server,
+            3 => SpanKind::Client,
+            4 => SpanKind::Producer,
+            5 => SpanKind::Consumer,
+            _ => SpanKind::Unspecified,
+        }
+    }
+
+    pub fn as_i32(self) -> i32 {
+        match self {
+            SpanKind::Unspecified => 0,
+            SpanKind::Internal => 1,
+            SpanKind::Server => 2,
+            SpanKind::Client => 3,
+            SpanKind::Producer => 4,
+            SpanKind::Consumer => 5,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusCode {
+    Unset,
+    Ok,
+    Error,
+}
+
+impl StatusCode {
+    pub fn from_i32(code: i32) -> StatusCode {
+        match code {
+            1 => StatusCode::Ok,
+            2 => StatusCode::Error,
+            _ => StatusCode::Unset,
+        }
+    }
+
+    pub fn as_i32(self) -> i32 {
+        match self {
+            StatusCode::Unset => 0,
+            StatusCode::Ok => 1,
+            StatusCode::Error => 2,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    pub code: StatusCode,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub time_unix_nano: i64,
+    pub name: String,
+    pub attributes: Attributes,
+    #[serde(default)]
+    pub dropped_attributes_count: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Link {
+    #[serde(with = "crate::value::hex_bytes")]
+    pub trace_id: Vec<u8>,
+    #[serde(with = "crate::value::hex_bytes")]
+    pub span_id: Vec<u8>,
+    pub trace_state: String,
+    pub attributes: Attributes,
+    #[serde(default)]
+    pub dropped_attributes_count: u32,
+    #[serde(default)]
+    pub flags: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogRecord {
+    pub resource_idx: usize,
+    pub scope_idx: usize,
+    /// As sent: 0 when the source did not know the time.
+    pub time_unix_nano: i64,
+    pub observed_time_unix_nano: i64,
+    pub severity_number: i32,
+    pub severity_text: String,
+    pub body: Value,
+    pub event_name: String,
+    pub attributes: Attributes,
+    pub dropped_attributes_count: u32,
+    pub flags: u32,
+    pub trace_id: Option<TraceId>,
+    pub span_id: Option<SpanId>,
+    pub request_id: Option<String>,
+}
+
+impl LogRecord {
+    /// The time the record is ordered and searched by.
+    pub fn effective_time(&self) -> i64 {
+        if self.time_unix_nano != 0 {
+            self.time_unix_nano
+        } else {
+            self.observed_time_unix_nano
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum MetricKind {
+    Gauge,
+    Sum,
+    Histogram,
+    ExponentialHistogram,
+    Summary,
+}
+
+impl MetricKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricKind::Gauge => "gauge",
+            MetricKind::Sum => "sum",
+            MetricKind::Histogram => "histogram",
+            MetricKind::ExponentialHistogram => "exponential_histogram",
+            MetricKind::Summary => "summary",
+        }
+    }
+
+    pub fn parse(kind: &str) -> Option<MetricKind> {
+        Some(match kind {
+            "gauge" => MetricKind::Gauge,
+            "sum" => MetricKind::Sum,
+            "histogram" => MetricKind::Histogram,
+            "exponential_histogram" => MetricKind::ExponentialHistogram,
+            "summary" => MetricKind::Summary,
+            _ => return None,
+        })
+    }
+}
+
+/// What identifies a metric stream apart from its point attributes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricDescriptor {
+    pub name: String,
+    pub description: String,
+    pub unit: String,
+    pub kind: MetricKind,
+    /// OTLP's AggregationTemporality (0 unspecified, 1 delta, 2 cumulative).
+    pub temporality: i32,
+    pub monotonic: bool,
+    pub metadata: Attributes,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricPoint {
+    pub resource_idx: usize,
+    pub scope_idx: usize,
+    pub metric: MetricDescriptor,
+    pub attributes: Attributes,
+    pub start_time_unix_nano: i64,
+    pub time_unix_nano: i64,
+    pub flags: u32,
+    pub value: PointValue,
+    pub exemplars: Vec<Exemplar>,
+}
+
+/// Serialised externally tagged, so a stored point reads
+/// `{"value":3}` or `{"histogram":{…}}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PointValue {
+    /// Gauge and sum points: `Value::Int` or `Value::Double`.
+    Value(Value),
+    Histogram(Histogram),
+    ExponentialHistogram(ExponentialHistogram),
+    Summary(Summary),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Histogram {
+    pub count: u64,
+    pub sum: Option<f64>,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    pub bucket_counts: Vec<u64>,
+    pub explicit_bounds: Vec<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExponentialHistogram {
+    pub count: u64,
+    pub sum: Option<f64>,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    pub scale: i32,
+    pub zero_count: u64,
+    pub zero_threshold: f64,
+    pub positive: Buckets,
+    pub negative: Buckets,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Buckets {
+    pub offset: i32,
+    pub bucket_counts: Vec<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub count: u64,
+    pub sum: f64,
+    pub quantile_values: Vec<Quantile>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Quantile {
+    pub quantile: f64,
+    pub value: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Exemplar {
+    pub filtered_attributes: Attributes,
+    pub time_unix_nano: i64,
+    pub value: Value,
+    #[serde(with = "crate::value::hex_bytes")]
+    pub trace_id: Vec<u8>,
+    #[serde(with = "crate::value::hex_bytes")]
+    pub span_id: Vec<u8>,
+}

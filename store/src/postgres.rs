@@ -1,0 +1,468 @@
+//! PostgreSQL backend. Several loupe processes may write to one database at
+//! once: interning uses `ON CONFLICT DO NOTHING` and re-reads ids, summary
+//! rows are upserted in trace-id order (no deadlocks), and every insert is a
+//! single `UNNEST` of column arrays, one statement per table per batch.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{Postgres, QueryBuilder, Row, Transaction};
+
+use crate::model::Batch;
+use crate::rows::{self, Interned, MetricRow, ResourceRow, ScopeRow};
+use crate::{LOCK_TIMEOUT, Result};
+
+#[derive(Clone)]
+pub struct PgStore {
+    pool: PgPool,
+    interned: Arc<Mutex<Interned>>,
+}
+
+type Tx = Transaction<'static, Postgres>;
+
+impl PgStore {
+    pub async fn connect(url: &str) -> Result<PgStore> {
+        let options = PgConnectOptions::from_str(url)?.application_name("loupe");
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(LOCK_TIMEOUT)
+            .connect_with(options)
+            .await?;
+        Ok(PgStore {
+            pool,
+            interned: Arc::default(),
+        })
+    }
+
+    pub async fn migrate(&self) -> Result<()> {
+        // The migrator takes an advisory lock, so processes starting together
+        // against one database migrate it once.
+        sqlx::migrate!("../migrations/postgres")
+            .run(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    pub async fn size_bytes(&self) -> Result<u64> {
+        let size: i64 = sqlx::query_scalar("SELECT pg_database_size(current_database())")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(u64::try_from(size).unwrap_or(0))
+    }
+
+    pub async fn write_batch(&self, batch: &Batch) -> Result<()> {
+        let resources: Vec<ResourceRow> = batch.resources.iter().map(ResourceRow::new).collect();
+        let scopes: Vec<ScopeRow> = batch.scopes.iter().map(ScopeRow::new).collect();
+        let resource_fps: Vec<i64> = resources.iter().map(|r| r.fingerprint).collect();
+        let scope_fps: Vec<i64> = scopes.iter().map(|s| s.fingerprint).collect();
+        let (metrics, point_metric) = rows::metric_rows(batch, &resource_fps, &scope_fps);
+        let metric_fps: Vec<i64> = metrics.iter().map(|m| m.fingerprint).collect();
+
+        let mut tx = self.pool.begin().await?;
+        let resource_ids = self.intern_resources(&mut tx, &resources).await?;
+        let scope_ids = self.intern_scopes(&mut tx, &scopes).await?;
+        let metric_ids = self
+            .intern_metrics(&mut tx, &metrics, &resource_ids, &scope_ids)
+            .await?;
+        insert_spans(&mut tx, batch, &resource_ids, &scope_ids).await?;
+        insert_logs(&mut tx, batch, &resource_ids, &scope_ids).await?;
+        insert_points(&mut tx, batch, &point_metric, &metric_ids).await?;
+        upsert_traces(&mut tx, batch).await?;
+        // Last, so that the counter rows other writers also update stay
+        // locked only for the commit itself.
+        sqlx::query(
+            "UPDATE counters SET value = value + CASE name \
+             WHEN 'spans' THEN $1 WHEN 'logs' THEN $2 ELSE $3 END \
+             WHERE name IN ('spans', 'logs', 'metric_points')",
+        )
+        .bind(batch.spans.len() as i64)
+        .bind(batch.logs.len() as i64)
+        .bind(batch.metric_points.len() as i64)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+
+        Interned::remember(
+            &self.interned,
+            [
+                (&resource_fps[..], resource_ids),
+                (&scope_fps[..], scope_ids),
+                (&metric_fps[..], metric_ids),
+            ],
+        );
+        Ok(())
+    }
+
+    async fn intern_resources(&self, tx: &mut Tx, resources: &[ResourceRow]) -> Result<Vec<i64>> {
+        let fps: Vec<i64> = resources.iter().map(|r| r.fingerprint).collect();
+        let cached = Interned::cached(&self.interned, |i| &i.resources, &fps);
+        let missing: Vec<&ResourceRow> = missing(resources, &cached);
+        if !missing.is_empty() {
+            sqlx::query(
+                "INSERT INTO resources (fingerprint, service, attributes, dropped_attributes_count, schema_url) \
+                 SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::text[]) \
+                 ON CONFLICT (fingerprint) DO NOTHING",
+            )
+            .bind(missing.iter().map(|r| r.fingerprint).collect::<Vec<_>>())
+            .bind(missing.iter().map(|r| r.service.clone()).collect::<Vec<_>>())
+            .bind(missing.iter().map(|r| r.attributes.clone()).collect::<Vec<_>>())
+            .bind(missing.iter().map(|r| r.dropped_attributes_count).collect::<Vec<_>>())
+            .bind(missing.iter().map(|r| r.schema_url.clone()).collect::<Vec<_>>())
+            .execute(&mut **tx)
+            .await?;
+        }
+        resolve(tx, "resources", &fps, cached).await
+    }
+
+    async fn intern_scopes(&self, tx: &mut Tx, scopes: &[ScopeRow]) -> Result<Vec<i64>> {
+        let fps: Vec<i64> = scopes.iter().map(|s| s.fingerprint).collect();
+        let cached = Interned::cached(&self.interned, |i| &i.scopes, &fps);
+        let missing: Vec<&ScopeRow> = missing(scopes, &cached);
+        if !missing.is_empty() {
+            sqlx::query(
+                "INSERT INTO scopes (fingerprint, name, version, attributes, dropped_attributes_count, schema_url) \
+                 SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[]) \
+                 ON CONFLICT (fingerprint) DO NOTHING",
+            )
+            .bind(missing.iter().map(|s| s.fingerprint).collect::<Vec<_>>())
+            .bind(missing.iter().map(|s| s.name.clone()).collect::<Vec<_>>())
+            .bind(missing.iter().map(|s| s.version.clone()).collect::<Vec<_>>())
+            .bind(missing.iter().map(|s| s.attributes.clone()).collect::<Vec<_>>())
+            .bind(missing.iter().map(|s| s.dropped_attributes_count).collect::<Vec<_>>())
+            .bind(missing.iter().map(|s| s.schema_url.clone()).collect::<Vec<_>>())
+            .execute(&mut **tx)
+            .await?;
+        }
+        resolve(tx, "scopes", &fps, cached).await
+    }
+
+    async fn intern_metrics(
+        &self,
+        tx: &mut Tx,
+        metrics: &[MetricRow],
+        resource_ids: &[i64],
+        scope_ids: &[i64],
+    ) -> Result<Vec<i64>> {
+        let fps: Vec<i64> = metrics.iter().map(|m| m.fingerprint).collect();
+        let cached = Interned::cached(&self.interned, |i| &i.metrics, &fps);
+        let missing: Vec<&MetricRow> = missing(metrics, &cached);
+        if !missing.is_empty() {
+            sqlx::query(
+                "INSERT INTO metrics (fingerprint, resource_id, scope_id, name, kind, unit, description, temporality, monotonic, metadata) \
+                 SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[], $9::bool[], $10::text[]) \
+                 ON CONFLICT (fingerprint) DO NOTHING",
+            )
+            .bind(missing.iter().map(|m| m.fingerprint).collect::<Vec<_>>())
+            .bind(missing.iter().map(|m| resource_ids[m.resource_idx]).collect::<Vec<_>>())
+            .bind(missing.iter().map(|m| scope_ids[m.scope_idx]).collect::<Vec<_>>())
+            .bind(missing.iter().map(|m| m.name.clone()).collect::<Vec<_>>())
+            .bind(missing.iter().map(|m| m.kind.to_owned()).collect::<Vec<_>>())
+            .bind(missing.iter().map(|m| m.unit.clone()).collect::<Vec<_>>())
+            .bind(missing.iter().map(|m| m.description.clone()).collect::<Vec<_>>())
+            .bind(missing.iter().map(|m| m.temporality).collect::<Vec<_>>())
+            .bind(missing.iter().map(|m| m.monotonic).collect::<Vec<_>>())
+            .bind(missing.iter().map(|m| m.metadata.clone()).collect::<Vec<_>>())
+            .execute(&mut **tx)
+            .await?;
+        }
+        resolve(tx, "metrics", &fps, cached).await
+    }
+
+    crate::reads::impl_reads!(Postgres, pool);
+}
+
+fn missing<'a, T>(rows: &'a [T], cached: &[Option<i64>]) -> Vec<&'a T> {
+    rows.iter()
+        .zip(cached)
+        .filter(|(_, id)| id.is_none())
+        .map(|(row, _)| row)
+        .collect()
+}
+
+async fn resolve(
+    tx: &mut Tx,
+    table: &str,
+    fps: &[i64],
+    cached: Vec<Option<i64>>,
+) -> Result<Vec<i64>> {
+    let lookup: Vec<i64> = fps
+        .iter()
+        .zip(&cached)
+        .filter(|(_, id)| id.is_none())
+        .map(|(fp, _)| *fp)
+        .collect();
+    let mut found: HashMap<i64, i64> = HashMap::new();
+    if !lookup.is_empty() {
+        let sql = format!("SELECT fingerprint, id FROM {table} WHERE fingerprint = ANY($1)");
+        for row in sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(&lookup)
+            .fetch_all(&mut **tx)
+            .await?
+        {
+            found.insert(row.try_get(0)?, row.try_get(1)?);
+        }
+    }
+    fps.iter()
+        .zip(cached)
+        .map(|(fp, id)| {
+            id.or_else(|| found.get(fp).copied()).ok_or_else(|| {
+                crate::StoreError::Corrupt(format!("{table} row {fp} vanished while interning"))
+            })
+        })
+        .collect()
+}
+
+async fn insert_spans(
+    tx: &mut Tx,
+    batch: &Batch,
+    resource_ids: &[i64],
+    scope_ids: &[i64],
+) -> Result<()> {
+    if batch.spans.is_empty() {
+        return Ok(());
+    }
+    let spans = &batch.spans;
+    let col = |f: &dyn Fn(&crate::model::Span) -> Option<String>| -> Vec<Option<String>> {
+        spans.iter().map(f).collect()
+    };
+    sqlx::query(
+        "INSERT INTO spans (trace_id, span_id, parent_span_id, resource_id, scope_id, service, \
+         name, kind, start_ns, end_ns, status_code, status_message, is_error, trace_state, flags, \
+         request_id, http_route, http_method, http_status, rpc_service, rpc_method, db_system, \
+         exception_type, attributes, events, links, dropped_attributes_count, \
+         dropped_events_count, dropped_links_count) \
+         SELECT * FROM UNNEST($1::bytea[], $2::bytea[], $3::bytea[], $4::bigint[], $5::bigint[], \
+         $6::text[], $7::text[], $8::int[], $9::bigint[], $10::bigint[], $11::int[], $12::text[], \
+         $13::bool[], $14::text[], $15::bigint[], $16::text[], $17::text[], $18::text[], \
+         $19::bigint[], $20::text[], $21::text[], $22::text[], $23::text[], $24::text[], \
+         $25::text[], $26::text[], $27::bigint[], $28::bigint[], $29::bigint[])",
+    )
+    .bind(
+        spans
+            .iter()
+            .map(|s| s.trace_id.to_vec())
+            .collect::<Vec<_>>(),
+    )
+    .bind(spans.iter().map(|s| s.span_id.to_vec()).collect::<Vec<_>>())
+    .bind(
+        spans
+            .iter()
+            .map(|s| s.parent_span_id.map(|p| p.to_vec()))
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        spans
+            .iter()
+            .map(|s| resource_ids[s.resource_idx])
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        spans
+            .iter()
+            .map(|s| scope_ids[s.scope_idx])
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        spans
+            .iter()
+            .map(|s| batch.resources[s.resource_idx].service.clone())
+            .collect::<Vec<_>>(),
+    )
+    .bind(spans.iter().map(|s| s.name.clone()).collect::<Vec<_>>())
+    .bind(spans.iter().map(|s| s.kind.as_i32()).collect::<Vec<_>>())
+    .bind(
+        spans
+            .iter()
+            .map(|s| s.start_time_unix_nano)
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        spans
+            .iter()
+            .map(|s| s.end_time_unix_nano)
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        spans
+            .iter()
+            .map(|s| s.status.code.as_i32())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        spans
+            .iter()
+            .map(|s| s.status.message.clone())
+            .collect::<Vec<_>>(),
+    )
+    .bind(spans.iter().map(|s| s.derived.is_error).collect::<Vec<_>>())
+    .bind(
+        spans
+            .iter()
+            .map(|s| s.trace_state.clone())
+            .collect::<Vec<_>>(),
+    )
+    .bind(spans.iter().map(|s| i64::from(s.flags)).collect::<Vec<_>>())
+    .bind(col(&|s| s.derived.request_id.clone()))
+    .bind(col(&|s| s.derived.http_route.clone()))
+    .bind(col(&|s| s.derived.http_method.clone()))
+    .bind(
+        spans
+            .iter()
+            .map(|s| s.derived.http_status_code)
+            .collect::<Vec<_>>(),
+    )
+    .bind(col(&|s| s.derived.rpc_service.clone()))
+    .bind(col(&|s| s.derived.rpc_method.clone()))
+    .bind(col(&|s| s.derived.db_system.clone()))
+    .bind(col(&|s| s.derived.exception_type.clone()))
+    .bind(
+        spans
+            .iter()
+            .map(|s| s.attributes.to_json_string())
+            .collect::<Vec<_>>(),
+    )
+    .bind(col(&|s| rows::json_list(&s.events)))
+    .bind(col(&|s| rows::json_list(&s.links)))
+    .bind(
+        spans
+            .iter()
+            .map(|s| i64::from(s.dropped_attributes_count))
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        spans
+            .iter()
+            .map(|s| i64::from(s.dropped_events_count))
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        spans
+            .iter()
+            .map(|s| i64::from(s.dropped_links_count))
+            .collect::<Vec<_>>(),
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn insert_logs(
+    tx: &mut Tx,
+    batch: &Batch,
+    resource_ids: &[i64],
+    scope_ids: &[i64],
+) -> Result<()> {
+    if batch.logs.is_empty() {
+        return Ok(());
+    }
+    let logs = &batch.logs;
+    sqlx::query(
+        "INSERT INTO logs (ts_ns, time_ns, observed_ns, resource_id, scope_id, service, \
+         severity_number, severity_text, body, body_text, event_name, attributes, \
+         dropped_attributes_count, flags, trace_id, span_id, request_id) \
+         SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], \
+         $6::text[], $7::int[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], \
+         $13::bigint[], $14::bigint[], $15::bytea[], $16::bytea[], $17::text[])",
+    )
+    .bind(logs.iter().map(|l| l.effective_time()).collect::<Vec<_>>())
+    .bind(logs.iter().map(|l| l.time_unix_nano).collect::<Vec<_>>())
+    .bind(logs.iter().map(|l| l.observed_time_unix_nano).collect::<Vec<_>>())
+    .bind(logs.iter().map(|l| resource_ids[l.resource_idx]).collect::<Vec<_>>())
+    .bind(logs.iter().map(|l| scope_ids[l.scope_idx]).collect::<Vec<_>>())
+    .bind(logs.iter().map(|l| batch.resources[l.resource_idx].service.clone()).collect::<Vec<_>>())
+    .bind(logs.iter().map(|l| l.severity_number).collect::<Vec<_>>())
+    .bind(logs.iter().map(|l| l.severity_text.clone()).collect::<Vec<_>>())
+    .bind(logs.iter().map(|l| rows::body_json(&l.body)).collect::<Vec<_>>())
+    .bind(logs.iter().map(|l| rows::body_text(&l.body)).collect::<Vec<_>>())
+    .bind(logs.iter().map(|l| l.event_name.clone()).collect::<Vec<_>>())
+    .bind(logs.iter().map(|l| l.attributes.to_json_string()).collect::<Vec<_>>())
+    .bind(logs.iter().map(|l| i64::from(l.dropped_attributes_count)).collect::<Vec<_>>())
+    .bind(logs.iter().map(|l| i64::from(l.flags)).collect::<Vec<_>>())
+    .bind(logs.iter().map(|l| l.trace_id.map(|t| t.to_vec())).collect::<Vec<_>>())
+    .bind(logs.iter().map(|l| l.span_id.map(|s| s.to_vec())).collect::<Vec<_>>())
+    .bind(logs.iter().map(|l| l.request_id.clone()).collect::<Vec<_>>())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn insert_points(
+    tx: &mut Tx,
+    batch: &Batch,
+    point_metric: &[usize],
+    metric_ids: &[i64],
+) -> Result<()> {
+    if batch.metric_points.is_empty() {
+        return Ok(());
+    }
+    let points = &batch.metric_points;
+    sqlx::query(
+        "INSERT INTO metric_points (metric_id, attributes, start_ns, time_ns, flags, number, data, exemplars) \
+         SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], \
+         $6::float8[], $7::text[], $8::text[])",
+    )
+    .bind(point_metric.iter().map(|idx| metric_ids[*idx]).collect::<Vec<_>>())
+    .bind(points.iter().map(|p| p.attributes.to_json_string()).collect::<Vec<_>>())
+    .bind(points.iter().map(|p| p.start_time_unix_nano).collect::<Vec<_>>())
+    .bind(points.iter().map(|p| p.time_unix_nano).collect::<Vec<_>>())
+    .bind(points.iter().map(|p| i64::from(p.flags)).collect::<Vec<_>>())
+    .bind(points.iter().map(|p| rows::point_number(&p.value).filter(|n| n.is_finite())).collect::<Vec<_>>())
+    .bind(points.iter().map(|p| rows::point_value_json(&p.value)).collect::<Vec<_>>())
+    .bind(points.iter().map(|p| rows::json_list(&p.exemplars)).collect::<Vec<_>>())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn upsert_traces(tx: &mut Tx, batch: &Batch) -> Result<()> {
+    let (deltas, services) = rows::trace_deltas(batch);
+    if deltas.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO traces AS t (trace_id, start_ns, end_ns, span_count, error_count, root_service, root_name) \
+         SELECT * FROM UNNEST($1::bytea[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::text[]) \
+         ON CONFLICT (trace_id) DO UPDATE SET \
+         start_ns = LEAST(t.start_ns, excluded.start_ns), \
+         end_ns = GREATEST(t.end_ns, excluded.end_ns), \
+         span_count = t.span_count + excluded.span_count, \
+         error_count = t.error_count + excluded.error_count, \
+         root_service = COALESCE(excluded.root_service, t.root_service), \
+         root_name = COALESCE(excluded.root_name, t.root_name)",
+    )
+    .bind(deltas.iter().map(|d| d.trace_id.to_vec()).collect::<Vec<_>>())
+    .bind(deltas.iter().map(|d| d.start_ns).collect::<Vec<_>>())
+    .bind(deltas.iter().map(|d| d.end_ns).collect::<Vec<_>>())
+    .bind(deltas.iter().map(|d| d.span_count).collect::<Vec<_>>())
+    .bind(deltas.iter().map(|d| d.error_count).collect::<Vec<_>>())
+    .bind(deltas.iter().map(|d| d.root_service.clone()).collect::<Vec<_>>())
+    .bind(deltas.iter().map(|d| d.root_name.clone()).collect::<Vec<_>>())
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO trace_services (trace_id, service) \
+         SELECT * FROM UNNEST($1::bytea[], $2::text[]) ON CONFLICT DO NOTHING",
+    )
+    .bind(services.iter().map(|(t, _)| t.to_vec()).collect::<Vec<_>>())
+    .bind(services.iter().map(|(_, s)| s.clone()).collect::<Vec<_>>())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+fn push_text_filter(q: &mut QueryBuilder<Postgres>, text: &str) {
+    q.push(" AND to_tsvector('simple', l.body_text) @@ plainto_tsquery('simple', ")
+        .push_bind(text.to_owned())
+        .push(")");
+}

@@ -1,0 +1,567 @@
+//! What both backends share: the rows a batch becomes, the trace summaries
+//! it changes, and the raw rows read back with their conversion to views.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Mutex;
+
+use crate::model::{
+    Batch, Event, Exemplar, Link, MetricKind, PointValue, Resource, Scope, SpanKind, Status,
+    StatusCode, TraceId,
+};
+use crate::read::{LogView, MetricPointView, ScopeView, SpanView};
+use crate::value::{Attributes, Value};
+use crate::{Result, StoreError};
+
+/// fingerprint → row id of interned resources, scopes and metrics. Filled
+/// only after the rows' transaction committed, so it never names a row that
+/// a rollback took away. Rows are never deleted while the process runs.
+#[derive(Default)]
+pub(crate) struct Interned {
+    pub resources: HashMap<i64, i64>,
+    pub scopes: HashMap<i64, i64>,
+    pub metrics: HashMap<i64, i64>,
+}
+
+impl Interned {
+    pub fn cached(
+        this: &Mutex<Interned>,
+        pick: impl Fn(&Interned) -> &HashMap<i64, i64>,
+        fps: &[i64],
+    ) -> Vec<Option<i64>> {
+        let interned = this.lock().unwrap_or_else(|e| e.into_inner());
+        let map = pick(&interned);
+        fps.iter().map(|fp| map.get(fp).copied()).collect()
+    }
+
+    /// Records committed ids: resources, scopes, metrics, in that order.
+    pub fn remember(this: &Mutex<Interned>, tables: [(&[i64], Vec<i64>); 3]) {
+        let mut interned = this.lock().unwrap_or_else(|e| e.into_inner());
+        let [resources, scopes, metrics] = tables;
+        interned
+            .resources
+            .extend(resources.0.iter().copied().zip(resources.1));
+        interned
+            .scopes
+            .extend(scopes.0.iter().copied().zip(scopes.1));
+        interned
+            .metrics
+            .extend(metrics.0.iter().copied().zip(metrics.1));
+    }
+}
+
+/// FNV-1a: stable across processes and releases, which a std hasher is not,
+/// so that every loupe process sharing a database interns the same way.
+pub(crate) fn fingerprint(text: &str) -> i64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in text.as_bytes() {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash as i64
+}
+
+pub(crate) struct ResourceRow {
+    pub fingerprint: i64,
+    pub service: String,
+    pub attributes: String,
+    pub dropped_attributes_count: i64,
+    pub schema_url: String,
+}
+
+impl ResourceRow {
+    pub fn new(resource: &Resource) -> ResourceRow {
+        let attributes = resource.attributes.to_json_string();
+        let key = format!(
+            "{}\u{0}{}\u{0}{}\u{0}{}",
+            resource.service, attributes, resource.dropped_attributes_count, resource.schema_url
+        );
+        ResourceRow {
+            fingerprint: fingerprint(&key),
+            service: resource.service.clone(),
+            attributes,
+            dropped_attributes_count: i64::from(resource.dropped_attributes_count),
+            schema_url: resource.schema_url.clone(),
+        }
+    }
+}
+
+pub(crate) struct ScopeRow {
+    pub fingerprint: i64,
+    pub name: String,
+    pub version: String,
+    pub attributes: String,
+    pub dropped_attributes_count: i64,
+    pub schema_url: String,
+}
+
+impl ScopeRow {
+    pub fn new(scope: &Scope) -> ScopeRow {
+        let attributes = scope.attributes.to_json_string();
+        let key = format!(
+            "{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}",
+            scope.name, scope.version, attributes, scope.dropped_attributes_count, scope.schema_url
+        );
+        ScopeRow {
+            fingerprint: fingerprint(&key),
+            name: scope.name.clone(),
+            version: scope.version.clone(),
+            attributes,
+            dropped_attributes_count: i64::from(scope.dropped_attributes_count),
+            schema_url: scope.schema_url.clone(),
+        }
+    }
+}
+
+/// A metric stream's identity apart from point attributes, interned per
+/// (resource, scope, descriptor).
+pub(crate) struct MetricRow {
+    pub fingerprint: i64,
+    pub resource_idx: usize,
+    pub scope_idx: usize,
+    pub name: String,
+    pub kind: &'static str,
+    pub unit: String,
+    pub description: String,
+    pub temporality: i32,
+    pub monotonic: bool,
+    pub metadata: String,
+}
+
+/// The distinct metric streams of a batch, and for each point the index of its stream.
+pub(crate) fn metric_rows(
+    batch: &Batch,
+    resource_fingerprints: &[i64],
+    scope_fingerprints: &[i64],
+) -> (Vec<MetricRow>, Vec<usize>) {
+    let mut rows: Vec<MetricRow> = Vec::new();
+    let mut by_fingerprint: BTreeMap<i64, usize> = BTreeMap::new();
+    let mut point_metric = Vec::with_capacity(batch.metric_points.len());
+    for point in &batch.metric_points {
+        let metric = &point.metric;
+        let metadata = metric.metadata.to_json_string();
+        let key = format!(
+            "{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}",
+            resource_fingerprints[point.resource_idx],
+            scope_fingerprints[point.scope_idx],
+            metric.name,
+            metric.kind.as_str(),
+            metric.unit,
+            metric.description,
+            metric.temporality,
+            metric.monotonic,
+            metadata
+        );
+        let fingerprint = fingerprint(&key);
+        let idx = *by_fingerprint.entry(fingerprint).or_insert_with(|| {
+            rows.push(MetricRow {
+                fingerprint,
+                resource_idx: point.resource_idx,
+                scope_idx: point.scope_idx,
+                name: metric.name.clone(),
+                kind: metric.kind.as_str(),
+                unit: metric.unit.clone(),
+                description: metric.description.clone(),
+                temporality: metric.temporality,
+                monotonic: metric.monotonic,
+                metadata,
+            });
+            rows.len() - 1
+        });
+        point_metric.push(idx);
+    }
+    (rows, point_metric)
+}
+
+/// How one batch changes one trace's summary row.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct TraceDelta {
+    pub trace_id: TraceId,
+    pub start_ns: i64,
+    pub end_ns: i64,
+    pub span_count: i64,
+    pub error_count: i64,
+    /// Set when the batch holds the root span (the span without a parent).
+    pub root_service: Option<String>,
+    pub root_name: Option<String>,
+}
+
+/// The per-trace changes of a batch, sorted by trace id so that concurrent
+/// writers lock summary rows in the same order and never deadlock.
+pub(crate) fn trace_deltas(batch: &Batch) -> (Vec<TraceDelta>, Vec<(TraceId, String)>) {
+    let mut deltas: BTreeMap<TraceId, TraceDelta> = BTreeMap::new();
+    let mut services: BTreeSet<(TraceId, String)> = BTreeSet::new();
+    for span in &batch.spans {
+        let service = &batch.resources[span.resource_idx].service;
+        let delta = deltas.entry(span.trace_id).or_insert_with(|| TraceDelta {
+            trace_id: span.trace_id,
+            start_ns: span.start_time_unix_nano,
+            end_ns: span.end_time_unix_nano,
+            span_count: 0,
+            error_count: 0,
+            root_service: None,
+            root_name: None,
+        });
+        delta.start_ns = delta.start_ns.min(span.start_time_unix_nano);
+        delta.end_ns = delta.end_ns.max(span.end_time_unix_nano);
+        delta.span_count += 1;
+        delta.error_count += i64::from(span.derived.is_error);
+        if span.parent_span_id.is_none() {
+            delta.root_service = Some(service.clone());
+            delta.root_name = Some(span.name.clone());
+        }
+        if !services.contains(&(span.trace_id, service.clone())) {
+            services.insert((span.trace_id, service.clone()));
+        }
+    }
+    (
+        deltas.into_values().collect(),
+        services.into_iter().collect(),
+    )
+}
+
+/// `None` for an empty list, so that the common span without events stores nothing.
+pub(crate) fn json_list<T: serde::Serialize>(items: &[T]) -> Option<String> {
+    if items.is_empty() {
+        None
+    } else {
+        serde_json::to_string(items).ok()
+    }
+}
+
+pub(crate) fn point_value_json(value: &PointValue) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned())
+}
+
+/// The number a point is summed and charted by: the value of a gauge or sum,
+/// the sum of a histogram or summary.
+pub(crate) fn point_number(value: &PointValue) -> Option<f64> {
+    match value {
+        PointValue::Value(Value::Int(i)) => Some(*i as f64),
+        PointValue::Value(Value::Double(d)) => Some(*d),
+        PointValue::Value(_) => None,
+        PointValue::Histogram(h) => h.sum,
+        PointValue::ExponentialHistogram(h) => h.sum,
+        PointValue::Summary(s) => Some(s.sum),
+    }
+}
+
+pub(crate) fn body_json(body: &Value) -> String {
+    body.to_json_string()
+}
+
+/// The words of a log body that full-text search sees: a string body as is,
+/// any other body as its JSON text.
+pub(crate) fn body_text(body: &Value) -> String {
+    match body {
+        Value::String(s) => s.clone(),
+        Value::Empty => String::new(),
+        other => other.to_json_string(),
+    }
+}
+
+/// A span as read, resource and scope joined in.
+#[derive(sqlx::FromRow)]
+pub struct RawSpan {
+    pub trace_id: Vec<u8>,
+    pub span_id: Vec<u8>,
+    pub parent_span_id: Option<Vec<u8>>,
+    pub service: String,
+    pub name: String,
+    pub kind: i32,
+    pub start_ns: i64,
+    pub end_ns: i64,
+    pub status_code: i32,
+    pub status_message: String,
+    pub is_error: bool,
+    pub trace_state: String,
+    pub flags: i64,
+    pub request_id: Option<String>,
+    pub attributes: String,
+    pub events: Option<String>,
+    pub links: Option<String>,
+    pub dropped_attributes_count: i64,
+    pub dropped_events_count: i64,
+    pub dropped_links_count: i64,
+    pub resource_attributes: String,
+    pub resource_schema_url: String,
+    pub scope_name: String,
+    pub scope_version: String,
+    pub scope_attributes: String,
+}
+
+fn corrupt(what: &str, err: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {err}"))
+}
+
+fn attributes(text: &str, what: &str) -> Result<Attributes> {
+    Attributes::from_json_str(text).map_err(|e| corrupt(what, e))
+}
+
+fn list<T: serde::de::DeserializeOwned>(text: Option<&str>, what: &str) -> Result<Vec<T>> {
+    match text {
+        None => Ok(Vec::new()),
+        Some(text) => serde_json::from_str(text).map_err(|e| corrupt(what, e)),
+    }
+}
+
+fn count(n: i64) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+impl RawSpan {
+    pub fn into_view(self) -> Result<SpanView> {
+        Ok(SpanView {
+            trace_id: hex::encode(&self.trace_id),
+            span_id: hex::encode(&self.span_id),
+            parent_span_id: self.parent_span_id.as_deref().map(hex::encode),
+            service: self.service,
+            name: self.name,
+            kind: SpanKind::from_i32(self.kind),
+            start_time_unix_nano: self.start_ns,
+            end_time_unix_nano: self.end_ns,
+            duration_ns: self.end_ns.saturating_sub(self.start_ns),
+            status: Status {
+                code: StatusCode::from_i32(self.status_code),
+                message: self.status_message,
+            },
+            is_error: self.is_error,
+            attributes: attributes(&self.attributes, "span attributes")?,
+            resource: attributes(&self.resource_attributes, "resource attributes")?,
+            resource_schema_url: self.resource_schema_url,
+            scope: ScopeView {
+                name: self.scope_name,
+                version: self.scope_version,
+                attributes: attributes(&self.scope_attributes, "scope attributes")?,
+            },
+            events: list::<Event>(self.events.as_deref(), "span events")?,
+            links: list::<Link>(self.links.as_deref(), "span links")?,
+            trace_state: self.trace_state,
+            flags: count(self.flags),
+            dropped_attributes_count: count(self.dropped_attributes_count),
+            dropped_events_count: count(self.dropped_events_count),
+            dropped_links_count: count(self.dropped_links_count),
+            request_id: self.request_id,
+        })
+    }
+}
+
+pub(crate) const SPAN_COLUMNS: &str = "s.trace_id, s.span_id, s.parent_span_id, s.service, s.name, \
+     s.kind, s.start_ns, s.end_ns, s.status_code, s.status_message, s.is_error, s.trace_state, \
+     s.flags, s.request_id, s.attributes, s.events, s.links, s.dropped_attributes_count, \
+     s.dropped_events_count, s.dropped_links_count, r.attributes AS resource_attributes, \
+     r.schema_url AS resource_schema_url, sc.name AS scope_name, sc.version AS scope_version, \
+     sc.attributes AS scope_attributes \
+     FROM spans s JOIN resources r ON r.id = s.resource_id JOIN scopes sc ON sc.id = s.scope_id";
+
+#[derive(sqlx::FromRow)]
+pub struct RawLog {
+    pub time_ns: i64,
+    pub observed_ns: i64,
+    pub service: String,
+    pub severity_number: i32,
+    pub severity_text: String,
+    pub body: String,
+    pub event_name: String,
+    pub attributes: String,
+    pub dropped_attributes_count: i64,
+    pub flags: i64,
+    pub trace_id: Option<Vec<u8>>,
+    pub span_id: Option<Vec<u8>>,
+    pub request_id: Option<String>,
+    pub resource_attributes: String,
+    pub scope_name: String,
+    pub scope_version: String,
+    pub scope_attributes: String,
+}
+
+pub(crate) const LOG_COLUMNS: &str = "l.time_ns, l.observed_ns, l.service, l.severity_number, \
+     l.severity_text, l.body, l.event_name, l.attributes, l.dropped_attributes_count, l.flags, \
+     l.trace_id, l.span_id, l.request_id, r.attributes AS resource_attributes, \
+     sc.name AS scope_name, sc.version AS scope_version, sc.attributes AS scope_attributes \
+     FROM logs l JOIN resources r ON r.id = l.resource_id JOIN scopes sc ON sc.id = l.scope_id";
+
+impl RawLog {
+    pub fn into_view(self) -> Result<LogView> {
+        Ok(LogView {
+            time_unix_nano: self.time_ns,
+            observed_time_unix_nano: self.observed_ns,
+            service: self.service,
+            severity_number: self.severity_number,
+            severity_text: self.severity_text,
+            body: Value::from_json_str(&self.body).map_err(|e| corrupt("log body", e))?,
+            event_name: self.event_name,
+            attributes: attributes(&self.attributes, "log attributes")?,
+            dropped_attributes_count: count(self.dropped_attributes_count),
+            flags: count(self.flags),
+            trace_id: self.trace_id.as_deref().map(hex::encode),
+            span_id: self.span_id.as_deref().map(hex::encode),
+            request_id: self.request_id,
+            resource: attributes(&self.resource_attributes, "resource attributes")?,
+            scope: ScopeView {
+                name: self.scope_name,
+                version: self.scope_version,
+                attributes: attributes(&self.scope_attributes, "scope attributes")?,
+            },
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct RawMetricInfo {
+    pub name: String,
+    pub kind: String,
+    pub unit: String,
+    pub description: String,
+    pub series_count: i64,
+}
+
+pub(crate) const METRICS_SQL: &str = "SELECT m.name, m.kind, m.unit, m.description, \
+     COUNT(*) AS series_count \
+     FROM (SELECT DISTINCT metric_id, attributes FROM metric_points) p \
+     JOIN metrics m ON m.id = p.metric_id \
+     GROUP BY m.name, m.kind, m.unit, m.description ORDER BY m.name, m.kind";
+
+impl RawMetricInfo {
+    pub fn into_view(self) -> Result<crate::read::MetricInfo> {
+        Ok(crate::read::MetricInfo {
+            kind: MetricKind::parse(&self.kind)
+                .ok_or_else(|| corrupt("metric kind", &self.kind))?,
+            name: self.name,
+            unit: self.unit,
+            description: self.description,
+            series_count: self.series_count,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct RawPoint {
+    pub name: String,
+    pub service: String,
+    pub kind: String,
+    pub unit: String,
+    pub temporality: i32,
+    pub monotonic: bool,
+    pub attributes: String,
+    pub start_ns: i64,
+    pub time_ns: i64,
+    pub flags: i64,
+    pub data: String,
+    pub exemplars: Option<String>,
+}
+
+pub(crate) const POINTS_SQL: &str = "SELECT m.name, r.service, m.kind, m.unit, m.temporality, \
+     m.monotonic, p.attributes, p.start_ns, p.time_ns, p.flags, p.data, p.exemplars \
+     FROM metric_points p JOIN metrics m ON m.id = p.metric_id \
+     JOIN resources r ON r.id = m.resource_id \
+     WHERE m.name = $1 ORDER BY p.time_ns DESC LIMIT $2";
+
+impl RawPoint {
+    pub fn into_view(self) -> Result<MetricPointView> {
+        Ok(MetricPointView {
+            kind: MetricKind::parse(&self.kind)
+                .ok_or_else(|| corrupt("metric kind", &self.kind))?,
+            name: self.name,
+            service: self.service,
+            unit: self.unit,
+            temporality: self.temporality,
+            monotonic: self.monotonic,
+            attributes: attributes(&self.attributes, "point attributes")?,
+            start_time_unix_nano: self.start_ns,
+            time_unix_nano: self.time_ns,
+            flags: count(self.flags),
+            value: serde_json::from_str(&self.data).map_err(|e| corrupt("point value", e))?,
+            exemplars: list::<Exemplar>(self.exemplars.as_deref(), "exemplars")?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Derived, Span};
+
+    fn span(trace: u8, span: u8, parent: Option<u8>, start: i64, end: i64, error: bool) -> Span {
+        Span {
+            resource_idx: 0,
+            scope_idx: 0,
+            trace_id: [trace; 16],
+            span_id: [span; 8],
+            parent_span_id: parent.map(|p| [p; 8]),
+            trace_state: String::new(),
+            flags: 0,
+            name: format!("op{span}"),
+            kind: SpanKind::Server,
+            start_time_unix_nano: start,
+            end_time_unix_nano: end,
+            attributes: Attributes::default(),
+            dropped_attributes_count: 0,
+            events: vec![],
+            dropped_events_count: 0,
+            links: vec![],
+            dropped_links_count: 0,
+            status: Status {
+                code: StatusCode::Unset,
+                message: String::new(),
+            },
+            derived: Derived {
+                is_error: error,
+                ..Derived::default()
+            },
+        }
+    }
+
+    #[test]
+    fn trace_deltas_fold_spans_per_trace() {
+        let batch = Batch {
+            resources: vec![Resource {
+                service: "api".into(),
+                attributes: Attributes::default(),
+                dropped_attributes_count: 0,
+                schema_url: String::new(),
+            }],
+            spans: vec![
+                span(2, 1, Some(9), 50, 60, true),
+                span(1, 2, Some(1), 20, 30, false),
+                span(1, 1, None, 10, 40, true),
+                span(1, 3, Some(1), 5, 45, true),
+            ],
+            ..Batch::default()
+        };
+        let (deltas, services) = trace_deltas(&batch);
+        assert_eq!(
+            deltas,
+            vec![
+                TraceDelta {
+                    trace_id: [1; 16],
+                    start_ns: 5,
+                    end_ns: 45,
+                    span_count: 3,
+                    error_count: 2,
+                    root_service: Some("api".into()),
+                    root_name: Some("op1".into()),
+                },
+                TraceDelta {
+                    trace_id: [2; 16],
+                    start_ns: 50,
+                    end_ns: 60,
+                    span_count: 1,
+                    error_count: 1,
+                    root_service: None,
+                    root_name: None,
+                },
+            ]
+        );
+        assert_eq!(
+            services,
+            vec![([1; 16], "api".into()), ([2; 16], "api".into())]
+        );
+    }
+
+    #[test]
+    fn fingerprint_is_stable() {
+        // Changing the hash would split every interned resource in existing databases.
+        assert_eq!(fingerprint(""), 0xcbf2_9ce4_8422_2325_u64 as i64);
+        assert_eq!(fingerprint("a"), 0xaf63_dc4c_8601_ec8c_u64 as i64);
+    }
+}

@@ -1,0 +1,435 @@
+//! SQLite backend: one writer connection (SQLite admits one writer at a
+//! time anyway), a small pool of readers, WAL so readers never block it, and
+//! `synchronous = FULL` so a committed batch survives a power loss.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
+
+use crate::model::Batch;
+use crate::rows::{self, Interned, MetricRow, ResourceRow, ScopeRow};
+use crate::{LOCK_TIMEOUT, Result};
+
+/// SQLite refuses a statement with more than 32766 parameters.
+const MAX_PARAMS: usize = 32_000;
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    writer: SqlitePool,
+    readers: SqlitePool,
+    /// fingerprint → row id of interned resources, scopes and metrics, filled
+    /// only after the rows' transaction committed.
+    interned: Arc<Mutex<Interned>>,
+}
+
+impl SqliteStore {
+    pub async fn connect(url: &str) -> Result<SqliteStore> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(LOCK_TIMEOUT)
+            .foreign_keys(false);
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        let readers = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options.read_only(true))
+            .await?;
+        Ok(SqliteStore {
+            writer,
+            readers,
+            interned: Arc::default(),
+        })
+    }
+
+    pub async fn migrate(&self) -> Result<()> {
+        sqlx::migrate!("../migrations/sqlite")
+            .run(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.readers).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.writer.close().await;
+        self.readers.close().await;
+    }
+
+    pub async fn size_bytes(&self) -> Result<u64> {
+        let row = sqlx::query(
+            "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
+        )
+        .fetch_one(&self.readers)
+        .await?;
+        Ok(u64::try_from(row.try_get::<i64, _>(0)?).unwrap_or(0))
+    }
+
+    pub async fn write_batch(&self, batch: &Batch) -> Result<()> {
+        let resources: Vec<ResourceRow> = batch.resources.iter().map(ResourceRow::new).collect();
+        let scopes: Vec<ScopeRow> = batch.scopes.iter().map(ScopeRow::new).collect();
+        let resource_fps: Vec<i64> = resources.iter().map(|r| r.fingerprint).collect();
+        let scope_fps: Vec<i64> = scopes.iter().map(|s| s.fingerprint).collect();
+        let (metrics, point_metric) = rows::metric_rows(batch, &resource_fps, &scope_fps);
+
+        let mut tx = self.writer.begin().await?;
+        let resource_ids = self.intern_resources(&mut tx, &resources).await?;
+        let scope_ids = self.intern_scopes(&mut tx, &scopes).await?;
+        let metric_ids = self
+            .intern_metrics(&mut tx, &metrics, &resource_ids, &scope_ids)
+            .await?;
+        insert_spans(&mut tx, batch, &resource_ids, &scope_ids).await?;
+        insert_logs(&mut tx, batch, &resource_ids, &scope_ids).await?;
+        insert_points(&mut tx, batch, &point_metric, &metric_ids).await?;
+        upsert_traces(&mut tx, batch).await?;
+        for (name, n) in [
+            ("spans", batch.spans.len()),
+            ("logs", batch.logs.len()),
+            ("metric_points", batch.metric_points.len()),
+        ] {
+            if n > 0 {
+                sqlx::query("UPDATE counters SET value = value + $1 WHERE name = $2")
+                    .bind(n as i64)
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+
+        Interned::remember(
+            &self.interned,
+            [
+                (&resource_fps[..], resource_ids),
+                (&scope_fps[..], scope_ids),
+                (
+                    &metrics.iter().map(|m| m.fingerprint).collect::<Vec<_>>()[..],
+                    metric_ids,
+                ),
+            ],
+        );
+        Ok(())
+    }
+
+    fn cached(
+        &self,
+        pick: impl Fn(&Interned) -> &HashMap<i64, i64>,
+        fps: &[i64],
+    ) -> Vec<Option<i64>> {
+        Interned::cached(&self.interned, pick, fps)
+    }
+
+    async fn intern_resources(
+        &self,
+        tx: &mut Transaction<'static, Sqlite>,
+        resources: &[ResourceRow],
+    ) -> Result<Vec<i64>> {
+        let fps: Vec<i64> = resources.iter().map(|r| r.fingerprint).collect();
+        let cached = self.cached(|i| &i.resources, &fps);
+        let missing: Vec<&ResourceRow> = resources
+            .iter()
+            .zip(&cached)
+            .filter(|(_, id)| id.is_none())
+            .map(|(r, _)| r)
+            .collect();
+        for chunk in missing.chunks(MAX_PARAMS / 5) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO resources (fingerprint, service, attributes, dropped_attributes_count, schema_url) ",
+            );
+            q.push_values(chunk, |mut b, r| {
+                b.push_bind(r.fingerprint)
+                    .push_bind(r.service.as_str())
+                    .push_bind(r.attributes.as_str())
+                    .push_bind(r.dropped_attributes_count)
+                    .push_bind(r.schema_url.as_str());
+            });
+            q.push(" ON CONFLICT (fingerprint) DO NOTHING");
+            q.build().execute(&mut **tx).await?;
+        }
+        resolve(tx, "resources", &fps, cached).await
+    }
+
+    async fn intern_scopes(
+        &self,
+        tx: &mut Transaction<'static, Sqlite>,
+        scopes: &[ScopeRow],
+    ) -> Result<Vec<i64>> {
+        let fps: Vec<i64> = scopes.iter().map(|s| s.fingerprint).collect();
+        let cached = self.cached(|i| &i.scopes, &fps);
+        let missing: Vec<&ScopeRow> = scopes
+            .iter()
+            .zip(&cached)
+            .filter(|(_, id)| id.is_none())
+            .map(|(s, _)| s)
+            .collect();
+        for chunk in missing.chunks(MAX_PARAMS / 6) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO scopes (fingerprint, name, version, attributes, dropped_attributes_count, schema_url) ",
+            );
+            q.push_values(chunk, |mut b, s| {
+                b.push_bind(s.fingerprint)
+                    .push_bind(s.name.as_str())
+                    .push_bind(s.version.as_str())
+                    .push_bind(s.attributes.as_str())
+                    .push_bind(s.dropped_attributes_count)
+                    .push_bind(s.schema_url.as_str());
+            });
+            q.push(" ON CONFLICT (fingerprint) DO NOTHING");
+            q.build().execute(&mut **tx).await?;
+        }
+        resolve(tx, "scopes", &fps, cached).await
+    }
+
+    async fn intern_metrics(
+        &self,
+        tx: &mut Transaction<'static, Sqlite>,
+        metrics: &[MetricRow],
+        resource_ids: &[i64],
+        scope_ids: &[i64],
+    ) -> Result<Vec<i64>> {
+        let fps: Vec<i64> = metrics.iter().map(|m| m.fingerprint).collect();
+        let cached = self.cached(|i| &i.metrics, &fps);
+        let missing: Vec<&MetricRow> = metrics
+            .iter()
+            .zip(&cached)
+            .filter(|(_, id)| id.is_none())
+            .map(|(m, _)| m)
+            .collect();
+        for chunk in missing.chunks(MAX_PARAMS / 10) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO metrics (fingerprint, resource_id, scope_id, name, kind, unit, description, temporality, monotonic, metadata) ",
+            );
+            q.push_values(chunk, |mut b, m| {
+                b.push_bind(m.fingerprint)
+                    .push_bind(resource_ids[m.resource_idx])
+                    .push_bind(scope_ids[m.scope_idx])
+                    .push_bind(m.name.as_str())
+                    .push_bind(m.kind)
+                    .push_bind(m.unit.as_str())
+                    .push_bind(m.description.as_str())
+                    .push_bind(m.temporality)
+                    .push_bind(m.monotonic)
+                    .push_bind(m.metadata.as_str());
+            });
+            q.push(" ON CONFLICT (fingerprint) DO NOTHING");
+            q.build().execute(&mut **tx).await?;
+        }
+        resolve(tx, "metrics", &fps, cached).await
+    }
+
+    crate::reads::impl_reads!(Sqlite, readers);
+}
+
+/// Ids for fingerprints: the cached ones as they are, the rest looked up.
+async fn resolve(
+    tx: &mut Transaction<'static, Sqlite>,
+    table: &str,
+    fps: &[i64],
+    cached: Vec<Option<i64>>,
+) -> Result<Vec<i64>> {
+    let lookup: Vec<i64> = fps
+        .iter()
+        .zip(&cached)
+        .filter(|(_, id)| id.is_none())
+        .map(|(fp, _)| *fp)
+        .collect();
+    let mut found: HashMap<i64, i64> = HashMap::new();
+    for chunk in lookup.chunks(MAX_PARAMS) {
+        let mut q = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT fingerprint, id FROM {table} WHERE fingerprint IN ("
+        ));
+        let mut list = q.separated(", ");
+        for fp in chunk {
+            list.push_bind(*fp);
+        }
+        q.push(")");
+        for row in q.build().fetch_all(&mut **tx).await? {
+            found.insert(row.try_get(0)?, row.try_get(1)?);
+        }
+    }
+    fps.iter()
+        .zip(cached)
+        .map(|(fp, id)| {
+            id.or_else(|| found.get(fp).copied()).ok_or_else(|| {
+                crate::StoreError::Corrupt(format!("{table} row {fp} vanished while interning"))
+            })
+        })
+        .collect()
+}
+
+async fn insert_spans(
+    tx: &mut Transaction<'static, Sqlite>,
+    batch: &Batch,
+    resource_ids: &[i64],
+    scope_ids: &[i64],
+) -> Result<()> {
+    const COLUMNS: usize = 29;
+    for chunk in batch.spans.chunks(MAX_PARAMS / COLUMNS) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO spans (trace_id, span_id, parent_span_id, resource_id, scope_id, service, \
+             name, kind, start_ns, end_ns, status_code, status_message, is_error, trace_state, flags, \
+             request_id, http_route, http_method, http_status, rpc_service, rpc_method, db_system, \
+             exception_type, attributes, events, links, dropped_attributes_count, \
+             dropped_events_count, dropped_links_count) ",
+        );
+        q.push_values(chunk, |mut b, span| {
+            let d = &span.derived;
+            b.push_bind(span.trace_id.to_vec())
+                .push_bind(span.span_id.to_vec())
+                .push_bind(span.parent_span_id.map(|p| p.to_vec()))
+                .push_bind(resource_ids[span.resource_idx])
+                .push_bind(scope_ids[span.scope_idx])
+                .push_bind(batch.resources[span.resource_idx].service.clone())
+                .push_bind(span.name.clone())
+                .push_bind(span.kind.as_i32())
+                .push_bind(span.start_time_unix_nano)
+                .push_bind(span.end_time_unix_nano)
+                .push_bind(span.status.code.as_i32())
+                .push_bind(span.status.message.clone())
+                .push_bind(d.is_error)
+                .push_bind(span.trace_state.clone())
+                .push_bind(i64::from(span.flags))
+                .push_bind(d.request_id.clone())
+                .push_bind(d.http_route.clone())
+                .push_bind(d.http_method.clone())
+                .push_bind(d.http_status_code)
+                .push_bind(d.rpc_service.clone())
+                .push_bind(d.rpc_method.clone())
+                .push_bind(d.db_system.clone())
+                .push_bind(d.exception_type.clone())
+                .push_bind(span.attributes.to_json_string())
+                .push_bind(rows::json_list(&span.events))
+                .push_bind(rows::json_list(&span.links))
+                .push_bind(i64::from(span.dropped_attributes_count))
+                .push_bind(i64::from(span.dropped_events_count))
+                .push_bind(i64::from(span.dropped_links_count));
+        });
+        q.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+async fn insert_logs(
+    tx: &mut Transaction<'static, Sqlite>,
+    batch: &Batch,
+    resource_ids: &[i64],
+    scope_ids: &[i64],
+) -> Result<()> {
+    const COLUMNS: usize = 16;
+    for chunk in batch.logs.chunks(MAX_PARAMS / COLUMNS) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO logs (ts_ns, time_ns, observed_ns, resource_id, scope_id, service, \
+             severity_number, severity_text, body, event_name, attributes, \
+             dropped_attributes_count, flags, trace_id, span_id, request_id) ",
+        );
+        q.push_values(chunk, |mut b, log| {
+            b.push_bind(log.effective_time())
+                .push_bind(log.time_unix_nano)
+                .push_bind(log.observed_time_unix_nano)
+                .push_bind(resource_ids[log.resource_idx])
+                .push_bind(scope_ids[log.scope_idx])
+                .push_bind(batch.resources[log.resource_idx].service.clone())
+                .push_bind(log.severity_number)
+                .push_bind(log.severity_text.clone())
+                .push_bind(rows::body_json(&log.body))
+                .push_bind(log.event_name.clone())
+                .push_bind(log.attributes.to_json_string())
+                .push_bind(i64::from(log.dropped_attributes_count))
+                .push_bind(i64::from(log.flags))
+                .push_bind(log.trace_id.map(|t| t.to_vec()))
+                .push_bind(log.span_id.map(|s| s.to_vec()))
+                .push_bind(log.request_id.clone());
+        });
+        q.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+async fn insert_points(
+    tx: &mut Transaction<'static, Sqlite>,
+    batch: &Batch,
+    point_metric: &[usize],
+    metric_ids: &[i64],
+) -> Result<()> {
+    const COLUMNS: usize = 8;
+    let points: Vec<_> = batch.metric_points.iter().zip(point_metric).collect();
+    for chunk in points.chunks(MAX_PARAMS / COLUMNS) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO metric_points (metric_id, attributes, start_ns, time_ns, flags, number, data, exemplars) ",
+        );
+        q.push_values(chunk, |mut b, (point, metric_idx)| {
+            b.push_bind(metric_ids[**metric_idx])
+                .push_bind(point.attributes.to_json_string())
+                .push_bind(point.start_time_unix_nano)
+                .push_bind(point.time_unix_nano)
+                .push_bind(i64::from(point.flags))
+                .push_bind(rows::point_number(&point.value).filter(|n| n.is_finite()))
+                .push_bind(rows::point_value_json(&point.value))
+                .push_bind(rows::json_list(&point.exemplars));
+        });
+        q.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+async fn upsert_traces(tx: &mut Transaction<'static, Sqlite>, batch: &Batch) -> Result<()> {
+    let (deltas, services) = rows::trace_deltas(batch);
+    for chunk in deltas.chunks(MAX_PARAMS / 7) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO traces (trace_id, start_ns, end_ns, span_count, error_count, root_service, root_name) ",
+        );
+        q.push_values(chunk, |mut b, d| {
+            b.push_bind(d.trace_id.to_vec())
+                .push_bind(d.start_ns)
+                .push_bind(d.end_ns)
+                .push_bind(d.span_count)
+                .push_bind(d.error_count)
+                .push_bind(d.root_service.clone())
+                .push_bind(d.root_name.clone());
+        });
+        q.push(
+            " ON CONFLICT (trace_id) DO UPDATE SET \
+             start_ns = min(start_ns, excluded.start_ns), \
+             end_ns = max(end_ns, excluded.end_ns), \
+             span_count = span_count + excluded.span_count, \
+             error_count = error_count + excluded.error_count, \
+             root_service = coalesce(excluded.root_service, root_service), \
+             root_name = coalesce(excluded.root_name, root_name)",
+        );
+        q.build().execute(&mut **tx).await?;
+    }
+    for chunk in services.chunks(MAX_PARAMS / 2) {
+        let mut q = QueryBuilder::<Sqlite>::new("INSERT INTO trace_services (trace_id, service) ");
+        q.push_values(chunk, |mut b, (trace_id, service)| {
+            b.push_bind(trace_id.to_vec()).push_bind(service.clone());
+        });
+        q.push(" ON CONFLICT DO NOTHING");
+        q.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Words as an FTS5 query: each one quoted, so that user input is never FTS5 syntax.
+pub(crate) fn fts_query(text: &str) -> String {
+    text.split_whitespace()
+        .map(|word| format!("\"{}\"", word.replace('"', "\"\"")))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn push_text_filter(q: &mut QueryBuilder<Sqlite>, text: &str) {
+    q.push(" AND l.id IN (SELECT rowid FROM logs_fts WHERE logs_fts MATCH ")
+        .push_bind(fts_query(text))
+        .push(")");
+}

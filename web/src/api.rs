@@ -1,0 +1,172 @@
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+use store::{LogQuery, LogView, SpanView};
+
+use crate::AppState;
+use crate::error_origin::{self, ErrorOrigin};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(self_metrics))
+        .route("/api/v1/stats", get(stats))
+        .route("/api/v1/traces/{trace_id}", get(trace))
+        .route("/api/v1/logs", get(logs))
+        .route("/api/v1/metrics", get(metrics))
+        .route("/api/v1/metrics/{name}/points", get(metric_points))
+}
+
+/// The one error type of the API. Internal details are logged, never sent.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("database error")]
+    Store(#[from] store::StoreError),
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Store(err) => {
+                tracing::error!(error = %err, "read failed");
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+        };
+        (
+            status,
+            Json(serde_json::json!({ "error": self.to_string() })),
+        )
+            .into_response()
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ready\n").into_response(),
+        Err(err) => {
+            tracing::warn!(error = %err, "not ready");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response()
+        }
+    }
+}
+
+async fn self_metrics(State(state): State<AppState>) -> Response {
+    let database_bytes = state.store.size_bytes().await.ok();
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        (state.self_metrics)(database_bytes),
+    )
+        .into_response()
+}
+
+async fn stats(State(state): State<AppState>) -> ApiResult<Json<store::Stats>> {
+    Ok(Json(state.store.stats().await?))
+}
+
+#[derive(Serialize)]
+struct TraceResponse {
+    trace_id: String,
+    spans: Vec<SpanView>,
+    logs: Vec<LogView>,
+    error_origin: Option<ErrorOrigin>,
+}
+
+async fn trace(
+    State(state): State<AppState>,
+    Path(trace_id): Path<String>,
+) -> ApiResult<Json<TraceResponse>> {
+    let id = parse_trace_id(&trace_id)?;
+    let trace = state
+        .store
+        .trace(&id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no trace {}", hex::encode(id))))?;
+    let error_origin = error_origin::find(&trace.spans);
+    Ok(Json(TraceResponse {
+        trace_id: trace.trace_id,
+        spans: trace.spans,
+        logs: trace.logs,
+        error_origin,
+    }))
+}
+
+async fn logs(
+    State(state): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> ApiResult<Json<Vec<LogView>>> {
+    let param = |key: &str| params.get(key).map(|v| v.trim()).filter(|v| !v.is_empty());
+    let query = LogQuery {
+        service: param("service").map(str::to_owned),
+        text: param("q").map(str::to_owned),
+        trace_id: param("trace_id").map(parse_trace_id).transpose()?,
+        request_id: param("request_id").map(str::to_owned),
+        severity_min: param("severity_min")
+            .map(|v| parse_number(v, "severity_min"))
+            .transpose()?,
+        start: param("start")
+            .map(|v| parse_number(v, "start"))
+            .transpose()?,
+        end: param("end").map(|v| parse_number(v, "end")).transpose()?,
+        limit: param("limit")
+            .map(|v| parse_number(v, "limit"))
+            .transpose()?
+            .unwrap_or(100)
+            .clamp(1, 1000),
+    };
+    Ok(Json(state.store.logs(&query).await?))
+}
+
+async fn metrics(State(state): State<AppState>) -> ApiResult<Json<Vec<store::MetricInfo>>> {
+    Ok(Json(state.store.metrics().await?))
+}
+
+async fn metric_points(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+) -> ApiResult<Json<Vec<store::MetricPointView>>> {
+    let limit = params
+        .get("limit")
+        .map(|v| parse_number(v, "limit"))
+        .transpose()?
+        .unwrap_or(100)
+        .clamp(1, 10_000);
+    Ok(Json(state.store.metric_points(&name, limit).await?))
+}
+
+fn parse_trace_id(text: &str) -> ApiResult<[u8; 16]> {
+    let mut id = [0u8; 16];
+    hex::decode_to_slice(text.trim(), &mut id).map_err(|_| {
+        ApiError::BadRequest(format!(
+            "trace id must be 32 hex characters, got {:?}",
+            text
+        ))
+    })?;
+    Ok(id)
+}
+
+fn parse_number<T: std::str::FromStr>(text: &str, what: &str) -> ApiResult<T> {
+    text.parse()
+        .map_err(|_| ApiError::BadRequest(format!("{what} must be a number, got {text:?}")))
+}

@@ -1,0 +1,97 @@
+//! Where a trace's failure started. A span is in error when its status is
+//! ERROR, it records an `exception` event, or it is a server span answering
+//! 5xx (decided at ingest: `SpanView::is_error`). An origin is an error span
+//! none of whose descendants is in error; the error spans on the path from an
+//! origin up to the root propagated it.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::Serialize;
+use store::SpanView;
+use store::value::Value;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SpanRef {
+    pub span_id: String,
+    pub service: String,
+    pub operation: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ErrorOrigin {
+    pub span_id: String,
+    pub service: String,
+    pub operation: String,
+    pub exception_type: Option<String>,
+    pub exception_message: Option<String>,
+    pub stacktrace: Option<String>,
+    /// Error spans above the origin, nearest first.
+    pub propagated_through: Vec<SpanRef>,
+    /// Every origin of the trace, earliest first; the first is the one described above.
+    pub origins: Vec<SpanRef>,
+}
+
+/// `None` when no span of the trace is in error.
+pub fn find(spans: &[SpanView]) -> Option<ErrorOrigin> {
+    let by_id: HashMap<&str, &SpanView> = spans.iter().map(|s| (s.span_id.as_str(), s)).collect();
+    // Mark every ancestor of an error span as having an error below it.
+    let mut error_below: HashSet<&str> = HashSet::new();
+    for span in spans.iter().filter(|s| s.is_error) {
+        let mut parent = span.parent_span_id.as_deref();
+        while let Some(id) = parent {
+            // Already marked means its ancestors are too (and a cycle ends here).
+            if !error_below.insert(id) {
+                break;
+            }
+            parent = by_id.get(id).and_then(|p| p.parent_span_id.as_deref());
+        }
+    }
+    let mut origins: Vec<&SpanView> = spans
+        .iter()
+        .filter(|s| s.is_error && !error_below.contains(s.span_id.as_str()))
+        .collect();
+    origins.sort_by_key(|s| (s.start_time_unix_nano, s.span_id.clone()));
+    let first = *origins.first()?;
+
+    let mut propagated_through = Vec::new();
+    let mut seen = HashSet::from([first.span_id.as_str()]);
+    let mut parent = first.parent_span_id.as_deref();
+    while let Some(id) = parent {
+        if !seen.insert(id) {
+            break;
+        }
+        let Some(span) = by_id.get(id) else { break };
+        if span.is_error {
+            propagated_through.push(span_ref(span));
+        }
+        parent = span.parent_span_id.as_deref();
+    }
+
+    let exception = first.events.iter().find(|e| e.name == "exception");
+    let exception_attr = |key: &str| {
+        exception
+            .and_then(|e| e.attributes.get(key))
+            .or_else(|| first.attributes.get(key))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let status_message = Some(first.status.message.clone()).filter(|m| !m.is_empty());
+    Some(ErrorOrigin {
+        span_id: first.span_id.clone(),
+        service: first.service.clone(),
+        operation: first.name.clone(),
+        exception_type: exception_attr("exception.type"),
+        exception_message: exception_attr("exception.message").or(status_message),
+        stacktrace: exception_attr("exception.stacktrace"),
+        propagated_through,
+        origins: origins.iter().map(|s| span_ref(s)).collect(),
+    })
+}
+
+fn span_ref(span: &SpanView) -> SpanRef {
+    SpanRef {
+        span_id: span.span_id.clone(),
+        service: span.service.clone(),
+        operation: span.name.clone(),
+    }
+}

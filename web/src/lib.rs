@@ -1,0 +1,27 @@
+//! web: the JSON API and the health endpoints. It only reads: every handler
+//! goes through `store::Store`'s readers; nothing here writes.
+//!
+//! - `api`: `/api/v1/…` handlers and their one error type.
+//! - `error_origin`: where a trace's failure started; pure.
+
+mod api;
+pub mod error_origin;
+
+use std::sync::Arc;
+
+use axum::Router;
+use store::Store;
+
+/// Renders loupe's own metrics in the Prometheus text format, given the database size.
+pub type SelfMetricsText = Arc<dyn Fn(Option<u64>) -> String + Send + Sync>;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub self_metrics: SelfMetricsText,
+}
+
+/// The UI and API router; tests drive it with `oneshot` or serve it on port 0.
+pub fn router(state: AppState) -> Router {
+    api::routes().with_state(state)
+}
