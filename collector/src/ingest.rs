@@ -19,10 +19,12 @@ use crate::pipeline::{Pipeline, SubmitError};
 use crate::self_metrics::{SelfMetrics, Signal, Transport};
 
 /// What differs between traces, logs and metrics on the way in.
-pub trait OtlpSignal {
+pub trait OtlpSignal: Send + Sync {
     type Request: prost::Message + Default + Send + 'static;
     type Response: prost::Message + Default + Send + 'static;
     const SIGNAL: Signal;
+    /// The gRPC service name, as in `/opentelemetry.proto.collector.trace.v1.TraceService/Export`.
+    const GRPC_SERVICE: &'static str;
     /// The partial-success field name in OTLP/JSON (`rejectedSpans`, …).
     const REJECTED_FIELD: &'static str;
     fn decode_json(body: &[u8]) -> Result<Self::Request, JsonError>;
@@ -38,6 +40,7 @@ impl OtlpSignal for Traces {
     type Request = ExportTraceServiceRequest;
     type Response = ExportTraceServiceResponse;
     const SIGNAL: Signal = Signal::Traces;
+    const GRPC_SERVICE: &'static str = "opentelemetry.proto.collector.trace.v1.TraceService";
     const REJECTED_FIELD: &'static str = "rejectedSpans";
     fn decode_json(body: &[u8]) -> Result<Self::Request, JsonError> {
         otlp_json::decode_traces(body)
@@ -59,6 +62,7 @@ impl OtlpSignal for Logs {
     type Request = ExportLogsServiceRequest;
     type Response = ExportLogsServiceResponse;
     const SIGNAL: Signal = Signal::Logs;
+    const GRPC_SERVICE: &'static str = "opentelemetry.proto.collector.logs.v1.LogsService";
     const REJECTED_FIELD: &'static str = "rejectedLogRecords";
     fn decode_json(body: &[u8]) -> Result<Self::Request, JsonError> {
         otlp_json::decode_logs(body)
@@ -80,6 +84,7 @@ impl OtlpSignal for Metrics {
     type Request = ExportMetricsServiceRequest;
     type Response = ExportMetricsServiceResponse;
     const SIGNAL: Signal = Signal::Metrics;
+    const GRPC_SERVICE: &'static str = "opentelemetry.proto.collector.metrics.v1.MetricsService";
     const REJECTED_FIELD: &'static str = "rejectedDataPoints";
     fn decode_json(body: &[u8]) -> Result<Self::Request, JsonError> {
         otlp_json::decode_metrics(body)

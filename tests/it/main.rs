@@ -1,1 +1,8 @@
+//! End-to-end tests: a real `loupe serve` on port 0, driven through its
+//! OTLP receivers and read back through its JSON API.
 
+mod bad_input;
+mod config;
+mod overload;
+mod roundtrip;
+mod support;

@@ -1,0 +1,276 @@
+//! Bad input gets a clear 4xx (or gRPC status), leaves nothing written, and
+//! the next valid export is stored.
+
+use std::io::Write as _;
+use std::time::Duration;
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, ArrayValue, any_value::Value};
+use prost::Message as _;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+use crate::support::{self, Server, kv, s};
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(data).unwrap();
+    encoder.finish().unwrap()
+}
+
+/// A trace request of one valid span, changed by `edit`.
+fn one_span(
+    edit: impl FnOnce(&mut opentelemetry_proto::tonic::trace::v1::Span),
+) -> ExportTraceServiceRequest {
+    let mut request = support::traces(7);
+    let spans = &mut request.resource_spans[0].scope_spans[0].spans;
+    spans.truncate(1);
+    edit(&mut spans[0]);
+    request
+}
+
+fn nested(depth: usize) -> Value {
+    let mut value = s("leaf");
+    for _ in 0..depth {
+        value = Value::ArrayValue(ArrayValue {
+            values: vec![AnyValue { value: Some(value) }],
+        });
+    }
+    value
+}
+
+fn invalid_utf8_protobuf() -> Vec<u8> {
+    let body = one_span(|span| span.name = "\u{1}MARKER\u{1}".into()).encode_to_vec();
+    let at = body
+        .windows(8)
+        .position(|w| w == b"\x01MARKER\x01")
+        .unwrap();
+    let mut body = body;
+    body[at..at + 8].copy_from_slice(b"\xff\xfeMARKER");
+    body
+}
+
+struct Case {
+    name: &'static str,
+    content_type: Option<&'static str>,
+    content_encoding: Option<&'static str>,
+    body: Vec<u8>,
+    status: u16,
+    message: &'static str,
+}
+
+fn case(
+    name: &'static str,
+    content_type: Option<&'static str>,
+    body: Vec<u8>,
+    status: u16,
+    message: &'static str,
+) -> Case {
+    Case {
+        name,
+        content_type,
+        content_encoding: None,
+        body,
+        status,
+        message,
+    }
+}
+
+const PB: Option<&str> = Some("application/x-protobuf");
+const JSON: Option<&str> = Some("application/json");
+const LIMIT: usize = 4 * 1024 * 1024;
+
+fn cases() -> Vec<Case> {
+    let valid = support::traces(9).encode_to_vec();
+    vec![
+        case("malformed protobuf", PB, vec![0xff, 0xff, 0xff, 0xff], 400, "invalid protobuf"),
+        case("truncated protobuf", PB, valid[..valid.len() / 2].to_vec(), 400, "invalid protobuf"),
+        case("malformed json", JSON, br#"{"resourceSpans": ["#.to_vec(), 400, "invalid json"),
+        case("json of the wrong shape", JSON, br#"{"resourceSpans": 5}"#.to_vec(), 400, "resourceSpans"),
+        case("json with a bad hex id", JSON, br#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"zz","spanId":"0102030405060708","startTimeUnixNano":"1","endTimeUnixNano":"2"}]}]}]}"#.to_vec(), 400, "traceId"),
+        case("invalid utf-8 in protobuf", PB, invalid_utf8_protobuf(), 400, "invalid protobuf"),
+        case("invalid utf-8 in json", JSON, b"{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"name\":\"\xff\xfe\"}]}]}]}".to_vec(), 400, "invalid json"),
+        case("wrong content type", Some("text/plain"), valid.clone(), 415, "content type"),
+        case("no content type", None, valid.clone(), 415, "content type"),
+        Case { content_encoding: Some("br"), ..case("unsupported content encoding", PB, valid.clone(), 415, "encoding") },
+        case("body over the limit", PB, vec![0u8; LIMIT + 1], 413, "larger than"),
+        Case { content_encoding: Some("gzip"), ..case("gzip bomb", PB, gzip(&vec![0u8; 64 * 1024 * 1024]), 413, "larger than") },
+        Case { content_encoding: Some("gzip"), ..case("invalid gzip", PB, b"not gzip at all".to_vec(), 400, "gzip") },
+        case("absurd timestamp", PB, one_span(|span| span.end_time_unix_nano = u64::MAX).encode_to_vec(), 400, "absurd end time"),
+        case("span ending before it starts", PB, one_span(|span| span.end_time_unix_nano = span.start_time_unix_nano - 1).encode_to_vec(), 400, "before it starts"),
+        case("all-zero trace id", PB, one_span(|span| span.trace_id = vec![0; 16]).encode_to_vec(), 400, "invalid trace id"),
+        case("short span id", PB, one_span(|span| span.span_id = vec![1; 4]).encode_to_vec(), 400, "invalid span id"),
+        case(
+            "100 000 attributes",
+            PB,
+            one_span(|span| span.attributes = (0..100_000).map(|i| kv(&format!("k{i}"), Value::IntValue(i))).collect()).encode_to_vec(),
+            400,
+            "too many attributes",
+        ),
+        case("value nested 40 deep", PB, one_span(|span| span.attributes = vec![kv("deep", nested(40))]).encode_to_vec(), 400, "nested deeper"),
+        case("value nested 500 deep", PB, one_span(|span| span.attributes = vec![kv("deep", nested(500))]).encode_to_vec(), 400, "invalid protobuf"),
+    ]
+}
+
+#[tokio::test]
+async fn http_bad_input_is_refused_and_nothing_is_written() {
+    let mut server = Server::start_with(|config| {
+        config.max_body_bytes = LIMIT;
+        config.body_timeout_secs = 1;
+    })
+    .await;
+    for case in cases() {
+        let mut request = server
+            .http
+            .post(format!("{}/v1/traces", server.otlp_url))
+            .body(case.body);
+        if let Some(content_type) = case.content_type {
+            request = request.header("content-type", content_type);
+        }
+        if let Some(encoding) = case.content_encoding {
+            request = request.header("content-encoding", encoding);
+        }
+        let response = request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{}: no answer: {e}", case.name));
+        let status = response.status().as_u16();
+        let body = response.bytes().await.unwrap();
+        let text = String::from_utf8_lossy(&body);
+        assert_eq!(status, case.status, "{}: {text}", case.name);
+        assert!(
+            text.contains(case.message),
+            "{}: {text:?} should say {:?}",
+            case.name,
+            case.message
+        );
+    }
+    assert_eq!(server.stats().await["spans"], 0, "nothing half-written");
+
+    // A request with one good and one bad span stores the good one and says so.
+    let mut request = support::traces(3);
+    request.resource_spans[0].scope_spans[0].spans[0].span_id = vec![0; 8];
+    let response = server
+        .http
+        .post(format!("{}/v1/traces", server.otlp_url))
+        .header("content-type", "application/json")
+        .body(serde_json::to_vec(&request).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["partialSuccess"]["rejectedSpans"], "1");
+    assert!(
+        body["partialSuccess"]["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("invalid span id: all zero"),
+        "{body}"
+    );
+    assert_eq!(server.stats().await["spans"], 1);
+
+    // The server still takes a valid export.
+    let response = server
+        .http
+        .post(format!("{}/v1/traces", server.otlp_url))
+        .header("content-type", "application/x-protobuf")
+        .body(support::traces(4).encode_to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(server.stats().await["spans"], 3);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_stalled_client_is_dropped() {
+    let mut server = Server::start_with(|config| config.body_timeout_secs = 1).await;
+    let address = server.otlp_url.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    stream
+        .write_all(b"POST /v1/traces HTTP/1.1\r\nHost: loupe\r\nContent-Type: application/x-protobuf\r\nContent-Length: 1000\r\n\r\npartial")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    // The server answers and closes; this read ends when it does.
+    tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut answer))
+        .await
+        .expect("the server gives up on the client")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    server.stop().await;
+}
+
+/// Sends raw bytes as a gRPC Export call and returns the grpc-status and message.
+async fn grpc_raw(server: &Server, message: &[u8]) -> (String, String) {
+    let client = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let mut frame = vec![0u8];
+    frame.extend_from_slice(&(message.len() as u32).to_be_bytes());
+    frame.extend_from_slice(message);
+    let response = client
+        .post(format!(
+            "{}/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+            server.grpc_url
+        ))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(frame)
+        .send()
+        .await
+        .unwrap();
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default()
+    };
+    (header("grpc-status"), header("grpc-message"))
+}
+
+#[tokio::test]
+async fn grpc_bad_input_is_invalid_argument_never_internal() {
+    let mut server = Server::start_with(|config| config.max_body_bytes = LIMIT).await;
+    let (status, message) = grpc_raw(&server, &[0xff, 0xff, 0xff, 0xff]).await;
+    assert_eq!(
+        status, "3",
+        "INVALID_ARGUMENT for undecodable data: {message}"
+    );
+    let (status, message) = grpc_raw(&server, &invalid_utf8_protobuf()).await;
+    assert_eq!(status, "3", "INVALID_ARGUMENT for invalid UTF-8: {message}");
+
+    let mut client = TraceServiceClient::connect(server.grpc_url.clone())
+        .await
+        .unwrap()
+        .max_encoding_message_size(64 * 1024 * 1024);
+    let error = client
+        .export(one_span(|span| span.trace_id = vec![1; 3]))
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), tonic::Code::InvalidArgument);
+    assert!(
+        error.message().contains("invalid trace id"),
+        "{}",
+        error.message()
+    );
+
+    let huge = one_span(|span| span.attributes = vec![kv("blob", s(&"x".repeat(LIMIT + 1)))]);
+    let error = client.export(huge).await.unwrap_err();
+    assert_ne!(error.code(), tonic::Code::Internal, "{error:?}");
+    assert_ne!(error.code(), tonic::Code::Ok);
+
+    let response = client
+        .export(support::traces(5))
+        .await
+        .expect("a valid export after bad ones")
+        .into_inner();
+    assert_eq!(response.partial_success, None);
+    assert_eq!(server.stats().await["spans"], 2);
+    server.stop().await;
+}

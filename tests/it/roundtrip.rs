@@ -1,0 +1,425 @@
+//! What is sent over each transport comes back through the API unchanged.
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+use prost::Message as _;
+use serde_json::json;
+use std::io::Write as _;
+use tonic::codec::CompressionEncoding;
+
+use crate::support::{self, Server};
+
+#[derive(Clone, Copy, Debug)]
+enum Transport {
+    GrpcGzip,
+    HttpProtobuf,
+    HttpProtobufGzip,
+    HttpJson,
+    HttpJsonGzip,
+}
+
+async fn send_all(server: &Server, transport: Transport, seed: u8) {
+    let (traces, logs, metrics) = (
+        support::traces(seed),
+        support::logs(seed),
+        support::metrics(seed),
+    );
+    match transport {
+        Transport::GrpcGzip => {
+            let mut client = TraceServiceClient::connect(server.grpc_url.clone())
+                .await
+                .unwrap()
+                .send_compressed(CompressionEncoding::Gzip)
+                .accept_compressed(CompressionEncoding::Gzip);
+            let response = client
+                .export(traces)
+                .await
+                .expect("traces accepted")
+                .into_inner();
+            assert_eq!(response.partial_success, None);
+            let mut client = LogsServiceClient::connect(server.grpc_url.clone())
+                .await
+                .unwrap()
+                .send_compressed(CompressionEncoding::Gzip);
+            client.export(logs).await.expect("logs accepted");
+            let mut client = MetricsServiceClient::connect(server.grpc_url.clone())
+                .await
+                .unwrap()
+                .send_compressed(CompressionEncoding::Gzip);
+            client.export(metrics).await.expect("metrics accepted");
+        }
+        _ => {
+            let (json, gzip) = match transport {
+                Transport::HttpProtobuf => (false, false),
+                Transport::HttpProtobufGzip => (false, true),
+                Transport::HttpJson => (true, false),
+                _ => (true, true),
+            };
+            let bodies = if json {
+                [
+                    serde_json::to_vec(&traces).unwrap(),
+                    serde_json::to_vec(&logs).unwrap(),
+                    serde_json::to_vec(&metrics).unwrap(),
+                ]
+            } else {
+                [
+                    traces.encode_to_vec(),
+                    logs.encode_to_vec(),
+                    metrics.encode_to_vec(),
+                ]
+            };
+            for (path, body) in ["/v1/traces", "/v1/logs", "/v1/metrics"]
+                .into_iter()
+                .zip(bodies)
+            {
+                let mut request = server
+                    .http
+                    .post(format!("{}{path}", server.otlp_url))
+                    .header(
+                        "content-type",
+                        if json {
+                            "application/json"
+                        } else {
+                            "application/x-protobuf"
+                        },
+                    );
+                let body = if gzip {
+                    request = request.header("content-encoding", "gzip");
+                    let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
+                    encoder.write_all(&body).unwrap();
+                    encoder.finish().unwrap()
+                } else {
+                    body
+                };
+                let response = request.body(body).send().await.unwrap();
+                let status = response.status();
+                let content_type = response.headers()["content-type"]
+                    .to_str()
+                    .unwrap()
+                    .to_owned();
+                let text = response.bytes().await.unwrap();
+                assert_eq!(
+                    status,
+                    200,
+                    "{transport:?} {path}: {}",
+                    String::from_utf8_lossy(&text)
+                );
+                assert_eq!(
+                    content_type,
+                    if json {
+                        "application/json"
+                    } else {
+                        "application/x-protobuf"
+                    }
+                );
+                if json {
+                    assert_eq!(&text[..], b"{}", "no partial success");
+                }
+            }
+        }
+    }
+}
+
+async fn check_trace(server: &Server, seed: u8) {
+    let trace_id = hex::encode(support::trace_id(seed));
+    let (status, trace) = server.get_json(&format!("/api/v1/traces/{trace_id}")).await;
+    assert_eq!(status, 200, "{trace}");
+    let spans = trace["spans"].as_array().unwrap();
+    assert_eq!(spans.len(), 2);
+    let root = &spans[0];
+    let expected_root = json!({
+        "trace_id": trace_id,
+        "span_id": hex::encode(support::span_id(seed, 1)),
+        "parent_span_id": null,
+        "service": "checkout",
+        "name": "POST /checkout",
+        "kind": "server",
+        "start_time_unix_nano": support::T0,
+        "end_time_unix_nano": support::T0 + 250_000_000,
+        "duration_ns": 250_000_000,
+        "status": {"code": "error", "message": "bad gateway"},
+        "is_error": true,
+        "attributes": support::rich_attributes_json(seed),
+        "resource": {"service.name": "checkout", "deployment.environment.name": "test"},
+        "resource_schema_url": "https://opentelemetry.io/schemas/1.26.0",
+        "scope": {"name": "loupe.tests", "version": "1.2.3", "attributes": {"scope.attr": true}},
+        "events": [],
+        "links": [{
+            "trace_id": hex::encode(support::trace_id(seed.wrapping_add(100))),
+            "span_id": hex::encode(support::span_id(seed, 9)),
+            "trace_state": "linked=yes",
+            "attributes": {"link.kind": "retry"},
+            "dropped_attributes_count": 0,
+            "flags": 1,
+        }],
+        "trace_state": "vendor=1",
+        "flags": 0x101,
+        "dropped_attributes_count": 3,
+        "dropped_events_count": 1,
+        "dropped_links_count": 2,
+        "request_id": format!("req-{seed}"),
+    });
+    assert_eq!(root, &expected_root);
+    // Ints stay ints and doubles stay doubles through every transport.
+    assert!(root["attributes"]["ratio"].is_f64());
+    assert!(root["attributes"]["big"].is_i64());
+
+    let child = &spans[1];
+    assert_eq!(
+        child["parent_span_id"],
+        json!(hex::encode(support::span_id(seed, 1)))
+    );
+    assert_eq!(child["kind"], "client");
+    assert_eq!(child["status"], json!({"code": "unset", "message": ""}));
+    assert_eq!(
+        child["is_error"], true,
+        "an exception event makes a span an error"
+    );
+    assert_eq!(
+        child["events"],
+        json!([{
+            "time_unix_nano": support::T0 + 150_000_000,
+            "name": "exception",
+            "attributes": {"exception.type": "CardDeclined", "exception.message": "insufficient funds"},
+            "dropped_attributes_count": 0,
+        }])
+    );
+    let origin = &trace["error_origin"];
+    assert_eq!(
+        origin["span_id"],
+        json!(hex::encode(support::span_id(seed, 2)))
+    );
+    assert_eq!(origin["exception_type"], "CardDeclined");
+    assert_eq!(origin["exception_message"], "insufficient funds");
+    assert_eq!(
+        origin["propagated_through"][0]["operation"],
+        "POST /checkout"
+    );
+
+    let logs = trace["logs"].as_array().unwrap();
+    assert_eq!(logs.len(), 1, "the log record with this trace id: {logs:?}");
+    assert_eq!(
+        logs[0]["body"],
+        json!({"msg": "charge failed", "amount": 42})
+    );
+}
+
+async fn check_logs(server: &Server, seed: u8) {
+    let (status, logs) = server
+        .get_json(&format!("/api/v1/logs?request_id=req-{seed}"))
+        .await;
+    assert_eq!(status, 200);
+    let expected = json!([
+        {
+            "time_unix_nano": 0,
+            "observed_time_unix_nano": support::T0 + 7_000_000,
+            "service": "refunds",
+            "severity_number": 9,
+            "severity_text": "INFO",
+            "body": format!("queued refund seed{seed}"),
+            "event_name": "",
+            "attributes": {"http.request.header.x-request-id": [format!("req-{seed}")]},
+            "dropped_attributes_count": 0,
+            "flags": 0,
+            "trace_id": null,
+            "span_id": null,
+            "request_id": format!("req-{seed}"),
+            "resource": {"service.name": "refunds", "deployment.environment.name": "test"},
+            "scope": {"name": "loupe.tests", "version": "1.2.3", "attributes": {"scope.attr": true}},
+        },
+        {
+            "time_unix_nano": support::T0 + 5_000_000,
+            "observed_time_unix_nano": support::T0 + 6_000_000,
+            "service": "refunds",
+            "severity_number": 17,
+            "severity_text": "ERROR",
+            "body": {"msg": "charge failed", "amount": 42},
+            "event_name": "payment.failed",
+            "attributes": {"request_id": format!("req-{seed}")},
+            "dropped_attributes_count": 1,
+            "flags": 1,
+            "trace_id": hex::encode(support::trace_id(seed)),
+            "span_id": hex::encode(support::span_id(seed, 2)),
+            "request_id": format!("req-{seed}"),
+            "resource": {"service.name": "refunds", "deployment.environment.name": "test"},
+            "scope": {"name": "loupe.tests", "version": "1.2.3", "attributes": {"scope.attr": true}},
+        },
+    ]);
+    assert_eq!(logs, expected, "newest first, every field as sent");
+
+    let (_, found) = server
+        .get_json(&format!(
+            "/api/v1/logs?q=refund%20seed{seed}&service=refunds"
+        ))
+        .await;
+    assert_eq!(
+        found.as_array().unwrap().len(),
+        1,
+        "full text finds the string body: {found}"
+    );
+    let (_, found) = server
+        .get_json(&format!(
+            "/api/v1/logs?q=charge&trace_id={}",
+            hex::encode(support::trace_id(seed))
+        ))
+        .await;
+    assert_eq!(
+        found.as_array().unwrap().len(),
+        1,
+        "full text finds words of a map body: {found}"
+    );
+    let (_, found) = server
+        .get_json(&format!(
+            "/api/v1/logs?request_id=req-{seed}&severity_min=17"
+        ))
+        .await;
+    assert_eq!(found.as_array().unwrap().len(), 1);
+}
+
+async fn check_metrics(server: &Server, seed: u8) {
+    let points = |name: String| async move {
+        server
+            .get_json(&format!("/api/v1/metrics/{name}.s{seed}/points"))
+            .await
+            .1
+    };
+    let gauge = points("queue.depth".into()).await;
+    assert_eq!(gauge[0]["kind"], "gauge");
+    assert_eq!(gauge[0]["value"], json!(7.5));
+    assert_eq!(gauge[0]["attributes"], json!({"route": "/checkout"}));
+    assert_eq!(gauge[0]["service"], "checkout");
+
+    let sums = points("requests".into()).await;
+    assert_eq!(sums.as_array().unwrap().len(), 2);
+    let mut values: Vec<i64> = sums
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["value"].as_i64().unwrap())
+        .collect();
+    values.sort();
+    assert_eq!(values, vec![3, 5]);
+    assert_eq!(sums[0]["temporality"], 2);
+    assert_eq!(sums[0]["monotonic"], true);
+    assert_eq!(sums[0]["start_time_unix_nano"], support::T0 - 1_000);
+
+    let histogram = points("duration".into()).await;
+    assert_eq!(
+        histogram[0]["histogram"],
+        json!({"count": 6, "sum": 3.5, "min": 0.05, "max": 0.9, "bucket_counts": [1, 2, 3, 0], "explicit_bounds": [0.1, 0.5, 1.0]})
+    );
+    assert_eq!(histogram[0]["temporality"], 1);
+    assert_eq!(
+        histogram[0]["exemplars"],
+        json!([{
+            "filtered_attributes": {"user": "u1"},
+            "time_unix_nano": support::T0 + 1,
+            "value": 0.25,
+            "trace_id": hex::encode(support::trace_id(seed)),
+            "span_id": hex::encode(support::span_id(seed, 1)),
+        }])
+    );
+
+    let exponential = points("latency".into()).await;
+    assert_eq!(
+        exponential[0]["exponential_histogram"],
+        json!({
+            "count": 5, "sum": 12.0, "min": -1.0, "max": 6.0, "scale": 3, "zero_count": 1, "zero_threshold": 0.001,
+            "positive": {"offset": -2, "bucket_counts": [1, 2]},
+            "negative": {"offset": 1, "bucket_counts": [1]},
+        })
+    );
+    let summary = points("gc".into()).await;
+    assert_eq!(
+        summary[0]["summary"],
+        json!({"count": 4, "sum": 10.0, "quantile_values": [{"quantile": 0.5, "value": 2.0}, {"quantile": 0.99, "value": 4.5}]})
+    );
+
+    let (_, catalog) = server.get_json("/api/v1/metrics").await;
+    let requests = catalog
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == format!("requests.s{seed}"))
+        .expect("listed");
+    assert_eq!(
+        requests,
+        &json!({"name": format!("requests.s{seed}"), "kind": "sum", "unit": "{request}", "description": "requests served", "series_count": 2})
+    );
+}
+
+#[tokio::test]
+async fn every_transport_gives_back_what_was_sent() {
+    let mut server = Server::start().await;
+    let transports = [
+        Transport::GrpcGzip,
+        Transport::HttpProtobuf,
+        Transport::HttpProtobufGzip,
+        Transport::HttpJson,
+        Transport::HttpJsonGzip,
+    ];
+    for (seed, transport) in (1u8..).zip(transports) {
+        send_all(&server, transport, seed).await;
+        check_trace(&server, seed).await;
+        check_logs(&server, seed).await;
+        check_metrics(&server, seed).await;
+    }
+    let stats = server.stats().await;
+    let n = transports.len() as i64;
+    assert_eq!(stats["spans"], 2 * n);
+    assert_eq!(stats["logs"], 2 * n);
+    assert_eq!(stats["metric_points"], 6 * n);
+    assert_eq!(stats["traces"], n);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn trace_summary_is_right_when_the_root_arrives_last() {
+    let mut server = Server::start().await;
+    let mut request = support::traces(42);
+    let spans = std::mem::take(&mut request.resource_spans[0].scope_spans[0].spans);
+    // spans[1] is the root: send the child first, in its own request.
+    for span in spans {
+        let mut one = request.clone();
+        one.resource_spans[0].scope_spans[0].spans = vec![span];
+        let response = server
+            .http
+            .post(format!("{}/v1/traces", server.otlp_url))
+            .header("content-type", "application/x-protobuf")
+            .body(one.encode_to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    let store = server.running.as_ref().unwrap().store.clone();
+    let trace = store
+        .trace(&support::trace_id(42).try_into().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(trace.spans.len(), 2);
+    let url = server.database_url();
+    server.stop().await;
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let row: (i64, i64, i64, i64, Option<String>, Option<String>) = sqlx::query_as(
+        "SELECT start_ns, end_ns, span_count, error_count, root_service, root_name FROM traces",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        row,
+        (
+            support::T0 as i64,
+            support::T0 as i64 + 250_000_000,
+            2,
+            2,
+            Some("checkout".into()),
+            Some("POST /checkout".into())
+        )
+    );
+}
