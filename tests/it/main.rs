@@ -4,5 +4,6 @@
 mod bad_input;
 mod config;
 mod overload;
+mod postgres;
 mod roundtrip;
 mod support;

@@ -353,7 +353,19 @@ async fn check_metrics(server: &Server, seed: u8) {
 
 #[tokio::test]
 async fn every_transport_gives_back_what_was_sent() {
-    let mut server = Server::start().await;
+    every_transport_round_trips(Server::start().await).await;
+}
+
+#[tokio::test]
+async fn every_transport_gives_back_what_was_sent_postgres() {
+    let Some((url, admin_url)) = support::fresh_postgres("roundtrip").await else {
+        return;
+    };
+    every_transport_round_trips(Server::start_with(|c| c.database_url = url.clone()).await).await;
+    support::drop_postgres(&admin_url, &url).await;
+}
+
+async fn every_transport_round_trips(mut server: Server) {
     let transports = [
         Transport::GrpcGzip,
         Transport::HttpProtobuf,

@@ -438,3 +438,47 @@ pub fn metrics(seed: u8) -> ExportMetricsServiceRequest {
         }],
     }
 }
+
+/// A fresh PostgreSQL database for one test, dropped by `drop_postgres`.
+/// `None` (after a loud line on stderr) when no PostgreSQL is reachable and
+/// `LOUPE_REQUIRE_POSTGRES` is not set; a failure when it is.
+pub async fn fresh_postgres(test: &str) -> Option<(String, String)> {
+    let admin_url = std::env::var("LOUPE_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    let admin = match sqlx::PgPool::connect(&admin_url).await {
+        Ok(pool) => pool,
+        Err(err) => {
+            if std::env::var("LOUPE_REQUIRE_POSTGRES").as_deref() == Ok("1") {
+                panic!("PostgreSQL required but not reachable at {admin_url}: {err}");
+            }
+            eprintln!("=== POSTGRESQL NOT REACHABLE AT {admin_url}: {test} NOT TESTED ({err}) ===");
+            return None;
+        }
+    };
+    let name = format!("loupe_it_{}_{}", test, std::process::id());
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(&admin)
+    .await
+    .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&admin)
+        .await
+        .unwrap();
+    admin.close().await;
+    let (base, _) = admin_url.rsplit_once('/').expect("database url has a path");
+    Some((format!("{base}/{name}"), admin_url))
+}
+
+pub async fn drop_postgres(admin_url: &str, database_url: &str) {
+    let name = database_url.rsplit('/').next().unwrap();
+    let admin = sqlx::PgPool::connect(admin_url).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(&admin)
+    .await
+    .unwrap();
+    admin.close().await;
+}
