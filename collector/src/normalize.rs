@@ -679,3 +679,400 @@ fn first_int(attributes: &Attributes, keys: &[&str]) -> Option<i64> {
         _ => None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry_proto::tonic::common::v1::{ArrayValue, KeyValueList};
+    use opentelemetry_proto::tonic::logs::v1::{LogRecord as OtlpLog, ResourceLogs, ScopeLogs};
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, span};
+
+    fn kv(key: &str, value: any_value::Value) -> KeyValue {
+        KeyValue {
+            key: key.into(),
+            value: Some(AnyValue { value: Some(value) }),
+            key_strindex: 0,
+        }
+    }
+
+    fn s(text: &str) -> any_value::Value {
+        any_value::Value::StringValue(text.into())
+    }
+
+    fn int(i: i64) -> any_value::Value {
+        any_value::Value::IntValue(i)
+    }
+
+    fn span(edit: impl FnOnce(&mut otlp_trace::Span)) -> otlp_trace::Span {
+        let mut span = otlp_trace::Span {
+            trace_id: vec![1; 16],
+            span_id: vec![2; 8],
+            name: "op".into(),
+            kind: span::SpanKind::Server as i32,
+            start_time_unix_nano: 1_000,
+            end_time_unix_nano: 2_000,
+            ..otlp_trace::Span::default()
+        };
+        edit(&mut span);
+        span
+    }
+
+    fn one(span: otlp_trace::Span) -> Result<Span, String> {
+        let request = ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                resource: Some(OtlpResource {
+                    attributes: vec![kv("service.name", s("api"))],
+                    ..Default::default()
+                }),
+                scope_spans: vec![ScopeSpans {
+                    scope: None,
+                    spans: vec![span],
+                    schema_url: String::new(),
+                }],
+                schema_url: String::new(),
+            }],
+        };
+        let mut out = traces(request, &Rules::default());
+        match out.batch.spans.pop() {
+            Some(span) => Ok(span),
+            None => Err(out.first_rejection.unwrap_or_default()),
+        }
+    }
+
+    #[test]
+    fn span_validation() {
+        let check = |name: &str, edit: fn(&mut otlp_trace::Span), expected: Result<(), &str>| {
+            let got = one(span(edit)).map(|_| ());
+            match (got, expected) {
+                (Ok(()), Ok(())) => {}
+                (Err(reason), Err(want)) => assert!(
+                    reason.contains(want),
+                    "{name}: {reason:?} should contain {want:?}"
+                ),
+                (got, want) => panic!("{name}: got {got:?}, want {want:?}"),
+            }
+        };
+        check("valid", |_| {}, Ok(()));
+        check(
+            "short trace id",
+            |s| s.trace_id = vec![1; 15],
+            Err("invalid trace id: 15 bytes"),
+        );
+        check(
+            "zero trace id",
+            |s| s.trace_id = vec![0; 16],
+            Err("invalid trace id: all zero"),
+        );
+        check(
+            "missing span id",
+            |s| s.span_id = vec![],
+            Err("invalid span id: 0 bytes"),
+        );
+        check(
+            "zero span id",
+            |s| s.span_id = vec![0; 8],
+            Err("invalid span id: all zero"),
+        );
+        check(
+            "long parent id",
+            |s| s.parent_span_id = vec![3; 9],
+            Err("invalid parent span id"),
+        );
+        check(
+            "zero parent means root",
+            |s| s.parent_span_id = vec![0; 8],
+            Ok(()),
+        );
+        check(
+            "no start time",
+            |s| s.start_time_unix_nano = 0,
+            Err("no start time"),
+        );
+        check(
+            "start past 2262",
+            |s| s.start_time_unix_nano = u64::MAX,
+            Err("absurd start time"),
+        );
+        check(
+            "ends before start",
+            |s| s.end_time_unix_nano = 999,
+            Err("before it starts"),
+        );
+        check("zero duration", |s| s.end_time_unix_nano = 1_000, Ok(()));
+        check(
+            "too many attributes",
+            |s| s.attributes = (0..1025).map(|i| kv(&i.to_string(), int(i))).collect(),
+            Err("too many attributes"),
+        );
+        check(
+            "too many event attributes",
+            |s| {
+                s.events = vec![span::Event {
+                    attributes: (0..1025).map(|i| kv(&i.to_string(), int(i))).collect(),
+                    ..Default::default()
+                }]
+            },
+            Err("too many attributes"),
+        );
+        check(
+            "too deep",
+            |s| {
+                let mut value = s_val("x");
+                for _ in 0..40 {
+                    value = any_value::Value::ArrayValue(ArrayValue {
+                        values: vec![AnyValue { value: Some(value) }],
+                    });
+                }
+                s.attributes = vec![kv("deep", value)];
+            },
+            Err("nested deeper than 32"),
+        );
+    }
+
+    fn s_val(text: &str) -> any_value::Value {
+        s(text)
+    }
+
+    #[test]
+    fn derived_columns() {
+        let check = |attributes: Vec<KeyValue>,
+                     kind: span::SpanKind,
+                     status: i32,
+                     events: Vec<&str>,
+                     expected: Derived| {
+            let got = one(span(|s| {
+                s.attributes = attributes;
+                s.kind = kind as i32;
+                s.status = Some(otlp_trace::Status {
+                    code: status,
+                    message: String::new(),
+                });
+                s.events = events
+                    .into_iter()
+                    .map(|name| span::Event {
+                        name: name.into(),
+                        attributes: vec![kv("exception.type", s_val("Boom"))],
+                        ..Default::default()
+                    })
+                    .collect();
+            }))
+            .unwrap()
+            .derived;
+            assert_eq!(got, expected);
+        };
+        use span::SpanKind::{Client, Server};
+        check(vec![], Server, 0, vec![], Derived::default());
+        check(
+            vec![],
+            Server,
+            2,
+            vec![],
+            Derived {
+                is_error: true,
+                ..Derived::default()
+            },
+        );
+        check(
+            vec![],
+            Client,
+            0,
+            vec!["exception"],
+            Derived {
+                is_error: true,
+                exception_type: Some("Boom".into()),
+                ..Derived::default()
+            },
+        );
+        check(vec![], Client, 0, vec!["retry"], Derived::default());
+        check(
+            vec![
+                kv("http.response.status_code", int(503)),
+                kv("http.route", s("/a/{id}")),
+                kv("http.request.method", s("GET")),
+            ],
+            Server,
+            0,
+            vec![],
+            Derived {
+                is_error: true,
+                http_status_code: Some(503),
+                http_route: Some("/a/{id}".into()),
+                http_method: Some("GET".into()),
+                ..Derived::default()
+            },
+        );
+        // A client receiving 5xx is not itself the failure unless it says so.
+        check(
+            vec![
+                kv("http.status_code", s("502")),
+                kv("http.method", s("POST")),
+            ],
+            Client,
+            0,
+            vec![],
+            Derived {
+                http_status_code: Some(502),
+                http_method: Some("POST".into()),
+                ..Derived::default()
+            },
+        );
+        check(
+            vec![
+                kv("rpc.service", s("Payments")),
+                kv("rpc.method", s("Charge")),
+                kv("db.system", s("postgresql")),
+                kv("exception.type", s("Own")),
+            ],
+            Client,
+            0,
+            vec!["exception"],
+            Derived {
+                is_error: true,
+                rpc_service: Some("Payments".into()),
+                rpc_method: Some("Charge".into()),
+                db_system: Some("postgresql".into()),
+                exception_type: Some("Own".into()),
+                ..Derived::default()
+            },
+        );
+    }
+
+    #[test]
+    fn request_id_keys() {
+        let check = |attributes: Vec<KeyValue>, expected: Option<&str>| {
+            let got = one(span(|s| s.attributes = attributes))
+                .unwrap()
+                .derived
+                .request_id;
+            assert_eq!(got.as_deref(), expected);
+        };
+        check(vec![], None);
+        check(vec![kv("request_id", s("r1"))], Some("r1"));
+        check(vec![kv("request.id", s("r2"))], Some("r2"));
+        check(vec![kv("x-request-id", s("r3"))], Some("r3"));
+        check(vec![kv("correlation_id", int(77))], Some("77"));
+        check(
+            vec![kv(
+                "http.request.header.x-request-id",
+                any_value::Value::ArrayValue(ArrayValue {
+                    values: vec![AnyValue {
+                        value: Some(s("r4")),
+                    }],
+                }),
+            )],
+            Some("r4"),
+        );
+        check(vec![kv("request_id", s(""))], None);
+        // The configured order decides between two keys.
+        check(
+            vec![
+                kv("correlation_id", s("late")),
+                kv("request_id", s("early")),
+            ],
+            Some("early"),
+        );
+    }
+
+    #[test]
+    fn partial_rejection_keeps_the_valid_items() {
+        let request = ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                resource: None,
+                scope_spans: vec![ScopeSpans {
+                    scope: None,
+                    spans: vec![
+                        span(|_| {}),
+                        span(|s| s.trace_id = vec![]),
+                        span(|s| s.span_id = vec![9; 8]),
+                    ],
+                    schema_url: String::new(),
+                }],
+                schema_url: String::new(),
+            }],
+        };
+        let out = traces(request, &Rules::default());
+        assert_eq!(out.batch.spans.len(), 2);
+        assert_eq!(out.rejected, 1);
+        assert_eq!(
+            out.first_rejection.as_deref(),
+            Some("invalid trace id: 0 bytes")
+        );
+        assert_eq!(out.batch.resources[0].service, "unknown_service");
+    }
+
+    #[test]
+    fn logs_keep_bodies_and_optional_ids() {
+        let record = |edit: fn(&mut OtlpLog)| {
+            let mut record = OtlpLog {
+                time_unix_nano: 5,
+                observed_time_unix_nano: 6,
+                ..Default::default()
+            };
+            edit(&mut record);
+            record
+        };
+        let request = ExportLogsServiceRequest {
+            resource_logs: vec![ResourceLogs {
+                resource: None,
+                scope_logs: vec![ScopeLogs {
+                    scope: None,
+                    log_records: vec![
+                        record(|r| {
+                            r.body = Some(AnyValue {
+                                value: Some(any_value::Value::KvlistValue(KeyValueList {
+                                    values: vec![kv("a", int(1))],
+                                })),
+                            })
+                        }),
+                        record(|r| {
+                            r.trace_id = vec![1; 16];
+                            r.span_id = vec![2; 8];
+                        }),
+                        record(|r| r.trace_id = vec![1; 5]),
+                        record(|r| r.attributes = vec![kv("request_id", s("only-rid"))]),
+                    ],
+                    schema_url: String::new(),
+                }],
+                schema_url: String::new(),
+            }],
+        };
+        let out = logs(request, &Rules::default());
+        assert_eq!(out.rejected, 1);
+        assert_eq!(out.batch.logs.len(), 3);
+        assert_eq!(
+            out.batch.logs[0].body,
+            Value::Map(Attributes(vec![("a".into(), Value::Int(1))]))
+        );
+        assert_eq!(out.batch.logs[0].trace_id, None);
+        assert_eq!(out.batch.logs[1].trace_id, Some([1; 16]));
+        assert_eq!(out.batch.logs[1].span_id, Some([2; 8]));
+        assert_eq!(out.batch.logs[2].request_id.as_deref(), Some("only-rid"));
+    }
+
+    #[test]
+    fn resource_attributes_over_the_limit_are_counted_as_dropped() {
+        let rules = Rules {
+            max_attributes: 2,
+            ..Rules::default()
+        };
+        let request = ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                resource: Some(OtlpResource {
+                    attributes: vec![
+                        kv("service.name", s("api")),
+                        kv("a", int(1)),
+                        kv("b", int(2)),
+                    ],
+                    dropped_attributes_count: 1,
+                    entity_refs: vec![],
+                }),
+                scope_spans: vec![],
+                schema_url: String::new(),
+            }],
+        };
+        let out = traces(request, &rules);
+        assert_eq!(out.batch.resources[0].attributes.len(), 2);
+        assert_eq!(out.batch.resources[0].dropped_attributes_count, 2);
+        assert_eq!(out.batch.resources[0].service, "api");
+    }
+}

@@ -174,3 +174,128 @@ async fn write_jobs(store: &Store, mut jobs: Vec<Job>, metrics: &SelfMetrics) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use store::model::{Derived, Resource, Scope, Span, SpanKind, Status, StatusCode};
+    use store::value::Attributes;
+
+    fn batch(n: u8) -> Batch {
+        Batch {
+            resources: vec![Resource {
+                service: "api".into(),
+                attributes: Attributes::default(),
+                dropped_attributes_count: 0,
+                schema_url: String::new(),
+            }],
+            scopes: vec![Scope {
+                name: "s".into(),
+                version: String::new(),
+                attributes: Attributes::default(),
+                dropped_attributes_count: 0,
+                schema_url: String::new(),
+            }],
+            spans: (0..10)
+                .map(|i| Span {
+                    resource_idx: 0,
+                    scope_idx: 0,
+                    trace_id: [n; 16],
+                    span_id: [i + 1; 8],
+                    parent_span_id: None,
+                    trace_state: String::new(),
+                    flags: 0,
+                    name: "op".into(),
+                    kind: SpanKind::Server,
+                    start_time_unix_nano: 1,
+                    end_time_unix_nano: 2,
+                    attributes: Attributes::default(),
+                    dropped_attributes_count: 0,
+                    events: vec![],
+                    dropped_events_count: 0,
+                    links: vec![],
+                    dropped_links_count: 0,
+                    status: Status {
+                        code: StatusCode::Unset,
+                        message: String::new(),
+                    },
+                    derived: Derived::default(),
+                })
+                .collect(),
+            ..Batch::default()
+        }
+    }
+
+    async fn store() -> (Store, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&format!("sqlite://{}/t.db", dir.path().display()))
+            .await
+            .unwrap();
+        (store, dir)
+    }
+
+    #[tokio::test]
+    async fn concurrent_exports_share_commits() {
+        let (store, _dir) = store().await;
+        let metrics = Arc::new(SelfMetrics::default());
+        let config = PipelineConfig {
+            write_delay: Duration::from_millis(20),
+            ..PipelineConfig::default()
+        };
+        let (pipeline, writer) = Pipeline::start(store.clone(), config, metrics.clone());
+        let submits: Vec<_> = (1..=40u8)
+            .map(|n| {
+                let pipeline = pipeline.clone();
+                tokio::spawn(async move { pipeline.submit(batch(n)).await })
+            })
+            .collect();
+        for submit in submits {
+            submit.await.unwrap().unwrap();
+        }
+        drop(pipeline);
+        writer.await.unwrap();
+        assert_eq!(store.stats().await.unwrap().spans, 400);
+        let text = metrics.render(None);
+        let commits: u64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("loupe_commits_total "))
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(
+            commits < 40,
+            "{commits} commits for 40 exports: group commit did not group"
+        );
+        assert_eq!(metrics.queue_depth(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_refuses_at_once() {
+        let (store, _dir) = store().await;
+        let metrics = Arc::new(SelfMetrics::default());
+        let config = PipelineConfig {
+            queue_items: 15,
+            write_delay: Duration::from_millis(100),
+            ..PipelineConfig::default()
+        };
+        let (pipeline, writer) = Pipeline::start(store.clone(), config, metrics.clone());
+        let first = tokio::spawn({
+            let pipeline = pipeline.clone();
+            async move { pipeline.submit(batch(1)).await }
+        });
+        // Wait until the first batch holds its permits.
+        while metrics.queue_depth() == 0 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(
+            pipeline.submit(batch(2)).await,
+            Err(SubmitError::Overloaded { waiting: 10 })
+        );
+        first.await.unwrap().unwrap();
+        // Once committed, the room is back.
+        pipeline.submit(batch(3)).await.unwrap();
+        drop(pipeline);
+        writer.await.unwrap();
+        assert_eq!(store.stats().await.unwrap().spans, 20);
+    }
+}
