@@ -435,3 +435,67 @@ async fn trace_summary_is_right_when_the_root_arrives_last() {
         )
     );
 }
+
+#[tokio::test]
+async fn api_errors_and_health() {
+    let mut server = Server::start().await;
+    for (path, status, message) in [
+        (
+            "/api/v1/traces/xyz",
+            400,
+            "trace id must be 32 hex characters",
+        ),
+        (
+            "/api/v1/traces/0123456789abcdef0123456789abcdef",
+            404,
+            "no trace 0123456789abcdef0123456789abcdef",
+        ),
+        ("/api/v1/logs?limit=many", 400, "limit must be a number"),
+        ("/api/v1/logs?trace_id=12", 400, "trace id must be"),
+        (
+            "/api/v1/logs?severity_min=high",
+            400,
+            "severity_min must be a number",
+        ),
+    ] {
+        let (got, body) = server.get_json(path).await;
+        assert_eq!(got, status, "{path}: {body}");
+        assert!(
+            body["error"].as_str().unwrap().contains(message),
+            "{path}: {body}"
+        );
+    }
+    let (status, logs) = server.get_json("/api/v1/logs?q=%22%20OR%20*%20-x:(").await;
+    assert_eq!(status, 200, "search syntax is never an error: {logs}");
+    for (path, body) in [("/healthz", "ok\n"), ("/readyz", "ready\n")] {
+        let response = server
+            .http
+            .get(format!("{}{path}", server.ui_url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.text().await.unwrap(), body);
+    }
+    let metrics = server
+        .http
+        .get(format!("{}/metrics", server.ui_url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for name in [
+        "loupe_items_received_total",
+        "loupe_items_accepted_total",
+        "loupe_items_rejected_total",
+        "loupe_queue_items",
+        "loupe_commit_seconds_bucket",
+        "loupe_batch_items_total",
+        "loupe_database_bytes",
+    ] {
+        assert!(metrics.contains(name), "/metrics lacks {name}");
+    }
+    server.stop().await;
+}

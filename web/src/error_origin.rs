@@ -95,3 +95,179 @@ fn span_ref(span: &SpanView) -> SpanRef {
         operation: span.name.clone(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use store::model::{SpanKind, Status, StatusCode};
+    use store::read::ScopeView;
+    use store::value::Attributes;
+
+    /// (span id, parent id, start, in error)
+    fn spans(shape: &[(&str, Option<&str>, i64, bool)]) -> Vec<SpanView> {
+        shape
+            .iter()
+            .map(|(id, parent, start, error)| SpanView {
+                trace_id: "t".into(),
+                span_id: (*id).into(),
+                parent_span_id: parent.map(str::to_owned),
+                service: format!("svc-{id}"),
+                name: format!("op-{id}"),
+                kind: SpanKind::Server,
+                start_time_unix_nano: *start,
+                end_time_unix_nano: start + 10,
+                duration_ns: 10,
+                status: Status {
+                    code: if *error {
+                        StatusCode::Error
+                    } else {
+                        StatusCode::Unset
+                    },
+                    message: String::new(),
+                },
+                is_error: *error,
+                attributes: Attributes::default(),
+                resource: Attributes::default(),
+                resource_schema_url: String::new(),
+                scope: ScopeView {
+                    name: String::new(),
+                    version: String::new(),
+                    attributes: Attributes::default(),
+                },
+                events: vec![],
+                links: vec![],
+                trace_state: String::new(),
+                flags: 0,
+                dropped_attributes_count: 0,
+                dropped_events_count: 0,
+                dropped_links_count: 0,
+                request_id: None,
+            })
+            .collect()
+    }
+
+    /// Expected: (origin ids earliest first, propagated-through ids nearest first), or None.
+    fn check(
+        name: &str,
+        shape: &[(&str, Option<&str>, i64, bool)],
+        expected: Option<(&[&str], &[&str])>,
+    ) {
+        let got = find(&spans(shape)).map(|o| {
+            (
+                o.origins
+                    .iter()
+                    .map(|s| s.span_id.clone())
+                    .collect::<Vec<_>>(),
+                o.propagated_through
+                    .iter()
+                    .map(|s| s.span_id.clone())
+                    .collect::<Vec<_>>(),
+            )
+        });
+        let expected = expected.map(|(o, p)| {
+            (
+                o.iter().map(|s| s.to_string()).collect(),
+                p.iter().map(|s| s.to_string()).collect(),
+            )
+        });
+        assert_eq!(got, expected, "{name}");
+    }
+
+    #[test]
+    fn origins() {
+        check(
+            "no failure",
+            &[("a", None, 0, false), ("b", Some("a"), 1, false)],
+            None,
+        );
+        check(
+            "leaf failure propagated to the root",
+            &[
+                ("a", None, 0, true),
+                ("b", Some("a"), 1, true),
+                ("c", Some("b"), 2, true),
+            ],
+            Some((&["c"], &["b", "a"])),
+        );
+        check(
+            "failure in the middle, healthy leaf",
+            &[
+                ("a", None, 0, true),
+                ("b", Some("a"), 1, true),
+                ("c", Some("b"), 2, false),
+            ],
+            Some((&["b"], &["a"])),
+        );
+        check(
+            "a healthy span between origin and root is not on the path",
+            &[
+                ("a", None, 0, true),
+                ("b", Some("a"), 1, false),
+                ("c", Some("b"), 2, true),
+            ],
+            Some((&["c"], &["a"])),
+        );
+        check(
+            "two independent failures, earliest first",
+            &[
+                ("a", None, 0, true),
+                ("b", Some("a"), 5, true),
+                ("c", Some("a"), 3, true),
+            ],
+            Some((&["c", "b"], &["a"])),
+        );
+        check(
+            "orphan subtree keeps its own origin",
+            &[
+                ("a", None, 0, false),
+                ("x", Some("missing"), 1, true),
+                ("y", Some("x"), 2, true),
+            ],
+            Some((&["y"], &["x"])),
+        );
+        check(
+            "a parent cycle does not hang",
+            &[("a", Some("b"), 0, true), ("b", Some("a"), 1, true)],
+            None,
+        );
+    }
+
+    #[test]
+    fn the_origin_names_its_exception() {
+        let mut trace = spans(&[("a", None, 0, true), ("b", Some("a"), 1, true)]);
+        trace[1].events.push(store::model::Event {
+            time_unix_nano: 1,
+            name: "exception".into(),
+            attributes: Attributes(vec![
+                (
+                    "exception.type".into(),
+                    store::value::Value::String("CardDeclined".into()),
+                ),
+                (
+                    "exception.message".into(),
+                    store::value::Value::String("insufficient funds".into()),
+                ),
+                (
+                    "exception.stacktrace".into(),
+                    store::value::Value::String("at charge()".into()),
+                ),
+            ]),
+            dropped_attributes_count: 0,
+        });
+        let origin = find(&trace).unwrap();
+        assert_eq!(origin.service, "svc-b");
+        assert_eq!(origin.operation, "op-b");
+        assert_eq!(origin.exception_type.as_deref(), Some("CardDeclined"));
+        assert_eq!(
+            origin.exception_message.as_deref(),
+            Some("insufficient funds")
+        );
+        assert_eq!(origin.stacktrace.as_deref(), Some("at charge()"));
+        trace[1].events.clear();
+        trace[1].status.message = "timeout".into();
+        assert_eq!(
+            find(&trace).unwrap().exception_message.as_deref(),
+            Some("timeout")
+        );
+    }
+}
