@@ -99,7 +99,11 @@ CREATE VIRTUAL TABLE logs_fts USING fts5 (body, content = '', contentless_delete
 CREATE TRIGGER logs_fts_insert AFTER INSERT ON logs BEGIN
     INSERT INTO logs_fts (rowid, body) VALUES (
         new.id,
-        CASE WHEN json_type(new.body) = 'text' THEN json_extract(new.body, '$') ELSE new.body END
+        CASE json_type(new.body)
+            WHEN 'text' THEN json_extract(new.body, '$')
+            WHEN 'null' THEN ''
+            ELSE new.body
+        END
     );
 END;
 

@@ -306,21 +306,29 @@ pub enum PointValue {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Histogram {
     pub count: u64,
+    #[serde(with = "crate::value::double::option")]
     pub sum: Option<f64>,
+    #[serde(with = "crate::value::double::option")]
     pub min: Option<f64>,
+    #[serde(with = "crate::value::double::option")]
     pub max: Option<f64>,
     pub bucket_counts: Vec<u64>,
+    #[serde(with = "crate::value::double::vec")]
     pub explicit_bounds: Vec<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExponentialHistogram {
     pub count: u64,
+    #[serde(with = "crate::value::double::option")]
     pub sum: Option<f64>,
+    #[serde(with = "crate::value::double::option")]
     pub min: Option<f64>,
+    #[serde(with = "crate::value::double::option")]
     pub max: Option<f64>,
     pub scale: i32,
     pub zero_count: u64,
+    #[serde(with = "crate::value::double")]
     pub zero_threshold: f64,
     pub positive: Buckets,
     pub negative: Buckets,
@@ -335,13 +343,16 @@ pub struct Buckets {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     pub count: u64,
+    #[serde(with = "crate::value::double")]
     pub sum: f64,
     pub quantile_values: Vec<Quantile>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Quantile {
+    #[serde(with = "crate::value::double")]
     pub quantile: f64,
+    #[serde(with = "crate::value::double")]
     pub value: f64,
 }
 

@@ -80,17 +80,22 @@ impl PgStore {
         insert_points(&mut tx, batch, &point_metric, &metric_ids).await?;
         upsert_traces(&mut tx, batch).await?;
         // Last, so that the counter rows other writers also update stay
-        // locked only for the commit itself.
-        sqlx::query(
-            "UPDATE counters SET value = value + CASE name \
-             WHEN 'spans' THEN $1 WHEN 'logs' THEN $2 ELSE $3 END \
-             WHERE name IN ('spans', 'logs', 'metric_points')",
-        )
-        .bind(batch.spans.len() as i64)
-        .bind(batch.logs.len() as i64)
-        .bind(batch.metric_points.len() as i64)
-        .execute(&mut *tx)
-        .await?;
+        // locked only for the commit itself; one row per statement, always in
+        // this order, because one UPDATE of several rows locks them in
+        // whatever order its scan meets them, and concurrent writers deadlock.
+        for (name, n) in [
+            ("spans", batch.spans.len()),
+            ("logs", batch.logs.len()),
+            ("metric_points", batch.metric_points.len()),
+        ] {
+            if n > 0 {
+                sqlx::query("UPDATE counters SET value = value + $1 WHERE name = $2")
+                    .bind(n as i64)
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
         tx.commit().await?;
 
         Interned::remember(
@@ -107,7 +112,7 @@ impl PgStore {
     async fn intern_resources(&self, tx: &mut Tx, resources: &[ResourceRow]) -> Result<Vec<i64>> {
         let fps: Vec<i64> = resources.iter().map(|r| r.fingerprint).collect();
         let cached = Interned::cached(&self.interned, |i| &i.resources, &fps);
-        let missing: Vec<&ResourceRow> = missing(resources, &cached);
+        let missing: Vec<&ResourceRow> = missing(resources, &cached, |r| r.fingerprint);
         if !missing.is_empty() {
             sqlx::query(
                 "INSERT INTO resources (fingerprint, service, attributes, dropped_attributes_count, schema_url) \
@@ -128,7 +133,7 @@ impl PgStore {
     async fn intern_scopes(&self, tx: &mut Tx, scopes: &[ScopeRow]) -> Result<Vec<i64>> {
         let fps: Vec<i64> = scopes.iter().map(|s| s.fingerprint).collect();
         let cached = Interned::cached(&self.interned, |i| &i.scopes, &fps);
-        let missing: Vec<&ScopeRow> = missing(scopes, &cached);
+        let missing: Vec<&ScopeRow> = missing(scopes, &cached, |s| s.fingerprint);
         if !missing.is_empty() {
             sqlx::query(
                 "INSERT INTO scopes (fingerprint, name, version, attributes, dropped_attributes_count, schema_url) \
@@ -156,7 +161,7 @@ impl PgStore {
     ) -> Result<Vec<i64>> {
         let fps: Vec<i64> = metrics.iter().map(|m| m.fingerprint).collect();
         let cached = Interned::cached(&self.interned, |i| &i.metrics, &fps);
-        let missing: Vec<&MetricRow> = missing(metrics, &cached);
+        let missing: Vec<&MetricRow> = missing(metrics, &cached, |m| m.fingerprint);
         if !missing.is_empty() {
             sqlx::query(
                 "INSERT INTO metrics (fingerprint, resource_id, scope_id, name, kind, unit, description, temporality, monotonic, metadata) \
@@ -182,12 +187,22 @@ impl PgStore {
     crate::reads::impl_reads!(Postgres, pool);
 }
 
-fn missing<'a, T>(rows: &'a [T], cached: &[Option<i64>]) -> Vec<&'a T> {
-    rows.iter()
+/// The rows not cached, in fingerprint order: a writer inserting a row
+/// another writer has inserted but not committed waits for it, so writers
+/// inserting the same new rows in different orders would deadlock.
+fn missing<'a, T>(
+    rows: &'a [T],
+    cached: &[Option<i64>],
+    fingerprint: impl Fn(&T) -> i64,
+) -> Vec<&'a T> {
+    let mut missing: Vec<&T> = rows
+        .iter()
         .zip(cached)
         .filter(|(_, id)| id.is_none())
         .map(|(row, _)| row)
-        .collect()
+        .collect();
+    missing.sort_by_key(|row| fingerprint(row));
+    missing
 }
 
 async fn resolve(
@@ -463,6 +478,6 @@ async fn upsert_traces(tx: &mut Tx, batch: &Batch) -> Result<()> {
 
 fn push_text_filter(q: &mut QueryBuilder<Postgres>, text: &str) {
     q.push(" AND to_tsvector('simple', l.body_text) @@ plainto_tsquery('simple', ")
-        .push_bind(text.to_owned())
+        .push_bind(rows::search_words(text))
         .push(")");
 }

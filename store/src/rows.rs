@@ -249,14 +249,24 @@ pub(crate) fn body_json(body: &Value) -> String {
     body.to_json_string()
 }
 
-/// The words of a log body that full-text search sees: a string body as is,
-/// any other body as its JSON text.
+/// The words of a log body that PostgreSQL's full-text index sees: a string
+/// body as is, any other body as its JSON text, every character that is not
+/// a letter or digit turned into a space. PostgreSQL's parser would keep
+/// `/api/checkout` or `bob@example.com` as one word; FTS5 splits them, and
+/// search must find the same records on both backends.
 pub(crate) fn body_text(body: &Value) -> String {
     match body {
-        Value::String(s) => s.clone(),
+        Value::String(s) => search_words(s),
         Value::Empty => String::new(),
-        other => other.to_json_string(),
+        other => search_words(&other.to_json_string()),
     }
+}
+
+/// Letters and digits kept, everything else a word break.
+pub(crate) fn search_words(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_alphanumeric() { c } else { ' ' })
+        .collect()
 }
 
 /// A span as read, resource and scope joined in.

@@ -217,6 +217,69 @@ pub mod hex_bytes {
     }
 }
 
+/// `f64` fields outside `Value` (histogram and summary numbers) in the JSON
+/// form of `Value::Double`, so that NaN and the infinities survive a round
+/// trip instead of being written as `null`, which reads back as an error. A
+/// `null` already stored reads back as NaN.
+pub mod double {
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::Value;
+
+    pub fn serialize<S: Serializer>(d: &f64, serializer: S) -> Result<S::Ok, S::Error> {
+        Value::Double(*d).serialize(serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+        number(Value::deserialize(deserializer)?).map_err(D::Error::custom)
+    }
+
+    fn number(value: Value) -> Result<f64, String> {
+        match value {
+            Value::Double(d) => Ok(d),
+            Value::Int(i) => Ok(i as f64),
+            Value::Empty => Ok(f64::NAN),
+            other => Err(format!("expected a number, found {other:?}")),
+        }
+    }
+
+    pub mod option {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(d: &Option<f64>, serializer: S) -> Result<S::Ok, S::Error> {
+            d.map(Value::Double).serialize(serializer)
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            deserializer: D,
+        ) -> Result<Option<f64>, D::Error> {
+            Option::<Value>::deserialize(deserializer)?
+                .map(number)
+                .transpose()
+                .map_err(D::Error::custom)
+        }
+    }
+
+    pub mod vec {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(ds: &[f64], serializer: S) -> Result<S::Ok, S::Error> {
+            serializer.collect_seq(ds.iter().map(|d| Value::Double(*d)))
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            deserializer: D,
+        ) -> Result<Vec<f64>, D::Error> {
+            Vec::<Value>::deserialize(deserializer)?
+                .into_iter()
+                .map(number)
+                .collect::<Result<_, _>>()
+                .map_err(D::Error::custom)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -225,11 +288,11 @@ mod tests {
         assert_eq!(value.to_json_string(), json, "serialising {value:?}");
         let back = Value::from_json_str(json).expect("parses");
         // NaN is the one value not equal to itself.
-        if let (Value::Double(a), Value::Double(b)) = (&value, &back) {
-            if a.is_nan() {
-                assert!(b.is_nan());
-                return;
-            }
+        if let (Value::Double(a), Value::Double(b)) = (&value, &back)
+            && a.is_nan()
+        {
+            assert!(b.is_nan());
+            return;
         }
         assert_eq!(back, value, "parsing {json}");
     }
@@ -273,6 +336,32 @@ mod tests {
             )])),
             r#"{"$$bytes":"AA=="}"#,
         );
+    }
+
+    #[test]
+    fn point_numbers_keep_non_finite_values() {
+        let summary = crate::model::Summary {
+            count: 1,
+            sum: f64::INFINITY,
+            quantile_values: vec![crate::model::Quantile {
+                quantile: 0.5,
+                value: f64::NAN,
+            }],
+        };
+        let json = serde_json::to_string(&summary).expect("serialises");
+        assert_eq!(
+            json,
+            r#"{"count":1,"sum":{"$double":"Infinity"},"quantile_values":[{"quantile":0.5,"value":{"$double":"NaN"}}]}"#
+        );
+        let back: crate::model::Summary = serde_json::from_str(&json).expect("parses");
+        assert_eq!(back.sum, f64::INFINITY);
+        assert!(back.quantile_values[0].value.is_nan());
+        // What earlier versions stored for NaN (`null`) still reads.
+        let old: crate::model::Summary = serde_json::from_str(
+            r#"{"count":1,"sum":1.5,"quantile_values":[{"quantile":0.5,"value":null}]}"#,
+        )
+        .expect("parses a stored null");
+        assert!(old.quantile_values[0].value.is_nan());
     }
 
     #[test]

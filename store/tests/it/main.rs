@@ -1,0 +1,56 @@
+//! Store conformance: one suite of cases, each run against a fresh SQLite
+//! file and a fresh PostgreSQL database, so that both backends keep one
+//! contract.
+//!
+//! PostgreSQL comes from `LOUPE_TEST_POSTGRES_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`); every test creates and
+//! drops its own database there. When it cannot be reached the PostgreSQL
+//! tests say so loudly on stderr and pass, unless `LOUPE_REQUIRE_POSTGRES=1`,
+//! when they fail.
+
+mod conformance;
+mod fixtures;
+mod harness;
+
+/// Expands every case into `sqlite::case` and `postgres::case` tests.
+macro_rules! conformance {
+    ($($case:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    crate::harness::run(crate::harness::Backend::Sqlite, crate::conformance::$case)
+                        .await;
+                }
+            )+
+        }
+
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    crate::harness::run(crate::harness::Backend::Postgres, crate::conformance::$case)
+                        .await;
+                }
+            )+
+        }
+    };
+}
+
+conformance!(
+    empty_store_answers,
+    round_trip_spans,
+    round_trip_logs,
+    trace_summary_out_of_order,
+    stats_count_everything,
+    log_search_filters,
+    log_text_search,
+    metrics_round_trip,
+    metric_non_finite_values,
+    interning_writes_once,
+    two_stores_write_concurrently,
+    failed_batch_writes_nothing,
+    nul_in_text,
+    concurrent_writers_on_one_store,
+    reopen_keeps_data,
+);
