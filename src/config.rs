@@ -58,9 +58,9 @@ pub struct ServeConfig {
     /// Largest export accepted, in bytes, checked before and after decompression
     #[arg(long, env = "LOUPE_MAX_BODY_BYTES", default_value_t = 16 * 1024 * 1024)]
     pub max_body_bytes: usize,
-    /// Seconds a client has to send its whole request body
-    #[arg(long, env = "LOUPE_BODY_TIMEOUT_SECS", default_value_t = 30)]
-    pub body_timeout_secs: u64,
+    /// Seconds a client has to send its request headers, and again its body
+    #[arg(long, env = "LOUPE_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
     /// Items (spans, log records, metric points) that may wait for the database before exports are refused with 429 / RESOURCE_EXHAUSTED
     #[arg(long, env = "LOUPE_QUEUE_ITEMS", default_value_t = 131_072)]
     pub queue_items: usize,

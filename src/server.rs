@@ -85,6 +85,7 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
         let _ = rx.wait_for(|stop| *stop).await;
     };
 
+    let request_timeout = Duration::from_secs(config.request_timeout_secs);
     let otlp_grpc = grpc_listener.local_addr()?;
     let otlp_http = http_listener.local_addr()?;
     let ui = ui_listener.local_addr()?;
@@ -103,17 +104,15 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
         ingest,
         collector::http::HttpConfig {
             max_body_bytes: config.max_body_bytes,
-            body_timeout: Duration::from_secs(config.body_timeout_secs),
+            body_timeout: request_timeout,
         },
     );
-    let http = axum::serve(http_listener, http_router)
-        .with_graceful_shutdown(until_stopped(stopped.clone()));
+    let http = serve_http(http_listener, http_router, request_timeout, stopped.clone());
     let ui_router = web::router(web::AppState {
         store: store.clone(),
         self_metrics: Arc::new(move |db_bytes| metrics.render(db_bytes)),
     });
-    let ui_server =
-        axum::serve(ui_listener, ui_router).with_graceful_shutdown(until_stopped(stopped));
+    let ui_server = serve_http(ui_listener, ui_router, request_timeout, stopped);
 
     let listeners = vec![
         tokio::spawn(async move { grpc.await.context("OTLP/gRPC server failed") }),
@@ -129,6 +128,70 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
         listeners,
         writer,
     })
+}
+
+/// How long a stop waits for requests in flight before closing them.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Serves HTTP/1 and HTTP/2 with a deadline on request headers (the body
+/// has its own, enforced by the OTLP handler), which
+/// `axum::serve` does not set, so that a client that never finishes its
+/// headers cannot hold a connection forever. On stop: no new connections,
+/// requests in flight are answered, idle connections are closed.
+async fn serve_http(
+    listener: TcpListener,
+    router: axum::Router,
+    header_timeout: Duration,
+    mut stop: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::server::conn::auto::Builder;
+    use hyper_util::server::graceful::GracefulShutdown;
+    use hyper_util::service::TowerToHyperService;
+
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    builder.http2().timer(TokioTimer::new());
+    let graceful = GracefulShutdown::new();
+    let stopped = async move {
+        let _ = stop.wait_for(|stop| *stop).await;
+    };
+    tokio::pin!(stopped);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(err) => {
+                        // Out of file descriptors, most likely: let some connections end.
+                        tracing::warn!(error = %err, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let service = TowerToHyperService::new(router.clone());
+                let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
+                let connection = graceful.watch(connection);
+                tokio::spawn(async move {
+                    if let Err(err) = connection.await {
+                        tracing::debug!(error = %err, "connection ended with an error");
+                    }
+                });
+            }
+            () = &mut stopped => break,
+        }
+    }
+    drop(listener);
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("requests still in flight after {DRAIN_TIMEOUT:?}; closing them");
+    }
+    Ok(())
 }
 
 /// A database URL fit for a log line: without its password.

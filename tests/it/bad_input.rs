@@ -116,7 +116,7 @@ fn cases() -> Vec<Case> {
 async fn http_bad_input_is_refused_and_nothing_is_written() {
     let mut server = Server::start_with(|config| {
         config.max_body_bytes = LIMIT;
-        config.body_timeout_secs = 1;
+        config.request_timeout_secs = 1;
     })
     .await;
     for case in cases() {
@@ -186,7 +186,7 @@ async fn http_bad_input_is_refused_and_nothing_is_written() {
 
 #[tokio::test]
 async fn a_stalled_client_is_dropped() {
-    let mut server = Server::start_with(|config| config.body_timeout_secs = 1).await;
+    let mut server = Server::start_with(|config| config.request_timeout_secs = 1).await;
     let address = server.otlp_url.trim_start_matches("http://").to_owned();
     let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
     stream
@@ -201,6 +201,18 @@ async fn a_stalled_client_is_dropped() {
         .unwrap();
     let answer = String::from_utf8_lossy(&answer);
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+
+    // A client that never finishes its headers is disconnected too.
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    stream
+        .write_all(b"POST /v1/traces HTTP/1.1\r\nHost: lou")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut answer))
+        .await
+        .expect("the server hangs up")
+        .ok();
     server.stop().await;
 }
 
