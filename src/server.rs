@@ -97,7 +97,8 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
         .add_service(logs)
         .add_service(metrics_service)
         .serve_with_incoming_shutdown(
-            tonic::transport::server::TcpIncoming::from(grpc_listener),
+            // Without TCP_NODELAY small responses wait for delayed ACKs (~40 ms).
+            tonic::transport::server::TcpIncoming::from(grpc_listener).with_nodelay(Some(true)),
             until_stopped(stopped.clone()),
         );
     let http_router = collector::http::router(
@@ -164,7 +165,10 @@ async fn serve_http(
         tokio::select! {
             accepted = listener.accept() => {
                 let stream = match accepted {
-                    Ok((stream, _)) => stream,
+                    Ok((stream, _)) => {
+                        let _ = stream.set_nodelay(true);
+                        stream
+                    }
                     Err(err) => {
                         // Out of file descriptors, most likely: let some connections end.
                         tracing::warn!(error = %err, "accept failed");

@@ -2,16 +2,18 @@
 //!
 //! Exports wait in the queue as whole batches; the queue is bounded by items
 //! (spans + log records + metric points), not requests, through a semaphore
-//! whose permits each batch holds until it is committed. The one writer task
-//! takes everything waiting (up to `max_batch_items`), writes it in a single
-//! transaction (group commit), then tells every export the outcome. An export
+//! whose permits each batch holds until it is committed. A writer task takes
+//! everything waiting (up to `max_batch_items`), writes it in a single
+//! transaction (group commit), then tells every export the outcome. SQLite
+//! gets one writer (it admits one at a time); PostgreSQL several, so that one
+//! batch is prepared while another commits. An export
 //! is answered with success only after that commit.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use store::{Batch, Store};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
+use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::self_metrics::SelfMetrics;
@@ -49,7 +51,8 @@ pub enum SubmitError {
 struct Job {
     batch: Batch,
     done: oneshot::Sender<Result<(), SubmitError>>,
-    _permit: OwnedSemaphorePermit,
+    /// Held until the job is answered: the queue counts it until then.
+    permit: OwnedSemaphorePermit,
 }
 
 /// The sending side; cheap to clone. The writer stops once every clone is dropped
@@ -70,7 +73,22 @@ impl Pipeline {
         let capacity = config.queue_items.max(1);
         let permits = Arc::new(Semaphore::new(capacity));
         let (jobs, queue) = mpsc::unbounded_channel();
-        let writer = tokio::spawn(run_writer(store, config, queue, metrics.clone()));
+        let queue = Arc::new(Mutex::new(queue));
+        let writers: Vec<_> = (0..store.writers())
+            .map(|_| {
+                tokio::spawn(run_writer(
+                    store.clone(),
+                    config.clone(),
+                    queue.clone(),
+                    metrics.clone(),
+                ))
+            })
+            .collect();
+        let writer = tokio::spawn(async move {
+            for writer in writers {
+                let _ = writer.await;
+            }
+        });
         metrics.set_queue(permits.clone(), capacity);
         (
             Pipeline {
@@ -101,31 +119,40 @@ impl Pipeline {
             .send(Job {
                 batch,
                 done,
-                _permit: permit,
+                permit,
             })
             .map_err(|_| SubmitError::ShuttingDown)?;
         committed.await.unwrap_or(Err(SubmitError::ShuttingDown))
     }
 }
 
+/// One writer: takes what waits (holding the queue only while taking), then
+/// writes it while the other writers, if the store has several, take the next.
 async fn run_writer(
     store: Store,
     config: PipelineConfig,
-    mut queue: mpsc::UnboundedReceiver<Job>,
+    queue: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>,
     metrics: Arc<SelfMetrics>,
 ) {
-    while let Some(first) = queue.recv().await {
-        let mut n_items = first.batch.n_items();
-        let mut jobs = vec![first];
-        while n_items < config.max_batch_items {
-            match queue.try_recv() {
-                Ok(job) => {
-                    n_items += job.batch.n_items();
-                    jobs.push(job);
+    loop {
+        let jobs = {
+            let mut queue = queue.lock().await;
+            let Some(first) = queue.recv().await else {
+                break;
+            };
+            let mut n_items = first.batch.n_items();
+            let mut jobs = vec![first];
+            while n_items < config.max_batch_items {
+                match queue.try_recv() {
+                    Ok(job) => {
+                        n_items += job.batch.n_items();
+                        jobs.push(job);
+                    }
+                    Err(_) => break,
                 }
-                Err(_) => break,
             }
-        }
+            jobs
+        };
         if !config.write_delay.is_zero() {
             tokio::time::sleep(config.write_delay).await;
         }
@@ -135,41 +162,38 @@ async fn run_writer(
 }
 
 /// One transaction for all jobs; if it fails, each job on its own, so that
-/// one export the database refuses cannot fail the others.
-async fn write_jobs(store: &Store, mut jobs: Vec<Job>, metrics: &SelfMetrics) {
-    let merged = if jobs.len() == 1 {
-        None
-    } else {
-        let mut merged = Batch::default();
-        for job in &jobs {
-            merged.append(job.batch.clone());
-        }
-        Some(merged)
-    };
-    let batch = merged.as_ref().unwrap_or(&jobs[0].batch);
+/// one export the database refuses cannot fail the others. The jobs' batches
+/// are moved into one, not copied, and split again only on failure.
+async fn write_jobs(store: &Store, jobs: Vec<Job>, metrics: &SelfMetrics) {
+    let mut merged = Batch::default();
+    let mut waiting = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        waiting.push((job.batch.shape(), job.done, job.permit));
+        merged.append(job.batch);
+    }
     let started = Instant::now();
-    let result = store.write_batch(batch).await;
-    metrics.record_commit(batch.n_items(), started.elapsed(), result.is_ok());
+    let result = store.write_batch(&merged).await;
+    metrics.record_commit(merged.n_items(), started.elapsed(), result.is_ok());
     match result {
         Ok(()) => {
-            for job in jobs {
-                let _ = job.done.send(Ok(()));
+            for (_, done, _permit) in waiting {
+                let _ = done.send(Ok(()));
             }
         }
-        Err(err) if jobs.len() == 1 => {
-            tracing::warn!(error = %err, items = batch.n_items(), "write failed");
-            let job = jobs.remove(0);
-            let _ = job.done.send(Err(SubmitError::Store(err.to_string())));
+        Err(err) if waiting.len() == 1 => {
+            tracing::warn!(error = %err, items = merged.n_items(), "write failed");
+            for (_, done, _permit) in waiting {
+                let _ = done.send(Err(SubmitError::Store(err.to_string())));
+            }
         }
         Err(err) => {
-            tracing::warn!(error = %err, jobs = jobs.len(), "group commit failed; writing exports one by one");
-            for job in jobs {
+            tracing::warn!(error = %err, jobs = waiting.len(), "group commit failed; writing exports one by one");
+            for (shape, done, _permit) in waiting {
+                let batch = merged.split_front(shape);
                 let started = Instant::now();
-                let result = store.write_batch(&job.batch).await;
-                metrics.record_commit(job.batch.n_items(), started.elapsed(), result.is_ok());
-                let _ = job
-                    .done
-                    .send(result.map_err(|e| SubmitError::Store(e.to_string())));
+                let result = store.write_batch(&batch).await;
+                metrics.record_commit(batch.n_items(), started.elapsed(), result.is_ok());
+                let _ = done.send(result.map_err(|e| SubmitError::Store(e.to_string())));
             }
         }
     }

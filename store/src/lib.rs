@@ -90,6 +90,15 @@ impl Store {
         }
     }
 
+    /// How many `write_batch` calls may usefully run at once: SQLite takes
+    /// one writer at a time; PostgreSQL commits several in parallel.
+    pub fn writers(&self) -> usize {
+        match self {
+            Store::Sqlite(_) => 1,
+            Store::Postgres(_) => 3,
+        }
+    }
+
     /// Answers when the database does.
     pub async fn ping(&self) -> Result<()> {
         match self {

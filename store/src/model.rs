@@ -30,6 +30,42 @@ impl Batch {
         self.spans.len() + self.logs.len() + self.metric_points.len()
     }
 
+    /// How many of each part the batch holds, so that a merged batch can be split again.
+    pub fn shape(&self) -> Shape {
+        Shape {
+            resources: self.resources.len(),
+            scopes: self.scopes.len(),
+            spans: self.spans.len(),
+            logs: self.logs.len(),
+            metric_points: self.metric_points.len(),
+        }
+    }
+
+    /// Takes the first `shape` worth of parts out of `self` (as `append` put
+    /// them in), rebasing the indexes of what remains.
+    pub fn split_front(&mut self, shape: Shape) -> Batch {
+        let front = Batch {
+            resources: self.resources.drain(..shape.resources).collect(),
+            scopes: self.scopes.drain(..shape.scopes).collect(),
+            spans: self.spans.drain(..shape.spans).collect(),
+            logs: self.logs.drain(..shape.logs).collect(),
+            metric_points: self.metric_points.drain(..shape.metric_points).collect(),
+        };
+        for span in &mut self.spans {
+            span.resource_idx -= shape.resources;
+            span.scope_idx -= shape.scopes;
+        }
+        for log in &mut self.logs {
+            log.resource_idx -= shape.resources;
+            log.scope_idx -= shape.scopes;
+        }
+        for point in &mut self.metric_points {
+            point.resource_idx -= shape.resources;
+            point.scope_idx -= shape.scopes;
+        }
+        front
+    }
+
     /// Moves `other` to the end of `self`, rebasing its resource and scope indexes.
     pub fn append(&mut self, mut other: Batch) {
         let resource_base = self.resources.len();
@@ -53,6 +89,16 @@ impl Batch {
                 point
             }));
     }
+}
+
+/// The part counts of a batch; see `Batch::shape`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Shape {
+    pub resources: usize,
+    pub scopes: usize,
+    pub spans: usize,
+    pub logs: usize,
+    pub metric_points: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -365,4 +411,69 @@ pub struct Exemplar {
     pub trace_id: Vec<u8>,
     #[serde(with = "crate::value::hex_bytes")]
     pub span_id: Vec<u8>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch(service: &str, n_logs: usize) -> Batch {
+        let resource = Resource {
+            service: service.into(),
+            attributes: Attributes::default(),
+            dropped_attributes_count: 0,
+            schema_url: String::new(),
+        };
+        let scope = Scope {
+            name: service.into(),
+            version: String::new(),
+            attributes: Attributes::default(),
+            dropped_attributes_count: 0,
+            schema_url: String::new(),
+        };
+        let logs = (0..n_logs)
+            .map(|i| LogRecord {
+                resource_idx: i % 2,
+                scope_idx: 0,
+                time_unix_nano: i as i64,
+                observed_time_unix_nano: 0,
+                severity_number: 9,
+                severity_text: String::new(),
+                body: Value::String(format!("{service} {i}")),
+                event_name: String::new(),
+                attributes: Attributes::default(),
+                dropped_attributes_count: 0,
+                flags: 0,
+                trace_id: None,
+                span_id: None,
+                request_id: None,
+            })
+            .collect();
+        Batch {
+            resources: vec![resource.clone(), resource],
+            scopes: vec![scope],
+            logs,
+            ..Batch::default()
+        }
+    }
+
+    #[test]
+    fn appended_batches_split_back_into_the_originals() {
+        let parts = [batch("a", 3), batch("b", 0), batch("c", 5)];
+        let mut merged = Batch::default();
+        for part in parts.clone() {
+            merged.append(part);
+        }
+        assert_eq!(
+            merged.logs[3].resource_idx, 4,
+            "rebased past the resources of a and b"
+        );
+        for part in &parts {
+            let front = merged.split_front(part.shape());
+            assert_eq!(front.resources, part.resources);
+            assert_eq!(front.scopes, part.scopes);
+            assert_eq!(front.logs, part.logs);
+        }
+        assert!(merged.is_empty() && merged.resources.is_empty());
+    }
 }

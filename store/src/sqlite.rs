@@ -35,9 +35,11 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(LOCK_TIMEOUT)
             .foreign_keys(false);
+        // A transaction's dirty pages and the hot index pages must fit in the
+        // writer's cache, or SQLite spills and re-reads them (the default is 2 MiB).
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
-            .connect_with(options.clone())
+            .connect_with(options.clone().pragma("cache_size", "-65536"))
             .await?;
         let readers = SqlitePoolOptions::new()
             .max_connections(4)
