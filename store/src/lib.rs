@@ -21,7 +21,10 @@ pub mod value;
 use std::time::Duration;
 
 pub use model::Batch;
-pub use read::{LogQuery, LogView, MetricInfo, MetricPointView, SpanView, Stats, TraceView};
+pub use read::{
+    LogQuery, LogView, Match, MetricInfo, MetricPointView, RequestLog, RequestView, SpanView,
+    Stats, TraceQuery, TraceSummary, TraceView,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -120,6 +123,23 @@ impl Store {
         match self {
             Store::Sqlite(s) => s.trace(trace_id).await,
             Store::Postgres(s) => s.trace(trace_id).await,
+        }
+    }
+
+    /// Trace summaries matching every filter, newest first.
+    pub async fn traces(&self, query: &TraceQuery) -> Result<Vec<TraceSummary>> {
+        match self {
+            Store::Sqlite(s) => s.traces(query).await,
+            Store::Postgres(s) => s.traces(query).await,
+        }
+    }
+
+    /// Resolves a trace id, span id or request id to its traces and logs;
+    /// `None` when nothing matches.
+    pub async fn request(&self, id: &str) -> Result<Option<RequestView>> {
+        match self {
+            Store::Sqlite(s) => s.request(id).await,
+            Store::Postgres(s) => s.request(id).await,
         }
     }
 

@@ -481,3 +481,11 @@ fn push_text_filter(q: &mut QueryBuilder<Postgres>, text: &str) {
         .push_bind(rows::search_words(text))
         .push(")");
 }
+
+/// `key` (as stored) holds `value`, compared as text.
+fn push_attribute_filter(q: &mut QueryBuilder<Postgres>, key: &str, value: &str) {
+    q.push("(s.attributes::jsonb ->> ")
+        .push_bind(key.to_owned())
+        .push(") = ")
+        .push_bind(value.to_owned());
+}

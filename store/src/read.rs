@@ -119,3 +119,71 @@ pub struct LogQuery {
     pub end: Option<i64>,
     pub limit: u32,
 }
+
+/// One row of trace search: the summary kept at ingest.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TraceSummary {
+    pub trace_id: String,
+    /// `None` until the root span (the one without a parent) has arrived.
+    pub root_service: Option<String>,
+    pub root_name: Option<String>,
+    pub start_time_unix_nano: i64,
+    pub duration_ns: i64,
+    pub span_count: i64,
+    pub error_count: i64,
+    /// Every service with a span in the trace, sorted.
+    pub services: Vec<String>,
+}
+
+/// Filters of trace search; `None` means "any". Every filter must hold.
+#[derive(Debug, Clone, Default)]
+pub struct TraceQuery {
+    /// A service with at least one span in the trace.
+    pub service: Option<String>,
+    /// A span of that name (of `service`, when given) in the trace.
+    pub operation: Option<String>,
+    /// `Some(true)`: traces with an error span; `Some(false)`: without.
+    pub failed: Option<bool>,
+    pub min_duration_ns: Option<i64>,
+    pub max_duration_ns: Option<i64>,
+    /// Spans with attribute `key` equal to the text `value` (strings as
+    /// they are, numbers and booleans as JSON writes them).
+    pub attributes: Vec<(String, String)>,
+    /// Inclusive lower bound of the trace start, nanoseconds.
+    pub start: Option<i64>,
+    /// Exclusive upper bound of the trace start, nanoseconds.
+    pub end: Option<i64>,
+    pub limit: u32,
+}
+
+/// How an id matched in `Store::request`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Match {
+    TraceId,
+    SpanId,
+    RequestId,
+}
+
+/// A log record of a request, with how it was found.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RequestLog {
+    #[serde(flatten)]
+    pub log: LogView,
+    /// `trace_id` when the record carries one of the request's trace ids,
+    /// `request_id` when only its request id joins it.
+    pub matched_by: Match,
+}
+
+/// Everything that belongs to one id: the traces it names and their logs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RequestView {
+    pub id: String,
+    /// How the id itself matched (a request id may also be hex).
+    pub matched_as: Vec<Match>,
+    pub trace_ids: Vec<String>,
+    /// Spans of all those traces, by start time.
+    pub spans: Vec<SpanView>,
+    /// Log records of those traces or with the request id, oldest first.
+    pub logs: Vec<RequestLog>,
+}

@@ -104,6 +104,190 @@ macro_rules! impl_reads {
                 .collect()
         }
 
+        pub async fn traces(
+            &self,
+            query: &$crate::read::TraceQuery,
+        ) -> $crate::Result<Vec<$crate::read::TraceSummary>> {
+            let mut q = sqlx::QueryBuilder::<$db>::new(
+                "SELECT t.trace_id, t.root_service, t.root_name, t.start_ns, t.end_ns, \
+                 t.span_count, t.error_count FROM traces t WHERE 1 = 1",
+            );
+            if let Some(service) = &query.service {
+                q.push(" AND t.trace_id IN (SELECT ts.trace_id FROM trace_services ts WHERE ts.service = ")
+                    .push_bind(service.clone())
+                    .push(")");
+            }
+            if let Some(operation) = &query.operation {
+                q.push(" AND EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = t.trace_id AND s.name = ")
+                    .push_bind(operation.clone());
+                if let Some(service) = &query.service {
+                    q.push(" AND s.service = ").push_bind(service.clone());
+                }
+                q.push(")");
+            }
+            match query.failed {
+                Some(true) => {
+                    q.push(" AND t.error_count > 0");
+                }
+                Some(false) => {
+                    q.push(" AND t.error_count = 0");
+                }
+                None => {}
+            }
+            if let Some(min) = query.min_duration_ns {
+                q.push(" AND t.end_ns - t.start_ns >= ").push_bind(min);
+            }
+            if let Some(max) = query.max_duration_ns {
+                q.push(" AND t.end_ns - t.start_ns <= ").push_bind(max);
+            }
+            for (key, value) in &query.attributes {
+                q.push(" AND EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = t.trace_id AND ");
+                push_attribute_filter(&mut q, &$crate::value::stored_key(key), value);
+                q.push(")");
+            }
+            if let Some(start) = query.start {
+                q.push(" AND t.start_ns >= ").push_bind(start);
+            }
+            if let Some(end) = query.end {
+                q.push(" AND t.start_ns < ").push_bind(end);
+            }
+            q.push(" ORDER BY t.start_ns DESC, t.trace_id LIMIT ")
+                .push_bind(i64::from(query.limit));
+            let rows = q
+                .build_query_as::<$crate::rows::RawTraceSummary>()
+                .fetch_all(&self.$pool)
+                .await?;
+            if rows.is_empty() {
+                return Ok(Vec::new());
+            }
+            let mut q = sqlx::QueryBuilder::<$db>::new(
+                "SELECT trace_id, service FROM trace_services WHERE trace_id IN (",
+            );
+            let mut ids = q.separated(", ");
+            for row in &rows {
+                ids.push_bind(row.trace_id.clone());
+            }
+            q.push(") ORDER BY service");
+            let mut services: std::collections::HashMap<Vec<u8>, Vec<String>> =
+                std::collections::HashMap::new();
+            for row in q.build().fetch_all(&self.$pool).await? {
+                services
+                    .entry(sqlx::Row::try_get::<Vec<u8>, _>(&row, 0)?)
+                    .or_default()
+                    .push(sqlx::Row::try_get::<String, _>(&row, 1)?);
+            }
+            Ok(rows
+                .into_iter()
+                .map(|row| {
+                    let services = services.remove(&row.trace_id).unwrap_or_default();
+                    row.into_summary(services)
+                })
+                .collect())
+        }
+
+        pub async fn request(
+            &self,
+            id: &str,
+        ) -> $crate::Result<Option<$crate::read::RequestView>> {
+            use $crate::read::Match;
+            let id = id.trim();
+            let mut matched_as = Vec::new();
+            let mut trace_ids: Vec<Vec<u8>> = Vec::new();
+            let mut add = |found: Vec<Vec<u8>>, how: Match, matched_as: &mut Vec<Match>| {
+                if !found.is_empty() && !matched_as.contains(&how) {
+                    matched_as.push(how);
+                }
+                for trace_id in found {
+                    if !trace_ids.contains(&trace_id) {
+                        trace_ids.push(trace_id);
+                    }
+                }
+            };
+            if let Some(trace_id) = $crate::rows::hex_id::<16>(id) {
+                let found: Vec<Vec<u8>> = sqlx::query_scalar(
+                    "SELECT trace_id FROM traces WHERE trace_id = $1 \
+                     UNION SELECT trace_id FROM logs WHERE trace_id = $1",
+                )
+                .bind(trace_id.to_vec())
+                .fetch_all(&self.$pool)
+                .await?;
+                add(found, Match::TraceId, &mut matched_as);
+            }
+            if let Some(span_id) = $crate::rows::hex_id::<8>(id) {
+                let found: Vec<Vec<u8>> = sqlx::query_scalar(
+                    "SELECT DISTINCT trace_id FROM spans WHERE span_id = $1",
+                )
+                .bind(span_id.to_vec())
+                .fetch_all(&self.$pool)
+                .await?;
+                add(found, Match::SpanId, &mut matched_as);
+            }
+            let found: Vec<Vec<u8>> = sqlx::query_scalar(
+                "SELECT trace_id FROM spans WHERE request_id = $1 \
+                 UNION SELECT trace_id FROM logs WHERE request_id = $1 AND trace_id IS NOT NULL \
+                 LIMIT 1000",
+            )
+            .bind(id.to_owned())
+            .fetch_all(&self.$pool)
+            .await?;
+            add(found, Match::RequestId, &mut matched_as);
+
+            let mut spans = Vec::new();
+            for chunk in trace_ids.chunks(500) {
+                let mut q = sqlx::QueryBuilder::<$db>::new(format!(
+                    "SELECT {} WHERE s.trace_id IN (",
+                    $crate::rows::SPAN_COLUMNS
+                ));
+                let mut ids = q.separated(", ");
+                for trace_id in chunk {
+                    ids.push_bind(trace_id.clone());
+                }
+                q.push(")");
+                for raw in q.build_query_as::<$crate::rows::RawSpan>().fetch_all(&self.$pool).await? {
+                    spans.push(raw.into_view()?);
+                }
+            }
+            spans.sort_by(|a, b| (a.start_time_unix_nano, &a.span_id).cmp(&(b.start_time_unix_nano, &b.span_id)));
+
+            let mut q = sqlx::QueryBuilder::<$db>::new(format!(
+                "SELECT {} WHERE l.request_id = ",
+                $crate::rows::LOG_COLUMNS
+            ));
+            q.push_bind(id.to_owned());
+            if !trace_ids.is_empty() {
+                q.push(" OR l.trace_id IN (");
+                let mut ids = q.separated(", ");
+                for trace_id in trace_ids.iter().take(500) {
+                    ids.push_bind(trace_id.clone());
+                }
+                q.push(")");
+            }
+            q.push(" ORDER BY l.ts_ns, l.id LIMIT 10000");
+            let trace_hex: Vec<String> = trace_ids.iter().map(hex::encode).collect();
+            let mut logs = Vec::new();
+            for raw in q.build_query_as::<$crate::rows::RawLog>().fetch_all(&self.$pool).await? {
+                let log = raw.into_view()?;
+                let matched_by = match &log.trace_id {
+                    Some(trace_id) if trace_hex.contains(trace_id) => Match::TraceId,
+                    _ => Match::RequestId,
+                };
+                logs.push($crate::read::RequestLog { log, matched_by });
+            }
+            if logs.iter().any(|l| l.matched_by == Match::RequestId) && !matched_as.contains(&Match::RequestId) {
+                matched_as.push(Match::RequestId);
+            }
+            if matched_as.is_empty() {
+                return Ok(None);
+            }
+            Ok(Some($crate::read::RequestView {
+                id: id.to_owned(),
+                matched_as,
+                trace_ids: trace_hex,
+                spans,
+                logs,
+            }))
+        }
+
         pub async fn metrics(&self) -> $crate::Result<Vec<$crate::read::MetricInfo>> {
             sqlx::query_as::<_, $crate::rows::RawMetricInfo>($crate::rows::METRICS_SQL)
                 .fetch_all(&self.$pool)

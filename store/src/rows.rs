@@ -416,6 +416,39 @@ impl RawLog {
     }
 }
 
+/// Parses an id of `N` bytes written as hex, in either case.
+pub(crate) fn hex_id<const N: usize>(text: &str) -> Option<[u8; N]> {
+    let mut id = [0u8; N];
+    hex::decode_to_slice(text, &mut id).ok()?;
+    Some(id)
+}
+
+#[derive(sqlx::FromRow)]
+pub struct RawTraceSummary {
+    pub trace_id: Vec<u8>,
+    pub root_service: Option<String>,
+    pub root_name: Option<String>,
+    pub start_ns: i64,
+    pub end_ns: i64,
+    pub span_count: i64,
+    pub error_count: i64,
+}
+
+impl RawTraceSummary {
+    pub fn into_summary(self, services: Vec<String>) -> crate::read::TraceSummary {
+        crate::read::TraceSummary {
+            trace_id: hex::encode(&self.trace_id),
+            root_service: self.root_service,
+            root_name: self.root_name,
+            start_time_unix_nano: self.start_ns,
+            duration_ns: self.end_ns.saturating_sub(self.start_ns),
+            span_count: self.span_count,
+            error_count: self.error_count,
+            services,
+        }
+    }
+}
+
 #[derive(sqlx::FromRow)]
 pub struct RawMetricInfo {
     pub name: String,

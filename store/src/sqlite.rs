@@ -435,3 +435,15 @@ fn push_text_filter(q: &mut QueryBuilder<Sqlite>, text: &str) {
         .push_bind(fts_query(text))
         .push(")");
 }
+
+/// `key` (as stored) holds `value`, compared as text; booleans as `true`/`false`
+/// like PostgreSQL's `->>` gives them.
+fn push_attribute_filter(q: &mut QueryBuilder<Sqlite>, key: &str, value: &str) {
+    let path = format!("$.\"{}\"", key.replace('\\', "\\\\").replace('"', "\\\""));
+    q.push("CASE json_type(s.attributes, ")
+        .push_bind(path.clone())
+        .push(") WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' ELSE CAST(json_extract(s.attributes, ")
+        .push_bind(path)
+        .push(") AS TEXT) END = ")
+        .push_bind(value.to_owned());
+}

@@ -50,6 +50,15 @@ impl Attributes {
     }
 }
 
+/// A map key as the JSON form stores it (one more `$` in front of a `$`).
+pub fn stored_key(key: &str) -> String {
+    if key.starts_with('$') {
+        format!("${key}")
+    } else {
+        key.to_owned()
+    }
+}
+
 impl Value {
     pub fn as_str(&self) -> Option<&str> {
         match self {

@@ -378,6 +378,7 @@ async fn every_transport_round_trips(mut server: Server) {
         check_trace(&server, seed).await;
         check_logs(&server, seed).await;
         check_metrics(&server, seed).await;
+        check_request_and_search(&server, seed).await;
     }
     let stats = server.stats().await;
     let n = transports.len() as i64;
@@ -434,6 +435,75 @@ async fn trace_summary_is_right_when_the_root_arrives_last() {
             Some("POST /checkout".into())
         )
     );
+}
+
+async fn check_request_and_search(server: &Server, seed: u8) {
+    let trace_id = hex::encode(support::trace_id(seed));
+    let (status, view) = server
+        .get_json(&format!("/api/v1/requests/req-{seed}"))
+        .await;
+    assert_eq!(status, 200, "{view}");
+    assert_eq!(view["matched_as"], json!(["request_id"]));
+    assert_eq!(view["trace_ids"], json!([trace_id]));
+    assert_eq!(view["spans"].as_array().unwrap().len(), 2);
+    let logs = view["logs"].as_array().unwrap();
+    let matched: Vec<(&str, &str)> = logs
+        .iter()
+        .map(|l| {
+            (
+                l["severity_text"].as_str().unwrap(),
+                l["matched_by"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        matched,
+        vec![("ERROR", "trace_id"), ("INFO", "request_id")],
+        "the log with only a request id joins, labelled"
+    );
+    assert_eq!(view["error_origin"]["exception_type"], "CardDeclined");
+
+    let span_id = hex::encode(support::span_id(seed, 2));
+    let (status, view) = server
+        .get_json(&format!("/api/v1/requests/{span_id}"))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(view["matched_as"], json!(["span_id"]));
+    assert_eq!(view["trace_ids"], json!([trace_id]));
+
+    let (status, found) = server.get_json("/api/v1/traces?service=checkout&status=error&attr=http.route=/checkout&attr=request_id=req-1&limit=50").await;
+    assert_eq!(status, 200, "{found}");
+    let ids: Vec<&str> = found
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["trace_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        vec![hex::encode(support::trace_id(1))],
+        "only the first trace has request_id req-1"
+    );
+    let (_, found) = server.get_json(&format!("/api/v1/traces?operation=POST%20/charge&min_duration_ms=250&max_duration_ms=250&attr=request_id=req-{seed}")).await;
+    assert_eq!(
+        found,
+        json!([{
+            "trace_id": trace_id,
+            "root_service": "checkout",
+            "root_name": "POST /checkout",
+            "start_time_unix_nano": support::T0,
+            "duration_ns": 250_000_000,
+            "span_count": 2,
+            "error_count": 2,
+            "services": ["checkout"],
+        }])
+    );
+    let (_, found) = server
+        .get_json(&format!(
+            "/api/v1/traces?min_duration_ms=250.001&attr=request_id=req-{seed}"
+        ))
+        .await;
+    assert_eq!(found, json!([]));
 }
 
 #[tokio::test]

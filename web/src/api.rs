@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
-use store::{LogQuery, LogView, SpanView};
+use store::{LogQuery, LogView, RequestLog, SpanView, TraceQuery, TraceSummary};
 
 use crate::AppState;
 use crate::error_origin::{self, ErrorOrigin};
@@ -17,7 +17,9 @@ pub fn routes() -> Router<AppState> {
         .route("/readyz", get(readyz))
         .route("/metrics", get(self_metrics))
         .route("/api/v1/stats", get(stats))
+        .route("/api/v1/traces", get(traces))
         .route("/api/v1/traces/{trace_id}", get(trace))
+        .route("/api/v1/requests/{id}", get(request))
         .route("/api/v1/logs", get(logs))
         .route("/api/v1/metrics", get(metrics))
         .route("/api/v1/metrics/{name}/points", get(metric_points))
@@ -109,6 +111,91 @@ async fn trace(
         logs: trace.logs,
         error_origin,
     }))
+}
+
+async fn traces(
+    State(state): State<AppState>,
+    Query(params): Query<Vec<(String, String)>>,
+) -> ApiResult<Json<Vec<TraceSummary>>> {
+    let mut query = TraceQuery {
+        limit: 20,
+        ..TraceQuery::default()
+    };
+    for (key, value) in &params {
+        let value = value.trim();
+        if value.is_empty() {
+            continue;
+        }
+        match key.as_str() {
+            "service" => query.service = Some(value.to_owned()),
+            "operation" => query.operation = Some(value.to_owned()),
+            "status" => {
+                query.failed = Some(match value {
+                    "error" => true,
+                    "ok" => false,
+                    other => {
+                        return Err(ApiError::BadRequest(format!(
+                            "status must be error or ok, got {other:?}"
+                        )));
+                    }
+                })
+            }
+            "min_duration_ms" => query.min_duration_ns = Some(millis_to_nanos(value, key)?),
+            "max_duration_ms" => query.max_duration_ns = Some(millis_to_nanos(value, key)?),
+            "attr" => {
+                let (k, v) = value
+                    .split_once('=')
+                    .filter(|(k, _)| !k.is_empty())
+                    .ok_or_else(|| {
+                        ApiError::BadRequest(format!("attr must be key=value, got {value:?}"))
+                    })?;
+                query.attributes.push((k.to_owned(), v.to_owned()));
+            }
+            "start" => query.start = Some(parse_number(value, "start")?),
+            "end" => query.end = Some(parse_number(value, "end")?),
+            "limit" => query.limit = parse_number::<u32>(value, "limit")?.clamp(1, 1000),
+            other => return Err(ApiError::BadRequest(format!("unknown parameter {other:?}"))),
+        }
+    }
+    Ok(Json(state.store.traces(&query).await?))
+}
+
+#[derive(Serialize)]
+struct RequestResponse {
+    id: String,
+    matched_as: Vec<store::Match>,
+    trace_ids: Vec<String>,
+    spans: Vec<SpanView>,
+    logs: Vec<RequestLog>,
+    error_origin: Option<ErrorOrigin>,
+}
+
+async fn request(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<RequestResponse>> {
+    let view = state.store.request(&id).await?.ok_or_else(|| {
+        ApiError::NotFound(format!("no trace, span or request with id {:?}", id.trim()))
+    })?;
+    let error_origin = error_origin::find(&view.spans);
+    Ok(Json(RequestResponse {
+        id: view.id,
+        matched_as: view.matched_as,
+        trace_ids: view.trace_ids,
+        spans: view.spans,
+        logs: view.logs,
+        error_origin,
+    }))
+}
+
+fn millis_to_nanos(text: &str, what: &str) -> ApiResult<i64> {
+    let millis: f64 = parse_number(text, what)?;
+    if !millis.is_finite() || millis < 0.0 {
+        return Err(ApiError::BadRequest(format!(
+            "{what} must be a non-negative number, got {text:?}"
+        )));
+    }
+    Ok((millis * 1e6).min(i64::MAX as f64) as i64)
 }
 
 async fn logs(

@@ -1842,3 +1842,279 @@ pub async fn reopen_keeps_data(ctx: Ctx) {
     assert_eq!(reopened.stats().await.expect("stats").spans, 2);
     reopened.close().await;
 }
+
+/// Three traces: 1 fails in `db` and is slow, 2 is healthy, 3 has no root yet.
+fn search_traces() -> Batch {
+    let mut checkout_root = timed(span(tid(1), sid(1), None, "POST /checkout"), T0, T0 + 900);
+    checkout_root.attributes = attrs([
+        ("http.route", s("/checkout")),
+        ("retries", Value::Int(2)),
+        ("cached", Value::Bool(false)),
+    ]);
+    let db_call = failed(on_resource(
+        timed(
+            span(tid(1), sid(2), Some(sid(1)), "SELECT orders"),
+            T0 + 100,
+            T0 + 800,
+        ),
+        1,
+    ));
+    let mut cart_root = timed(
+        span(tid(2), sid(3), None, "GET /cart"),
+        T0 + 2_000,
+        T0 + 2_050,
+    );
+    cart_root.attributes = attrs([("http.route", s("/cart")), ("$odd", s("yes"))]);
+    let orphan = on_resource(
+        timed(
+            span(tid(3), sid(4), Some(sid(99)), "consume"),
+            T0 + 5_000,
+            T0 + 5_010,
+        ),
+        1,
+    );
+    Batch {
+        resources: vec![resource("gateway"), resource("db")],
+        scopes: vec![scope("conformance")],
+        spans: vec![checkout_root, db_call, cart_root, orphan],
+        ..Batch::default()
+    }
+}
+
+pub async fn trace_search(ctx: Ctx) {
+    write(&ctx, &search_traces()).await;
+    let ids = |summaries: Vec<store::TraceSummary>| {
+        summaries
+            .into_iter()
+            .map(|t| t.trace_id)
+            .collect::<Vec<_>>()
+    };
+    let id = |n| hex::encode(tid(n));
+    let all = ctx
+        .store
+        .traces(&store::TraceQuery {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        all[2],
+        store::TraceSummary {
+            trace_id: id(1),
+            root_service: Some("gateway".into()),
+            root_name: Some("POST /checkout".into()),
+            start_time_unix_nano: T0,
+            duration_ns: 900,
+            span_count: 2,
+            error_count: 1,
+            services: vec!["db".into(), "gateway".into()],
+        },
+        "[{:?}]",
+        ctx.backend
+    );
+    assert_eq!(all[0].root_service, None, "no root yet");
+    let cases: Vec<(store::TraceQuery, Vec<String>)> = vec![
+        (store::TraceQuery::default(), vec![id(3), id(2), id(1)]),
+        (
+            store::TraceQuery {
+                service: Some("db".into()),
+                ..Default::default()
+            },
+            vec![id(3), id(1)],
+        ),
+        (
+            store::TraceQuery {
+                operation: Some("SELECT orders".into()),
+                ..Default::default()
+            },
+            vec![id(1)],
+        ),
+        (
+            store::TraceQuery {
+                service: Some("gateway".into()),
+                operation: Some("SELECT orders".into()),
+                ..Default::default()
+            },
+            vec![],
+        ),
+        (
+            store::TraceQuery {
+                failed: Some(true),
+                ..Default::default()
+            },
+            vec![id(1)],
+        ),
+        (
+            store::TraceQuery {
+                failed: Some(false),
+                ..Default::default()
+            },
+            vec![id(3), id(2)],
+        ),
+        (
+            store::TraceQuery {
+                min_duration_ns: Some(50),
+                ..Default::default()
+            },
+            vec![id(2), id(1)],
+        ),
+        (
+            store::TraceQuery {
+                min_duration_ns: Some(51),
+                max_duration_ns: Some(900),
+                ..Default::default()
+            },
+            vec![id(1)],
+        ),
+        (
+            store::TraceQuery {
+                start: Some(T0 + 2_000),
+                end: Some(T0 + 5_000),
+                ..Default::default()
+            },
+            vec![id(2)],
+        ),
+        (
+            store::TraceQuery {
+                attributes: vec![("http.route".into(), "/cart".into())],
+                ..Default::default()
+            },
+            vec![id(2)],
+        ),
+        (
+            store::TraceQuery {
+                attributes: vec![("retries".into(), "2".into())],
+                ..Default::default()
+            },
+            vec![id(1)],
+        ),
+        (
+            store::TraceQuery {
+                attributes: vec![("cached".into(), "false".into())],
+                ..Default::default()
+            },
+            vec![id(1)],
+        ),
+        (
+            store::TraceQuery {
+                attributes: vec![("$odd".into(), "yes".into())],
+                ..Default::default()
+            },
+            vec![id(2)],
+        ),
+        (
+            store::TraceQuery {
+                attributes: vec![
+                    ("http.route".into(), "/cart".into()),
+                    ("retries".into(), "2".into()),
+                ],
+                ..Default::default()
+            },
+            vec![],
+        ),
+        (
+            store::TraceQuery {
+                attributes: vec![("we\"ird'key".into(), "x".into())],
+                ..Default::default()
+            },
+            vec![],
+        ),
+        (
+            store::TraceQuery {
+                limit: 1,
+                ..Default::default()
+            },
+            vec![id(3)],
+        ),
+    ];
+    for (mut query, want) in cases {
+        if query.limit == 0 {
+            query.limit = 10;
+        }
+        let got = ids(ctx.store.traces(&query).await.unwrap());
+        assert_eq!(got, want, "[{:?}] {query:?}", ctx.backend);
+    }
+}
+
+pub async fn request_resolution(ctx: Ctx) {
+    let mut batch = search_traces();
+    batch.spans[0].derived.request_id = Some("req-7".into());
+    // A retry of the same request, in a trace of its own.
+    batch.spans[2].derived.request_id = Some("req-7".into());
+    let mut with_trace = log(T0 + 10, s("charging"));
+    with_trace.trace_id = Some(tid(1));
+    let mut only_request_id = log(T0 + 20, s("refund queued"));
+    only_request_id.request_id = Some("req-7".into());
+    let mut other = log(T0 + 30, s("unrelated"));
+    other.request_id = Some("req-8".into());
+    batch.logs = vec![with_trace, only_request_id, other];
+    write(&ctx, &batch).await;
+
+    let view = ctx
+        .store
+        .request("req-7")
+        .await
+        .unwrap()
+        .expect("request id resolves");
+    assert_eq!(view.matched_as, vec![store::Match::RequestId]);
+    assert_eq!(
+        view.trace_ids.len(),
+        2,
+        "both traces of the request: {:?}",
+        view.trace_ids
+    );
+    assert_eq!(view.spans.len(), 3);
+    let matched: Vec<(String, store::Match)> = view
+        .logs
+        .iter()
+        .map(|l| (l.log.body.as_str().unwrap().to_owned(), l.matched_by))
+        .collect();
+    assert_eq!(
+        matched,
+        vec![
+            ("charging".into(), store::Match::TraceId),
+            ("refund queued".into(), store::Match::RequestId)
+        ],
+        "[{:?}]",
+        ctx.backend
+    );
+
+    let by_trace = ctx
+        .store
+        .request(&hex::encode(tid(1)).to_uppercase())
+        .await
+        .unwrap()
+        .expect("trace id resolves");
+    assert_eq!(by_trace.matched_as, vec![store::Match::TraceId]);
+    assert_eq!(by_trace.trace_ids, vec![hex::encode(tid(1))]);
+    assert_eq!(by_trace.spans.len(), 2);
+    assert_eq!(by_trace.logs.len(), 1);
+
+    let by_span = ctx
+        .store
+        .request(&hex::encode(sid(2)))
+        .await
+        .unwrap()
+        .expect("span id resolves");
+    assert_eq!(by_span.matched_as, vec![store::Match::SpanId]);
+    assert_eq!(by_span.trace_ids, vec![hex::encode(tid(1))]);
+
+    let only_logs = ctx
+        .store
+        .request("req-8")
+        .await
+        .unwrap()
+        .expect("a request id known only to logs");
+    assert_eq!(only_logs.trace_ids, Vec::<String>::new());
+    assert_eq!(only_logs.logs.len(), 1);
+    assert_eq!(only_logs.logs[0].matched_by, store::Match::RequestId);
+
+    for unknown in ["nope", &hex::encode(tid(42)), &hex::encode(sid(42)), ""] {
+        assert_eq!(
+            ctx.store.request(unknown).await.unwrap(),
+            None,
+            "{unknown:?}"
+        );
+    }
+}

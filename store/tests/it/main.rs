@@ -53,4 +53,6 @@ conformance!(
     nul_in_text,
     concurrent_writers_on_one_store,
     reopen_keeps_data,
+    trace_search,
+    request_resolution,
 );
