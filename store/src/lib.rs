@@ -22,8 +22,8 @@ use std::time::Duration;
 
 pub use model::Batch;
 pub use read::{
-    LogQuery, LogView, Match, MetricInfo, MetricPointView, RequestLog, RequestView, SpanView,
-    Stats, TraceQuery, TraceSummary, TraceView,
+    LogQuery, LogView, Match, MetricInfo, MetricPointView, RequestLog, RequestView, ServiceRed,
+    SpanView, Stats, TraceQuery, TraceSummary, TraceView,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -123,6 +123,15 @@ impl Store {
         match self {
             Store::Sqlite(s) => s.trace(trace_id).await,
             Store::Postgres(s) => s.trace(trace_id).await,
+        }
+    }
+
+    /// Every service known to the store with its request figures for traces
+    /// that started in `[start, end)`, by name.
+    pub async fn services(&self, start: i64, end: i64) -> Result<Vec<ServiceRed>> {
+        match self {
+            Store::Sqlite(s) => s.services(start, end).await,
+            Store::Postgres(s) => s.services(start, end).await,
         }
     }
 

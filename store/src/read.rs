@@ -187,3 +187,102 @@ pub struct RequestView {
     /// Log records of those traces or with the request id, oldest first.
     pub logs: Vec<RequestLog>,
 }
+
+/// Requests, errors and duration of one service over a window, counted
+/// from the spans that stand for requests: server and consumer spans, and
+/// roots (a trace's entry, whatever its kind).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServiceRed {
+    pub service: String,
+    pub requests: u64,
+    pub errors: u64,
+    /// Requests per second over the whole window.
+    pub rate_per_second: f64,
+    /// `errors / requests`, 0 when there were no requests.
+    pub error_rate: f64,
+    /// Nearest-rank percentiles of the request durations, nanoseconds;
+    /// `None` without requests.
+    pub p50_ns: Option<i64>,
+    pub p95_ns: Option<i64>,
+    pub p99_ns: Option<i64>,
+}
+
+/// The nearest-rank percentile (`q` in 0..=1) of sorted values: the smallest
+/// value with at least `q` of all values at or below it. Exact, no interpolation.
+pub fn percentile(sorted: &[i64], q: f64) -> Option<i64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = (q * sorted.len() as f64).ceil() as usize;
+    Some(sorted[rank.clamp(1, sorted.len()) - 1])
+}
+
+impl ServiceRed {
+    /// Figures from a service's request durations and error count.
+    pub fn from_durations(
+        service: String,
+        mut durations: Vec<i64>,
+        errors: u64,
+        window_ns: i64,
+    ) -> ServiceRed {
+        durations.sort_unstable();
+        let requests = durations.len() as u64;
+        let window_seconds = (window_ns.max(1)) as f64 / 1e9;
+        ServiceRed {
+            service,
+            requests,
+            errors,
+            rate_per_second: requests as f64 / window_seconds,
+            error_rate: if requests == 0 {
+                0.0
+            } else {
+                errors as f64 / requests as f64
+            },
+            p50_ns: percentile(&durations, 0.50),
+            p95_ns: percentile(&durations, 0.95),
+            p99_ns: percentile(&durations, 0.99),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let check = |values: &[i64], q: f64, expected: Option<i64>| {
+            assert_eq!(percentile(values, q), expected, "{values:?} at {q}");
+        };
+        check(&[], 0.5, None);
+        check(&[7], 0.5, Some(7));
+        check(&[7], 0.99, Some(7));
+        check(&[1, 2], 0.5, Some(1));
+        check(&[1, 2, 3, 4], 0.5, Some(2));
+        check(&[1, 2, 3, 4], 0.75, Some(3));
+        check(&[1, 2, 3, 4], 0.76, Some(4));
+        let hundred: Vec<i64> = (1..=100).collect();
+        check(&hundred, 0.5, Some(50));
+        check(&hundred, 0.95, Some(95));
+        check(&hundred, 0.99, Some(99));
+        check(&hundred, 1.0, Some(100));
+        check(&hundred, 0.0, Some(1));
+    }
+
+    #[test]
+    fn red_figures() {
+        let red = ServiceRed::from_durations("api".into(), vec![30, 10, 20, 40], 1, 2_000_000_000);
+        assert_eq!(red.requests, 4);
+        assert_eq!(red.rate_per_second, 2.0);
+        assert_eq!(red.error_rate, 0.25);
+        assert_eq!(
+            (red.p50_ns, red.p95_ns, red.p99_ns),
+            (Some(20), Some(40), Some(40))
+        );
+        let idle = ServiceRed::from_durations("idle".into(), vec![], 0, 1_000_000_000);
+        assert_eq!(
+            (idle.requests, idle.error_rate, idle.p50_ns),
+            (0, 0.0, None)
+        );
+    }
+}

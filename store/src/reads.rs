@@ -104,6 +104,42 @@ macro_rules! impl_reads {
                 .collect()
         }
 
+        pub async fn services(
+            &self,
+            start: i64,
+            end: i64,
+        ) -> $crate::Result<Vec<$crate::read::ServiceRed>> {
+            use futures_util::TryStreamExt as _;
+            // Through the trace summaries' start index, then each trace's spans.
+            let mut rows = sqlx::query_as::<_, (String, i64, bool)>(
+                "SELECT s.service, s.end_ns - s.start_ns, s.is_error \
+                 FROM traces t JOIN spans s ON s.trace_id = t.trace_id \
+                 WHERE t.start_ns >= $1 AND t.start_ns < $2 \
+                 AND (s.kind IN (2, 5) OR s.parent_span_id IS NULL)",
+            )
+            .bind(start)
+            .bind(end)
+            .fetch(&self.$pool);
+            let mut by_service: std::collections::BTreeMap<String, (Vec<i64>, u64)> =
+                sqlx::query_scalar::<_, String>("SELECT DISTINCT service FROM resources")
+                    .fetch_all(&self.$pool)
+                    .await?
+                    .into_iter()
+                    .map(|service| (service, (Vec::new(), 0)))
+                    .collect();
+            while let Some((service, duration, is_error)) = rows.try_next().await? {
+                let entry = by_service.entry(service).or_default();
+                entry.0.push(duration);
+                entry.1 += u64::from(is_error);
+            }
+            Ok(by_service
+                .into_iter()
+                .map(|(service, (durations, errors))| {
+                    $crate::read::ServiceRed::from_durations(service, durations, errors, end - start)
+                })
+                .collect())
+        }
+
         pub async fn traces(
             &self,
             query: &$crate::read::TraceQuery,

@@ -2118,3 +2118,32 @@ pub async fn request_resolution(ctx: Ctx) {
         );
     }
 }
+
+pub async fn service_red(ctx: Ctx) {
+    let mut batch = search_traces();
+    // Requests: the roots of traces 1 and 2 (gateway), the server span below
+    // (db), and nothing for the internal orphan whose parent is missing.
+    batch.spans[1].kind = SpanKind::Server;
+    write(&ctx, &batch).await;
+    let red = ctx.store.services(T0, T0 + 1_000_000_000).await.unwrap();
+    let figures: Vec<(String, u64, u64, Option<i64>, Option<i64>)> = red
+        .iter()
+        .map(|r| (r.service.clone(), r.requests, r.errors, r.p50_ns, r.p99_ns))
+        .collect();
+    assert_eq!(
+        figures,
+        vec![
+            ("db".into(), 1, 1, Some(700), Some(700)),
+            ("gateway".into(), 2, 0, Some(50), Some(900))
+        ],
+        "[{:?}]",
+        ctx.backend
+    );
+    assert_eq!(red[1].rate_per_second, 2.0);
+    // A window that starts after trace 1 holds only trace 2 and the orphan.
+    let later = ctx.store.services(T0 + 1_000, T0 + 10_000).await.unwrap();
+    assert_eq!(
+        later.iter().map(|r| r.requests).collect::<Vec<_>>(),
+        vec![0, 1]
+    );
+}

@@ -55,4 +55,5 @@ conformance!(
     reopen_keeps_data,
     trace_search,
     request_resolution,
+    service_red,
 );
