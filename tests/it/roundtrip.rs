@@ -569,3 +569,28 @@ async fn api_errors_and_health() {
     }
     server.stop().await;
 }
+
+#[tokio::test]
+async fn services_report_red_figures() {
+    let mut server = Server::start().await;
+    send_all(&server, Transport::HttpProtobuf, 1).await;
+    let window = format!("start={}&end={}", support::T0, support::T0 + 2_000_000_000);
+    let (status, body) = server.get_json(&format!("/api/v1/services?{window}")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["start_time_unix_nano"], support::T0);
+    // The root server span is checkout's one request; it failed. The client
+    // span below it is not a request. refunds only logged.
+    assert_eq!(
+        body["services"],
+        json!([
+            {"service": "checkout", "requests": 1, "errors": 1, "rate_per_second": 0.5, "error_rate": 1.0, "p50_ns": 250_000_000, "p95_ns": 250_000_000, "p99_ns": 250_000_000},
+            {"service": "refunds", "requests": 0, "errors": 0, "rate_per_second": 0.0, "error_rate": 0.0, "p50_ns": null, "p95_ns": null, "p99_ns": null},
+        ])
+    );
+    let (status, body) = server.get_json("/api/v1/services?window=15m").await;
+    assert_eq!(status, 200);
+    assert_eq!(body["services"][0]["requests"], 0, "the fixture is from 2023, outside the last 15 minutes");
+    let (status, _) = server.get_json("/api/v1/services?window=forever").await;
+    assert_eq!(status, 400);
+    server.stop().await;
+}

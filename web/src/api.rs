@@ -17,6 +17,7 @@ pub fn routes() -> Router<AppState> {
         .route("/readyz", get(readyz))
         .route("/metrics", get(self_metrics))
         .route("/api/v1/stats", get(stats))
+        .route("/api/v1/services", get(services))
         .route("/api/v1/traces", get(traces))
         .route("/api/v1/traces/{trace_id}", get(trace))
         .route("/api/v1/requests/{id}", get(request))
@@ -111,6 +112,60 @@ async fn trace(
         logs: trace.logs,
         error_origin,
     }))
+}
+
+#[derive(Serialize)]
+struct ServicesResponse {
+    start_time_unix_nano: i64,
+    end_time_unix_nano: i64,
+    services: Vec<store::ServiceRed>,
+}
+
+/// RED figures per service over `window` (`15m`, `1h`, `6h`, `24h`, `7d`, …;
+/// default `1h`) ending now, or over `start`..`end` in nanoseconds.
+async fn services(
+    State(state): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> ApiResult<Json<ServicesResponse>> {
+    let param = |key: &str| params.get(key).map(|v| v.trim()).filter(|v| !v.is_empty());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+    let end = param("end")
+        .map(|v| parse_number(v, "end"))
+        .transpose()?
+        .unwrap_or(now);
+    let start = match param("start") {
+        Some(start) => parse_number(start, "start")?,
+        None => end.saturating_sub(parse_window(param("window").unwrap_or("1h"))?),
+    };
+    if start >= end {
+        return Err(ApiError::BadRequest("start must be before end".into()));
+    }
+    Ok(Json(ServicesResponse {
+        start_time_unix_nano: start,
+        end_time_unix_nano: end,
+        services: state.store.services(start, end).await?,
+    }))
+}
+
+/// `90s`, `15m`, `1h`, `7d` as nanoseconds.
+fn parse_window(text: &str) -> ApiResult<i64> {
+    let bad = || ApiError::BadRequest(format!("window must look like 15m, 1h or 7d, got {text:?}"));
+    let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+    let (number, unit) = text.split_at(split);
+    let number: i64 = number.parse().map_err(|_| bad())?;
+    let unit_ns: i64 = match unit {
+        "s" => 1_000_000_000,
+        "m" => 60 * 1_000_000_000,
+        "h" => 3_600 * 1_000_000_000,
+        "d" => 86_400 * 1_000_000_000,
+        _ => return Err(bad()),
+    };
+    number
+        .checked_mul(unit_ns)
+        .filter(|ns| *ns > 0)
+        .ok_or_else(bad)
 }
 
 async fn traces(
@@ -256,4 +311,24 @@ fn parse_trace_id(text: &str) -> ApiResult<[u8; 16]> {
 fn parse_number<T: std::str::FromStr>(text: &str, what: &str) -> ApiResult<T> {
     text.parse()
         .map_err(|_| ApiError::BadRequest(format!("{what} must be a number, got {text:?}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows() {
+        for (text, expected) in [
+            ("15m", Some(900_000_000_000)),
+            ("1h", Some(3_600_000_000_000)),
+            ("7d", Some(604_800_000_000_000)),
+            ("90s", Some(90_000_000_000)),
+        ] {
+            assert_eq!(parse_window(text).ok(), expected, "{text}");
+        }
+        for bad in ["", "h", "1", "1w", "-1h", "0m", "99999999999999d"] {
+            assert!(parse_window(bad).is_err(), "{bad}");
+        }
+    }
 }
