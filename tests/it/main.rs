@@ -7,3 +7,4 @@ mod overload;
 mod postgres;
 mod roundtrip;
 mod support;
+mod ui;

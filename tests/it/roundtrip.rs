@@ -589,7 +589,10 @@ async fn services_report_red_figures() {
     );
     let (status, body) = server.get_json("/api/v1/services?window=15m").await;
     assert_eq!(status, 200);
-    assert_eq!(body["services"][0]["requests"], 0, "the fixture is from 2023, outside the last 15 minutes");
+    assert_eq!(
+        body["services"][0]["requests"], 0,
+        "the fixture is from 2023, outside the last 15 minutes"
+    );
     let (status, _) = server.get_json("/api/v1/services?window=forever").await;
     assert_eq!(status, 400);
     server.stop().await;

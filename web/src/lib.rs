@@ -3,9 +3,11 @@
 //!
 //! - `api`: `/api/v1/…` handlers and their one error type.
 //! - `error_origin`: where a trace's failure started; pure.
+//! - `ui`: the server-rendered HTML pages and their embedded static assets.
 
 mod api;
 pub mod error_origin;
+mod ui;
 
 use std::sync::Arc;
 
@@ -23,5 +25,5 @@ pub struct AppState {
 
 /// The UI and API router; tests drive it with `oneshot` or serve it on port 0.
 pub fn router(state: AppState) -> Router {
-    api::routes().with_state(state)
+    api::routes().merge(ui::routes()).with_state(state)
 }

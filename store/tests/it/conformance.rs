@@ -2126,7 +2126,8 @@ pub async fn service_red(ctx: Ctx) {
     batch.spans[1].kind = SpanKind::Server;
     write(&ctx, &batch).await;
     let red = ctx.store.services(T0, T0 + 1_000_000_000).await.unwrap();
-    let figures: Vec<(String, u64, u64, Option<i64>, Option<i64>)> = red
+    type Figures = (String, u64, u64, Option<i64>, Option<i64>);
+    let figures: Vec<Figures> = red
         .iter()
         .map(|r| (r.service.clone(), r.requests, r.errors, r.p50_ns, r.p99_ns))
         .collect();

@@ -1,0 +1,279 @@
+//! The web UI through the real server: pages rendered from data sent over
+//! OTLP/HTTP, asserted on their HTML text.
+
+use prost::Message as _;
+
+use crate::support::{self, Server};
+
+async fn post(server: &Server, path: &str, body: Vec<u8>) {
+    let response = server
+        .http
+        .post(format!("{}{path}", server.otlp_url))
+        .header("content-type", "application/x-protobuf")
+        .body(body)
+        .send()
+        .await
+        .expect("OTLP answers");
+    assert_eq!(response.status(), 200, "{path}");
+}
+
+async fn send(server: &Server, seed: u8) {
+    post(server, "/v1/traces", support::traces(seed).encode_to_vec()).await;
+    post(server, "/v1/logs", support::logs(seed).encode_to_vec()).await;
+}
+
+async fn get(server: &Server, path: &str) -> (u16, reqwest::header::HeaderMap, String) {
+    let response = server
+        .http
+        .get(format!("{}{path}", server.ui_url))
+        .send()
+        .await
+        .expect("GET answers");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    (status, headers, response.text().await.expect("body"))
+}
+
+fn trace_hex(seed: u8) -> String {
+    hex::encode(support::trace_id(seed))
+}
+
+fn assert_security_headers(headers: &reqwest::header::HeaderMap, what: &str) {
+    let csp = headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("default-src 'self'"), "{what}: {csp}");
+    assert!(csp.contains("script-src 'self'"), "{what}: {csp}");
+    assert!(csp.contains("style-src 'self'"), "{what}: {csp}");
+    assert!(!csp.contains("unsafe-inline"), "{what}: {csp}");
+    assert_eq!(headers["x-content-type-options"], "nosniff", "{what}");
+    assert_eq!(headers["referrer-policy"], "no-referrer", "{what}");
+}
+
+/// askama writes `<` as `&#60;`; spell every escape the named way so
+/// assertions read as the browser's source view does.
+fn named_entities(html: String) -> String {
+    html.replace("&#60;", "&lt;")
+        .replace("&#62;", "&gt;")
+        .replace("&#34;", "&quot;")
+        .replace("&#38;", "&amp;")
+}
+
+/// Text between `start` and the next `end`, to look at one part of a page.
+fn section<'a>(html: &'a str, start: &str, end: &str) -> &'a str {
+    let from = html
+        .find(start)
+        .unwrap_or_else(|| panic!("{start:?} in page"));
+    let rest = &html[from..];
+    &rest[..rest.find(end).unwrap_or(rest.len())]
+}
+
+#[tokio::test]
+async fn request_view_shows_the_failure_the_traces_and_both_logs() {
+    let mut server = Server::start().await;
+    send(&server, 61).await;
+    let (status, headers, html) = get(&server, "/requests/req-61").await;
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert_security_headers(&headers, "request page");
+    let banner = section(&html, "class=\"banner", "</section>");
+    assert!(banner.contains("failed in"), "{banner}");
+    assert!(banner.contains("POST /charge"), "{banner}");
+    assert!(
+        banner.contains("CardDeclined: insufficient funds"),
+        "{banner}"
+    );
+    assert!(banner.contains("propagated through"), "{banner}");
+    assert!(banner.contains("POST /checkout"), "{banner}");
+    assert!(
+        html.contains("matched as <strong>request id</strong>"),
+        "{html}"
+    );
+    assert!(html.contains(&format!("href=\"/traces/{}\"", trace_hex(61))));
+    // Both log lines, oldest first, each with how it was found.
+    let logs = section(&html, "<table class=\"logs\">", "</table>");
+    let traced = logs.find("charge failed").expect("log with the trace id");
+    let by_request = logs
+        .find("queued refund seed61")
+        .expect("log with the request id");
+    assert!(traced < by_request, "time order: {logs}");
+    let rows: Vec<&str> = logs.split("<tr class=").skip(1).collect();
+    assert_eq!(rows.len(), 2, "{logs}");
+    assert!(rows[0].contains("charge failed") && rows[0].contains(">trace id<"));
+    assert!(rows[1].contains("queued refund") && rows[1].contains(">request id<"));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn trace_view_shows_the_span_tree_errors_and_logs() {
+    let mut server = Server::start().await;
+    send(&server, 62).await;
+    let trace_id = trace_hex(62);
+    let (status, headers, html) = get(&server, &format!("/traces/{trace_id}")).await;
+    assert_eq!(status, 200, "{html}");
+    assert_security_headers(&headers, "trace page");
+    let root_id = hex::encode(support::span_id(62, 1));
+    let child_id = hex::encode(support::span_id(62, 2));
+    let root = section(&html, &format!("id=\"span-{root_id}\""), "</details>");
+    let child = section(&html, &format!("id=\"span-{child_id}\""), "</details>");
+    assert!(root.contains("POST /checkout") && root.contains("class=\"name d0\""));
+    assert!(child.contains("POST /charge") && child.contains("class=\"name d1\""));
+    assert!(
+        html.find(&format!("id=\"span-{root_id}\""))
+            < html.find(&format!("id=\"span-{child_id}\"")),
+        "parent first"
+    );
+    // Both spans are in error; the child, which raised, is the origin.
+    assert!(root.contains("class=\"span err\""), "{root}");
+    assert!(root.contains(">error</span>"), "{root}");
+    assert!(child.contains("class=\"span err origin\""), "{child}");
+    assert!(
+        child.contains("width=\"76.000%\""),
+        "bar of 190 of 250 ms: {child}"
+    );
+    assert!(root.contains("250 ms") && child.contains("190 ms"));
+    // The log the child wrote sits under it, and in the list below.
+    let after_child = section(&html, &format!("id=\"span-{child_id}\""), "<h2>Logs");
+    assert!(
+        after_child.contains("class=\"span-log sev-error\""),
+        "{after_child}"
+    );
+    assert!(after_child.contains("charge failed"));
+    let logs = section(&html, "<table class=\"logs\">", "</table>");
+    assert!(logs.contains("charge failed"), "{logs}");
+
+    // Span details, as the htmx partial and as a page of its own.
+    let partial = server
+        .http
+        .get(format!(
+            "{}/traces/{trace_id}/spans/{child_id}",
+            server.ui_url
+        ))
+        .header("hx-request", "true")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(partial.status(), 200);
+    let partial = partial.text().await.unwrap();
+    assert!(!partial.contains("<html"), "a fragment: {partial}");
+    assert!(partial.contains("<strong>CardDeclined</strong>: insufficient funds"));
+    assert!(partial.contains("rpc.service") && partial.contains("service.name"));
+    let (status, _, page) = get(&server, &format!("/traces/{trace_id}/spans/{root_id}")).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("<html") && page.contains("http.route"));
+    assert!(page.contains("link.kind"), "links shown: {page}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn search_redirects_to_the_request_view() {
+    let mut server = Server::start().await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let response = client
+        .get(format!("{}/search?id=+req%2063%2F1+", server.ui_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()["location"], "/requests/req%2063%2F1");
+    let response = client
+        .get(format!("{}/search?id=", server.ui_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()["location"], "/");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn unknown_ids_are_a_404_page_with_the_search_box() {
+    let mut server = Server::start().await;
+    for path in [
+        "/requests/nothing-here".to_owned(),
+        format!("/traces/{}", trace_hex(64)),
+        "/traces/not-hex".to_owned(),
+    ] {
+        let (status, headers, html) = get(&server, &path).await;
+        assert_eq!(status, 404, "{path}");
+        assert_security_headers(&headers, &path);
+        assert!(html.contains("<h1>Not found</h1>"), "{path}: {html}");
+        assert!(html.contains("<form class=\"search\""), "{path}: {html}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn static_assets_are_embedded_and_cached() {
+    let mut server = Server::start().await;
+    let (_, _, home) = get(&server, "/").await;
+    assert!(home.contains("<h1>Services</h1>"));
+    let css = section(&home, "/static/loupe.css?v=", "\"");
+    let js = section(&home, "/static/loupe.js?v=", "\"");
+    assert!(home.contains("src=\"/static/htmx-2.0.11.min.js\""));
+    for (path, content_type, needle) in [
+        (css, "text/css", "prefers-color-scheme"),
+        (js, "text/javascript", "keydown"),
+        ("/static/htmx-2.0.11.min.js", "text/javascript", "htmx"),
+    ] {
+        let (status, headers, body) = get(&server, path).await;
+        assert_eq!(status, 200, "{path}");
+        assert!(
+            headers["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with(content_type),
+            "{path}"
+        );
+        let cache = headers["cache-control"].to_str().unwrap();
+        assert!(cache.contains("max-age=31536000"), "{path}: {cache}");
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        assert!(body.contains(needle), "{path}");
+    }
+    let (status, _, _) = get(&server, "/static/nope.js").await;
+    assert_eq!(status, 404);
+    // The API is still there, still JSON.
+    let (status, body) = server.get_json("/api/v1/stats").await;
+    assert_eq!((status, body["spans"].as_i64()), (200, Some(0)));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn telemetry_is_escaped() {
+    let mut server = Server::start().await;
+    let mut traces = support::traces(65);
+    let spans = &mut traces.resource_spans[0].scope_spans[0].spans;
+    spans[1].name = "<script>alert(1)</script>".into();
+    spans[0].attributes.push(support::kv(
+        "evil",
+        support::s("\"><img src=x onerror=alert(2)>"),
+    ));
+    post(&server, "/v1/traces", traces.encode_to_vec()).await;
+    let trace_id = trace_hex(65);
+    let (_, _, html) = get(&server, &format!("/traces/{trace_id}")).await;
+    let html = named_entities(html);
+    assert!(
+        html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{html}"
+    );
+    assert!(!html.contains("<script>alert"), "{html}");
+    let (_, _, home) = get(&server, "/").await;
+    let home = named_entities(home);
+    assert!(home.contains("&lt;script&gt;"), "{home}");
+    assert!(!home.contains("<script>alert"));
+    let child_id = hex::encode(support::span_id(65, 2));
+    let (_, _, span) = get(&server, &format!("/traces/{trace_id}/spans/{child_id}")).await;
+    let span = named_entities(span);
+    assert!(
+        span.contains("&quot;&gt;&lt;img src=x onerror=alert(2)&gt;"),
+        "{span}"
+    );
+    assert!(!span.contains("<img"));
+    server.stop().await;
+}

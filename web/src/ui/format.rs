@@ -1,0 +1,114 @@
+//! How the pages write times, durations, values and service colours.
+
+use store::value::Value;
+
+/// UTC, millisecond precision: `2023-11-14 22:13:20.005`.
+pub fn time(ns: i64) -> String {
+    let secs = ns.div_euclid(1_000_000_000);
+    let millis = ns.rem_euclid(1_000_000_000) / 1_000_000;
+    let (days, of_day) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{millis:03}",
+        of_day / 3600,
+        of_day % 3600 / 60,
+        of_day % 60
+    )
+}
+
+/// Howard Hinnant's days-to-civil algorithm.
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// Three significant digits at most: `250 ms`, `12.5 µs`, `1.20 s`.
+pub fn duration(ns: i64) -> String {
+    let n = ns.max(0) as f64;
+    let (value, unit) = if ns < 1_000 {
+        return format!("{} ns", ns.max(0));
+    } else if ns < 1_000_000 {
+        (n / 1e3, "µs")
+    } else if ns < 1_000_000_000 {
+        (n / 1e6, "ms")
+    } else if ns < 60_000_000_000 {
+        (n / 1e9, "s")
+    } else {
+        (n / 60e9, "min")
+    };
+    if value < 10.0 {
+        format!("{value:.2} {unit}")
+    } else if value < 100.0 {
+        format!("{value:.1} {unit}")
+    } else {
+        format!("{value:.0} {unit}")
+    }
+}
+
+/// Strings as they are, everything else as JSON.
+pub fn value(value: &Value) -> String {
+    match value.as_str() {
+        Some(text) => text.to_owned(),
+        None => value.to_json_string(),
+    }
+}
+
+pub fn attributes(attributes: &store::value::Attributes) -> Vec<(String, String)> {
+    attributes
+        .0
+        .iter()
+        .map(|(k, v)| (k.clone(), value(v)))
+        .collect()
+}
+
+/// One of the stylesheet's service colours (`c0` … `c7`), stable per name.
+pub fn colour(service: &str) -> usize {
+    (super::assets::fnv1a(service.as_bytes()) % 8) as usize
+}
+
+/// Percent-encodes everything but unreserved characters, for a path segment.
+pub fn path_segment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The stylesheet's class for a severity number.
+pub fn severity_class(severity: i32) -> &'static str {
+    match severity {
+        17.. => "sev-error",
+        13..=16 => "sev-warn",
+        9..=12 => "sev-info",
+        _ => "sev-debug",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_and_durations() {
+        assert_eq!(time(0), "1970-01-01 00:00:00.000");
+        assert_eq!(time(1_700_000_000_005_000_000), "2023-11-14 22:13:20.005");
+        assert_eq!(time(951_782_400_000_000_000), "2000-02-29 00:00:00.000");
+        assert_eq!(duration(999), "999 ns");
+        assert_eq!(duration(12_500), "12.5 µs");
+        assert_eq!(duration(250_000_000), "250 ms");
+        assert_eq!(duration(1_200_000_000), "1.20 s");
+        assert_eq!(path_segment("a b/ü"), "a%20b%2F%C3%BC");
+    }
+}

@@ -1,0 +1,54 @@
+//! The web UI: server-rendered HTML (askama), htmx for the one lazy partial
+//! (span details), no build step. Every value from telemetry goes through
+//! askama's HTML escaping; nothing here uses `|safe`.
+//!
+//! - `assets`: the embedded static files and their cache-busting URLs.
+//! - `format`: times, durations, values and colours as the pages show them.
+//! - `waterfall`: a trace's spans as a tree of rows.
+//! - `pages`: the handlers and their templates.
+
+mod assets;
+mod format;
+mod pages;
+mod waterfall;
+
+use axum::Router;
+use axum::http::{HeaderValue, header};
+use axum::middleware;
+use axum::response::Response;
+use axum::routing::get;
+
+use crate::AppState;
+
+/// Only loupe's own files: no inline script or style, no other origin.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+     img-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; \
+     form-action 'self'; frame-ancestors 'none'";
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(pages::home))
+        .route("/search", get(pages::search))
+        .route("/requests/{id}", get(pages::request))
+        .route("/traces/{trace_id}", get(pages::trace))
+        .route("/traces/{trace_id}/spans/{span_id}", get(pages::span))
+        .route("/static/{name}", get(assets::serve))
+        .layer(middleware::map_response(security_headers))
+}
+
+async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
+}

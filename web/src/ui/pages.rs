@@ -1,0 +1,552 @@
+//! The handlers and the templates they fill. Templates get strings ready to
+//! print; the logic stays here.
+
+use std::collections::{BTreeMap, HashMap};
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use store::{Match, SpanView, TraceQuery};
+
+use super::assets::URLS;
+use super::format;
+use super::waterfall::{self, LogRow, SpanRow};
+use crate::AppState;
+use crate::error_origin::{self, ErrorOrigin};
+
+/// What the base template needs besides the page itself.
+pub struct Layout {
+    pub title: String,
+    pub css: &'static str,
+    pub js: &'static str,
+    pub htmx: &'static str,
+    /// What the search box shows.
+    pub query: String,
+}
+
+impl Layout {
+    fn new(title: impl Into<String>, query: impl Into<String>) -> Layout {
+        Layout {
+            title: title.into(),
+            css: &URLS.css,
+            js: &URLS.js,
+            htmx: &URLS.htmx,
+            query: query.into(),
+        }
+    }
+}
+
+/// A page that could not be shown: 404 when nothing matches, 503 when the
+/// database fails (details go to the log, not the page).
+pub enum UiError {
+    NotFound { query: String, message: String },
+    Store(store::StoreError),
+}
+
+impl From<store::StoreError> for UiError {
+    fn from(err: store::StoreError) -> UiError {
+        UiError::Store(err)
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    layout: Layout,
+    heading: String,
+    message: String,
+}
+
+impl IntoResponse for UiError {
+    fn into_response(self) -> Response {
+        let (status, query, heading, message) = match self {
+            UiError::NotFound { query, message } => {
+                (StatusCode::NOT_FOUND, query, "Not found", message)
+            }
+            UiError::Store(err) => {
+                tracing::error!(error = %err, "read failed");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    String::new(),
+                    "Database unavailable",
+                    "The database did not answer; try again.".to_owned(),
+                )
+            }
+        };
+        let page = ErrorPage {
+            layout: Layout::new(heading, query),
+            heading: heading.to_owned(),
+            message,
+        };
+        (status, page).into_response()
+    }
+}
+
+type UiResult<T> = Result<T, UiError>;
+
+// ---------------------------------------------------------------- home
+
+struct ServiceRow {
+    name: String,
+    colour: usize,
+    traces: usize,
+    failed: usize,
+}
+
+struct TraceRow {
+    href: String,
+    trace_id: String,
+    root: String,
+    root_colour: usize,
+    start: String,
+    duration: String,
+    spans: i64,
+    errors: i64,
+    services: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "home.html")]
+pub struct HomePage {
+    layout: Layout,
+    services: Vec<ServiceRow>,
+    traces: Vec<TraceRow>,
+}
+
+pub async fn home(State(state): State<AppState>) -> UiResult<HomePage> {
+    let summaries = state
+        .store
+        .traces(&TraceQuery {
+            limit: 100,
+            ..TraceQuery::default()
+        })
+        .await?;
+    let mut services: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    for summary in &summaries {
+        for service in &summary.services {
+            let entry = services.entry(service).or_default();
+            entry.0 += 1;
+            entry.1 += usize::from(summary.error_count > 0);
+        }
+    }
+    let services = services
+        .into_iter()
+        .map(|(name, (traces, failed))| ServiceRow {
+            name: name.to_owned(),
+            colour: format::colour(name),
+            traces,
+            failed,
+        })
+        .collect();
+    let traces = summaries
+        .iter()
+        .map(|t| {
+            let root_service = t.root_service.clone().unwrap_or_default();
+            TraceRow {
+                href: format!("/traces/{}", t.trace_id),
+                trace_id: t.trace_id.clone(),
+                root_colour: format::colour(&root_service),
+                root: match (&t.root_service, &t.root_name) {
+                    (Some(s), Some(n)) => format!("{s} › {n}"),
+                    _ => "(root span not received)".to_owned(),
+                },
+                start: format::time(t.start_time_unix_nano),
+                duration: format::duration(t.duration_ns),
+                spans: t.span_count,
+                errors: t.error_count,
+                services: t.services.join(", "),
+            }
+        })
+        .collect();
+    Ok(HomePage {
+        layout: Layout::new("Services", ""),
+        services,
+        traces,
+    })
+}
+
+// ---------------------------------------------------------------- search
+
+pub async fn search(Query(params): Query<HashMap<String, String>>) -> Redirect {
+    match params
+        .get("id")
+        .map(|id| id.trim())
+        .filter(|id| !id.is_empty())
+    {
+        Some(id) => Redirect::to(&format!("/requests/{}", format::path_segment(id))),
+        None => Redirect::to("/"),
+    }
+}
+
+// ---------------------------------------------------------------- banner
+
+/// The error origin in one line: where it failed, with what, and which spans
+/// passed the failure on.
+pub struct Banner {
+    failed: bool,
+    service: String,
+    colour: usize,
+    operation: String,
+    exception: Option<String>,
+    href: Option<String>,
+    propagated: Vec<(String, String, usize)>,
+    other_origins: usize,
+    stacktrace: Option<String>,
+}
+
+impl Banner {
+    fn new(origin: Option<&ErrorOrigin>, spans: &[SpanView]) -> Banner {
+        let Some(origin) = origin else {
+            return Banner {
+                failed: false,
+                service: String::new(),
+                colour: 0,
+                operation: String::new(),
+                exception: None,
+                href: None,
+                propagated: vec![],
+                other_origins: 0,
+                stacktrace: None,
+            };
+        };
+        let exception = match (&origin.exception_type, &origin.exception_message) {
+            (Some(t), Some(m)) => Some(format!("{t}: {m}")),
+            (Some(t), None) => Some(t.clone()),
+            (None, Some(m)) => Some(m.clone()),
+            (None, None) => None,
+        };
+        let href = spans
+            .iter()
+            .find(|s| s.span_id == origin.span_id)
+            .map(|s| format!("/traces/{}#span-{}", s.trace_id, s.span_id));
+        Banner {
+            failed: true,
+            service: origin.service.clone(),
+            colour: format::colour(&origin.service),
+            operation: origin.operation.clone(),
+            exception,
+            href,
+            propagated: origin
+                .propagated_through
+                .iter()
+                .map(|s| {
+                    (
+                        s.service.clone(),
+                        s.operation.clone(),
+                        format::colour(&s.service),
+                    )
+                })
+                .collect(),
+            other_origins: origin.origins.len().saturating_sub(1),
+            stacktrace: origin.stacktrace.clone(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------- request
+
+struct TraceLink {
+    href: String,
+    trace_id: String,
+    root: String,
+    spans: usize,
+    errors: usize,
+    duration: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "request.html")]
+pub struct RequestPage {
+    layout: Layout,
+    id: String,
+    matched_as: String,
+    banner: Banner,
+    traces: Vec<TraceLink>,
+    logs: Vec<LogRow>,
+}
+
+fn match_label(m: Match) -> &'static str {
+    match m {
+        Match::TraceId => "trace id",
+        Match::SpanId => "span id",
+        Match::RequestId => "request id",
+    }
+}
+
+pub async fn request(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> UiResult<RequestPage> {
+    let id = id.trim().to_owned();
+    let Some(view) = state.store.request(&id).await? else {
+        return Err(UiError::NotFound {
+            message: format!("No trace, span or request has the id “{id}”."),
+            query: id,
+        });
+    };
+    let origin = error_origin::find(&view.spans);
+    let traces = view
+        .trace_ids
+        .iter()
+        .map(|trace_id| {
+            let spans: Vec<&SpanView> = view
+                .spans
+                .iter()
+                .filter(|s| &s.trace_id == trace_id)
+                .collect();
+            let root = spans
+                .iter()
+                .find(|s| s.parent_span_id.as_deref().is_none_or(str::is_empty))
+                .map_or_else(
+                    || "(root span not received)".to_owned(),
+                    |s| format!("{} › {}", s.service, s.name),
+                );
+            let start = spans.iter().map(|s| s.start_time_unix_nano).min();
+            let end = spans.iter().map(|s| s.end_time_unix_nano).max();
+            TraceLink {
+                href: format!("/traces/{trace_id}"),
+                trace_id: trace_id.clone(),
+                root,
+                spans: spans.len(),
+                errors: spans.iter().filter(|s| s.is_error).count(),
+                duration: match (start, end) {
+                    (Some(s), Some(e)) => format::duration(e - s),
+                    _ => String::new(),
+                },
+            }
+        })
+        .collect();
+    let mut logs: Vec<_> = view.logs.iter().collect();
+    logs.sort_by_key(|l| waterfall::log_time(&l.log));
+    let logs = logs
+        .into_iter()
+        .map(|l| LogRow::new(&l.log, Some(match_label(l.matched_by))))
+        .collect();
+    Ok(RequestPage {
+        layout: Layout::new(format!("Request {id}"), id.clone()),
+        matched_as: view
+            .matched_as
+            .iter()
+            .map(|m| match_label(*m))
+            .collect::<Vec<_>>()
+            .join(", "),
+        banner: Banner::new(origin.as_ref(), &view.spans),
+        id: view.id,
+        traces,
+        logs,
+    })
+}
+
+// ---------------------------------------------------------------- trace
+
+#[derive(Template, WebTemplate)]
+#[template(path = "trace.html")]
+pub struct TracePage {
+    layout: Layout,
+    trace_id: String,
+    start: String,
+    duration: String,
+    span_count: usize,
+    error_count: usize,
+    banner: Banner,
+    rows: Vec<SpanRow>,
+    logs: Vec<LogRow>,
+}
+
+fn parse_trace_id(text: &str) -> UiResult<[u8; 16]> {
+    let mut id = [0u8; 16];
+    hex::decode_to_slice(text.trim(), &mut id).map_err(|_| UiError::NotFound {
+        query: text.trim().to_owned(),
+        message: format!("“{}” is not a trace id (32 hex characters).", text.trim()),
+    })?;
+    Ok(id)
+}
+
+async fn load_trace(state: &AppState, trace_id: &str) -> UiResult<store::TraceView> {
+    let id = parse_trace_id(trace_id)?;
+    state
+        .store
+        .trace(&id)
+        .await?
+        .ok_or_else(|| UiError::NotFound {
+            query: hex::encode(id),
+            message: format!("No trace {} has arrived.", hex::encode(id)),
+        })
+}
+
+pub async fn trace(
+    State(state): State<AppState>,
+    Path(trace_id): Path<String>,
+) -> UiResult<TracePage> {
+    let trace = load_trace(&state, &trace_id).await?;
+    let origin = error_origin::find(&trace.spans);
+    let rows = waterfall::rows(
+        &trace.spans,
+        &trace.logs,
+        origin.as_ref().map(|o| o.span_id.as_str()),
+    );
+    let start = trace.spans.iter().map(|s| s.start_time_unix_nano).min();
+    let end = trace.spans.iter().map(|s| s.end_time_unix_nano).max();
+    let mut logs: Vec<_> = trace.logs.iter().collect();
+    logs.sort_by_key(|l| waterfall::log_time(l));
+    Ok(TracePage {
+        layout: Layout::new(format!("Trace {}", trace.trace_id), trace.trace_id.clone()),
+        start: start.map(format::time).unwrap_or_default(),
+        duration: match (start, end) {
+            (Some(s), Some(e)) => format::duration(e - s),
+            _ => String::new(),
+        },
+        span_count: trace.spans.len(),
+        error_count: trace.spans.iter().filter(|s| s.is_error).count(),
+        banner: Banner::new(origin.as_ref(), &trace.spans),
+        rows,
+        logs: logs.into_iter().map(|l| LogRow::new(l, None)).collect(),
+        trace_id: trace.trace_id,
+    })
+}
+
+// ---------------------------------------------------------------- span
+
+struct EventRow {
+    time: String,
+    name: String,
+    exception_type: Option<String>,
+    exception_message: Option<String>,
+    stacktrace: Option<String>,
+    attributes: Vec<(String, String)>,
+}
+
+struct LinkRow {
+    href: String,
+    trace_id: String,
+    span_id: String,
+    trace_state: String,
+    attributes: Vec<(String, String)>,
+}
+
+/// One span's details, as the partial and as a page of its own.
+pub struct SpanDetail {
+    trace_id: String,
+    span_id: String,
+    parent_span_id: String,
+    service: String,
+    name: String,
+    kind: String,
+    start: String,
+    duration: String,
+    status: String,
+    request_id: String,
+    trace_state: String,
+    dropped: String,
+    attributes: Vec<(String, String)>,
+    resource: Vec<(String, String)>,
+    scope: String,
+    scope_attributes: Vec<(String, String)>,
+    events: Vec<EventRow>,
+    links: Vec<LinkRow>,
+}
+
+impl SpanDetail {
+    fn new(span: &SpanView) -> SpanDetail {
+        let text =
+            |event: &store::model::Event, key: &str| event.attributes.get(key).map(format::value);
+        SpanDetail {
+            trace_id: span.trace_id.clone(),
+            span_id: span.span_id.clone(),
+            parent_span_id: span.parent_span_id.clone().unwrap_or_default(),
+            service: span.service.clone(),
+            name: span.name.clone(),
+            kind: format!("{:?}", span.kind),
+            start: format::time(span.start_time_unix_nano),
+            duration: format::duration(span.duration_ns),
+            status: match span.status.message.as_str() {
+                "" => format!("{:?}", span.status.code),
+                m => format!("{:?}: {m}", span.status.code),
+            },
+            request_id: span.request_id.clone().unwrap_or_default(),
+            trace_state: span.trace_state.clone(),
+            dropped: match (
+                span.dropped_attributes_count,
+                span.dropped_events_count,
+                span.dropped_links_count,
+            ) {
+                (0, 0, 0) => String::new(),
+                (a, e, l) => format!("{a} attributes, {e} events, {l} links"),
+            },
+            attributes: format::attributes(&span.attributes),
+            resource: format::attributes(&span.resource),
+            scope: match span.scope.version.as_str() {
+                "" => span.scope.name.clone(),
+                v => format!("{} {v}", span.scope.name),
+            },
+            scope_attributes: format::attributes(&span.scope.attributes),
+            events: span
+                .events
+                .iter()
+                .map(|e| EventRow {
+                    time: format::time(e.time_unix_nano),
+                    name: e.name.clone(),
+                    exception_type: text(e, "exception.type"),
+                    exception_message: text(e, "exception.message"),
+                    stacktrace: text(e, "exception.stacktrace"),
+                    attributes: format::attributes(&e.attributes),
+                })
+                .collect(),
+            links: span
+                .links
+                .iter()
+                .map(|l| {
+                    let (trace_id, span_id) = (hex::encode(&l.trace_id), hex::encode(&l.span_id));
+                    LinkRow {
+                        href: format!("/traces/{trace_id}#span-{span_id}"),
+                        trace_id,
+                        span_id,
+                        trace_state: l.trace_state.clone(),
+                        attributes: format::attributes(&l.attributes),
+                    }
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "span_partial.html")]
+pub struct SpanPartial {
+    d: SpanDetail,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "span_page.html")]
+pub struct SpanPage {
+    layout: Layout,
+    d: SpanDetail,
+}
+
+/// The htmx partial behind a waterfall row; without htmx, a page of its own.
+pub async fn span(
+    State(state): State<AppState>,
+    Path((trace_id, span_id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> UiResult<Response> {
+    let trace = load_trace(&state, &trace_id).await?;
+    let span_id = span_id.trim().to_ascii_lowercase();
+    let Some(span) = trace.spans.iter().find(|s| s.span_id == span_id) else {
+        return Err(UiError::NotFound {
+            query: trace.trace_id.clone(),
+            message: format!("Trace {} has no span {span_id}.", trace.trace_id),
+        });
+    };
+    let d = SpanDetail::new(span);
+    Ok(if headers.contains_key("hx-request") {
+        SpanPartial { d }.into_response()
+    } else {
+        SpanPage {
+            layout: Layout::new(format!("Span {}", span.name), trace.trace_id.clone()),
+            d,
+        }
+        .into_response()
+    })
+}
