@@ -143,6 +143,18 @@ impl Store {
         }
     }
 
+    /// Every span of the given traces (ids as hex), ordered by start time.
+    pub async fn spans_of_traces(&self, trace_ids: &[String]) -> Result<Vec<SpanView>> {
+        let ids: Vec<Vec<u8>> = trace_ids
+            .iter()
+            .filter_map(|id| rows::hex_id::<16>(id).map(|id| id.to_vec()))
+            .collect();
+        match self {
+            Store::Sqlite(s) => s.spans_of_traces(&ids).await,
+            Store::Postgres(s) => s.spans_of_traces(&ids).await,
+        }
+    }
+
     /// Resolves a trace id, span id or request id to its traces and logs;
     /// `None` when nothing matches.
     pub async fn request(&self, id: &str) -> Result<Option<RequestView>> {

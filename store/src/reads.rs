@@ -268,22 +268,7 @@ macro_rules! impl_reads {
             .await?;
             add(found, Match::RequestId, &mut matched_as);
 
-            let mut spans = Vec::new();
-            for chunk in trace_ids.chunks(500) {
-                let mut q = sqlx::QueryBuilder::<$db>::new(format!(
-                    "SELECT {} WHERE s.trace_id IN (",
-                    $crate::rows::SPAN_COLUMNS
-                ));
-                let mut ids = q.separated(", ");
-                for trace_id in chunk {
-                    ids.push_bind(trace_id.clone());
-                }
-                q.push(")");
-                for raw in q.build_query_as::<$crate::rows::RawSpan>().fetch_all(&self.$pool).await? {
-                    spans.push(raw.into_view()?);
-                }
-            }
-            spans.sort_by(|a, b| (a.start_time_unix_nano, &a.span_id).cmp(&(b.start_time_unix_nano, &b.span_id)));
+            let spans = self.spans_of_traces(&trace_ids).await?;
 
             let mut q = sqlx::QueryBuilder::<$db>::new(format!(
                 "SELECT {} WHERE l.request_id = ",
@@ -322,6 +307,36 @@ macro_rules! impl_reads {
                 spans,
                 logs,
             }))
+        }
+
+        /// Every span of the given traces, ordered by start time.
+        pub async fn spans_of_traces(
+            &self,
+            trace_ids: &[Vec<u8>],
+        ) -> $crate::Result<Vec<$crate::read::SpanView>> {
+            let mut spans = Vec::new();
+            for chunk in trace_ids.chunks(500) {
+                let mut q = sqlx::QueryBuilder::<$db>::new(format!(
+                    "SELECT {} WHERE s.trace_id IN (",
+                    $crate::rows::SPAN_COLUMNS
+                ));
+                let mut ids = q.separated(", ");
+                for trace_id in chunk {
+                    ids.push_bind(trace_id.clone());
+                }
+                q.push(")");
+                for raw in q
+                    .build_query_as::<$crate::rows::RawSpan>()
+                    .fetch_all(&self.$pool)
+                    .await?
+                {
+                    spans.push(raw.into_view()?);
+                }
+            }
+            spans.sort_by(|a, b| {
+                (a.start_time_unix_nano, &a.span_id).cmp(&(b.start_time_unix_nano, &b.span_id))
+            });
+            Ok(spans)
         }
 
         pub async fn metrics(&self) -> $crate::Result<Vec<$crate::read::MetricInfo>> {

@@ -597,3 +597,41 @@ async fn services_report_red_figures() {
     assert_eq!(status, 400);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn failures_are_grouped_at_their_origin() {
+    let mut server = Server::start().await;
+    for seed in 1..=3 {
+        send_all(&server, Transport::HttpProtobuf, seed).await;
+    }
+    let window = format!("start={}&end={}", support::T0, support::T0 + 1_000_000_000);
+    let (status, body) = server.get_json(&format!("/api/v1/failures?{window}")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["traces_examined"], 3);
+    assert_eq!(body["sampled"], false);
+    let groups = body["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 1, "three failed requests, one origin: {body}");
+    let group = &groups[0];
+    assert_eq!(group["service"], "checkout");
+    assert_eq!(group["operation"], "POST /charge");
+    assert_eq!(group["error"], "CardDeclined");
+    assert_eq!(group["count"], 3);
+    assert_eq!(
+        group["entry_endpoints"],
+        json!([{"endpoint": "checkout › POST /checkout", "count": 3}])
+    );
+    assert_eq!(group["example_trace_ids"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        group["trend"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n.as_u64().unwrap())
+            .sum::<u64>(),
+        3
+    );
+    let (status, body) = server.get_json("/api/v1/failures?window=1h").await;
+    assert_eq!(status, 200);
+    assert_eq!(body["groups"], json!([]), "nothing failed in the last hour");
+    server.stop().await;
+}

@@ -18,6 +18,7 @@ pub fn routes() -> Router<AppState> {
         .route("/metrics", get(self_metrics))
         .route("/api/v1/stats", get(stats))
         .route("/api/v1/services", get(services))
+        .route("/api/v1/failures", get(failures))
         .route("/api/v1/traces", get(traces))
         .route("/api/v1/traces/{trace_id}", get(trace))
         .route("/api/v1/requests/{id}", get(request))
@@ -127,6 +128,64 @@ async fn services(
     State(state): State<AppState>,
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<ServicesResponse>> {
+    let (start, end) = window_of(&params)?;
+    Ok(Json(ServicesResponse {
+        start_time_unix_nano: start,
+        end_time_unix_nano: end,
+        services: state.store.services(start, end).await?,
+    }))
+}
+
+/// How many failed traces the failures view examines at most: the newest ones.
+pub(crate) const FAILED_TRACES_EXAMINED: u32 = 1000;
+
+#[derive(Serialize)]
+pub(crate) struct FailuresResponse {
+    pub start_time_unix_nano: i64,
+    pub end_time_unix_nano: i64,
+    /// Failed traces looked at; when it reaches the limit, older ones in the
+    /// window were not (`sampled` is true).
+    pub traces_examined: usize,
+    pub sampled: bool,
+    pub groups: Vec<crate::failures::FailureGroup>,
+}
+
+/// Failed traces of the window grouped by their origin, biggest group first.
+pub(crate) async fn failures_in(
+    store: &store::Store,
+    start: i64,
+    end: i64,
+) -> ApiResult<FailuresResponse> {
+    let traces = store
+        .traces(&TraceQuery {
+            failed: Some(true),
+            start: Some(start),
+            end: Some(end),
+            limit: FAILED_TRACES_EXAMINED,
+            ..TraceQuery::default()
+        })
+        .await?;
+    let trace_ids: Vec<String> = traces.iter().map(|t| t.trace_id.clone()).collect();
+    let spans = store.spans_of_traces(&trace_ids).await?;
+    Ok(FailuresResponse {
+        start_time_unix_nano: start,
+        end_time_unix_nano: end,
+        traces_examined: traces.len(),
+        sampled: traces.len() == FAILED_TRACES_EXAMINED as usize,
+        groups: crate::failures::group(&traces, &spans, start, end, 24),
+    })
+}
+
+async fn failures(
+    State(state): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> ApiResult<Json<FailuresResponse>> {
+    let (start, end) = window_of(&params)?;
+    Ok(Json(failures_in(&state.store, start, end).await?))
+}
+
+/// `start`..`end` in nanoseconds, or `window` (default `1h`) ending at `end` or now.
+pub(crate) fn window_of(params: &HashMap<String, String>) -> ApiResult<(i64, i64)> {
     let param = |key: &str| params.get(key).map(|v| v.trim()).filter(|v| !v.is_empty());
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -142,15 +201,11 @@ async fn services(
     if start >= end {
         return Err(ApiError::BadRequest("start must be before end".into()));
     }
-    Ok(Json(ServicesResponse {
-        start_time_unix_nano: start,
-        end_time_unix_nano: end,
-        services: state.store.services(start, end).await?,
-    }))
+    Ok((start, end))
 }
 
 /// `90s`, `15m`, `1h`, `7d` as nanoseconds.
-fn parse_window(text: &str) -> ApiResult<i64> {
+pub(crate) fn parse_window(text: &str) -> ApiResult<i64> {
     let bad = || ApiError::BadRequest(format!("window must look like 15m, 1h or 7d, got {text:?}"));
     let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
     let (number, unit) = text.split_at(split);
@@ -243,7 +298,7 @@ async fn request(
     }))
 }
 
-fn millis_to_nanos(text: &str, what: &str) -> ApiResult<i64> {
+pub(crate) fn millis_to_nanos(text: &str, what: &str) -> ApiResult<i64> {
     let millis: f64 = parse_number(text, what)?;
     if !millis.is_finite() || millis < 0.0 {
         return Err(ApiError::BadRequest(format!(
@@ -308,7 +363,7 @@ fn parse_trace_id(text: &str) -> ApiResult<[u8; 16]> {
     Ok(id)
 }
 
-fn parse_number<T: std::str::FromStr>(text: &str, what: &str) -> ApiResult<T> {
+pub(crate) fn parse_number<T: std::str::FromStr>(text: &str, what: &str) -> ApiResult<T> {
     text.parse()
         .map_err(|_| ApiError::BadRequest(format!("{what} must be a number, got {text:?}")))
 }

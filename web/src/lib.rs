@@ -3,10 +3,12 @@
 //!
 //! - `api`: `/api/v1/…` handlers and their one error type.
 //! - `error_origin`: where a trace's failure started; pure.
+//! - `failures`: failed traces grouped by their origin; pure.
 //! - `ui`: the server-rendered HTML pages and their embedded static assets.
 
 mod api;
 pub mod error_origin;
+pub mod failures;
 mod ui;
 
 use std::sync::Arc;

@@ -1,0 +1,263 @@
+//! Failed requests grouped by where they failed: one group per (origin
+//! service, origin operation, exception type or status message). A failure
+//! that propagated through five services counts once, at its origin; a trace
+//! with several origins counts at its earliest. Pure: the caller loads traces.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Serialize;
+use store::{SpanView, TraceSummary};
+
+use crate::error_origin;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FailureGroup {
+    pub service: String,
+    pub operation: String,
+    /// The exception type, else the error message, else `error`.
+    pub error: String,
+    pub count: u64,
+    /// Entry endpoints (root service › root operation) of the failed traces, most first.
+    pub entry_endpoints: Vec<EndpointCount>,
+    pub first_seen_unix_nano: i64,
+    pub last_seen_unix_nano: i64,
+    /// Up to five failed traces, newest first.
+    pub example_trace_ids: Vec<String>,
+    /// Failures per equal slice of the window, oldest first.
+    pub trend: Vec<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EndpointCount {
+    pub endpoint: String,
+    pub count: u64,
+}
+
+/// Groups `traces` (failed trace summaries, newest first) by their origin,
+/// using `spans` (every span of those traces); biggest group first.
+pub fn group(
+    traces: &[TraceSummary],
+    spans: &[SpanView],
+    start: i64,
+    end: i64,
+    buckets: usize,
+) -> Vec<FailureGroup> {
+    let mut by_trace: HashMap<&str, Vec<SpanView>> = HashMap::new();
+    for span in spans {
+        by_trace
+            .entry(span.trace_id.as_str())
+            .or_default()
+            .push(span.clone());
+    }
+    let buckets = buckets.max(1);
+    let width = ((end - start).max(1) as f64) / buckets as f64;
+    let mut groups: BTreeMap<(String, String, String), (FailureGroup, BTreeMap<String, u64>)> =
+        BTreeMap::new();
+    for trace in traces {
+        let Some(origin) = by_trace
+            .get(trace.trace_id.as_str())
+            .and_then(|spans| error_origin::find(spans))
+        else {
+            continue;
+        };
+        let error = origin
+            .exception_type
+            .clone()
+            .or(origin.exception_message.clone())
+            .unwrap_or_else(|| "error".to_owned());
+        let key = (
+            origin.service.clone(),
+            origin.operation.clone(),
+            error.clone(),
+        );
+        let (group, endpoints) = groups.entry(key).or_insert_with(|| {
+            (
+                FailureGroup {
+                    service: origin.service.clone(),
+                    operation: origin.operation.clone(),
+                    error,
+                    count: 0,
+                    entry_endpoints: Vec::new(),
+                    first_seen_unix_nano: trace.start_time_unix_nano,
+                    last_seen_unix_nano: trace.start_time_unix_nano,
+                    example_trace_ids: Vec::new(),
+                    trend: vec![0; buckets],
+                },
+                BTreeMap::new(),
+            )
+        });
+        group.count += 1;
+        group.first_seen_unix_nano = group.first_seen_unix_nano.min(trace.start_time_unix_nano);
+        group.last_seen_unix_nano = group.last_seen_unix_nano.max(trace.start_time_unix_nano);
+        if group.example_trace_ids.len() < 5 {
+            group.example_trace_ids.push(trace.trace_id.clone());
+        }
+        let bucket =
+            (((trace.start_time_unix_nano - start) as f64 / width) as usize).min(buckets - 1);
+        group.trend[bucket] += 1;
+        let endpoint = match (&trace.root_service, &trace.root_name) {
+            (Some(service), Some(name)) => format!("{service} › {name}"),
+            _ => "(root missing)".to_owned(),
+        };
+        *endpoints.entry(endpoint).or_default() += 1;
+    }
+    let mut groups: Vec<FailureGroup> = groups
+        .into_values()
+        .map(|(mut group, endpoints)| {
+            let mut endpoints: Vec<EndpointCount> = endpoints
+                .into_iter()
+                .map(|(endpoint, count)| EndpointCount { endpoint, count })
+                .collect();
+            endpoints.sort_by(|a, b| b.count.cmp(&a.count).then(a.endpoint.cmp(&b.endpoint)));
+            group.entry_endpoints = endpoints;
+            group
+        })
+        .collect();
+    groups.sort_by(|a, b| {
+        b.count
+            .cmp(&a.count)
+            .then(b.last_seen_unix_nano.cmp(&a.last_seen_unix_nano))
+    });
+    groups
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use store::model::{Event, SpanKind, Status, StatusCode};
+    use store::read::ScopeView;
+    use store::value::{Attributes, Value};
+
+    fn span(
+        trace: &str,
+        id: &str,
+        parent: Option<&str>,
+        service: &str,
+        error: Option<&str>,
+    ) -> SpanView {
+        SpanView {
+            trace_id: trace.into(),
+            span_id: id.into(),
+            parent_span_id: parent.map(str::to_owned),
+            service: service.into(),
+            name: format!("op-{service}"),
+            kind: SpanKind::Server,
+            start_time_unix_nano: 0,
+            end_time_unix_nano: 1,
+            duration_ns: 1,
+            status: Status {
+                code: if error.is_some() {
+                    StatusCode::Error
+                } else {
+                    StatusCode::Unset
+                },
+                message: String::new(),
+            },
+            is_error: error.is_some(),
+            attributes: Attributes::default(),
+            resource: Attributes::default(),
+            resource_schema_url: String::new(),
+            scope: ScopeView {
+                name: String::new(),
+                version: String::new(),
+                attributes: Attributes::default(),
+            },
+            events: error
+                .filter(|e| !e.is_empty())
+                .map(|e| Event {
+                    time_unix_nano: 0,
+                    name: "exception".into(),
+                    attributes: Attributes(vec![(
+                        "exception.type".into(),
+                        Value::String(e.into()),
+                    )]),
+                    dropped_attributes_count: 0,
+                })
+                .into_iter()
+                .collect(),
+            links: vec![],
+            trace_state: String::new(),
+            flags: 0,
+            dropped_attributes_count: 0,
+            dropped_events_count: 0,
+            dropped_links_count: 0,
+            request_id: None,
+        }
+    }
+
+    fn summary(trace: &str, start: i64, root: &str) -> TraceSummary {
+        TraceSummary {
+            trace_id: trace.into(),
+            root_service: Some(root.into()),
+            root_name: Some(format!("op-{root}")),
+            start_time_unix_nano: start,
+            duration_ns: 1,
+            span_count: 3,
+            error_count: 1,
+            services: vec![],
+        }
+    }
+
+    #[test]
+    fn failures_count_once_at_their_origin() {
+        // t1 and t2 fail in payments (propagated through orders and gateway);
+        // t3 fails in inventory without an exception; t4 failed but its spans
+        // are not loaded, so it cannot be placed and is left out.
+        let spans = vec![
+            span("t1", "a", None, "gateway", Some("")),
+            span("t1", "b", Some("a"), "orders", Some("")),
+            span("t1", "c", Some("b"), "payments", Some("CardDeclined")),
+            span("t2", "d", None, "shop", Some("")),
+            span("t2", "e", Some("d"), "payments", Some("CardDeclined")),
+            span("t3", "f", None, "gateway", None),
+            span("t3", "g", Some("f"), "inventory", Some("")),
+        ];
+        let traces = vec![
+            summary("t3", 90, "gateway"),
+            summary("t2", 50, "shop"),
+            summary("t1", 10, "gateway"),
+            summary("t4", 5, "gateway"),
+        ];
+        let groups = group(&traces, &spans, 0, 100, 4);
+        assert_eq!(groups.len(), 2);
+        let payments = &groups[0];
+        assert_eq!(
+            (
+                payments.service.as_str(),
+                payments.operation.as_str(),
+                payments.error.as_str(),
+                payments.count
+            ),
+            ("payments", "op-payments", "CardDeclined", 2)
+        );
+        assert_eq!(
+            payments.entry_endpoints,
+            vec![
+                EndpointCount {
+                    endpoint: "gateway › op-gateway".into(),
+                    count: 1
+                },
+                EndpointCount {
+                    endpoint: "shop › op-shop".into(),
+                    count: 1
+                }
+            ]
+        );
+        assert_eq!(
+            (payments.first_seen_unix_nano, payments.last_seen_unix_nano),
+            (10, 50)
+        );
+        assert_eq!(payments.example_trace_ids, vec!["t2", "t1"]);
+        assert_eq!(payments.trend, vec![1, 0, 1, 0]);
+        let inventory = &groups[1];
+        assert_eq!(
+            (
+                inventory.service.as_str(),
+                inventory.error.as_str(),
+                inventory.count
+            ),
+            ("inventory", "error", 1)
+        );
+        assert_eq!(inventory.trend, vec![0, 0, 0, 1]);
+    }
+}
