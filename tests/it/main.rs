@@ -8,3 +8,6 @@ mod postgres;
 mod roundtrip;
 mod support;
 mod ui;
+mod ui_failures;
+mod ui_logs;
+mod ui_pages;

@@ -17,12 +17,12 @@ async fn post(server: &Server, path: &str, body: Vec<u8>) {
     assert_eq!(response.status(), 200, "{path}");
 }
 
-async fn send(server: &Server, seed: u8) {
+pub(crate) async fn send(server: &Server, seed: u8) {
     post(server, "/v1/traces", support::traces(seed).encode_to_vec()).await;
     post(server, "/v1/logs", support::logs(seed).encode_to_vec()).await;
 }
 
-async fn get(server: &Server, path: &str) -> (u16, reqwest::header::HeaderMap, String) {
+pub(crate) async fn get(server: &Server, path: &str) -> (u16, reqwest::header::HeaderMap, String) {
     let response = server
         .http
         .get(format!("{}{path}", server.ui_url))
@@ -38,7 +38,7 @@ fn trace_hex(seed: u8) -> String {
     hex::encode(support::trace_id(seed))
 }
 
-fn assert_security_headers(headers: &reqwest::header::HeaderMap, what: &str) {
+pub(crate) fn assert_security_headers(headers: &reqwest::header::HeaderMap, what: &str) {
     let csp = headers["content-security-policy"].to_str().unwrap();
     assert!(csp.contains("default-src 'self'"), "{what}: {csp}");
     assert!(csp.contains("script-src 'self'"), "{what}: {csp}");
@@ -50,7 +50,7 @@ fn assert_security_headers(headers: &reqwest::header::HeaderMap, what: &str) {
 
 /// askama writes `<` as `&#60;`; spell every escape the named way so
 /// assertions read as the browser's source view does.
-fn named_entities(html: String) -> String {
+pub(crate) fn named_entities(html: String) -> String {
     html.replace("&#60;", "&lt;")
         .replace("&#62;", "&gt;")
         .replace("&#34;", "&quot;")
@@ -263,7 +263,7 @@ async fn telemetry_is_escaped() {
         "{html}"
     );
     assert!(!html.contains("<script>alert"), "{html}");
-    let (_, _, home) = get(&server, "/").await;
+    let (_, _, home) = get(&server, "/traces").await;
     let home = named_entities(home);
     assert!(home.contains("&lt;script&gt;"), "{home}");
     assert!(!home.contains("<script>alert"));

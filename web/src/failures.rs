@@ -51,8 +51,9 @@ pub fn group(
     }
     let buckets = buckets.max(1);
     let width = ((end - start).max(1) as f64) / buckets as f64;
-    let mut groups: BTreeMap<(String, String, String), (FailureGroup, BTreeMap<String, u64>)> =
-        BTreeMap::new();
+    // (service, operation, error) → the group and its entry endpoints counted.
+    type Groups = BTreeMap<(String, String, String), (FailureGroup, BTreeMap<String, u64>)>;
+    let mut groups = Groups::new();
     for trace in traces {
         let Some(origin) = by_trace
             .get(trace.trace_id.as_str())

@@ -6,10 +6,17 @@
 //! - `format`: times, durations, values and colours as the pages show them.
 //! - `waterfall`: a trace's spans as a tree of rows.
 //! - `pages`: the handlers and their templates.
+//! - `services`: the services page (`/`), RED figures and sparklines.
+//! - `search`: trace search (`/traces`), rows alone for htmx.
+//! - `logs`: the log search (`/logs`) and its live tail (`/logs/tail`).
 
 mod assets;
+mod failures;
 mod format;
+mod logs;
 mod pages;
+mod search;
+mod services;
 mod waterfall;
 
 use axum::Router;
@@ -27,11 +34,15 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; st
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/", get(pages::home))
+        .route("/", get(services::services))
+        .route("/traces", get(search::traces))
         .route("/search", get(pages::search))
         .route("/requests/{id}", get(pages::request))
         .route("/traces/{trace_id}", get(pages::trace))
         .route("/traces/{trace_id}/spans/{span_id}", get(pages::span))
+        .route("/logs", get(logs::page))
+        .route("/logs/tail", get(logs::tail))
+        .route("/failures", get(failures::page))
         .route("/static/{name}", get(assets::serve))
         .layer(middleware::map_response(security_headers))
 }

@@ -1,14 +1,14 @@
 //! The handlers and the templates they fill. Templates get strings ready to
 //! print; the logic stays here.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use store::{Match, SpanView, TraceQuery};
+use store::{Match, SpanView};
 
 use super::assets::URLS;
 use super::format;
@@ -27,7 +27,7 @@ pub struct Layout {
 }
 
 impl Layout {
-    fn new(title: impl Into<String>, query: impl Into<String>) -> Layout {
+    pub(super) fn new(title: impl Into<String>, query: impl Into<String>) -> Layout {
         Layout {
             title: title.into(),
             css: &URLS.css,
@@ -85,87 +85,6 @@ impl IntoResponse for UiError {
 }
 
 type UiResult<T> = Result<T, UiError>;
-
-// ---------------------------------------------------------------- home
-
-struct ServiceRow {
-    name: String,
-    colour: usize,
-    traces: usize,
-    failed: usize,
-}
-
-struct TraceRow {
-    href: String,
-    trace_id: String,
-    root: String,
-    root_colour: usize,
-    start: String,
-    duration: String,
-    spans: i64,
-    errors: i64,
-    services: String,
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "home.html")]
-pub struct HomePage {
-    layout: Layout,
-    services: Vec<ServiceRow>,
-    traces: Vec<TraceRow>,
-}
-
-pub async fn home(State(state): State<AppState>) -> UiResult<HomePage> {
-    let summaries = state
-        .store
-        .traces(&TraceQuery {
-            limit: 100,
-            ..TraceQuery::default()
-        })
-        .await?;
-    let mut services: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
-    for summary in &summaries {
-        for service in &summary.services {
-            let entry = services.entry(service).or_default();
-            entry.0 += 1;
-            entry.1 += usize::from(summary.error_count > 0);
-        }
-    }
-    let services = services
-        .into_iter()
-        .map(|(name, (traces, failed))| ServiceRow {
-            name: name.to_owned(),
-            colour: format::colour(name),
-            traces,
-            failed,
-        })
-        .collect();
-    let traces = summaries
-        .iter()
-        .map(|t| {
-            let root_service = t.root_service.clone().unwrap_or_default();
-            TraceRow {
-                href: format!("/traces/{}", t.trace_id),
-                trace_id: t.trace_id.clone(),
-                root_colour: format::colour(&root_service),
-                root: match (&t.root_service, &t.root_name) {
-                    (Some(s), Some(n)) => format!("{s} › {n}"),
-                    _ => "(root span not received)".to_owned(),
-                },
-                start: format::time(t.start_time_unix_nano),
-                duration: format::duration(t.duration_ns),
-                spans: t.span_count,
-                errors: t.error_count,
-                services: t.services.join(", "),
-            }
-        })
-        .collect();
-    Ok(HomePage {
-        layout: Layout::new("Services", ""),
-        services,
-        traces,
-    })
-}
 
 // ---------------------------------------------------------------- search
 

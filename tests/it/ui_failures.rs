@@ -1,0 +1,42 @@
+//! The failures page: failed requests grouped where they started.
+
+use crate::support::{self, Server};
+use crate::ui::{assert_security_headers, get, named_entities, send};
+
+#[tokio::test]
+async fn failures_page_groups_requests_at_their_origin() {
+    let mut server = Server::start().await;
+    for seed in 1..=2 {
+        send(&server, seed).await;
+    }
+    let window = format!("start={}&end={}", support::T0, support::T0 + 1_000_000_000);
+    let (status, headers, html) = get(&server, &format!("/failures?{window}")).await;
+    assert_eq!(status, 200, "{html}");
+    assert_security_headers(&headers, "/failures");
+    let html = named_entities(html);
+    assert!(html.contains("2 failed traces examined"), "{html}");
+    assert_eq!(
+        html.matches("<tr>").count(),
+        2,
+        "a header and one group: {html}"
+    );
+    for text in [
+        "checkout",
+        "POST /charge",
+        "CardDeclined",
+        "checkout › POST /checkout (2)",
+        "<polyline points=",
+    ] {
+        assert!(html.contains(text), "{text:?} in {html}");
+    }
+    assert!(html.contains(&format!("/traces/{}", hex::encode(support::trace_id(1)))));
+
+    let (status, _, html) = get(&server, "/failures?window=1h").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("No failed requests in this window."));
+
+    let (status, _, html) = get(&server, "/failures?window=soon").await;
+    assert_eq!(status, 400);
+    assert!(named_entities(html).contains("window must look like 15m, 1h or 7d"));
+    server.stop().await;
+}

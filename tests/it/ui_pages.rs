@@ -1,0 +1,331 @@
+//! The services page and trace search through the real server, fed over
+//! OTLP/HTTP with the 2023 fixtures (so pages are asked for explicit
+//! `start`/`end` ranges, or no range at all).
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use prost::Message as _;
+
+use crate::support::{self, Server, T0};
+
+const SECOND: u64 = 1_000_000_000;
+
+async fn post_traces(server: &Server, traces: ExportTraceServiceRequest) {
+    let response = server
+        .http
+        .post(format!("{}/v1/traces", server.otlp_url))
+        .header("content-type", "application/x-protobuf")
+        .body(traces.encode_to_vec())
+        .send()
+        .await
+        .expect("OTLP answers");
+    assert_eq!(response.status(), 200);
+}
+
+async fn get_with(
+    server: &Server,
+    path: &str,
+    htmx: bool,
+) -> (u16, reqwest::header::HeaderMap, String) {
+    let mut request = server.http.get(format!("{}{path}", server.ui_url));
+    if htmx {
+        request = request.header("hx-request", "true");
+    }
+    let response = request.send().await.expect("GET answers");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.text().await.expect("body");
+    // askama writes `&` as `&#38;` and so on; read it the named way.
+    let body = body
+        .replace("&#60;", "&lt;")
+        .replace("&#62;", "&gt;")
+        .replace("&#34;", "&quot;")
+        .replace("&#38;", "&amp;")
+        .replace("&#39;", "&apos;");
+    (status, headers, body)
+}
+
+async fn get(server: &Server, path: &str) -> (u16, String) {
+    let (status, _, body) = get_with(server, path, false).await;
+    (status, body)
+}
+
+fn trace_hex(seed: u8) -> String {
+    hex::encode(support::trace_id(seed))
+}
+
+/// A healthy one-span trace of `inventory`, one second after the failing
+/// fixtures, 100 ms long, with `tier=gold` (and no 502 status code).
+fn ok_trace(seed: u8) -> ExportTraceServiceRequest {
+    let mut traces = support::traces(seed);
+    let rs = &mut traces.resource_spans[0];
+    rs.resource = support::resource("inventory");
+    let spans = &mut rs.scope_spans[0].spans;
+    spans.remove(0); // the failing child
+    let root = &mut spans[0];
+    root.name = "GET /stock".into();
+    root.status = None;
+    root.start_time_unix_nano = T0 + SECOND;
+    root.end_time_unix_nano = T0 + SECOND + 100_000_000;
+    root.attributes
+        .retain(|kv| kv.key != "http.response.status_code");
+    root.attributes
+        .push(support::kv("tier", support::s("gold")));
+    traces
+}
+
+/// Two failing `checkout` traces (seeds 71, 72, at T0, 250 ms) and one
+/// healthy `inventory` trace (seed 73, at T0 + 1 s, 100 ms).
+async fn fixture(server: &Server) {
+    post_traces(server, support::traces(71)).await;
+    post_traces(server, support::traces(72)).await;
+    post_traces(server, ok_trace(73)).await;
+}
+
+/// The rows of the results table, each from `<tr` to `</tr>`.
+fn rows(html: &str) -> Vec<&str> {
+    let Some(from) = html.find("<table class=\"results\">") else {
+        return vec![];
+    };
+    let table = &html[from..];
+    let table = &table[..table.find("</table>").unwrap()];
+    table.split("<tr").skip(2).collect()
+}
+
+fn row_of<'a>(html: &'a str, service: &str) -> &'a str {
+    let from = html
+        .find(&format!(">{service}</span></td>"))
+        .unwrap_or_else(|| panic!("row of {service}: {html}"));
+    let rest = &html[from..];
+    &rest[..rest.find("</tr>").unwrap()]
+}
+
+#[tokio::test]
+async fn services_page_lists_services_with_red_figures() {
+    let mut server = Server::start().await;
+    fixture(&server).await;
+    let (start, end) = (T0, T0 + 10 * SECOND);
+    let (status, html) = get(&server, &format!("/?start={start}&end={end}")).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("<h1>Services</h1>"));
+    for w in ["15m", "1h", "6h", "24h", "7d"] {
+        assert!(html.contains(&format!("href=\"/?window={w}\"")), "{w}");
+    }
+    assert!(html.contains("2023-11-14 22:13:20.000 – 2023-11-14 22:13:30.000 UTC"));
+    let checkout = row_of(&html, "checkout");
+    // 2 requests in 10 s, both failed, both 250 ms.
+    for needle in [
+        ">0.20<",
+        ">100.0%<",
+        ">250 ms<",
+        ">2<",
+        "<polyline points=\"0.0,1.0 8.7,19.0",
+        &format!("href=\"/traces?service=checkout&amp;start={start}&amp;end={end}\">traces<"),
+        &format!(
+            "href=\"/traces?service=checkout&amp;status=error&amp;start={start}&amp;end={end}\">failures<"
+        ),
+    ] {
+        assert!(checkout.contains(needle), "{needle}: {checkout}");
+    }
+    let inventory = row_of(&html, "inventory");
+    for needle in [">0.10<", ">0.0%<", ">100 ms<", ">1<"] {
+        assert!(inventory.contains(needle), "{needle}: {inventory}");
+    }
+    assert!(
+        html.find(">checkout<") < html.find(">inventory<"),
+        "by name"
+    );
+
+    // The default window (the last hour) has none of 2023's requests.
+    let (status, html) = get(&server, "/").await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("class=\"active\" aria-current=\"page\">1h<"),
+        "{html}"
+    );
+    // Every known service is listed, idle ones too.
+    let idle = row_of(&html, "checkout");
+    assert!(idle.starts_with(">checkout</span></td>"));
+    assert!(html.contains("<tr class=\"idle\">"), "{html}");
+    for needle in [">0<", ">0.0%<", ">—<", "traces<"] {
+        assert!(idle.contains(needle), "{needle}: {idle}");
+    }
+    let (status, html) = get(&server, "/?window=7d").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("aria-current=\"page\">7d<"), "{html}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn trace_search_filters_by_service_status_and_attribute() {
+    let mut server = Server::start().await;
+    fixture(&server).await;
+    let ids = |html: &str| -> Vec<String> {
+        rows(html)
+            .iter()
+            .map(|r| {
+                let from = r.find("href=\"/traces/").expect("link") + 14;
+                r[from..from + 32].to_owned()
+            })
+            .collect()
+    };
+    let (t71, t72, t73) = (trace_hex(71), trace_hex(72), trace_hex(73));
+
+    let (status, html) = get(&server, "/traces").await;
+    assert_eq!(status, 200, "{html}");
+    // Newest first; the same start orders by trace id.
+    assert_eq!(ids(&html), [t73.as_str(), t71.as_str(), t72.as_str()]);
+    assert!(html.contains("3 matching traces, newest first"));
+    let all = rows(&html);
+    assert!(
+        all[0].contains("width=\"40.000%\""),
+        "100 of 250 ms: {}",
+        all[0]
+    );
+    assert!(all[1].contains("width=\"100.000%\""), "{}", all[1]);
+    assert!(all[1].contains(">checkout</span> <span class=\"op\">POST /checkout<"));
+    assert!(all[1].contains("2023-11-14 22:13:20.000") && all[1].contains(">250 ms<"));
+    assert!(all[1].contains("class=\"failed\""), "{}", all[1]);
+    // The form: htmx attributes, the services known, the filters kept.
+    assert!(html.contains(
+        "hx-get=\"/traces\" hx-target=\"#trace-rows\" hx-push-url=\"true\" hx-trigger=\"change, submit\""
+    ));
+    assert!(
+        html.contains("<option value=\"inventory\">inventory</option>"),
+        "{html}"
+    );
+
+    let (_, html) = get(&server, "/traces?service=checkout").await;
+    assert_eq!(ids(&html), [t71.as_str(), t72.as_str()]);
+    assert!(html.contains("<option value=\"checkout\" selected>checkout</option>"));
+    let (_, html) = get(&server, "/traces?status=error").await;
+    assert_eq!(ids(&html), [t71.as_str(), t72.as_str()]);
+    assert!(html.contains("<option value=\"error\" selected>"));
+    let (_, html) = get(&server, "/traces?status=ok&service=").await;
+    assert_eq!(ids(&html), [t73.as_str()]);
+    let (_, html) = get(&server, "/traces?attr=tier%3Dgold").await;
+    assert_eq!(ids(&html), [t73.as_str()]);
+    assert!(html.contains("name=\"attr\" value=\"tier=gold\""), "{html}");
+    let (_, html) = get(&server, "/traces?attr=tier%3Dgold&attr=request_id%3Dreq-73").await;
+    assert_eq!(ids(&html), [t73.as_str()]);
+    let (_, html) = get(&server, "/traces?min_ms=200&operation=POST+%2Fcheckout").await;
+    assert_eq!(ids(&html), [t71.as_str(), t72.as_str()]);
+    let (_, html) = get(&server, "/traces?max_ms=150").await;
+    assert_eq!(ids(&html), [t73.as_str()]);
+    let range = format!("start={}&end={}", T0 + SECOND, T0 + 2 * SECOND);
+    let (_, html) = get(&server, &format!("/traces?{range}")).await;
+    assert_eq!(ids(&html), [t73.as_str()]);
+    let (_, html) = get(&server, "/traces?window=1h").await;
+    assert!(ids(&html).is_empty() && html.contains("No trace matches"));
+    // Sorting by duration sorts the page fetched, and says so.
+    let (_, html) = get(&server, "/traces?sort=duration").await;
+    assert_eq!(ids(&html), [t71.as_str(), t72.as_str(), t73.as_str()]);
+    assert!(html.contains("3 most recent matching traces, sorted by duration"));
+
+    // htmx gets the rows alone.
+    let (status, headers, partial) = get_with(&server, "/traces?service=checkout", true).await;
+    assert_eq!(status, 200);
+    assert!(
+        !partial.contains("<html") && !partial.contains("<form"),
+        "{partial}"
+    );
+    assert_eq!(ids(&partial), [t71.as_str(), t72.as_str()]);
+    assert_eq!(headers["vary"], "HX-Request");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn trace_search_pages_back_with_an_older_link() {
+    let mut server = Server::start().await;
+    fixture(&server).await;
+    let (status, html) = get(&server, "/traces?limit=1&service=").await;
+    assert_eq!(status, 200);
+    assert_eq!(rows(&html).len(), 1);
+    assert!(rows(&html)[0].contains(&trace_hex(73)));
+    let end = T0 + SECOND;
+    let older = format!("/traces?end={end}&limit=1");
+    assert!(
+        html.contains(&format!("<a href=\"{}\"", older.replace('&', "&amp;"))),
+        "{html}"
+    );
+    let (status, html) = get(&server, &older).await;
+    assert_eq!(status, 200);
+    assert_eq!(rows(&html).len(), 1);
+    assert!(rows(&html)[0].contains(&trace_hex(71)), "{html}");
+    // The whole result fits: no older link.
+    let (_, html) = get(&server, "/traces").await;
+    assert!(!html.contains("older traces"), "{html}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn bad_parameters_are_a_400_page_with_the_message() {
+    let mut server = Server::start().await;
+    for (path, message) in [
+        ("/traces?status=maybe", "status must be any, error or ok"),
+        ("/traces?min_ms=abc", "min_ms must be a number"),
+        ("/traces?max_ms=-4", "max_ms must be a non-negative number"),
+        ("/traces?attr=novalue", "attr must be key=value"),
+        ("/traces?window=1w", "window must look like"),
+        ("/traces?start=9&end=3", "start must be before end"),
+        ("/traces?sort=name", "sort must be start or duration"),
+        ("/traces?bogus=1", "unknown parameter"),
+        ("/?window=1w", "window must look like"),
+        ("/?start=5&end=5", "start must be before end"),
+        ("/?end=abc", "end must be a number"),
+    ] {
+        let (status, html) = get(&server, path).await;
+        assert_eq!(status, 400, "{path}: {html}");
+        assert!(html.contains("<html"), "{path}: a page");
+        assert!(html.contains(message), "{path}: {html}");
+        assert!(html.contains("role=\"alert\""), "{path}");
+    }
+    let (_, html) = get(&server, "/traces?status=maybe").await;
+    assert!(html.contains("<form class=\"filters\""), "the form stays");
+    // htmx does not swap 4xx answers: the partial says it with a 200.
+    let (status, _, partial) = get_with(&server, "/traces?attr=x", true).await;
+    assert_eq!(status, 200);
+    assert!(partial.contains("attr must be key=value") && !partial.contains("<html"));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn telemetry_and_parameters_are_escaped() {
+    let mut server = Server::start().await;
+    let mut traces = support::traces(74);
+    traces.resource_spans[0].resource = support::resource("<b>svc</b>");
+    let spans = &mut traces.resource_spans[0].scope_spans[0].spans;
+    spans[1].name = "<script>alert(1)</script>".into();
+    post_traces(&server, traces).await;
+    let (status, html) = get(&server, &format!("/?start={T0}&end={}", T0 + SECOND)).await;
+    assert_eq!(status, 200);
+    assert!(html.contains(">&lt;b&gt;svc&lt;/b&gt;<"), "{html}");
+    assert!(html.contains("service=%3Cb%3Esvc%3C%2Fb%3E"), "{html}");
+    assert!(!html.contains("<b>svc"));
+    let (_, html) = get(&server, "/traces").await;
+    assert!(
+        html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<option value=\"&lt;b&gt;svc&lt;/b&gt;\">"),
+        "{html}"
+    );
+    assert!(!html.contains("<script>alert") && !html.contains("<b>svc"));
+    // What the URL carries comes back escaped too, in the form and errors.
+    let (_, html) = get(&server, "/traces?operation=%22%3E%3Cimg+src%3Dx%3E").await;
+    assert!(
+        html.contains("value=\"&quot;&gt;&lt;img src=x&gt;\""),
+        "{html}"
+    );
+    assert!(!html.contains("<img"));
+    let (status, html) = get(&server, "/traces?attr=%3Cimg+src%3Dx%3E").await;
+    assert_eq!(status, 200, "an attr with = is well formed");
+    assert!(!html.contains("<img"));
+    let (status, html) = get(&server, "/traces?status=%3Cimg%3E").await;
+    assert_eq!(status, 400);
+    assert!(
+        html.contains("got “&lt;img&gt;”") && !html.contains("<img"),
+        "{html}"
+    );
+    server.stop().await;
+}

@@ -1,0 +1,149 @@
+//! `/failures`: failed requests grouped where they failed, so that one bug
+//! that broke a thousand requests through five services is one row.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use super::format;
+use super::pages::Layout;
+use crate::AppState;
+use crate::api::{self, ApiError};
+
+const WINDOWS: [&str; 5] = ["15m", "1h", "6h", "24h", "7d"];
+
+struct WindowLink {
+    label: &'static str,
+    href: String,
+    current: bool,
+}
+
+struct GroupRow {
+    service: String,
+    colour: usize,
+    operation: String,
+    error: String,
+    count: u64,
+    endpoints: String,
+    first_seen: String,
+    last_seen: String,
+    examples: Vec<(String, String)>,
+    /// SVG polyline points of the trend, 120×20.
+    trend_points: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "failures.html")]
+struct FailuresPage {
+    layout: Layout,
+    windows: Vec<WindowLink>,
+    error: Option<String>,
+    examined: usize,
+    sampled: bool,
+    groups: Vec<GroupRow>,
+}
+
+pub async fn page(
+    State(state): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
+    let window = params
+        .get("window")
+        .cloned()
+        .unwrap_or_else(|| "1h".to_owned());
+    let windows = WINDOWS
+        .iter()
+        .map(|label| WindowLink {
+            label,
+            href: format!("/failures?window={label}"),
+            current: *label == window,
+        })
+        .collect();
+    let mut page = FailuresPage {
+        layout: Layout::new("Failures", ""),
+        windows,
+        error: None,
+        examined: 0,
+        sampled: false,
+        groups: Vec::new(),
+    };
+    let result = match api::window_of(&params) {
+        Ok((start, end)) => api::failures_in(&state.store, start, end).await,
+        Err(err) => Err(err),
+    };
+    match result {
+        Ok(failures) => {
+            page.examined = failures.traces_examined;
+            page.sampled = failures.sampled;
+            page.groups = failures.groups.into_iter().map(row).collect();
+            page.into_response()
+        }
+        Err(ApiError::BadRequest(message)) => {
+            page.error = Some(message);
+            (StatusCode::BAD_REQUEST, page).into_response()
+        }
+        Err(err) => err.into_response(),
+    }
+}
+
+fn row(group: crate::failures::FailureGroup) -> GroupRow {
+    GroupRow {
+        colour: format::colour(&group.service),
+        trend_points: trend_points(&group.trend),
+        endpoints: group
+            .entry_endpoints
+            .iter()
+            .map(|e| format!("{} ({})", e.endpoint, e.count))
+            .collect::<Vec<_>>()
+            .join(", "),
+        first_seen: format::time(group.first_seen_unix_nano),
+        last_seen: format::time(group.last_seen_unix_nano),
+        examples: group
+            .example_trace_ids
+            .iter()
+            .map(|id| (format!("/traces/{id}"), id.chars().take(8).collect()))
+            .collect(),
+        service: group.service,
+        operation: group.operation,
+        error: group.error,
+        count: group.count,
+    }
+}
+
+/// The trend as polyline points in a 120×20 box, the highest count at the top.
+fn trend_points(trend: &[u64]) -> String {
+    let max = trend.iter().copied().max().unwrap_or(0).max(1) as f64;
+    let step = if trend.len() > 1 {
+        120.0 / (trend.len() - 1) as f64
+    } else {
+        0.0
+    };
+    trend
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            format!(
+                "{:.1},{:.1}",
+                i as f64 * step,
+                19.0 - 18.0 * (*n as f64) / max
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trend_is_drawn_in_its_box() {
+        assert_eq!(trend_points(&[0, 2, 1]), "0.0,19.0 60.0,1.0 120.0,10.0");
+        assert_eq!(trend_points(&[0, 0]), "0.0,19.0 120.0,19.0");
+        assert_eq!(trend_points(&[]), "");
+    }
+}

@@ -1,0 +1,223 @@
+//! The services page (`/`): RED figures per service over a window, with a
+//! sparkline of requests.
+
+use std::collections::{BTreeMap, HashMap};
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use super::format;
+use super::pages::{Layout, UiError};
+use crate::AppState;
+
+/// The windows the page offers as links.
+pub const WINDOWS: [&str; 5] = ["15m", "1h", "6h", "24h", "7d"];
+
+/// Buckets of the sparkline. The store has no bucketed reader, so the page
+/// asks `Store::services` once per bucket: 12 small queries besides the one
+/// for the whole window. Cheap enough for a page a person opens.
+const BUCKETS: usize = 12;
+const SPARK_WIDTH: f64 = 96.0;
+const SPARK_HEIGHT: f64 = 20.0;
+
+pub struct WindowLink {
+    pub label: &'static str,
+    pub href: String,
+    pub active: bool,
+}
+
+struct ServiceRow {
+    name: String,
+    colour: usize,
+    rate: String,
+    error_rate: String,
+    failing: bool,
+    p50: String,
+    p95: String,
+    p99: String,
+    requests: u64,
+    /// `points` of the sparkline polyline.
+    spark: String,
+    spark_title: String,
+    traces_href: String,
+    failures_href: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "services.html")]
+pub struct ServicesPage {
+    layout: Layout,
+    windows: Vec<WindowLink>,
+    range: String,
+    error: Option<String>,
+    services: Vec<ServiceRow>,
+    spark_width: f64,
+    spark_height: f64,
+}
+
+/// Requests per second: `0`, `0.0125`, `0.20`, `12.5`, `340`.
+fn rate(per_second: f64) -> String {
+    if per_second <= 0.0 {
+        "0".to_owned()
+    } else if per_second < 0.1 {
+        format!("{per_second:.4}")
+    } else if per_second < 10.0 {
+        format!("{per_second:.2}")
+    } else if per_second < 100.0 {
+        format!("{per_second:.1}")
+    } else {
+        format!("{per_second:.0}")
+    }
+}
+
+fn optional_duration(ns: Option<i64>) -> String {
+    ns.map_or_else(|| "—".to_owned(), format::duration)
+}
+
+/// The window links; `active` is the current window, if any.
+fn window_links(active: Option<&str>) -> Vec<WindowLink> {
+    WINDOWS
+        .iter()
+        .map(|&w| WindowLink {
+            label: w,
+            href: format!("/?window={w}"),
+            active: active == Some(w),
+        })
+        .collect()
+}
+
+/// The polyline of one service's requests per bucket, scaled to its maximum.
+fn sparkline(counts: &[u64]) -> String {
+    let max = counts.iter().copied().max().unwrap_or(0).max(1) as f64;
+    let step = SPARK_WIDTH / (counts.len().max(2) - 1) as f64;
+    counts
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| {
+            let y = SPARK_HEIGHT - 1.0 - (c as f64 / max) * (SPARK_HEIGHT - 2.0);
+            format!("{:.1},{:.1}", i as f64 * step, y)
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+pub async fn services(
+    State(state): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, UiError> {
+    let param = |key: &str| params.get(key).map(|v| v.trim()).filter(|v| !v.is_empty());
+    let explicit = param("start").is_some();
+    let window = param("window").unwrap_or("1h");
+    let active = (!explicit).then_some(window);
+    let bad = |message: String| {
+        let page = ServicesPage {
+            layout: Layout::new("Services", ""),
+            windows: window_links(None),
+            range: String::new(),
+            error: Some(message),
+            services: vec![],
+            spark_width: SPARK_WIDTH,
+            spark_height: SPARK_HEIGHT,
+        };
+        Ok((StatusCode::BAD_REQUEST, page).into_response())
+    };
+    if let Some(unknown) = params
+        .keys()
+        .find(|k| !matches!(k.as_str(), "window" | "start" | "end"))
+    {
+        return bad(format!("unknown parameter “{unknown}”"));
+    }
+    let (start, end) = match crate::api::window_of(&params) {
+        Ok(range) => range,
+        Err(err) => return bad(err.to_string()),
+    };
+    let totals = state.store.services(start, end).await?;
+    let mut buckets: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    let width = (end - start) as i128;
+    for i in 0..BUCKETS {
+        let from = start + (width * i as i128 / BUCKETS as i128) as i64;
+        let to = start + (width * (i as i128 + 1) / BUCKETS as i128) as i64;
+        if from >= to {
+            continue;
+        }
+        for red in state.store.services(from, to).await? {
+            buckets
+                .entry(red.service)
+                .or_insert_with(|| vec![0; BUCKETS])[i] = red.requests;
+        }
+    }
+    // Links to the search carry the same time range.
+    let range_query = if explicit {
+        format!("&start={start}&end={end}")
+    } else {
+        format!("&window={}", format::path_segment(window))
+    };
+    let services = totals
+        .into_iter()
+        .map(|red| {
+            let counts = buckets
+                .remove(&red.service)
+                .unwrap_or_else(|| vec![0; BUCKETS]);
+            let encoded = format::path_segment(&red.service);
+            ServiceRow {
+                colour: format::colour(&red.service),
+                rate: rate(red.rate_per_second),
+                error_rate: format!("{:.1}%", red.error_rate * 100.0),
+                failing: red.errors > 0,
+                p50: optional_duration(red.p50_ns),
+                p95: optional_duration(red.p95_ns),
+                p99: optional_duration(red.p99_ns),
+                requests: red.requests,
+                spark: sparkline(&counts),
+                spark_title: format!(
+                    "requests per {}: {}",
+                    format::duration(((end - start) / BUCKETS as i64).max(1)),
+                    counts
+                        .iter()
+                        .map(u64::to_string)
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                ),
+                traces_href: format!("/traces?service={encoded}{range_query}"),
+                failures_href: format!("/traces?service={encoded}&status=error{range_query}"),
+                name: red.service,
+            }
+        })
+        .collect();
+    let range = match active {
+        Some(w) => format!(
+            "last {w} · {} – {} UTC",
+            format::time(start),
+            format::time(end)
+        ),
+        None => format!("{} – {} UTC", format::time(start), format::time(end)),
+    };
+    Ok(ServicesPage {
+        layout: Layout::new("Services", ""),
+        windows: window_links(active),
+        range,
+        error: None,
+        services,
+        spark_width: SPARK_WIDTH,
+        spark_height: SPARK_HEIGHT,
+    }
+    .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sparkline_scales_to_the_maximum() {
+        assert_eq!(sparkline(&[0, 2, 1]), "0.0,19.0 48.0,1.0 96.0,10.0");
+        assert_eq!(sparkline(&[0, 0]), "0.0,19.0 96.0,19.0");
+        assert_eq!(
+            [0.0, 0.0125, 0.2, 12.5, 340.2].map(rate),
+            ["0", "0.0125", "0.20", "12.5", "340"]
+        );
+    }
+}
