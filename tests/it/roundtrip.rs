@@ -199,6 +199,13 @@ async fn check_trace(server: &Server, seed: u8) {
         "POST /checkout"
     );
 
+    assert_eq!(
+        trace["critical_path"],
+        json!([
+            hex::encode(support::span_id(seed, 1)),
+            hex::encode(support::span_id(seed, 2))
+        ])
+    );
     let logs = trace["logs"].as_array().unwrap();
     assert_eq!(logs.len(), 1, "the log record with this trace id: {logs:?}");
     assert_eq!(

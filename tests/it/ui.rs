@@ -277,3 +277,44 @@ async fn telemetry_is_escaped() {
     assert!(!span.contains("<img"));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn trace_view_marks_the_critical_path() {
+    let mut server = Server::start().await;
+    let mut request = support::traces(61);
+    let spans = &mut request.resource_spans[0].scope_spans[0].spans;
+    // A quick call in parallel with the slow one: nobody waited for it.
+    let mut quick = spans[0].clone();
+    quick.span_id = support::span_id(61, 3);
+    quick.name = "GET /quick".into();
+    quick.end_time_unix_nano = quick.start_time_unix_nano + 1_000_000;
+    quick.events.clear();
+    spans.push(quick);
+    post(&server, "/v1/traces", request.encode_to_vec()).await;
+    let (status, _, html) = get(&server, &format!("/traces/{}", trace_hex(61))).await;
+    assert_eq!(status, 200);
+    let row = |span: u8| {
+        let id = format!("id=\"span-{}\"", hex::encode(support::span_id(61, span)));
+        let at = html
+            .find(&id)
+            .unwrap_or_else(|| panic!("row {id} in {html}"));
+        let close = at + html[at..].find('>').unwrap();
+        html[at..close].to_owned()
+    };
+    assert!(
+        row(1).contains("crit"),
+        "the root is on the path: {}",
+        row(1)
+    );
+    assert!(
+        row(2).contains("crit"),
+        "the slow call is on the path: {}",
+        row(2)
+    );
+    assert!(
+        !row(3).contains("crit"),
+        "the quick call is not: {}",
+        row(3)
+    );
+    server.stop().await;
+}

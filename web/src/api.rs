@@ -94,6 +94,8 @@ struct TraceResponse {
     spans: Vec<SpanView>,
     logs: Vec<LogView>,
     error_origin: Option<ErrorOrigin>,
+    /// Ids of the spans on the critical path, in start order.
+    critical_path: Vec<String>,
 }
 
 async fn trace(
@@ -107,7 +109,14 @@ async fn trace(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no trace {}", hex::encode(id))))?;
     let error_origin = error_origin::find(&trace.spans);
+    let critical_path = crate::critical_path::find(&trace.spans)
+        .iter()
+        .zip(&trace.spans)
+        .filter(|(on_path, _)| **on_path)
+        .map(|(_, span)| span.span_id.clone())
+        .collect();
     Ok(Json(TraceResponse {
+        critical_path,
         trace_id: trace.trace_id,
         spans: trace.spans,
         logs: trace.logs,

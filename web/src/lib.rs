@@ -2,11 +2,13 @@
 //! goes through `store::Store`'s readers; nothing here writes.
 //!
 //! - `api`: `/api/v1/…` handlers and their one error type.
+//! - `critical_path`: the spans a trace's duration waited for; pure.
 //! - `error_origin`: where a trace's failure started; pure.
 //! - `failures`: failed traces grouped by their origin; pure.
 //! - `ui`: the server-rendered HTML pages and their embedded static assets.
 
 mod api;
+pub mod critical_path;
 pub mod error_origin;
 pub mod failures;
 mod ui;

@@ -25,6 +25,7 @@ pub struct SpanRow {
     pub duration: String,
     pub is_error: bool,
     pub is_origin: bool,
+    pub on_critical_path: bool,
     pub parent_missing: bool,
     pub logs: Vec<LogRow>,
 }
@@ -122,6 +123,7 @@ pub fn rows(spans: &[SpanView], logs: &[LogView], origin: Option<&str>) -> Vec<S
         }
     }
 
+    let critical = crate::critical_path::find(spans);
     let mut rows = Vec::with_capacity(spans.len());
     let mut visited = vec![false; spans.len()];
     let mut visit = |top: usize, rows: &mut Vec<SpanRow>, visited: &mut Vec<bool>| {
@@ -155,6 +157,7 @@ pub fn rows(spans: &[SpanView], logs: &[LogView], origin: Option<&str>) -> Vec<S
                 duration: format::duration(span.duration_ns),
                 is_error: span.is_error,
                 is_origin: origin == Some(span.span_id.as_str()),
+                on_critical_path: critical[i],
                 parent_missing: parent_missing[i]
                     || depth == 0
                         && span
