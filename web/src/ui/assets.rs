@@ -32,6 +32,11 @@ const ASSETS: &[Asset] = &[
         content_type: "text/javascript; charset=utf-8",
         body: include_bytes!("../../../static/loupe.js"),
     },
+    Asset {
+        name: "favicon.svg",
+        content_type: "image/svg+xml",
+        body: include_bytes!("../../../static/favicon.svg"),
+    },
 ];
 
 /// The URLs pages link to.

@@ -44,6 +44,11 @@ pub fn routes() -> Router<AppState> {
         .route("/logs/tail", get(logs::tail))
         .route("/failures", get(failures::page))
         .route("/static/{name}", get(assets::serve))
+        // Browsers ask for it whatever the page links.
+        .route(
+            "/favicon.ico",
+            get(|| async { axum::response::Redirect::permanent("/static/favicon.svg") }),
+        )
         .layer(middleware::map_response(security_headers))
 }
 

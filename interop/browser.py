@@ -1,0 +1,456 @@
+#!/usr/bin/env python3
+"""Browser tests: the web UI of `loupe serve` in a real headless Chromium.
+
+Usage:
+  python interop/browser.py --loupe BIN --python PYTHON_OF_VENV --screenshots DIR
+
+Starts one `loupe serve` on a fresh SQLite database with every listener on an
+ephemeral loopback port, seeds it with interop/python/send.py (OTLP/gRPC and
+OTLP/HTTP protobuf, a fresh RUN_ID each), then drives Debian's Chromium through
+Debian's chromedriver (Selenium never downloads anything) and checks every
+page, the header search box, the htmx span details, the htmx trace filters and
+the `/` shortcut. Any SEVERE entry in the browser console (JavaScript error,
+CSP violation, failed load) fails the case it happened in. A PNG of each page
+goes to the screenshots directory.
+
+Each check prints `ok NAME` or `FAIL NAME: reason`; the last line is
+`N passed, M failed`; the exit status is 1 if any check failed.
+Every wait is a WebDriverWait or a condition poll; nothing sleeps.
+Needs selenium (interop/python/requirements.txt) in the running Python.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import urllib.parse
+import uuid
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+# Server, Api, Report, Fail, expect, wait_until and run_sender are shared with
+# the interop suite so both start loupe and run senders the same way.
+from run import SHUTDOWN_DEADLINE, Api, Fail, Report, Server, expect, run_sender, short, wait_until  # noqa: E402
+
+os.environ["SE_OFFLINE"] = "true"  # Selenium Manager must never go online
+
+from selenium import webdriver  # noqa: E402
+from selenium.common.exceptions import TimeoutException, WebDriverException  # noqa: E402
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
+from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
+from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
+
+CHROMEDRIVER = "/usr/bin/chromedriver"
+CHROMIUM = "/usr/bin/chromium"
+UI_DEADLINE = 15.0  # seconds for a page or an htmx swap to show what it should
+PAGE_LOAD_TIMEOUT = 30.0
+
+
+# --------------------------------------------------------------------------- browser
+
+
+class Browser:
+    def __init__(self, base: str, screenshots: Path) -> None:
+        self.base = base.rstrip("/")
+        self.screenshots = screenshots
+        self.profile = tempfile.mkdtemp(prefix="loupe-chromium-")
+        options = webdriver.ChromeOptions()
+        options.binary_location = CHROMIUM
+        for arg in (
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--window-size=1400,900",
+            f"--user-data-dir={self.profile}",
+        ):
+            options.add_argument(arg)
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        self.service = Service(executable_path=CHROMEDRIVER)
+        self.driver = webdriver.Chrome(service=self.service, options=options)
+        self.driver.set_page_load_timeout(PAGE_LOAD_TIMEOUT)
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def open(self, path: str) -> None:
+        self.console_errors()  # drop what earlier cases left behind
+        self.driver.get(self.url(path))
+        self.wait_ready()
+
+    def wait_ready(self) -> None:
+        # htmx and loupe.js are `defer`: readyState "complete" means they ran.
+        self.wait("the page to load", lambda d: d.execute_script(
+            "return document.readyState === 'complete' && !!window.htmx"))
+
+    def wait(self, what: str, condition, timeout: float = UI_DEADLINE):
+        try:
+            return WebDriverWait(self.driver, timeout, poll_frequency=0.05).until(condition)
+        except TimeoutException:
+            raise Fail(f"timed out after {timeout:.0f}s waiting for {what} (at {self.driver.current_url})") from None
+
+    def text(self, css: str = "body") -> str:
+        return self.driver.find_element(By.CSS_SELECTOR, css).text
+
+    def wait_text(self, needle: str, css: str = "main") -> None:
+        def has(d):
+            try:
+                return needle in d.find_element(By.CSS_SELECTOR, css).text
+            except WebDriverException:
+                return False
+
+        self.wait(f"{needle!r} in {css}", has)
+
+    def path(self) -> str:
+        parts = urllib.parse.urlsplit(self.driver.current_url)
+        return parts.path + (f"?{parts.query}" if parts.query else "")
+
+    def console_errors(self) -> list[str]:
+        return [
+            entry.get("message", "")
+            for entry in self.driver.get_log("browser")
+            if entry.get("level") == "SEVERE"
+        ]
+
+    def expect_clean_console(self) -> None:
+        errors = self.console_errors()
+        expect(not errors, f"browser console: {short(errors, 600)}")
+
+    def screenshot(self, name: str) -> None:
+        self.screenshots.mkdir(parents=True, exist_ok=True)
+        path = self.screenshots / f"{name}.png"
+        expect(self.driver.save_screenshot(str(path)), f"could not save {path}")
+
+    def quit(self) -> None:
+        try:
+            self.driver.quit()
+        finally:
+            shutil.rmtree(self.profile, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- seeding
+
+
+def wait_arrived(api: Api, seed: dict) -> None:
+    """The trace (3 spans) and both log lines are queryable."""
+
+    def probe():
+        status, body = api.get(f"/api/v1/traces/{seed['trace_id']}")
+        if status != 200 or not isinstance(body, dict):
+            return False, f"trace: HTTP {status}"
+        spans = body.get("spans") or []
+        if len(spans) != 3:
+            return False, f"trace has {len(spans)} of 3 spans"
+        logs = api.get_json("/api/v1/logs", request_id=seed["request_id"])
+        if not isinstance(logs, list) or len(logs) < 2:
+            return False, f"{len(logs) if isinstance(logs, list) else short(logs)} of 2 log records"
+        return True, None
+
+    wait_until(f"{seed['service']}'s trace and logs in the API", probe)
+
+
+def seed(report: Report, api: Api, python: str, addrs: tuple[str, str, str]) -> list[dict]:
+    grpc_addr, http_addr, _ = addrs
+    send_py = str(HERE / "python" / "send.py")
+    seeds = []
+    for protocol, endpoint, service in (
+        ("grpc", f"http://{grpc_addr}", "interop-py-grpc"),
+        ("http/protobuf", f"http://{http_addr}", "interop-py-http-protobuf"),
+    ):
+        run_id = uuid.uuid4().hex
+        spec = {"service": service, "cmd": [python, send_py, endpoint, protocol, run_id]}
+
+        def send(spec=spec, run_id=run_id, service=service):
+            summary = run_sender(spec)
+            s = {"run_id": run_id, "service": service, "trace_id": summary["trace_id"],
+                 "request_id": f"req-{run_id}"}
+            wait_arrived(api, s)
+            return s
+
+        s = report.check(f"seed: send.py over {protocol} arrives", send)
+        if s is not None:
+            seeds.append(s)
+    return seeds
+
+
+# --------------------------------------------------------------------------- cases
+
+
+def run_cases(report: Report, b: Browser, seeds: list[dict]) -> None:
+    if not seeds:
+        report.fail("browser cases", "nothing was seeded")
+        return
+    first = seeds[0]
+    run_id, trace_id, request_id = first["run_id"], first["trace_id"], first["request_id"]
+    services = [s["service"] for s in seeds]
+    warning_body = f"payment failed for {run_id}"
+    info_body = f"checkout request finished for {run_id}"
+
+    def services_page():
+        b.open("/")
+        b.wait("the services table", EC.presence_of_element_located((By.CSS_SELECTOR, "table.red tbody tr")))
+        table = b.text("table.red")
+        for service in services:
+            expect(service in table, f"service {service!r} not in the services table: {short(table)}")
+        failing = b.driver.find_elements(By.CSS_SELECTOR, "table.red tbody tr.failing")
+        expect(failing, "no service row is marked failing, though every seeded request failed")
+        b.screenshot("services")
+        b.expect_clean_console()
+
+    report.check("page / lists the seeded services", services_page)
+
+    def traces_page():
+        b.open("/traces")
+        link = b.wait("the trace row", EC.presence_of_element_located(
+            (By.CSS_SELECTOR, f'#trace-rows table.results a[href$="/traces/{trace_id}"]')))
+        row = link.find_element(By.XPATH, "./ancestor::tr")
+        expect("failed" in (row.get_attribute("class") or ""), "the failed trace's row is not marked failed")
+        text = row.text
+        expect(first["service"] in text and "GET /checkout" in text, f"trace row: {text!r}")
+        b.screenshot("traces")
+        b.expect_clean_console()
+
+    report.check("page /traces lists the seeded trace", traces_page)
+
+    def logs_page():
+        b.open("/logs")
+        b.wait_text(warning_body, "#log-results")
+        b.wait_text(info_body, "#log-results")
+        b.screenshot("logs")
+        b.expect_clean_console()
+
+    report.check("page /logs shows the log bodies", logs_page)
+
+    def failures_page():
+        b.open("/failures")
+        b.wait("the failures table", EC.presence_of_element_located((By.CSS_SELECTOR, "table.failures tbody tr")))
+        table = b.text("table.failures")
+        for service in services:
+            expect(service in table, f"{service!r} not among the failure groups: {short(table)}")
+        expect("POST /charge" in table, f"the failing operation POST /charge is not shown: {short(table)}")
+        b.screenshot("failures")
+        b.expect_clean_console()
+
+    report.check("page /failures groups the failure where it started", failures_page)
+
+    def trace_page():
+        b.open(f"/traces/{trace_id}")
+        b.wait_text(trace_id, "h1")
+        banner = b.text("section.banner")
+        expect("failed in" in banner, f"banner: {banner!r}")
+        expect(first["service"] in banner and "POST /charge" in banner, f"banner does not name the origin: {banner!r}")
+        rows = b.driver.find_elements(By.CSS_SELECTOR, ".waterfall details.span")
+        expect(len(rows) == 3, f"{len(rows)} waterfall rows, expected 3")
+        origin = b.driver.find_elements(By.CSS_SELECTOR, ".waterfall details.span.origin")
+        expect(len(origin) == 1 and "POST /charge" in origin[0].text,
+               f"origin rows: {[o.text for o in origin]}")
+        expect(warning_body in b.text(".waterfall"), "the warning log is not under its span in the waterfall")
+        b.screenshot("trace")
+        b.expect_clean_console()
+
+    report.check("page /traces/{id} shows the waterfall and 'failed in' banner", trace_page)
+
+    def request_page():
+        b.open(f"/requests/{request_id}")
+        b.wait_text(request_id, "h1")
+        main = b.text("main")
+        expect("failed in" in b.text("section.banner"), "no 'failed in' banner")
+        expect(warning_body in main and info_body in main, "not both log lines on the request page")
+        links = b.driver.find_elements(By.CSS_SELECTOR, f'ul.trace-links a[href$="/traces/{trace_id}"]')
+        expect(links, "the request page does not link its trace")
+        b.screenshot("request")
+        b.expect_clean_console()
+
+    report.check("page /requests/{id} shows the banner, trace and both logs", request_page)
+
+    def header_search():
+        b.open("/")
+        box = b.driver.find_element(By.CSS_SELECTOR, 'header form.search input[name="id"]')
+        box.send_keys(request_id, Keys.ENTER)
+        b.wait("/requests/{id}", lambda d: urllib.parse.urlsplit(d.current_url).path == f"/requests/{request_id}")
+        b.wait_ready()
+        b.wait_text(warning_body)
+        main = b.text("main")
+        expect(info_body in main, "the info line is missing on the request page")
+        value = b.driver.find_element(By.CSS_SELECTOR, 'header form.search input[name="id"]').get_attribute("value")
+        expect(value == request_id, f"the search box holds {value!r} after the search")
+        b.screenshot("search-request")
+        b.expect_clean_console()
+
+    report.check("header search: request id + Enter lands on /requests/{id}", header_search)
+
+    def span_details():
+        b.open(f"/traces/{trace_id}")
+        b.driver.execute_script("window.__loupeMarker = 'still here'")
+        server = b.driver.find_element(By.XPATH,
+                                       "//div[@class='waterfall']/details[.//span[@class='op' and text()='GET /checkout']]")
+        span_id = (server.get_attribute("id") or "").removeprefix("span-")
+        server.find_element(By.TAG_NAME, "summary").click()
+        b.wait("the span's attribute table to load via htmx", lambda d: server.find_elements(
+            By.XPATH, ".//div[@class='detail']//table[@class='kv']//th[text()='http.route']"))
+        detail = server.find_element(By.CSS_SELECTOR, ".detail").text
+        expect("/checkout" in detail and span_id in detail, f"detail: {short(detail)}")
+        expect(request_id in detail, "the detail does not show the request id")
+        expect(b.driver.execute_script("return window.__loupeMarker") == "still here",
+               "the page reloaded instead of swapping the details in")
+        # The client span (the origin) shows its exception event.
+        origin = b.driver.find_element(By.CSS_SELECTOR, ".waterfall details.span.origin")
+        origin.find_element(By.TAG_NAME, "summary").click()
+        b.wait("the origin's exception event", lambda d: origin.find_elements(By.CSS_SELECTOR, ".detail .event.exception"))
+        expect("ValueError" in origin.find_element(By.CSS_SELECTOR, ".detail").text, "no ValueError in the origin's details")
+        b.screenshot("trace-span-details")
+        b.expect_clean_console()
+
+    report.check("trace view: opening a span loads its details via htmx", span_details)
+
+    def trace_filters():
+        b.open("/traces")
+        b.wait("trace rows", EC.presence_of_element_located((By.CSS_SELECTOR, "#trace-rows table.results tbody tr")))
+        b.driver.execute_script("window.__loupeMarker = 'still here'")
+        form = b.driver.find_element(By.CSS_SELECTOR, "form.filters")
+        Select(form.find_element(By.NAME, "service")).select_by_value(first["service"])
+        Select(form.find_element(By.NAME, "status")).select_by_value("error")
+        form.find_element(By.CSS_SELECTOR, 'button[type="submit"]').click()
+
+        def settled(d):
+            query = urllib.parse.parse_qs(urllib.parse.urlsplit(d.current_url).query)
+            if query.get("service") != [first["service"]] or query.get("status") != ["error"]:
+                return False
+            if d.find_elements(By.CSS_SELECTOR, "form.filters.htmx-request, #trace-rows.htmx-request"):
+                return False
+            rows = d.find_elements(By.CSS_SELECTOR, "#trace-rows table.results tbody tr")
+            return rows and all(first["service"] in r.text for r in rows)
+
+        b.wait("the URL to carry service= and status=error and the rows to match", settled)
+        rows = b.driver.find_elements(By.CSS_SELECTOR, "#trace-rows table.results tbody tr")
+        for row in rows:
+            expect(all(s not in row.text for s in services if s != first["service"]), f"row of another service: {row.text!r}")
+            expect("failed" in (row.get_attribute("class") or ""), f"status=error shows a row without errors: {row.text!r}")
+        expect(b.driver.find_elements(By.CSS_SELECTOR, f'#trace-rows a[href$="/traces/{trace_id}"]'),
+               "the seeded trace is not among the filtered rows")
+        expect(b.driver.execute_script("return window.__loupeMarker") == "still here",
+               "the filter reloaded the page instead of swapping the rows")
+        b.screenshot("traces-filtered")
+        b.expect_clean_console()
+
+        # Reloading the pushed URL renders the same filter server-side.
+        b.driver.refresh()
+        b.wait_ready()
+        form = b.driver.find_element(By.CSS_SELECTOR, "form.filters")
+        got = (Select(form.find_element(By.NAME, "service")).first_selected_option.get_attribute("value"),
+               Select(form.find_element(By.NAME, "status")).first_selected_option.get_attribute("value"))
+        expect(got == (first["service"], "error"), f"after reload the form shows {got}")
+        b.expect_clean_console()
+
+    report.check("trace list: htmx filter swaps rows and pushes the URL", trace_filters)
+
+    def slash_shortcut():
+        b.open("/logs")
+        active_is_box = "return document.activeElement === document.querySelector('form.search input[name=\"id\"]')"
+        b.driver.find_element(By.TAG_NAME, "h1").click()
+        expect(not b.driver.execute_script(active_is_box), "the search box has focus before '/' was pressed")
+        webdriver.ActionChains(b.driver).send_keys("/").perform()
+        b.wait("'/' to focus the search box", lambda d: d.execute_script(active_is_box))
+        value = b.driver.execute_script("return document.activeElement.value")
+        expect(value == "", f"the '/' was typed into the box: {value!r}")
+        # In another field, '/' is just a character.
+        q = b.driver.find_element(By.CSS_SELECTOR, 'form.log-filters input[name="q"]')
+        q.click()
+        q.send_keys("a/b")
+        expect(q.get_attribute("value") == "a/b", f"the logs query field holds {q.get_attribute('value')!r}")
+        expect(not b.driver.execute_script(active_is_box), "'/' in a text field jumped to the search box")
+        b.expect_clean_console()
+
+    report.check("'/' focuses the header search box", slash_shortcut)
+
+    def console_watch_self_test():
+        # The CSP (script-src 'self') must refuse an inline script, and the
+        # console check must see that: otherwise every "clean console" above
+        # proves nothing.
+        b.open("/")
+        b.driver.execute_script(
+            "const s = document.createElement('script');"
+            "s.textContent = 'window.__loupeInline = 1';"
+            "document.body.appendChild(s);")
+        ran = b.driver.execute_script("return window.__loupeInline === 1")
+        expect(not ran, "an inline script ran: the page has no effective CSP")
+        errors = b.console_errors()
+        expect(any("Content Security Policy" in e for e in errors),
+               f"the CSP violation did not reach the console log: {short(errors)}")
+
+    report.check("console check catches a CSP violation (self-test)", console_watch_self_test)
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--loupe", required=True, help="path of the loupe binary")
+    ap.add_argument("--python", required=True, help="python of a venv with interop/python/requirements.txt")
+    ap.add_argument("--screenshots", required=True, help="directory for the PNG screenshots")
+    args = ap.parse_args()
+
+    loupe = os.path.abspath(args.loupe)
+    python = os.path.abspath(args.python)  # abspath, not resolve(): keep the venv's symlink
+    screenshots = Path(args.screenshots).absolute()
+
+    report = Report()
+    with tempfile.TemporaryDirectory(prefix="loupe-browser-") as workdir:
+        try:
+            server = Server(loupe, workdir)
+        except OSError as exc:
+            report.fail("loupe serve starts", f"cannot run {loupe}: {exc}")
+            print(f"{report.passed} passed, {len(report.failed)} failed")
+            return 1
+        browser = None
+        try:
+            addrs = report.check("loupe serve starts and prints its listening line", server.wait_listening)
+            if addrs is not None:
+                api = Api(f"http://{addrs[2]}")
+                seeds = seed(report, api, python, addrs)
+
+                def start_browser():
+                    for path in (CHROMEDRIVER, CHROMIUM):
+                        expect(os.access(path, os.X_OK), f"{path} is missing (apt-get install chromium chromium-driver)")
+                    try:
+                        return Browser(f"http://{addrs[2]}", screenshots)
+                    except WebDriverException as exc:
+                        raise Fail(f"cannot start chromedriver/chromium: {exc.msg or exc}") from None
+
+                browser = report.check("chromium starts under chromedriver", start_browser)
+                if browser is not None:
+                    run_cases(report, browser, seeds)
+        finally:
+            if browser is not None:
+                try:
+                    browser.quit()
+                except Exception as exc:  # noqa: BLE001 - keep going to stop the server
+                    print(f"browser.py: driver.quit failed: {exc}", file=sys.stderr)
+
+            def stopped():
+                code = server.stop()
+                expect(code is not None, f"loupe did not exit within {SHUTDOWN_DEADLINE:.0f}s of SIGTERM (killed)")
+                when = "before it was sent SIGTERM" if server.died_early else "after SIGTERM"
+                expect(code == 0, f"loupe exited with status {code} {when}")
+
+            report.check("loupe exits 0 on SIGTERM", stopped)
+            if report.failed:
+                print(server.tails(), flush=True)
+
+    print(f"{report.passed} passed, {len(report.failed)} failed", flush=True)
+    return 1 if report.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
