@@ -22,8 +22,8 @@ use std::time::Duration;
 
 pub use model::Batch;
 pub use read::{
-    LogQuery, LogView, Match, MetricInfo, MetricPointView, RequestLog, RequestView, ServiceRed,
-    SpanView, Stats, TraceQuery, TraceSummary, TraceView,
+    AttributeFilter, Comparison, LogQuery, LogView, Match, MetricInfo, MetricPointView, RequestLog,
+    RequestView, ServiceRed, SpanView, Stats, TraceQuery, TraceSummary, TraceView,
 };
 
 #[derive(Debug, thiserror::Error)]

@@ -482,10 +482,39 @@ fn push_text_filter(q: &mut QueryBuilder<Postgres>, text: &str) {
         .push(")");
 }
 
-/// `key` (as stored) holds `value`, compared as text.
-fn push_attribute_filter(q: &mut QueryBuilder<Postgres>, key: &str, value: &str) {
-    q.push("(s.attributes::jsonb ->> ")
+/// The span's attribute `key` (as stored) passes `filter`.
+fn push_attribute_filter(
+    q: &mut QueryBuilder<Postgres>,
+    key: &str,
+    filter: &crate::AttributeFilter,
+) {
+    use crate::Comparison::*;
+    let ordering = match filter.comparison {
+        Equal => {
+            q.push("(s.attributes::jsonb ->> ")
+                .push_bind(key.to_owned())
+                .push(") = ")
+                .push_bind(filter.value.clone());
+            return;
+        }
+        NotEqual => {
+            q.push("(s.attributes::jsonb ->> ")
+                .push_bind(key.to_owned())
+                .push(") <> ")
+                .push_bind(filter.value.clone());
+            return;
+        }
+        Greater => ">",
+        GreaterOrEqual => ">=",
+        Less => "<",
+        LessOrEqual => "<=",
+    };
+    // CASE, not AND: PostgreSQL may evaluate an AND's sides in any order, and
+    // the cast fails on text.
+    q.push("(CASE WHEN jsonb_typeof(s.attributes::jsonb -> ")
         .push_bind(key.to_owned())
-        .push(") = ")
-        .push_bind(value.to_owned());
+        .push(") = 'number' THEN (s.attributes::jsonb ->> ")
+        .push_bind(key.to_owned())
+        .push(format!(")::float8 END) {op} ", op = ordering))
+        .push_bind(filter.value.parse::<f64>().unwrap_or(f64::NAN));
 }

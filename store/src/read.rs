@@ -146,14 +146,65 @@ pub struct TraceQuery {
     pub failed: Option<bool>,
     pub min_duration_ns: Option<i64>,
     pub max_duration_ns: Option<i64>,
-    /// Spans with attribute `key` equal to the text `value` (strings as
-    /// they are, numbers and booleans as JSON writes them).
-    pub attributes: Vec<(String, String)>,
+    /// A span of the trace must pass each of these.
+    pub attributes: Vec<AttributeFilter>,
     /// Inclusive lower bound of the trace start, nanoseconds.
     pub start: Option<i64>,
     /// Exclusive upper bound of the trace start, nanoseconds.
     pub end: Option<i64>,
     pub limit: u32,
+}
+
+/// One attribute condition of trace search.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttributeFilter {
+    pub key: String,
+    pub comparison: Comparison,
+    /// Compared as text for `=` and `!=` (strings as they are, numbers and
+    /// booleans as JSON writes them); a number for the orderings.
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Comparison {
+    /// The attribute has this value.
+    Equal,
+    /// The attribute is present with another value.
+    NotEqual,
+    /// The attribute is a number, and it compares so to the value.
+    Greater,
+    GreaterOrEqual,
+    Less,
+    LessOrEqual,
+}
+
+impl AttributeFilter {
+    /// `key=value`, `key!=value`, `key>n`, `key>=n`, `key<n`, `key<=n`;
+    /// `None` when the text is none of these or an ordering's value is no number.
+    pub fn parse(text: &str) -> Option<AttributeFilter> {
+        let at = text.find(['=', '!', '<', '>'])?;
+        let (key, rest) = text.split_at(at);
+        let (comparison, value) = [
+            ("!=", Comparison::NotEqual),
+            (">=", Comparison::GreaterOrEqual),
+            ("<=", Comparison::LessOrEqual),
+            ("=", Comparison::Equal),
+            (">", Comparison::Greater),
+            ("<", Comparison::Less),
+        ]
+        .into_iter()
+        .find_map(|(op, comparison)| rest.strip_prefix(op).map(|value| (comparison, value)))?;
+        let (key, value) = (key.trim(), value.trim());
+        let ordering = !matches!(comparison, Comparison::Equal | Comparison::NotEqual);
+        if key.is_empty() || (ordering && !value.parse::<f64>().is_ok_and(f64::is_finite)) {
+            return None;
+        }
+        Some(AttributeFilter {
+            key: key.to_owned(),
+            comparison,
+            value: value.to_owned(),
+        })
+    }
 }
 
 /// How an id matched in `Store::request`.
@@ -248,6 +299,31 @@ impl ServiceRed {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn attribute_filters_parse() {
+        let check = |text: &str, expected: Option<(&str, Comparison, &str)>| {
+            let got = AttributeFilter::parse(text);
+            let got = got
+                .as_ref()
+                .map(|f| (f.key.as_str(), f.comparison, f.value.as_str()));
+            assert_eq!(got, expected, "{text:?}");
+        };
+        use Comparison::*;
+        check("http.route=/cart", Some(("http.route", Equal, "/cart")));
+        check("a=b=c", Some(("a", Equal, "b=c")));
+        check("status != 200", Some(("status", NotEqual, "200")));
+        check("retries>2", Some(("retries", Greater, "2")));
+        check("ms>=1.5", Some(("ms", GreaterOrEqual, "1.5")));
+        check("ms<10", Some(("ms", Less, "10")));
+        check("ms<=-3", Some(("ms", LessOrEqual, "-3")));
+        check("k=", Some(("k", Equal, "")));
+        check("ms>fast", None);
+        check("ms>NaN", None);
+        check("=x", None);
+        check("novalue", None);
+        check("a!b", None);
+    }
 
     #[test]
     fn nearest_rank_percentiles() {

@@ -176,9 +176,9 @@ macro_rules! impl_reads {
             if let Some(max) = query.max_duration_ns {
                 q.push(" AND t.end_ns - t.start_ns <= ").push_bind(max);
             }
-            for (key, value) in &query.attributes {
+            for filter in &query.attributes {
                 q.push(" AND EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = t.trace_id AND ");
-                push_attribute_filter(&mut q, &$crate::value::stored_key(key), value);
+                push_attribute_filter(&mut q, &$crate::value::stored_key(&filter.key), filter);
                 q.push(")");
             }
             if let Some(start) = query.start {

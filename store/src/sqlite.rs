@@ -436,14 +436,31 @@ fn push_text_filter(q: &mut QueryBuilder<Sqlite>, text: &str) {
         .push(")");
 }
 
-/// `key` (as stored) holds `value`, compared as text; booleans as `true`/`false`
-/// like PostgreSQL's `->>` gives them.
-fn push_attribute_filter(q: &mut QueryBuilder<Sqlite>, key: &str, value: &str) {
+/// The span's attribute `key` (as stored) passes `filter`. Text comparisons
+/// see booleans as `true`/`false`, as PostgreSQL's `->>` gives them.
+fn push_attribute_filter(q: &mut QueryBuilder<Sqlite>, key: &str, filter: &crate::AttributeFilter) {
+    use crate::Comparison::*;
     let path = format!("$.\"{}\"", key.replace('\\', "\\\\").replace('"', "\\\""));
+    let ordering = match filter.comparison {
+        Equal | NotEqual => None,
+        Greater => Some(">"),
+        GreaterOrEqual => Some(">="),
+        Less => Some("<"),
+        LessOrEqual => Some("<="),
+    };
+    if let Some(op) = ordering {
+        q.push("json_type(s.attributes, ")
+            .push_bind(path.clone())
+            .push(") IN ('integer', 'real') AND json_extract(s.attributes, ")
+            .push_bind(path)
+            .push(format!(") {op} "))
+            .push_bind(filter.value.parse::<f64>().unwrap_or(f64::NAN));
+        return;
+    }
     q.push("CASE json_type(s.attributes, ")
         .push_bind(path.clone())
         .push(") WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' ELSE CAST(json_extract(s.attributes, ")
         .push_bind(path)
-        .push(") AS TEXT) END = ")
-        .push_bind(value.to_owned());
+        .push(if filter.comparison == Equal { ") AS TEXT) END = " } else { ") AS TEXT) END <> " })
+        .push_bind(filter.value.clone());
 }

@@ -127,9 +127,9 @@ async fn trace_view_shows_the_span_tree_errors_and_logs() {
         "parent first"
     );
     // Both spans are in error; the child, which raised, is the origin.
-    assert!(root.contains("class=\"span err\""), "{root}");
+    assert!(root.contains("class=\"span err crit\""), "{root}");
     assert!(root.contains(">error</span>"), "{root}");
-    assert!(child.contains("class=\"span err origin\""), "{child}");
+    assert!(child.contains("class=\"span err origin crit\""), "{child}");
     assert!(
         child.contains("width=\"76.000%\""),
         "bar of 190 of 250 ms: {child}"

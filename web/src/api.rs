@@ -261,15 +261,13 @@ async fn traces(
             }
             "min_duration_ms" => query.min_duration_ns = Some(millis_to_nanos(value, key)?),
             "max_duration_ms" => query.max_duration_ns = Some(millis_to_nanos(value, key)?),
-            "attr" => {
-                let (k, v) = value
-                    .split_once('=')
-                    .filter(|(k, _)| !k.is_empty())
-                    .ok_or_else(|| {
-                        ApiError::BadRequest(format!("attr must be key=value, got {value:?}"))
-                    })?;
-                query.attributes.push((k.to_owned(), v.to_owned()));
-            }
+            "attr" => query
+                .attributes
+                .push(store::AttributeFilter::parse(value).ok_or_else(|| {
+                    ApiError::BadRequest(format!(
+                        "attr must be key=value, key!=value or key>n (>=, <, <= too), got {value:?}"
+                    ))
+                })?),
             "start" => query.start = Some(parse_number(value, "start")?),
             "end" => query.end = Some(parse_number(value, "end")?),
             "limit" => query.limit = parse_number::<u32>(value, "limit")?.clamp(1, 1000),

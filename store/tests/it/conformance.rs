@@ -1881,6 +1881,10 @@ fn search_traces() -> Batch {
     }
 }
 
+fn attr(text: &str) -> store::AttributeFilter {
+    store::AttributeFilter::parse(text).unwrap_or_else(|| panic!("{text} parses"))
+}
+
 pub async fn trace_search(ctx: Ctx) {
     write(&ctx, &search_traces()).await;
     let ids = |summaries: Vec<store::TraceSummary>| {
@@ -1977,45 +1981,78 @@ pub async fn trace_search(ctx: Ctx) {
         ),
         (
             store::TraceQuery {
-                attributes: vec![("http.route".into(), "/cart".into())],
+                attributes: vec![attr("http.route=/cart")],
                 ..Default::default()
             },
             vec![id(2)],
         ),
         (
             store::TraceQuery {
-                attributes: vec![("retries".into(), "2".into())],
+                attributes: vec![attr("retries=2")],
                 ..Default::default()
             },
             vec![id(1)],
         ),
         (
             store::TraceQuery {
-                attributes: vec![("cached".into(), "false".into())],
+                attributes: vec![attr("cached=false")],
                 ..Default::default()
             },
             vec![id(1)],
         ),
         (
             store::TraceQuery {
-                attributes: vec![("$odd".into(), "yes".into())],
+                attributes: vec![attr("$odd=yes")],
                 ..Default::default()
             },
             vec![id(2)],
         ),
         (
             store::TraceQuery {
-                attributes: vec![
-                    ("http.route".into(), "/cart".into()),
-                    ("retries".into(), "2".into()),
-                ],
+                attributes: vec![attr("http.route=/cart"), attr("retries=2")],
                 ..Default::default()
             },
             vec![],
         ),
         (
             store::TraceQuery {
-                attributes: vec![("we\"ird'key".into(), "x".into())],
+                attributes: vec![attr("http.route!=/cart")],
+                ..Default::default()
+            },
+            vec![id(1)],
+        ),
+        (
+            store::TraceQuery {
+                attributes: vec![attr("retries>1")],
+                ..Default::default()
+            },
+            vec![id(1)],
+        ),
+        (
+            store::TraceQuery {
+                attributes: vec![attr("retries>2")],
+                ..Default::default()
+            },
+            vec![],
+        ),
+        (
+            store::TraceQuery {
+                attributes: vec![attr("retries<=2"), attr("retries>=2")],
+                ..Default::default()
+            },
+            vec![id(1)],
+        ),
+        (
+            store::TraceQuery {
+                // A text attribute never compares as a number.
+                attributes: vec![attr("http.route<5")],
+                ..Default::default()
+            },
+            vec![],
+        ),
+        (
+            store::TraceQuery {
+                attributes: vec![attr("we\"ird'key=x")],
                 ..Default::default()
             },
             vec![],

@@ -120,14 +120,13 @@ fn parse(params: &[(String, String)]) -> Result<Parsed, String> {
             }
             "min_ms" => query.min_duration_ns = Some(millis_to_nanos(value, "min_ms").map_err(e)?),
             "max_ms" => query.max_duration_ns = Some(millis_to_nanos(value, "max_ms").map_err(e)?),
-            "attr" => {
-                let (k, v) = value
-                    .split_once('=')
-                    .map(|(k, v)| (k.trim(), v.trim()))
-                    .filter(|(k, _)| !k.is_empty())
-                    .ok_or_else(|| format!("attr must be key=value, got “{value}”"))?;
-                query.attributes.push((k.to_owned(), v.to_owned()));
-            }
+            "attr" => query
+                .attributes
+                .push(store::AttributeFilter::parse(value).ok_or_else(|| {
+                    format!(
+                        "attr must be key=value, key!=value or key>n (>=, <, <= too), got “{value}”"
+                    )
+                })?),
             "window" => window = Some(parse_window(value).map_err(e)?),
             "start" => query.start = Some(parse_number(value, "start").map_err(e)?),
             "end" => query.end = Some(parse_number(value, "end").map_err(e)?),
@@ -401,8 +400,8 @@ mod tests {
         assert_eq!(
             p.query.attributes,
             vec![
-                ("http.route".to_owned(), "/x".to_owned()),
-                ("a".to_owned(), "b=c".to_owned())
+                store::AttributeFilter::parse("http.route=/x").unwrap(),
+                store::AttributeFilter::parse("a=b=c").unwrap()
             ]
         );
         assert!(p.by_duration && p.query.operation.is_none());
