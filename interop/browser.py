@@ -313,6 +313,26 @@ def run_cases(report: Report, b: Browser, seeds: list[dict]) -> None:
 
     report.check("trace view: opening a span loads its details via htmx", span_details)
 
+    def fold():
+        b.open(f"/traces/{trace_id}")
+
+        def visible():
+            return [r for r in b.driver.find_elements(By.CSS_SELECTOR, ".waterfall [data-depth]") if r.is_displayed()]
+
+        before = len(visible())
+        expect(before >= 3, f"only {before} rows before folding")
+        root = b.driver.find_element(By.XPATH,
+                                     "//div[@class='waterfall']/details[.//span[@class='op' and text()='GET /checkout']]")
+        button = root.find_element(By.CSS_SELECTOR, "summary button.fold")
+        button.click()
+        b.wait("everything below the root to fold away", lambda d: len(visible()) == 1)
+        expect(root.get_attribute("open") is None, "folding also opened the span's details")
+        button.click()
+        b.wait("the folded rows to come back", lambda d: len(visible()) == before)
+        b.expect_clean_console()
+
+    report.check("trace view: folding a span hides its subtree, unfolding shows it again", fold)
+
     def trace_filters():
         b.open("/traces")
         b.wait("trace rows", EC.presence_of_element_located((By.CSS_SELECTOR, "#trace-rows table.results tbody tr")))

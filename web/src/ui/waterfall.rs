@@ -26,6 +26,8 @@ pub struct SpanRow {
     pub is_error: bool,
     pub is_origin: bool,
     pub on_critical_path: bool,
+    /// Whether the row can fold its subtree away.
+    pub has_children: bool,
     pub parent_missing: bool,
     pub logs: Vec<LogRow>,
 }
@@ -158,6 +160,9 @@ pub fn rows(spans: &[SpanView], logs: &[LogView], origin: Option<&str>) -> Vec<S
                 is_error: span.is_error,
                 is_origin: origin == Some(span.span_id.as_str()),
                 on_critical_path: critical[i],
+                has_children: children
+                    .get(span.span_id.as_str())
+                    .is_some_and(|kids| !kids.is_empty()),
                 parent_missing: parent_missing[i]
                     || depth == 0
                         && span
