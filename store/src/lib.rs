@@ -126,12 +126,13 @@ impl Store {
         }
     }
 
-    /// Every service known to the store with its request figures for traces
-    /// that started in `[start, end)`, by name.
-    pub async fn services(&self, start: i64, end: i64) -> Result<Vec<ServiceRed>> {
+    /// Every service known to the store with the figures of its requests
+    /// that started in `[start, end)`, by name; `trend` counts them in
+    /// `buckets` equal slices of the window.
+    pub async fn services(&self, start: i64, end: i64, buckets: usize) -> Result<Vec<ServiceRed>> {
         match self {
-            Store::Sqlite(s) => s.services(start, end).await,
-            Store::Postgres(s) => s.services(start, end).await,
+            Store::Sqlite(s) => s.services(start, end, buckets).await,
+            Store::Postgres(s) => s.services(start, end, buckets).await,
         }
     }
 

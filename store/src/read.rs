@@ -240,8 +240,8 @@ pub struct RequestView {
 }
 
 /// Requests, errors and duration of one service over a window, counted
-/// from the spans that stand for requests: server and consumer spans, and
-/// roots (a trace's entry, whatever its kind).
+/// from the spans that stand for requests and started in the window: server
+/// and consumer spans, and roots (a trace's entry, whatever its kind).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ServiceRed {
     pub service: String,
@@ -256,6 +256,8 @@ pub struct ServiceRed {
     pub p50_ns: Option<i64>,
     pub p95_ns: Option<i64>,
     pub p99_ns: Option<i64>,
+    /// Requests in each equal slice of the window, oldest first.
+    pub trend: Vec<u64>,
 }
 
 /// The nearest-rank percentile (`q` in 0..=1) of sorted values: the smallest
@@ -269,12 +271,13 @@ pub fn percentile(sorted: &[i64], q: f64) -> Option<i64> {
 }
 
 impl ServiceRed {
-    /// Figures from a service's request durations and error count.
+    /// Figures from a service's request durations, error count and trend.
     pub fn from_durations(
         service: String,
         mut durations: Vec<i64>,
         errors: u64,
         window_ns: i64,
+        trend: Vec<u64>,
     ) -> ServiceRed {
         durations.sort_unstable();
         let requests = durations.len() as u64;
@@ -292,6 +295,7 @@ impl ServiceRed {
             p50_ns: percentile(&durations, 0.50),
             p95_ns: percentile(&durations, 0.95),
             p99_ns: percentile(&durations, 0.99),
+            trend,
         }
     }
 }
@@ -347,7 +351,13 @@ mod tests {
 
     #[test]
     fn red_figures() {
-        let red = ServiceRed::from_durations("api".into(), vec![30, 10, 20, 40], 1, 2_000_000_000);
+        let red = ServiceRed::from_durations(
+            "api".into(),
+            vec![30, 10, 20, 40],
+            1,
+            2_000_000_000,
+            vec![4],
+        );
         assert_eq!(red.requests, 4);
         assert_eq!(red.rate_per_second, 2.0);
         assert_eq!(red.error_rate, 0.25);
@@ -355,7 +365,7 @@ mod tests {
             (red.p50_ns, red.p95_ns, red.p99_ns),
             (Some(20), Some(40), Some(40))
         );
-        let idle = ServiceRed::from_durations("idle".into(), vec![], 0, 1_000_000_000);
+        let idle = ServiceRed::from_durations("idle".into(), vec![], 0, 1_000_000_000, vec![0]);
         assert_eq!(
             (idle.requests, idle.error_rate, idle.p50_ns),
             (0, 0.0, None)

@@ -108,34 +108,41 @@ macro_rules! impl_reads {
             &self,
             start: i64,
             end: i64,
+            buckets: usize,
         ) -> $crate::Result<Vec<$crate::read::ServiceRed>> {
             use futures_util::TryStreamExt as _;
-            // Through the trace summaries' start index, then each trace's spans.
-            let mut rows = sqlx::query_as::<_, (String, i64, bool)>(
-                "SELECT s.service, s.end_ns - s.start_ns, s.is_error \
-                 FROM traces t JOIN spans s ON s.trace_id = t.trace_id \
-                 WHERE t.start_ns >= $1 AND t.start_ns < $2 \
-                 AND (s.kind IN (2, 5) OR s.parent_span_id IS NULL)",
+            let buckets = buckets.max(1);
+            let width = (end - start).max(1) as f64 / buckets as f64;
+            // The WHERE repeats the partial index's own, so the covering
+            // index `spans_requests` answers alone.
+            let mut rows = sqlx::query_as::<_, (String, i64, bool, i64)>(
+                "SELECT service, end_ns - start_ns, is_error, start_ns FROM spans \
+                 WHERE (kind IN (2, 5) OR parent_span_id IS NULL) \
+                 AND start_ns >= $1 AND start_ns < $2",
             )
             .bind(start)
             .bind(end)
             .fetch(&self.$pool);
-            let mut by_service: std::collections::BTreeMap<String, (Vec<i64>, u64)> =
+            let mut by_service: std::collections::BTreeMap<String, (Vec<i64>, u64, Vec<u64>)> =
                 sqlx::query_scalar::<_, String>("SELECT DISTINCT service FROM resources")
                     .fetch_all(&self.$pool)
                     .await?
                     .into_iter()
-                    .map(|service| (service, (Vec::new(), 0)))
+                    .map(|service| (service, (Vec::new(), 0, vec![0; buckets])))
                     .collect();
-            while let Some((service, duration, is_error)) = rows.try_next().await? {
-                let entry = by_service.entry(service).or_default();
+            while let Some((service, duration, is_error, started)) = rows.try_next().await? {
+                let entry = by_service
+                    .entry(service)
+                    .or_insert_with(|| (Vec::new(), 0, vec![0; buckets]));
                 entry.0.push(duration);
                 entry.1 += u64::from(is_error);
+                let bucket = (((started - start) as f64 / width) as usize).min(buckets - 1);
+                entry.2[bucket] += 1;
             }
             Ok(by_service
                 .into_iter()
-                .map(|(service, (durations, errors))| {
-                    $crate::read::ServiceRed::from_durations(service, durations, errors, end - start)
+                .map(|(service, (durations, errors, trend))| {
+                    $crate::read::ServiceRed::from_durations(service, durations, errors, end - start, trend)
                 })
                 .collect())
         }

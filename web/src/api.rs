@@ -124,6 +124,9 @@ async fn trace(
     }))
 }
 
+/// Slices of the window in a service's `trend`.
+const TREND_BUCKETS: usize = 12;
+
 #[derive(Serialize)]
 struct ServicesResponse {
     start_time_unix_nano: i64,
@@ -141,7 +144,7 @@ async fn services(
     Ok(Json(ServicesResponse {
         start_time_unix_nano: start,
         end_time_unix_nano: end,
-        services: state.store.services(start, end).await?,
+        services: state.store.services(start, end, TREND_BUCKETS).await?,
     }))
 }
 

@@ -2162,7 +2162,7 @@ pub async fn service_red(ctx: Ctx) {
     // (db), and nothing for the internal orphan whose parent is missing.
     batch.spans[1].kind = SpanKind::Server;
     write(&ctx, &batch).await;
-    let red = ctx.store.services(T0, T0 + 1_000_000_000).await.unwrap();
+    let red = ctx.store.services(T0, T0 + 1_000_000_000, 4).await.unwrap();
     type Figures = (String, u64, u64, Option<i64>, Option<i64>);
     let figures: Vec<Figures> = red
         .iter()
@@ -2178,8 +2178,17 @@ pub async fn service_red(ctx: Ctx) {
         ctx.backend
     );
     assert_eq!(red[1].rate_per_second, 2.0);
+    assert_eq!(
+        red[1].trend,
+        vec![2, 0, 0, 0],
+        "both gateway requests in the first quarter"
+    );
     // A window that starts after trace 1 holds only trace 2 and the orphan.
-    let later = ctx.store.services(T0 + 1_000, T0 + 10_000).await.unwrap();
+    let later = ctx
+        .store
+        .services(T0 + 1_000, T0 + 10_000, 3)
+        .await
+        .unwrap();
     assert_eq!(
         later.iter().map(|r| r.requests).collect::<Vec<_>>(),
         vec![0, 1]

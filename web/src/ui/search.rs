@@ -328,7 +328,7 @@ pub async fn traces(
             .store
             // `services` lists every known service, requests or not; an
             // empty window gets the names without reading any span.
-            .services(0, 1)
+            .services(0, 1, 1)
             .await?
             .into_iter()
             .map(|s| s.service)

@@ -1,7 +1,7 @@
 //! The services page (`/`): RED figures per service over a window, with a
 //! sparkline of requests.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -16,9 +16,8 @@ use crate::AppState;
 /// The windows the page offers as links.
 pub const WINDOWS: [&str; 5] = ["15m", "1h", "6h", "24h", "7d"];
 
-/// Buckets of the sparkline. The store has no bucketed reader, so the page
-/// asks `Store::services` once per bucket: 12 small queries besides the one
-/// for the whole window. Cheap enough for a page a person opens.
+/// Buckets of the sparkline, counted by `Store::services` in the same pass
+/// as the figures.
 const BUCKETS: usize = 12;
 const SPARK_WIDTH: f64 = 96.0;
 const SPARK_HEIGHT: f64 = 20.0;
@@ -134,21 +133,7 @@ pub async fn services(
         Ok(range) => range,
         Err(err) => return bad(err.to_string()),
     };
-    let totals = state.store.services(start, end).await?;
-    let mut buckets: BTreeMap<String, Vec<u64>> = BTreeMap::new();
-    let width = (end - start) as i128;
-    for i in 0..BUCKETS {
-        let from = start + (width * i as i128 / BUCKETS as i128) as i64;
-        let to = start + (width * (i as i128 + 1) / BUCKETS as i128) as i64;
-        if from >= to {
-            continue;
-        }
-        for red in state.store.services(from, to).await? {
-            buckets
-                .entry(red.service)
-                .or_insert_with(|| vec![0; BUCKETS])[i] = red.requests;
-        }
-    }
+    let totals = state.store.services(start, end, BUCKETS).await?;
     // Links to the search carry the same time range.
     let range_query = if explicit {
         format!("&start={start}&end={end}")
@@ -158,9 +143,7 @@ pub async fn services(
     let services = totals
         .into_iter()
         .map(|red| {
-            let counts = buckets
-                .remove(&red.service)
-                .unwrap_or_else(|| vec![0; BUCKETS]);
+            let counts = &red.trend;
             let encoded = format::path_segment(&red.service);
             ServiceRow {
                 colour: format::colour(&red.service),
@@ -171,7 +154,7 @@ pub async fn services(
                 p95: optional_duration(red.p95_ns),
                 p99: optional_duration(red.p99_ns),
                 requests: red.requests,
-                spark: sparkline(&counts),
+                spark: sparkline(counts),
                 spark_title: format!(
                     "requests per {}: {}",
                     format::duration(((end - start) / BUCKETS as i64).max(1)),
