@@ -579,7 +579,19 @@ async fn api_errors_and_health() {
 
 #[tokio::test]
 async fn services_report_red_figures() {
-    let mut server = Server::start().await;
+    services_report(Server::start().await).await;
+}
+
+#[tokio::test]
+async fn services_report_red_figures_postgres() {
+    let Some((url, admin_url)) = support::fresh_postgres("services").await else {
+        return;
+    };
+    services_report(Server::start_with(|c| c.database_url = url.clone()).await).await;
+    support::drop_postgres(&admin_url, &url).await;
+}
+
+async fn services_report(mut server: Server) {
     send_all(&server, Transport::HttpProtobuf, 1).await;
     let window = format!("start={}&end={}", support::T0, support::T0 + 2_000_000_000);
     let (status, body) = server.get_json(&format!("/api/v1/services?{window}")).await;
@@ -607,7 +619,19 @@ async fn services_report_red_figures() {
 
 #[tokio::test]
 async fn failures_are_grouped_at_their_origin() {
-    let mut server = Server::start().await;
+    failures_grouped(Server::start().await).await;
+}
+
+#[tokio::test]
+async fn failures_are_grouped_at_their_origin_postgres() {
+    let Some((url, admin_url)) = support::fresh_postgres("failures").await else {
+        return;
+    };
+    failures_grouped(Server::start_with(|c| c.database_url = url.clone()).await).await;
+    support::drop_postgres(&admin_url, &url).await;
+}
+
+async fn failures_grouped(mut server: Server) {
     for seed in 1..=3 {
         send_all(&server, Transport::HttpProtobuf, seed).await;
     }
