@@ -66,6 +66,33 @@ impl Server {
         (status, body)
     }
 
+    /// Posts an OTLP/HTTP protobuf export (`/v1/traces`, …) and expects 200.
+    pub async fn export(&self, path: &str, body: Vec<u8>) {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.otlp_url))
+            .header("content-type", "application/x-protobuf")
+            .body(body)
+            .send()
+            .await
+            .expect("OTLP answers");
+        assert_eq!(response.status(), 200, "{path}");
+    }
+
+    /// GETs a UI page (as htmx does when `htmx`), its body with askama's
+    /// numeric escapes spelled the named way, as a browser's source view shows them.
+    pub async fn page(&self, path: &str, htmx: bool) -> (u16, reqwest::header::HeaderMap, String) {
+        let mut request = self.http.get(format!("{}{path}", self.ui_url));
+        if htmx {
+            request = request.header("hx-request", "true");
+        }
+        let response = request.send().await.expect("GET answers");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = named_entities(response.text().await.expect("body"));
+        (status, headers, body)
+    }
+
     pub async fn stats(&self) -> serde_json::Value {
         self.get_json("/api/v1/stats").await.1
     }
@@ -75,6 +102,16 @@ impl Server {
             running.stop().await.expect("clean stop");
         }
     }
+}
+
+/// askama writes `<` as `&#60;` and so on; this spells every escape it
+/// makes the named way.
+pub fn named_entities(html: String) -> String {
+    html.replace("&#60;", "&lt;")
+        .replace("&#62;", "&gt;")
+        .replace("&#34;", "&quot;")
+        .replace("&#38;", "&amp;")
+        .replace("&#39;", "&apos;")
 }
 
 pub fn trace_id(seed: u8) -> Vec<u8> {

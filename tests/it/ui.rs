@@ -3,18 +3,11 @@
 
 use prost::Message as _;
 
+pub(crate) use crate::support::named_entities;
 use crate::support::{self, Server};
 
 async fn post(server: &Server, path: &str, body: Vec<u8>) {
-    let response = server
-        .http
-        .post(format!("{}{path}", server.otlp_url))
-        .header("content-type", "application/x-protobuf")
-        .body(body)
-        .send()
-        .await
-        .expect("OTLP answers");
-    assert_eq!(response.status(), 200, "{path}");
+    server.export(path, body).await;
 }
 
 pub(crate) async fn send(server: &Server, seed: u8) {
@@ -23,15 +16,7 @@ pub(crate) async fn send(server: &Server, seed: u8) {
 }
 
 pub(crate) async fn get(server: &Server, path: &str) -> (u16, reqwest::header::HeaderMap, String) {
-    let response = server
-        .http
-        .get(format!("{}{path}", server.ui_url))
-        .send()
-        .await
-        .expect("GET answers");
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    (status, headers, response.text().await.expect("body"))
+    server.page(path, false).await
 }
 
 fn trace_hex(seed: u8) -> String {
@@ -46,15 +31,6 @@ pub(crate) fn assert_security_headers(headers: &reqwest::header::HeaderMap, what
     assert!(!csp.contains("unsafe-inline"), "{what}: {csp}");
     assert_eq!(headers["x-content-type-options"], "nosniff", "{what}");
     assert_eq!(headers["referrer-policy"], "no-referrer", "{what}");
-}
-
-/// askama writes `<` as `&#60;`; spell every escape the named way so
-/// assertions read as the browser's source view does.
-pub(crate) fn named_entities(html: String) -> String {
-    html.replace("&#60;", "&lt;")
-        .replace("&#62;", "&gt;")
-        .replace("&#34;", "&quot;")
-        .replace("&#38;", "&amp;")
 }
 
 /// Text between `start` and the next `end`, to look at one part of a page.

@@ -5,21 +5,13 @@ use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::AnyValue;
 use prost::Message as _;
 
-use crate::support::{self, Server, T0};
-
-async fn post_logs(server: &Server, logs: ExportLogsServiceRequest) {
-    let response = server
-        .http
-        .post(format!("{}/v1/logs", server.otlp_url))
-        .header("content-type", "application/x-protobuf")
-        .body(logs.encode_to_vec())
-        .send()
-        .await
-        .expect("OTLP answers");
-    assert_eq!(response.status(), 200);
-}
+use crate::support::{self, Server, T0, named_entities};
 
 /// `support::logs(seed)` from another service, with its bodies changed.
+async fn post_logs(server: &Server, logs: ExportLogsServiceRequest) {
+    server.export("/v1/logs", logs.encode_to_vec()).await;
+}
+
 fn logs_of(seed: u8, service: &str, bodies: [&str; 2]) -> ExportLogsServiceRequest {
     let mut logs = support::logs(seed);
     logs.resource_logs[0].resource = support::resource(service);
@@ -35,33 +27,9 @@ fn logs_of(seed: u8, service: &str, bodies: [&str; 2]) -> ExportLogsServiceReque
     logs
 }
 
-async fn get_with(
-    server: &Server,
-    path: &str,
-    htmx: bool,
-) -> (u16, reqwest::header::HeaderMap, String) {
-    let mut request = server.http.get(format!("{}{path}", server.ui_url));
-    if htmx {
-        request = request.header("hx-request", "true");
-    }
-    let response = request.send().await.expect("GET answers");
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    (status, headers, response.text().await.expect("body"))
-}
-
 async fn get(server: &Server, path: &str) -> (u16, String) {
-    let (status, _, body) = get_with(server, path, false).await;
+    let (status, _, body) = server.page(path, false).await;
     (status, body)
-}
-
-/// askama writes `<` as `&#60;`; spell every escape the named way.
-fn named_entities(html: String) -> String {
-    html.replace("&#60;", "&lt;")
-        .replace("&#62;", "&gt;")
-        .replace("&#34;", "&quot;")
-        .replace("&#38;", "&amp;")
-        .replace("&#39;", "&apos;")
 }
 
 /// The log lines of a page or fragment, newest first.
@@ -77,7 +45,7 @@ async fn full_text_search_finds_the_right_line() {
     let mut server = Server::start().await;
     post_logs(&server, support::logs(71)).await;
     post_logs(&server, support::logs(72)).await;
-    let (status, headers, html) = get_with(&server, "/logs?q=seed71", false).await;
+    let (status, headers, html) = server.page("/logs?q=seed71", false).await;
     assert_eq!(status, 200, "{html}");
     let csp = headers["content-security-policy"].to_str().unwrap();
     assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"));
@@ -149,7 +117,7 @@ async fn severity_and_service_filters() {
 async fn htmx_gets_only_the_rows() {
     let mut server = Server::start().await;
     post_logs(&server, support::logs(75)).await;
-    let (status, _, fragment) = get_with(&server, "/logs?q=refund", true).await;
+    let (status, _, fragment) = server.page("/logs?q=refund", true).await;
     assert_eq!(status, 200, "{fragment}");
     assert!(!fragment.contains("<html"), "a fragment: {fragment}");
     assert!(!fragment.contains("<form"), "{fragment}");
@@ -184,12 +152,9 @@ async fn live_tail_returns_only_newer_lines_and_the_next_cursor() {
     let (_, html) = get(&server, "/logs").await;
     assert!(!html.contains("log-tail"), "{html}");
 
-    let (status, _, fragment) = get_with(
-        &server,
-        &format!("/logs/tail?service=refunds&after={older}"),
-        true,
-    )
-    .await;
+    let (status, _, fragment) = server
+        .page(&format!("/logs/tail?service=refunds&after={older}"), true)
+        .await;
     assert_eq!(status, 200, "{fragment}");
     let fragment = named_entities(fragment);
     let found = lines(&fragment);
@@ -202,14 +167,18 @@ async fn live_tail_returns_only_newer_lines_and_the_next_cursor() {
         "the poller comes first, carrying the filters and the next cursor: {fragment}"
     );
     // Nothing newer: just the poller, with the same cursor.
-    let (_, _, fragment) = get_with(&server, &format!("/logs/tail?after={newer}"), true).await;
+    let (_, _, fragment) = server
+        .page(&format!("/logs/tail?after={newer}"), true)
+        .await;
     assert!(lines(&fragment).is_empty(), "{fragment}");
     assert!(fragment.contains(&format!("after={newer}\"")), "{fragment}");
     // A new line arrives: the poll after finds it.
     let mut late = logs_of(77, "refunds", ["late one", "later one"]);
     late.resource_logs[0].scope_logs[0].log_records[1].observed_time_unix_nano = T0 + 9_000_000;
     post_logs(&server, late).await;
-    let (_, _, fragment) = get_with(&server, &format!("/logs/tail?after={newer}"), true).await;
+    let (_, _, fragment) = server
+        .page(&format!("/logs/tail?after={newer}"), true)
+        .await;
     let found = lines(&fragment);
     assert_eq!(found.len(), 1, "{fragment}");
     assert!(found[0].contains("later one"));

@@ -10,42 +10,11 @@ use crate::support::{self, Server, T0};
 const SECOND: u64 = 1_000_000_000;
 
 async fn post_traces(server: &Server, traces: ExportTraceServiceRequest) {
-    let response = server
-        .http
-        .post(format!("{}/v1/traces", server.otlp_url))
-        .header("content-type", "application/x-protobuf")
-        .body(traces.encode_to_vec())
-        .send()
-        .await
-        .expect("OTLP answers");
-    assert_eq!(response.status(), 200);
-}
-
-async fn get_with(
-    server: &Server,
-    path: &str,
-    htmx: bool,
-) -> (u16, reqwest::header::HeaderMap, String) {
-    let mut request = server.http.get(format!("{}{path}", server.ui_url));
-    if htmx {
-        request = request.header("hx-request", "true");
-    }
-    let response = request.send().await.expect("GET answers");
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let body = response.text().await.expect("body");
-    // askama writes `&` as `&#38;` and so on; read it the named way.
-    let body = body
-        .replace("&#60;", "&lt;")
-        .replace("&#62;", "&gt;")
-        .replace("&#34;", "&quot;")
-        .replace("&#38;", "&amp;")
-        .replace("&#39;", "&apos;");
-    (status, headers, body)
+    server.export("/v1/traces", traces.encode_to_vec()).await;
 }
 
 async fn get(server: &Server, path: &str) -> (u16, String) {
-    let (status, _, body) = get_with(server, path, false).await;
+    let (status, _, body) = server.page(path, false).await;
     (status, body)
 }
 
@@ -222,7 +191,7 @@ async fn trace_search_filters_by_service_status_and_attribute() {
     assert!(html.contains("3 most recent matching traces, sorted by duration"));
 
     // htmx gets the rows alone.
-    let (status, headers, partial) = get_with(&server, "/traces?service=checkout", true).await;
+    let (status, headers, partial) = server.page("/traces?service=checkout", true).await;
     assert_eq!(status, 200);
     assert!(
         !partial.contains("<html") && !partial.contains("<form"),
@@ -282,7 +251,7 @@ async fn bad_parameters_are_a_400_page_with_the_message() {
     let (_, html) = get(&server, "/traces?status=maybe").await;
     assert!(html.contains("<form class=\"filters\""), "the form stays");
     // htmx does not swap 4xx answers: the partial says it with a 200.
-    let (status, _, partial) = get_with(&server, "/traces?attr=x", true).await;
+    let (status, _, partial) = server.page("/traces?attr=x", true).await;
     assert_eq!(status, 200);
     assert!(partial.contains("attr must be key=value") && !partial.contains("<html"));
     server.stop().await;

@@ -63,46 +63,13 @@ pub fn find(spans: &[SpanView]) -> Vec<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use store::model::{SpanKind, Status, StatusCode};
-    use store::read::ScopeView;
-    use store::value::Attributes;
+    use crate::testing;
 
     /// (id, parent, start, end)
     fn spans(shape: &[(&str, Option<&str>, i64, i64)]) -> Vec<SpanView> {
         shape
             .iter()
-            .map(|(id, parent, start, end)| SpanView {
-                trace_id: "t".into(),
-                span_id: (*id).into(),
-                parent_span_id: parent.map(str::to_owned),
-                service: "s".into(),
-                name: (*id).into(),
-                kind: SpanKind::Internal,
-                start_time_unix_nano: *start,
-                end_time_unix_nano: *end,
-                duration_ns: end - start,
-                status: Status {
-                    code: StatusCode::Unset,
-                    message: String::new(),
-                },
-                is_error: false,
-                attributes: Attributes::default(),
-                resource: Attributes::default(),
-                resource_schema_url: String::new(),
-                scope: ScopeView {
-                    name: String::new(),
-                    version: String::new(),
-                    attributes: Attributes::default(),
-                },
-                events: vec![],
-                links: vec![],
-                trace_state: String::new(),
-                flags: 0,
-                dropped_attributes_count: 0,
-                dropped_events_count: 0,
-                dropped_links_count: 0,
-                request_id: None,
-            })
+            .map(|(id, parent, start, end)| testing::span("t", id, *parent, *start, *end))
             .collect()
     }
 

@@ -99,49 +99,19 @@ fn span_ref(span: &SpanView) -> SpanRef {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use store::model::{SpanKind, Status, StatusCode};
-    use store::read::ScopeView;
+    use crate::testing;
+
     use store::value::Attributes;
 
     /// (span id, parent id, start, in error)
     fn spans(shape: &[(&str, Option<&str>, i64, bool)]) -> Vec<SpanView> {
         shape
             .iter()
-            .map(|(id, parent, start, error)| SpanView {
-                trace_id: "t".into(),
-                span_id: (*id).into(),
-                parent_span_id: parent.map(str::to_owned),
-                service: format!("svc-{id}"),
-                name: format!("op-{id}"),
-                kind: SpanKind::Server,
-                start_time_unix_nano: *start,
-                end_time_unix_nano: start + 10,
-                duration_ns: 10,
-                status: Status {
-                    code: if *error {
-                        StatusCode::Error
-                    } else {
-                        StatusCode::Unset
-                    },
-                    message: String::new(),
-                },
-                is_error: *error,
-                attributes: Attributes::default(),
-                resource: Attributes::default(),
-                resource_schema_url: String::new(),
-                scope: ScopeView {
-                    name: String::new(),
-                    version: String::new(),
-                    attributes: Attributes::default(),
-                },
-                events: vec![],
-                links: vec![],
-                trace_state: String::new(),
-                flags: 0,
-                dropped_attributes_count: 0,
-                dropped_events_count: 0,
-                dropped_links_count: 0,
-                request_id: None,
+            .map(|(id, parent, start, error)| {
+                let mut span = testing::span("t", id, *parent, *start, start + 10);
+                span.service = format!("svc-{id}");
+                span.name = format!("op-{id}");
+                if *error { testing::failed(span) } else { span }
             })
             .collect()
     }

@@ -125,8 +125,9 @@ pub fn group(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use store::model::{Event, SpanKind, Status, StatusCode};
-    use store::read::ScopeView;
+    use crate::testing;
+    use store::model::Event;
+
     use store::value::{Attributes, Value};
 
     fn span(
@@ -136,54 +137,22 @@ mod tests {
         service: &str,
         error: Option<&str>,
     ) -> SpanView {
-        SpanView {
-            trace_id: trace.into(),
-            span_id: id.into(),
-            parent_span_id: parent.map(str::to_owned),
-            service: service.into(),
-            name: format!("op-{service}"),
-            kind: SpanKind::Server,
-            start_time_unix_nano: 0,
-            end_time_unix_nano: 1,
-            duration_ns: 1,
-            status: Status {
-                code: if error.is_some() {
-                    StatusCode::Error
-                } else {
-                    StatusCode::Unset
-                },
-                message: String::new(),
-            },
-            is_error: error.is_some(),
-            attributes: Attributes::default(),
-            resource: Attributes::default(),
-            resource_schema_url: String::new(),
-            scope: ScopeView {
-                name: String::new(),
-                version: String::new(),
-                attributes: Attributes::default(),
-            },
-            events: error
-                .filter(|e| !e.is_empty())
-                .map(|e| Event {
-                    time_unix_nano: 0,
-                    name: "exception".into(),
-                    attributes: Attributes(vec![(
-                        "exception.type".into(),
-                        Value::String(e.into()),
-                    )]),
-                    dropped_attributes_count: 0,
-                })
-                .into_iter()
-                .collect(),
-            links: vec![],
-            trace_state: String::new(),
-            flags: 0,
-            dropped_attributes_count: 0,
-            dropped_events_count: 0,
-            dropped_links_count: 0,
-            request_id: None,
+        let mut span = testing::span(trace, id, parent, 0, 1);
+        span.service = service.into();
+        span.name = format!("op-{service}");
+        let Some(exception) = error else { return span };
+        if !exception.is_empty() {
+            span.events.push(Event {
+                time_unix_nano: 0,
+                name: "exception".into(),
+                attributes: Attributes(vec![(
+                    "exception.type".into(),
+                    Value::String(exception.into()),
+                )]),
+                dropped_attributes_count: 0,
+            });
         }
+        testing::failed(span)
     }
 
     fn summary(trace: &str, start: i64, root: &str) -> TraceSummary {

@@ -11,6 +11,8 @@ mod api;
 pub mod critical_path;
 pub mod error_origin;
 pub mod failures;
+#[cfg(test)]
+mod testing;
 mod ui;
 
 use std::sync::Arc;

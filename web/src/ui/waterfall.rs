@@ -203,43 +203,11 @@ pub fn rows(spans: &[SpanView], logs: &[LogView], origin: Option<&str>) -> Vec<S
 #[cfg(test)]
 mod tests {
     use super::*;
-    use store::model::{SpanKind, Status, StatusCode};
-    use store::read::ScopeView;
-    use store::value::Attributes;
 
     fn span(id: &str, parent: Option<&str>, start: i64) -> SpanView {
-        SpanView {
-            trace_id: "t".into(),
-            span_id: id.into(),
-            parent_span_id: parent.map(str::to_owned),
-            service: "svc".into(),
-            name: format!("op-{id}"),
-            kind: SpanKind::Internal,
-            start_time_unix_nano: start,
-            end_time_unix_nano: start + 10,
-            duration_ns: 10,
-            status: Status {
-                code: StatusCode::Unset,
-                message: String::new(),
-            },
-            is_error: false,
-            attributes: Attributes::default(),
-            resource: Attributes::default(),
-            resource_schema_url: String::new(),
-            scope: ScopeView {
-                name: String::new(),
-                version: String::new(),
-                attributes: Attributes::default(),
-            },
-            events: vec![],
-            links: vec![],
-            trace_state: String::new(),
-            flags: 0,
-            dropped_attributes_count: 0,
-            dropped_events_count: 0,
-            dropped_links_count: 0,
-            request_id: None,
-        }
+        let mut span = crate::testing::span("t", id, parent, start, start + 10);
+        span.name = format!("op-{id}");
+        span
     }
 
     #[test]
