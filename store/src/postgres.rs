@@ -482,23 +482,24 @@ fn push_text_filter(q: &mut QueryBuilder<Postgres>, text: &str) {
         .push(")");
 }
 
-/// The span's attribute `key` (as stored) passes `filter`.
+/// The attribute `key` (as stored) of the JSON `column` passes `filter`.
 fn push_attribute_filter(
     q: &mut QueryBuilder<Postgres>,
+    column: &'static str,
     key: &str,
     filter: &crate::AttributeFilter,
 ) {
     use crate::Comparison::*;
     let ordering = match filter.comparison {
         Equal => {
-            q.push("(s.attributes::jsonb ->> ")
+            q.push(format!("({column}::jsonb ->> "))
                 .push_bind(key.to_owned())
                 .push(") = ")
                 .push_bind(filter.value.clone());
             return;
         }
         NotEqual => {
-            q.push("(s.attributes::jsonb ->> ")
+            q.push(format!("({column}::jsonb ->> "))
                 .push_bind(key.to_owned())
                 .push(") <> ")
                 .push_bind(filter.value.clone());
@@ -511,9 +512,9 @@ fn push_attribute_filter(
     };
     // CASE, not AND: PostgreSQL may evaluate an AND's sides in any order, and
     // the cast fails on text.
-    q.push("(CASE WHEN jsonb_typeof(s.attributes::jsonb -> ")
+    q.push(format!("(CASE WHEN jsonb_typeof({column}::jsonb -> "))
         .push_bind(key.to_owned())
-        .push(") = 'number' THEN (s.attributes::jsonb ->> ")
+        .push(format!(") = 'number' THEN ({column}::jsonb ->> "))
         .push_bind(key.to_owned())
         .push(format!(")::float8 END) {op} ", op = ordering))
         .push_bind(filter.value.parse::<f64>().unwrap_or(f64::NAN));

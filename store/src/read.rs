@@ -113,6 +113,8 @@ pub struct LogQuery {
     pub trace_id: Option<[u8; 16]>,
     pub request_id: Option<String>,
     pub severity_min: Option<i32>,
+    /// The record's attributes must pass each of these.
+    pub attributes: Vec<AttributeFilter>,
     /// Inclusive lower bound, nanoseconds.
     pub start: Option<i64>,
     /// Exclusive upper bound, nanoseconds.

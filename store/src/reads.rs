@@ -94,6 +94,10 @@ macro_rules! impl_reads {
             if let Some(text) = query.text.as_deref().filter(|t| !t.trim().is_empty()) {
                 push_text_filter(&mut q, text);
             }
+            for filter in &query.attributes {
+                q.push(" AND ");
+                push_attribute_filter(&mut q, "l.attributes", &$crate::value::stored_key(&filter.key), filter);
+            }
             q.push(" ORDER BY l.ts_ns DESC, l.id DESC LIMIT ")
                 .push_bind(i64::from(query.limit));
             q.build_query_as::<$crate::rows::RawLog>()
@@ -185,7 +189,7 @@ macro_rules! impl_reads {
             }
             for filter in &query.attributes {
                 q.push(" AND EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = t.trace_id AND ");
-                push_attribute_filter(&mut q, &$crate::value::stored_key(&filter.key), filter);
+                push_attribute_filter(&mut q, "s.attributes", &$crate::value::stored_key(&filter.key), filter);
                 q.push(")");
             }
             if let Some(start) = query.start {

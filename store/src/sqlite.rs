@@ -436,9 +436,14 @@ fn push_text_filter(q: &mut QueryBuilder<Sqlite>, text: &str) {
         .push(")");
 }
 
-/// The span's attribute `key` (as stored) passes `filter`. Text comparisons
+/// The attribute `key` (as stored) of the JSON `column` passes `filter`. Text comparisons
 /// see booleans as `true`/`false`, as PostgreSQL's `->>` gives them.
-fn push_attribute_filter(q: &mut QueryBuilder<Sqlite>, key: &str, filter: &crate::AttributeFilter) {
+fn push_attribute_filter(
+    q: &mut QueryBuilder<Sqlite>,
+    column: &'static str,
+    key: &str,
+    filter: &crate::AttributeFilter,
+) {
     use crate::Comparison::*;
     let path = format!("$.\"{}\"", key.replace('\\', "\\\\").replace('"', "\\\""));
     let ordering = match filter.comparison {
@@ -449,18 +454,26 @@ fn push_attribute_filter(q: &mut QueryBuilder<Sqlite>, key: &str, filter: &crate
         LessOrEqual => Some("<="),
     };
     if let Some(op) = ordering {
-        q.push("json_type(s.attributes, ")
+        q.push(format!("json_type({column}, "))
             .push_bind(path.clone())
-            .push(") IN ('integer', 'real') AND json_extract(s.attributes, ")
+            .push(format!(
+                ") IN ('integer', 'real') AND json_extract({column}, "
+            ))
             .push_bind(path)
             .push(format!(") {op} "))
             .push_bind(filter.value.parse::<f64>().unwrap_or(f64::NAN));
         return;
     }
-    q.push("CASE json_type(s.attributes, ")
+    q.push(format!("CASE json_type({column}, "))
         .push_bind(path.clone())
-        .push(") WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' ELSE CAST(json_extract(s.attributes, ")
+        .push(format!(
+            ") WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' ELSE CAST(json_extract({column}, "
+        ))
         .push_bind(path)
-        .push(if filter.comparison == Equal { ") AS TEXT) END = " } else { ") AS TEXT) END <> " })
+        .push(if filter.comparison == Equal {
+            ") AS TEXT) END = "
+        } else {
+            ") AS TEXT) END <> "
+        })
         .push_bind(filter.value.clone());
 }

@@ -284,6 +284,16 @@ async fn check_logs(server: &Server, seed: u8) {
         ))
         .await;
     assert_eq!(found.as_array().unwrap().len(), 1);
+    // Only the error record carries `request_id` as a plain attribute.
+    let (_, found) = server
+        .get_json(&format!(
+            "/api/v1/logs?request_id=req-{seed}&attr=request_id=req-{seed}&attr=request_id!%3Dother"
+        ))
+        .await;
+    assert_eq!(found.as_array().unwrap().len(), 1, "{found}");
+    assert_eq!(found[0]["severity_text"], "ERROR");
+    let (status, _) = server.get_json("/api/v1/logs?attr=%3Cx").await;
+    assert_eq!(status, 400);
 }
 
 async fn check_metrics(server: &Server, seed: u8) {

@@ -302,3 +302,24 @@ async fn bad_parameters_are_a_400_page() {
     }
     server.stop().await;
 }
+
+#[tokio::test]
+async fn attribute_filter_keeps_matching_lines() {
+    let mut server = Server::start().await;
+    post_logs(&server, support::logs(71)).await;
+    // The error line carries `request_id`; the info line only the header attribute.
+    let (status, html) = get(&server, "/logs?attr=request_id%3Dreq-71").await;
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains("charge failed") && !html.contains("queued refund"),
+        "{html}"
+    );
+    assert!(
+        html.contains("value=\"request_id=req-71\""),
+        "the form keeps the filter"
+    );
+    let (status, html) = get(&server, "/logs?attr=%3Dnokey").await;
+    assert_eq!(status, 400);
+    assert!(html.contains("attribute must be key=value"), "{html}");
+    server.stop().await;
+}

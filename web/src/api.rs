@@ -320,10 +320,23 @@ pub(crate) fn millis_to_nanos(text: &str, what: &str) -> ApiResult<i64> {
 
 async fn logs(
     State(state): State<AppState>,
-    Query(params): Query<HashMap<String, String>>,
+    Query(pairs): Query<Vec<(String, String)>>,
 ) -> ApiResult<Json<Vec<LogView>>> {
+    let attributes = pairs
+        .iter()
+        .filter(|(key, value)| key == "attr" && !value.trim().is_empty())
+        .map(|(_, value)| {
+            store::AttributeFilter::parse(value).ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "attr must be key=value, key!=value or key>n (>=, <, <= too), got {value:?}"
+                ))
+            })
+        })
+        .collect::<ApiResult<Vec<_>>>()?;
+    let params: HashMap<String, String> = pairs.into_iter().collect();
     let param = |key: &str| params.get(key).map(|v| v.trim()).filter(|v| !v.is_empty());
     let query = LogQuery {
+        attributes,
         service: param("service").map(str::to_owned),
         text: param("q").map(str::to_owned),
         trace_id: param("trace_id").map(parse_trace_id).transpose()?,

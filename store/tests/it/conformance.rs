@@ -796,6 +796,16 @@ pub async fn log_search_filters(ctx: Ctx) {
             vec![5, 2, 1],
         ),
         (
+            "numeric attribute",
+            q(|q| q.attributes = vec![attr("n>=4")]),
+            vec![5, 4],
+        ),
+        (
+            "attribute equal and not equal",
+            q(|q| q.attributes = vec![attr("n!=1"), attr("n<3")]),
+            vec![2],
+        ),
+        (
             "other service",
             q(|q| q.service = Some("worker".into())),
             vec![4, 3],

@@ -55,6 +55,9 @@ struct Filters {
     end: Option<i64>,
     trace_id: Option<[u8; 16]>,
     request_id: String,
+    /// One attribute condition, `key=value` and the like, as typed.
+    attr: String,
+    attr_filter: Option<store::AttributeFilter>,
     live: bool,
 }
 
@@ -67,6 +70,7 @@ impl Filters {
             q: get("q").to_owned(),
             service: get("service").to_owned(),
             request_id: get("request_id").to_owned(),
+            attr: get("attr").to_owned(),
             live: matches!(get("live"), "1" | "true" | "on"),
             ..Filters::default()
         };
@@ -103,6 +107,15 @@ impl Filters {
                 },
             }
         }
+        match get("attr") {
+            "" => {}
+            text => match store::AttributeFilter::parse(text) {
+                Some(filter) => f.attr_filter = Some(filter),
+                None => fail(format!(
+                    "attribute must be key=value, key!=value or key>n (>=, <, <= too), got “{text}”."
+                )),
+            },
+        }
         match get("trace_id") {
             "" => {}
             text => {
@@ -132,6 +145,7 @@ impl Filters {
             trace_id: self.trace_id,
             request_id: text(&self.request_id),
             severity_min: self.severity,
+            attributes: self.attr_filter.iter().cloned().collect(),
             start: self.lower_bound(now),
             end: self.end,
             limit,
@@ -152,6 +166,7 @@ impl Filters {
             self.severity.map(|n| n.to_string()).unwrap_or_default(),
         );
         add("service", self.service.clone());
+        add("attr", self.attr.clone());
         add("window", self.window.unwrap_or_default().to_owned());
         add(
             "start",
@@ -245,6 +260,7 @@ struct Form {
     end: String,
     trace_id: String,
     request_id: String,
+    attr: String,
     live: bool,
 }
 
@@ -375,6 +391,7 @@ pub async fn page(
         start: raw("start"),
         end: raw("end"),
         trace_id: raw("trace_id"),
+        attr: f.attr.clone(),
         request_id: f.request_id.clone(),
         live: f.live,
     };
