@@ -209,9 +209,7 @@ pub(crate) fn trace_deltas(batch: &Batch) -> (Vec<TraceDelta>, Vec<(TraceId, Str
             delta.root_service = Some(service.clone());
             delta.root_name = Some(span.name.clone());
         }
-        if !services.contains(&(span.trace_id, service.clone())) {
-            services.insert((span.trace_id, service.clone()));
-        }
+        services.insert((span.trace_id, service.clone()));
     }
     (
         deltas.into_values().collect(),
