@@ -126,6 +126,14 @@ impl Store {
         }
     }
 
+    /// Every service that sent anything, by name.
+    pub async fn service_names(&self) -> Result<Vec<String>> {
+        match self {
+            Store::Sqlite(s) => s.service_names().await,
+            Store::Postgres(s) => s.service_names().await,
+        }
+    }
+
     /// Every service known to the store with the figures of its requests
     /// that started in `[start, end)`, by name; `trend` counts them in
     /// `buckets` equal slices of the window.

@@ -11,7 +11,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Postgres, QueryBuilder, Row, Transaction};
 
 use crate::model::Batch;
-use crate::rows::{self, Interned, MetricRow, ResourceRow, ScopeRow};
+use crate::rows::{self, Interned, MetricRow, ResourceRow, ScopeRow, missing};
 use crate::{LOCK_TIMEOUT, Result};
 
 #[derive(Clone)]
@@ -185,24 +185,6 @@ impl PgStore {
     }
 
     crate::reads::impl_reads!(Postgres, pool);
-}
-
-/// The rows not cached, in fingerprint order: a writer inserting a row
-/// another writer has inserted but not committed waits for it, so writers
-/// inserting the same new rows in different orders would deadlock.
-fn missing<'a, T>(
-    rows: &'a [T],
-    cached: &[Option<i64>],
-    fingerprint: impl Fn(&T) -> i64,
-) -> Vec<&'a T> {
-    let mut missing: Vec<&T> = rows
-        .iter()
-        .zip(cached)
-        .filter(|(_, id)| id.is_none())
-        .map(|(row, _)| row)
-        .collect();
-    missing.sort_by_key(|row| fingerprint(row));
-    missing
 }
 
 async fn resolve(

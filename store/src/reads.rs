@@ -108,6 +108,14 @@ macro_rules! impl_reads {
                 .collect()
         }
 
+        pub async fn service_names(&self) -> $crate::Result<Vec<String>> {
+            Ok(sqlx::query_scalar::<_, String>(
+                "SELECT DISTINCT service FROM resources ORDER BY service",
+            )
+            .fetch_all(&self.$pool)
+            .await?)
+        }
+
         pub async fn services(
             &self,
             start: i64,
@@ -128,8 +136,7 @@ macro_rules! impl_reads {
             .bind(end)
             .fetch(&self.$pool);
             let mut by_service: std::collections::BTreeMap<String, (Vec<i64>, u64, Vec<u64>)> =
-                sqlx::query_scalar::<_, String>("SELECT DISTINCT service FROM resources")
-                    .fetch_all(&self.$pool)
+                self.service_names()
                     .await?
                     .into_iter()
                     .map(|service| (service, (Vec::new(), 0, vec![0; buckets])))

@@ -49,6 +49,24 @@ impl Interned {
     }
 }
 
+/// The rows whose id is not cached yet, in fingerprint order: a writer
+/// inserting a row another has inserted but not committed waits for it, so
+/// writers inserting the same new rows in different orders would deadlock.
+pub(crate) fn missing<'a, T>(
+    rows: &'a [T],
+    cached: &[Option<i64>],
+    fingerprint: impl Fn(&T) -> i64,
+) -> Vec<&'a T> {
+    let mut missing: Vec<&T> = rows
+        .iter()
+        .zip(cached)
+        .filter(|(_, id)| id.is_none())
+        .map(|(row, _)| row)
+        .collect();
+    missing.sort_by_key(|row| fingerprint(row));
+    missing
+}
+
 /// FNV-1a: stable across processes and releases, which a std hasher is not,
 /// so that every loupe process sharing a database interns the same way.
 pub(crate) fn fingerprint(text: &str) -> i64 {

@@ -12,7 +12,7 @@ use sqlx::sqlite::{
 use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
 
 use crate::model::Batch;
-use crate::rows::{self, Interned, MetricRow, ResourceRow, ScopeRow};
+use crate::rows::{self, Interned, MetricRow, ResourceRow, ScopeRow, missing};
 use crate::{LOCK_TIMEOUT, Result};
 
 /// SQLite refuses a statement with more than 32766 parameters.
@@ -139,12 +139,7 @@ impl SqliteStore {
     ) -> Result<Vec<i64>> {
         let fps: Vec<i64> = resources.iter().map(|r| r.fingerprint).collect();
         let cached = self.cached(|i| &i.resources, &fps);
-        let missing: Vec<&ResourceRow> = resources
-            .iter()
-            .zip(&cached)
-            .filter(|(_, id)| id.is_none())
-            .map(|(r, _)| r)
-            .collect();
+        let missing: Vec<&ResourceRow> = missing(resources, &cached, |r| r.fingerprint);
         for chunk in missing.chunks(MAX_PARAMS / 5) {
             let mut q = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO resources (fingerprint, service, attributes, dropped_attributes_count, schema_url) ",
@@ -169,12 +164,7 @@ impl SqliteStore {
     ) -> Result<Vec<i64>> {
         let fps: Vec<i64> = scopes.iter().map(|s| s.fingerprint).collect();
         let cached = self.cached(|i| &i.scopes, &fps);
-        let missing: Vec<&ScopeRow> = scopes
-            .iter()
-            .zip(&cached)
-            .filter(|(_, id)| id.is_none())
-            .map(|(s, _)| s)
-            .collect();
+        let missing: Vec<&ScopeRow> = missing(scopes, &cached, |s| s.fingerprint);
         for chunk in missing.chunks(MAX_PARAMS / 6) {
             let mut q = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO scopes (fingerprint, name, version, attributes, dropped_attributes_count, schema_url) ",
@@ -202,12 +192,7 @@ impl SqliteStore {
     ) -> Result<Vec<i64>> {
         let fps: Vec<i64> = metrics.iter().map(|m| m.fingerprint).collect();
         let cached = self.cached(|i| &i.metrics, &fps);
-        let missing: Vec<&MetricRow> = metrics
-            .iter()
-            .zip(&cached)
-            .filter(|(_, id)| id.is_none())
-            .map(|(m, _)| m)
-            .collect();
+        let missing: Vec<&MetricRow> = missing(metrics, &cached, |m| m.fingerprint);
         for chunk in missing.chunks(MAX_PARAMS / 10) {
             let mut q = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO metrics (fingerprint, resource_id, scope_id, name, kind, unit, description, temporality, monotonic, metadata) ",

@@ -11,10 +11,9 @@ use axum::response::{IntoResponse, Response};
 
 use super::format;
 use super::pages::Layout;
+use super::services::WINDOWS;
 use crate::AppState;
 use crate::api::{self, ApiError};
-
-const WINDOWS: [&str; 5] = ["15m", "1h", "6h", "24h", "7d"];
 
 struct WindowLink {
     label: &'static str,

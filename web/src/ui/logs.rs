@@ -17,6 +17,7 @@ use store::{LogQuery, LogView};
 use super::assets::URLS;
 use super::format;
 use super::pages::{Layout, UiError};
+use super::services::WINDOWS;
 use super::waterfall::{LogRow, log_time};
 use crate::AppState;
 
@@ -24,15 +25,6 @@ use crate::AppState;
 const PAGE: u32 = 100;
 /// Lines per poll of the live view; a burst beyond this shows its newest.
 const TAIL: u32 = 500;
-
-/// The time windows offered, as the URL spells them.
-const WINDOWS: [(&str, i64); 5] = [
-    ("15m", 15 * 60),
-    ("1h", 3600),
-    ("6h", 6 * 3600),
-    ("24h", 24 * 3600),
-    ("7d", 7 * 24 * 3600),
-];
 
 /// The severity choices: label and minimum severity number.
 const SEVERITIES: [(&str, &str); 6] = [
@@ -89,8 +81,8 @@ impl Filters {
         }
         match get("window") {
             "" => {}
-            text => match WINDOWS.iter().find(|(name, _)| *name == text) {
-                Some((name, _)) => f.window = Some(name),
+            text => match WINDOWS.iter().find(|name| **name == text) {
+                Some(name) => f.window = Some(name),
                 None => fail(format!(
                     "window must be one of 15m, 1h, 6h, 24h, 7d, got “{text}”."
                 )),
@@ -132,8 +124,8 @@ impl Filters {
     /// The lower time bound: `start`, else the window back from now.
     fn lower_bound(&self, now: i64) -> Option<i64> {
         self.start.or_else(|| {
-            let (_, secs) = WINDOWS.iter().find(|(n, _)| Some(*n) == self.window)?;
-            Some(now - secs * 1_000_000_000)
+            let window = crate::api::parse_window(self.window?).ok()?;
+            Some(now.saturating_sub(window))
         })
     }
 
@@ -303,7 +295,7 @@ fn tail_url(f: &Filters, after: i64) -> String {
 
 fn rows(f: &Filters, error: Option<String>, logs: &[LogView], now: i64) -> Rows {
     let windows = std::iter::once(("all", None))
-        .chain(WINDOWS.iter().map(|(n, _)| (*n, Some(*n))))
+        .chain(WINDOWS.iter().map(|n| (*n, Some(*n))))
         .map(|(label, window)| Choice {
             label,
             on: f.window == window && f.start.is_none() && f.end.is_none(),

@@ -324,15 +324,7 @@ pub async fn traces(
     let mut response = if partial {
         RowsPartial { r }.into_response()
     } else {
-        let mut names: Vec<String> = state
-            .store
-            // `services` lists every known service, requests or not; an
-            // empty window gets the names without reading any span.
-            .services(0, 1, 1)
-            .await?
-            .into_iter()
-            .map(|s| s.service)
-            .collect();
+        let mut names: Vec<String> = state.store.service_names().await?;
         if !f.service.is_empty() && !names.contains(&f.service) {
             names.push(f.service.clone());
             names.sort();
