@@ -109,7 +109,7 @@ impl<S: OtlpSignal + 'static> UnaryService<S::Request> for Export<S> {
         let ingest = self.0.ingest.clone();
         Box::pin(async move {
             match ingest
-                .export::<S>(request.into_inner(), Transport::Grpc)
+                .export::<S>(request.into_inner(), Transport::Grpc, None)
                 .await
             {
                 Ok(accepted) => Ok(Response::new(S::response(

@@ -161,6 +161,7 @@ async fn export<S: OtlpSignal>(
         }
         Ok(Ok(collected)) => collected.to_bytes(),
     };
+    let wire_len = raw.len();
     let body = match decompress(raw, header_str(header::CONTENT_ENCODING), limit) {
         Ok(body) => body,
         Err(BodyError::TooLarge(limit)) => {
@@ -191,7 +192,11 @@ async fn export<S: OtlpSignal>(
         Ok(request) => request,
         Err(message) => return error(encoding, StatusCode::BAD_REQUEST, &message),
     };
-    match state.ingest.export::<S>(request, Transport::Http).await {
+    match state
+        .ingest
+        .export::<S>(request, Transport::Http, Some(wire_len))
+        .await
+    {
         Ok(accepted) => {
             let rejected = accepted.rejected as i64;
             let body = match encoding {

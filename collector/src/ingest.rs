@@ -144,12 +144,19 @@ impl Ingest {
     }
 
     /// Stores what is valid in the request and returns once it is committed.
+    /// `wire_len` is the body's size as received; `None` takes the
+    /// message's encoded size (gRPC, which decompresses before decoding).
     pub async fn export<S: OtlpSignal>(
         &self,
         request: S::Request,
         transport: Transport,
+        wire_len: Option<usize>,
     ) -> Result<Accepted, IngestError> {
-        let normalized = S::normalize(request, &self.rules);
+        let wire_len = wire_len.unwrap_or_else(|| prost::Message::encoded_len(&request));
+        let mut normalized = S::normalize(request, &self.rules);
+        normalized
+            .batch
+            .share_wire_bytes(wire_len as u64, normalized.sized_total);
         let accepted = normalized.batch.n_items() as u64;
         let rejected = normalized.rejected;
         let message = normalized.first_rejection.unwrap_or_default();

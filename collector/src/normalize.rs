@@ -59,6 +59,10 @@ pub struct Normalized {
     pub rejected: u64,
     /// The first reason an item was refused, for the partial-success message.
     pub first_rejection: Option<String>,
+    /// The encoded size of every item of the request, refused ones too:
+    /// what `Batch::share_wire_bytes` shares the request's real size by.
+    /// Each kept item carries its own encoded size in `wire_bytes`.
+    pub sized_total: u64,
 }
 
 impl Normalized {
@@ -121,8 +125,13 @@ pub fn traces(request: ExportTraceServiceRequest, rules: &Rules) -> Normalized {
         for scope_spans in resource_spans.scope_spans {
             let scope_idx = out.push_scope(scope_spans.scope, scope_spans.schema_url, rules);
             for span in scope_spans.spans {
+                let size = encoded_size(&span);
+                out.sized_total += u64::from(size);
                 match span_from(span, resource_idx, scope_idx, rules) {
-                    Ok(span) => out.batch.spans.push(span),
+                    Ok(span) => out.batch.spans.push(Span {
+                        wire_bytes: size,
+                        ..span
+                    }),
                     Err(reason) => out.reject(reason),
                 }
             }
@@ -139,8 +148,13 @@ pub fn logs(request: ExportLogsServiceRequest, rules: &Rules) -> Normalized {
         for scope_logs in resource_logs.scope_logs {
             let scope_idx = out.push_scope(scope_logs.scope, scope_logs.schema_url, rules);
             for record in scope_logs.log_records {
+                let size = encoded_size(&record);
+                out.sized_total += u64::from(size);
                 match log_from(record, resource_idx, scope_idx, rules) {
-                    Ok(log) => out.batch.logs.push(log),
+                    Ok(log) => out.batch.logs.push(LogRecord {
+                        wire_bytes: size,
+                        ..log
+                    }),
                     Err(reason) => out.reject(reason),
                 }
             }
@@ -160,11 +174,39 @@ pub fn metrics(request: ExportMetricsServiceRequest, rules: &Rules) -> Normalize
         for scope_metrics in resource_metrics.scope_metrics {
             let scope_idx = out.push_scope(scope_metrics.scope, scope_metrics.schema_url, rules);
             for metric in scope_metrics.metrics {
+                // A metric's descriptor is shared by its points, so each
+                // point is sized as an equal part of the whole metric.
+                let size = u64::from(encoded_size(&metric));
+                out.sized_total += size;
+                let parts = data_points(&metric).max(1);
+                let first = out.batch.metric_points.len();
                 metric_points_from(metric, resource_idx, scope_idx, rules, &mut out);
+                for (i, point) in out.batch.metric_points[first..].iter_mut().enumerate() {
+                    // The remainder goes one byte each to the first points.
+                    let share = size / parts + u64::from((i as u64) < size % parts);
+                    point.wire_bytes = u32::try_from(share).unwrap_or(u32::MAX);
+                }
             }
         }
     }
     out
+}
+
+fn data_points(metric: &otlp_metrics::Metric) -> u64 {
+    use otlp_metrics::metric::Data;
+    let n = match &metric.data {
+        None => 0,
+        Some(Data::Gauge(g)) => g.data_points.len(),
+        Some(Data::Sum(s)) => s.data_points.len(),
+        Some(Data::Histogram(h)) => h.data_points.len(),
+        Some(Data::ExponentialHistogram(h)) => h.data_points.len(),
+        Some(Data::Summary(s)) => s.data_points.len(),
+    };
+    n as u64
+}
+
+fn encoded_size(message: &impl prost::Message) -> u32 {
+    u32::try_from(message.encoded_len()).unwrap_or(u32::MAX)
 }
 
 fn span_from(
@@ -246,6 +288,7 @@ fn span_from(
         dropped_links_count: span.dropped_links_count,
         status,
         derived,
+        wire_bytes: 0,
     })
 }
 
@@ -314,6 +357,7 @@ fn log_from(
         flags: record.flags,
         trace_id,
         span_id,
+        wire_bytes: 0,
     })
 }
 
@@ -358,6 +402,7 @@ fn metric_points_from(
             flags: common.flags,
             value,
             exemplars: common.exemplars,
+            wire_bytes: 0,
         }),
         Err(reason) => out.reject(reason),
     };

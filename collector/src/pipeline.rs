@@ -244,6 +244,7 @@ mod tests {
                         message: String::new(),
                     },
                     derived: Derived::default(),
+                    wire_bytes: 0,
                 })
                 .collect(),
             ..Batch::default()

@@ -6,6 +6,7 @@
 //!   with their resources and scopes).
 //! - `value`: OpenTelemetry's AnyValue and the JSON form it is stored in.
 //! - `read`: what the readers give back, shaped as the JSON API serves it.
+//! - `report`: the narrow rows the load and cost reports stream.
 //! - `sqlite`, `postgres`: the two backends; `write_batch` is the only write.
 //!
 //! The store knows nothing about OTLP's wire types; the collector translates.
@@ -14,6 +15,7 @@ pub mod model;
 mod postgres;
 pub mod read;
 mod reads;
+pub mod report;
 mod rows;
 mod sqlite;
 pub mod value;
@@ -194,6 +196,76 @@ impl Store {
         match self {
             Store::Sqlite(s) => s.metric_points(name, limit).await,
             Store::Postgres(s) => s.metric_points(name, limit).await,
+        }
+    }
+
+    /// Calls `each` with every span that started in `[start, end)`, in no
+    /// particular order, without holding them all.
+    pub async fn report_spans(
+        &self,
+        start: i64,
+        end: i64,
+        each: impl FnMut(report::ReportSpan),
+    ) -> Result<()> {
+        match self {
+            Store::Sqlite(s) => s.report_spans(start, end, each).await,
+            Store::Postgres(s) => s.report_spans(start, end, each).await,
+        }
+    }
+
+    /// Log records with a trace id stamped in `[start, end)`, counted by the
+    /// span that wrote them.
+    pub async fn span_logs(&self, start: i64, end: i64) -> Result<Vec<report::SpanLogs>> {
+        match self {
+            Store::Sqlite(s) => s.span_logs(start, end).await,
+            Store::Postgres(s) => s.span_logs(start, end).await,
+        }
+    }
+
+    /// Log records stamped in `[start, end)` by service, severity and scope.
+    pub async fn log_sources(&self, start: i64, end: i64) -> Result<Vec<report::LogSource>> {
+        match self {
+            Store::Sqlite(s) => s.log_sources(start, end).await,
+            Store::Postgres(s) => s.log_sources(start, end).await,
+        }
+    }
+
+    /// Metric points stamped in `[start, end)` by metric stream.
+    pub async fn metric_usage(&self, start: i64, end: i64) -> Result<Vec<report::MetricUsage>> {
+        match self {
+            Store::Sqlite(s) => s.metric_usage(start, end).await,
+            Store::Postgres(s) => s.metric_usage(start, end).await,
+        }
+    }
+
+    /// The attributes of the spans of the newest `traces` traces and of the
+    /// newest `logs` log records in `[start, end)`.
+    pub async fn attribute_sample(
+        &self,
+        start: i64,
+        end: i64,
+        traces: u32,
+        logs: u32,
+    ) -> Result<Vec<report::AttributeSample>> {
+        match self {
+            Store::Sqlite(s) => s.attribute_sample(start, end, traces, logs).await,
+            Store::Postgres(s) => s.attribute_sample(start, end, traces, logs).await,
+        }
+    }
+
+    /// Bytes received of each signal since the database was created.
+    pub async fn wire_bytes_total(&self) -> Result<report::SignalBytes> {
+        match self {
+            Store::Sqlite(s) => s.wire_bytes_total().await,
+            Store::Postgres(s) => s.wire_bytes_total().await,
+        }
+    }
+
+    /// Bytes each signal's tables and indexes occupy, all time.
+    pub async fn stored_bytes(&self) -> Result<report::SignalBytes> {
+        match self {
+            Store::Sqlite(s) => s.stored_bytes().await,
+            Store::Postgres(s) => s.stored_bytes().await,
         }
     }
 

@@ -66,6 +66,30 @@ impl Batch {
         front
     }
 
+    /// Shares `wire_len` (the size of the request as received) out over the
+    /// items in proportion to the sizes they already carry, whose sum over
+    /// every item of the request, refused ones too, was `sized_total`.
+    /// Rounded cumulatively, so the shares add up to the request's size
+    /// less the share of refused items, and never drift.
+    pub fn share_wire_bytes(&mut self, wire_len: u64, sized_total: u64) {
+        if sized_total == 0 {
+            return;
+        }
+        let sizes = self
+            .spans
+            .iter_mut()
+            .map(|s| &mut s.wire_bytes)
+            .chain(self.logs.iter_mut().map(|l| &mut l.wire_bytes))
+            .chain(self.metric_points.iter_mut().map(|p| &mut p.wire_bytes));
+        let (mut sized_so_far, mut given) = (0u128, 0u64);
+        for size in sizes {
+            sized_so_far += u128::from(*size);
+            let due = (sized_so_far * u128::from(wire_len) / u128::from(sized_total)) as u64;
+            *size = u32::try_from(due - given).unwrap_or(u32::MAX);
+            given = due;
+        }
+    }
+
     /// Moves `other` to the end of `self`, rebasing its resource and scope indexes.
     pub fn append(&mut self, mut other: Batch) {
         let resource_base = self.resources.len();
@@ -140,6 +164,8 @@ pub struct Span {
     pub dropped_links_count: u32,
     pub status: Status,
     pub derived: Derived,
+    /// This span's share of the bytes of the export request that carried it.
+    pub wire_bytes: u32,
 }
 
 /// Facts computed once at ingest so that searches and reports never parse
@@ -265,6 +291,8 @@ pub struct LogRecord {
     pub trace_id: Option<TraceId>,
     pub span_id: Option<SpanId>,
     pub request_id: Option<String>,
+    /// This record's share of the bytes of the export request that carried it.
+    pub wire_bytes: u32,
 }
 
 impl LogRecord {
@@ -335,6 +363,8 @@ pub struct MetricPoint {
     pub flags: u32,
     pub value: PointValue,
     pub exemplars: Vec<Exemplar>,
+    /// This point's share of the bytes of the export request that carried it.
+    pub wire_bytes: u32,
 }
 
 /// Serialised externally tagged, so a stored point reads
@@ -447,6 +477,7 @@ mod tests {
                 trace_id: None,
                 span_id: None,
                 request_id: None,
+                wire_bytes: 0,
             })
             .collect();
         Batch {
@@ -454,6 +485,31 @@ mod tests {
             scopes: vec![scope],
             logs,
             ..Batch::default()
+        }
+    }
+
+    #[test]
+    fn wire_bytes_are_shared_in_proportion_and_add_up() {
+        let sized = |sizes: &[u32]| {
+            let mut b = batch("a", sizes.len());
+            for (log, size) in b.logs.iter_mut().zip(sizes) {
+                log.wire_bytes = *size;
+            }
+            b
+        };
+        let shares = |b: &Batch| b.logs.iter().map(|l| l.wire_bytes).collect::<Vec<_>>();
+        let cases: &[(&[u32], u64, u64, &[u32])] = &[
+            // (sizes, wire length, sized total, expected shares)
+            (&[10, 10, 10], 30, 30, &[10, 10, 10]),
+            (&[1, 1, 1], 10, 3, &[3, 3, 4]),
+            (&[50, 50], 40, 100, &[20, 20]),
+            (&[30, 10], 80, 50, &[48, 16]),
+            (&[0, 0], 100, 0, &[0, 0]),
+        ];
+        for (sizes, wire, total, expected) in cases {
+            let mut b = sized(sizes);
+            b.share_wire_bytes(*wire, *total);
+            assert_eq!(shares(&b), *expected, "{sizes:?} of {total} over {wire}");
         }
     }
 

@@ -61,6 +61,24 @@ impl PgStore {
         Ok(u64::try_from(size).unwrap_or(0))
     }
 
+    pub async fn stored_bytes(&self) -> Result<crate::report::SignalBytes> {
+        // Each table with its indexes and TOAST.
+        let rows = sqlx::query_as::<_, (String, i64)>(
+            "SELECT c.relname::text, pg_total_relation_size(c.oid) FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind = 'r' AND n.nspname = current_schema()",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut bytes = crate::report::SignalBytes::default();
+        for (table, size) in rows {
+            if let Some(signal) = rows::signal_of_table(&table) {
+                bytes.add(signal, size.max(0) as u64);
+            }
+        }
+        Ok(bytes)
+    }
+
     pub async fn write_batch(&self, batch: &Batch) -> Result<()> {
         let resources: Vec<ResourceRow> = batch.resources.iter().map(ResourceRow::new).collect();
         let scopes: Vec<ScopeRow> = batch.scopes.iter().map(ScopeRow::new).collect();
@@ -83,14 +101,10 @@ impl PgStore {
         // locked only for the commit itself; one row per statement, always in
         // this order, because one UPDATE of several rows locks them in
         // whatever order its scan meets them, and concurrent writers deadlock.
-        for (name, n) in [
-            ("spans", batch.spans.len()),
-            ("logs", batch.logs.len()),
-            ("metric_points", batch.metric_points.len()),
-        ] {
+        for (name, n) in rows::counter_deltas(batch) {
             if n > 0 {
                 sqlx::query("UPDATE counters SET value = value + $1 WHERE name = $2")
-                    .bind(n as i64)
+                    .bind(i64::try_from(n).unwrap_or(i64::MAX))
                     .bind(name)
                     .execute(&mut *tx)
                     .await?;
@@ -238,12 +252,12 @@ async fn insert_spans(
          name, kind, start_ns, end_ns, status_code, status_message, is_error, trace_state, flags, \
          request_id, http_route, http_method, http_status, rpc_service, rpc_method, db_system, \
          exception_type, attributes, events, links, dropped_attributes_count, \
-         dropped_events_count, dropped_links_count) \
+         dropped_events_count, dropped_links_count, wire_bytes) \
          SELECT * FROM UNNEST($1::bytea[], $2::bytea[], $3::bytea[], $4::bigint[], $5::bigint[], \
          $6::text[], $7::text[], $8::int[], $9::bigint[], $10::bigint[], $11::int[], $12::text[], \
          $13::bool[], $14::text[], $15::bigint[], $16::text[], $17::text[], $18::text[], \
          $19::bigint[], $20::text[], $21::text[], $22::text[], $23::text[], $24::text[], \
-         $25::text[], $26::text[], $27::bigint[], $28::bigint[], $29::bigint[])",
+         $25::text[], $26::text[], $27::bigint[], $28::bigint[], $29::bigint[], $30::int[])",
     )
     .bind(
         spans
@@ -349,9 +363,21 @@ async fn insert_spans(
             .map(|s| i64::from(s.dropped_links_count))
             .collect::<Vec<_>>(),
     )
+    .bind(
+        spans
+            .iter()
+            .map(|s| wire_bytes(s.wire_bytes))
+            .collect::<Vec<_>>(),
+    )
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// PostgreSQL has no unsigned integers; a share past `i32::MAX` bytes would
+/// need a request over 2 GiB, far past any body limit.
+fn wire_bytes(bytes: u32) -> i32 {
+    i32::try_from(bytes).unwrap_or(i32::MAX)
 }
 
 async fn insert_logs(
@@ -367,10 +393,10 @@ async fn insert_logs(
     sqlx::query(
         "INSERT INTO logs (ts_ns, time_ns, observed_ns, resource_id, scope_id, service, \
          severity_number, severity_text, body, body_text, event_name, attributes, \
-         dropped_attributes_count, flags, trace_id, span_id, request_id) \
+         dropped_attributes_count, flags, trace_id, span_id, request_id, wire_bytes) \
          SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], \
          $6::text[], $7::int[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], \
-         $13::bigint[], $14::bigint[], $15::bytea[], $16::bytea[], $17::text[])",
+         $13::bigint[], $14::bigint[], $15::bytea[], $16::bytea[], $17::text[], $18::int[])",
     )
     .bind(logs.iter().map(|l| l.effective_time()).collect::<Vec<_>>())
     .bind(logs.iter().map(|l| l.time_unix_nano).collect::<Vec<_>>())
@@ -389,6 +415,7 @@ async fn insert_logs(
     .bind(logs.iter().map(|l| l.trace_id.map(|t| t.to_vec())).collect::<Vec<_>>())
     .bind(logs.iter().map(|l| l.span_id.map(|s| s.to_vec())).collect::<Vec<_>>())
     .bind(logs.iter().map(|l| l.request_id.clone()).collect::<Vec<_>>())
+    .bind(logs.iter().map(|l| wire_bytes(l.wire_bytes)).collect::<Vec<_>>())
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -405,9 +432,9 @@ async fn insert_points(
     }
     let points = &batch.metric_points;
     sqlx::query(
-        "INSERT INTO metric_points (metric_id, attributes, start_ns, time_ns, flags, number, data, exemplars) \
+        "INSERT INTO metric_points (metric_id, attributes, start_ns, time_ns, flags, number, data, exemplars, wire_bytes) \
          SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], \
-         $6::float8[], $7::text[], $8::text[])",
+         $6::float8[], $7::text[], $8::text[], $9::int[])",
     )
     .bind(point_metric.iter().map(|idx| metric_ids[*idx]).collect::<Vec<_>>())
     .bind(points.iter().map(|p| p.attributes.to_json_string()).collect::<Vec<_>>())
@@ -417,6 +444,7 @@ async fn insert_points(
     .bind(points.iter().map(|p| rows::point_number(&p.value).filter(|n| n.is_finite())).collect::<Vec<_>>())
     .bind(points.iter().map(|p| rows::point_value_json(&p.value)).collect::<Vec<_>>())
     .bind(points.iter().map(|p| rows::json_list(&p.exemplars)).collect::<Vec<_>>())
+    .bind(points.iter().map(|p| wire_bytes(p.wire_bytes)).collect::<Vec<_>>())
     .execute(&mut **tx)
     .await?;
     Ok(())

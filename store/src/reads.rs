@@ -380,6 +380,174 @@ macro_rules! impl_reads {
                 .map($crate::rows::RawPoint::into_view)
                 .collect()
         }
+
+        pub async fn report_spans(
+            &self,
+            start: i64,
+            end: i64,
+            mut each: impl FnMut($crate::report::ReportSpan),
+        ) -> $crate::Result<()> {
+            use futures_util::TryStreamExt as _;
+            let mut rows = sqlx::query_as::<_, $crate::rows::RawReportSpan>(
+                "SELECT trace_id, span_id, parent_span_id, service, name, kind, start_ns, end_ns, \
+                 is_error, http_route, http_method, rpc_service, rpc_method, db_system, \
+                 CAST(wire_bytes AS BIGINT) AS wire_bytes \
+                 FROM spans WHERE start_ns >= $1 AND start_ns < $2",
+            )
+            .bind(start)
+            .bind(end)
+            .fetch(&self.$pool);
+            while let Some(row) = rows.try_next().await? {
+                each(row.into_report()?);
+            }
+            Ok(())
+        }
+
+        pub async fn span_logs(
+            &self,
+            start: i64,
+            end: i64,
+        ) -> $crate::Result<Vec<$crate::report::SpanLogs>> {
+            sqlx::query_as::<_, (Vec<u8>, Option<Vec<u8>>, i64, i64)>(
+                "SELECT trace_id, span_id, COUNT(*), CAST(SUM(wire_bytes) AS BIGINT) FROM logs \
+                 WHERE trace_id IS NOT NULL AND ts_ns >= $1 AND ts_ns < $2 \
+                 GROUP BY trace_id, span_id",
+            )
+            .bind(start)
+            .bind(end)
+            .fetch_all(&self.$pool)
+            .await?
+            .into_iter()
+            .map(|(trace_id, span_id, records, bytes)| {
+                Ok($crate::report::SpanLogs {
+                    trace_id: $crate::rows::fixed_id(&trace_id, "trace")?,
+                    span_id: span_id
+                        .map(|id| $crate::rows::fixed_id(&id, "span"))
+                        .transpose()?,
+                    records: records.max(0) as u64,
+                    wire_bytes: bytes.max(0) as u64,
+                })
+            })
+            .collect()
+        }
+
+        pub async fn log_sources(
+            &self,
+            start: i64,
+            end: i64,
+        ) -> $crate::Result<Vec<$crate::report::LogSource>> {
+            Ok(sqlx::query_as::<_, (String, i32, String, String, i64, i64)>(
+                "SELECT l.service, l.severity_number, l.severity_text, sc.name, COUNT(*), \
+                 CAST(SUM(l.wire_bytes) AS BIGINT) \
+                 FROM logs l JOIN scopes sc ON sc.id = l.scope_id \
+                 WHERE l.ts_ns >= $1 AND l.ts_ns < $2 \
+                 GROUP BY l.service, l.severity_number, l.severity_text, sc.name",
+            )
+            .bind(start)
+            .bind(end)
+            .fetch_all(&self.$pool)
+            .await?
+            .into_iter()
+            .map(|(service, severity_number, severity_text, scope, records, bytes)| {
+                $crate::report::LogSource {
+                    service,
+                    severity_number,
+                    severity_text,
+                    scope,
+                    records: records.max(0) as u64,
+                    wire_bytes: bytes.max(0) as u64,
+                }
+            })
+            .collect())
+        }
+
+        pub async fn metric_usage(
+            &self,
+            start: i64,
+            end: i64,
+        ) -> $crate::Result<Vec<$crate::report::MetricUsage>> {
+            Ok(sqlx::query_as::<_, (String, String, String, i64, i64, i64)>(
+                "SELECT r.service, m.name, m.kind, COUNT(*), CAST(SUM(p.wire_bytes) AS BIGINT), \
+                 COUNT(DISTINCT p.attributes) \
+                 FROM metric_points p JOIN metrics m ON m.id = p.metric_id \
+                 JOIN resources r ON r.id = m.resource_id \
+                 WHERE p.time_ns >= $1 AND p.time_ns < $2 \
+                 GROUP BY p.metric_id, r.service, m.name, m.kind",
+            )
+            .bind(start)
+            .bind(end)
+            .fetch_all(&self.$pool)
+            .await?
+            .into_iter()
+            .map(|(service, name, kind, points, bytes, series)| $crate::report::MetricUsage {
+                service,
+                name,
+                kind,
+                points: points.max(0) as u64,
+                wire_bytes: bytes.max(0) as u64,
+                series: series.max(0) as u64,
+            })
+            .collect())
+        }
+
+        pub async fn attribute_sample(
+            &self,
+            start: i64,
+            end: i64,
+            traces: u32,
+            logs: u32,
+        ) -> $crate::Result<Vec<$crate::report::AttributeSample>> {
+            let spans = sqlx::query_as::<_, (String, String)>(
+                "SELECT service, attributes FROM spans WHERE trace_id IN \
+                 (SELECT trace_id FROM traces WHERE start_ns >= $1 AND start_ns < $2 \
+                 ORDER BY start_ns DESC LIMIT $3) AND start_ns >= $1 AND start_ns < $2",
+            )
+            .bind(start)
+            .bind(end)
+            .bind(i64::from(traces))
+            .fetch_all(&self.$pool)
+            .await?;
+            let log_rows = sqlx::query_as::<_, (String, String)>(
+                "SELECT service, attributes FROM logs WHERE ts_ns >= $1 AND ts_ns < $2 \
+                 ORDER BY ts_ns DESC LIMIT $3",
+            )
+            .bind(start)
+            .bind(end)
+            .bind(i64::from(logs))
+            .fetch_all(&self.$pool)
+            .await?;
+            let tagged = |signal: &'static str| {
+                move |(service, attributes): (String, String)| $crate::report::AttributeSample {
+                    signal,
+                    service,
+                    attributes,
+                }
+            };
+            Ok(spans
+                .into_iter()
+                .map(tagged("span"))
+                .chain(log_rows.into_iter().map(tagged("log")))
+                .collect())
+        }
+
+        pub async fn wire_bytes_total(&self) -> $crate::Result<$crate::report::SignalBytes> {
+            let mut total = $crate::report::SignalBytes::default();
+            for (name, value) in sqlx::query_as::<_, (String, i64)>(
+                "SELECT name, value FROM counters WHERE name LIKE '%_wire_bytes'",
+            )
+            .fetch_all(&self.$pool)
+            .await?
+            {
+                let value = value.max(0) as u64;
+                match name.as_str() {
+                    "spans_wire_bytes" => total.spans = value,
+                    "logs_wire_bytes" => total.logs = value,
+                    "metric_points_wire_bytes" => total.metric_points = value,
+                    _ => {}
+                }
+            }
+            Ok(total)
+        }
     };
 }
 

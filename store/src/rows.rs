@@ -236,6 +236,111 @@ pub(crate) fn trace_deltas(batch: &Batch) -> (Vec<TraceDelta>, Vec<(TraceId, Str
 }
 
 /// `None` for an empty list, so that the common span without events stores nothing.
+/// What one batch adds to each running total in `counters`, in one fixed
+/// order (PostgreSQL writers would deadlock updating them in any order).
+pub(crate) fn counter_deltas(batch: &Batch) -> [(&'static str, u64); 6] {
+    let bytes = |sizes: &mut dyn Iterator<Item = u32>| sizes.map(u64::from).sum::<u64>();
+    [
+        ("logs", batch.logs.len() as u64),
+        (
+            "logs_wire_bytes",
+            bytes(&mut batch.logs.iter().map(|l| l.wire_bytes)),
+        ),
+        ("metric_points", batch.metric_points.len() as u64),
+        (
+            "metric_points_wire_bytes",
+            bytes(&mut batch.metric_points.iter().map(|p| p.wire_bytes)),
+        ),
+        ("spans", batch.spans.len() as u64),
+        (
+            "spans_wire_bytes",
+            bytes(&mut batch.spans.iter().map(|s| s.wire_bytes)),
+        ),
+    ]
+}
+
+/// A stored id as its fixed-size array.
+pub(crate) fn fixed_id<const N: usize>(bytes: &[u8], what: &str) -> Result<[u8; N]> {
+    bytes
+        .try_into()
+        .map_err(|_| StoreError::Corrupt(format!("{what} id of {} bytes", bytes.len())))
+}
+
+/// Which signal a table or index belongs to, for the bytes each signal
+/// occupies; `None` for what all signals share (resources, scopes, counters).
+pub(crate) fn signal_of_table(table: &str) -> Option<Signal> {
+    if table == "spans" || table.starts_with("spans_") || table.starts_with("trace") {
+        Some(Signal::Spans)
+    } else if table == "logs" || table.starts_with("logs_") {
+        Some(Signal::Logs)
+    } else if table.starts_with("metric") {
+        Some(Signal::MetricPoints)
+    } else {
+        None
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Signal {
+    Spans,
+    Logs,
+    MetricPoints,
+}
+
+impl crate::report::SignalBytes {
+    pub(crate) fn add(&mut self, signal: Signal, bytes: u64) {
+        match signal {
+            Signal::Spans => self.spans += bytes,
+            Signal::Logs => self.logs += bytes,
+            Signal::MetricPoints => self.metric_points += bytes,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct RawReportSpan {
+    trace_id: Vec<u8>,
+    span_id: Vec<u8>,
+    parent_span_id: Option<Vec<u8>>,
+    service: String,
+    name: String,
+    kind: i32,
+    start_ns: i64,
+    end_ns: i64,
+    is_error: bool,
+    http_route: Option<String>,
+    http_method: Option<String>,
+    rpc_service: Option<String>,
+    rpc_method: Option<String>,
+    db_system: Option<String>,
+    wire_bytes: i64,
+}
+
+impl RawReportSpan {
+    pub fn into_report(self) -> Result<crate::report::ReportSpan> {
+        Ok(crate::report::ReportSpan {
+            trace_id: fixed_id(&self.trace_id, "trace")?,
+            span_id: fixed_id(&self.span_id, "span")?,
+            parent_span_id: self
+                .parent_span_id
+                .map(|id| fixed_id(&id, "parent span"))
+                .transpose()?,
+            service: self.service,
+            name: self.name,
+            kind: self.kind,
+            start_ns: self.start_ns,
+            end_ns: self.end_ns,
+            is_error: self.is_error,
+            http_route: self.http_route,
+            http_method: self.http_method,
+            rpc_service: self.rpc_service,
+            rpc_method: self.rpc_method,
+            db_system: self.db_system,
+            wire_bytes: self.wire_bytes,
+        })
+    }
+}
+
 pub(crate) fn json_list<T: serde::Serialize>(items: &[T]) -> Option<String> {
     if items.is_empty() {
         None
@@ -567,6 +672,7 @@ mod tests {
                 is_error: error,
                 ..Derived::default()
             },
+            wire_bytes: 0,
         }
     }
 

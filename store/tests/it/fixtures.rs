@@ -83,6 +83,7 @@ pub fn span(trace_id: TraceId, span_id: SpanId, parent: Option<SpanId>, name: &s
             message: String::new(),
         },
         derived: Derived::default(),
+        wire_bytes: 0,
     }
 }
 
@@ -123,6 +124,7 @@ pub fn log(time: i64, body: Value) -> LogRecord {
         trace_id: None,
         span_id: None,
         request_id: None,
+        wire_bytes: 0,
     }
 }
 
@@ -155,6 +157,7 @@ pub fn point(
         flags: 0,
         value,
         exemplars: Vec::new(),
+        wire_bytes: 0,
     }
 }
 

@@ -1,0 +1,79 @@
+//! What the load and cost reports read: narrow rows, streamed, so a day of
+//! spans never has to be held as full views.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{SpanId, TraceId};
+
+/// A span as the reports see it: its place in the trace, its time, and
+/// what names it. No attributes, events or links.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportSpan {
+    pub trace_id: TraceId,
+    pub span_id: SpanId,
+    pub parent_span_id: Option<SpanId>,
+    pub service: String,
+    pub name: String,
+    /// OTLP's SpanKind number (2 server, 3 client, 4 producer, 5 consumer).
+    pub kind: i32,
+    pub start_ns: i64,
+    pub end_ns: i64,
+    pub is_error: bool,
+    pub http_route: Option<String>,
+    pub http_method: Option<String>,
+    pub rpc_service: Option<String>,
+    pub rpc_method: Option<String>,
+    pub db_system: Option<String>,
+    pub wire_bytes: i64,
+}
+
+/// The log records one span wrote in the window; `span_id` is `None` for
+/// records that carry a trace id only.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpanLogs {
+    pub trace_id: TraceId,
+    pub span_id: Option<SpanId>,
+    pub records: u64,
+    pub wire_bytes: u64,
+}
+
+/// Log records of one source: service, severity and the logger (scope).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LogSource {
+    pub service: String,
+    pub severity_number: i32,
+    pub severity_text: String,
+    pub scope: String,
+    pub records: u64,
+    pub wire_bytes: u64,
+}
+
+/// The points one metric stream (metric of one resource) received in the
+/// window, and how many distinct attribute sets (series) they had.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricUsage {
+    pub service: String,
+    pub name: String,
+    pub kind: String,
+    pub points: u64,
+    pub wire_bytes: u64,
+    pub series: u64,
+}
+
+/// The stored attributes of a sample of items, for the bytes per key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttributeSample {
+    /// "span" or "log".
+    pub signal: &'static str,
+    pub service: String,
+    /// As stored: the JSON object of `value::Attributes`.
+    pub attributes: String,
+}
+
+/// Bytes and bytes received of each signal's tables and indexes, all time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct SignalBytes {
+    pub spans: u64,
+    pub logs: u64,
+    pub metric_points: u64,
+}
