@@ -29,6 +29,87 @@ pub enum Command {
     Migrate(DatabaseArgs),
     /// Send realistic spans at full speed and report throughput, CPU, memory and disk use.
     Bench(crate::bench::BenchArgs),
+    /// Print the load or cost report straight from the database (no server needed).
+    Report(ReportArgs),
+}
+
+/// Prices the cost report projects a month of telemetry at.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct PriceArgs {
+    /// Price per GB received (10^9 bytes as sent), for the cost report
+    #[arg(long, env = "LOUPE_PRICE_PER_GB", default_value_t = 0.5, value_parser = price)]
+    pub price_per_gb: f64,
+    /// Price per million spans received, for the cost report
+    #[arg(long, env = "LOUPE_PRICE_PER_MILLION_SPANS", default_value_t = 0.0, value_parser = price)]
+    pub price_per_million_spans: f64,
+    /// Price per million log records received, for the cost report
+    #[arg(long, env = "LOUPE_PRICE_PER_MILLION_LOGS", default_value_t = 0.0, value_parser = price)]
+    pub price_per_million_logs: f64,
+    /// Price per million metric points received, for the cost report
+    #[arg(long, env = "LOUPE_PRICE_PER_MILLION_METRIC_POINTS", default_value_t = 0.0, value_parser = price)]
+    pub price_per_million_metric_points: f64,
+}
+
+impl PriceArgs {
+    pub fn prices(&self) -> web::reports::Prices {
+        web::reports::Prices {
+            per_gb: self.price_per_gb,
+            per_million_spans: self.price_per_million_spans,
+            per_million_logs: self.price_per_million_logs,
+            per_million_metric_points: self.price_per_million_metric_points,
+        }
+    }
+}
+
+fn price(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(p) if p.is_finite() && p >= 0.0 => Ok(p),
+        _ => Err(format!("a price is a number of at least 0, got {text:?}")),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportKind {
+    /// Requests, time, downstream load, critical paths and calls between services
+    Load,
+    /// Telemetry volume, bytes and the monthly cost projection
+    Cost,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    Table,
+    Json,
+    Csv,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// Which report
+    pub report: ReportKind,
+    /// TOML file with any of these settings, keys spelled like the flags
+    #[arg(long, env = "LOUPE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// sqlite://PATH or postgres://USER@HOST/DB
+    #[arg(long, env = "LOUPE_DATABASE_URL", default_value = "sqlite://loupe.db")]
+    pub database_url: String,
+    /// Start: a duration back from --until (15m, 24h, 7d) or a time (RFC 3339 or Unix ns)
+    #[arg(long, default_value = "24h")]
+    pub since: String,
+    /// End: a time (RFC 3339 or Unix ns); now when absent
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Only rows touching this service (load report)
+    #[arg(long)]
+    pub service: Option<String>,
+    /// table (for people), json (the API's), or csv (one table, see --table)
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: ReportFormat,
+    /// The table --format csv prints: load: services, endpoints, downstream, time_breakdown, edges, repeated_calls; cost: services, endpoints, attribute_keys, log_sources, metrics_by_series, per_request
+    #[arg(long, default_value = "endpoints")]
+    pub table: String,
+    #[command(flatten)]
+    pub prices: PriceArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -83,6 +164,8 @@ pub struct ServeConfig {
         hide = true
     )]
     pub test_write_delay_ms: u64,
+    #[command(flatten)]
+    pub prices: PriceArgs,
 }
 
 impl ServeConfig {
@@ -102,21 +185,21 @@ impl ServeConfig {
     }
 }
 
-/// Parses the command line; for `serve --config FILE`, fills every setting
-/// still at its default from the file.
+/// Parses the command line; for `serve` and `report` with `--config FILE`,
+/// fills every setting still at its default from the file.
 pub fn parse(args: Vec<String>) -> anyhow::Result<Cli> {
     let matches = Cli::command()
         .try_get_matches_from(&args)
         .unwrap_or_else(|e| e.exit());
-    let Some(("serve", serve)) = matches.subcommand() else {
+    let Some((name @ ("serve" | "report"), sub)) = matches.subcommand() else {
         return Ok(Cli::from_arg_matches(&matches)?);
     };
-    let Some(path) = serve.get_one::<PathBuf>("config") else {
+    let Some(path) = sub.get_one::<PathBuf>("config") else {
         return Ok(Cli::from_arg_matches(&matches)?);
     };
-    let from_file = file_args(path, serve)?;
+    let from_file = file_args(path, name, sub)?;
     // The file's settings go before the user's, which override them.
-    let serve_at = args.iter().position(|a| a == "serve").unwrap_or(1);
+    let serve_at = args.iter().position(|a| a == name).unwrap_or(1);
     let mut merged = args[..=serve_at].to_vec();
     merged.extend(from_file);
     merged.extend(args[serve_at + 1..].iter().cloned());
@@ -126,17 +209,17 @@ pub fn parse(args: Vec<String>) -> anyhow::Result<Cli> {
     Ok(Cli::from_arg_matches(&matches)?)
 }
 
-fn file_args(path: &Path, serve: &ArgMatches) -> anyhow::Result<Vec<String>> {
+fn file_args(path: &Path, subcommand: &str, serve: &ArgMatches) -> anyhow::Result<Vec<String>> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read config file {}", path.display()))?;
     let table: toml::Table = text
         .parse()
         .with_context(|| format!("config file {} is not valid TOML", path.display()))?;
     let known: Vec<String> = Cli::command()
-        .find_subcommand("serve")
+        .find_subcommand(subcommand)
         .map(|c| {
             c.get_arguments()
-                .filter(|a| !a.is_hide_set())
+                .filter(|a| !a.is_hide_set() && !a.is_positional())
                 .map(|a| a.get_id().to_string())
                 .collect()
         })
@@ -157,6 +240,7 @@ fn file_args(path: &Path, serve: &ArgMatches) -> anyhow::Result<Vec<String>> {
         let value = match value {
             toml::Value::String(s) => s,
             toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Float(f) => f.to_string(),
             toml::Value::Boolean(b) => b.to_string(),
             toml::Value::Array(items) => items
                 .iter()

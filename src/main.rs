@@ -57,6 +57,7 @@ async fn run() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Bench(args) => loupe::bench::run(args).await,
+        Command::Report(args) => loupe::report::run(args).await,
     }
 }
 

@@ -112,6 +112,7 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
     let ui_router = web::router(web::AppState {
         store: store.clone(),
         self_metrics: Arc::new(move |db_bytes| metrics.render(db_bytes)),
+        prices: config.prices.prices(),
     });
     let ui_server = serve_http(ui_listener, ui_router, request_timeout, stopped);
 

@@ -5,6 +5,7 @@ mod bad_input;
 mod config;
 mod overload;
 mod postgres;
+mod reports;
 mod roundtrip;
 mod support;
 mod ui;

@@ -10,6 +10,7 @@ use store::{LogQuery, LogView, RequestLog, SpanView, TraceQuery, TraceSummary};
 
 use crate::AppState;
 use crate::error_origin::{self, ErrorOrigin};
+use crate::reports::{self, Window};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -25,6 +26,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/logs", get(logs))
         .route("/api/v1/metrics", get(metrics))
         .route("/api/v1/metrics/{name}/points", get(metric_points))
+        .route("/api/v1/reports/load", get(load_report))
+        .route("/api/v1/reports/cost", get(cost_report))
 }
 
 /// The one error type of the API. Internal details are logged, never sent.
@@ -194,6 +197,93 @@ async fn failures(
 ) -> ApiResult<Json<FailuresResponse>> {
     let (start, end) = window_of(&params)?;
     Ok(Json(failures_in(&state.store, start, end).await?))
+}
+
+/// A report's window: `since` (a duration back, or a time; default 24h)
+/// to `until` (a time; default now).
+pub(crate) fn report_window(params: &HashMap<String, String>) -> ApiResult<Window> {
+    Window::parse(
+        params.get("since").map(String::as_str),
+        params.get("until").map(String::as_str),
+        reports::now_ns(),
+    )
+    .map_err(ApiError::BadRequest)
+}
+
+fn non_empty<'a>(params: &'a HashMap<String, String>, key: &str) -> Option<&'a str> {
+    params.get(key).map(|v| v.trim()).filter(|v| !v.is_empty())
+}
+
+/// JSON by default; `format=csv` gives one table (`table=`, default `endpoints`).
+fn report_response<R: Serialize>(
+    report: &R,
+    params: &HashMap<String, String>,
+    name: &str,
+    tables: &[&str],
+    table_of: fn(&R, &str) -> Option<String>,
+) -> ApiResult<Response> {
+    match non_empty(params, "format").unwrap_or("json") {
+        "json" => Ok(Json(report).into_response()),
+        "csv" => {
+            let table = non_empty(params, "table").unwrap_or("endpoints");
+            let csv = table_of(report, table).ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "table must be one of {}, got {table:?}",
+                    tables.join(", ")
+                ))
+            })?;
+            Ok((
+                [
+                    (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        format!("inline; filename=\"loupe-{name}-{table}.csv\""),
+                    ),
+                ],
+                csv,
+            )
+                .into_response())
+        }
+        other => Err(ApiError::BadRequest(format!(
+            "format must be json or csv, got {other:?}"
+        ))),
+    }
+}
+
+async fn load_report(
+    State(state): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    let window = report_window(&params)?;
+    let report = reports::load(
+        &state.store,
+        window,
+        non_empty(&params, "service"),
+        &mut |_| {},
+    )
+    .await?;
+    report_response(
+        &report,
+        &params,
+        "load",
+        reports::csv::LOAD_TABLES,
+        reports::csv::load_table,
+    )
+}
+
+async fn cost_report(
+    State(state): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    let window = report_window(&params)?;
+    let report = reports::cost(&state.store, window, state.prices, &mut |_| {}).await?;
+    report_response(
+        &report,
+        &params,
+        "cost",
+        reports::csv::COST_TABLES,
+        reports::csv::cost_table,
+    )
 }
 
 /// `start`..`end` in nanoseconds, or `window` (default `1h`) ending at `end` or now.

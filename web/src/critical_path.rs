@@ -14,50 +14,72 @@ pub fn find(spans: &[SpanView]) -> Vec<bool> {
     for (i, span) in spans.iter().enumerate() {
         index.entry(span.span_id.as_str()).or_insert(i);
     }
-    let mut children: Vec<Vec<usize>> = vec![Vec::new(); spans.len()];
+    let nodes: Vec<Node> = spans
+        .iter()
+        .map(|span| Node {
+            parent: span
+                .parent_span_id
+                .as_deref()
+                .and_then(|p| index.get(p))
+                .copied(),
+            start: span.start_time_unix_nano,
+            end: span.end_time_unix_nano,
+        })
+        .collect();
+    walk(&nodes).into_iter().map(|t| t.is_some()).collect()
+}
+
+/// A span reduced to what the walk needs: its parent's index and its time.
+#[derive(Debug, Clone, Copy)]
+pub struct Node {
+    pub parent: Option<usize>,
+    pub start: i64,
+    pub end: i64,
+}
+
+/// For each node, `None` when it is off the critical path, else the time
+/// of the path it holds itself (no child of it on the path covers). The
+/// times of one top-level span's path add up to its duration.
+pub fn walk(nodes: &[Node]) -> Vec<Option<i64>> {
+    let mut children: Vec<Vec<usize>> = vec![Vec::new(); nodes.len()];
     let mut tops = Vec::new();
-    for (i, span) in spans.iter().enumerate() {
-        match span.parent_span_id.as_deref().and_then(|p| index.get(p)) {
-            Some(&parent) if parent != i => children[parent].push(i),
+    for (i, node) in nodes.iter().enumerate() {
+        match node.parent {
+            Some(parent) if parent != i && parent < nodes.len() => children[parent].push(i),
             _ => tops.push(i),
         }
     }
     for list in &mut children {
         // Latest end first; the earlier start wins a tie, as it was waited for longer.
-        list.sort_by_key(|&c| {
-            (
-                std::cmp::Reverse(spans[c].end_time_unix_nano),
-                spans[c].start_time_unix_nano,
-            )
-        });
+        list.sort_by_key(|&c| (std::cmp::Reverse(nodes[c].end), nodes[c].start));
     }
-    let mut on_path = vec![false; spans.len()];
+    let mut own: Vec<Option<i64>> = vec![None; nodes.len()];
     // (span, the point in time its part of the path ends), no recursion:
     // traces can be thousands of spans deep.
-    let mut stack: Vec<(usize, i64)> = tops
-        .iter()
-        .map(|&t| (t, spans[t].end_time_unix_nano))
-        .collect();
+    let mut stack: Vec<(usize, i64)> = tops.iter().map(|&t| (t, nodes[t].end)).collect();
     while let Some((i, until)) = stack.pop() {
-        if std::mem::replace(&mut on_path[i], true) {
+        if own[i].is_some() {
             continue;
         }
-        let span = &spans[i];
-        let mut cursor = until.min(span.end_time_unix_nano);
+        let node = nodes[i];
+        let mut cursor = until.min(node.end);
+        let mut covered = 0;
         for &child in &children[i] {
-            let c = &spans[child];
-            if c.start_time_unix_nano >= cursor || c.end_time_unix_nano <= span.start_time_unix_nano
-            {
+            let c = nodes[child];
+            if c.start >= cursor || c.end <= node.start {
                 continue;
             }
-            stack.push((child, cursor.min(c.end_time_unix_nano)));
-            cursor = c.start_time_unix_nano;
-            if cursor <= span.start_time_unix_nano {
+            let segment_end = cursor.min(c.end);
+            covered += segment_end - c.start.max(node.start);
+            stack.push((child, segment_end));
+            cursor = c.start;
+            if cursor <= node.start {
                 break;
             }
         }
+        own[i] = Some((until.min(node.end) - node.start).max(0) - covered);
     }
-    on_path
+    own
 }
 
 #[cfg(test)]
@@ -82,6 +104,42 @@ mod tests {
             .map(|(_, s)| s.span_id.as_str())
             .collect();
         assert_eq!(got, expected, "{name}");
+    }
+
+    #[test]
+    fn path_times_add_up_to_the_root() {
+        // r 0..100 waits for a 10..40 then b 50..90; a waits for a1 20..30.
+        let nodes = [
+            Node {
+                parent: None,
+                start: 0,
+                end: 100,
+            },
+            Node {
+                parent: Some(0),
+                start: 10,
+                end: 40,
+            },
+            Node {
+                parent: Some(0),
+                start: 50,
+                end: 90,
+            },
+            Node {
+                parent: Some(1),
+                start: 20,
+                end: 30,
+            },
+            Node {
+                parent: Some(0),
+                start: 12,
+                end: 20,
+            },
+        ];
+        assert_eq!(
+            walk(&nodes),
+            vec![Some(30), Some(20), Some(40), Some(10), None]
+        );
     }
 
     #[test]

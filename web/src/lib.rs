@@ -5,12 +5,15 @@
 //! - `critical_path`: the spans a trace's duration waited for; pure.
 //! - `error_origin`: where a trace's failure started; pure.
 //! - `failures`: failed traces grouped by their origin; pure.
+//! - `reports`: the load and cost reports, shared with `loupe report`; pure
+//!   but for `collect`.
 //! - `ui`: the server-rendered HTML pages and their embedded static assets.
 
 mod api;
 pub mod critical_path;
 pub mod error_origin;
 pub mod failures;
+pub mod reports;
 #[cfg(test)]
 mod testing;
 mod ui;
@@ -27,6 +30,8 @@ pub type SelfMetricsText = Arc<dyn Fn(Option<u64>) -> String + Send + Sync>;
 pub struct AppState {
     pub store: Store,
     pub self_metrics: SelfMetricsText,
+    /// What the cost report's projection charges.
+    pub prices: reports::Prices,
 }
 
 /// The UI and API router; tests drive it with `oneshot` or serve it on port 0.
