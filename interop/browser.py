@@ -243,6 +243,48 @@ def run_cases(report: Report, b: Browser, seeds: list[dict]) -> None:
 
     report.check("page /failures groups the failure where it started", failures_page)
 
+    def load_report_page():
+        b.open("/reports/load")
+        b.wait("the endpoints table", EC.presence_of_element_located((By.CSS_SELECTOR, "table.report tbody tr")))
+        text = b.text("main")
+        for service in services:
+            expect(service in text, f"{service!r} not in the load report: {short(text)}")
+        expect("GET /checkout" in text, f"the entry endpoint is not in the load report: {short(text)}")
+        sparks = b.driver.find_elements(By.CSS_SELECTOR, "td.sparks svg.spark polyline")
+        expect(sparks, "no time series is drawn for the rows")
+        # One click narrows the report to what touches a service.
+        b.driver.find_element(By.CSS_SELECTOR, f'table.report a.svc[href*="service={first["service"]}"]').click()
+        b.wait("the report of one service", EC.url_contains(f"service={first['service']}"))
+        b.wait_ready()
+        expect(first["service"] in b.text("h1"), f"heading: {b.text('h1')!r}")
+        b.screenshot("report-load")
+        b.expect_clean_console()
+
+    report.check("page /reports/load shows the seeded endpoints and narrows by service", load_report_page)
+
+    def cost_report_page():
+        b.open("/reports/cost")
+        b.wait("the services table", EC.presence_of_element_located((By.CSS_SELECTOR, "table.report tbody tr")))
+        text = b.text("main")
+        for service in services:
+            expect(service in text, f"{service!r} not in the cost report: {short(text)}")
+        expect("per GB received" in text, "the prices are not shown")
+        b.screenshot("report-cost")
+        b.expect_clean_console()
+
+    report.check("page /reports/cost shows the seeded services and the prices", cost_report_page)
+
+    def map_page():
+        b.open("/map")
+        b.wait("the map", EC.presence_of_element_located((By.CSS_SELECTOR, "svg.map a.node")))
+        names = [n.text for n in b.driver.find_elements(By.CSS_SELECTOR, "svg.map a.node text.name")]
+        for service in services:
+            expect(service in names, f"{service!r} is not a node of the map: {names}")
+        b.screenshot("map")
+        b.expect_clean_console()
+
+    report.check("page /map draws the seeded services", map_page)
+
     def trace_page():
         b.open(f"/traces/{trace_id}")
         b.wait_text(trace_id, "h1")

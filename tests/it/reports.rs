@@ -815,6 +815,58 @@ async fn reports_on(database_url: Option<String>) {
         assert!(text.contains("orders"), "{text}");
     }
 
+    // The pages show the same figures.
+    let (status, _, html) = server
+        .page(&format!("/reports/load?{}", window()), false)
+        .await;
+    assert_eq!(status, 200);
+    for expected in [
+        "POST /checkout",
+        "GET /health",
+        "SELECT item",
+        "postgresql",
+        "34.8%",
+        "table=downstream",
+    ] {
+        assert!(html.contains(expected), "load page lacks {expected:?}");
+    }
+    let (status, _, html) = server
+        .page(
+            &format!("/reports/load?{}&service=payments", window()),
+            false,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("POST /charge") && !html.contains("GET /health"),
+        "the page narrows to payments"
+    );
+    let (status, _, html) = server
+        .page(&format!("/reports/cost?{}", window()), false)
+        .await;
+    assert_eq!(status, 200);
+    for expected in [
+        "payments.audit",
+        "pool.connections",
+        "db.statement",
+        "per million spans",
+    ] {
+        assert!(html.contains(expected), "cost page lacks {expected:?}");
+    }
+    let (status, _, html) = server.page(&format!("/map?{}", window()), false).await;
+    assert_eq!(status, 200);
+    for expected in [
+        "<svg class=\"map\"",
+        ">gateway</text>",
+        ">orders</text>",
+        ">postgresql</text>",
+        "gateway → orders (sync): 2 calls, 1 errors",
+    ] {
+        assert!(html.contains(expected), "map lacks {expected:?}");
+    }
+    let (status, _, _) = server.page("/reports/load?since=soon", false).await;
+    assert_eq!(status, 400);
+
     for bad in [
         "since=soon",
         "since=2h&until=never",

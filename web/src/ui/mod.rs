@@ -8,6 +8,7 @@
 //! - `pages`: the handlers and their templates.
 //! - `services`: the services page (`/`), RED figures and sparklines.
 //! - `search`: trace search (`/traces`), rows alone for htmx.
+//! - `reports`: the load and cost reports and the service map.
 //! - `logs`: the log search (`/logs`) and its live tail (`/logs/tail`).
 
 mod assets;
@@ -15,6 +16,7 @@ mod failures;
 mod format;
 mod logs;
 mod pages;
+mod reports;
 mod search;
 mod services;
 mod waterfall;
@@ -43,6 +45,9 @@ pub fn routes() -> Router<AppState> {
         .route("/logs", get(logs::page))
         .route("/logs/tail", get(logs::tail))
         .route("/failures", get(failures::page))
+        .route("/reports/load", get(reports::load))
+        .route("/reports/cost", get(reports::cost))
+        .route("/map", get(reports::map))
         .route("/static/{name}", get(assets::serve))
         // Browsers ask for it whatever the page links.
         .route(
