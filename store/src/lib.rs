@@ -18,6 +18,7 @@ mod reads;
 pub mod report;
 mod rows;
 mod sqlite;
+mod sqlite_scan;
 pub mod value;
 
 use std::time::Duration;
@@ -38,6 +39,8 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    #[error("database error: {0}")]
+    Scan(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -381,7 +381,7 @@ macro_rules! impl_reads {
                 .collect()
         }
 
-        pub async fn report_spans(
+        pub async fn report_spans_sqlx(
             &self,
             start: i64,
             end: i64,

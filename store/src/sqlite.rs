@@ -3,6 +3,7 @@
 //! `synchronous = FULL` so a committed batch survives a power loss.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
@@ -25,6 +26,8 @@ pub struct SqliteStore {
     /// fingerprint → row id of interned resources, scopes and metrics, filled
     /// only after the rows' transaction committed.
     interned: Arc<Mutex<Interned>>,
+    /// The database file, for `sqlite_scan`; `None` in memory.
+    file: Option<PathBuf>,
 }
 
 impl SqliteStore {
@@ -46,12 +49,14 @@ impl SqliteStore {
         // (the default of 50 made a scan of a million rows ten times slower).
         let readers = SqlitePoolOptions::new()
             .max_connections(4)
-            .connect_with(options.read_only(true).row_buffer_size(8192))
+            .connect_with(options.clone().read_only(true).row_buffer_size(8192))
             .await?;
+        let file = Some(options.get_filename().to_owned()).filter(|f| f.is_file());
         Ok(SqliteStore {
             writer,
             readers,
             interned: Arc::default(),
+            file,
         })
     }
 
@@ -79,6 +84,29 @@ impl SqliteStore {
         .fetch_one(&self.readers)
         .await?;
         Ok(u64::try_from(row.try_get::<i64, _>(0)?).unwrap_or(0))
+    }
+
+    /// Streams spans through `sqlite_scan` on a blocking thread (sqlx's
+    /// row-by-row hand-over is the slow part of a report), or through sqlx
+    /// for a database in memory.
+    pub async fn report_spans(
+        &self,
+        start: i64,
+        end: i64,
+        mut each: impl FnMut(crate::report::ReportSpan),
+    ) -> Result<()> {
+        let Some(file) = self.file.clone() else {
+            return self.report_spans_sqlx(start, end, each).await;
+        };
+        let (tx, mut rx) = tokio::sync::mpsc::channel(4);
+        let scan = tokio::task::spawn_blocking(move || {
+            crate::sqlite_scan::spans(&file, start, end, |chunk| tx.blocking_send(chunk).is_ok())
+        });
+        while let Some(chunk) = rx.recv().await {
+            chunk.into_iter().for_each(&mut each);
+        }
+        scan.await
+            .map_err(|e| crate::StoreError::Scan(format!("scan thread failed: {e}")))?
     }
 
     pub async fn stored_bytes(&self) -> Result<crate::report::SignalBytes> {

@@ -2204,3 +2204,72 @@ pub async fn service_red(ctx: Ctx) {
         vec![0, 1]
     );
 }
+
+pub async fn report_spans_stream_the_window(ctx: Ctx) {
+    let mut batch = search_traces();
+    let before = batch.spans.len();
+    let mut late = timed(
+        span([9; 16], [9; 8], Some([8; 8]), "late"),
+        T0 + 7_000,
+        T0 + 7_500,
+    );
+    late.kind = SpanKind::Client;
+    late.derived.http_route = Some("/r".into());
+    late.derived.http_method = Some("GET".into());
+    late.derived.db_system = Some("redis".into());
+    late.wire_bytes = 321;
+    batch.spans.push(failed(late));
+    write(&ctx, &batch).await;
+    let mut got = Vec::new();
+    ctx.store
+        .report_spans(T0, T0 + 10_000, |s| got.push(s))
+        .await
+        .unwrap();
+    assert_eq!(got.len(), before + 1, "[{:?}]", ctx.backend);
+    let late = got
+        .iter()
+        .find(|s| s.name == "late")
+        .expect("the late span");
+    assert_eq!(
+        (
+            late.trace_id,
+            late.span_id,
+            late.parent_span_id,
+            late.kind,
+            late.start_ns,
+            late.end_ns,
+            late.is_error
+        ),
+        (
+            [9; 16],
+            [9; 8],
+            Some([8; 8]),
+            3,
+            T0 + 7_000,
+            T0 + 7_500,
+            true
+        ),
+        "[{:?}]",
+        ctx.backend
+    );
+    assert_eq!(
+        (
+            late.http_route.as_deref(),
+            late.http_method.as_deref(),
+            late.rpc_service.as_deref(),
+            late.db_system.as_deref(),
+            late.wire_bytes
+        ),
+        (Some("/r"), Some("GET"), None, Some("redis"), 321)
+    );
+    // The window is half-open and by start time.
+    let mut only_late = Vec::new();
+    ctx.store
+        .report_spans(T0 + 7_000, T0 + 7_001, |s| only_late.push(s.name))
+        .await
+        .unwrap();
+    assert_eq!(only_late, vec!["late".to_owned()], "[{:?}]", ctx.backend);
+    let wire = ctx.store.wire_bytes_total().await.unwrap();
+    assert_eq!(wire.spans, 321, "[{:?}]", ctx.backend);
+    assert!(ctx.store.stored_bytes().await.unwrap().spans > 0);
+}

@@ -56,4 +56,5 @@ conformance!(
     trace_search,
     request_resolution,
     service_red,
+    report_spans_stream_the_window,
 );
