@@ -285,6 +285,23 @@ def run_cases(report: Report, b: Browser, seeds: list[dict]) -> None:
 
     report.check("page /map draws the seeded services", map_page)
 
+    def metrics_page():
+        b.open("/metrics-explorer")
+        b.wait("the metrics table", EC.presence_of_element_located((By.CSS_SELECTOR, "table.metrics tbody tr")))
+        table = b.text("table.metrics")
+        for name in ("interop.requests", "interop.duration", "interop.queue_depth"):
+            expect(name in table, f"{name} is not listed: {short(table)}")
+        b.driver.find_element(By.LINK_TEXT, "interop.duration").click()
+        b.wait("the histogram's quantile lines", EC.presence_of_element_located((By.CSS_SELECTOR, "svg.chart path.line")))
+        legend = b.text("p.legend")
+        expect("p95" in legend, f"legend: {legend!r}")
+        cells = b.driver.find_elements(By.CSS_SELECTOR, "svg.heatmap rect.cell")
+        expect(cells, "the histogram has no heatmap")
+        b.screenshot("metrics-explorer")
+        b.expect_clean_console()
+
+    report.check("page /metrics-explorer charts the seeded histogram", metrics_page)
+
     def trace_page():
         b.open(f"/traces/{trace_id}")
         b.wait_text(trace_id, "h1")

@@ -202,6 +202,21 @@ impl Store {
         }
     }
 
+    /// The points of one metric stamped in `[start, end)`, oldest first, at
+    /// most `limit`.
+    pub async fn metric_points_between(
+        &self,
+        name: &str,
+        start: i64,
+        end: i64,
+        limit: u32,
+    ) -> Result<Vec<MetricPointView>> {
+        match self {
+            Store::Sqlite(s) => s.metric_points_between(name, start, end, limit).await,
+            Store::Postgres(s) => s.metric_points_between(name, start, end, limit).await,
+        }
+    }
+
     /// Calls `each` with every span that started in `[start, end)`, in no
     /// particular order, without holding them all.
     pub async fn report_spans(

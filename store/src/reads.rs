@@ -381,6 +381,25 @@ macro_rules! impl_reads {
                 .collect()
         }
 
+        pub async fn metric_points_between(
+            &self,
+            name: &str,
+            start: i64,
+            end: i64,
+            limit: u32,
+        ) -> $crate::Result<Vec<$crate::read::MetricPointView>> {
+            sqlx::query_as::<_, $crate::rows::RawPoint>($crate::rows::POINTS_BETWEEN_SQL)
+                .bind(name.to_owned())
+                .bind(start)
+                .bind(end)
+                .bind(i64::from(limit))
+                .fetch_all(&self.$pool)
+                .await?
+                .into_iter()
+                .map($crate::rows::RawPoint::into_view)
+                .collect()
+        }
+
         pub async fn report_spans_sqlx(
             &self,
             start: i64,

@@ -620,6 +620,12 @@ pub(crate) const POINTS_SQL: &str = "SELECT m.name, r.service, m.kind, m.unit, m
      JOIN resources r ON r.id = m.resource_id \
      WHERE m.name = $1 ORDER BY p.time_ns DESC LIMIT $2";
 
+pub(crate) const POINTS_BETWEEN_SQL: &str = "SELECT m.name, r.service, m.kind, m.unit, \
+     m.temporality, m.monotonic, p.attributes, p.start_ns, p.time_ns, p.flags, p.data, p.exemplars \
+     FROM metric_points p JOIN metrics m ON m.id = p.metric_id \
+     JOIN resources r ON r.id = m.resource_id \
+     WHERE m.name = $1 AND p.time_ns >= $2 AND p.time_ns < $3 ORDER BY p.time_ns LIMIT $4";
+
 impl RawPoint {
     pub fn into_view(self) -> Result<MetricPointView> {
         Ok(MetricPointView {

@@ -864,6 +864,49 @@ async fn reports_on(database_url: Option<String>) {
     ] {
         assert!(html.contains(expected), "map lacks {expected:?}");
     }
+    // The metrics explorer: the gauge, one line per pool, 3 in the first minute.
+    let (status, chart) = server
+        .get_json(&format!(
+            "/api/v1/metrics/pool.connections/chart?{}&group_by=pool",
+            window()
+        ))
+        .await;
+    assert_eq!(status, 200, "{chart}");
+    assert_eq!(chart["measure"], "mean value");
+    let lines: Vec<(String, Json)> = chart["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["label"].as_str().unwrap().to_owned(),
+                l["values"][0].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            ("a".to_owned(), 3.0.into()),
+            ("b".to_owned(), 3.0.into()),
+            ("c".to_owned(), 3.0.into())
+        ]
+    );
+    let (status, _, html) = server
+        .page(
+            &format!(
+                "/metrics-explorer?{}&metric=pool.connections&group_by=pool",
+                window()
+            ),
+            false,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("<svg class=\"chart\"") && html.contains("path class=\"line l2\""),
+        "three lines drawn"
+    );
+
     let (status, _, _) = server.page("/reports/load?since=soon", false).await;
     assert_eq!(status, 400);
 

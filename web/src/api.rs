@@ -26,6 +26,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/logs", get(logs))
         .route("/api/v1/metrics", get(metrics))
         .route("/api/v1/metrics/{name}/points", get(metric_points))
+        .route("/api/v1/metrics/{name}/chart", get(metric_chart))
         .route("/api/v1/reports/load", get(load_report))
         .route("/api/v1/reports/cost", get(cost_report))
 }
@@ -248,6 +249,28 @@ fn report_response<R: Serialize>(
             "format must be json or csv, got {other:?}"
         ))),
     }
+}
+
+/// One metric over `since`..`until` in 60 slices, optionally one line per
+/// value of `group_by` (a point attribute, or `service`).
+async fn metric_chart(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(mut params): Query<HashMap<String, String>>,
+) -> ApiResult<Json<crate::metrics_chart::Chart>> {
+    params.entry("since".into()).or_insert_with(|| "1h".into());
+    let window = report_window(&params)?;
+    let points = state
+        .store
+        .metric_points_between(&name, window.start, window.end, crate::ui::MAX_CHART_POINTS)
+        .await?;
+    Ok(Json(crate::metrics_chart::chart(
+        &points,
+        non_empty(&params, "group_by"),
+        window.start,
+        window.end,
+        crate::ui::CHART_SLICES,
+    )))
 }
 
 async fn load_report(

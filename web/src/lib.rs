@@ -5,6 +5,7 @@
 //! - `critical_path`: the spans a trace's duration waited for; pure.
 //! - `error_origin`: where a trace's failure started; pure.
 //! - `failures`: failed traces grouped by their origin; pure.
+//! - `metrics_chart`: one metric over time for the metrics explorer; pure.
 //! - `reports`: the load and cost reports, shared with `loupe report`; pure
 //!   but for `collect`.
 //! - `ui`: the server-rendered HTML pages and their embedded static assets.
@@ -13,6 +14,7 @@ mod api;
 pub mod critical_path;
 pub mod error_origin;
 pub mod failures;
+pub mod metrics_chart;
 pub mod reports;
 #[cfg(test)]
 mod testing;

@@ -9,12 +9,14 @@
 //! - `services`: the services page (`/`), RED figures and sparklines.
 //! - `search`: trace search (`/traces`), rows alone for htmx.
 //! - `reports`: the load and cost reports and the service map.
+//! - `metrics_explorer`: metrics, and one of them over time.
 //! - `logs`: the log search (`/logs`) and its live tail (`/logs/tail`).
 
 mod assets;
 mod failures;
 mod format;
 mod logs;
+mod metrics_explorer;
 mod pages;
 mod reports;
 mod search;
@@ -34,6 +36,8 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; st
      img-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; \
      form-action 'self'; frame-ancestors 'none'";
 
+pub(crate) use metrics_explorer::{MAX_POINTS as MAX_CHART_POINTS, SLICES as CHART_SLICES};
+
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(services::services))
@@ -48,6 +52,7 @@ pub fn routes() -> Router<AppState> {
         .route("/reports/load", get(reports::load))
         .route("/reports/cost", get(reports::cost))
         .route("/map", get(reports::map))
+        .route("/metrics-explorer", get(metrics_explorer::page))
         .route("/static/{name}", get(assets::serve))
         // Browsers ask for it whatever the page links.
         .route(

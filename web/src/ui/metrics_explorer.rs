@@ -1,0 +1,340 @@
+//! `/metrics-explorer`: every metric with its kind, unit and series count,
+//! and one metric over time as an SVG chart (lines, a heatmap for
+//! histograms, exemplars linking to their traces).
+
+use std::collections::HashMap;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use super::format;
+use super::pages::{Layout, UiError};
+use super::reports::WindowLink;
+use super::services::WINDOWS;
+use crate::AppState;
+use crate::api::report_window;
+use crate::metrics_chart::{self, Chart};
+
+/// Slices of the window a chart is drawn in.
+pub const SLICES: usize = 60;
+/// Points read for one chart at most (the oldest first).
+pub const MAX_POINTS: u32 = 200_000;
+
+const W: f64 = 880.0;
+const H: f64 = 220.0;
+const LEFT: f64 = 64.0;
+const BOTTOM: f64 = 18.0;
+
+pub struct MetricRow {
+    pub name: String,
+    pub kind: String,
+    pub unit: String,
+    pub description: String,
+    pub series: i64,
+    pub href: String,
+    pub current: bool,
+}
+
+pub struct LineView {
+    pub label: String,
+    pub colour: usize,
+    pub path: String,
+}
+
+pub struct Cell {
+    pub x: f64,
+    pub y: f64,
+    pub w: f64,
+    pub h: f64,
+    pub opacity: String,
+    pub title: String,
+}
+
+pub struct Dot {
+    pub x: f64,
+    pub y: f64,
+    pub href: String,
+    pub title: String,
+}
+
+pub struct ChartView {
+    pub title: String,
+    pub measure: String,
+    pub note: String,
+    pub y_max: String,
+    pub y_min: String,
+    pub x_start: String,
+    pub x_end: String,
+    pub lines: Vec<LineView>,
+    pub dots: Vec<Dot>,
+    pub cells: Vec<Cell>,
+    pub heat_labels: Vec<(f64, String)>,
+    pub group_options: Vec<(String, bool)>,
+    pub json_href: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "metrics_explorer.html")]
+pub struct ExplorerPage {
+    layout: Layout,
+    windows: Vec<WindowLink>,
+    error: Option<String>,
+    metrics: Vec<MetricRow>,
+    metric: String,
+    since: String,
+    chart: Option<ChartView>,
+    w: f64,
+    h: f64,
+    left: f64,
+    plot_bottom: f64,
+}
+
+fn number(v: f64) -> String {
+    let a = v.abs();
+    if a == 0.0 {
+        "0".into()
+    } else if !(1e-3..1e6).contains(&a) {
+        format!("{v:.3e}")
+    } else if a >= 100.0 {
+        format!("{v:.0}")
+    } else {
+        let text = format!("{v:.3}");
+        text.trim_end_matches('0').trim_end_matches('.').to_owned()
+    }
+}
+
+/// The chart's SVG pieces, in a plot of `W`×`H` with the y axis from 0 (or
+/// the lowest value, when negative) to the highest value.
+fn view(chart: &Chart, metric: &str, query: &str, group_by: Option<&str>) -> ChartView {
+    let plot_h = H - BOTTOM;
+    let values = chart
+        .lines
+        .iter()
+        .flat_map(|l| l.values.iter().flatten().copied());
+    let exemplar_values = chart.exemplars.iter().map(|e| e.value);
+    let (lo, hi) = values
+        .chain(exemplar_values)
+        .fold((0.0f64, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let span = if hi - lo > 0.0 { hi - lo } else { 1.0 };
+    let slices = chart
+        .lines
+        .first()
+        .map_or(SLICES, |l| l.values.len())
+        .max(1);
+    let step = (W - LEFT) / slices as f64;
+    let y = |v: f64| plot_h - (v - lo) / span * (plot_h - 4.0);
+    let x_of_time = |t: i64| LEFT + ((t - chart.start_ns) as f64 / chart.bucket_ns as f64) * step;
+    let lines = chart
+        .lines
+        .iter()
+        .enumerate()
+        .map(|(i, line)| {
+            let mut path = String::new();
+            let mut pen_down = false;
+            for (s, v) in line.values.iter().enumerate() {
+                match v {
+                    Some(v) => {
+                        let x = LEFT + (s as f64 + 0.5) * step;
+                        // A lone point is a dot: a zero-length stroke with round caps.
+                        path.push_str(&if pen_down {
+                            format!("L{x:.1},{:.1} ", y(*v))
+                        } else {
+                            format!("M{x:.1},{:.1} l0.01,0 ", y(*v))
+                        });
+                        pen_down = true;
+                    }
+                    None => pen_down = false,
+                }
+            }
+            LineView {
+                label: line.label.clone(),
+                colour: i % 8,
+                path,
+            }
+        })
+        .collect();
+    let end_ns = chart.start_ns + chart.bucket_ns * slices as i64;
+    let dots = chart
+        .exemplars
+        .iter()
+        .filter(|e| e.time_ns >= chart.start_ns && e.time_ns < end_ns)
+        .take(500)
+        .map(|e| Dot {
+            x: x_of_time(e.time_ns),
+            y: y(e.value),
+            href: format!("/traces/{}", e.trace_id),
+            title: format!(
+                "exemplar {} at {} — trace {}",
+                number(e.value),
+                format::time(e.time_ns),
+                e.trace_id
+            ),
+        })
+        .collect();
+    let mut cells = Vec::new();
+    let mut heat_labels = Vec::new();
+    if let Some(heat) = &chart.heatmap {
+        let rows = heat.bounds.len().max(1);
+        let row_h = (plot_h - 4.0) / rows as f64;
+        let max = heat
+            .counts
+            .iter()
+            .flatten()
+            .copied()
+            .max()
+            .unwrap_or(0)
+            .max(1) as f64;
+        for (s, counts) in heat.counts.iter().enumerate() {
+            for (b, &count) in counts.iter().enumerate() {
+                if count == 0 {
+                    continue;
+                }
+                cells.push(Cell {
+                    x: LEFT + s as f64 * step,
+                    y: plot_h - (b + 1) as f64 * row_h,
+                    w: step,
+                    h: row_h,
+                    opacity: format!("{:.2}", 0.15 + 0.85 * count as f64 / max),
+                    title: format!(
+                        "{count} in ≤ {} at {}",
+                        number(heat.bounds[b]),
+                        format::time(chart.start_ns + s as i64 * chart.bucket_ns)
+                    ),
+                });
+            }
+        }
+        let every = (rows / 6).max(1);
+        for (b, bound) in heat.bounds.iter().enumerate().step_by(every) {
+            heat_labels.push((
+                plot_h - (b as f64 + 0.5) * row_h,
+                format!("≤ {}", number(*bound)),
+            ));
+        }
+    }
+    let group_options = chart
+        .keys
+        .iter()
+        .map(|k| (k.clone(), Some(k.as_str()) == group_by))
+        .collect();
+    ChartView {
+        title: metric.to_owned(),
+        measure: format!(
+            "{}{}",
+            chart.measure,
+            if chart.unit.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", chart.unit)
+            }
+        ),
+        note: format!(
+            "{} points · {} per slice{}",
+            chart.points,
+            format::duration(chart.bucket_ns),
+            if chart.points >= MAX_POINTS as usize {
+                " · the oldest points only: narrow the window"
+            } else {
+                ""
+            }
+        ),
+        y_max: number(hi),
+        y_min: number(lo),
+        x_start: format::time(chart.start_ns),
+        x_end: format::time(end_ns),
+        lines,
+        dots,
+        cells,
+        heat_labels,
+        group_options,
+        json_href: format!(
+            "/api/v1/metrics/{}/chart?{query}",
+            format::path_segment(metric)
+        ),
+    }
+}
+
+pub async fn page(
+    State(state): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, UiError> {
+    let since = params
+        .get("since")
+        .map(String::as_str)
+        .unwrap_or("1h")
+        .to_owned();
+    let metric = params
+        .get("metric")
+        .map(|m| m.trim().to_owned())
+        .unwrap_or_default();
+    let group_by = params.get("group_by").filter(|g| !g.is_empty()).cloned();
+    let group_by = group_by.as_deref();
+    let keep = if metric.is_empty() {
+        String::new()
+    } else {
+        format!("&metric={}", format::path_segment(&metric))
+    };
+    let metrics = state
+        .store
+        .metrics()
+        .await?
+        .into_iter()
+        .map(|m| MetricRow {
+            href: format!(
+                "/metrics-explorer?since={}&metric={}",
+                format::path_segment(&since),
+                format::path_segment(&m.name)
+            ),
+            current: m.name == metric,
+            kind: m.kind.as_str().to_owned(),
+            unit: m.unit,
+            description: m.description,
+            series: m.series_count,
+            name: m.name,
+        })
+        .collect();
+    let mut page = ExplorerPage {
+        layout: Layout::new("Metrics", ""),
+        windows: WINDOWS
+            .iter()
+            .map(|&w| WindowLink {
+                label: w,
+                href: format!("/metrics-explorer?since={w}{keep}"),
+                active: since == w,
+            })
+            .collect(),
+        error: None,
+        metrics,
+        metric: metric.clone(),
+        since: since.clone(),
+        chart: None,
+        w: W,
+        h: H,
+        left: LEFT,
+        plot_bottom: H - BOTTOM,
+    };
+    let mut params = params;
+    params.entry("since".into()).or_insert_with(|| "1h".into());
+    let window = match report_window(&params) {
+        Ok(window) => window,
+        Err(err) => {
+            page.error = Some(err.to_string());
+            return Ok((StatusCode::BAD_REQUEST, page).into_response());
+        }
+    };
+    if !metric.is_empty() {
+        let points = state
+            .store
+            .metric_points_between(&metric, window.start, window.end, MAX_POINTS)
+            .await?;
+        let chart = metrics_chart::chart(&points, group_by, window.start, window.end, SLICES);
+        let mut query = format!("since={}", format::path_segment(&since));
+        if let Some(g) = group_by {
+            query.push_str(&format!("&group_by={}", format::path_segment(g)));
+        }
+        page.chart = Some(view(&chart, &metric, &query, group_by));
+    }
+    Ok(page.into_response())
+}
