@@ -1,29 +1,32 @@
 //! What the load and cost reports read: narrow rows, streamed, so a day of
 //! spans never has to be held as full views.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::model::{SpanId, TraceId};
 
 /// A span as the reports see it: its place in the trace, its time, and
-/// what names it. No attributes, events or links.
+/// what names it. No attributes, events or links. The names are shared:
+/// a million spans repeat a few dozen of them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReportSpan {
     pub trace_id: TraceId,
     pub span_id: SpanId,
     pub parent_span_id: Option<SpanId>,
-    pub service: String,
-    pub name: String,
+    pub service: Arc<str>,
+    pub name: Arc<str>,
     /// OTLP's SpanKind number (2 server, 3 client, 4 producer, 5 consumer).
     pub kind: i32,
     pub start_ns: i64,
     pub end_ns: i64,
     pub is_error: bool,
-    pub http_route: Option<String>,
-    pub http_method: Option<String>,
-    pub rpc_service: Option<String>,
-    pub rpc_method: Option<String>,
-    pub db_system: Option<String>,
+    pub http_route: Option<Arc<str>>,
+    pub http_method: Option<Arc<str>>,
+    pub rpc_service: Option<Arc<str>>,
+    pub rpc_method: Option<Arc<str>>,
+    pub db_system: Option<Arc<str>>,
     pub wire_bytes: i64,
 }
 

@@ -325,17 +325,17 @@ impl RawReportSpan {
                 .parent_span_id
                 .map(|id| fixed_id(&id, "parent span"))
                 .transpose()?,
-            service: self.service,
-            name: self.name,
+            service: self.service.into(),
+            name: self.name.into(),
             kind: self.kind,
             start_ns: self.start_ns,
             end_ns: self.end_ns,
             is_error: self.is_error,
-            http_route: self.http_route,
-            http_method: self.http_method,
-            rpc_service: self.rpc_service,
-            rpc_method: self.rpc_method,
-            db_system: self.db_system,
+            http_route: self.http_route.map(Into::into),
+            http_method: self.http_method.map(Into::into),
+            rpc_service: self.rpc_service.map(Into::into),
+            rpc_method: self.rpc_method.map(Into::into),
+            db_system: self.db_system.map(Into::into),
             wire_bytes: self.wire_bytes,
         })
     }

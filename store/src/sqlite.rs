@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -28,7 +29,12 @@ pub struct SqliteStore {
     interned: Arc<Mutex<Interned>>,
     /// The database file, for `sqlite_scan`; `None` in memory.
     file: Option<PathBuf>,
+    /// `stored_bytes` walks every page; its answer is kept this long.
+    stored: Arc<Mutex<Option<(Instant, crate::report::SignalBytes)>>>,
 }
+
+/// How long a measure of the tables' sizes is reused.
+const STORED_BYTES_FOR: Duration = Duration::from_secs(60);
 
 impl SqliteStore {
     pub async fn connect(url: &str) -> Result<SqliteStore> {
@@ -57,6 +63,7 @@ impl SqliteStore {
             readers,
             interned: Arc::default(),
             file,
+            stored: Arc::default(),
         })
     }
 
@@ -110,6 +117,12 @@ impl SqliteStore {
     }
 
     pub async fn stored_bytes(&self) -> Result<crate::report::SignalBytes> {
+        let cached = *self.stored.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((at, bytes)) = cached
+            && at.elapsed() < STORED_BYTES_FOR
+        {
+            return Ok(bytes);
+        }
         // dbstat walks every page; `aggregate` keeps it to one row per b-tree.
         let rows = sqlx::query_as::<_, (String, i64)>(
             "SELECT m.tbl_name, d.pgsize FROM dbstat('main', 1) d \
@@ -123,6 +136,7 @@ impl SqliteStore {
                 bytes.add(signal, size.max(0) as u64);
             }
         }
+        *self.stored.lock().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), bytes));
         Ok(bytes)
     }
 

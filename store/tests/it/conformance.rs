@@ -2228,7 +2228,7 @@ pub async fn report_spans_stream_the_window(ctx: Ctx) {
     assert_eq!(got.len(), before + 1, "[{:?}]", ctx.backend);
     let late = got
         .iter()
-        .find(|s| s.name == "late")
+        .find(|s| &*s.name == "late")
         .expect("the late span");
     assert_eq!(
         (
@@ -2265,7 +2265,9 @@ pub async fn report_spans_stream_the_window(ctx: Ctx) {
     // The window is half-open and by start time.
     let mut only_late = Vec::new();
     ctx.store
-        .report_spans(T0 + 7_000, T0 + 7_001, |s| only_late.push(s.name))
+        .report_spans(T0 + 7_000, T0 + 7_001, |s| {
+            only_late.push(s.name.to_string())
+        })
         .await
         .unwrap();
     assert_eq!(only_late, vec!["late".to_owned()], "[{:?}]", ctx.backend);

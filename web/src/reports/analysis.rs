@@ -80,19 +80,22 @@ impl Spans {
     }
 }
 
+fn present(text: &Option<std::sync::Arc<str>>) -> Option<&str> {
+    text.as_deref().filter(|s| !s.is_empty())
+}
+
 /// `POST /orders/{id}`, `shop.Cart/Add`, or the span name.
 pub fn endpoint_name(span: &ReportSpan) -> String {
-    let present = |s: &Option<String>| s.as_deref().filter(|s| !s.is_empty()).map(str::to_owned);
     if let Some(route) = present(&span.http_route) {
         return match present(&span.http_method) {
             Some(method) => format!("{method} {route}"),
-            None => route,
+            None => route.to_owned(),
         };
     }
     match (present(&span.rpc_service), present(&span.rpc_method)) {
         (Some(service), Some(method)) => format!("{service}/{method}"),
-        (Some(only), None) | (None, Some(only)) => only,
-        (None, None) => span.name.clone(),
+        (Some(only), None) | (None, Some(only)) => only.to_owned(),
+        (None, None) => span.name.to_string(),
     }
 }
 
