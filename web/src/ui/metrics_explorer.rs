@@ -42,6 +42,8 @@ pub struct LineView {
     pub label: String,
     pub colour: usize,
     pub path: String,
+    /// Values with no neighbour to join: drawn as dots.
+    pub lone: Vec<(f64, f64)>,
 }
 
 pub struct Cell {
@@ -149,10 +151,26 @@ fn view(chart: &Chart, metric: &str, query: &str, group_by: Option<&str>) -> Cha
                     None => pen_down = false,
                 }
             }
+            let lone = (0..line.values.len())
+                .filter(|&s| {
+                    let has = |j: Option<usize>| {
+                        j.and_then(|j| line.values.get(j))
+                            .is_some_and(Option::is_some)
+                    };
+                    line.values[s].is_some() && !has(s.checked_sub(1)) && !has(Some(s + 1))
+                })
+                .map(|s| {
+                    (
+                        LEFT + (s as f64 + 0.5) * step,
+                        y(line.values[s].unwrap_or(0.0)),
+                    )
+                })
+                .collect();
             LineView {
                 label: line.label.clone(),
                 colour: i % 8,
                 path,
+                lone,
             }
         })
         .collect();

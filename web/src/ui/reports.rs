@@ -45,6 +45,9 @@ fn ms(ns: Option<i64>) -> String {
 fn rate(per_second: f64) -> String {
     if per_second <= 0.0 {
         "0".into()
+    } else if per_second < 0.001 {
+        // A request a day is 0.0000116/s: keep its digits.
+        format!("{per_second:.1e}")
     } else if per_second < 0.1 {
         format!("{per_second:.4}")
     } else {
@@ -916,6 +919,14 @@ mod tests {
         // A cycle does not loop forever.
         let places = layout(&s(&["a", "b"]), &calls(&[("a", "b"), ("b", "a")]));
         assert!(places["a"].0 <= 2 && places["b"].0 <= 2);
+    }
+
+    #[test]
+    fn rates_keep_their_digits() {
+        assert_eq!(
+            [0.0, 1.0 / 86_400.0, 0.0125, 3.256].map(rate),
+            ["0", "1.2e-5", "0.0125", "3.26"]
+        );
     }
 
     #[test]
