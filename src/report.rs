@@ -4,7 +4,7 @@
 use std::io::{IsTerminal as _, Write as _};
 
 use anyhow::{Context as _, bail};
-use web::reports::{self, CostReport, LoadReport, Window};
+use web::reports::{self, CostReport, LoadReport, Window, bytes};
 
 use crate::config::{ReportArgs, ReportFormat, ReportKind};
 
@@ -81,21 +81,6 @@ fn ms_f(ns: f64) -> String {
 
 fn pct(share: f64) -> String {
     format!("{:.1}%", share * 100.0)
-}
-
-fn bytes(n: f64) -> String {
-    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
-    let mut value = n;
-    let mut unit = 0;
-    while value >= 1000.0 && unit < UNITS.len() - 1 {
-        value /= 1000.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{value:.0} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
 }
 
 /// Columns padded to their widest cell; text left, numbers right.

@@ -79,12 +79,7 @@ impl PgStore {
         )
         .fetch_all(&self.pool)
         .await?;
-        let mut bytes = crate::report::SignalBytes::default();
-        for (table, size) in rows {
-            if let Some(signal) = rows::signal_of_table(&table) {
-                bytes.add(signal, size.max(0) as u64);
-            }
-        }
+        let bytes = crate::report::SignalBytes::of_tables(rows);
         Ok(bytes)
     }
 

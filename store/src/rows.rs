@@ -288,12 +288,19 @@ pub(crate) enum Signal {
 }
 
 impl crate::report::SignalBytes {
-    pub(crate) fn add(&mut self, signal: Signal, bytes: u64) {
-        match signal {
-            Signal::Spans => self.spans += bytes,
-            Signal::Logs => self.logs += bytes,
-            Signal::MetricPoints => self.metric_points += bytes,
+    /// Sums (table or index, bytes) by the signal each belongs to.
+    pub(crate) fn of_tables(sizes: Vec<(String, i64)>) -> crate::report::SignalBytes {
+        let mut bytes = crate::report::SignalBytes::default();
+        for (table, size) in sizes {
+            let size = size.max(0) as u64;
+            match signal_of_table(&table) {
+                Some(Signal::Spans) => bytes.spans += size,
+                Some(Signal::Logs) => bytes.logs += size,
+                Some(Signal::MetricPoints) => bytes.metric_points += size,
+                None => {}
+            }
         }
+        bytes
     }
 }
 

@@ -130,12 +130,7 @@ impl SqliteStore {
         )
         .fetch_all(&self.readers)
         .await?;
-        let mut bytes = crate::report::SignalBytes::default();
-        for (table, size) in rows {
-            if let Some(signal) = rows::signal_of_table(&table) {
-                bytes.add(signal, size.max(0) as u64);
-            }
-        }
+        let bytes = crate::report::SignalBytes::of_tables(rows);
         *self.stored.lock().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), bytes));
         Ok(bytes)
     }

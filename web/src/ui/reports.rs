@@ -14,7 +14,7 @@ use super::pages::{Layout, UiError};
 use super::services::WINDOWS;
 use crate::AppState;
 use crate::api::report_window;
-use crate::reports::{self, LoadReport, load::Series};
+use crate::reports::{self, LoadReport, bytes, load::Series};
 
 pub struct WindowLink {
     pub label: &'static str,
@@ -52,21 +52,6 @@ fn rate(per_second: f64) -> String {
         format!("{per_second:.4}")
     } else {
         format!("{per_second:.2}")
-    }
-}
-
-/// Decimal units, as the cost report counts: `950 B`, `1.2 MB`.
-pub fn bytes(n: f64) -> String {
-    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
-    let (mut value, mut unit) = (n.max(0.0), 0);
-    while value >= 1000.0 && unit < UNITS.len() - 1 {
-        value /= 1000.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{value:.0} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
     }
 }
 
