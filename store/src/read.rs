@@ -264,7 +264,7 @@ pub struct ServiceRed {
 
 /// The nearest-rank percentile (`q` in 0..=1) of sorted values: the smallest
 /// value with at least `q` of all values at or below it. Exact, no interpolation.
-pub fn percentile(sorted: &[i64], q: f64) -> Option<i64> {
+pub fn percentile<T: Copy>(sorted: &[T], q: f64) -> Option<T> {
     if sorted.is_empty() {
         return None;
     }

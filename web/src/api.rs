@@ -262,14 +262,19 @@ async fn metric_chart(
     let window = report_window(&params)?;
     let points = state
         .store
-        .metric_points_between(&name, window.start, window.end, crate::ui::MAX_CHART_POINTS)
+        .metric_points_between(
+            &name,
+            window.start,
+            window.end,
+            crate::metrics_chart::MAX_POINTS,
+        )
         .await?;
     Ok(Json(crate::metrics_chart::chart(
         &points,
         non_empty(&params, "group_by"),
         window.start,
         window.end,
-        crate::ui::CHART_SLICES,
+        crate::metrics_chart::SLICES,
     )))
 }
 
@@ -312,13 +317,10 @@ async fn cost_report(
 /// `start`..`end` in nanoseconds, or `window` (default `1h`) ending at `end` or now.
 pub(crate) fn window_of(params: &HashMap<String, String>) -> ApiResult<(i64, i64)> {
     let param = |key: &str| params.get(key).map(|v| v.trim()).filter(|v| !v.is_empty());
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
     let end = param("end")
         .map(|v| parse_number(v, "end"))
         .transpose()?
-        .unwrap_or(now);
+        .unwrap_or_else(reports::now_ns);
     let start = match param("start") {
         Some(start) => parse_number(start, "start")?,
         None => end.saturating_sub(parse_window(param("window").unwrap_or("1h"))?),
@@ -331,21 +333,9 @@ pub(crate) fn window_of(params: &HashMap<String, String>) -> ApiResult<(i64, i64
 
 /// `90s`, `15m`, `1h`, `7d` as nanoseconds.
 pub(crate) fn parse_window(text: &str) -> ApiResult<i64> {
-    let bad = || ApiError::BadRequest(format!("window must look like 15m, 1h or 7d, got {text:?}"));
-    let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
-    let (number, unit) = text.split_at(split);
-    let number: i64 = number.parse().map_err(|_| bad())?;
-    let unit_ns: i64 = match unit {
-        "s" => 1_000_000_000,
-        "m" => 60 * 1_000_000_000,
-        "h" => 3_600 * 1_000_000_000,
-        "d" => 86_400 * 1_000_000_000,
-        _ => return Err(bad()),
-    };
-    number
-        .checked_mul(unit_ns)
-        .filter(|ns| *ns > 0)
-        .ok_or_else(bad)
+    reports::parse_duration(text).ok_or_else(|| {
+        ApiError::BadRequest(format!("window must look like 15m, 1h or 7d, got {text:?}"))
+    })
 }
 
 async fn traces(

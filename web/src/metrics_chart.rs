@@ -20,6 +20,11 @@ use store::MetricPointView;
 use store::model::{MetricKind, PointValue};
 use store::value::Value;
 
+/// Slices of the window a chart is drawn in.
+pub const SLICES: usize = 60;
+/// Points read for one chart at most (the oldest first).
+pub const MAX_POINTS: u32 = 200_000;
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Chart {
     pub kind: String,

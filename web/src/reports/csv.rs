@@ -63,7 +63,7 @@ pub fn rows<T: Serialize>(rows: &[T]) -> String {
             .filter(|(_, v)| !v.is_array() && !v.is_object())
             .map(|(k, _)| k.clone())
             .collect(),
-        // No rows: the header still names the columns, from a default row.
+        // No rows, no columns to name: an empty table is an empty file.
         None => return String::new(),
     };
     let mut out = String::new();

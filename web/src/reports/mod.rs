@@ -159,14 +159,8 @@ pub fn bytes(n: f64) -> String {
     }
 }
 
-/// Nearest-rank percentile of sorted values.
-pub fn percentile<T: Copy>(sorted: &[T], q: f64) -> Option<T> {
-    if sorted.is_empty() {
-        return None;
-    }
-    let rank = (q * sorted.len() as f64).ceil() as usize;
-    Some(sorted[rank.clamp(1, sorted.len()) - 1])
-}
+/// Nearest-rank, as everywhere in loupe (the Services page too).
+pub use store::read::percentile;
 
 /// Small integers for the few distinct strings a day of spans repeats
 /// millions of times (services, operations, endpoints).

@@ -52,6 +52,28 @@ pub fn duration(ns: i64) -> String {
     }
 }
 
+/// Requests per second: `1.2e-5` (one a day), `0.0125`, `0.20`, `12.5`, `340`.
+pub fn rate(per_second: f64) -> String {
+    if per_second <= 0.0 {
+        "0".to_owned()
+    } else if per_second < 0.001 {
+        format!("{per_second:.1e}")
+    } else if per_second < 0.1 {
+        format!("{per_second:.4}")
+    } else if per_second < 10.0 {
+        format!("{per_second:.2}")
+    } else if per_second < 100.0 {
+        format!("{per_second:.1}")
+    } else {
+        format!("{per_second:.0}")
+    }
+}
+
+/// A duration, or a dash where there is none (no requests).
+pub fn optional_duration(ns: Option<i64>) -> String {
+    ns.map_or_else(|| "—".to_owned(), duration)
+}
+
 /// Strings as they are, everything else as JSON.
 pub fn value(value: &Value) -> String {
     match value.as_str() {
@@ -110,5 +132,10 @@ mod tests {
         assert_eq!(duration(250_000_000), "250 ms");
         assert_eq!(duration(1_200_000_000), "1.20 s");
         assert_eq!(path_segment("a b/ü"), "a%20b%2F%C3%BC");
+        assert_eq!(
+            [0.0, 1.0 / 86_400.0, 0.0125, 0.2, 3.256, 12.5, 340.2].map(rate),
+            ["0", "1.2e-5", "0.0125", "0.20", "3.26", "12.5", "340"]
+        );
+        assert_eq!(optional_duration(None), "—");
     }
 }

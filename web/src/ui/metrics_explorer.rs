@@ -12,16 +12,11 @@ use axum::response::{IntoResponse, Response};
 
 use super::format;
 use super::pages::{Layout, UiError};
-use super::reports::WindowLink;
 use super::services::WINDOWS;
+use super::services::WindowLink;
 use crate::AppState;
 use crate::api::report_window;
-use crate::metrics_chart::{self, Chart};
-
-/// Slices of the window a chart is drawn in.
-pub const SLICES: usize = 60;
-/// Points read for one chart at most (the oldest first).
-pub const MAX_POINTS: u32 = 200_000;
+use crate::metrics_chart::{self, Chart, MAX_POINTS, SLICES};
 
 const W: f64 = 880.0;
 const H: f64 = 220.0;

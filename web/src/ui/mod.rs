@@ -36,8 +36,6 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; st
      img-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; \
      form-action 'self'; frame-ancestors 'none'";
 
-pub(crate) use metrics_explorer::{MAX_POINTS as MAX_CHART_POINTS, SLICES as CHART_SLICES};
-
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(services::services))

@@ -11,16 +11,10 @@ use axum::response::{IntoResponse, Response};
 
 use super::format;
 use super::pages::{Layout, UiError};
-use super::services::WINDOWS;
+use super::services::{WINDOWS, WindowLink};
 use crate::AppState;
 use crate::api::report_window;
 use crate::reports::{self, LoadReport, bytes, load::Series};
-
-pub struct WindowLink {
-    pub label: &'static str,
-    pub href: String,
-    pub active: bool,
-}
 
 /// The window links of a report page, keeping its other parameters.
 fn windows(path: &str, since: &str, keep: &str) -> Vec<WindowLink> {
@@ -38,22 +32,7 @@ fn pct(share: f64) -> String {
     format!("{:.1}%", share * 100.0)
 }
 
-fn ms(ns: Option<i64>) -> String {
-    ns.map_or_else(|| "—".to_owned(), format::duration)
-}
-
-fn rate(per_second: f64) -> String {
-    if per_second <= 0.0 {
-        "0".into()
-    } else if per_second < 0.001 {
-        // A request a day is 0.0000116/s: keep its digits.
-        format!("{per_second:.1e}")
-    } else if per_second < 0.1 {
-        format!("{per_second:.4}")
-    } else {
-        format!("{per_second:.2}")
-    }
-}
+use format::{optional_duration as ms, rate};
 
 const SPARK_W: f64 = 72.0;
 const SPARK_H: f64 = 16.0;
@@ -904,14 +883,6 @@ mod tests {
         // A cycle does not loop forever.
         let places = layout(&s(&["a", "b"]), &calls(&[("a", "b"), ("b", "a")]));
         assert!(places["a"].0 <= 2 && places["b"].0 <= 2);
-    }
-
-    #[test]
-    fn rates_keep_their_digits() {
-        assert_eq!(
-            [0.0, 1.0 / 86_400.0, 0.0125, 3.256].map(rate),
-            ["0", "1.2e-5", "0.0125", "3.26"]
-        );
     }
 
     #[test]

@@ -9,7 +9,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use super::format;
+use super::format::{self, optional_duration, rate};
 use super::pages::{Layout, UiError};
 use crate::AppState;
 
@@ -55,25 +55,6 @@ pub struct ServicesPage {
     services: Vec<ServiceRow>,
     spark_width: f64,
     spark_height: f64,
-}
-
-/// Requests per second: `0`, `0.0125`, `0.20`, `12.5`, `340`.
-fn rate(per_second: f64) -> String {
-    if per_second <= 0.0 {
-        "0".to_owned()
-    } else if per_second < 0.1 {
-        format!("{per_second:.4}")
-    } else if per_second < 10.0 {
-        format!("{per_second:.2}")
-    } else if per_second < 100.0 {
-        format!("{per_second:.1}")
-    } else {
-        format!("{per_second:.0}")
-    }
-}
-
-fn optional_duration(ns: Option<i64>) -> String {
-    ns.map_or_else(|| "—".to_owned(), format::duration)
 }
 
 /// The window links; `active` is the current window, if any.
@@ -198,9 +179,5 @@ mod tests {
     fn sparkline_scales_to_the_maximum() {
         assert_eq!(sparkline(&[0, 2, 1]), "0.0,19.0 48.0,1.0 96.0,10.0");
         assert_eq!(sparkline(&[0, 0]), "0.0,19.0 96.0,19.0");
-        assert_eq!(
-            [0.0, 0.0125, 0.2, 12.5, 340.2].map(rate),
-            ["0", "0.0125", "0.20", "12.5", "340"]
-        );
     }
 }
