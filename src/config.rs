@@ -14,6 +14,7 @@ use clap::{ArgMatches, Args, CommandFactory as _, FromArgMatches as _, Parser, S
     name = "loupe",
     version,
     about = "OpenTelemetry collector and troubleshooting UI in one binary",
+    after_help = "First time? `loupe demo` starts loupe with a simulated shop sending it telemetry; open http://127.0.0.1:8080.\nYour own services: `loupe serve`, then set OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 in them.",
     args_override_self = true
 )]
 pub struct Cli {
@@ -31,6 +32,8 @@ pub enum Command {
     Bench(crate::bench::BenchArgs),
     /// Print the load or cost report straight from the database (no server needed).
     Report(ReportArgs),
+    /// Run loupe with a simulated shop sending it traces, logs and metrics (or feed a running loupe with --endpoint).
+    Demo(crate::demo::DemoArgs),
 }
 
 /// Prices the cost report projects a month of telemetry at.
@@ -153,7 +156,7 @@ pub struct ServeConfig {
         long,
         env = "LOUPE_REQUEST_ID_KEYS",
         value_delimiter = ',',
-        default_value = "request_id,request.id,http.request.header.x-request-id,x-request-id,correlation_id"
+        default_value = "request_id,request.id,http.request.header.x-request-id,http.request.header.x_request_id,x-request-id,correlation_id"
     )]
     pub request_id_keys: Vec<String>,
     /// Test hook: milliseconds the writer waits before every transaction
@@ -185,13 +188,13 @@ impl ServeConfig {
     }
 }
 
-/// Parses the command line; for `serve` and `report` with `--config FILE`,
+/// Parses the command line; for `serve`, `report` and `demo` with `--config FILE`,
 /// fills every setting still at its default from the file.
 pub fn parse(args: Vec<String>) -> anyhow::Result<Cli> {
     let matches = Cli::command()
         .try_get_matches_from(&args)
         .unwrap_or_else(|e| e.exit());
-    let Some((name @ ("serve" | "report"), sub)) = matches.subcommand() else {
+    let Some((name @ ("serve" | "report" | "demo"), sub)) = matches.subcommand() else {
         return Ok(Cli::from_arg_matches(&matches)?);
     };
     let Some(path) = sub.get_one::<PathBuf>("config") else {
@@ -203,18 +206,36 @@ pub fn parse(args: Vec<String>) -> anyhow::Result<Cli> {
     let mut merged = args[..=serve_at].to_vec();
     merged.extend(from_file);
     merged.extend(args[serve_at + 1..].iter().cloned());
+    // The command line alone parsed, so a failure now is the file's.
     let matches = Cli::command()
         .try_get_matches_from(&merged)
-        .unwrap_or_else(|e| e.exit());
+        .map_err(|err| {
+            let text = err.kind().to_string();
+            let detail = err
+                .to_string()
+                .lines()
+                .next()
+                .unwrap_or(&text)
+                .trim_start_matches("error: ")
+                .to_owned();
+            anyhow::anyhow!("config file {}: {detail}", path.display())
+        })?;
     Ok(Cli::from_arg_matches(&matches)?)
 }
 
 fn file_args(path: &Path, subcommand: &str, serve: &ArgMatches) -> anyhow::Result<Vec<String>> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read config file {}", path.display()))?;
-    let table: toml::Table = text
-        .parse()
-        .with_context(|| format!("config file {} is not valid TOML", path.display()))?;
+    let table: toml::Table = text.parse().map_err(|err: toml::de::Error| {
+        let at = err.span().map_or(0, |span| span.start).min(text.len());
+        let line = text[..at].matches('\n').count() + 1;
+        let column = at - text[..at].rfind('\n').map_or(0, |n| n + 1) + 1;
+        anyhow::anyhow!(
+            "config file {} is not valid TOML: line {line}, column {column}: {}",
+            path.display(),
+            err.message()
+        )
+    })?;
     let known: Vec<String> = Cli::command()
         .find_subcommand(subcommand)
         .map(|c| {

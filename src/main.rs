@@ -24,7 +24,7 @@ fn main() -> ExitCode {
     match runtime.block_on(run()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("loupe: {err:#}");
+            eprintln!("loupe: {}", loupe::error_line(&err));
             ExitCode::FAILURE
         }
     }
@@ -44,7 +44,7 @@ async fn run() -> anyhow::Result<()> {
                 database = running.store.backend(),
                 "loupe is running"
             );
-            shutdown_signal().await;
+            loupe::shutdown_signal().await;
             tracing::info!("shutting down: finishing exports in flight");
             running.stop().await?;
             tracing::info!("stopped");
@@ -58,26 +58,6 @@ async fn run() -> anyhow::Result<()> {
         }
         Command::Bench(args) => loupe::bench::run(args).await,
         Command::Report(args) => loupe::report::run(args).await,
+        Command::Demo(args) => loupe::demo::run(args).await,
     }
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(term) => term,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
 }

@@ -26,6 +26,8 @@ pub const DEFAULT_REQUEST_ID_KEYS: &[&str] = &[
     "request_id",
     "request.id",
     "http.request.header.x-request-id",
+    // Python's instrumentations spell captured header names with underscores.
+    "http.request.header.x_request_id",
     "x-request-id",
     "correlation_id",
 ];
@@ -995,6 +997,10 @@ mod tests {
         check(vec![kv("request_id", s("r1"))], Some("r1"));
         check(vec![kv("request.id", s("r2"))], Some("r2"));
         check(vec![kv("x-request-id", s("r3"))], Some("r3"));
+        check(
+            vec![kv("http.request.header.x_request_id", s("r5"))],
+            Some("r5"),
+        );
         check(vec![kv("correlation_id", int(77))], Some("77"));
         check(
             vec![kv(

@@ -35,6 +35,10 @@ pub enum StoreError {
     BadUrl(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    #[error(
+        "PostgreSQL at {0} cannot be reached ({1}): is it running, and is the database URL right?"
+    )]
+    Unreachable(String, String),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is corrupt: {0}")]

@@ -7,12 +7,16 @@ use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::Connection as _;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{Postgres, QueryBuilder, Row, Transaction};
 
 use crate::model::Batch;
 use crate::rows::{self, Interned, MetricRow, ResourceRow, ScopeRow, missing};
-use crate::{LOCK_TIMEOUT, Result};
+use crate::{LOCK_TIMEOUT, Result, StoreError};
+
+/// How long the first connection may take before PostgreSQL counts as unreachable.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 #[derive(Clone)]
 pub struct PgStore {
@@ -25,6 +29,24 @@ type Tx = Transaction<'static, Postgres>;
 impl PgStore {
     pub async fn connect(url: &str) -> Result<PgStore> {
         let options = PgConnectOptions::from_str(url)?.application_name("loupe");
+        // A pool retries a refused connection until its acquire timeout
+        // runs out; one direct attempt first says at once why it failed.
+        let server = format!("{}:{}", options.get_host(), options.get_port());
+        match tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&options)).await {
+            Err(_) => {
+                return Err(StoreError::Unreachable(
+                    server,
+                    format!("no answer within {CONNECT_TIMEOUT:?}"),
+                ));
+            }
+            Ok(Err(sqlx::Error::Io(err))) => {
+                return Err(StoreError::Unreachable(server, err.to_string()));
+            }
+            Ok(Err(err)) => return Err(err.into()),
+            Ok(Ok(connection)) => {
+                let _ = connection.close().await;
+            }
+        }
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(LOCK_TIMEOUT)

@@ -27,6 +27,7 @@ fn defaults_match_the_contract() {
             "request_id",
             "request.id",
             "http.request.header.x-request-id",
+            "http.request.header.x_request_id",
             "x-request-id",
             "correlation_id"
         ]

@@ -3,10 +3,12 @@
 
 mod bad_input;
 mod config;
+mod demo;
 mod overload;
 mod postgres;
 mod reports;
 mod roundtrip;
+mod startup;
 mod support;
 mod ui;
 mod ui_failures;

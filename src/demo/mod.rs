@@ -1,0 +1,351 @@
+//! `loupe demo`: a simulated shop (`shop`) sending its telemetry through the
+//! real OTLP/HTTP receiver, either of a `loupe serve` started here or of one
+//! already running (`--endpoint`). History first, so that the pages are full
+//! at once, then live at a modest rate.
+
+mod shop;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use bytes::Bytes;
+use clap::Args;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
+use prost::Message as _;
+
+pub use shop::{SERVICES, Shop};
+
+use crate::config::ServeConfig;
+
+/// Live slices end this far behind the clock, so that every span of a
+/// request (a card-network timeout takes 2 s) has ended when it is sent.
+const LAG: Duration = Duration::from_secs(4);
+/// History is sent in slices of this much simulated time.
+const HISTORY_SLICE: Duration = Duration::from_secs(10);
+/// How long an export is retried (overload, loupe restarting) before the demo gives up.
+const GIVE_UP_AFTER: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Clone, Args)]
+#[command(mut_arg("database_url", |a| a.default_value("sqlite://loupe-demo.db")))]
+pub struct DemoArgs {
+    /// OTLP/HTTP address of a loupe already running (http://HOST:4318); without it the demo starts one with the server settings below
+    #[arg(long, env = "LOUPE_DEMO_ENDPOINT")]
+    pub endpoint: Option<String>,
+    /// Address of that loupe's UI, for the links the demo prints (default: the endpoint's host, port 8080)
+    #[arg(long, env = "LOUPE_DEMO_UI", requires = "endpoint")]
+    pub ui: Option<String>,
+    /// Customer requests per second, on average
+    #[arg(long, env = "LOUPE_DEMO_RATE", default_value_t = 4.0, value_parser = rate)]
+    pub rate: f64,
+    /// Stop sending after this long (20 is seconds; or 90s, 15m, 2h); until Ctrl-C when absent
+    #[arg(long, env = "LOUPE_DEMO_DURATION", value_parser = duration)]
+    pub duration: Option<Duration>,
+    /// History sent first, so that charts and reports are full at once (0 for none)
+    #[arg(long, env = "LOUPE_DEMO_BACKFILL", default_value = "15m", value_parser = duration)]
+    pub backfill: Duration,
+    /// Seed of the simulation: the same seed makes the same shop
+    #[arg(long, env = "LOUPE_DEMO_SEED")]
+    pub seed: Option<u64>,
+    #[command(flatten, next_help_heading = "Server (when no --endpoint is given)")]
+    pub serve: ServeConfig,
+}
+
+fn rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 && r <= 10_000.0 => Ok(r),
+        _ => Err(format!(
+            "a rate is requests per second, more than 0 and at most 10000, got {text:?}"
+        )),
+    }
+}
+
+/// Seconds as a bare number, or `90s`, `15m`, `2h`, `1d`; `0` is none.
+fn duration(text: &str) -> Result<Duration, String> {
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Ok(Duration::from_secs(seconds));
+    }
+    web::reports::parse_duration(text)
+        .map(|ns| Duration::from_nanos(ns.unsigned_abs()))
+        .ok_or_else(|| format!("expected seconds or a duration like 90s, 15m, 2h, got {text:?}"))
+}
+
+pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
+    let mut running = None;
+    let (endpoint, ui) = match &args.endpoint {
+        Some(endpoint) => {
+            let url = reqwest::Url::parse(endpoint)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+                .with_context(|| {
+                    format!("--endpoint {endpoint:?} is not an http:// address like http://127.0.0.1:4318")
+                })?;
+            let ui = args.ui.clone().unwrap_or_else(|| {
+                format!("http://{}:8080", url.host_str().unwrap_or("127.0.0.1"))
+            });
+            (url.as_str().trim_end_matches('/').to_owned(), ui)
+        }
+        None => {
+            let server = crate::server::start(&args.serve).await.context(
+                "cannot start loupe for the demo (to feed a loupe that is already running, add --endpoint http://HOST:4318)",
+            )?;
+            println!("{}", server.listening_line());
+            let addresses = (
+                format!("http://{}", server.otlp_http),
+                format!("http://{}", server.ui),
+            );
+            running = Some(server);
+            addresses
+        }
+    };
+    let fed = feed(&args, &endpoint, &ui).await;
+    if let Some(server) = running {
+        if fed.is_ok() && args.duration.is_some() {
+            println!("demo finished; loupe keeps serving {ui} until Ctrl-C");
+            crate::server::shutdown_signal().await;
+        }
+        server.stop().await?;
+    }
+    fed
+}
+
+async fn feed(args: &DemoArgs, endpoint: &str, ui: &str) -> anyhow::Result<()> {
+    let sender = Sender::new(endpoint)?;
+    let seed = args.seed.unwrap_or_else(|| web::reports::now_ns() as u64);
+    let lag = LAG.as_nanos() as i64;
+    let history_start = web::reports::now_ns() - lag - args.backfill.as_nanos() as i64;
+    let mut shop = Shop::new(seed, args.rate, history_start);
+    let mut totals = Totals::default();
+    let mut example: Option<String> = None;
+    println!(
+        "loupe demo: a simulated shop ({}) sending to {endpoint}",
+        SERVICES.join(", ")
+    );
+
+    let mut cursor = history_start;
+    let step = HISTORY_SLICE.as_nanos() as i64;
+    while cursor < web::reports::now_ns() - lag - step {
+        let exports = shop.advance(cursor, cursor + step);
+        cursor += step;
+        example = example.or(exports.failed_request.clone());
+        sender.send(&exports).await?;
+        totals.add(&exports);
+    }
+    if !args.backfill.is_zero() {
+        println!(
+            "  sent {} of history: {} requests, {} spans, {} log records",
+            humanize(args.backfill),
+            totals.requests,
+            totals.spans,
+            totals.logs
+        );
+    }
+    match args.duration {
+        Some(d) => println!("  now about {} requests/s for {}", args.rate, humanize(d)),
+        None => println!("  now about {} requests/s, until Ctrl-C", args.rate),
+    }
+    println!("  open {ui}");
+    let mut told = false;
+    if let Some(id) = &example {
+        tell(ui, id);
+        told = true;
+    }
+
+    let stop = async {
+        match args.duration {
+            Some(d) => tokio::time::sleep(d).await,
+            None => crate::server::shutdown_signal().await,
+        }
+    };
+    tokio::pin!(stop);
+    let mut ticks = tokio::time::interval(Duration::from_secs(1));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_status = std::time::Instant::now();
+    loop {
+        tokio::select! {
+            () = &mut stop => break,
+            _ = ticks.tick() => {}
+        }
+        let to = web::reports::now_ns() - lag;
+        if to <= cursor {
+            continue;
+        }
+        let exports = shop.advance(cursor, to);
+        cursor = to;
+        sender.send(&exports).await?;
+        totals.add(&exports);
+        if !told && let Some(id) = &exports.failed_request {
+            tell(ui, id);
+            told = true;
+        }
+        if last_status.elapsed() >= Duration::from_secs(60) {
+            last_status = std::time::Instant::now();
+            println!(
+                "  sent so far: {} requests, {} spans, {} log records, {} metric exports",
+                totals.requests, totals.spans, totals.logs, totals.metric_exports
+            );
+        }
+    }
+    println!(
+        "demo stopped: sent {} requests, {} spans, {} log records",
+        totals.requests, totals.spans, totals.logs
+    );
+    Ok(())
+}
+
+fn tell(ui: &str, request_id: &str) {
+    println!("  try request id {request_id} (a checkout that failed): {ui}/requests/{request_id}");
+}
+
+fn humanize(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..120 => format!("{s}s"),
+        120..7200 => format!("{}m", s / 60),
+        _ => format!("{}h", s / 3600),
+    }
+}
+
+#[derive(Default)]
+struct Totals {
+    requests: u64,
+    spans: u64,
+    logs: u64,
+    metric_exports: u64,
+}
+
+impl Totals {
+    fn add(&mut self, exports: &shop::Exports) {
+        self.requests += exports.requests;
+        self.spans += exports.spans() as u64;
+        self.logs += exports.log_records() as u64;
+        self.metric_exports += exports.metrics.resource_metrics.len() as u64;
+    }
+}
+
+/// OTLP/HTTP protobuf, as the SDKs send it: 429/502/503/504 are retried
+/// after `Retry-After`, anything the server rejects is said on stderr.
+struct Sender {
+    client: reqwest::Client,
+    endpoint: String,
+    /// Whether an export went through: before that, an unreachable
+    /// endpoint is a mistake to report, after it an outage to wait out.
+    reached: AtomicBool,
+}
+
+impl Sender {
+    fn new(endpoint: &str) -> anyhow::Result<Sender> {
+        Ok(Sender {
+            client: reqwest::Client::builder()
+                .no_proxy()
+                .timeout(Duration::from_secs(30))
+                .build()?,
+            endpoint: endpoint.to_owned(),
+            reached: AtomicBool::new(false),
+        })
+    }
+
+    async fn send(&self, exports: &shop::Exports) -> anyhow::Result<()> {
+        if !exports.traces.resource_spans.is_empty() {
+            let answer = self
+                .post("/v1/traces", exports.traces.encode_to_vec())
+                .await?;
+            let answer = ExportTraceServiceResponse::decode(answer)?;
+            if let Some(p) = answer.partial_success.filter(|p| p.rejected_spans > 0) {
+                eprintln!(
+                    "loupe demo: {} spans rejected: {}",
+                    p.rejected_spans, p.error_message
+                );
+            }
+        }
+        if !exports.logs.resource_logs.is_empty() {
+            let answer = self.post("/v1/logs", exports.logs.encode_to_vec()).await?;
+            let answer = ExportLogsServiceResponse::decode(answer)?;
+            if let Some(p) = answer
+                .partial_success
+                .filter(|p| p.rejected_log_records > 0)
+            {
+                eprintln!(
+                    "loupe demo: {} log records rejected: {}",
+                    p.rejected_log_records, p.error_message
+                );
+            }
+        }
+        if !exports.metrics.resource_metrics.is_empty() {
+            let answer = self
+                .post("/v1/metrics", exports.metrics.encode_to_vec())
+                .await?;
+            let answer = ExportMetricsServiceResponse::decode(answer)?;
+            if let Some(p) = answer
+                .partial_success
+                .filter(|p| p.rejected_data_points > 0)
+            {
+                eprintln!(
+                    "loupe demo: {} metric points rejected: {}",
+                    p.rejected_data_points, p.error_message
+                );
+            }
+        }
+        Ok(())
+    }
+
+    async fn post(&self, path: &str, body: Vec<u8>) -> anyhow::Result<Bytes> {
+        let url = format!("{}{path}", self.endpoint);
+        let body = Bytes::from(body);
+        let started = std::time::Instant::now();
+        let mut warned = false;
+        loop {
+            let (wait, why) = match self
+                .client
+                .post(&url)
+                .header(reqwest::header::CONTENT_TYPE, "application/x-protobuf")
+                .body(body.clone())
+                .send()
+                .await
+            {
+                Ok(response) if response.status().is_success() => {
+                    self.reached.store(true, Ordering::Relaxed);
+                    return Ok(response.bytes().await?);
+                }
+                Ok(response) if matches!(response.status().as_u16(), 429 | 502 | 503 | 504) => {
+                    let wait = response
+                        .headers()
+                        .get(reqwest::header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+                        .map_or(Duration::from_secs(1), Duration::from_secs);
+                    (wait, format!("it answered {}", response.status()))
+                }
+                Ok(response) => {
+                    let status = response.status();
+                    let text = response.text().await.unwrap_or_default();
+                    bail!(
+                        "{url} answered {status}: {}",
+                        text.chars().take(300).collect::<String>()
+                    );
+                }
+                Err(err) => {
+                    let why = crate::error_line(&anyhow::Error::from(err));
+                    if !self.reached.load(Ordering::Relaxed) {
+                        bail!(
+                            "cannot reach loupe at {url} ({why}): start `loupe serve` there, or leave out --endpoint and the demo starts one"
+                        );
+                    }
+                    (Duration::from_secs(1), why)
+                }
+            };
+            if started.elapsed() + wait > GIVE_UP_AFTER {
+                bail!("gave up on {url} after {GIVE_UP_AFTER:?}: {why}");
+            }
+            if !warned {
+                eprintln!("loupe demo: {url}: {why}; trying again for up to {GIVE_UP_AFTER:?}");
+                warned = true;
+            }
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

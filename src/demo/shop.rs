@@ -1,0 +1,1316 @@
+//! The simulated shop behind `loupe demo`: the telemetry five instrumented
+//! Python services would send, made up from a seeded random source so that a
+//! run can be repeated. Pure: `Shop::advance` turns a slice of simulated time
+//! into the export requests the services' SDKs would have sent for it.
+//!
+//! `gateway` → `orders` → `inventory` (one stock query per item: an N+1) and
+//! `payments` (which calls an uninstrumented card network that times out a
+//! few percent of the time); `orders` publishes `order-events`, which
+//! `notifier` consumes after the checkout has answered. `inventory` hits a
+//! deadlock now and then; reading an order sometimes takes a slow query.
+//! Every span and log record carries the request id; the gateway's access
+//! log carries only the request id, no trace context. A checkout that failed
+//! is retried by the client under the same request id, as a second trace.
+
+use std::collections::BTreeMap;
+
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
+use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs, SeverityNumber};
+use opentelemetry_proto::tonic::metrics::v1::{
+    AggregationTemporality, Exemplar, Gauge, Histogram, HistogramDataPoint, Metric,
+    NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum, exemplar, metric, number_data_point,
+};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::{
+    ResourceSpans, ScopeSpans, Span, Status, span, status,
+};
+
+use crate::synth::{Rng, b, i, s, splitmix64};
+
+/// The services, in the order the pages will list them.
+pub const SERVICES: [&str; 5] = ["gateway", "orders", "payments", "inventory", "notifier"];
+
+/// How often the services' SDKs export metrics (the OpenTelemetry Python
+/// SDK's default is 60 s; shorter, so that a minute of demo draws a line).
+pub const METRIC_INTERVAL_NS: i64 = 10_000_000_000;
+
+/// Share of card-network calls that time out.
+const CARD_TIMEOUT: f64 = 0.035;
+/// Share of stock updates that hit a deadlock.
+const DEADLOCK: f64 = 0.006;
+/// Share of order reads that take the slow query plan.
+const SLOW_QUERY: f64 = 0.07;
+/// Share of failed checkouts the client tries again.
+const RETRY: f64 = 0.6;
+
+/// `http.server.request.duration` buckets, in seconds (the semantic conventions' advice).
+const BOUNDS: [f64; 14] = [
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+];
+
+const FASTAPI: &str = "opentelemetry.instrumentation.fastapi";
+const HTTPX: &str = "opentelemetry.instrumentation.httpx";
+const ASYNCPG: &str = "opentelemetry.instrumentation.asyncpg";
+const AIO_PIKA: &str = "opentelemetry.instrumentation.aio_pika";
+const MANUAL: &str = "shop";
+const ACCESS_LOG: &str = "uvicorn.access";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Svc {
+    Gateway,
+    Orders,
+    Payments,
+    Inventory,
+    Notifier,
+}
+
+impl Svc {
+    const ALL: [Svc; 5] = [
+        Svc::Gateway,
+        Svc::Orders,
+        Svc::Payments,
+        Svc::Inventory,
+        Svc::Notifier,
+    ];
+
+    fn name(self) -> &'static str {
+        SERVICES[self as usize]
+    }
+
+    fn version(self) -> &'static str {
+        ["2.14.1", "1.32.0", "3.2.7", "1.9.4", "0.8.2"][self as usize]
+    }
+
+    fn port(self) -> i64 {
+        [8000, 8001, 8002, 8003, 8004][self as usize]
+    }
+
+    /// Resident memory the service idles at, in MiB.
+    fn base_memory_mib(self) -> f64 {
+        [92.0, 148.0, 120.0, 105.0, 74.0][self as usize]
+    }
+}
+
+/// The export requests of one slice of simulated time.
+#[derive(Default)]
+pub struct Exports {
+    pub traces: ExportTraceServiceRequest,
+    pub logs: ExportLogsServiceRequest,
+    pub metrics: ExportMetricsServiceRequest,
+    /// Requests the shop's customers made in the slice (retries included).
+    pub requests: u64,
+    /// A checkout of the slice that failed, by request id.
+    pub failed_request: Option<String>,
+}
+
+impl Exports {
+    pub fn spans(&self) -> usize {
+        self.traces
+            .resource_spans
+            .iter()
+            .flat_map(|r| &r.scope_spans)
+            .map(|s| s.spans.len())
+            .sum()
+    }
+
+    pub fn log_records(&self) -> usize {
+        self.logs
+            .resource_logs
+            .iter()
+            .flat_map(|r| &r.scope_logs)
+            .map(|s| s.log_records.len())
+            .sum()
+    }
+}
+
+#[derive(Default)]
+struct Hist {
+    buckets: [u64; BOUNDS.len() + 1],
+    count: u64,
+    sum: f64,
+    min: f64,
+    max: f64,
+    /// The slowest request since the last export, as an exemplar.
+    exemplar: Option<(f64, i64, Vec<u8>, Vec<u8>)>,
+}
+
+impl Hist {
+    fn record(&mut self, seconds: f64, time: i64, trace_id: &[u8], span_id: &[u8]) {
+        let bucket = BOUNDS.iter().take_while(|b| seconds > **b).count();
+        self.buckets[bucket] += 1;
+        if self.count == 0 || seconds < self.min {
+            self.min = seconds;
+        }
+        if self.count == 0 || seconds > self.max {
+            self.max = seconds;
+        }
+        self.count += 1;
+        self.sum += seconds;
+        if self.exemplar.as_ref().is_none_or(|e| seconds > e.0) {
+            self.exemplar = Some((seconds, time, trace_id.to_vec(), span_id.to_vec()));
+        }
+    }
+}
+
+/// (service, method, route, status) of a server span.
+type Series = (Svc, &'static str, &'static str, i64);
+
+pub struct Shop {
+    rng: Rng,
+    /// Requests per second on average.
+    rate: f64,
+    /// When the services started: the start of every cumulative metric.
+    started_ns: i64,
+    next_arrival_ns: i64,
+    next_export_ns: i64,
+    /// Checkouts the client will try again: (when, request id).
+    retries: Vec<(i64, String)>,
+    durations: BTreeMap<Series, Hist>,
+    orders_placed: u64,
+    next_order: u64,
+    queue_depth: f64,
+    instance_salt: u64,
+}
+
+/// One trace being made up: its spans and log records by service and scope.
+struct Trace {
+    trace_id: Vec<u8>,
+    request_id: String,
+    spans: Vec<(Svc, &'static str, Span)>,
+    logs: Vec<(Svc, &'static str, LogRecord)>,
+    failed: bool,
+}
+
+/// What a called service answered, and when its caller saw the answer.
+struct Answer {
+    end: i64,
+    status: i64,
+}
+
+fn ms(millis: f64) -> i64 {
+    (millis * 1e6) as i64
+}
+
+impl Shop {
+    /// A shop whose services started at `started_ns`, whose first customer
+    /// arrives then.
+    pub fn new(seed: u64, rate: f64, started_ns: i64) -> Shop {
+        Shop {
+            rng: Rng(splitmix64(seed)),
+            rate: rate.max(0.01),
+            started_ns,
+            next_arrival_ns: started_ns,
+            next_export_ns: started_ns + METRIC_INTERVAL_NS,
+            retries: Vec::new(),
+            durations: BTreeMap::new(),
+            orders_placed: 0,
+            next_order: 10_000,
+            queue_depth: 3.0,
+            instance_salt: splitmix64(seed ^ 0x5eed),
+        }
+    }
+
+    /// The telemetry of every request that starts in [`from`, `to`) and of
+    /// every metric export due in it. Spans of a request may end after `to`
+    /// (a checkout's notification is sent up to a second later).
+    pub fn advance(&mut self, from: i64, to: i64) -> Exports {
+        let mut exports = Exports::default();
+        let mut traces = Vec::new();
+        self.next_arrival_ns = self.next_arrival_ns.max(from);
+        loop {
+            let retry = self
+                .retries
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, (at, _))| *at)
+                .map(|(index, (at, _))| (index, *at));
+            let next = [
+                Some(self.next_arrival_ns),
+                retry.map(|r| r.1),
+                Some(self.next_export_ns),
+            ]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(i64::MAX);
+            if next >= to {
+                break;
+            }
+            if next == self.next_export_ns {
+                self.export_metrics(next, &mut exports.metrics);
+                self.next_export_ns += METRIC_INTERVAL_NS;
+            } else if let Some((index, at)) = retry.filter(|r| r.1 == next) {
+                let (_, request_id) = self.retries.swap_remove(index);
+                traces.push(self.request(at, request_id, Some(Endpoint::Checkout)));
+            } else {
+                let request_id = self.uuid();
+                traces.push(self.request(next, request_id, None));
+                self.next_arrival_ns = next + self.interarrival(next);
+            }
+        }
+        exports.requests = traces.len() as u64;
+        exports.failed_request = traces
+            .iter()
+            .find(|t| t.failed)
+            .map(|t| t.request_id.clone());
+        self.pack(traces, &mut exports);
+        exports
+    }
+
+    /// Exponential gaps (Poisson arrivals) around a rate that swings ±30%
+    /// over ten minutes, so that the charts have a shape.
+    fn interarrival(&mut self, at: i64) -> i64 {
+        let phase = (at - self.started_ns) as f64 / 600e9 * std::f64::consts::TAU;
+        let rate = self.rate * (1.0 + 0.3 * phase.sin());
+        let u = self.rng.unit().max(1e-12);
+        (-u.ln() / rate * 1e9) as i64 + 1
+    }
+
+    fn uuid(&mut self) -> String {
+        let (a, b) = (self.rng.next(), self.rng.next());
+        format!(
+            "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+            a >> 32,
+            (a >> 16) & 0xffff,
+            a & 0xfff,
+            0x8000 | (b >> 48) & 0x3fff,
+            b & 0xffff_ffff_ffff
+        )
+    }
+
+    fn id(&mut self, bytes: usize) -> Vec<u8> {
+        let mut id = Vec::with_capacity(bytes);
+        while id.len() < bytes {
+            id.extend_from_slice(&self.rng.next().to_be_bytes());
+        }
+        id.truncate(bytes);
+        id[0] |= 1; // never all zero
+        id
+    }
+
+    fn request(&mut self, start: i64, request_id: String, endpoint: Option<Endpoint>) -> Trace {
+        let endpoint = endpoint.unwrap_or_else(|| match self.rng.below(100) {
+            0..45 => Endpoint::Checkout,
+            45..80 => Endpoint::Product,
+            _ => Endpoint::Order,
+        });
+        let mut t = Trace {
+            trace_id: self.id(16),
+            request_id,
+            spans: Vec::new(),
+            logs: Vec::new(),
+            failed: false,
+        };
+        let gateway = self.id(8);
+        let (method, route, path) = match endpoint {
+            Endpoint::Checkout => ("POST", "/api/orders", "/api/orders".to_owned()),
+            Endpoint::Product => (
+                "GET",
+                "/api/products/{product_id}",
+                format!("/api/products/{}", 100 + self.rng.below(400)),
+            ),
+            Endpoint::Order => (
+                "GET",
+                "/api/orders/{order_id}",
+                format!(
+                    "/api/orders/{}",
+                    10_000 + self.rng.below(self.next_order - 9_999)
+                ),
+            ),
+        };
+        let call_at = start + ms(self.rng.between(0.3, 1.5));
+        let answer = match endpoint {
+            Endpoint::Checkout => self.call(
+                &mut t,
+                Svc::Gateway,
+                &gateway,
+                call_at,
+                "POST",
+                "/orders",
+                Svc::Orders,
+                "/orders".into(),
+                Shop::create_order,
+            ),
+            Endpoint::Product => {
+                let item = path.rsplit('/').next().unwrap_or("1").to_owned();
+                self.call(
+                    &mut t,
+                    Svc::Gateway,
+                    &gateway,
+                    call_at,
+                    "GET",
+                    "/items/{item_id}",
+                    Svc::Inventory,
+                    format!("/items/{item}"),
+                    Shop::read_item,
+                )
+            }
+            Endpoint::Order => {
+                let order = path.rsplit('/').next().unwrap_or("1").to_owned();
+                self.call(
+                    &mut t,
+                    Svc::Gateway,
+                    &gateway,
+                    call_at,
+                    "GET",
+                    "/orders/{order_id}",
+                    Svc::Orders,
+                    format!("/orders/{order}"),
+                    Shop::read_order,
+                )
+            }
+        };
+        let status = match (endpoint, answer.status) {
+            (_, s) if s >= 500 => 502,
+            (Endpoint::Checkout, _) => 201,
+            _ => 200,
+        };
+        let end = answer.end + ms(self.rng.between(0.2, 0.8));
+        self.server(
+            &mut t,
+            Svc::Gateway,
+            &gateway,
+            None,
+            start,
+            end,
+            method,
+            route,
+            &path,
+            status,
+        );
+        // The access log is written by a logger the SDK does not see inside
+        // the span: it has the request id and nothing else to join on.
+        let severity = if status >= 500 { Sev::Warn } else { Sev::Info };
+        let body = format!(
+            "10.0.{}.{}:{} - \"{method} {path} HTTP/1.1\" {status} {:.0} ms",
+            self.rng.below(4),
+            2 + self.rng.below(200),
+            30_000 + self.rng.below(30_000),
+            (end - start) as f64 / 1e6
+        );
+        let attributes = vec![
+            s("http.request.method", method),
+            s("url.path", path),
+            i("http.response.status_code", status),
+        ];
+        t.log(
+            Svc::Gateway,
+            ACCESS_LOG,
+            end,
+            severity,
+            body,
+            None,
+            attributes,
+        );
+        if status >= 500 && endpoint == Endpoint::Checkout {
+            t.failed = true;
+            if self.rng.chance(RETRY) {
+                let again = end + ms(self.rng.between(800.0, 3000.0));
+                self.retries.push((again, t.request_id.clone()));
+            }
+        }
+        t
+    }
+
+    /// A client span in `caller` around the server span of `callee`, which
+    /// `handler` fills in; returns when the caller got the answer.
+    #[allow(clippy::too_many_arguments)]
+    fn call(
+        &mut self,
+        t: &mut Trace,
+        caller: Svc,
+        parent: &[u8],
+        start: i64,
+        method: &'static str,
+        route: &'static str,
+        callee: Svc,
+        path: String,
+        handler: fn(&mut Shop, &mut Trace, &[u8], i64) -> Answer,
+    ) -> Answer {
+        let client = self.id(8);
+        let server = self.id(8);
+        let server_start = start + ms(self.rng.between(0.3, 1.2));
+        let handler_start = server_start + ms(self.rng.between(0.2, 0.6));
+        let inner = handler(self, t, &server, handler_start);
+        let server_end = inner.end + ms(self.rng.between(0.1, 0.4));
+        self.server(
+            t,
+            callee,
+            &server,
+            Some(&client),
+            server_start,
+            server_end,
+            method,
+            route,
+            &path,
+            inner.status,
+        );
+        let end = server_end + ms(self.rng.between(0.3, 1.0));
+        let mut attributes = vec![
+            s("http.request.method", method),
+            s(
+                "url.full",
+                format!("http://{}:{}{path}", callee.name(), callee.port()),
+            ),
+            s("url.template", route),
+            s("server.address", callee.name()),
+            i("server.port", callee.port()),
+            i("http.response.status_code", inner.status),
+        ];
+        attributes.push(s("request.id", t.request_id.clone()));
+        let failed = inner.status >= 500;
+        if failed {
+            attributes.push(s("error.type", inner.status.to_string()));
+        }
+        t.span(
+            caller,
+            HTTPX,
+            client,
+            Some(parent),
+            format!("{method} {route}"),
+            span::SpanKind::Client,
+            start,
+            end,
+            attributes,
+            failed.then_some(""),
+        );
+        Answer {
+            end,
+            status: inner.status,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn server(
+        &mut self,
+        t: &mut Trace,
+        svc: Svc,
+        id: &[u8],
+        parent: Option<&[u8]>,
+        start: i64,
+        end: i64,
+        method: &'static str,
+        route: &'static str,
+        path: &str,
+        status: i64,
+    ) {
+        let attributes = vec![
+            s("http.request.method", method),
+            s("http.route", route),
+            s("url.path", path),
+            s("url.scheme", "http"),
+            i("http.response.status_code", status),
+            s("server.address", svc.name()),
+            i("server.port", svc.port()),
+            s("network.protocol.version", "1.1"),
+            s(
+                "user_agent.original",
+                if svc == Svc::Gateway {
+                    "Mozilla/5.0 (shop-web/4.2)"
+                } else {
+                    "python-httpx/0.28.1"
+                },
+            ),
+            s("request.id", t.request_id.clone()),
+        ];
+        t.span(
+            svc,
+            FASTAPI,
+            id.to_vec(),
+            parent,
+            format!("{method} {route}"),
+            span::SpanKind::Server,
+            start,
+            end,
+            attributes,
+            (status >= 500).then_some(""),
+        );
+        let seconds = (end - start) as f64 / 1e9;
+        self.durations
+            .entry((svc, method, route, status))
+            .or_default()
+            .record(seconds, end, &t.trace_id, id);
+    }
+
+    /// A query to the shop's PostgreSQL (not instrumented itself: a
+    /// `database` edge on the map).
+    #[allow(clippy::too_many_arguments)]
+    fn query(
+        &mut self,
+        t: &mut Trace,
+        svc: Svc,
+        parent: &[u8],
+        start: i64,
+        millis: f64,
+        operation: &str,
+        table: &str,
+        text: &str,
+    ) -> (Vec<u8>, i64) {
+        let id = self.id(8);
+        let end = start + ms(millis);
+        let attributes = vec![
+            s("db.system", "postgresql"),
+            s("db.system.name", "postgresql"),
+            s("db.namespace", "shop"),
+            s("db.operation.name", operation),
+            s("db.collection.name", table),
+            s("db.query.text", text),
+            s("server.address", "postgres"),
+            i("server.port", 5432),
+            s("request.id", t.request_id.clone()),
+        ];
+        t.span(
+            svc,
+            ASYNCPG,
+            id.clone(),
+            Some(parent),
+            format!("{operation} shop.{table}"),
+            span::SpanKind::Client,
+            start,
+            end,
+            attributes,
+            None,
+        );
+        (id, end)
+    }
+
+    /// `orders` POST /orders: insert, reserve stock, charge, publish.
+    fn create_order(&mut self, t: &mut Trace, server: &[u8], start: i64) -> Answer {
+        let order = self.next_order;
+        self.next_order += 1;
+        let millis = self.rng.between(1.5, 6.0);
+        let (_, mut now) = self.query(
+            t, Svc::Orders, server, start, millis, "INSERT", "orders",
+            "INSERT INTO orders (customer_id, status, total_cents) VALUES ($1, 'pending', $2) RETURNING id",
+        );
+        let reserved = self.call(
+            t,
+            Svc::Orders,
+            server,
+            now + ms(0.2),
+            "POST",
+            "/reservations",
+            Svc::Inventory,
+            "/reservations".into(),
+            Shop::reserve,
+        );
+        now = reserved.end;
+        if reserved.status >= 500 {
+            let end = now + ms(self.rng.between(0.5, 2.0));
+            t.log(
+                Svc::Orders,
+                MANUAL,
+                end,
+                Sev::Error,
+                format!(
+                    "order {order}: stock reservation failed (inventory answered {})",
+                    reserved.status
+                ),
+                Some(server),
+                vec![i("order.id", order as i64)],
+            );
+            return Answer { end, status: 503 };
+        }
+        let charged = self.call(
+            t,
+            Svc::Orders,
+            server,
+            now + ms(0.2),
+            "POST",
+            "/charges",
+            Svc::Payments,
+            "/charges".into(),
+            Shop::charge,
+        );
+        now = charged.end;
+        if charged.status >= 500 {
+            let end = now + ms(self.rng.between(0.5, 2.0));
+            t.log(
+                Svc::Orders,
+                MANUAL,
+                end,
+                Sev::Error,
+                format!(
+                    "order {order}: payment failed (payments answered {}), order cancelled",
+                    charged.status
+                ),
+                Some(server),
+                vec![i("order.id", order as i64)],
+            );
+            return Answer { end, status: 502 };
+        }
+        let producer = self.id(8);
+        let publish_end = now + ms(self.rng.between(0.6, 2.5));
+        let message_id = format!("{:016x}", self.rng.next());
+        t.span(
+            Svc::Orders,
+            AIO_PIKA,
+            producer.clone(),
+            Some(server),
+            "publish order-events".into(),
+            span::SpanKind::Producer,
+            now,
+            publish_end,
+            vec![
+                s("messaging.system", "rabbitmq"),
+                s("messaging.operation.type", "send"),
+                s("messaging.destination.name", "order-events"),
+                s("messaging.message.id", message_id.clone()),
+                s("request.id", t.request_id.clone()),
+            ],
+            None,
+        );
+        self.orders_placed += 1;
+        let end = publish_end + ms(self.rng.between(0.3, 1.0));
+        let items = 2 + self.rng.below(7);
+        t.log(
+            Svc::Orders,
+            MANUAL,
+            end,
+            Sev::Info,
+            format!("order {order} placed: {items} items"),
+            Some(server),
+            vec![i("order.id", order as i64)],
+        );
+        // The notification is sent after the checkout has answered: the
+        // queue's wait shows as the gap of the async edge.
+        let queued = self.queue_depth.max(0.0);
+        let consume_at =
+            publish_end + ms(self.rng.between(15.0, 120.0) + queued * self.rng.between(4.0, 20.0));
+        self.notify(t, &producer, consume_at, order, &message_id);
+        Answer { end, status: 201 }
+    }
+
+    /// `inventory` POST /reservations: one stock query per item (the N+1),
+    /// then one update, which now and then deadlocks.
+    fn reserve(&mut self, t: &mut Trace, server: &[u8], start: i64) -> Answer {
+        let items = 2 + self.rng.below(7);
+        let mut now = start;
+        for _ in 0..items {
+            let millis = self.rng.between(0.6, 2.4);
+            now =
+                self.query(
+                    t,
+                    Svc::Inventory,
+                    server,
+                    now,
+                    millis,
+                    "SELECT",
+                    "stock",
+                    "SELECT quantity FROM stock WHERE item_id = $1",
+                )
+                .1 + ms(0.1);
+        }
+        if self.rng.chance(DEADLOCK) {
+            let millis = self.rng.between(800.0, 1200.0);
+            let (id, end) = self.query(
+                t,
+                Svc::Inventory,
+                server,
+                now,
+                millis,
+                "UPDATE",
+                "stock",
+                "UPDATE stock SET quantity = quantity - $2 WHERE item_id = ANY($1)",
+            );
+            t.fail(&id, end, "asyncpg.exceptions.DeadlockDetectedError", "deadlock detected", "Traceback (most recent call last):\n  File \"/app/inventory/stock.py\", line 88, in reserve\n    await conn.execute(UPDATE_STOCK, ids, quantities)\n  File \"/usr/local/lib/python3.12/site-packages/asyncpg/connection.py\", line 350, in execute\n    result = await self._protocol.query(query, timeout)\nasyncpg.exceptions.DeadlockDetectedError: deadlock detected");
+            t.log(
+                Svc::Inventory,
+                MANUAL,
+                end,
+                Sev::Error,
+                "reservation failed: deadlock detected".into(),
+                Some(server),
+                vec![
+                    s("exception.type", "asyncpg.exceptions.DeadlockDetectedError"),
+                    i("items", items as i64),
+                ],
+            );
+            return Answer {
+                end: end + ms(0.5),
+                status: 500,
+            };
+        }
+        let millis = self.rng.between(1.5, 5.0);
+        let (_, end) = self.query(
+            t,
+            Svc::Inventory,
+            server,
+            now,
+            millis,
+            "UPDATE",
+            "stock",
+            "UPDATE stock SET quantity = quantity - $2 WHERE item_id = ANY($1)",
+        );
+        t.log(
+            Svc::Inventory,
+            MANUAL,
+            end,
+            Sev::Info,
+            format!("reserved {items} items"),
+            Some(server),
+            vec![i("items", items as i64)],
+        );
+        Answer {
+            end: end + ms(0.3),
+            status: 201,
+        }
+    }
+
+    /// `payments` POST /charges: a fraud check, then the card network.
+    fn charge(&mut self, t: &mut Trace, server: &[u8], start: i64) -> Answer {
+        let fraud = self.id(8);
+        let fraud_end = start + ms(self.rng.between(3.0, 14.0));
+        t.span(
+            Svc::Payments,
+            MANUAL,
+            fraud,
+            Some(server),
+            "fraud check".into(),
+            span::SpanKind::Internal,
+            start,
+            fraud_end,
+            vec![s("request.id", t.request_id.clone())],
+            None,
+        );
+        let call = self.id(8);
+        let call_start = fraud_end + ms(0.3);
+        let timed_out = self.rng.chance(CARD_TIMEOUT);
+        let call_end = call_start
+            + if timed_out {
+                ms(2000.0 + self.rng.between(0.0, 5.0))
+            } else {
+                ms(self.rng.between(45.0, 180.0))
+            };
+        let mut attributes = vec![
+            s("http.request.method", "POST"),
+            s(
+                "url.full",
+                "https://api.card-network.example/v1/authorizations",
+            ),
+            s("url.template", "/v1/authorizations"),
+            s("server.address", "api.card-network.example"),
+            i("server.port", 443),
+            s("request.id", t.request_id.clone()),
+        ];
+        let cents = 500 + self.rng.below(20_000) as i64;
+        if timed_out {
+            attributes.push(s("error.type", "httpx.ReadTimeout"));
+            t.span(
+                Svc::Payments,
+                HTTPX,
+                call.clone(),
+                Some(server),
+                "POST /v1/authorizations".into(),
+                span::SpanKind::Client,
+                call_start,
+                call_end,
+                attributes,
+                None,
+            );
+            t.fail(&call, call_end, "httpx.ReadTimeout", "card network did not answer within 2.0 s", "Traceback (most recent call last):\n  File \"/app/payments/card.py\", line 41, in authorize\n    response = await client.post(\"/v1/authorizations\", json=body, timeout=2.0)\n  File \"/usr/local/lib/python3.12/site-packages/httpx/_client.py\", line 1859, in post\n    return await self.request(\"POST\", url, json=json)\nhttpx.ReadTimeout: card network did not answer within 2.0 s");
+            let end = call_end + ms(self.rng.between(0.5, 1.5));
+            t.log(
+                Svc::Payments,
+                MANUAL,
+                end,
+                Sev::Error,
+                format!(
+                    "authorization of {}.{:02} EUR failed: card network timeout",
+                    cents / 100,
+                    cents % 100
+                ),
+                Some(server),
+                vec![
+                    s("exception.type", "httpx.ReadTimeout"),
+                    i("amount_cents", cents),
+                ],
+            );
+            return Answer { end, status: 502 };
+        }
+        attributes.push(i("http.response.status_code", 201));
+        t.span(
+            Svc::Payments,
+            HTTPX,
+            call,
+            Some(server),
+            "POST /v1/authorizations".into(),
+            span::SpanKind::Client,
+            call_start,
+            call_end,
+            attributes,
+            None,
+        );
+        let end = call_end + ms(self.rng.between(0.5, 1.5));
+        t.log(
+            Svc::Payments,
+            MANUAL,
+            end,
+            Sev::Info,
+            format!("charged {}.{:02} EUR", cents / 100, cents % 100),
+            Some(server),
+            vec![i("amount_cents", cents)],
+        );
+        Answer { end, status: 201 }
+    }
+
+    /// `inventory` GET /items/{item_id}.
+    fn read_item(&mut self, t: &mut Trace, server: &[u8], start: i64) -> Answer {
+        let millis = self.rng.between(0.8, 4.0);
+        let (_, end) = self.query(
+            t,
+            Svc::Inventory,
+            server,
+            start,
+            millis,
+            "SELECT",
+            "items",
+            "SELECT id, name, price_cents, quantity FROM items JOIN stock USING (id) WHERE id = $1",
+        );
+        Answer {
+            end: end + ms(0.4),
+            status: 200,
+        }
+    }
+
+    /// `orders` GET /orders/{order_id}: now and then the slow plan.
+    fn read_order(&mut self, t: &mut Trace, server: &[u8], start: i64) -> Answer {
+        let slow = self.rng.chance(SLOW_QUERY);
+        let millis = if slow {
+            self.rng.between(300.0, 900.0)
+        } else {
+            self.rng.between(1.5, 7.0)
+        };
+        let (_, end) = self.query(t, Svc::Orders, server, start, millis, "SELECT", "orders", "SELECT * FROM orders o JOIN order_lines l ON l.order_id = o.id WHERE o.id = $1 ORDER BY l.position");
+        if slow {
+            t.log(
+                Svc::Orders,
+                MANUAL,
+                end,
+                Sev::Warn,
+                format!(
+                    "slow query: {millis:.0} ms reading an order (sequential scan on order_lines)"
+                ),
+                Some(server),
+                vec![i("duration_ms", millis as i64)],
+            );
+        }
+        Answer {
+            end: end + ms(0.5),
+            status: 200,
+        }
+    }
+
+    /// `notifier` consumes the order event and sends the confirmation mail.
+    fn notify(&mut self, t: &mut Trace, producer: &[u8], start: i64, order: u64, message_id: &str) {
+        let consumer = self.id(8);
+        let mail = self.id(8);
+        let mail_start = start + ms(self.rng.between(1.0, 4.0));
+        let mail_end = mail_start + ms(self.rng.between(35.0, 140.0));
+        let end = mail_end + ms(self.rng.between(0.5, 2.0));
+        t.span(
+            Svc::Notifier,
+            HTTPX,
+            mail,
+            Some(&consumer),
+            "POST /v3/mail/send".into(),
+            span::SpanKind::Client,
+            mail_start,
+            mail_end,
+            vec![
+                s("http.request.method", "POST"),
+                s("url.full", "https://api.mail.example/v3/mail/send"),
+                s("server.address", "api.mail.example"),
+                i("server.port", 443),
+                i("http.response.status_code", 202),
+                s("request.id", t.request_id.clone()),
+            ],
+            None,
+        );
+        let link = span::Link {
+            trace_id: t.trace_id.clone(),
+            span_id: producer.to_vec(),
+            ..Default::default()
+        };
+        let mut span = t.make_span(
+            consumer.clone(),
+            Some(producer),
+            "process order-events".into(),
+            span::SpanKind::Consumer,
+            start,
+            end,
+            vec![
+                s("messaging.system", "rabbitmq"),
+                s("messaging.operation.type", "process"),
+                s("messaging.destination.name", "order-events"),
+                s("messaging.message.id", message_id),
+                s("request.id", t.request_id.clone()),
+            ],
+        );
+        span.links.push(link);
+        t.spans.push((Svc::Notifier, AIO_PIKA, span));
+        t.log(
+            Svc::Notifier,
+            MANUAL,
+            mail_end,
+            Sev::Info,
+            format!("order {order}: confirmation mail sent"),
+            Some(&consumer),
+            vec![i("order.id", order as i64)],
+        );
+    }
+
+    fn export_metrics(&mut self, at: i64, out: &mut ExportMetricsServiceRequest) {
+        let started = self.started_ns.max(0) as u64;
+        let point_time = at.max(0) as u64;
+        self.queue_depth = (self.queue_depth + self.rng.between(-3.0, 3.2)).clamp(0.0, 40.0);
+        for svc in Svc::ALL {
+            let mut metrics = Vec::new();
+            let points: Vec<HistogramDataPoint> = self
+                .durations
+                .iter_mut()
+                .filter(|((series_svc, ..), _)| *series_svc == svc)
+                .map(|((_, method, route, status), hist)| HistogramDataPoint {
+                    attributes: vec![
+                        s("http.request.method", *method),
+                        s("http.route", *route),
+                        i("http.response.status_code", *status),
+                        s("url.scheme", "http"),
+                    ],
+                    start_time_unix_nano: started,
+                    time_unix_nano: point_time,
+                    count: hist.count,
+                    sum: Some(hist.sum),
+                    bucket_counts: hist.buckets.to_vec(),
+                    explicit_bounds: BOUNDS.to_vec(),
+                    min: Some(hist.min),
+                    max: Some(hist.max),
+                    exemplars: hist
+                        .exemplar
+                        .take()
+                        .map(|(value, time, trace_id, span_id)| Exemplar {
+                            time_unix_nano: time.max(0) as u64,
+                            trace_id,
+                            span_id,
+                            value: Some(exemplar::Value::AsDouble(value)),
+                            ..Default::default()
+                        })
+                        .into_iter()
+                        .collect(),
+                    ..Default::default()
+                })
+                .collect();
+            if !points.is_empty() {
+                metrics.push(Metric {
+                    name: "http.server.request.duration".into(),
+                    description: "Duration of HTTP server requests.".into(),
+                    unit: "s".into(),
+                    data: Some(metric::Data::Histogram(Histogram {
+                        data_points: points,
+                        aggregation_temporality: AggregationTemporality::Cumulative as i32,
+                    })),
+                    ..Default::default()
+                });
+            }
+            let memory = (svc.base_memory_mib() + self.rng.between(0.0, 12.0)) * 1_048_576.0;
+            metrics.push(gauge(
+                "process.memory.usage",
+                "The amount of physical memory in use.",
+                "By",
+                vec![],
+                point_time,
+                memory,
+            ));
+            match svc {
+                Svc::Orders => metrics.push(Metric {
+                    name: "shop.orders.placed".into(),
+                    description: "Orders placed and paid.".into(),
+                    unit: "{order}".into(),
+                    data: Some(metric::Data::Sum(Sum {
+                        data_points: vec![NumberDataPoint {
+                            start_time_unix_nano: started,
+                            time_unix_nano: point_time,
+                            value: Some(number_data_point::Value::AsInt(self.orders_placed as i64)),
+                            ..Default::default()
+                        }],
+                        aggregation_temporality: AggregationTemporality::Cumulative as i32,
+                        is_monotonic: true,
+                    })),
+                    ..Default::default()
+                }),
+                Svc::Notifier => metrics.push(gauge(
+                    "messaging.queue.depth",
+                    "Messages waiting in the queue.",
+                    "{message}",
+                    vec![s("messaging.destination.name", "order-events")],
+                    point_time,
+                    self.queue_depth.round(),
+                )),
+                Svc::Inventory => {
+                    let used = self.rng.between(2.0, 9.0).round();
+                    for (state, value) in [("used", used), ("idle", 10.0 - used)] {
+                        metrics.push(gauge(
+                            "db.client.connection.count",
+                            "Connections in the pool, by state.",
+                            "{connection}",
+                            vec![
+                                s("db.client.connection.state", state),
+                                s("db.client.connection.pool.name", "shop"),
+                            ],
+                            point_time,
+                            value,
+                        ));
+                    }
+                }
+                _ => {}
+            }
+            out.resource_metrics.push(ResourceMetrics {
+                resource: Some(self.resource(svc)),
+                scope_metrics: vec![ScopeMetrics {
+                    scope: Some(scope(MANUAL)),
+                    metrics,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            });
+        }
+    }
+
+    fn resource(&self, svc: Svc) -> Resource {
+        let instance = splitmix64(self.instance_salt ^ svc as u64);
+        Resource {
+            attributes: vec![
+                s("service.name", svc.name()),
+                s("service.namespace", "shop"),
+                s("service.version", svc.version()),
+                s("service.instance.id", format!("{instance:016x}")),
+                s("deployment.environment.name", "demo"),
+                s(
+                    "host.name",
+                    format!("{}-{:05x}", svc.name(), instance & 0xfffff),
+                ),
+                s("process.runtime.name", "cpython"),
+                s("process.runtime.version", "3.12.7"),
+                s("telemetry.sdk.name", "opentelemetry"),
+                s("telemetry.sdk.language", "python"),
+                s("telemetry.sdk.version", "1.38.0"),
+            ],
+            ..Default::default()
+        }
+    }
+
+    /// Groups the traces' spans and log records by service and scope, the
+    /// way each service's SDK batches them.
+    fn pack(&self, traces: Vec<Trace>, out: &mut Exports) {
+        let mut spans: BTreeMap<(Svc, &str), Vec<Span>> = BTreeMap::new();
+        let mut logs: BTreeMap<(Svc, &str), Vec<LogRecord>> = BTreeMap::new();
+        for trace in traces {
+            for (svc, scope, span) in trace.spans {
+                spans.entry((svc, scope)).or_default().push(span);
+            }
+            for (svc, scope, record) in trace.logs {
+                logs.entry((svc, scope)).or_default().push(record);
+            }
+        }
+        for svc in Svc::ALL {
+            let scope_spans: Vec<ScopeSpans> = spans
+                .range((svc, "")..)
+                .take_while(|((s, _), _)| *s == svc)
+                .map(|((_, name), spans)| ScopeSpans {
+                    scope: Some(scope(name)),
+                    spans: spans.clone(),
+                    ..Default::default()
+                })
+                .collect();
+            if !scope_spans.is_empty() {
+                out.traces.resource_spans.push(ResourceSpans {
+                    resource: Some(self.resource(svc)),
+                    scope_spans,
+                    ..Default::default()
+                });
+            }
+            let scope_logs: Vec<ScopeLogs> = logs
+                .range((svc, "")..)
+                .take_while(|((s, _), _)| *s == svc)
+                .map(|((_, name), records)| ScopeLogs {
+                    scope: Some(scope(name)),
+                    log_records: records.clone(),
+                    ..Default::default()
+                })
+                .collect();
+            if !scope_logs.is_empty() {
+                out.logs.resource_logs.push(ResourceLogs {
+                    resource: Some(self.resource(svc)),
+                    scope_logs,
+                    ..Default::default()
+                });
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Endpoint {
+    Checkout,
+    Product,
+    Order,
+}
+
+#[derive(Clone, Copy)]
+enum Sev {
+    Info,
+    Warn,
+    Error,
+}
+
+impl Trace {
+    #[allow(clippy::too_many_arguments)]
+    fn make_span(
+        &self,
+        id: Vec<u8>,
+        parent: Option<&[u8]>,
+        name: String,
+        kind: span::SpanKind,
+        start: i64,
+        end: i64,
+        attributes: Vec<KeyValue>,
+    ) -> Span {
+        Span {
+            trace_id: self.trace_id.clone(),
+            span_id: id,
+            parent_span_id: parent.map(<[u8]>::to_vec).unwrap_or_default(),
+            flags: 0x301, // sampled; parent is remote or not, known
+            name,
+            kind: kind as i32,
+            start_time_unix_nano: start.max(0) as u64,
+            end_time_unix_nano: end.max(start).max(0) as u64,
+            attributes,
+            ..Default::default()
+        }
+    }
+
+    /// `error`: `Some(message)` marks the span's status ERROR.
+    #[allow(clippy::too_many_arguments)]
+    fn span(
+        &mut self,
+        svc: Svc,
+        scope: &'static str,
+        id: Vec<u8>,
+        parent: Option<&[u8]>,
+        name: String,
+        kind: span::SpanKind,
+        start: i64,
+        end: i64,
+        attributes: Vec<KeyValue>,
+        error: Option<&str>,
+    ) {
+        let mut span = self.make_span(id, parent, name, kind, start, end, attributes);
+        if let Some(message) = error {
+            span.status = Some(Status {
+                code: status::StatusCode::Error as i32,
+                message: message.to_owned(),
+            });
+        }
+        self.spans.push((svc, scope, span));
+    }
+
+    /// Records an exception on the span `id` and sets its status to ERROR.
+    fn fail(&mut self, id: &[u8], at: i64, kind: &str, message: &str, stack: &str) {
+        if let Some((_, _, span)) = self.spans.iter_mut().find(|(_, _, s)| s.span_id == id) {
+            span.events.push(span::Event {
+                time_unix_nano: at.max(0) as u64,
+                name: "exception".into(),
+                attributes: vec![
+                    s("exception.type", kind),
+                    s("exception.message", message),
+                    s("exception.stacktrace", stack),
+                    b("exception.escaped", true),
+                ],
+                ..Default::default()
+            });
+            span.status = Some(Status {
+                code: status::StatusCode::Error as i32,
+                message: format!("{kind}: {message}"),
+            });
+        }
+    }
+
+    /// A log record; `span` ties it to the trace, `None` leaves only the
+    /// request id to find it by.
+    #[allow(clippy::too_many_arguments)]
+    fn log(
+        &mut self,
+        svc: Svc,
+        scope: &'static str,
+        at: i64,
+        severity: Sev,
+        body: String,
+        span: Option<&[u8]>,
+        mut attributes: Vec<KeyValue>,
+    ) {
+        let (number, text) = match severity {
+            Sev::Info => (SeverityNumber::Info, "INFO"),
+            Sev::Warn => (SeverityNumber::Warn, "WARNING"),
+            Sev::Error => (SeverityNumber::Error, "ERROR"),
+        };
+        attributes.push(s("request.id", self.request_id.clone()));
+        let at = at.max(0) as u64;
+        self.logs.push((
+            svc,
+            scope,
+            LogRecord {
+                time_unix_nano: at,
+                observed_time_unix_nano: at + 150_000,
+                severity_number: number as i32,
+                severity_text: text.into(),
+                body: Some(AnyValue {
+                    value: Some(any_value::Value::StringValue(body)),
+                }),
+                attributes,
+                flags: u32::from(span.is_some()),
+                trace_id: span.map(|_| self.trace_id.clone()).unwrap_or_default(),
+                span_id: span.map(<[u8]>::to_vec).unwrap_or_default(),
+                ..Default::default()
+            },
+        ));
+    }
+}
+
+fn scope(name: &str) -> InstrumentationScope {
+    InstrumentationScope {
+        name: name.to_owned(),
+        version: if name == MANUAL || name == ACCESS_LOG {
+            String::new()
+        } else {
+            "0.59b0".into()
+        },
+        ..Default::default()
+    }
+}
+
+fn gauge(
+    name: &str,
+    description: &str,
+    unit: &str,
+    attributes: Vec<KeyValue>,
+    at: u64,
+    value: f64,
+) -> Metric {
+    Metric {
+        name: name.into(),
+        description: description.into(),
+        unit: unit.into(),
+        data: Some(metric::Data::Gauge(Gauge {
+            data_points: vec![NumberDataPoint {
+                attributes,
+                time_unix_nano: at,
+                value: Some(number_data_point::Value::AsDouble(value)),
+                ..Default::default()
+            }],
+        })),
+        ..Default::default()
+    }
+}
