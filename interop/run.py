@@ -12,8 +12,13 @@ ephemeral loopback port, then, for each sender
   js-http-json          interop/js/send.mjs over OTLP/HTTP (JSON)
 
 runs it with a fresh RUN_ID and checks, through the JSON API, that the trace,
-the log records and the metrics it sent arrived intact. Every wait is a
-condition poll with a deadline; nothing sleeps for a fixed time.
+the log records and the metrics it sent arrived intact. Then (fastapi-shop)
+it starts examples/fastapi-shop's gateway, orders and payments under uvicorn
+on ephemeral loopback ports, exporting over OTLP/HTTP (protobuf), sends a few
+orders with known X-Request-IDs (one declined), stops the services with
+SIGTERM so they flush, and checks the cross-service trace, the request view
+with its logs, the error origin in payments and the HTTP server metrics.
+Every wait is a condition poll with a deadline; nothing sleeps for a fixed time.
 
 Each check prints `ok NAME` or `FAIL NAME: reason`; the last line is
 `N passed, M failed`; the exit status is 1 if any check failed.
@@ -731,6 +736,427 @@ def run_sender_checks(report: Report, api: Api, spec: dict) -> None:
     report.check(name("stats grow by what was sent"), stats_grow)
 
 
+# --------------------------------------------------------------------------- fastapi-shop
+
+
+SHOP_DIR = HERE.parent / "examples" / "fastapi-shop"
+SHOP_STARTUP_DEADLINE = 60.0  # seconds for one shop service to listen and answer /healthz
+SHOP_REQUEST_TIMEOUT = 30.0  # seconds for one request through the shop
+UVICORN_RE = re.compile(r"Uvicorn running on http://127\.0\.0\.1:(\d+)")
+# Problems an exporter logs; none may appear in a shop service's output.
+EXPORT_TROUBLE_RE = re.compile(
+    r"Failed to export|Exception while exporting|Transient error .* exporting|Queue full, dropping"
+    r"|Dropping \w+ batch|already shutdown|can only be called once")
+
+
+class ShopService:
+    """One shop service under uvicorn, on an ephemeral loopback port (--port 0;
+    the port is read from uvicorn's "Uvicorn running on" line)."""
+
+    def __init__(self, module: str, python: str, workdir: str, env: dict) -> None:
+        self.module = module
+        self.log_path = os.path.join(workdir, f"shop-{module}.log")
+        self._log = open(self.log_path, "wb")
+        self.cmd = [python, "-m", "uvicorn", f"{module}:app", "--host", "127.0.0.1", "--port", "0"]
+        self.proc = subprocess.Popen(self.cmd, cwd=SHOP_DIR, env=env, stdin=subprocess.DEVNULL,
+                                     stdout=self._log, stderr=subprocess.STDOUT)
+        self.url: str | None = None
+        self.exit_code: int | None = None
+
+    def output(self) -> str:
+        try:
+            with open(self.log_path, "rb") as fh:
+                return fh.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def wait_ready(self) -> str:
+        end = time.monotonic() + SHOP_STARTUP_DEADLINE
+
+        def port():
+            match = UVICORN_RE.search(self.output())
+            if match or self.proc.poll() is not None:  # done: listening, or dead
+                return True, match.group(1) if match else None
+            return False, f"no 'Uvicorn running on' line from {self.module} yet"
+
+        found = wait_until(f"{self.module} to listen", port, SHOP_STARTUP_DEADLINE)
+        expect(found is not None, f"{self.module} exited with status {self.proc.returncode}: "
+                                  f"{short(self.output()[-1500:], 1500)}")
+        self.url = f"http://127.0.0.1:{found}"
+
+        def healthy():
+            status, _, body = shop_call("GET", f"{self.url}/healthz", timeout=5)
+            return (True, None) if status == 200 else (False, f"/healthz -> {status}: {short(body)}")
+
+        wait_until(f"{self.module} to answer /healthz", healthy, max(1.0, end - time.monotonic()))
+        return self.url
+
+    def terminate(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+
+    def wait_exit(self) -> int | None:
+        """The exit status after SIGTERM, or None if it had to be killed."""
+        try:
+            self.exit_code = self.proc.wait(timeout=SHUTDOWN_DEADLINE)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            self.exit_code = None
+        self._log.close()
+        return self.exit_code
+
+    def tail(self, lines: int = 60) -> str:
+        out = self.output().splitlines()[-lines:]
+        return "\n".join([f"---- {self.module}: {' '.join(self.cmd)} (last {lines} lines) ----", *out])
+
+
+def shop_call(method: str, url: str, body: dict | None = None, request_id: str | None = None,
+              timeout: float = SHOP_REQUEST_TIMEOUT) -> tuple[int, dict, object]:
+    """(status, lowercase headers, JSON body or text); status 0 when the call failed."""
+    data = None if body is None else json.dumps(body).encode()
+    headers = {"Accept": "application/json"}
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+    if request_id is not None:
+        headers["X-Request-ID"] = request_id
+    req = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            status, got, raw = resp.status, resp.headers, resp.read()
+    except urllib.error.HTTPError as exc:
+        status, got, raw = exc.code, exc.headers, exc.read()
+    except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
+        return 0, {}, f"request failed: {exc}"
+    hdrs = {k.lower(): v for k, v in got.items()}
+    try:
+        return status, hdrs, json.loads(raw)
+    except ValueError:
+        return status, hdrs, raw.decode("utf-8", "replace")
+
+
+def run_fastapi_shop_checks(report: Report, api: Api, http_addr: str, python: str, workdir: str) -> None:
+    """examples/fastapi-shop: gateway -> orders -> payments, real FastAPI services
+    with the OpenTelemetry SDK and contrib instrumentations, exporting over
+    OTLP/HTTP (protobuf) to the loupe under test."""
+    run_id = uuid.uuid4().hex[:12]
+    svc = {m: f"shop-{m}" for m in ("gateway", "orders", "payments")}
+    rid = {
+        "ok": f"shop-{run_id}-ok",
+        "declined": f"shop-{run_id}-declined",
+        "lookup": f"shop-{run_id}-lookup",
+    }
+    state: dict = {}
+    services: list[ShopService] = []
+    failed_before = len(report.failed)
+
+    def name(text: str) -> str:
+        return f"fastapi-shop: {text}"
+
+    def needs(*keys):
+        for key in keys:
+            if state.get(key) is None:
+                raise Fail(f"skipped: an earlier fastapi-shop check failed ({key} unavailable)")
+
+    def start():
+        base = sender_env()
+        base.update({
+            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://{http_addr}",
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+            "PAYMENTS_FAILURE_RATE": "0",  # only the "declined" card fails
+        })
+        downstream = {}
+        for module, url_var in (("payments", "PAYMENTS_URL"), ("orders", "ORDERS_URL"), ("gateway", None)):
+            env = dict(base, OTEL_SERVICE_NAME=svc[module], **downstream)
+            service = ShopService(module, python, workdir, env)
+            services.append(service)
+            url = service.wait_ready()
+            if url_var:
+                downstream = {url_var: url}
+        state["gateway_url"] = services[-1].url
+
+    try:
+        started = time.monotonic()
+        report.check(name("gateway, orders and payments start on ephemeral ports and answer"), start)
+
+        def place_orders():
+            needs("gateway_url")
+            gw = state["gateway_url"]
+
+            def post(order: dict, request_id: str | None):
+                status, headers, body = shop_call("POST", f"{gw}/orders", order, request_id)
+                expect(status != 0, f"POST /orders: {body}")
+                if request_id is not None:
+                    expect(headers.get("x-request-id") == request_id,
+                           f"response X-Request-ID {headers.get('x-request-id')!r}, expected {request_id!r}")
+                return status, headers, body
+
+            status, _, body = post({"item": "book", "quantity": 1}, rid["ok"])
+            expect(status == 201 and isinstance(body, dict) and body.get("status") == "paid",
+                   f"ok order -> {status} {short(body)}, expected 201 and status paid")
+            state["ok_order"] = body
+            status, _, body = post({"item": "mug", "card": "declined"}, rid["declined"])
+            expect(status == 502, f"declined order -> {status} {short(body)}, expected 502")
+            state["declined_sent"] = True
+            status, headers, body = post({"item": "sticker", "quantity": 3}, None)
+            expect(status == 201, f"order without X-Request-ID -> {status} {short(body)}")
+            generated = headers.get("x-request-id", "")
+            expect(re.match(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$", generated) is not None,
+                   f"generated X-Request-ID {generated!r} is not a uuid4")
+            state["generated"] = generated
+            status, headers, body = shop_call("GET", f"{gw}/orders/{state['ok_order']['id']}", request_id=rid["lookup"])
+            expect(status == 200 and body == state["ok_order"], f"GET /orders/{{id}} -> {status} {short(body)}")
+            expect(headers.get("x-request-id") == rid["lookup"], f"lookup X-Request-ID {headers.get('x-request-id')!r}")
+
+        report.check(name("orders through the gateway; X-Request-ID echoed or generated"), place_orders)
+    finally:
+        stop_started = time.monotonic()
+        for service in reversed(services):  # gateway first
+            service.terminate()
+
+        def stopped():
+            expect(services, "no service was started")
+            problems = []
+            for service in services:
+                code = service.wait_exit()
+                out = service.output()
+                if code is None:
+                    problems.append(f"{service.module} did not exit within {SHUTDOWN_DEADLINE:.0f}s of SIGTERM (killed)")
+                elif code not in (0, -signal.SIGTERM):  # uvicorn re-raises the signal after a clean shutdown
+                    problems.append(f"{service.module} exited with status {code}")
+                if "Application shutdown complete" not in out:
+                    problems.append(f"{service.module} did not run its lifespan shutdown (telemetry flush)")
+                trouble = EXPORT_TROUBLE_RE.search(out)
+                if trouble:
+                    problems.append(f"{service.module} logged an export problem: {trouble.group(0)!r}")
+            expect(not problems, "; ".join(problems))
+
+        report.check(name("services flush and exit on SIGTERM without export errors"), stopped)
+        state["timing"] = (stop_started - started, time.monotonic() - stop_started)
+
+    # -- the trace of one order across the three services
+    def request_view(request_id: str, ready=None, what: str = "") -> dict:
+        def probe():
+            status, body = api.get(f"/api/v1/requests/{urllib.parse.quote(request_id)}")
+            if status != 200:
+                return False, f"HTTP {status}: {short(body)}"
+            reason = ready(body) if ready else None
+            return (True, body) if reason is None else (False, reason)
+
+        return wait_until(what or f"/api/v1/requests/{request_id}", probe)
+
+    def one_trace():
+        needs("ok_order")
+        view = request_view(rid["ok"])
+        expect("request_id" in view.get("matched_as", []), f"matched_as {view.get('matched_as')!r}")
+        expect(len(view["trace_ids"]) == 1, f"trace_ids {view['trace_ids']}, expected one")
+        tid = view["trace_ids"][0]
+
+        def probe():
+            status, body = api.get(f"/api/v1/traces/{tid}")
+            if status != 200:
+                return False, f"HTTP {status}: {short(body)}"
+            return (True, body) if len(body.get("spans") or []) >= 9 else (False, f"{len(body.get('spans') or [])} of 9 spans")
+
+        trace = wait_until(f"trace {tid} with 9 spans", probe)
+        spans = trace["spans"]
+        for span in spans:
+            validate_span_shape(span)
+        summary = sorted((s["service"], s["kind"], s["name"]) for s in spans)
+        expect(len(spans) == 9, f"{len(spans)} spans, expected 9: {summary}")
+
+        def one(service: str, kind: str, pred=lambda s: True, label: str = "") -> dict:
+            found = [s for s in spans if s["service"] == svc[service] and s["kind"] == kind and pred(s)]
+            expect(len(found) == 1, f"{len(found)} {kind} spans of {svc[service]}{label}, expected 1: {summary}")
+            return found[0]
+
+        is_db = lambda s: s["attributes"].get("db.system") == "sqlite"  # noqa: E731
+        gw_server = one("gateway", "server")
+        gw_client = one("gateway", "client")
+        or_server = one("orders", "server")
+        or_client = one("orders", "client", lambda s: not is_db(s), " (http)")
+        db = [s for s in spans if s["service"] == svc["orders"] and s["kind"] == "client" and is_db(s)]
+        pay_server = one("payments", "server")
+        charge = one("payments", "internal")
+        expect(gw_server["parent_span_id"] is None, f"gateway server span has parent {gw_server['parent_span_id']!r}")
+        chain = [(gw_client, gw_server), (or_server, gw_client), (or_client, or_server),
+                 (pay_server, or_client), (charge, pay_server)] + [(d, or_server) for d in db]
+        for child, parent in chain:
+            expect(child["parent_span_id"] == parent["span_id"],
+                   f"{child['service']} {child['name']!r}: parent {child['parent_span_id']!r}, "
+                   f"expected {parent['service']} {parent['name']!r} ({parent['span_id']})")
+        expect(sorted(d["name"] for d in db) == ["INSERT orders", "SELECT orders", "UPDATE orders"],
+               f"database spans {sorted(d['name'] for d in db)}")
+        for server, name_, route in ((gw_server, "POST /orders", "/orders"), (or_server, "POST /orders", "/orders"),
+                                     (pay_server, "POST /charge", "/charge")):
+            expect(server["name"] == name_ and server["attributes"].get("http.route") == route,
+                   f"{server['service']} server span {server['name']!r} route {server['attributes'].get('http.route')!r}")
+        expect(charge["name"] == "charge card", f"payments internal span {charge['name']!r}")
+        for span in spans:
+            expect(span["attributes"].get("request.id") == rid["ok"] and span["request_id"] == rid["ok"],
+                   f"{span['service']} {span['name']!r}: request.id {span['attributes'].get('request.id')!r}, "
+                   f"request_id {span['request_id']!r}, expected {rid['ok']!r}")
+            expect(span["resource"].get("service.name") == span["service"], f"resource {short(span['resource'])}")
+        expect(trace["error_origin"] is None, f"error_origin of a paid order: {short(trace['error_origin'])}")
+        state["ok_trace"] = tid
+
+    report.check(name("an order's trace spans gateway, orders and payments with parent links"), one_trace)
+
+    def request_logs():
+        needs("ok_trace")
+        order_id = state["ok_order"]["id"]
+        wanted = {
+            (svc["gateway"], "order received: 1 x book"),
+            (svc["orders"], f"order {order_id} stored: 1 x book, 1299 cents"),
+            (svc["payments"], f"charged 1299 cents to card ending 4242 for order {order_id}"),
+        }
+        settled = re.compile(rf"^charge ch_[0-9a-f]{{16}} settled: order {order_id}, 1299 cents$")
+
+        def ready(view):
+            have = {(r.get("service"), r.get("body")) for r in view.get("logs") or []}
+            missing = sorted(wanted - have)
+            if missing:
+                return f"missing logs {missing}"
+            if not any(settled.match(str(r.get("body"))) for r in view["logs"]):
+                return "no settlement log yet"
+            return None
+
+        view = request_view(rid["ok"], ready, f"the logs of request {rid['ok']}")
+        by_how = {}
+        for rec in view["logs"]:
+            validate_log_shape(rec)
+            expect(rec["request_id"] == rid["ok"], f"log {rec['body']!r}: request_id {rec['request_id']!r}")
+            expect(rec["attributes"].get("request.id") == rid["ok"], f"log {rec['body']!r}: attributes {short(rec['attributes'])}")
+            by_how.setdefault(rec["matched_by"], []).append(rec)
+            if settled.match(str(rec["body"])):
+                expect(rec["matched_by"] == "request_id" and rec["trace_id"] is None,
+                       f"settlement log matched_by {rec['matched_by']!r}, trace_id {rec['trace_id']!r}: "
+                       "expected request_id and null (written off the request's thread)")
+                expect(rec["service"] == svc["payments"], f"settlement log service {rec['service']!r}")
+            else:
+                expect(rec["matched_by"] == "trace_id" and rec["trace_id"] == state["ok_trace"],
+                       f"log {rec['body']!r} matched_by {rec['matched_by']!r}, trace_id {rec['trace_id']!r}")
+                expect(isinstance(rec["span_id"], str), f"log {rec['body']!r} has no span_id")
+        expect(set(by_how) == {"trace_id", "request_id"}, f"matched_by values {sorted(by_how)}")
+
+    report.check(name("/api/v1/requests/{id} finds the trace and logs matched by trace and by request id"), request_logs)
+
+    def failure_origin():
+        needs("declined_sent")
+        view = request_view(rid["declined"], lambda v: None if v.get("error_origin") else "no error_origin yet",
+                            f"error_origin of {rid['declined']}")
+        origin = view["error_origin"]
+        expect(origin["service"] == svc["payments"] and origin["operation"] == "charge card",
+               f"error_origin {short(origin)}, expected payments' 'charge card' span")
+        expect(str(origin.get("exception_type")).endswith("CardDeclined"), f"exception_type {origin.get('exception_type')!r}")
+        expect("card declined by issuer" in str(origin.get("exception_message")),
+               f"exception_message {origin.get('exception_message')!r}")
+        through = {(s["service"], s["operation"]) for s in origin["propagated_through"]}
+        for hop in ((svc["payments"], "POST /charge"), (svc["orders"], "POST /orders"), (svc["gateway"], "POST /orders")):
+            expect(hop in through, f"propagated_through {sorted(through)} lacks {hop}")
+        services_seen = {s["service"] for s in view["spans"]}
+        expect(services_seen == set(svc.values()), f"spans of services {sorted(services_seen)}")
+        errors = [r for r in view["logs"] if r.get("severity_number", 0) >= 17 and r["service"] == svc["payments"]]
+        expect(errors and errors[0]["attributes"].get("exception.type") == "CardDeclined",
+               f"payments ERROR logs {short(errors)}, expected one with exception.type CardDeclined")
+        warn = [r for r in view["logs"] if r["service"] == svc["orders"] and r.get("severity_text") == "WARN"]
+        expect(len(warn) == 1 and "payment failed" in warn[0]["body"], f"orders WARN logs {short(warn)}")
+
+    report.check(name("the declined order's error_origin is payments' 'charge card' span"), failure_origin)
+
+    def bridge_logs():
+        needs("ok_order")
+        records = api.get_json("/api/v1/logs", request_id=rid["ok"], limit=1000)
+        expect(isinstance(records, list) and records, f"logs for {rid['ok']}: {short(records)}")
+        scopes = set()
+        for rec in records:
+            validate_log_shape(rec)
+            expect(rec["attributes"].get("request.id") == rid["ok"], f"attributes {short(rec['attributes'])}")
+            expect(rec["severity_number"] == 9 and rec["severity_text"] == "INFO",
+                   f"{rec['body']!r}: severity {rec['severity_number']!r}/{rec['severity_text']!r}, expected 9/INFO")
+            scopes.add(rec["scope"].get("name"))
+        for want in ("shop.gateway", "shop.orders", "shop.payments", "httpx"):
+            expect(want in scopes, f"log scopes (logger names) {sorted(map(str, scopes))} lack {want!r}")
+        needs("generated")
+        view = request_view(state["generated"])
+        gw = [s for s in view["spans"] if s["service"] == svc["gateway"] and s["kind"] == "server"]
+        expect(len(gw) == 1 and gw[0]["attributes"].get("request.id") == state["generated"],
+               f"gateway server span for the generated id: {short(gw)}")
+        expect(any(r["service"] == svc["payments"] for r in view["logs"]), "no payments log under the generated id")
+
+    report.check(name("logging-bridge records carry request.id (given or generated)"), bridge_logs)
+
+    def templated_route():
+        needs("ok_order")
+        view = request_view(rid["lookup"], lambda v: None if len(v.get("spans") or []) >= 4 else "spans missing")
+        servers = {s["service"]: s for s in view["spans"] if s["kind"] == "server"}
+        for module in ("gateway", "orders"):
+            span = servers.get(svc[module])
+            expect(span is not None, f"no server span of {svc[module]}: {sorted(servers)}")
+            expect(span["name"] == "GET /orders/{order_id}" and span["attributes"].get("http.route") == "/orders/{order_id}",
+                   f"{svc[module]} server span {span['name']!r}, route {span['attributes'].get('http.route')!r}")
+
+    report.check(name("GET /orders/{order_id} keeps its route template"), templated_route)
+
+    # -- metrics
+    def latest_by_series(metric: str, services_wanted) -> list:
+        def probe():
+            body = api.get_json(f"/api/v1/metrics/{urllib.parse.quote(metric)}/points", limit=10000)
+            if not isinstance(body, list):
+                return False, f"not a JSON list: {short(body)}"
+            have = {p.get("service") for p in body if isinstance(p, dict)}
+            missing = sorted(set(services_wanted) - have)
+            return (True, body) if not missing else (False, f"no point from {missing}")
+
+        points = wait_until(f"{metric} points", probe)
+        latest: dict = {}
+        for p in points:
+            key = (p["service"], json.dumps(p["attributes"], sort_keys=True))
+            if key not in latest or p["time_unix_nano"] > latest[key]["time_unix_nano"]:
+                latest[key] = p
+        return list(latest.values())
+
+    def server_duration():
+        needs("ok_order")
+        catalog = api.get_json("/api/v1/metrics")
+        entry = [m for m in catalog if m.get("name") == "http.server.duration"]
+        expect(entry and entry[0]["kind"] == "histogram" and entry[0]["unit"] == "ms",
+               f"catalog entry {short(entry)}, expected a histogram in ms")
+        points = latest_by_series("http.server.duration", svc.values())
+        counts: dict = {}
+        for p in points:
+            h = p.get("histogram")
+            expect(isinstance(h, dict) and is_int(h.get("count")), f"point without histogram: {short(p)}")
+            expect(sum(h["bucket_counts"]) == h["count"], f"bucket_counts {h['bucket_counts']} vs count {h['count']}")
+            key = (p["service"], p["attributes"].get("http.method"))
+            counts[key] = counts.get(key, 0) + h["count"]
+        want = {(svc["gateway"], "POST"): 3, (svc["gateway"], "GET"): 1, (svc["orders"], "POST"): 3,
+                (svc["orders"], "GET"): 1, (svc["payments"], "POST"): 3}
+        expect(counts == want, f"requests per (service, method) {counts}, expected {want}")
+
+    report.check(name("http.server.duration histogram arrived for each service"), server_duration)
+
+    def custom_metrics():
+        needs("ok_order")
+        placed = latest_by_series("shop.orders.placed", [svc["orders"]])
+        got = {p["attributes"].get("outcome"): p["value"] for p in placed}
+        expect(got == {"paid": 2, "payment_failed": 1}, f"shop.orders.placed {got}, expected paid 2, payment_failed 1")
+        expect(all(p["kind"] == "sum" and p["monotonic"] is True for p in placed), f"kinds {short(placed)}")
+        stored = latest_by_series("shop.orders.stored", [svc["orders"]])
+        got = {p["attributes"].get("status"): p["value"] for p in stored}
+        expect(got == {"paid": 2, "payment_failed": 1}, f"shop.orders.stored {got}, expected paid 2, payment_failed 1")
+        expect(all(p["kind"] == "gauge" for p in stored), f"kinds {short(stored)}")
+
+    report.check(name("custom counter and observable gauge"), custom_metrics)
+
+    if "timing" in state:
+        run_s, stop_s = state["timing"]
+        print(f"   fastapi-shop: services up and requests sent in {run_s:.1f}s, stopped in {stop_s:.1f}s", flush=True)
+    if len(report.failed) > failed_before:
+        for service in services:
+            print(service.tail(), flush=True)
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -740,7 +1166,8 @@ def main() -> int:
     ap.add_argument("--python", required=True, help="python of a venv with interop/python/requirements.txt")
     ap.add_argument("--node-dir", required=True, help="interop/js with node_modules installed")
     ap.add_argument("--node", default="node", help="node binary (default: node on PATH)")
-    ap.add_argument("--only", action="append", choices=["python-grpc", "python-http-protobuf", "js-http-json"],
+    ap.add_argument("--only", action="append",
+                    choices=["python-grpc", "python-http-protobuf", "js-http-json", "fastapi-shop"],
                     help="run only this sender (repeatable)")
     args = ap.parse_args()
 
@@ -783,6 +1210,8 @@ def main() -> int:
                     spec["run_id"] = uuid.uuid4().hex
                     spec["cmd"] = spec["cmd_tail"] + [spec["run_id"]]
                     run_sender_checks(report, api, spec)
+                if not args.only or "fastapi-shop" in args.only:
+                    run_fastapi_shop_checks(report, api, http_addr, python, workdir)
         finally:
             def stopped():
                 code = server.stop()
