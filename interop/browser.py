@@ -3,6 +3,7 @@
 
 Usage:
   python interop/browser.py --loupe BIN --python PYTHON_OF_VENV --screenshots DIR
+      [--demo-screenshots DIR] [--only-demo]
 
 Starts one `loupe serve` on a fresh SQLite database with every listener on an
 ephemeral loopback port, seeds it with interop/python/send.py (OTLP/gRPC and
@@ -12,6 +13,11 @@ page, the header search box, the htmx span details, the htmx trace filters and
 the `/` shortcut. Any SEVERE entry in the browser console (JavaScript error,
 CSP violation, failed load) fails the case it happened in. A PNG of each page
 goes to the screenshots directory.
+
+First, a second `loupe serve` is fed by `loupe demo` (a fixed seed) and the
+pages a newcomer sees first are checked on its data and photographed into
+SCREENSHOTS/demo, or --demo-screenshots DIR (scripts/screenshots points it
+at docs/screenshots, the README's pictures); --only-demo stops there.
 
 Each check prints `ok NAME` or `FAIL NAME: reason`; the last line is
 `N passed, M failed`; the exit status is 1 if any check failed.
@@ -24,6 +30,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import urllib.parse
@@ -473,18 +480,116 @@ def run_cases(report: Report, b: Browser, seeds: list[dict]) -> None:
 # --------------------------------------------------------------------------- main
 
 
+# --------------------------------------------------------------------------- demo data
+
+
+DEMO_SEED = "7"  # the same shop every time, so the README's pictures stay alike
+
+
+def run_demo_cases(report: Report, loupe: str, workdir: str, shots: Path) -> None:
+    """A second loupe fed by `loupe demo`: the pages a newcomer sees first,
+    checked, and photographed into `shots` (docs/screenshots when refreshing
+    the README's pictures with scripts/screenshots)."""
+    server = Server(loupe, workdir)
+    browser = None
+    try:
+        addrs = report.check("demo: loupe serve starts", server.wait_listening)
+        if addrs is None:
+            return
+        _, http_addr, ui_addr = addrs
+
+        def feed():
+            done = subprocess.run(
+                [loupe, "demo", "--endpoint", f"http://{http_addr}", "--ui", f"http://{ui_addr}",
+                 "--duration", "3", "--seed", DEMO_SEED],
+                capture_output=True, text=True, timeout=300, check=False)
+            expect(done.returncode == 0, f"loupe demo exited {done.returncode}: {done.stderr[-800:]}")
+            marker = "try request id "
+            expect(marker in done.stdout, f"no request id to try in: {done.stdout[-800:]}")
+            return done.stdout.split(marker, 1)[1].split()[0]
+
+        request_id = report.check("demo: loupe demo feeds it and names a failed request", feed)
+        if request_id is None:
+            return
+        browser = report.check("demo: chromium starts", lambda: Browser(f"http://{ui_addr}", shots))
+        if browser is None:
+            return
+        b = browser
+        api = Api(f"http://{ui_addr}")
+
+        def request_view():
+            b.open(f"/requests/{request_id}")
+            b.wait_text(request_id, "h1")
+            banner = b.text("section.banner")
+            expect("failed in" in banner and ("payments" in banner or "inventory" in banner),
+                   f"banner: {banner!r}")
+            main = b.text("main")
+            expect("matched by request id" in main.lower() or "request id" in main.lower(),
+                   "no log line matched by request id alone")
+            b.screenshot("request-view")
+            b.expect_clean_console()
+
+        report.check("demo: the suggested request id shows where it failed", request_view)
+
+        def waterfall():
+            # A checkout that went through: every service, the N+1, the queue.
+            found = api.get_json("/api/v1/traces", service="gateway", operation="POST /api/orders",
+                                 status="ok", limit="20")
+            traces = found.get("traces", found) if isinstance(found, dict) else found
+            expect(isinstance(traces, list) and traces, f"no successful checkout: {short(found)}")
+            full = [t for t in traces if len(t.get("services") or []) == 5] or traces
+            b.open(f"/traces/{full[0]['trace_id']}")
+            rows = b.driver.find_elements(By.CSS_SELECTOR, ".waterfall details.span")
+            expect(len(rows) >= 12, f"{len(rows)} waterfall rows")
+            expect("notifier" in b.text(".waterfall"), "the consumer is not in the waterfall")
+            b.screenshot("trace-waterfall")
+            b.expect_clean_console()
+
+        report.check("demo: a checkout's waterfall spans every service", waterfall)
+
+        for path, name, needle in (
+            ("/", "services", "payments"),
+            ("/failures", "failures", "httpx.ReadTimeout"),
+            ("/reports/load?since=1h", "load-report", "inventory"),
+            ("/reports/cost?since=1h", "cost-report", "notifier"),
+            ("/map?since=1h", "service-map", "orders"),
+        ):
+            def page(path=path, name=name, needle=needle):
+                b.open(path)
+                b.wait_text(needle)
+                b.screenshot(name)
+                b.expect_clean_console()
+
+            report.check(f"demo: page {path} shows the shop", page)
+    finally:
+        if browser is not None:
+            browser.quit()
+        code = server.stop()
+        if code != 0:
+            report.fail("demo: loupe exits 0 on SIGTERM", f"exit status {code}")
+
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--loupe", required=True, help="path of the loupe binary")
     ap.add_argument("--python", required=True, help="python of a venv with interop/python/requirements.txt")
     ap.add_argument("--screenshots", required=True, help="directory for the PNG screenshots")
+    ap.add_argument("--demo-screenshots", help="directory for the demo-data PNGs (default: SCREENSHOTS/demo)")
+    ap.add_argument("--only-demo", action="store_true", help="run only the demo-data cases")
     args = ap.parse_args()
 
     loupe = os.path.abspath(args.loupe)
     python = os.path.abspath(args.python)  # abspath, not resolve(): keep the venv's symlink
     screenshots = Path(args.screenshots).absolute()
+    demo_shots = Path(args.demo_screenshots).absolute() if args.demo_screenshots else screenshots / "demo"
 
     report = Report()
+    with tempfile.TemporaryDirectory(prefix="loupe-browser-demo-") as workdir:
+        run_demo_cases(report, loupe, workdir, demo_shots)
+    if args.only_demo:
+        print(f"{report.passed} passed, {len(report.failed)} failed", flush=True)
+        return 1 if report.failed else 0
     with tempfile.TemporaryDirectory(prefix="loupe-browser-") as workdir:
         try:
             server = Server(loupe, workdir)

@@ -44,7 +44,7 @@ pub struct DemoArgs {
     #[arg(long, env = "LOUPE_DEMO_DURATION", value_parser = duration)]
     pub duration: Option<Duration>,
     /// History sent first, so that charts and reports are full at once (0 for none)
-    #[arg(long, env = "LOUPE_DEMO_BACKFILL", default_value = "15m", value_parser = duration)]
+    #[arg(long, env = "LOUPE_DEMO_BACKFILL", default_value = "1h", value_parser = duration)]
     pub backfill: Duration,
     /// Seed of the simulation: the same seed makes the same shop
     #[arg(long, env = "LOUPE_DEMO_SEED")]

@@ -36,6 +36,8 @@ async fn a_demo_run_fills_every_page_and_loses_nothing() {
     let output = tokio::task::spawn_blocking(move || {
         std::process::Command::new(env!("CARGO_BIN_EXE_loupe"))
             .args(["demo", "--endpoint", &otlp, "--ui", &ui, "--duration", "20"])
+            // Less history than the hour a user gets: enough for every page.
+            .args(["--backfill", "15m"])
             .output()
             .expect("loupe demo runs")
     })

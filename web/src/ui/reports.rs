@@ -658,6 +658,38 @@ const LABEL_LINE: f64 = 13.0;
 const COLUMN_GAP: f64 = 250.0;
 const ROW_GAP: f64 = 48.0;
 const MARGIN: f64 = 16.0;
+/// An edge leaves its caller level for this long, so that its label sits on
+/// its own line, clear of the other calls fanning out of the same node.
+const STUB: f64 = 165.0;
+/// Spacing of the lanes under the nodes that calls skipping a column take.
+const LANE_GAP: f64 = 14.0;
+
+/// The SVG path of a call from (sx, sy) on the caller's right side to
+/// (tx, ty) on the callee's left: level for the label's length, then a
+/// curve; a call that skips columns goes round below the nodes, along
+/// `lane`, instead of through the services between.
+fn edge_path(sx: f64, sy: f64, tx: f64, ty: f64, lane: Option<f64>) -> String {
+    let a = sx + STUB.min(((tx - sx) / 2.0).max(0.0));
+    match lane {
+        Some(lane) => format!(
+            "M{sx:.1},{sy:.1} H{a:.1} C{:.1},{sy:.1} {:.1},{lane:.1} {:.1},{lane:.1} H{:.1} C{:.1},{lane:.1} {:.1},{ty:.1} {tx:.1},{ty:.1}",
+            a + 30.0,
+            a + 10.0,
+            a + 50.0,
+            tx - 60.0,
+            tx - 20.0,
+            tx - 40.0,
+        ),
+        None => {
+            let bend = ((tx - a).abs() / 2.0).max(20.0);
+            format!(
+                "M{sx:.1},{sy:.1} H{a:.1} C{:.1},{sy:.1} {:.1},{ty:.1} {tx:.1},{ty:.1}",
+                a + bend,
+                tx - bend
+            )
+        }
+    }
+}
 
 /// Columns by call depth from the services nobody calls (the entry points),
 /// so calls run left to right; a service reached at several depths sits at
@@ -804,20 +836,23 @@ pub async fn map(
         let k = list.iter().position(|&i| i == edge).unwrap_or(0);
         node_h * (k + 1) as f64 / (list.len() + 1) as f64
     };
+    let rows = places.values().map(|p| p.1).max().map_or(0, |r| r + 1);
+    let bottom = MARGIN + rows as f64 * node_h + rows.saturating_sub(1) as f64 * ROW_GAP;
+    let mut long_edges = 0;
     for (i, e) in r.edges.iter().enumerate() {
         let (x1, y1) = at(&e.caller);
         let (x2, y2) = at(&e.callee);
         let sy = y1 + slot(&outgoing, &e.caller, i, &|j| at(&r.edges[j].callee).1);
         let ty = y2 + slot(&incoming, &e.callee, i, &|j| at(&r.edges[j].caller).1);
         let (sx, tx) = (x1 + NODE_W, x2);
-        let bend = ((tx - sx).abs() / 2.0).max(40.0);
+        let (from, to) = (places[&e.caller].0, places[&e.callee].0);
+        let lane = (to > from + 1).then(|| {
+            long_edges += 1;
+            bottom + LANE_GAP * long_edges as f64
+        });
         let p95 = e.callee_p95_ns.or(e.caller_p95_ns);
         page.edges.push(MapEdge {
-            path: format!(
-                "M{sx:.1},{sy:.1} C{:.1},{sy:.1} {:.1},{ty:.1} {tx:.1},{ty:.1}",
-                sx + bend,
-                tx - bend
-            ),
+            path: edge_path(sx, sy, tx, ty, lane),
             label: format!(
                 "{}/s · {} · p95 {}",
                 rate(e.rate_per_second),
@@ -841,10 +876,9 @@ pub async fn map(
         });
     }
     let columns = places.values().map(|p| p.0).max().map_or(0, |c| c + 1);
-    let rows = places.values().map(|p| p.1).max().map_or(0, |r| r + 1);
     page.width =
         2.0 * MARGIN + columns as f64 * NODE_W + columns.saturating_sub(1) as f64 * COLUMN_GAP;
-    page.height = 2.0 * MARGIN + rows as f64 * node_h + rows.saturating_sub(1) as f64 * ROW_GAP;
+    page.height = bottom + LANE_GAP * long_edges as f64 + MARGIN;
     Ok(page.into_response())
 }
 
@@ -883,6 +917,27 @@ mod tests {
         // A cycle does not loop forever.
         let places = layout(&s(&["a", "b"]), &calls(&[("a", "b"), ("b", "a")]));
         assert!(places["a"].0 <= 2 && places["b"].0 <= 2);
+    }
+
+    #[test]
+    fn calls_that_skip_a_column_go_round_below() {
+        let numbers = |path: &str| -> Vec<f64> {
+            path.split(|c: char| !(c.is_ascii_digit() || c == '.'))
+                .filter_map(|n| n.parse().ok())
+                .collect()
+        };
+        // Level first, for the label, then a curve to the callee.
+        let direct = edge_path(100.0, 50.0, 500.0, 90.0, None);
+        assert!(direct.starts_with("M100.0,50.0 H265.0 C"), "{direct}");
+        assert!(direct.ends_with(" 500.0,90.0"), "{direct}");
+        // Close ends keep half the way for the curve.
+        let close = edge_path(100.0, 50.0, 200.0, 90.0, None);
+        assert!(close.starts_with("M100.0,50.0 H150.0 C"), "{close}");
+        // Down to the lane at y = 300, along it, and up into the callee.
+        let round = edge_path(100.0, 50.0, 900.0, 60.0, Some(300.0));
+        assert!(round.contains(" H840.0 "), "{round}");
+        assert_eq!(numbers(&round).iter().filter(|&&n| n == 300.0).count(), 3, "{round}");
+        assert!(round.ends_with(" 900.0,60.0"), "{round}");
     }
 
     #[test]
