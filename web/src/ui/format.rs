@@ -90,9 +90,13 @@ pub fn attributes(attributes: &store::value::Attributes) -> Vec<(String, String)
         .collect()
 }
 
-/// One of the stylesheet's service colours (`c0` … `c7`), stable per name.
+/// Service colours in the stylesheet (`--c0` … `--c11`): enough that a
+/// handful of services rarely share one.
+const PALETTE: u64 = 12;
+
+/// One of the stylesheet's service colours, stable per name.
 pub fn colour(service: &str) -> usize {
-    (super::assets::fnv1a(service.as_bytes()) % 8) as usize
+    (super::assets::fnv1a(service.as_bytes()) % PALETTE) as usize
 }
 
 /// Percent-encodes everything but unreserved characters, for a path segment.
@@ -121,6 +125,24 @@ pub fn severity_class(severity: i32) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_stylesheet_has_every_service_colour_in_both_themes() {
+        let css = include_str!("../../../static/loupe.css");
+        for i in 0..PALETTE {
+            assert_eq!(css.matches(&format!("--c{i}: #")).count(), 2, "--c{i}");
+            assert!(css.contains(&format!(".svc.c{i}, .dot.c{i} {{")), "c{i}");
+            assert!(
+                css.contains(&format!("svg.map .node.c{i} rect")),
+                "map c{i}"
+            );
+        }
+        let used: std::collections::BTreeSet<usize> =
+            ["gateway", "orders", "payments", "inventory", "notifier"]
+                .map(colour)
+                .into();
+        assert_eq!(used.len(), 5, "the demo's services look different");
+    }
 
     #[test]
     fn times_and_durations() {

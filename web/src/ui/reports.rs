@@ -936,7 +936,11 @@ mod tests {
         // Down to the lane at y = 300, along it, and up into the callee.
         let round = edge_path(100.0, 50.0, 900.0, 60.0, Some(300.0));
         assert!(round.contains(" H840.0 "), "{round}");
-        assert_eq!(numbers(&round).iter().filter(|&&n| n == 300.0).count(), 3, "{round}");
+        assert_eq!(
+            numbers(&round).iter().filter(|&&n| n == 300.0).count(),
+            3,
+            "{round}"
+        );
         assert!(round.ends_with(" 900.0,60.0"), "{round}");
     }
 
