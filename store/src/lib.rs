@@ -147,10 +147,12 @@ impl Store {
     /// that started in `[start, end)`, by name; `trend` counts them in
     /// `buckets` equal slices of the window.
     pub async fn services(&self, start: i64, end: i64, buckets: usize) -> Result<Vec<ServiceRed>> {
-        match self {
-            Store::Sqlite(s) => s.services(start, end, buckets).await,
-            Store::Postgres(s) => s.services(start, end, buckets).await,
-        }
+        let tally = read::ServicesTally::new(self.service_names().await?, start, end, buckets);
+        let tally = match self {
+            Store::Sqlite(s) => s.add_requests(start, end, tally).await?,
+            Store::Postgres(s) => s.add_requests_sqlx(start, end, tally).await?,
+        };
+        Ok(tally.finish())
     }
 
     /// Trace summaries matching every filter, newest first.

@@ -154,6 +154,10 @@ pub struct TraceQuery {
     pub start: Option<i64>,
     /// Exclusive upper bound of the trace start, nanoseconds.
     pub end: Option<i64>,
+    /// Longest first over every match, instead of newest first.
+    pub longest_first: bool,
+    /// Matches skipped before the first one returned (pages of the longest).
+    pub offset: u32,
     pub limit: u32,
 }
 
@@ -260,6 +264,59 @@ pub struct ServiceRed {
     pub p99_ns: Option<i64>,
     /// Requests in each equal slice of the window, oldest first.
     pub trend: Vec<u64>,
+}
+
+/// The services overview being added up from its requests (server and
+/// consumer spans and trace roots), one at a time, whichever way the rows
+/// are read.
+pub struct ServicesTally {
+    start: i64,
+    end: i64,
+    width: f64,
+    buckets: usize,
+    by_service: std::collections::BTreeMap<String, (Vec<i64>, u64, Vec<u64>)>,
+}
+
+impl ServicesTally {
+    /// Every service in `names` is listed, requests or not.
+    pub fn new(names: Vec<String>, start: i64, end: i64, buckets: usize) -> ServicesTally {
+        let buckets = buckets.max(1);
+        ServicesTally {
+            start,
+            end,
+            width: (end - start).max(1) as f64 / buckets as f64,
+            buckets,
+            by_service: names
+                .into_iter()
+                .map(|name| (name, (Vec::new(), 0, vec![0; buckets])))
+                .collect(),
+        }
+    }
+
+    pub fn add(&mut self, service: &str, duration: i64, is_error: bool, started: i64) {
+        let buckets = self.buckets;
+        let entry = match self.by_service.get_mut(service) {
+            Some(entry) => entry,
+            None => self
+                .by_service
+                .entry(service.to_owned())
+                .or_insert_with(|| (Vec::new(), 0, vec![0; buckets])),
+        };
+        entry.0.push(duration);
+        entry.1 += u64::from(is_error);
+        let bucket = (((started - self.start) as f64 / self.width) as usize).min(buckets - 1);
+        entry.2[bucket] += 1;
+    }
+
+    pub fn finish(self) -> Vec<ServiceRed> {
+        let window = self.end - self.start;
+        self.by_service
+            .into_iter()
+            .map(|(service, (durations, errors, trend))| {
+                ServiceRed::from_durations(service, durations, errors, window, trend)
+            })
+            .collect()
+    }
 }
 
 /// The nearest-rank percentile (`q` in 0..=1) of sorted values: the smallest

@@ -116,15 +116,14 @@ macro_rules! impl_reads {
             .await?)
         }
 
-        pub async fn services(
+        /// Adds every request that started in `[start, end)` to `tally`.
+        pub async fn add_requests_sqlx(
             &self,
             start: i64,
             end: i64,
-            buckets: usize,
-        ) -> $crate::Result<Vec<$crate::read::ServiceRed>> {
+            mut tally: $crate::read::ServicesTally,
+        ) -> $crate::Result<$crate::read::ServicesTally> {
             use futures_util::TryStreamExt as _;
-            let buckets = buckets.max(1);
-            let width = (end - start).max(1) as f64 / buckets as f64;
             // The WHERE repeats the partial index's own, so the covering
             // index `spans_requests` answers alone.
             let mut rows = sqlx::query_as::<_, (String, i64, bool, i64)>(
@@ -135,27 +134,10 @@ macro_rules! impl_reads {
             .bind(start)
             .bind(end)
             .fetch(&self.$pool);
-            let mut by_service: std::collections::BTreeMap<String, (Vec<i64>, u64, Vec<u64>)> =
-                self.service_names()
-                    .await?
-                    .into_iter()
-                    .map(|service| (service, (Vec::new(), 0, vec![0; buckets])))
-                    .collect();
             while let Some((service, duration, is_error, started)) = rows.try_next().await? {
-                let entry = by_service
-                    .entry(service)
-                    .or_insert_with(|| (Vec::new(), 0, vec![0; buckets]));
-                entry.0.push(duration);
-                entry.1 += u64::from(is_error);
-                let bucket = (((started - start) as f64 / width) as usize).min(buckets - 1);
-                entry.2[bucket] += 1;
+                tally.add(&service, duration, is_error, started);
             }
-            Ok(by_service
-                .into_iter()
-                .map(|(service, (durations, errors, trend))| {
-                    $crate::read::ServiceRed::from_durations(service, durations, errors, end - start, trend)
-                })
-                .collect())
+            Ok(tally)
         }
 
         pub async fn traces(
@@ -205,8 +187,14 @@ macro_rules! impl_reads {
             if let Some(end) = query.end {
                 q.push(" AND t.start_ns < ").push_bind(end);
             }
-            q.push(" ORDER BY t.start_ns DESC, t.trace_id LIMIT ")
-                .push_bind(i64::from(query.limit));
+            q.push(if query.longest_first {
+                " ORDER BY t.end_ns - t.start_ns DESC, t.trace_id LIMIT "
+            } else {
+                " ORDER BY t.start_ns DESC, t.trace_id LIMIT "
+            })
+            .push_bind(i64::from(query.limit))
+            .push(" OFFSET ")
+            .push_bind(i64::from(query.offset));
             let rows = q
                 .build_query_as::<$crate::rows::RawTraceSummary>()
                 .fetch_all(&self.$pool)

@@ -116,6 +116,33 @@ impl SqliteStore {
             .map_err(|e| crate::StoreError::Scan(format!("scan thread failed: {e}")))?
     }
 
+    /// The services overview's read: through `sqlite_scan` on a blocking
+    /// thread (a few hundred thousand requests in a day), or through sqlx
+    /// for a database in memory.
+    pub async fn add_requests(
+        &self,
+        start: i64,
+        end: i64,
+        mut tally: crate::read::ServicesTally,
+    ) -> Result<crate::read::ServicesTally> {
+        let Some(file) = self.file.clone() else {
+            return self.add_requests_sqlx(start, end, tally).await;
+        };
+        tokio::task::spawn_blocking(move || {
+            crate::sqlite_scan::requests(
+                &file,
+                start,
+                end,
+                |service, duration, is_error, started| {
+                    tally.add(service, duration, is_error, started)
+                },
+            )
+            .map(|()| tally)
+        })
+        .await
+        .map_err(|e| crate::StoreError::Scan(format!("scan thread failed: {e}")))?
+    }
+
     pub async fn stored_bytes(&self) -> Result<crate::report::SignalBytes> {
         let cached = *self.stored.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((at, bytes)) = cached

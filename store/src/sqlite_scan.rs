@@ -27,6 +27,11 @@ const SPANS: &CStr = c"SELECT trace_id, span_id, parent_span_id, service, name, 
     end_ns, is_error, http_route, http_method, rpc_service, rpc_method, db_system, wire_bytes \
     FROM spans WHERE start_ns >= ?1 AND start_ns < ?2";
 
+/// The services overview's requests; the WHERE repeats the partial index's
+/// own, so the covering index `spans_requests` answers alone.
+const REQUESTS: &CStr = c"SELECT service, end_ns - start_ns, is_error, start_ns FROM spans \
+    WHERE (kind IN (2, 5) OR parent_span_id IS NULL) AND start_ns >= ?1 AND start_ns < ?2";
+
 struct Db(NonNull<ffi::sqlite3>);
 
 impl Drop for Db {
@@ -175,6 +180,26 @@ impl Names {
         self.0.insert(bytes.to_vec(), name.clone());
         name
     }
+}
+
+/// Hands `each` every request (server or consumer span, or trace root) that
+/// started in `[start, end)`: service, duration, error, start.
+pub(crate) fn requests(
+    path: &Path,
+    start: i64,
+    end: i64,
+    mut each: impl FnMut(&str, i64, bool, i64),
+) -> Result<()> {
+    let db = Db::open_read_only(path)?;
+    let mut stmt = db.prepare(REQUESTS)?;
+    stmt.bind(1, start)?;
+    stmt.bind(2, end)?;
+    while stmt.step()? {
+        let (duration, is_error, started) = (stmt.int(1), stmt.int(2) != 0, stmt.int(3));
+        let service = String::from_utf8_lossy(stmt.bytes(0, true));
+        each(&service, duration, is_error, started);
+    }
+    Ok(())
 }
 
 /// Steps every span that started in `[start, end)` and hands them to `send`

@@ -185,10 +185,30 @@ async fn trace_search_filters_by_service_status_and_attribute() {
     assert_eq!(ids(&html), [t73.as_str()]);
     let (_, html) = get(&server, "/traces?window=1h").await;
     assert!(ids(&html).is_empty() && html.contains("No trace matches"));
-    // Sorting by duration sorts the page fetched, and says so.
+    // Longest first over every match, a page at a time.
     let (_, html) = get(&server, "/traces?sort=duration").await;
     assert_eq!(ids(&html), [t71.as_str(), t72.as_str(), t73.as_str()]);
-    assert!(html.contains("3 most recent matching traces, sorted by duration"));
+    assert!(
+        html.contains("3 longest matching traces, longest first"),
+        "{html}"
+    );
+    let (_, html) = get(&server, "/traces?sort=duration&limit=2").await;
+    assert_eq!(ids(&html), [t71.as_str(), t72.as_str()]);
+    assert!(
+        html.contains("shorter traces →") && html.contains("offset=2"),
+        "{html}"
+    );
+    let (_, html) = get(&server, "/traces?sort=duration&limit=2&offset=2").await;
+    assert_eq!(ids(&html), [t73.as_str()]);
+    assert!(html.contains("matching trace 3, longest first"), "{html}");
+    assert!(!html.contains("shorter traces →"));
+    let (status, json) = server
+        .get_json("/api/v1/traces?sort=duration&limit=1&offset=1")
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(json[0]["trace_id"], t72.as_str(), "{json}");
+    let (status, _) = server.get_json("/api/v1/traces?sort=size").await;
+    assert_eq!(status, 400);
 
     // htmx gets the rows alone.
     let (status, headers, partial) = server.page("/traces?service=checkout", true).await;

@@ -365,6 +365,22 @@ async fn traces(
                     }
                 })
             }
+            "sort" => {
+                query.longest_first = match value {
+                    "start" => false,
+                    "duration" => true,
+                    other => {
+                        return Err(ApiError::BadRequest(format!(
+                            "sort must be start or duration, got {other:?}"
+                        )));
+                    }
+                }
+            }
+            "offset" => {
+                query.offset = value.parse().map_err(|_| {
+                    ApiError::BadRequest(format!("offset must be a whole number, got {value:?}"))
+                })?
+            }
             "min_duration_ms" => query.min_duration_ns = Some(millis_to_nanos(value, key)?),
             "max_duration_ms" => query.max_duration_ns = Some(millis_to_nanos(value, key)?),
             "attr" => query

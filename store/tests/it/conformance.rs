@@ -2074,6 +2074,30 @@ pub async fn trace_search(ctx: Ctx) {
             },
             vec![id(3)],
         ),
+        // Longest first over every match (900, 50, then under 50 ns), in pages.
+        (
+            store::TraceQuery {
+                longest_first: true,
+                ..Default::default()
+            },
+            vec![id(1), id(2), id(3)],
+        ),
+        (
+            store::TraceQuery {
+                longest_first: true,
+                offset: 1,
+                limit: 1,
+                ..Default::default()
+            },
+            vec![id(2)],
+        ),
+        (
+            store::TraceQuery {
+                offset: 1,
+                ..Default::default()
+            },
+            vec![id(2), id(1)],
+        ),
     ];
     for (mut query, want) in cases {
         if query.limit == 0 {

@@ -1,5 +1,6 @@
-//! Trace search (`/traces`): filters in the URL, results newest first (or
-//! the newest page sorted by duration), an "older" link to page back.
+//! Trace search (`/traces`): filters in the URL, results newest first (an
+//! "older" link pages back) or longest first over every match (a "shorter"
+//! link pages on).
 //! With `HX-Request` only the rows are sent, for the form's htmx swap.
 
 use askama::Template;
@@ -30,6 +31,7 @@ struct Filters {
     start: String,
     end: String,
     sort: String,
+    offset: String,
     limit: String,
 }
 
@@ -49,6 +51,7 @@ impl Filters {
                 "start" => f.start = value,
                 "end" => f.end = value,
                 "sort" => f.sort = value,
+                "offset" => f.offset = value,
                 "limit" => f.limit = value,
                 _ => {}
             }
@@ -71,6 +74,7 @@ impl Filters {
             ("start", &self.start),
             ("end", &self.end),
             ("sort", &self.sort),
+            ("offset", &self.offset),
             ("limit", &self.limit),
         ]);
         pairs
@@ -84,13 +88,6 @@ impl Filters {
 
 struct Parsed {
     query: TraceQuery,
-    by_duration: bool,
-}
-
-fn now_ns() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
 /// The store query of the parameters; the message of the first bad one.
@@ -100,7 +97,6 @@ fn parse(params: &[(String, String)]) -> Result<Parsed, String> {
         limit: DEFAULT_LIMIT,
         ..TraceQuery::default()
     };
-    let mut by_duration = false;
     let mut window = None;
     for (key, value) in params {
         let value = value.trim();
@@ -131,12 +127,13 @@ fn parse(params: &[(String, String)]) -> Result<Parsed, String> {
             "start" => query.start = Some(parse_number(value, "start").map_err(e)?),
             "end" => query.end = Some(parse_number(value, "end").map_err(e)?),
             "sort" => {
-                by_duration = match value {
+                query.longest_first = match value {
                     "start" => false,
                     "duration" => true,
                     other => return Err(format!("sort must be start or duration, got “{other}”")),
                 }
             }
+            "offset" => query.offset = parse_number(value, "offset").map_err(e)?,
             "limit" => {
                 query.limit = parse_number::<u32>(value, "limit")
                     .map_err(e)?
@@ -147,7 +144,7 @@ fn parse(params: &[(String, String)]) -> Result<Parsed, String> {
     }
     // A window bounds the start relative to now; an explicit start wins.
     if let (None, Some(window)) = (query.start, window) {
-        query.start = Some(now_ns().saturating_sub(window));
+        query.start = Some(crate::reports::now_ns().saturating_sub(window));
     }
     if let (Some(start), Some(end)) = (query.start, query.end)
         && start >= end
@@ -159,7 +156,7 @@ fn parse(params: &[(String, String)]) -> Result<Parsed, String> {
     {
         return Err("min duration must not exceed max duration".to_owned());
     }
-    Ok(Parsed { query, by_duration })
+    Ok(Parsed { query })
 }
 
 struct ResultRow {
@@ -209,7 +206,8 @@ struct Rows {
     error: Option<String>,
     rows: Vec<ResultRow>,
     note: String,
-    older_href: Option<String>,
+    /// The next page (older, or shorter when sorted by duration) and its link text.
+    next: Option<(String, &'static str)>,
 }
 
 #[derive(Template, WebTemplate)]
@@ -256,7 +254,7 @@ async fn rows(state: &AppState, params: &[(String, String)], f: &Filters) -> Res
                 error: Some(message),
                 rows: vec![],
                 note: String::new(),
-                older_href: None,
+                next: None,
             });
         }
     };
@@ -271,36 +269,46 @@ async fn rows(state: &AppState, params: &[(String, String)], f: &Filters) -> Res
         .await?;
     let more = found.len() > limit as usize;
     found.truncate(limit as usize);
-    // Traces come newest first; the oldest shown bounds the next page. Traces
-    // starting in the same nanosecond as it would be skipped: rare enough.
-    let oldest = found.iter().map(|t| t.start_time_unix_nano).min();
-    let older_href = oldest.filter(|_| more).map(|oldest| {
-        let older = Filters {
-            end: oldest.to_string(),
-            ..f.clone()
-        };
-        format!("/traces?{}", older.query())
-    });
-    if parsed.by_duration {
-        found.sort_by_key(|t| std::cmp::Reverse(t.duration_ns));
-    }
+    let longest_first = parsed.query.longest_first;
+    let next = match found.iter().map(|t| t.start_time_unix_nano).min() {
+        Some(_) if more && longest_first => {
+            let next = Filters {
+                offset: (parsed.query.offset + limit).to_string(),
+                ..f.clone()
+            };
+            Some((format!("/traces?{}", next.query()), "shorter traces →"))
+        }
+        // Newest first: the oldest shown bounds the next page. Traces
+        // starting in the same nanosecond as it would be skipped: rare enough.
+        Some(oldest) if more => {
+            let older = Filters {
+                end: oldest.to_string(),
+                ..f.clone()
+            };
+            Some((format!("/traces?{}", older.query()), "older traces →"))
+        }
+        _ => None,
+    };
     let longest = found.iter().map(|t| t.duration_ns).max().unwrap_or(1);
-    let note = match (found.len(), parsed.by_duration) {
+    let plural = if found.len() == 1 { "" } else { "s" };
+    let note = match (found.len(), longest_first) {
         (0, _) => String::new(),
-        (n, true) => format!(
-            "{n} most recent matching trace{}, sorted by duration (longest first)",
-            if n == 1 { "" } else { "s" }
+        (1, true) if parsed.query.offset > 0 => {
+            format!("matching trace {}, longest first", parsed.query.offset + 1)
+        }
+        (n, true) if parsed.query.offset > 0 => format!(
+            "matching traces {} to {}, longest first",
+            parsed.query.offset + 1,
+            parsed.query.offset as usize + n
         ),
-        (n, false) => format!(
-            "{n} matching trace{}, newest first",
-            if n == 1 { "" } else { "s" }
-        ),
+        (n, true) => format!("{n} longest matching trace{plural}, longest first"),
+        (n, false) => format!("{n} matching trace{plural}, newest first"),
     };
     Ok(Rows {
         error: None,
         rows: found.iter().map(|t| ResultRow::new(t, longest)).collect(),
         note,
-        older_href,
+        next,
     })
 }
 
@@ -396,7 +404,7 @@ mod tests {
                 store::AttributeFilter::parse("a=b=c").unwrap()
             ]
         );
-        assert!(p.by_duration && p.query.operation.is_none());
+        assert!(p.query.longest_first && p.query.operation.is_none());
         for bad in [
             ("status", "maybe"),
             ("attr", "novalue"),
