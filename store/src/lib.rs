@@ -26,7 +26,7 @@ use std::time::Duration;
 pub use model::Batch;
 pub use read::{
     AttributeFilter, Comparison, LogQuery, LogView, Match, MetricInfo, MetricPointView, RequestLog,
-    RequestView, ServiceRed, SpanView, Stats, TraceQuery, TraceSummary, TraceView,
+    RequestView, ServiceRed, SpanNode, SpanView, Stats, TraceQuery, TraceSummary, TraceView,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -172,6 +172,36 @@ impl Store {
         match self {
             Store::Sqlite(s) => s.spans_of_traces(&ids).await,
             Store::Postgres(s) => s.spans_of_traces(&ids).await,
+        }
+    }
+
+    /// The `SpanNode` of every span of the given traces (ids as hex).
+    pub async fn span_nodes(&self, trace_ids: &[String]) -> Result<Vec<SpanNode>> {
+        let ids: Vec<Vec<u8>> = trace_ids
+            .iter()
+            .filter_map(|id| rows::hex_id::<16>(id).map(|id| id.to_vec()))
+            .collect();
+        match self {
+            Store::Sqlite(s) => s.span_nodes(&ids).await,
+            Store::Postgres(s) => s.span_nodes(&ids).await,
+        }
+    }
+
+    /// The spans of the given (trace id, span id) pairs, as hex; unknown
+    /// pairs are left out.
+    pub async fn spans_by_id(&self, ids: &[(String, String)]) -> Result<Vec<SpanView>> {
+        let ids: Vec<(Vec<u8>, Vec<u8>)> = ids
+            .iter()
+            .filter_map(|(trace, span)| {
+                Some((
+                    rows::hex_id::<16>(trace)?.to_vec(),
+                    rows::hex_id::<8>(span)?.to_vec(),
+                ))
+            })
+            .collect();
+        match self {
+            Store::Sqlite(s) => s.spans_by_id(&ids).await,
+            Store::Postgres(s) => s.spans_by_id(&ids).await,
         }
     }
 

@@ -315,6 +315,68 @@ macro_rules! impl_reads {
             }))
         }
 
+        /// The `SpanNode` of every span of the given traces.
+        pub async fn span_nodes(
+            &self,
+            trace_ids: &[Vec<u8>],
+        ) -> $crate::Result<Vec<$crate::read::SpanNode>> {
+            let mut nodes = Vec::new();
+            for chunk in trace_ids.chunks(500) {
+                let mut q = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT trace_id, span_id, parent_span_id, start_ns, is_error FROM spans WHERE trace_id IN (",
+                );
+                let mut ids = q.separated(", ");
+                for trace_id in chunk {
+                    ids.push_bind(trace_id.clone());
+                }
+                q.push(")");
+                let rows = q
+                    .build_query_as::<(Vec<u8>, Vec<u8>, Option<Vec<u8>>, i64, bool)>()
+                    .fetch_all(&self.$pool)
+                    .await?;
+                nodes.extend(rows.into_iter().map(|(trace, span, parent, start, is_error)| {
+                    $crate::read::SpanNode {
+                        trace_id: hex::encode(trace),
+                        span_id: hex::encode(span),
+                        parent_span_id: parent.map(hex::encode),
+                        start_time_unix_nano: start,
+                        is_error,
+                    }
+                }));
+            }
+            Ok(nodes)
+        }
+
+        /// The spans of the given (trace id, span id) pairs.
+        pub async fn spans_by_id(
+            &self,
+            ids: &[(Vec<u8>, Vec<u8>)],
+        ) -> $crate::Result<Vec<$crate::read::SpanView>> {
+            let mut spans = Vec::new();
+            for chunk in ids.chunks(500) {
+                let mut q = sqlx::QueryBuilder::<$db>::new(format!(
+                    "SELECT {} WHERE s.span_id IN (",
+                    $crate::rows::SPAN_COLUMNS
+                ));
+                let mut span_ids = q.separated(", ");
+                for (_, span_id) in chunk {
+                    span_ids.push_bind(span_id.clone());
+                }
+                q.push(")");
+                for raw in q
+                    .build_query_as::<$crate::rows::RawSpan>()
+                    .fetch_all(&self.$pool)
+                    .await?
+                {
+                    // Span ids are unique only within their trace.
+                    if chunk.iter().any(|(t, s)| *t == raw.trace_id && *s == raw.span_id) {
+                        spans.push(raw.into_view()?);
+                    }
+                }
+            }
+            Ok(spans)
+        }
+
         /// Every span of the given traces, ordered by start time.
         pub async fn spans_of_traces(
             &self,

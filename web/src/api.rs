@@ -182,13 +182,17 @@ pub(crate) async fn failures_in(
         })
         .await?;
     let trace_ids: Vec<String> = traces.iter().map(|t| t.trace_id.clone()).collect();
-    let spans = store.spans_of_traces(&trace_ids).await?;
+    // Placed from narrow rows; whole spans are read for the origins alone.
+    let nodes = store.span_nodes(&trace_ids).await?;
+    let origins = store
+        .spans_by_id(&crate::failures::first_origins(&nodes))
+        .await?;
     Ok(FailuresResponse {
         start_time_unix_nano: start,
         end_time_unix_nano: end,
         traces_examined: traces.len(),
         sampled: traces.len() == FAILED_TRACES_EXAMINED as usize,
-        groups: crate::failures::group(&traces, &spans, start, end, 24),
+        groups: crate::failures::group(&traces, &origins, start, end, 24),
     })
 }
 

@@ -7,8 +7,8 @@
 use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
-use store::SpanView;
 use store::value::Value;
+use store::{SpanNode, SpanView};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SpanRef {
@@ -31,26 +31,100 @@ pub struct ErrorOrigin {
     pub origins: Vec<SpanRef>,
 }
 
-/// `None` when no span of the trace is in error.
-pub fn find(spans: &[SpanView]) -> Option<ErrorOrigin> {
-    let by_id: HashMap<&str, &SpanView> = spans.iter().map(|s| (s.span_id.as_str(), s)).collect();
+/// What finding origins needs of a span, so that the failures page can
+/// place a thousand traces from narrow rows and read whole spans only for
+/// their origins.
+pub trait Placed {
+    fn trace_id(&self) -> &str;
+    fn span_id(&self) -> &str;
+    fn parent_span_id(&self) -> Option<&str>;
+    fn is_error(&self) -> bool;
+    fn start(&self) -> i64;
+}
+
+impl Placed for SpanView {
+    fn trace_id(&self) -> &str {
+        &self.trace_id
+    }
+    fn span_id(&self) -> &str {
+        &self.span_id
+    }
+    fn parent_span_id(&self) -> Option<&str> {
+        self.parent_span_id.as_deref()
+    }
+    fn is_error(&self) -> bool {
+        self.is_error
+    }
+    fn start(&self) -> i64 {
+        self.start_time_unix_nano
+    }
+}
+
+impl Placed for SpanNode {
+    fn trace_id(&self) -> &str {
+        &self.trace_id
+    }
+    fn span_id(&self) -> &str {
+        &self.span_id
+    }
+    fn parent_span_id(&self) -> Option<&str> {
+        self.parent_span_id.as_deref()
+    }
+    fn is_error(&self) -> bool {
+        self.is_error
+    }
+    fn start(&self) -> i64 {
+        self.start_time_unix_nano
+    }
+}
+
+/// A trace's spans gathered from a longer list, by reference.
+impl<S: Placed> Placed for &S {
+    fn trace_id(&self) -> &str {
+        (*self).trace_id()
+    }
+    fn span_id(&self) -> &str {
+        (*self).span_id()
+    }
+    fn parent_span_id(&self) -> Option<&str> {
+        (*self).parent_span_id()
+    }
+    fn is_error(&self) -> bool {
+        (*self).is_error()
+    }
+    fn start(&self) -> i64 {
+        (*self).start()
+    }
+}
+
+/// The origins among one trace's spans (error spans without an error span
+/// below them), earliest first.
+pub fn origins<S: Placed>(spans: &[S]) -> Vec<&S> {
+    let by_id: HashMap<&str, &S> = spans.iter().map(|s| (s.span_id(), s)).collect();
     // Mark every ancestor of an error span as having an error below it.
     let mut error_below: HashSet<&str> = HashSet::new();
-    for span in spans.iter().filter(|s| s.is_error) {
-        let mut parent = span.parent_span_id.as_deref();
+    for span in spans.iter().filter(|s| s.is_error()) {
+        let mut parent = span.parent_span_id();
         while let Some(id) = parent {
             // Already marked means its ancestors are too (and a cycle ends here).
             if !error_below.insert(id) {
                 break;
             }
-            parent = by_id.get(id).and_then(|p| p.parent_span_id.as_deref());
+            parent = by_id.get(id).and_then(|p| p.parent_span_id());
         }
     }
-    let mut origins: Vec<&SpanView> = spans
+    let mut origins: Vec<&S> = spans
         .iter()
-        .filter(|s| s.is_error && !error_below.contains(s.span_id.as_str()))
+        .filter(|s| s.is_error() && !error_below.contains(s.span_id()))
         .collect();
-    origins.sort_by_key(|s| (s.start_time_unix_nano, s.span_id.clone()));
+    origins.sort_by(|a, b| (a.start(), a.span_id()).cmp(&(b.start(), b.span_id())));
+    origins
+}
+
+/// `None` when no span of the trace is in error.
+pub fn find(spans: &[SpanView]) -> Option<ErrorOrigin> {
+    let by_id: HashMap<&str, &SpanView> = spans.iter().map(|s| (s.span_id.as_str(), s)).collect();
+    let origins = origins(spans);
     let first = *origins.first()?;
 
     let mut propagated_through = Vec::new();
@@ -67,25 +141,36 @@ pub fn find(spans: &[SpanView]) -> Option<ErrorOrigin> {
         parent = span.parent_span_id.as_deref();
     }
 
-    let exception = first.events.iter().find(|e| e.name == "exception");
-    let exception_attr = |key: &str| {
-        exception
-            .and_then(|e| e.attributes.get(key))
-            .or_else(|| first.attributes.get(key))
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-    };
-    let status_message = Some(first.status.message.clone()).filter(|m| !m.is_empty());
+    let (exception_type, exception_message, stacktrace) = exception(first);
     Some(ErrorOrigin {
         span_id: first.span_id.clone(),
         service: first.service.clone(),
         operation: first.name.clone(),
-        exception_type: exception_attr("exception.type"),
-        exception_message: exception_attr("exception.message").or(status_message),
-        stacktrace: exception_attr("exception.stacktrace"),
+        exception_type,
+        exception_message,
+        stacktrace,
         propagated_through,
         origins: origins.iter().map(|s| span_ref(s)).collect(),
     })
+}
+
+/// The exception type, message (else the status message) and stack trace
+/// of a span: from its `exception` event, else its own attributes.
+pub fn exception(span: &SpanView) -> (Option<String>, Option<String>, Option<String>) {
+    let event = span.events.iter().find(|e| e.name == "exception");
+    let attr = |key: &str| {
+        event
+            .and_then(|e| e.attributes.get(key))
+            .or_else(|| span.attributes.get(key))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let status_message = Some(span.status.message.clone()).filter(|m| !m.is_empty());
+    (
+        attr("exception.type"),
+        attr("exception.message").or(status_message),
+        attr("exception.stacktrace"),
+    )
 }
 
 fn span_ref(span: &SpanView) -> SpanRef {

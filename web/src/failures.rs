@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Serialize;
 use store::{SpanView, TraceSummary};
 
-use crate::error_origin;
+use crate::error_origin::{self, Placed};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FailureGroup {
@@ -33,49 +33,52 @@ pub struct EndpointCount {
     pub count: u64,
 }
 
+/// The earliest origin of each trace among `spans` (of any number of
+/// traces, in any order), as (trace id, span id).
+pub fn first_origins<S: Placed>(spans: &[S]) -> Vec<(String, String)> {
+    let mut by_trace: HashMap<&str, Vec<&S>> = HashMap::new();
+    for span in spans {
+        by_trace.entry(span.trace_id()).or_default().push(span);
+    }
+    by_trace
+        .into_iter()
+        .filter_map(|(trace, spans)| {
+            let first = *error_origin::origins(&spans).first()?;
+            Some((trace.to_owned(), first.span_id().to_owned()))
+        })
+        .collect()
+}
+
 /// Groups `traces` (failed trace summaries, newest first) by their origin,
-/// using `spans` (every span of those traces); biggest group first.
+/// given the spans `first_origins` named; biggest group first.
 pub fn group(
     traces: &[TraceSummary],
-    spans: &[SpanView],
+    origins: &[SpanView],
     start: i64,
     end: i64,
     buckets: usize,
 ) -> Vec<FailureGroup> {
-    let mut by_trace: HashMap<&str, Vec<SpanView>> = HashMap::new();
-    for span in spans {
-        by_trace
-            .entry(span.trace_id.as_str())
-            .or_default()
-            .push(span.clone());
-    }
+    let by_trace: HashMap<&str, &SpanView> =
+        origins.iter().map(|s| (s.trace_id.as_str(), s)).collect();
     let buckets = buckets.max(1);
     let width = ((end - start).max(1) as f64) / buckets as f64;
     // (service, operation, error) → the group and its entry endpoints counted.
     type Groups = BTreeMap<(String, String, String), (FailureGroup, BTreeMap<String, u64>)>;
     let mut groups = Groups::new();
     for trace in traces {
-        let Some(origin) = by_trace
-            .get(trace.trace_id.as_str())
-            .and_then(|spans| error_origin::find(spans))
-        else {
+        let Some(origin) = by_trace.get(trace.trace_id.as_str()) else {
             continue;
         };
-        let error = origin
-            .exception_type
-            .clone()
-            .or(origin.exception_message.clone())
+        let (exception_type, exception_message, _) = error_origin::exception(origin);
+        let error = exception_type
+            .or(exception_message)
             .unwrap_or_else(|| "error".to_owned());
-        let key = (
-            origin.service.clone(),
-            origin.operation.clone(),
-            error.clone(),
-        );
+        let key = (origin.service.clone(), origin.name.clone(), error.clone());
         let (group, endpoints) = groups.entry(key).or_insert_with(|| {
             (
                 FailureGroup {
                     service: origin.service.clone(),
-                    operation: origin.operation.clone(),
+                    operation: origin.name.clone(),
                     error,
                     count: 0,
                     entry_endpoints: Vec::new(),
@@ -188,7 +191,19 @@ mod tests {
             summary("t1", 10, "gateway"),
             summary("t4", 5, "gateway"),
         ];
-        let groups = group(&traces, &spans, 0, 100, 4);
+        // As the failures page does: origins placed, then their spans read.
+        let mut origins = first_origins(&spans);
+        origins.sort();
+        assert_eq!(
+            origins,
+            [("t1", "c"), ("t2", "e"), ("t3", "g")].map(|(t, s)| (t.to_owned(), s.to_owned()))
+        );
+        let origin_spans: Vec<SpanView> = spans
+            .iter()
+            .filter(|s| origins.contains(&(s.trace_id.clone(), s.span_id.clone())))
+            .cloned()
+            .collect();
+        let groups = group(&traces, &origin_spans, 0, 100, 4);
         assert_eq!(groups.len(), 2);
         let payments = &groups[0];
         assert_eq!(

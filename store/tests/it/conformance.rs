@@ -2190,6 +2190,57 @@ pub async fn request_resolution(ctx: Ctx) {
     }
 }
 
+pub async fn span_nodes_and_spans_by_id(ctx: Ctx) {
+    write(&ctx, &search_traces()).await;
+    let hex = |bytes: &[u8]| hex::encode(bytes);
+    let mut nodes = ctx
+        .store
+        .span_nodes(&[hex(&tid(1)), hex(&tid(3)), "not-an-id".into()])
+        .await
+        .unwrap();
+    nodes.sort_by(|a, b| a.span_id.cmp(&b.span_id));
+    let node =
+        |trace: u64, span: u64, parent: Option<u64>, start: i64, is_error: bool| store::SpanNode {
+            trace_id: hex(&tid(trace)),
+            span_id: hex(&sid(span)),
+            parent_span_id: parent.map(|p| hex(&sid(p))),
+            start_time_unix_nano: start,
+            is_error,
+        };
+    assert_eq!(
+        nodes,
+        [
+            node(1, 1, None, T0, false),
+            node(1, 2, Some(1), T0 + 100, true),
+            node(3, 4, Some(99), T0 + 5_000, false),
+        ],
+        "[{:?}]",
+        ctx.backend
+    );
+    // A pair is a span id within its trace: span 2 is not in trace 2.
+    let spans = ctx
+        .store
+        .spans_by_id(&[
+            (hex(&tid(1)), hex(&sid(2))),
+            (hex(&tid(2)), hex(&sid(2))),
+            (hex(&tid(2)), hex(&sid(3))),
+        ])
+        .await
+        .unwrap();
+    let mut got: Vec<(String, String)> = spans
+        .iter()
+        .map(|s| (s.name.clone(), s.service.clone()))
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [("GET /cart", "gateway"), ("SELECT orders", "db")]
+            .map(|(n, s)| (n.to_owned(), s.to_owned())),
+        "[{:?}]",
+        ctx.backend
+    );
+}
+
 pub async fn service_red(ctx: Ctx) {
     let mut batch = search_traces();
     // Requests: the roots of traces 1 and 2 (gateway), the server span below

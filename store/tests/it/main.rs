@@ -56,5 +56,6 @@ conformance!(
     trace_search,
     request_resolution,
     service_red,
+    span_nodes_and_spans_by_id,
     report_spans_stream_the_window,
 );
