@@ -14,7 +14,6 @@ use clap::Args;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
-use prost::Message as _;
 
 pub use shop::{SERVICES, Shop};
 
@@ -195,6 +194,13 @@ async fn feed(args: &DemoArgs, endpoint: &str, ui: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What loupe refused of an export (it says so in the partial success).
+fn say_rejected(what: &str, rejected: Option<(i64, String)>) {
+    if let Some((count, message)) = rejected.filter(|(count, _)| *count > 0) {
+        eprintln!("loupe demo: {count} {what} rejected: {message}");
+    }
+}
+
 fn tell(ui: &str, request_id: &str) {
     println!("  try request id {request_id} (a checkout that failed): {ui}/requests/{request_id}");
 }
@@ -249,46 +255,38 @@ impl Sender {
 
     async fn send(&self, exports: &shop::Exports) -> anyhow::Result<()> {
         if !exports.traces.resource_spans.is_empty() {
-            let answer = self
-                .post("/v1/traces", exports.traces.encode_to_vec())
-                .await?;
-            let answer = ExportTraceServiceResponse::decode(answer)?;
-            if let Some(p) = answer.partial_success.filter(|p| p.rejected_spans > 0) {
-                eprintln!(
-                    "loupe demo: {} spans rejected: {}",
-                    p.rejected_spans, p.error_message
-                );
-            }
+            let answer: ExportTraceServiceResponse =
+                self.export("/v1/traces", &exports.traces).await?;
+            let rejected = answer
+                .partial_success
+                .map(|p| (p.rejected_spans, p.error_message));
+            say_rejected("spans", rejected);
         }
         if !exports.logs.resource_logs.is_empty() {
-            let answer = self.post("/v1/logs", exports.logs.encode_to_vec()).await?;
-            let answer = ExportLogsServiceResponse::decode(answer)?;
-            if let Some(p) = answer
+            let answer: ExportLogsServiceResponse = self.export("/v1/logs", &exports.logs).await?;
+            let rejected = answer
                 .partial_success
-                .filter(|p| p.rejected_log_records > 0)
-            {
-                eprintln!(
-                    "loupe demo: {} log records rejected: {}",
-                    p.rejected_log_records, p.error_message
-                );
-            }
+                .map(|p| (p.rejected_log_records, p.error_message));
+            say_rejected("log records", rejected);
         }
         if !exports.metrics.resource_metrics.is_empty() {
-            let answer = self
-                .post("/v1/metrics", exports.metrics.encode_to_vec())
-                .await?;
-            let answer = ExportMetricsServiceResponse::decode(answer)?;
-            if let Some(p) = answer
+            let answer: ExportMetricsServiceResponse =
+                self.export("/v1/metrics", &exports.metrics).await?;
+            let rejected = answer
                 .partial_success
-                .filter(|p| p.rejected_data_points > 0)
-            {
-                eprintln!(
-                    "loupe demo: {} metric points rejected: {}",
-                    p.rejected_data_points, p.error_message
-                );
-            }
+                .map(|p| (p.rejected_data_points, p.error_message));
+            say_rejected("metric points", rejected);
         }
         Ok(())
+    }
+
+    async fn export<A: prost::Message + Default>(
+        &self,
+        path: &str,
+        request: &impl prost::Message,
+    ) -> anyhow::Result<A> {
+        let answer = self.post(path, request.encode_to_vec()).await?;
+        A::decode(answer).with_context(|| format!("{path}: the answer is not OTLP protobuf"))
     }
 
     async fn post(&self, path: &str, body: Vec<u8>) -> anyhow::Result<Bytes> {

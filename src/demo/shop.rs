@@ -184,6 +184,10 @@ struct Trace {
     failed: bool,
 }
 
+/// A service's handler of a call: fills in the spans below its server span
+/// (the third argument), starting at the fourth.
+type Handler = fn(&mut Shop, &mut Trace, &[u8], i64) -> Answer;
+
 /// What a called service answered, and when its caller saw the answer.
 struct Answer {
     end: i64,
@@ -428,7 +432,7 @@ impl Shop {
         route: &'static str,
         callee: Svc,
         path: String,
-        handler: fn(&mut Shop, &mut Trace, &[u8], i64) -> Answer,
+        handler: Handler,
     ) -> Answer {
         let client = self.id(8);
         let server = self.id(8);
@@ -586,61 +590,53 @@ impl Shop {
             t, Svc::Orders, server, start, millis, "INSERT", "orders",
             "INSERT INTO orders (customer_id, status, total_cents) VALUES ($1, 'pending', $2) RETURNING id",
         );
-        let reserved = self.call(
-            t,
-            Svc::Orders,
-            server,
-            now + ms(0.2),
-            "POST",
-            "/reservations",
-            Svc::Inventory,
-            "/reservations".into(),
-            Shop::reserve,
-        );
-        now = reserved.end;
-        if reserved.status >= 500 {
-            let end = now + ms(self.rng.between(0.5, 2.0));
-            t.log(
+        // Stock first, then the money; either failing ends the order.
+        let steps: [(&'static str, Svc, Handler, &str, i64); 2] = [
+            (
+                "/reservations",
+                Svc::Inventory,
+                Shop::reserve,
+                "stock reservation failed",
+                503,
+            ),
+            (
+                "/charges",
+                Svc::Payments,
+                Shop::charge,
+                "payment failed, order cancelled",
+                502,
+            ),
+        ];
+        for (route, callee, handler, failure, status) in steps {
+            let answer = self.call(
+                t,
                 Svc::Orders,
-                MANUAL,
-                end,
-                Sev::Error,
-                format!(
-                    "order {order}: stock reservation failed (inventory answered {})",
-                    reserved.status
-                ),
-                Some(server),
-                vec![i("order.id", order as i64)],
+                server,
+                now + ms(0.2),
+                "POST",
+                route,
+                callee,
+                route.into(),
+                handler,
             );
-            return Answer { end, status: 503 };
-        }
-        let charged = self.call(
-            t,
-            Svc::Orders,
-            server,
-            now + ms(0.2),
-            "POST",
-            "/charges",
-            Svc::Payments,
-            "/charges".into(),
-            Shop::charge,
-        );
-        now = charged.end;
-        if charged.status >= 500 {
-            let end = now + ms(self.rng.between(0.5, 2.0));
-            t.log(
-                Svc::Orders,
-                MANUAL,
-                end,
-                Sev::Error,
-                format!(
-                    "order {order}: payment failed (payments answered {}), order cancelled",
-                    charged.status
-                ),
-                Some(server),
-                vec![i("order.id", order as i64)],
-            );
-            return Answer { end, status: 502 };
+            now = answer.end;
+            if answer.status >= 500 {
+                let end = now + ms(self.rng.between(0.5, 2.0));
+                t.log(
+                    Svc::Orders,
+                    MANUAL,
+                    end,
+                    Sev::Error,
+                    format!(
+                        "order {order}: {failure} ({} answered {})",
+                        callee.name(),
+                        answer.status
+                    ),
+                    Some(server),
+                    vec![i("order.id", order as i64)],
+                );
+                return Answer { end, status };
+            }
         }
         let producer = self.id(8);
         let publish_end = now + ms(self.rng.between(0.6, 2.5));

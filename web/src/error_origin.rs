@@ -42,41 +42,30 @@ pub trait Placed {
     fn start(&self) -> i64;
 }
 
-impl Placed for SpanView {
-    fn trace_id(&self) -> &str {
-        &self.trace_id
-    }
-    fn span_id(&self) -> &str {
-        &self.span_id
-    }
-    fn parent_span_id(&self) -> Option<&str> {
-        self.parent_span_id.as_deref()
-    }
-    fn is_error(&self) -> bool {
-        self.is_error
-    }
-    fn start(&self) -> i64 {
-        self.start_time_unix_nano
-    }
+/// Both span shapes name these fields alike.
+macro_rules! placed {
+    ($($shape:ty),*) => {$(
+        impl Placed for $shape {
+            fn trace_id(&self) -> &str {
+                &self.trace_id
+            }
+            fn span_id(&self) -> &str {
+                &self.span_id
+            }
+            fn parent_span_id(&self) -> Option<&str> {
+                self.parent_span_id.as_deref()
+            }
+            fn is_error(&self) -> bool {
+                self.is_error
+            }
+            fn start(&self) -> i64 {
+                self.start_time_unix_nano
+            }
+        }
+    )*};
 }
 
-impl Placed for SpanNode {
-    fn trace_id(&self) -> &str {
-        &self.trace_id
-    }
-    fn span_id(&self) -> &str {
-        &self.span_id
-    }
-    fn parent_span_id(&self) -> Option<&str> {
-        self.parent_span_id.as_deref()
-    }
-    fn is_error(&self) -> bool {
-        self.is_error
-    }
-    fn start(&self) -> i64 {
-        self.start_time_unix_nano
-    }
-}
+placed!(SpanView, SpanNode);
 
 /// A trace's spans gathered from a longer list, by reference.
 impl<S: Placed> Placed for &S {
