@@ -182,8 +182,8 @@ impl Store {
             .filter_map(|id| rows::hex_id::<16>(id).map(|id| id.to_vec()))
             .collect();
         match self {
-            Store::Sqlite(s) => s.span_nodes(&ids).await,
-            Store::Postgres(s) => s.span_nodes(&ids).await,
+            Store::Sqlite(s) => s.span_nodes(ids).await,
+            Store::Postgres(s) => s.span_nodes_sqlx(&ids).await,
         }
     }
 

@@ -316,7 +316,7 @@ macro_rules! impl_reads {
         }
 
         /// The `SpanNode` of every span of the given traces.
-        pub async fn span_nodes(
+        pub async fn span_nodes_sqlx(
             &self,
             trace_ids: &[Vec<u8>],
         ) -> $crate::Result<Vec<$crate::read::SpanNode>> {

@@ -143,6 +143,18 @@ impl SqliteStore {
         .map_err(|e| crate::StoreError::Scan(format!("scan thread failed: {e}")))?
     }
 
+    /// The failures page's read of a thousand traces' spans: through
+    /// `sqlite_scan` (sqlx's per-row hand-over was most of the page's time),
+    /// or through sqlx for a database in memory.
+    pub async fn span_nodes(&self, trace_ids: Vec<Vec<u8>>) -> Result<Vec<crate::read::SpanNode>> {
+        let Some(file) = self.file.clone() else {
+            return self.span_nodes_sqlx(&trace_ids).await;
+        };
+        tokio::task::spawn_blocking(move || crate::sqlite_scan::span_nodes(&file, &trace_ids))
+            .await
+            .map_err(|e| crate::StoreError::Scan(format!("scan thread failed: {e}")))?
+    }
+
     pub async fn stored_bytes(&self) -> Result<crate::report::SignalBytes> {
         let cached = *self.stored.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((at, bytes)) = cached

@@ -1,5 +1,6 @@
-//! The reports' one big read, stepped through SQLite's C API on a blocking
-//! thread of its own connection. sqlx hands each row from SQLite's thread to
+//! The reads of many narrow rows (the reports' span scan, the services
+//! overview's requests, the failures page's span nodes), stepped through
+//! SQLite's C API on a blocking thread of its own connection. sqlx hands each row from SQLite's thread to
 //! the reader separately, which cost ~15 µs a row: a day of a million spans
 //! took 17 s. Stepped here, with names shared rather than copied per row,
 //! rows go over in chunks at about 1 µs each.
@@ -16,6 +17,7 @@ use std::sync::Arc;
 
 use libsqlite3_sys as ffi;
 
+use crate::read::SpanNode;
 use crate::report::ReportSpan;
 use crate::rows::fixed_id;
 use crate::{Result, StoreError};
@@ -31,6 +33,10 @@ const SPANS: &CStr = c"SELECT trace_id, span_id, parent_span_id, service, name, 
 /// own, so the covering index `spans_requests` answers alone.
 const REQUESTS: &CStr = c"SELECT service, end_ns - start_ns, is_error, start_ns FROM spans \
     WHERE (kind IN (2, 5) OR parent_span_id IS NULL) AND start_ns >= ?1 AND start_ns < ?2";
+
+/// One trace's spans as the failures page places them.
+const NODES: &CStr =
+    c"SELECT span_id, parent_span_id, start_ns, is_error FROM spans WHERE trace_id = ?1";
 
 struct Db(NonNull<ffi::sqlite3>);
 
@@ -110,6 +116,29 @@ impl Stmt<'_> {
             ffi::SQLITE_OK => Ok(()),
             _ => Err(error(self.db.0.as_ptr(), "bind")),
         }
+    }
+
+    fn bind_blob(&mut self, index: i32, value: &[u8]) -> Result<()> {
+        // SAFETY: a valid statement; SQLITE_TRANSIENT makes SQLite copy the
+        // bytes before this returns, so `value` need not outlive the call.
+        let rc = unsafe {
+            ffi::sqlite3_bind_blob(
+                self.raw.as_ptr(),
+                index,
+                value.as_ptr().cast(),
+                value.len() as i32,
+                ffi::SQLITE_TRANSIENT(),
+            )
+        };
+        match rc {
+            ffi::SQLITE_OK => Ok(()),
+            _ => Err(error(self.db.0.as_ptr(), "bind")),
+        }
+    }
+
+    fn reset(&mut self) {
+        // SAFETY: a valid statement; bindings are kept and rebound next.
+        unsafe { ffi::sqlite3_reset(self.raw.as_ptr()) };
     }
 
     /// `Ok(true)` when a row is ready to be read.
@@ -200,6 +229,30 @@ pub(crate) fn requests(
         each(&service, duration, is_error, started);
     }
     Ok(())
+}
+
+/// The `SpanNode` of every span of the given traces, one indexed lookup
+/// per trace.
+pub(crate) fn span_nodes(path: &Path, trace_ids: &[Vec<u8>]) -> Result<Vec<SpanNode>> {
+    let db = Db::open_read_only(path)?;
+    let mut stmt = db.prepare(NODES)?;
+    let mut nodes = Vec::new();
+    for trace_id in trace_ids {
+        stmt.reset();
+        stmt.bind_blob(1, trace_id)?;
+        let trace = hex::encode(trace_id);
+        while stmt.step()? {
+            let parent = (!stmt.is_null(1)).then(|| hex::encode(stmt.bytes(1, false)));
+            nodes.push(SpanNode {
+                trace_id: trace.clone(),
+                span_id: hex::encode(stmt.bytes(0, false)),
+                parent_span_id: parent,
+                start_time_unix_nano: stmt.int(2),
+                is_error: stmt.int(3) != 0,
+            });
+        }
+    }
+    Ok(nodes)
 }
 
 /// Steps every span that started in `[start, end)` and hands them to `send`
