@@ -1,8 +1,8 @@
 //! The reads of many narrow rows (the reports' span scan, the services
 //! overview's requests, the failures page's span nodes), stepped through
-//! SQLite's C API on a blocking thread of its own connection. sqlx hands each row from SQLite's thread to
-//! the reader separately, which cost ~15 µs a row: a day of a million spans
-//! took 17 s. Stepped here, with names shared rather than copied per row,
+//! SQLite's C API on a blocking thread of its own connection. sqlx hands
+//! each row from SQLite's thread to the reader separately, which cost
+//! ~15 µs a row: a day of a million spans took 17 s. Stepped here, with names shared rather than copied per row,
 //! rows go over in chunks at about 1 µs each.
 //!
 //! The one `unsafe` of the workspace lives here, behind `Db` and `Stmt`,
