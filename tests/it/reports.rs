@@ -910,6 +910,36 @@ async fn reports_on(database_url: Option<String>) {
     let (status, _, _) = server.page("/reports/load?since=soon", false).await;
     assert_eq!(status, 400);
 
+    // Every page's window links: its own path, its other parameters kept,
+    // the window in use (or the page's default) marked.
+    for (page, link, active) in [
+        (
+            "/reports/load?service=payments",
+            "/reports/load?since=7d&amp;service=payments",
+            "24h",
+        ),
+        ("/reports/cost?since=6h", "/reports/cost?since=7d", "6h"),
+        ("/map", "/map?since=7d", "1h"),
+        (
+            "/metrics-explorer?metric=pool.connections&since=15m",
+            "/metrics-explorer?since=7d&amp;metric=pool.connections",
+            "15m",
+        ),
+        ("/failures", "/failures?window=7d", "1h"),
+        ("/?window=6h", "/?window=7d", "6h"),
+    ] {
+        let (status, _, html) = server.page(page, false).await;
+        assert_eq!(status, 200, "{page}");
+        assert!(
+            html.contains(&format!("href=\"{link}\"")),
+            "{page} links {link}"
+        );
+        assert!(
+            html.contains(&format!("class=\"active\" aria-current=\"page\">{active}<")),
+            "{page} marks {active}"
+        );
+    }
+
     for bad in [
         "since=soon",
         "since=2h&until=never",

@@ -207,12 +207,27 @@ async fn failures(
 /// A report's window: `since` (a duration back, or a time; default 24h)
 /// to `until` (a time; default now).
 pub(crate) fn report_window(params: &HashMap<String, String>) -> ApiResult<Window> {
-    Window::parse(
-        params.get("since").map(String::as_str),
+    window_params(params, "24h").1.map_err(ApiError::BadRequest)
+}
+
+/// `since` as given (`default` when absent or empty), for the links of a
+/// page, and the window it names with `until`.
+pub(crate) fn window_params(
+    params: &HashMap<String, String>,
+    default: &str,
+) -> (String, Result<Window, String>) {
+    let since = params
+        .get("since")
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .unwrap_or(default)
+        .to_owned();
+    let window = Window::parse(
+        Some(&since),
         params.get("until").map(String::as_str),
         reports::now_ns(),
-    )
-    .map_err(ApiError::BadRequest)
+    );
+    (since, window)
 }
 
 fn non_empty<'a>(params: &'a HashMap<String, String>, key: &str) -> Option<&'a str> {

@@ -11,15 +11,9 @@ use axum::response::{IntoResponse, Response};
 
 use super::format;
 use super::pages::Layout;
-use super::services::WINDOWS;
+use super::services::{WindowLink, window_links};
 use crate::AppState;
 use crate::api::{self, ApiError};
-
-struct WindowLink {
-    label: &'static str,
-    href: String,
-    current: bool,
-}
 
 struct GroupRow {
     service: String,
@@ -54,14 +48,7 @@ pub async fn page(
         .get("window")
         .cloned()
         .unwrap_or_else(|| "1h".to_owned());
-    let windows = WINDOWS
-        .iter()
-        .map(|label| WindowLink {
-            label,
-            href: format!("/failures?window={label}"),
-            current: *label == window,
-        })
-        .collect();
+    let windows = window_links("/failures?window=", Some(&window), "");
     let mut page = FailuresPage {
         layout: Layout::new("Failures", ""),
         windows,

@@ -12,10 +12,9 @@ use axum::response::{IntoResponse, Response};
 
 use super::format;
 use super::pages::{Layout, UiError};
-use super::services::WINDOWS;
-use super::services::WindowLink;
+use super::services::{WindowLink, window_links};
 use crate::AppState;
-use crate::api::report_window;
+use crate::api::window_params;
 use crate::metrics_chart::{self, Chart, MAX_POINTS, SLICES};
 
 const W: f64 = 880.0;
@@ -273,11 +272,7 @@ pub async fn page(
     State(state): State<AppState>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, UiError> {
-    let since = params
-        .get("since")
-        .map(String::as_str)
-        .unwrap_or("1h")
-        .to_owned();
+    let (since, window) = window_params(&params, "1h");
     let metric = params
         .get("metric")
         .map(|m| m.trim().to_owned())
@@ -310,14 +305,7 @@ pub async fn page(
         .collect();
     let mut page = ExplorerPage {
         layout: Layout::new("Metrics", ""),
-        windows: WINDOWS
-            .iter()
-            .map(|&w| WindowLink {
-                label: w,
-                href: format!("/metrics-explorer?since={w}{keep}"),
-                active: since == w,
-            })
-            .collect(),
+        windows: window_links("/metrics-explorer?since=", Some(&since), &keep),
         error: None,
         metrics,
         metric: metric.clone(),
@@ -328,12 +316,10 @@ pub async fn page(
         left: LEFT,
         plot_bottom: H - BOTTOM,
     };
-    let mut params = params;
-    params.entry("since".into()).or_insert_with(|| "1h".into());
-    let window = match report_window(&params) {
+    let window = match window {
         Ok(window) => window,
         Err(err) => {
-            page.error = Some(err.to_string());
+            page.error = Some(err);
             return Ok((StatusCode::BAD_REQUEST, page).into_response());
         }
     };

@@ -11,22 +11,10 @@ use axum::response::{IntoResponse, Response};
 
 use super::format;
 use super::pages::{Layout, UiError};
-use super::services::{WINDOWS, WindowLink};
+use super::services::{WindowLink, window_links};
 use crate::AppState;
-use crate::api::report_window;
+use crate::api::window_params;
 use crate::reports::{self, LoadReport, bytes, load::Series};
-
-/// The window links of a report page, keeping its other parameters.
-fn windows(path: &str, since: &str, keep: &str) -> Vec<WindowLink> {
-    WINDOWS
-        .iter()
-        .map(|&w| WindowLink {
-            label: w,
-            href: format!("{path}?since={w}{keep}"),
-            active: since == w,
-        })
-        .collect()
-}
 
 fn pct(share: f64) -> String {
     format!("{:.1}%", share * 100.0)
@@ -252,11 +240,7 @@ pub async fn load(
     State(state): State<AppState>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, UiError> {
-    let since = params
-        .get("since")
-        .map(String::as_str)
-        .unwrap_or("24h")
-        .to_owned();
+    let (since, window) = window_params(&params, "24h");
     let until = params
         .get("until")
         .map(String::as_str)
@@ -272,7 +256,7 @@ pub async fn load(
     };
     let mut page = LoadPage {
         layout: Layout::new("Load report", ""),
-        windows: windows("/reports/load", &since, &keep),
+        windows: window_links("/reports/load?since=", Some(&since), &keep),
         error: None,
         range: String::new(),
         since: since.clone(),
@@ -288,10 +272,10 @@ pub async fn load(
         repeated: vec![],
         threshold: reports::REPEATED_CALLS,
     };
-    let window = match report_window(&params) {
+    let window = match window {
         Ok(window) => window,
         Err(err) => {
-            page.error = Some(err.to_string());
+            page.error = Some(err);
             return Ok((StatusCode::BAD_REQUEST, page).into_response());
         }
     };
@@ -478,11 +462,7 @@ pub async fn cost(
     State(state): State<AppState>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, UiError> {
-    let since = params
-        .get("since")
-        .map(String::as_str)
-        .unwrap_or("24h")
-        .to_owned();
+    let (since, window) = window_params(&params, "24h");
     let until = params
         .get("until")
         .map(String::as_str)
@@ -490,7 +470,7 @@ pub async fn cost(
     let p = state.prices;
     let mut page = CostPage {
         layout: Layout::new("Cost report", ""),
-        windows: windows("/reports/cost", &since, ""),
+        windows: window_links("/reports/cost?since=", Some(&since), ""),
         error: None,
         range: String::new(),
         csv: vec![],
@@ -513,10 +493,10 @@ pub async fn cost(
         sources: vec![],
         metrics: vec![],
     };
-    let window = match report_window(&params) {
+    let window = match window {
         Ok(window) => window,
         Err(err) => {
-            page.error = Some(err.to_string());
+            page.error = Some(err);
             return Ok((StatusCode::BAD_REQUEST, page).into_response());
         }
     };
@@ -732,14 +712,10 @@ pub async fn map(
     State(state): State<AppState>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, UiError> {
-    let since = params
-        .get("since")
-        .map(String::as_str)
-        .unwrap_or("1h")
-        .to_owned();
+    let (since, window) = window_params(&params, "1h");
     let mut page = MapPage {
         layout: Layout::new("Service map", ""),
-        windows: windows("/map", &since, ""),
+        windows: window_links("/map?since=", Some(&since), ""),
         error: None,
         range: String::new(),
         width: 0.0,
@@ -747,12 +723,10 @@ pub async fn map(
         nodes: vec![],
         edges: vec![],
     };
-    let mut params = params;
-    params.entry("since".into()).or_insert_with(|| "1h".into());
-    let window = match report_window(&params) {
+    let window = match window {
         Ok(window) => window,
         Err(err) => {
-            page.error = Some(err.to_string());
+            page.error = Some(err);
             return Ok((StatusCode::BAD_REQUEST, page).into_response());
         }
     };

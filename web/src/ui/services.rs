@@ -57,13 +57,15 @@ pub struct ServicesPage {
     spark_height: f64,
 }
 
-/// The window links; `active` is the current window, if any.
-fn window_links(active: Option<&str>) -> Vec<WindowLink> {
+/// The window links of a page: `prefix` is its path and parameter up to the
+/// window (`/?window=`, `/map?since=`), `keep` the other parameters to
+/// carry (`&service=…`); `active` is the current window, if any.
+pub fn window_links(prefix: &str, active: Option<&str>, keep: &str) -> Vec<WindowLink> {
     WINDOWS
         .iter()
         .map(|&w| WindowLink {
             label: w,
-            href: format!("/?window={w}"),
+            href: format!("{prefix}{w}{keep}"),
             active: active == Some(w),
         })
         .collect()
@@ -95,7 +97,7 @@ pub async fn services(
     let bad = |message: String| {
         let page = ServicesPage {
             layout: Layout::new("Services", ""),
-            windows: window_links(None),
+            windows: window_links("/?window=", None, ""),
             range: String::new(),
             error: Some(message),
             services: vec![],
@@ -161,7 +163,7 @@ pub async fn services(
     };
     Ok(ServicesPage {
         layout: Layout::new("Services", ""),
-        windows: window_links(active),
+        windows: window_links("/?window=", active, ""),
         range,
         error: None,
         services,
