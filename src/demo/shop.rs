@@ -1101,49 +1101,53 @@ impl Shop {
     /// Groups the traces' spans and log records by service and scope, the
     /// way each service's SDK batches them.
     fn pack(&self, traces: Vec<Trace>, out: &mut Exports) {
-        let mut spans: BTreeMap<(Svc, &str), Vec<Span>> = BTreeMap::new();
-        let mut logs: BTreeMap<(Svc, &str), Vec<LogRecord>> = BTreeMap::new();
+        type ByScope<T> = BTreeMap<Svc, BTreeMap<&'static str, Vec<T>>>;
+        let mut spans: ByScope<Span> = BTreeMap::new();
+        let mut logs: ByScope<LogRecord> = BTreeMap::new();
         for trace in traces {
             for (svc, scope, span) in trace.spans {
-                spans.entry((svc, scope)).or_default().push(span);
+                spans
+                    .entry(svc)
+                    .or_default()
+                    .entry(scope)
+                    .or_default()
+                    .push(span);
             }
             for (svc, scope, record) in trace.logs {
-                logs.entry((svc, scope)).or_default().push(record);
+                logs.entry(svc)
+                    .or_default()
+                    .entry(scope)
+                    .or_default()
+                    .push(record);
             }
         }
-        for svc in Svc::ALL {
-            let scope_spans: Vec<ScopeSpans> = spans
-                .range((svc, "")..)
-                .take_while(|((s, _), _)| *s == svc)
-                .map(|((_, name), spans)| ScopeSpans {
-                    scope: Some(scope(name)),
-                    spans: spans.clone(),
-                    ..Default::default()
-                })
-                .collect();
-            if !scope_spans.is_empty() {
-                out.traces.resource_spans.push(ResourceSpans {
-                    resource: Some(self.resource(svc)),
-                    scope_spans,
-                    ..Default::default()
-                });
-            }
-            let scope_logs: Vec<ScopeLogs> = logs
-                .range((svc, "")..)
-                .take_while(|((s, _), _)| *s == svc)
-                .map(|((_, name), records)| ScopeLogs {
-                    scope: Some(scope(name)),
-                    log_records: records.clone(),
-                    ..Default::default()
-                })
-                .collect();
-            if !scope_logs.is_empty() {
-                out.logs.resource_logs.push(ResourceLogs {
-                    resource: Some(self.resource(svc)),
-                    scope_logs,
-                    ..Default::default()
-                });
-            }
+        for (svc, scopes) in spans {
+            out.traces.resource_spans.push(ResourceSpans {
+                resource: Some(self.resource(svc)),
+                scope_spans: scopes
+                    .into_iter()
+                    .map(|(name, spans)| ScopeSpans {
+                        scope: Some(scope(name)),
+                        spans,
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            });
+        }
+        for (svc, scopes) in logs {
+            out.logs.resource_logs.push(ResourceLogs {
+                resource: Some(self.resource(svc)),
+                scope_logs: scopes
+                    .into_iter()
+                    .map(|(name, log_records)| ScopeLogs {
+                        scope: Some(scope(name)),
+                        log_records,
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            });
         }
     }
 }
