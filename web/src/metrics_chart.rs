@@ -389,8 +389,8 @@ mod tests {
 
     #[test]
     fn cumulative_counters_become_rates_and_restarts_count_from_zero() {
-        // Two slices of 10 s. Series a: 100 → 150 (slice 0) → 30 (restart, slice 1).
-        // Series b (delta): 20 in slice 1.
+        // Two slices of 10 s. 100 → 150 (slice 0: +50) → 30 (a restart:
+        // slice 1 counts the 30 since).
         let points = [
             point(MetricKind::Sum, 2, &[("k", "a")], 0, S, int(100)),
             point(MetricKind::Sum, 2, &[("k", "a")], 0, 5 * S, int(150)),
@@ -408,6 +408,18 @@ mod tests {
             ["a"]
         );
         assert_eq!(by.keys, ["service", "k"]);
+    }
+
+    #[test]
+    fn delta_counters_count_each_point_whole() {
+        let points = [
+            point(MetricKind::Sum, 1, &[], 0, S, int(10)),
+            point(MetricKind::Sum, 1, &[], 0, 5 * S, int(10)),
+            point(MetricKind::Sum, 1, &[], 0, 12 * S, int(20)),
+        ];
+        let c = chart(&points, None, 0, 20 * S, 2);
+        assert_eq!(c.measure, "rate per second");
+        assert_eq!(c.lines[0].values, vec![Some(2.0), Some(2.0)]);
     }
 
     #[test]
