@@ -352,6 +352,8 @@ macro_rules! impl_reads {
             &self,
             ids: &[(Vec<u8>, Vec<u8>)],
         ) -> $crate::Result<Vec<$crate::read::SpanView>> {
+            let wanted: std::collections::HashSet<(&[u8], &[u8])> =
+                ids.iter().map(|(t, s)| (t.as_slice(), s.as_slice())).collect();
             let mut spans = Vec::new();
             for chunk in ids.chunks(500) {
                 let mut q = sqlx::QueryBuilder::<$db>::new(format!(
@@ -369,7 +371,7 @@ macro_rules! impl_reads {
                     .await?
                 {
                     // Span ids are unique only within their trace.
-                    if chunk.iter().any(|(t, s)| *t == raw.trace_id && *s == raw.span_id) {
+                    if wanted.contains(&(raw.trace_id.as_slice(), raw.span_id.as_slice())) {
                         spans.push(raw.into_view()?);
                     }
                 }
