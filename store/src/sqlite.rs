@@ -33,6 +33,16 @@ pub struct SqliteStore {
     stored: Arc<Mutex<Option<(Instant, crate::report::SignalBytes)>>>,
 }
 
+/// Runs a `sqlite_scan` read, which steps SQLite synchronously, on a
+/// blocking thread.
+async fn on_scan_thread<T: Send + 'static>(
+    scan: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(scan)
+        .await
+        .map_err(|e| crate::StoreError::Scan(format!("scan thread failed: {e}")))?
+}
+
 /// How long a measure of the tables' sizes is reused.
 const STORED_BYTES_FOR: Duration = Duration::from_secs(60);
 
@@ -106,14 +116,16 @@ impl SqliteStore {
             return self.report_spans_sqlx(start, end, each).await;
         };
         let (tx, mut rx) = tokio::sync::mpsc::channel(4);
-        let scan = tokio::task::spawn_blocking(move || {
+        let scan = on_scan_thread(move || {
             crate::sqlite_scan::spans(&file, start, end, |chunk| tx.blocking_send(chunk).is_ok())
         });
-        while let Some(chunk) = rx.recv().await {
-            chunk.into_iter().for_each(&mut each);
-        }
-        scan.await
-            .map_err(|e| crate::StoreError::Scan(format!("scan thread failed: {e}")))?
+        let read = async {
+            while let Some(chunk) = rx.recv().await {
+                chunk.into_iter().for_each(&mut each);
+            }
+        };
+        let (scanned, ()) = tokio::join!(scan, read);
+        scanned
     }
 
     /// The services overview's read: through `sqlite_scan` on a blocking
@@ -128,7 +140,7 @@ impl SqliteStore {
         let Some(file) = self.file.clone() else {
             return self.add_requests_sqlx(start, end, tally).await;
         };
-        tokio::task::spawn_blocking(move || {
+        on_scan_thread(move || {
             crate::sqlite_scan::requests(
                 &file,
                 start,
@@ -140,7 +152,6 @@ impl SqliteStore {
             .map(|()| tally)
         })
         .await
-        .map_err(|e| crate::StoreError::Scan(format!("scan thread failed: {e}")))?
     }
 
     /// The failures page's read of a thousand traces' spans: through
@@ -150,9 +161,7 @@ impl SqliteStore {
         let Some(file) = self.file.clone() else {
             return self.span_nodes_sqlx(&trace_ids).await;
         };
-        tokio::task::spawn_blocking(move || crate::sqlite_scan::span_nodes(&file, &trace_ids))
-            .await
-            .map_err(|e| crate::StoreError::Scan(format!("scan thread failed: {e}")))?
+        on_scan_thread(move || crate::sqlite_scan::span_nodes(&file, &trace_ids)).await
     }
 
     pub async fn stored_bytes(&self) -> Result<crate::report::SignalBytes> {
