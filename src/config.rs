@@ -210,15 +210,13 @@ pub fn parse(args: Vec<String>) -> anyhow::Result<Cli> {
     let matches = Cli::command()
         .try_get_matches_from(&merged)
         .map_err(|err| {
-            let text = err.kind().to_string();
-            let detail = err
-                .to_string()
-                .lines()
-                .next()
-                .unwrap_or(&text)
-                .trim_start_matches("error: ")
-                .to_owned();
-            anyhow::anyhow!("config file {}: {detail}", path.display())
+            let text = err.to_string();
+            let first = text.lines().next().unwrap_or_default();
+            anyhow::anyhow!(
+                "config file {}: {}",
+                path.display(),
+                first.trim_start_matches("error: ")
+            )
         })?;
     Ok(Cli::from_arg_matches(&matches)?)
 }
