@@ -275,10 +275,11 @@ fn report_response<R: Serialize>(
 async fn metric_chart(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    Query(mut params): Query<HashMap<String, String>>,
+    Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<crate::metrics_chart::Chart>> {
-    params.entry("since".into()).or_insert_with(|| "1h".into());
-    let window = report_window(&params)?;
+    let window = window_params(&params, "1h")
+        .1
+        .map_err(ApiError::BadRequest)?;
     let points = state
         .store
         .metric_points_between(
@@ -384,22 +385,8 @@ async fn traces(
                     }
                 })
             }
-            "sort" => {
-                query.longest_first = match value {
-                    "start" => false,
-                    "duration" => true,
-                    other => {
-                        return Err(ApiError::BadRequest(format!(
-                            "sort must be start or duration, got {other:?}"
-                        )));
-                    }
-                }
-            }
-            "offset" => {
-                query.offset = value.parse().map_err(|_| {
-                    ApiError::BadRequest(format!("offset must be a whole number, got {value:?}"))
-                })?
-            }
+            "sort" => query.longest_first = longest_first(value)?,
+            "offset" => query.offset = parse_number(value, "offset")?,
             "min_duration_ms" => query.min_duration_ns = Some(millis_to_nanos(value, key)?),
             "max_duration_ms" => query.max_duration_ns = Some(millis_to_nanos(value, key)?),
             "attr" => query
@@ -522,6 +509,17 @@ fn parse_trace_id(text: &str) -> ApiResult<[u8; 16]> {
         ))
     })?;
     Ok(id)
+}
+
+/// Trace search's `sort`: `duration` is longest first, `start` newest first.
+pub(crate) fn longest_first(sort: &str) -> ApiResult<bool> {
+    match sort {
+        "start" => Ok(false),
+        "duration" => Ok(true),
+        other => Err(ApiError::BadRequest(format!(
+            "sort must be start or duration, got {other:?}"
+        ))),
+    }
 }
 
 pub(crate) fn parse_number<T: std::str::FromStr>(text: &str, what: &str) -> ApiResult<T> {

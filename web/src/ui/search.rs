@@ -126,13 +126,7 @@ fn parse(params: &[(String, String)]) -> Result<Parsed, String> {
             "window" => window = Some(parse_window(value).map_err(e)?),
             "start" => query.start = Some(parse_number(value, "start").map_err(e)?),
             "end" => query.end = Some(parse_number(value, "end").map_err(e)?),
-            "sort" => {
-                query.longest_first = match value {
-                    "start" => false,
-                    "duration" => true,
-                    other => return Err(format!("sort must be start or duration, got “{other}”")),
-                }
-            }
+            "sort" => query.longest_first = crate::api::longest_first(value).map_err(e)?,
             "offset" => query.offset = parse_number(value, "offset").map_err(e)?,
             "limit" => {
                 query.limit = parse_number::<u32>(value, "limit")
