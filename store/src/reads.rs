@@ -144,9 +144,12 @@ macro_rules! impl_reads {
             &self,
             query: &$crate::read::TraceQuery,
         ) -> $crate::Result<Vec<$crate::read::TraceSummary>> {
+            // The page's ids first, ordered and cut from `traces_window`
+            // alone (start, end, error count and the key); the other
+            // columns only for the rows kept.
             let mut q = sqlx::QueryBuilder::<$db>::new(
                 "SELECT t.trace_id, t.root_service, t.root_name, t.start_ns, t.end_ns, \
-                 t.span_count, t.error_count FROM traces t WHERE 1 = 1",
+                 t.span_count, t.error_count FROM (SELECT t.trace_id FROM traces t WHERE 1 = 1",
             );
             if let Some(service) = &query.service {
                 q.push(" AND t.trace_id IN (SELECT ts.trace_id FROM trace_services ts WHERE ts.service = ")
@@ -187,14 +190,18 @@ macro_rules! impl_reads {
             if let Some(end) = query.end {
                 q.push(" AND t.start_ns < ").push_bind(end);
             }
-            q.push(if query.longest_first {
-                " ORDER BY t.end_ns - t.start_ns DESC, t.trace_id LIMIT "
+            let order = if query.longest_first {
+                " ORDER BY t.end_ns - t.start_ns DESC, t.trace_id"
             } else {
-                " ORDER BY t.start_ns DESC, t.trace_id LIMIT "
-            })
-            .push_bind(i64::from(query.limit))
-            .push(" OFFSET ")
-            .push_bind(i64::from(query.offset));
+                " ORDER BY t.start_ns DESC, t.trace_id"
+            };
+            q.push(order)
+                .push(" LIMIT ")
+                .push_bind(i64::from(query.limit))
+                .push(" OFFSET ")
+                .push_bind(i64::from(query.offset))
+                .push(") page JOIN traces t ON t.trace_id = page.trace_id")
+                .push(order);
             let rows = q
                 .build_query_as::<$crate::rows::RawTraceSummary>()
                 .fetch_all(&self.$pool)
