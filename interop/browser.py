@@ -28,12 +28,15 @@ Needs selenium (interop/python/requirements.txt) in the running Python.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.parse
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -190,10 +193,54 @@ def seed(report: Report, api: Api, python: str, addrs: tuple[str, str, str]) -> 
     return seeds
 
 
+def seed_large_trace(report: Report, api: Api, http_addr: str) -> str | None:
+    """A trace of 1 621 spans (a root, 20 calls, 20 handlers under each, 3
+    queries under each handler), posted as OTLP/HTTP JSON: more than the
+    waterfall shows at once."""
+    trace_id = uuid.uuid4().hex
+    now = time.time_ns()
+    spans = []
+
+    def add(name: str, parent: str | None, start: int, length: int) -> str:
+        span_id = os.urandom(8).hex()
+        span = {"traceId": trace_id, "spanId": span_id, "name": name, "kind": 2,
+                "startTimeUnixNano": str(now + start), "endTimeUnixNano": str(now + start + length)}
+        if parent:
+            span["parentSpanId"] = parent
+        spans.append(span)
+        return span_id
+
+    root = add("GET /large", None, 0, 900_000_000)
+    for a in range(20):
+        call = add(f"call {a}", root, a * 40_000_000, 39_000_000)
+        for b in range(20):
+            handler = add(f"handle {a}.{b}", call, a * 40_000_000 + b * 1_900_000, 1_800_000)
+            for c in range(3):
+                add(f"query {a}.{b}.{c}", handler, a * 40_000_000 + b * 1_900_000 + c * 500_000, 400_000)
+
+    def send():
+        resource = {"attributes": [{"key": "service.name", "value": {"stringValue": "large"}}]}
+        body = {"resourceSpans": [{"resource": resource, "scopeSpans": [{"scope": {"name": "browser.py"}, "spans": spans}]}]}
+        request = urllib.request.Request(f"http://{http_addr}/v1/traces", data=json.dumps(body).encode(),
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            expect(response.status == 200, f"export answered {response.status}")
+
+        def arrived():
+            status, trace = api.get(f"/api/v1/traces/{trace_id}")
+            n = len(trace.get("spans") or []) if status == 200 and isinstance(trace, dict) else 0
+            return n == len(spans), f"{n} of {len(spans)} spans"
+
+        wait_until("the large trace in the API", arrived)
+        return trace_id
+
+    return report.check(f"seed: a trace of {len(spans)} spans arrives", send)
+
+
 # --------------------------------------------------------------------------- cases
 
 
-def run_cases(report: Report, b: Browser, seeds: list[dict]) -> None:
+def run_cases(report: Report, b: Browser, seeds: list[dict], large_trace_id: str | None) -> None:
     if not seeds:
         report.fail("browser cases", "nothing was seeded")
         return
@@ -440,6 +487,35 @@ def run_cases(report: Report, b: Browser, seeds: list[dict]) -> None:
 
     report.check("trace list: htmx filter swaps rows and pushes the URL", trace_filters)
 
+    def large_trace():
+        expect(large_trace_id is not None, "the large trace was not seeded")
+        b.open(f"/traces/{large_trace_id}")
+        b.wait_text("A large trace")
+        rows = lambda: b.driver.find_elements(By.CSS_SELECTOR, ".waterfall details.span")  # noqa: E731
+        before = len(rows())
+        expect(400 < before < 1621, f"{before} rows shown of 1621")
+        more = b.driver.find_elements(By.CSS_SELECTOR, ".waterfall .span-more button.more")
+        expect(more, "no placeholder for the rows left out")
+        count = int(more[0].text.split()[1])
+        b.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", more[0])
+        more[0].click()
+        b.wait(f"{count} more rows to load in place", lambda d: len(rows()) == before + count)
+        expect(len(b.driver.find_elements(By.CSS_SELECTOR, ".waterfall .span-more button.more")) == len(more) - 1,
+               "the placeholder was not replaced by its rows")
+        # Folding a call hides the placeholders under it with its rows.
+        call = b.driver.find_element(By.XPATH,
+                                     "//div[@class='waterfall']/details[.//span[@class='op' and text()='call 7']]")
+        under = call.find_elements(By.XPATH, "following-sibling::div[@class='span-more'][1]")
+        expect(under and under[0].is_displayed(), "no placeholder under call 7")
+        b.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", call)
+        call.find_element(By.CSS_SELECTOR, "summary button.fold").click()
+        b.wait("call 7's placeholders to fold away", lambda d: not under[0].is_displayed())
+        b.driver.execute_script("window.scrollTo(0, 0)")
+        b.screenshot("trace-large")
+        b.expect_clean_console()
+
+    report.check("trace view: a large trace shows its top levels and loads a subtree on demand", large_trace)
+
     def slash_shortcut():
         b.open("/logs")
         active_is_box = "return document.activeElement === document.querySelector('form.search input[name=\"id\"]')"
@@ -604,6 +680,7 @@ def main() -> int:
             if addrs is not None:
                 api = Api(f"http://{addrs[2]}")
                 seeds = seed(report, api, python, addrs)
+                large_trace_id = seed_large_trace(report, api, addrs[1])
 
                 def start_browser():
                     for path in (CHROMEDRIVER, CHROMIUM):
@@ -615,7 +692,7 @@ def main() -> int:
 
                 browser = report.check("chromium starts under chromedriver", start_browser)
                 if browser is not None:
-                    run_cases(report, browser, seeds)
+                    run_cases(report, browser, seeds, large_trace_id)
         finally:
             if browser is not None:
                 try:

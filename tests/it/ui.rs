@@ -294,3 +294,138 @@ async fn trace_view_marks_the_critical_path() {
     );
     server.stop().await;
 }
+
+/// One span of the large trace below: span ids count up from 1.
+fn big_span(
+    n: u32,
+    parent: Option<u32>,
+    start: u64,
+) -> opentelemetry_proto::tonic::trace::v1::Span {
+    use opentelemetry_proto::tonic::trace::v1::{Span, span};
+    Span {
+        trace_id: support::trace_id(70),
+        span_id: (u64::from(n) + 1).to_be_bytes().to_vec(),
+        parent_span_id: parent
+            .map(|p| (u64::from(p) + 1).to_be_bytes().to_vec())
+            .unwrap_or_default(),
+        name: format!("op {n}"),
+        kind: span::SpanKind::Internal as i32,
+        start_time_unix_nano: support::T0 + start,
+        end_time_unix_nano: support::T0 + start + 1_000,
+        ..Span::default()
+    }
+}
+
+#[tokio::test]
+async fn a_large_trace_opens_with_its_top_levels_and_loads_the_rest_on_demand() {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Status};
+    let mut server = Server::start().await;
+    // A root, 30 calls under it, 50 spans under each call: 1 531 spans; the
+    // very last one fails. Span n is numbered in depth-first order.
+    let mut spans = vec![big_span(0, None, 0)];
+    for call in 0..30u32 {
+        let call_id = 1 + call * 51;
+        spans.push(big_span(call_id, Some(0), u64::from(call_id) * 10));
+        for leaf in 1..=50 {
+            spans.push(big_span(
+                call_id + leaf,
+                Some(call_id),
+                u64::from(call_id + leaf) * 10,
+            ));
+        }
+    }
+    spans.last_mut().unwrap().status = Some(Status {
+        message: "disk full".into(),
+        code: 2,
+    });
+    for chunk in spans.chunks(600) {
+        let request = ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                resource: support::resource("big"),
+                scope_spans: vec![ScopeSpans {
+                    scope: support::scope(),
+                    spans: chunk.to_vec(),
+                    schema_url: String::new(),
+                }],
+                schema_url: String::new(),
+            }],
+        };
+        post(&server, "/v1/traces", request.encode_to_vec()).await;
+    }
+    let id = |n: u32| hex::encode((u64::from(n) + 1).to_be_bytes());
+    let trace_id = hex::encode(support::trace_id(70));
+    let (status, _, html) = get(&server, &format!("/traces/{trace_id}")).await;
+    assert_eq!(status, 200);
+    // 500 rows (the budget): 1 + 30 + 469 leaves in order (calls 0–8 whole,
+    // 19 leaves of call 9); and the failed leaf with its path.
+    assert_eq!(html.matches("<details id=\"span-").count(), 501);
+    assert!(
+        html.contains(
+            "501 of its 1531 spans are shown, the top levels first, and the path to where it failed"
+        ),
+        "{html}"
+    );
+    assert!(html.contains(&format!("id=\"span-{}\"", id(1 + 9 * 51 + 19))));
+    assert!(!html.contains(&format!("id=\"span-{}\"", id(1 + 9 * 51 + 20))));
+    let origin = section(&html, &format!("id=\"span-{}\"", id(1530)), "</details>");
+    assert!(origin.contains("span err origin"), "{origin}");
+    // Placeholders: the rest of call 9, calls 10–28 whole, call 29 but its last.
+    let placeholders: Vec<&str> = html.split("<div class=\"span-more\"").skip(1).collect();
+    assert_eq!(placeholders.len(), 21);
+    assert!(
+        placeholders[0].contains("▸ 31 more spans"),
+        "{}",
+        placeholders[0]
+    );
+    assert!(
+        placeholders[1].contains("▸ 50 more spans"),
+        "{}",
+        placeholders[1]
+    );
+    assert!(
+        placeholders[20].contains("▸ 49 more spans"),
+        "{}",
+        placeholders[20]
+    );
+    let href = format!(
+        "/traces/{trace_id}/rows?from={}&amp;to={}",
+        id(1 + 9 * 51 + 20),
+        id(1 + 9 * 51 + 50)
+    );
+    assert!(placeholders[0].contains(&href), "{}", placeholders[0]);
+    assert!(
+        placeholders[0].contains("data-depth=\"2\""),
+        "{}",
+        placeholders[0]
+    );
+
+    // The placeholder's fragment: exactly the rows it stood for, in order.
+    let (status, _, fragment) = server.page(&href.replace("&amp;", "&"), true).await;
+    assert_eq!(status, 200);
+    assert!(!fragment.contains("<html"), "a fragment: {fragment}");
+    let ids: Vec<String> = fragment
+        .split("<details id=\"span-")
+        .skip(1)
+        .map(|row| row[..16].to_owned())
+        .collect();
+    let want: Vec<String> = (20..=50).map(|leaf| id(1 + 9 * 51 + leaf)).collect();
+    assert_eq!(ids, want);
+    assert!(!fragment.contains("span-more"));
+    // A run that no longer lines up says so instead of failing.
+    let (status, _, stale) = server
+        .page(
+            &format!("/traces/{trace_id}/rows?from={}&to={}", id(1529), id(3)),
+            true,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(stale.contains("reload"), "{stale}");
+
+    // A link to a span deep in the trace keeps it shown.
+    let deep = id(1 + 25 * 51 + 7);
+    let (_, _, html) = get(&server, &format!("/traces/{trace_id}?span={deep}")).await;
+    assert!(html.contains(&format!("id=\"span-{deep}\"")));
+    assert_eq!(html.matches("<details id=\"span-").count(), 502);
+    server.stop().await;
+}

@@ -94,6 +94,12 @@ pub fn attributes(attributes: &store::value::Attributes) -> Vec<(String, String)
 /// handful of services rarely share one.
 const PALETTE: u64 = 12;
 
+/// A span's place in its trace's waterfall. `?span=` keeps the span shown
+/// when the trace is too large to show whole; the fragment scrolls to it.
+pub fn span_href(trace_id: &str, span_id: &str) -> String {
+    format!("/traces/{trace_id}?span={span_id}#span-{span_id}")
+}
+
 /// One of the stylesheet's service colours, stable per name.
 pub fn colour(service: &str) -> usize {
     (super::assets::fnv1a(service.as_bytes()) % PALETTE) as usize

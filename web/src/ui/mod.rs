@@ -44,6 +44,7 @@ pub fn routes() -> Router<AppState> {
         .route("/requests/{id}", get(pages::request))
         .route("/traces/{trace_id}", get(pages::trace))
         .route("/traces/{trace_id}/spans/{span_id}", get(pages::span))
+        .route("/traces/{trace_id}/rows", get(pages::waterfall_run))
         .route("/logs", get(logs::page))
         .route("/logs/tail", get(logs::tail))
         .route("/failures", get(failures::page))

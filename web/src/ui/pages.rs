@@ -12,7 +12,7 @@ use store::{Match, SpanView};
 
 use super::assets::URLS;
 use super::format;
-use super::waterfall::{self, LogRow, SpanRow};
+use super::waterfall::{self, Item, LogRow, SpanRow};
 use crate::AppState;
 use crate::error_origin::{self, ErrorOrigin};
 
@@ -139,7 +139,7 @@ impl Banner {
         let href = spans
             .iter()
             .find(|s| s.span_id == origin.span_id)
-            .map(|s| format!("/traces/{}#span-{}", s.trace_id, s.span_id));
+            .map(|s| format::span_href(&s.trace_id, &s.span_id));
         Banner {
             failed: true,
             service: origin.service.clone(),
@@ -270,8 +270,44 @@ pub struct TracePage {
     span_count: usize,
     error_count: usize,
     banner: Banner,
-    rows: Vec<SpanRow>,
+    items: Vec<Item>,
+    /// Rows printed, when fewer than the spans: the rest load on demand.
+    rows_shown: Option<usize>,
+    log_count: usize,
     logs: Vec<LogRow>,
+    /// The logs page for the trace, when its records are more than are listed here.
+    more_logs: Option<String>,
+}
+
+/// Waterfall rows printed at once; a larger trace shows its top levels and
+/// loads the rest on demand (`window`), so a 10 000-span trace opens fast.
+const ROW_BUDGET: usize = 500;
+
+/// Records listed under the waterfall; the logs page pages through the rest.
+const LOG_BUDGET: usize = 1_000;
+
+#[derive(serde::Deserialize)]
+pub struct TraceParams {
+    /// A span to keep shown (with its ancestors) however large the trace.
+    span: Option<String>,
+}
+
+/// The rows of a waterfall and which of them `focus` asks to keep shown.
+fn waterfall_rows(trace: &store::TraceView, focus: &[&str]) -> (Vec<SpanRow>, Vec<usize>) {
+    let origin = error_origin::find(&trace.spans);
+    let rows = waterfall::rows(
+        &trace.spans,
+        &trace.logs,
+        origin.as_ref().map(|o| o.span_id.as_str()),
+    );
+    let origin = origin.as_ref().map(|o| o.span_id.as_str());
+    let focus = rows
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| origin == Some(r.span_id.as_str()) || focus.contains(&r.span_id.as_str()))
+        .map(|(i, _)| i)
+        .collect();
+    (rows, focus)
 }
 
 fn parse_trace_id(text: &str) -> UiResult<[u8; 16]> {
@@ -298,14 +334,16 @@ async fn load_trace(state: &AppState, trace_id: &str) -> UiResult<store::TraceVi
 pub async fn trace(
     State(state): State<AppState>,
     Path(trace_id): Path<String>,
+    Query(params): Query<TraceParams>,
 ) -> UiResult<TracePage> {
     let trace = load_trace(&state, &trace_id).await?;
     let origin = error_origin::find(&trace.spans);
-    let rows = waterfall::rows(
-        &trace.spans,
-        &trace.logs,
-        origin.as_ref().map(|o| o.span_id.as_str()),
-    );
+    let focus: Vec<&str> = params.span.as_deref().map(str::trim).into_iter().collect();
+    let (rows, focus) = waterfall_rows(&trace, &focus);
+    let depths: Vec<usize> = rows.iter().map(|r| r.depth).collect();
+    let shown = waterfall::window(&depths, &focus, ROW_BUDGET);
+    let items = waterfall::items(rows, &shown, &trace.trace_id);
+    let rows_shown = items.iter().filter(|i| matches!(i, Item::Row(_))).count();
     let start = trace.spans.iter().map(|s| s.start_time_unix_nano).min();
     let end = trace.spans.iter().map(|s| s.end_time_unix_nano).max();
     let mut logs: Vec<_> = trace.logs.iter().collect();
@@ -320,10 +358,70 @@ pub async fn trace(
         span_count: trace.spans.len(),
         error_count: trace.spans.iter().filter(|s| s.is_error).count(),
         banner: Banner::new(origin.as_ref(), &trace.spans),
-        rows,
-        logs: logs.into_iter().map(|l| LogRow::new(l, None)).collect(),
+        rows_shown: (rows_shown < trace.spans.len()).then_some(rows_shown),
+        items,
+        log_count: logs.len(),
+        more_logs: (logs.len() > LOG_BUDGET).then(|| format!("/logs?trace_id={}", trace.trace_id)),
+        logs: logs
+            .into_iter()
+            .take(LOG_BUDGET)
+            .map(|l| LogRow::new(l, None))
+            .collect(),
         trace_id: trace.trace_id,
     })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "waterfall_more.html")]
+pub struct WaterfallRows {
+    trace_id: String,
+    items: Vec<Item>,
+}
+
+#[derive(serde::Deserialize)]
+pub struct RunParams {
+    from: String,
+    to: String,
+}
+
+/// A run of waterfall rows a large trace left out (`from` … `to`, span ids
+/// of its first and last row), for the placeholder that stood for it; if
+/// the run is large itself, its own top levels and placeholders again.
+pub async fn waterfall_run(
+    State(state): State<AppState>,
+    Path(trace_id): Path<String>,
+    Query(run): Query<RunParams>,
+) -> UiResult<Response> {
+    let trace = load_trace(&state, &trace_id).await?;
+    let (rows, _) = waterfall_rows(&trace, &[]);
+    let first = rows.iter().position(|r| r.span_id == run.from);
+    let last = first.and_then(|f| Some(f + rows[f..].iter().position(|r| r.span_id == run.to)?));
+    let (Some(first), Some(last)) = (first, last) else {
+        // More spans arrived since the page was made and moved the rows.
+        return Ok((
+            StatusCode::OK,
+            axum::response::Html(
+                "<div class=\"span-more stale\">This trace changed since the page was loaded: reload it.</div>",
+            ),
+        )
+            .into_response());
+    };
+    let depths: Vec<usize> = rows[first..=last].iter().map(|r| r.depth).collect();
+    let shown = waterfall::window(&depths, &[], ROW_BUDGET)
+        .into_iter()
+        .map(|s| match s {
+            waterfall::Shown::Row(i) => waterfall::Shown::Row(first + i),
+            waterfall::Shown::More { first: a, last: b } => waterfall::Shown::More {
+                first: first + a,
+                last: first + b,
+            },
+        })
+        .collect::<Vec<_>>();
+    Ok(WaterfallRows {
+        items: waterfall::items(rows, &shown, &trace.trace_id),
+        trace_id: trace.trace_id,
+    }
+    .into_response())
 }
 
 // ---------------------------------------------------------------- span
@@ -419,7 +517,7 @@ impl SpanDetail {
                 .map(|l| {
                     let (trace_id, span_id) = (hex::encode(&l.trace_id), hex::encode(&l.span_id));
                     LinkRow {
-                        href: format!("/traces/{trace_id}#span-{span_id}"),
+                        href: format::span_href(&trace_id, &span_id),
                         trace_id,
                         span_id,
                         trace_state: l.trace_state.clone(),

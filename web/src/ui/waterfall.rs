@@ -69,7 +69,7 @@ impl LogRow {
             body: format::value(&log.body),
             label,
             trace_href: log.trace_id.as_ref().map(|t| match &log.span_id {
-                Some(span) => format!("/traces/{t}#span-{span}"),
+                Some(span) => format::span_href(t, span),
                 None => format!("/traces/{t}"),
             }),
         }
@@ -200,6 +200,128 @@ pub fn rows(spans: &[SpanView], logs: &[LogView], origin: Option<&str>) -> Vec<S
     rows
 }
 
+/// What a waterfall shows of its rows (in `rows`' order): a row, or one
+/// placeholder for a run of consecutive rows left out, fetched on demand.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Shown {
+    Row(usize),
+    More { first: usize, last: usize },
+}
+
+/// Rows shown at once: all when they are at most `budget`. Otherwise the
+/// top of the tree, level by level, while the levels fit; then rows of the
+/// next level in order until `budget` is reached; and, whatever their depth,
+/// each `focus` row with its ancestors (the error origin, a span linked to),
+/// unless that path alone is longer than `budget`. The browser's cost grows
+/// with the rows in the page, so a trace of 10 000 spans opens as fast as
+/// one of `budget`; the runs left out load when asked for.
+///
+/// Rows are depth-first, so a row's ancestors are the nearest earlier rows
+/// of each smaller depth, and a run left out below a shown row stays in its
+/// subtree while the depth cut-off holds.
+pub fn window(depths: &[usize], focus: &[usize], budget: usize) -> Vec<Shown> {
+    let budget = budget.max(1);
+    let mut shown = vec![depths.len() <= budget; depths.len()];
+    if depths.len() > budget {
+        let mut per_depth = std::collections::BTreeMap::<usize, usize>::new();
+        for &d in depths {
+            *per_depth.entry(d).or_default() += 1;
+        }
+        let (mut cutoff, mut room) = (None, budget);
+        for (&depth, &count) in &per_depth {
+            if count > room {
+                break;
+            }
+            cutoff = Some(depth);
+            room -= count;
+        }
+        let next_level = per_depth
+            .keys()
+            .copied()
+            .find(|&d| cutoff.is_none_or(|c| d > c));
+        for (i, &d) in depths.iter().enumerate() {
+            if cutoff.is_some_and(|c| d <= c) {
+                shown[i] = true;
+            } else if Some(d) == next_level && room > 0 {
+                shown[i] = true;
+                room -= 1;
+            }
+        }
+        for &f in focus.iter().filter(|&&f| f < depths.len()) {
+            let mut path = vec![f];
+            let mut depth = depths[f];
+            for j in (0..f).rev() {
+                if depth == 0 {
+                    break;
+                }
+                if depths[j] < depth {
+                    depth = depths[j];
+                    path.push(j);
+                }
+            }
+            if path.len() <= budget {
+                for i in path {
+                    shown[i] = true;
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < shown.len() {
+        if shown[i] {
+            out.push(Shown::Row(i));
+            i += 1;
+        } else {
+            let first = i;
+            while i < shown.len() && !shown[i] {
+                i += 1;
+            }
+            out.push(Shown::More { first, last: i - 1 });
+        }
+    }
+    out
+}
+
+/// A waterfall line as the templates print it.
+pub enum Item {
+    Row(Box<SpanRow>),
+    More(MoreRow),
+}
+
+/// The placeholder of a run of rows left out: a button that fetches them.
+pub struct MoreRow {
+    pub depth: usize,
+    pub depth_class: usize,
+    pub count: usize,
+    pub href: String,
+}
+
+/// The lines to print for the rows `shown` picks out of `rows`.
+pub fn items(rows: Vec<SpanRow>, shown: &[Shown], trace_id: &str) -> Vec<Item> {
+    let mut rows: Vec<Option<SpanRow>> = rows.into_iter().map(Some).collect();
+    shown
+        .iter()
+        .filter_map(|s| match *s {
+            Shown::Row(i) => rows.get_mut(i)?.take().map(|r| Item::Row(Box::new(r))),
+            Shown::More { first, last } => {
+                let run = rows.get(first..=last)?;
+                let depth = run.iter().flatten().map(|r| r.depth).min()?;
+                let (from, to) = (
+                    &run.first()?.as_ref()?.span_id,
+                    &run.last()?.as_ref()?.span_id,
+                );
+                Some(Item::More(MoreRow {
+                    depth,
+                    depth_class: depth.min(MAX_DEPTH_CLASS),
+                    count: run.len(),
+                    href: format!("/traces/{trace_id}/rows?from={from}&to={to}"),
+                }))
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,5 +373,90 @@ mod tests {
         assert_eq!(rows.len(), 10_000);
         assert_eq!(rows[9_999].depth, 9_999);
         assert_eq!(rows[9_999].depth_class, MAX_DEPTH_CLASS);
+    }
+
+    #[test]
+    fn window_shows_top_levels_and_the_focus_path() {
+        use Shown::{More, Row};
+        let more = |first, last| More { first, last };
+        //     0  1  2  3  4  5  6
+        let tree = [0, 1, 2, 2, 1, 2, 2];
+        // name, depths, focus, budget, what is shown
+        type Case<'a> = (&'a str, &'a [usize], &'a [usize], usize, Vec<Shown>);
+        let cases: &[Case] = &[
+            ("few rows: all", &tree, &[], 7, (0..7).map(Row).collect()),
+            (
+                "levels that fit, runs below them",
+                &tree,
+                &[],
+                3,
+                vec![Row(0), Row(1), more(2, 3), Row(4), more(5, 6)],
+            ),
+            (
+                "room left: the next level in order",
+                &tree,
+                &[],
+                4,
+                vec![Row(0), Row(1), Row(2), more(3, 3), Row(4), more(5, 6)],
+            ),
+            (
+                "the focus row and its ancestors whatever their depth",
+                &tree,
+                &[6],
+                3,
+                vec![Row(0), Row(1), more(2, 3), Row(4), more(5, 5), Row(6)],
+            ),
+            (
+                "a wide level: its first rows",
+                &[0, 1, 1, 1, 1, 1],
+                &[],
+                3,
+                vec![Row(0), Row(1), Row(2), more(3, 5)],
+            ),
+            (
+                "more roots than room",
+                &[0, 0, 0, 0],
+                &[],
+                2,
+                vec![Row(0), Row(1), more(2, 3)],
+            ),
+            (
+                "a focus path longer than the budget is not forced",
+                &[0, 1, 2, 3, 4, 5],
+                &[5],
+                2,
+                vec![Row(0), Row(1), more(2, 5)],
+            ),
+            (
+                "a run fetched later starts deeper",
+                &[3, 4, 4, 3, 4],
+                &[],
+                3,
+                vec![Row(0), Row(1), more(2, 2), Row(3), more(4, 4)],
+            ),
+        ];
+        for (name, depths, focus, budget, want) in cases {
+            assert_eq!(&window(depths, focus, *budget), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn placeholders_name_their_run() {
+        let spans: Vec<SpanView> = ["a", "b", "c", "d"]
+            .iter()
+            .enumerate()
+            .map(|(i, id)| span(id, (i > 0).then_some("a"), i as i64))
+            .collect();
+        let rows = rows(&spans, &[], None);
+        let shown = window(&[0, 1, 1, 1], &[], 2);
+        let items = items(rows, &shown, "t");
+        let printed: Vec<String> = items
+            .iter()
+            .map(|i| match i {
+                Item::Row(r) => r.span_id.clone(),
+                Item::More(m) => format!("{} at {}: {}", m.count, m.depth, m.href),
+            })
+            .collect();
+        assert_eq!(printed, ["a", "b", "2 at 1: /traces/t/rows?from=c&to=d"]);
     }
 }
