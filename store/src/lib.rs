@@ -18,6 +18,7 @@ mod reads;
 pub mod report;
 mod rows;
 mod sqlite;
+mod sqlite_insert;
 mod sqlite_scan;
 pub mod value;
 

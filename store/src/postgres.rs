@@ -509,6 +509,17 @@ async fn upsert_traces(tx: &mut Tx, batch: &Batch) -> Result<()> {
     .bind(services.iter().map(|(_, s)| s.clone()).collect::<Vec<_>>())
     .execute(&mut **tx)
     .await?;
+    let requests = rows::request_traces(batch);
+    if !requests.is_empty() {
+        sqlx::query(
+            "INSERT INTO request_traces (request_id, trace_id) \
+             SELECT * FROM UNNEST($1::text[], $2::bytea[]) ON CONFLICT DO NOTHING",
+        )
+        .bind(requests.iter().map(|(r, _)| *r).collect::<Vec<_>>())
+        .bind(requests.iter().map(|(_, t)| t.to_vec()).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?;
+    }
     Ok(())
 }
 

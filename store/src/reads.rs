@@ -180,7 +180,7 @@ macro_rules! impl_reads {
                 q.push(" AND t.end_ns - t.start_ns <= ").push_bind(max);
             }
             for filter in &query.attributes {
-                q.push(" AND EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = t.trace_id AND ");
+                q.push(" AND EXISTS (SELECT 1 FROM span_rows s WHERE s.trace_id = t.trace_id AND ");
                 push_attribute_filter(&mut q, "s.attributes", &$crate::value::stored_key(&filter.key), filter);
                 q.push(")");
             }
@@ -272,7 +272,7 @@ macro_rules! impl_reads {
                 add(found, Match::SpanId, &mut matched_as);
             }
             let found: Vec<Vec<u8>> = sqlx::query_scalar(
-                "SELECT trace_id FROM spans WHERE request_id = $1 \
+                "SELECT trace_id FROM request_traces WHERE request_id = $1 \
                  UNION SELECT trace_id FROM logs WHERE request_id = $1 AND trace_id IS NOT NULL \
                  LIMIT 1000",
             )
@@ -576,7 +576,7 @@ macro_rules! impl_reads {
             logs: u32,
         ) -> $crate::Result<Vec<$crate::report::AttributeSample>> {
             let spans = sqlx::query_as::<_, (String, String)>(
-                "SELECT service, attributes FROM spans WHERE trace_id IN \
+                "SELECT service, attributes FROM span_rows WHERE trace_id IN \
                  (SELECT trace_id FROM traces WHERE start_ns >= $1 AND start_ns < $2 \
                  ORDER BY start_ns DESC LIMIT $3) AND start_ns >= $1 AND start_ns < $2",
             )

@@ -235,6 +235,18 @@ pub(crate) fn trace_deltas(batch: &Batch) -> (Vec<TraceDelta>, Vec<(TraceId, Str
     )
 }
 
+/// The (request id, trace id) pairs a batch's spans carry, once each and
+/// sorted (concurrent PostgreSQL writers insert in one order). A request's
+/// spans share a few traces: one row per pair, not an index entry per span.
+pub(crate) fn request_traces(batch: &Batch) -> Vec<(&str, TraceId)> {
+    let pairs: BTreeSet<(&str, TraceId)> = batch
+        .spans
+        .iter()
+        .filter_map(|s| Some((s.derived.request_id.as_deref()?, s.trace_id)))
+        .collect();
+    pairs.into_iter().collect()
+}
+
 /// `None` for an empty list, so that the common span without events stores nothing.
 /// What one batch adds to each running total in `counters`, in one fixed
 /// order (PostgreSQL writers would deadlock updating them in any order).
@@ -269,7 +281,11 @@ pub(crate) fn fixed_id<const N: usize>(bytes: &[u8], what: &str) -> Result<[u8; 
 /// Which signal a table or index belongs to, for the bytes each signal
 /// occupies; `None` for what all signals share (resources, scopes, counters).
 pub(crate) fn signal_of_table(table: &str) -> Option<Signal> {
-    if table == "spans" || table.starts_with("spans_") || table.starts_with("trace") {
+    if table == "spans"
+        || table.starts_with("spans_")
+        || table.starts_with("trace")
+        || table.starts_with("request_traces")
+    {
         Some(Signal::Spans)
     } else if table == "logs" || table.starts_with("logs_") {
         Some(Signal::Logs)
@@ -489,7 +505,7 @@ pub(crate) const SPAN_COLUMNS: &str = "s.trace_id, s.span_id, s.parent_span_id, 
      s.dropped_events_count, s.dropped_links_count, r.attributes AS resource_attributes, \
      r.schema_url AS resource_schema_url, sc.name AS scope_name, sc.version AS scope_version, \
      sc.attributes AS scope_attributes \
-     FROM spans s JOIN resources r ON r.id = s.resource_id JOIN scopes sc ON sc.id = s.scope_id";
+     FROM span_rows s JOIN resources r ON r.id = s.resource_id JOIN scopes sc ON sc.id = s.scope_id";
 
 #[derive(sqlx::FromRow)]
 pub struct RawLog {
@@ -686,6 +702,25 @@ mod tests {
                 ..Derived::default()
             },
             wire_bytes: 0,
+        }
+    }
+
+    #[test]
+    fn tables_belong_to_their_signal() {
+        for (table, signal) in [
+            ("spans", Some(Signal::Spans)),
+            ("spans_payload", Some(Signal::Spans)),
+            ("traces", Some(Signal::Spans)),
+            ("trace_services", Some(Signal::Spans)),
+            ("request_traces", Some(Signal::Spans)),
+            ("logs", Some(Signal::Logs)),
+            ("logs_fts_data", Some(Signal::Logs)),
+            ("metric_points", Some(Signal::MetricPoints)),
+            ("metrics", Some(Signal::MetricPoints)),
+            ("resources", None),
+            ("counters", None),
+        ] {
+            assert_eq!(signal_of_table(table), signal, "{table}");
         }
     }
 

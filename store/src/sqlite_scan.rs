@@ -1,12 +1,15 @@
-//! The reads of many narrow rows (the reports' span scan, the services
-//! overview's requests, the failures page's span nodes), stepped through
-//! SQLite's C API on a blocking thread of its own connection. sqlx hands
-//! each row from SQLite's thread to the reader separately, which cost
-//! ~15 µs a row: a day of a million spans took 17 s. Stepped here, with names shared rather than copied per row,
-//! rows go over in chunks at about 1 µs each.
+//! SQLite's C API where sqlx's per-row costs dominate. Reads of many narrow
+//! rows (the reports' span scan, the services overview's requests, the
+//! failures page's span nodes) step on a blocking thread of their own
+//! connection: sqlx hands each row from SQLite's thread to the reader
+//! separately, ~15 µs a row (a day of a million spans took 17 s); here, with
+//! names shared rather than copied per row, rows go over in chunks at about
+//! 1 µs each. The writer's span and trace inserts (`sqlite_insert`) step on
+//! the writer's own connection, lent by sqlx (`with_locked`).
 //!
 //! The one `unsafe` of the workspace lives here, behind `Db` and `Stmt`,
-//! which own their handles and free them on drop.
+//! which own their handles and free them on drop (a lent connection is
+//! never closed).
 
 use std::collections::HashMap;
 use std::ffi::{CStr, CString};
@@ -38,7 +41,7 @@ const REQUESTS: &CStr = c"SELECT service, end_ns - start_ns, is_error, start_ns 
 const NODES: &CStr =
     c"SELECT span_id, parent_span_id, start_ns, is_error FROM spans WHERE trace_id = ?1";
 
-struct Db(NonNull<ffi::sqlite3>);
+pub(crate) struct Db(NonNull<ffi::sqlite3>);
 
 impl Drop for Db {
     fn drop(&mut self) {
@@ -48,7 +51,7 @@ impl Drop for Db {
     }
 }
 
-struct Stmt<'db> {
+pub(crate) struct Stmt<'db> {
     raw: NonNull<ffi::sqlite3_stmt>,
     db: &'db Db,
 }
@@ -96,7 +99,13 @@ impl Db {
         Ok(db)
     }
 
-    fn prepare(&self, sql: &CStr) -> Result<Stmt<'_>> {
+    /// The rowid the last INSERT on this connection gave its row.
+    pub(crate) fn last_insert_rowid(&self) -> i64 {
+        // SAFETY: a valid handle, used by this thread alone meanwhile.
+        unsafe { ffi::sqlite3_last_insert_rowid(self.0.as_ptr()) }
+    }
+
+    pub(crate) fn prepare(&self, sql: &CStr) -> Result<Stmt<'_>> {
         let mut raw = ptr::null_mut();
         // SAFETY: a valid handle and a NUL-terminated statement.
         let rc = unsafe {
@@ -134,6 +143,55 @@ impl Stmt<'_> {
             ffi::SQLITE_OK => Ok(()),
             _ => Err(error(self.db.0.as_ptr(), "bind")),
         }
+    }
+
+    pub(crate) fn bind_int(&mut self, index: i32, value: i64) -> Result<()> {
+        self.bind(index, value)
+    }
+
+    pub(crate) fn bind_bytes(&mut self, index: i32, value: &[u8]) -> Result<()> {
+        self.bind_blob(index, value)
+    }
+
+    pub(crate) fn bind_null(&mut self, index: i32) -> Result<()> {
+        // SAFETY: a valid statement; SQLite checks the index.
+        match unsafe { ffi::sqlite3_bind_null(self.raw.as_ptr(), index) } {
+            ffi::SQLITE_OK => Ok(()),
+            _ => Err(error(self.db.0.as_ptr(), "bind")),
+        }
+    }
+
+    pub(crate) fn bind_text(&mut self, index: i32, value: &str) -> Result<()> {
+        let len = i32::try_from(value.len())
+            .map_err(|_| StoreError::Scan(format!("a text of {} bytes", value.len())))?;
+        // SAFETY: as `bind_blob`: SQLITE_TRANSIENT copies the bytes now.
+        let rc = unsafe {
+            ffi::sqlite3_bind_text(
+                self.raw.as_ptr(),
+                index,
+                value.as_ptr().cast(),
+                len,
+                ffi::SQLITE_TRANSIENT(),
+            )
+        };
+        match rc {
+            ffi::SQLITE_OK => Ok(()),
+            _ => Err(error(self.db.0.as_ptr(), "bind")),
+        }
+    }
+
+    pub(crate) fn bind_opt_text(&mut self, index: i32, value: Option<&str>) -> Result<()> {
+        match value {
+            Some(text) => self.bind_text(index, text),
+            None => self.bind_null(index),
+        }
+    }
+
+    /// Runs a statement that returns no rows, then readies it for the next.
+    pub(crate) fn execute(&mut self) -> Result<()> {
+        let stepped = self.step();
+        self.reset();
+        stepped.map(|_| ())
     }
 
     fn reset(&mut self) {
@@ -187,6 +245,17 @@ impl Stmt<'_> {
         }
         Some(names.get(self.bytes(column, true)))
     }
+}
+
+/// Runs `f` on the connection sqlx has locked for us: the writer's inserts,
+/// inside the transaction sqlx began. The connection stays sqlx's (never
+/// closed here); statements `f` prepares are finalized before it returns.
+pub(crate) fn with_locked<T>(
+    handle: &mut sqlx::sqlite::LockedSqliteHandle<'_>,
+    f: impl FnOnce(&Db) -> Result<T>,
+) -> Result<T> {
+    let db = std::mem::ManuallyDrop::new(Db(handle.as_raw_handle()));
+    f(&db)
 }
 
 /// Each distinct name allocated once per scan, then shared.

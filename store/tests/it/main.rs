@@ -11,6 +11,7 @@
 mod conformance;
 mod fixtures;
 mod harness;
+mod upgrade;
 
 /// Expands every case into `sqlite::case` and `postgres::case` tests.
 macro_rules! conformance {

@@ -1,0 +1,127 @@
+//! Databases written by an older loupe, opened by this one.
+
+use std::str::FromStr;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+use store::Store;
+use store::model::{Event, Link};
+use store::value::Value;
+
+use crate::fixtures::*;
+use crate::harness::{self, Backend};
+
+/// The `spans` table before migration 6 split it into narrow rows and
+/// `spans_payload`, with its indexes, and before migration 7 moved request
+/// ids to `request_traces`.
+const SPANS_BEFORE_THE_SPLIT: &str = "
+    CREATE TABLE old_spans (
+        trace_id BLOB NOT NULL, span_id BLOB NOT NULL, parent_span_id BLOB,
+        resource_id INTEGER NOT NULL, scope_id INTEGER NOT NULL, service TEXT NOT NULL,
+        name TEXT NOT NULL, kind INTEGER NOT NULL, start_ns INTEGER NOT NULL,
+        end_ns INTEGER NOT NULL, status_code INTEGER NOT NULL, status_message TEXT NOT NULL,
+        is_error INTEGER NOT NULL, trace_state TEXT NOT NULL, flags INTEGER NOT NULL,
+        request_id TEXT, http_route TEXT, http_method TEXT, http_status INTEGER,
+        rpc_service TEXT, rpc_method TEXT, db_system TEXT, exception_type TEXT,
+        attributes TEXT NOT NULL, events TEXT, links TEXT,
+        dropped_attributes_count INTEGER NOT NULL, dropped_events_count INTEGER NOT NULL,
+        dropped_links_count INTEGER NOT NULL, wire_bytes INTEGER NOT NULL DEFAULT 0);
+    INSERT INTO old_spans SELECT trace_id, span_id, parent_span_id, resource_id, scope_id,
+        service, name, kind, start_ns, end_ns, status_code, status_message, is_error,
+        trace_state, flags, request_id, http_route, http_method, http_status, rpc_service,
+        rpc_method, db_system, exception_type, attributes, events, links,
+        dropped_attributes_count, dropped_events_count, dropped_links_count, wire_bytes
+        FROM span_rows ORDER BY id;
+    DROP VIEW span_rows;
+    DROP TABLE spans;
+    DROP TABLE spans_payload;
+    ALTER TABLE old_spans RENAME TO spans;
+    CREATE INDEX spans_trace ON spans (trace_id);
+    CREATE INDEX spans_request ON spans (request_id) WHERE request_id IS NOT NULL;
+    CREATE INDEX spans_span ON spans (span_id);
+    CREATE INDEX spans_requests ON spans (start_ns, service, end_ns, is_error)
+        WHERE kind IN (2, 5) OR parent_span_id IS NULL;
+    DROP TABLE request_traces;
+    DELETE FROM _sqlx_migrations WHERE version >= 6;";
+
+/// Spans stored before the split read back the same after it, and new ones
+/// are written beside them: the database is put back into the old layout by
+/// hand, and opening it again runs the migration.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spans_stored_before_the_payload_split_read_back_the_same() {
+    harness::run(Backend::Sqlite, |ctx| async move {
+        let mut root = span(tid(1), sid(1), None, "POST /checkout");
+        root.attributes = attrs([("http.route", s("/checkout")), ("n", Value::Int(7))]);
+        root.derived.request_id = Some("req-before".to_owned());
+        root.events = vec![Event {
+            time_unix_nano: 5,
+            name: "exception".to_owned(),
+            attributes: attrs([("exception.type", s("IOError"))]),
+            dropped_attributes_count: 1,
+        }];
+        let mut child = span(tid(1), sid(2), Some(sid(1)), "SELECT");
+        child.links = vec![Link {
+            trace_id: tid(2).to_vec(),
+            span_id: sid(3).to_vec(),
+            trace_state: "k=v".to_owned(),
+            attributes: attrs([("link.kind", s("retry"))]),
+            dropped_attributes_count: 0,
+            flags: 1,
+        }];
+        ctx.store
+            .write_batch(&spans_batch("checkout", vec![root, child]))
+            .await
+            .expect("write");
+        let before = ctx
+            .store
+            .trace(&tid(1))
+            .await
+            .expect("read")
+            .expect("trace");
+        ctx.store.close().await;
+
+        let options = SqliteConnectOptions::from_str(&ctx.url).expect("url");
+        let raw = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .expect("raw pool");
+        sqlx::raw_sql(SPANS_BEFORE_THE_SPLIT)
+            .execute(&raw)
+            .await
+            .expect("the old layout");
+        raw.close().await;
+
+        let store = Store::open(&ctx.url)
+            .await
+            .expect("open runs the migration");
+        let after = store.trace(&tid(1)).await.expect("read").expect("trace");
+        assert_eq!(after, before);
+        assert_eq!(
+            after.spans[0].attributes.get("http.route"),
+            Some(&s("/checkout"))
+        );
+        let request = store
+            .request("req-before")
+            .await
+            .expect("read")
+            .expect("request");
+        assert_eq!(request.trace_ids, [hex::encode(tid(1))], "{request:?}");
+        store
+            .write_batch(&spans_batch(
+                "checkout",
+                vec![span(tid(1), sid(4), Some(sid(1)), "GET")],
+            ))
+            .await
+            .expect("write after the split");
+        let grown = store.trace(&tid(1)).await.expect("read").expect("trace");
+        assert_eq!(grown.spans.len(), 3);
+        assert!(
+            grown
+                .spans
+                .iter()
+                .any(|s| s.links.len() == 1 && s.span_id == hex::encode(sid(2)))
+        );
+        store.close().await;
+    })
+    .await;
+}
