@@ -203,7 +203,8 @@ def seed_large_trace(report: Report, api: Api, http_addr: str) -> str | None:
 
     def add(name: str, parent: str | None, start: int, length: int) -> str:
         span_id = os.urandom(8).hex()
-        span = {"traceId": trace_id, "spanId": span_id, "name": name, "kind": 2,
+        # One request: the root is the server span, the rest internal.
+        span = {"traceId": trace_id, "spanId": span_id, "name": name, "kind": 1 if parent else 2,
                 "startTimeUnixNano": str(now + start), "endTimeUnixNano": str(now + start + length)}
         if parent:
             span["parentSpanId"] = parent
