@@ -523,6 +523,10 @@ async fn upsert_traces(tx: &mut Tx, batch: &Batch) -> Result<()> {
     Ok(())
 }
 
+/// The traces holding a span id, through `spans_span` (PostgreSQL's
+/// writers run in parallel, so the index's cost is shared).
+const SPAN_ID_TRACES: &str = "SELECT DISTINCT trace_id FROM spans WHERE span_id = $1";
+
 fn push_text_filter(q: &mut QueryBuilder<Postgres>, text: &str) {
     q.push(" AND to_tsvector('simple', l.body_text) @@ plainto_tsquery('simple', ")
         .push_bind(rows::search_words(text))

@@ -263,9 +263,7 @@ macro_rules! impl_reads {
                 add(found, Match::TraceId, &mut matched_as);
             }
             if let Some(span_id) = $crate::rows::hex_id::<8>(id) {
-                let found: Vec<Vec<u8>> = sqlx::query_scalar(
-                    "SELECT DISTINCT trace_id FROM spans WHERE span_id = $1",
-                )
+                let found: Vec<Vec<u8>> = sqlx::query_scalar(SPAN_ID_TRACES)
                 .bind(span_id.to_vec())
                 .fetch_all(&self.$pool)
                 .await?;
@@ -363,10 +361,16 @@ macro_rules! impl_reads {
                 ids.iter().map(|(t, s)| (t.as_slice(), s.as_slice())).collect();
             let mut spans = Vec::new();
             for chunk in ids.chunks(500) {
+                // By trace first: span ids alone have no index in SQLite.
                 let mut q = sqlx::QueryBuilder::<$db>::new(format!(
-                    "SELECT {} WHERE s.span_id IN (",
+                    "SELECT {} WHERE s.trace_id IN (",
                     $crate::rows::SPAN_COLUMNS
                 ));
+                let mut trace_ids = q.separated(", ");
+                for (trace_id, _) in chunk {
+                    trace_ids.push_bind(trace_id.clone());
+                }
+                q.push(") AND s.span_id IN (");
                 let mut span_ids = q.separated(", ");
                 for (_, span_id) in chunk {
                     span_ids.push_bind(span_id.clone());

@@ -504,6 +504,11 @@ pub(crate) fn fts_query(text: &str) -> String {
         .join(" ")
 }
 
+/// The traces holding a span id. SQLite keeps no span-id index (a random
+/// key that cost a third of the writer's time, docs/adr/0006): a scan of
+/// the narrow span rows, about 75 ms a million spans.
+const SPAN_ID_TRACES: &str = "SELECT trace_id FROM spans WHERE span_id = $1 LIMIT 1000";
+
 fn push_text_filter(q: &mut QueryBuilder<Sqlite>, text: &str) {
     q.push(" AND l.id IN (SELECT rowid FROM logs_fts WHERE logs_fts MATCH ")
         .push_bind(fts_query(text))
