@@ -7,10 +7,11 @@ Usage:
 
 Starts one `loupe serve` on a fresh SQLite database with every listener on an
 ephemeral loopback port, seeds it with interop/python/send.py (OTLP/gRPC and
-OTLP/HTTP protobuf, a fresh RUN_ID each), then drives Debian's Chromium through
-Debian's chromedriver (Selenium never downloads anything) and checks every
-page, the header search box, the htmx span details, the htmx trace filters and
-the `/` shortcut. Any SEVERE entry in the browser console (JavaScript error,
+OTLP/HTTP protobuf, a fresh RUN_ID each) and a trace of 1 621 spans (OTLP/HTTP
+JSON), then drives Debian's Chromium through Debian's chromedriver (Selenium
+never downloads anything) and checks every page, the header search box, the
+htmx span details, the htmx trace filters, a large trace's subtrees loaded on
+demand and the `/` shortcut. Any SEVERE entry in the browser console (JavaScript error,
 CSP violation, failed load) fails the case it happened in. A PNG of each page
 goes to the screenshots directory.
 
