@@ -47,10 +47,10 @@ pub(crate) fn spans(db: &Db, batch: &Batch, resource_ids: &[i64], scope_ids: &[i
     let mut payload = db.prepare(PAYLOAD)?;
     for span in &batch.spans {
         let d = &span.derived;
-        stmt.bind_bytes(1, &span.trace_id)?;
-        stmt.bind_bytes(2, &span.span_id)?;
+        stmt.bind_blob(1, &span.trace_id)?;
+        stmt.bind_blob(2, &span.span_id)?;
         match &span.parent_span_id {
-            Some(parent) => stmt.bind_bytes(3, parent)?,
+            Some(parent) => stmt.bind_blob(3, parent)?,
             None => stmt.bind_null(3)?,
         }
         stmt.bind_int(4, resource_ids[span.resource_idx])?;
@@ -96,7 +96,7 @@ pub(crate) fn traces(db: &Db, batch: &Batch) -> Result<()> {
     let (deltas, services) = rows::trace_deltas(batch);
     let mut stmt = db.prepare(TRACE)?;
     for d in &deltas {
-        stmt.bind_bytes(1, &d.trace_id)?;
+        stmt.bind_blob(1, &d.trace_id)?;
         stmt.bind_int(2, d.start_ns)?;
         stmt.bind_int(3, d.end_ns)?;
         stmt.bind_int(4, d.span_count)?;
@@ -107,14 +107,14 @@ pub(crate) fn traces(db: &Db, batch: &Batch) -> Result<()> {
     }
     let mut stmt = db.prepare(TRACE_SERVICE)?;
     for (trace_id, service) in &services {
-        stmt.bind_bytes(1, trace_id)?;
+        stmt.bind_blob(1, trace_id)?;
         stmt.bind_text(2, service)?;
         stmt.execute()?;
     }
     let mut stmt = db.prepare(REQUEST_TRACE)?;
     for (request_id, trace_id) in rows::request_traces(batch) {
         stmt.bind_text(1, request_id)?;
-        stmt.bind_bytes(2, &trace_id)?;
+        stmt.bind_blob(2, &trace_id)?;
         stmt.execute()?;
     }
     Ok(())

@@ -119,7 +119,7 @@ impl Db {
 }
 
 impl Stmt<'_> {
-    fn bind(&mut self, index: i32, value: i64) -> Result<()> {
+    pub(crate) fn bind_int(&mut self, index: i32, value: i64) -> Result<()> {
         // SAFETY: a valid statement; SQLite checks the index.
         match unsafe { ffi::sqlite3_bind_int64(self.raw.as_ptr(), index, value) } {
             ffi::SQLITE_OK => Ok(()),
@@ -127,7 +127,7 @@ impl Stmt<'_> {
         }
     }
 
-    fn bind_blob(&mut self, index: i32, value: &[u8]) -> Result<()> {
+    pub(crate) fn bind_blob(&mut self, index: i32, value: &[u8]) -> Result<()> {
         // SAFETY: a valid statement; SQLITE_TRANSIENT makes SQLite copy the
         // bytes before this returns, so `value` need not outlive the call.
         let rc = unsafe {
@@ -143,14 +143,6 @@ impl Stmt<'_> {
             ffi::SQLITE_OK => Ok(()),
             _ => Err(error(self.db.0.as_ptr(), "bind")),
         }
-    }
-
-    pub(crate) fn bind_int(&mut self, index: i32, value: i64) -> Result<()> {
-        self.bind(index, value)
-    }
-
-    pub(crate) fn bind_bytes(&mut self, index: i32, value: &[u8]) -> Result<()> {
-        self.bind_blob(index, value)
     }
 
     pub(crate) fn bind_null(&mut self, index: i32) -> Result<()> {
@@ -290,8 +282,8 @@ pub(crate) fn requests(
 ) -> Result<()> {
     let db = Db::open_read_only(path)?;
     let mut stmt = db.prepare(REQUESTS)?;
-    stmt.bind(1, start)?;
-    stmt.bind(2, end)?;
+    stmt.bind_int(1, start)?;
+    stmt.bind_int(2, end)?;
     while stmt.step()? {
         let (duration, is_error, started) = (stmt.int(1), stmt.int(2) != 0, stmt.int(3));
         let service = String::from_utf8_lossy(stmt.bytes(0, true));
@@ -334,8 +326,8 @@ pub(crate) fn spans(
 ) -> Result<()> {
     let db = Db::open_read_only(path)?;
     let mut stmt = db.prepare(SPANS)?;
-    stmt.bind(1, start)?;
-    stmt.bind(2, end)?;
+    stmt.bind_int(1, start)?;
+    stmt.bind_int(2, end)?;
     let mut chunk = Vec::with_capacity(CHUNK);
     let mut names = Names::default();
     while stmt.step()? {

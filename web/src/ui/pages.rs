@@ -292,15 +292,15 @@ pub struct TraceParams {
     span: Option<String>,
 }
 
-/// The rows of a waterfall and which of them `focus` asks to keep shown.
-fn waterfall_rows(trace: &store::TraceView, focus: &[&str]) -> (Vec<SpanRow>, Vec<usize>) {
-    let origin = error_origin::find(&trace.spans);
-    let rows = waterfall::rows(
-        &trace.spans,
-        &trace.logs,
-        origin.as_ref().map(|o| o.span_id.as_str()),
-    );
-    let origin = origin.as_ref().map(|o| o.span_id.as_str());
+/// The rows of a waterfall and which of them to keep shown: the origin of
+/// its failure and the spans in `focus`.
+fn waterfall_rows(
+    trace: &store::TraceView,
+    origin: Option<&ErrorOrigin>,
+    focus: &[&str],
+) -> (Vec<SpanRow>, Vec<usize>) {
+    let origin = origin.map(|o| o.span_id.as_str());
+    let rows = waterfall::rows(&trace.spans, &trace.logs, origin);
     let focus = rows
         .iter()
         .enumerate()
@@ -339,7 +339,7 @@ pub async fn trace(
     let trace = load_trace(&state, &trace_id).await?;
     let origin = error_origin::find(&trace.spans);
     let focus: Vec<&str> = params.span.as_deref().map(str::trim).into_iter().collect();
-    let (rows, focus) = waterfall_rows(&trace, &focus);
+    let (rows, focus) = waterfall_rows(&trace, origin.as_ref(), &focus);
     let depths: Vec<usize> = rows.iter().map(|r| r.depth).collect();
     let shown = waterfall::window(&depths, &focus, ROW_BUDGET);
     let items = waterfall::items(rows, &shown, &trace.trace_id);
@@ -393,7 +393,8 @@ pub async fn waterfall_run(
     Query(run): Query<RunParams>,
 ) -> UiResult<Response> {
     let trace = load_trace(&state, &trace_id).await?;
-    let (rows, _) = waterfall_rows(&trace, &[]);
+    let origin = error_origin::find(&trace.spans);
+    let (rows, _) = waterfall_rows(&trace, origin.as_ref(), &[]);
     let first = rows.iter().position(|r| r.span_id == run.from);
     let last = first.and_then(|f| Some(f + rows[f..].iter().position(|r| r.span_id == run.to)?));
     let (Some(first), Some(last)) = (first, last) else {
@@ -407,16 +408,10 @@ pub async fn waterfall_run(
             .into_response());
     };
     let depths: Vec<usize> = rows[first..=last].iter().map(|r| r.depth).collect();
-    let shown = waterfall::window(&depths, &[], ROW_BUDGET)
+    let shown: Vec<_> = waterfall::window(&depths, &[], ROW_BUDGET)
         .into_iter()
-        .map(|s| match s {
-            waterfall::Shown::Row(i) => waterfall::Shown::Row(first + i),
-            waterfall::Shown::More { first: a, last: b } => waterfall::Shown::More {
-                first: first + a,
-                last: first + b,
-            },
-        })
-        .collect::<Vec<_>>();
+        .map(|s| s.shifted(first))
+        .collect();
     Ok(WaterfallRows {
         items: waterfall::items(rows, &shown, &trace.trace_id),
         trace_id: trace.trace_id,

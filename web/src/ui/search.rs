@@ -86,12 +86,8 @@ impl Filters {
     }
 }
 
-struct Parsed {
-    query: TraceQuery,
-}
-
 /// The store query of the parameters; the message of the first bad one.
-fn parse(params: &[(String, String)]) -> Result<Parsed, String> {
+fn parse(params: &[(String, String)]) -> Result<TraceQuery, String> {
     let e = |err: crate::api::ApiError| err.to_string();
     let mut query = TraceQuery {
         limit: DEFAULT_LIMIT,
@@ -150,7 +146,7 @@ fn parse(params: &[(String, String)]) -> Result<Parsed, String> {
     {
         return Err("min duration must not exceed max duration".to_owned());
     }
-    Ok(Parsed { query })
+    Ok(query)
 }
 
 struct ResultRow {
@@ -241,8 +237,8 @@ fn options(values: &[(&str, &str)], current: &str) -> Vec<SelectOption> {
 }
 
 async fn rows(state: &AppState, params: &[(String, String)], f: &Filters) -> Result<Rows, UiError> {
-    let parsed = match parse(params) {
-        Ok(parsed) => parsed,
+    let query = match parse(params) {
+        Ok(query) => query,
         Err(message) => {
             return Ok(Rows {
                 error: Some(message),
@@ -252,22 +248,22 @@ async fn rows(state: &AppState, params: &[(String, String)], f: &Filters) -> Res
             });
         }
     };
-    let limit = parsed.query.limit;
+    let limit = query.limit;
     // One more than shown, to know whether there is an older page.
     let mut found = state
         .store
         .traces(&TraceQuery {
             limit: limit + 1,
-            ..parsed.query
+            ..query
         })
         .await?;
     let more = found.len() > limit as usize;
     found.truncate(limit as usize);
-    let longest_first = parsed.query.longest_first;
+    let longest_first = query.longest_first;
     let next = match found.iter().map(|t| t.start_time_unix_nano).min() {
         Some(_) if more && longest_first => {
             let next = Filters {
-                offset: (parsed.query.offset + limit).to_string(),
+                offset: (query.offset + limit).to_string(),
                 ..f.clone()
             };
             Some((format!("/traces?{}", next.query()), "shorter traces →"))
@@ -287,13 +283,13 @@ async fn rows(state: &AppState, params: &[(String, String)], f: &Filters) -> Res
     let plural = if found.len() == 1 { "" } else { "s" };
     let note = match (found.len(), longest_first) {
         (0, _) => String::new(),
-        (1, true) if parsed.query.offset > 0 => {
-            format!("matching trace {}, longest first", parsed.query.offset + 1)
+        (1, true) if query.offset > 0 => {
+            format!("matching trace {}, longest first", query.offset + 1)
         }
-        (n, true) if parsed.query.offset > 0 => format!(
+        (n, true) if query.offset > 0 => format!(
             "matching traces {} to {}, longest first",
-            parsed.query.offset + 1,
-            parsed.query.offset as usize + n
+            query.offset + 1,
+            query.offset as usize + n
         ),
         (n, true) => format!("{n} longest matching trace{plural}, longest first"),
         (n, false) => format!("{n} matching trace{plural}, newest first"),
@@ -388,17 +384,17 @@ mod tests {
             ("operation", ""),
         ]))
         .unwrap();
-        assert_eq!(p.query.service.as_deref(), Some("api"));
-        assert_eq!(p.query.failed, Some(true));
-        assert_eq!(p.query.min_duration_ns, Some(1_500_000));
+        assert_eq!(p.service.as_deref(), Some("api"));
+        assert_eq!(p.failed, Some(true));
+        assert_eq!(p.min_duration_ns, Some(1_500_000));
         assert_eq!(
-            p.query.attributes,
+            p.attributes,
             vec![
                 store::AttributeFilter::parse("http.route=/x").unwrap(),
                 store::AttributeFilter::parse("a=b=c").unwrap()
             ]
         );
-        assert!(p.query.longest_first && p.query.operation.is_none());
+        assert!(p.longest_first && p.operation.is_none());
         for bad in [
             ("status", "maybe"),
             ("attr", "novalue"),

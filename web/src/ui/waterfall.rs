@@ -208,6 +208,20 @@ pub enum Shown {
     More { first: usize, last: usize },
 }
 
+impl Shown {
+    /// The same, for rows that start `by` rows further on (a run's rows
+    /// within the whole trace's).
+    pub fn shifted(self, by: usize) -> Shown {
+        match self {
+            Shown::Row(i) => Shown::Row(i + by),
+            Shown::More { first, last } => Shown::More {
+                first: first + by,
+                last: last + by,
+            },
+        }
+    }
+}
+
 /// Rows shown at once: all when they are at most `budget`. Otherwise the
 /// top of the tree, level by level, while the levels fit; then rows of the
 /// next level in order until `budget` is reached; and, whatever their depth,
