@@ -12,6 +12,7 @@
 //! The store knows nothing about OTLP's wire types; the collector translates.
 
 pub mod model;
+mod packed;
 mod postgres;
 pub mod read;
 mod reads;

@@ -83,15 +83,6 @@ impl PgStore {
         Ok(u64::try_from(size).unwrap_or(0))
     }
 
-    pub async fn report_spans(
-        &self,
-        start: i64,
-        end: i64,
-        each: impl FnMut(crate::report::ReportSpan),
-    ) -> Result<()> {
-        self.report_spans_sqlx(start, end, each).await
-    }
-
     pub async fn stored_bytes(&self) -> Result<crate::report::SignalBytes> {
         // Each table with its indexes and TOAST.
         let rows = sqlx::query_as::<_, (String, i64)>(
@@ -120,6 +111,7 @@ impl PgStore {
             .intern_metrics(&mut tx, &metrics, &resource_ids, &scope_ids)
             .await?;
         insert_spans(&mut tx, batch, &resource_ids, &scope_ids).await?;
+        insert_pack(&mut tx, batch).await?;
         insert_logs(&mut tx, batch, &resource_ids, &scope_ids).await?;
         insert_points(&mut tx, batch, &point_metric, &metric_ids).await?;
         upsert_traces(&mut tx, batch).await?;
@@ -395,6 +387,23 @@ async fn insert_spans(
             .map(|s| wire_bytes(s.wire_bytes))
             .collect::<Vec<_>>(),
     )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The batch's spans again, packed into one value for the reports.
+async fn insert_pack(tx: &mut Tx, batch: &Batch) -> Result<()> {
+    let Some(pack) = crate::packed::pack(batch) else {
+        return Ok(());
+    };
+    sqlx::query(
+        "INSERT INTO spans_packed (start_lo, start_hi, spans, data) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(pack.start_lo)
+    .bind(pack.start_hi)
+    .bind(pack.spans)
+    .bind(pack.data)
     .execute(&mut **tx)
     .await?;
     Ok(())

@@ -463,24 +463,24 @@ macro_rules! impl_reads {
                 .collect()
         }
 
-        pub async fn report_spans_sqlx(
+        /// Every span that started in `[start, end)`, from the packs whose
+        /// range of starts meets the window.
+        pub async fn report_spans(
             &self,
             start: i64,
             end: i64,
             mut each: impl FnMut($crate::report::ReportSpan),
         ) -> $crate::Result<()> {
             use futures_util::TryStreamExt as _;
-            let mut rows = sqlx::query_as::<_, $crate::rows::RawReportSpan>(
-                "SELECT trace_id, span_id, parent_span_id, service, name, kind, start_ns, end_ns, \
-                 is_error, http_route, http_method, rpc_service, rpc_method, db_system, \
-                 CAST(wire_bytes AS BIGINT) AS wire_bytes \
-                 FROM spans WHERE start_ns >= $1 AND start_ns < $2",
+            let mut packs = sqlx::query_scalar::<_, Vec<u8>>(
+                "SELECT data FROM spans_packed WHERE start_hi >= $1 AND start_lo < $2",
             )
             .bind(start)
             .bind(end)
             .fetch(&self.$pool);
-            while let Some(row) = rows.try_next().await? {
-                each(row.into_report()?);
+            let mut unpacker = $crate::packed::Unpacker::default();
+            while let Some(data) = packs.try_next().await? {
+                unpacker.unpack(&data, start, end, &mut each)?;
             }
             Ok(())
         }

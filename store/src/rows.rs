@@ -320,50 +320,6 @@ impl crate::report::SignalBytes {
     }
 }
 
-#[derive(sqlx::FromRow)]
-pub struct RawReportSpan {
-    trace_id: Vec<u8>,
-    span_id: Vec<u8>,
-    parent_span_id: Option<Vec<u8>>,
-    service: String,
-    name: String,
-    kind: i32,
-    start_ns: i64,
-    end_ns: i64,
-    is_error: bool,
-    http_route: Option<String>,
-    http_method: Option<String>,
-    rpc_service: Option<String>,
-    rpc_method: Option<String>,
-    db_system: Option<String>,
-    wire_bytes: i64,
-}
-
-impl RawReportSpan {
-    pub fn into_report(self) -> Result<crate::report::ReportSpan> {
-        Ok(crate::report::ReportSpan {
-            trace_id: fixed_id(&self.trace_id, "trace")?,
-            span_id: fixed_id(&self.span_id, "span")?,
-            parent_span_id: self
-                .parent_span_id
-                .map(|id| fixed_id(&id, "parent span"))
-                .transpose()?,
-            service: self.service.into(),
-            name: self.name.into(),
-            kind: self.kind,
-            start_ns: self.start_ns,
-            end_ns: self.end_ns,
-            is_error: self.is_error,
-            http_route: self.http_route.map(Into::into),
-            http_method: self.http_method.map(Into::into),
-            rpc_service: self.rpc_service.map(Into::into),
-            rpc_method: self.rpc_method.map(Into::into),
-            db_system: self.db_system.map(Into::into),
-            wire_bytes: self.wire_bytes,
-        })
-    }
-}
-
 pub(crate) fn json_list<T: serde::Serialize>(items: &[T]) -> Option<String> {
     if items.is_empty() {
         None
@@ -710,6 +666,7 @@ mod tests {
         for (table, signal) in [
             ("spans", Some(Signal::Spans)),
             ("spans_payload", Some(Signal::Spans)),
+            ("spans_packed", Some(Signal::Spans)),
             ("traces", Some(Signal::Spans)),
             ("trace_services", Some(Signal::Spans)),
             ("request_traces", Some(Signal::Spans)),

@@ -170,31 +170,6 @@ impl SqliteStore {
         Ok(u64::try_from(row.try_get::<i64, _>(0)?).unwrap_or(0))
     }
 
-    /// Streams spans through `sqlite_scan` on a blocking thread (sqlx's
-    /// row-by-row hand-over is the slow part of a report), or through sqlx
-    /// for a database in memory.
-    pub async fn report_spans(
-        &self,
-        start: i64,
-        end: i64,
-        mut each: impl FnMut(crate::report::ReportSpan),
-    ) -> Result<()> {
-        let Some(file) = self.file.clone() else {
-            return self.report_spans_sqlx(start, end, each).await;
-        };
-        let (tx, mut rx) = tokio::sync::mpsc::channel(4);
-        let scan = on_scan_thread(move || {
-            crate::sqlite_scan::spans(&file, start, end, |chunk| tx.blocking_send(chunk).is_ok())
-        });
-        let read = async {
-            while let Some(chunk) = rx.recv().await {
-                chunk.into_iter().for_each(&mut each);
-            }
-        };
-        let (scanned, ()) = tokio::join!(scan, read);
-        scanned
-    }
-
     /// The services overview's read: through `sqlite_scan` on a blocking
     /// thread (a few hundred thousand requests in a day), or through sqlx
     /// for a database in memory.
@@ -268,6 +243,7 @@ impl SqliteStore {
             blocking(|| {
                 crate::sqlite_scan::with_locked(&mut handle, |db| {
                     crate::sqlite_insert::spans(db, batch, &resource_ids, &scope_ids)?;
+                    crate::sqlite_insert::pack(db, batch)?;
                     crate::sqlite_insert::traces(db, batch)
                 })
             })?;

@@ -37,6 +37,9 @@ const TRACE: &CStr = c"INSERT INTO traces (trace_id, start_ns, end_ns, span_coun
 const REQUEST_TRACE: &CStr =
     c"INSERT INTO request_traces (request_id, trace_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING";
 
+const PACK: &CStr =
+    c"INSERT INTO spans_packed (start_lo, start_hi, spans, data) VALUES (?1, ?2, ?3, ?4)";
+
 const TRACE_SERVICE: &CStr =
     c"INSERT INTO trace_services (trace_id, service) VALUES (?1, ?2) ON CONFLICT DO NOTHING";
 
@@ -92,6 +95,19 @@ pub(crate) fn spans(db: &Db, batch: &Batch, resource_ids: &[i64], scope_ids: &[i
 
 /// The batch's changes to its traces' summaries, service lists and the
 /// traces each request id is in.
+/// The batch's spans again, packed into one value for the reports.
+pub(crate) fn pack(db: &Db, batch: &Batch) -> Result<()> {
+    let Some(pack) = crate::packed::pack(batch) else {
+        return Ok(());
+    };
+    let mut stmt = db.prepare(PACK)?;
+    stmt.bind_int(1, pack.start_lo)?;
+    stmt.bind_int(2, pack.start_hi)?;
+    stmt.bind_int(3, i64::from(pack.spans))?;
+    stmt.bind_blob(4, &pack.data)?;
+    stmt.execute()
+}
+
 pub(crate) fn traces(db: &Db, batch: &Batch) -> Result<()> {
     let (deltas, services) = rows::trace_deltas(batch);
     let mut stmt = db.prepare(TRACE)?;

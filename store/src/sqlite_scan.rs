@@ -1,36 +1,23 @@
 //! SQLite's C API where sqlx's per-row costs dominate. Reads of many narrow
-//! rows (the reports' span scan, the services overview's requests, the
-//! failures page's span nodes) step on a blocking thread of their own
-//! connection: sqlx hands each row from SQLite's thread to the reader
-//! separately, ~15 µs a row (a day of a million spans took 17 s); here, with
-//! names shared rather than copied per row, rows go over in chunks at about
-//! 1 µs each. The writer's span and trace inserts (`sqlite_insert`) step on
+//! rows (the services overview's requests, the failures page's span nodes)
+//! step on a blocking thread of their own connection: sqlx hands each row
+//! from SQLite's thread to the reader separately, ~15 µs a row; here about
+//! 1 µs each. (The reports read packed spans instead, a row per commit.) The writer's span and trace inserts (`sqlite_insert`) step on
 //! the writer's own connection, lent by sqlx (`with_locked`).
 //!
 //! The one `unsafe` of the workspace lives here, behind `Db` and `Stmt`,
 //! which own their handles and free them on drop (a lent connection is
 //! never closed).
 
-use std::collections::HashMap;
 use std::ffi::{CStr, CString};
 use std::os::unix::ffi::OsStrExt as _;
 use std::path::Path;
 use std::ptr::{self, NonNull};
-use std::sync::Arc;
 
 use libsqlite3_sys as ffi;
 
 use crate::read::SpanNode;
-use crate::report::ReportSpan;
-use crate::rows::fixed_id;
 use crate::{Result, StoreError};
-
-/// Rows sent to the reader at once.
-pub(crate) const CHUNK: usize = 8192;
-
-const SPANS: &CStr = c"SELECT trace_id, span_id, parent_span_id, service, name, kind, start_ns, \
-    end_ns, is_error, http_route, http_method, rpc_service, rpc_method, db_system, wire_bytes \
-    FROM spans WHERE start_ns >= ?1 AND start_ns < ?2";
 
 /// The services overview's requests; the WHERE repeats the partial index's
 /// own, so the covering index `spans_requests` answers alone.
@@ -230,13 +217,6 @@ impl Stmt<'_> {
             }
         }
     }
-
-    fn text(&mut self, column: i32, names: &mut Names) -> Option<Arc<str>> {
-        if self.is_null(column) {
-            return None;
-        }
-        Some(names.get(self.bytes(column, true)))
-    }
 }
 
 /// Runs `f` on the connection sqlx has locked for us: the writer's inserts,
@@ -248,28 +228,6 @@ pub(crate) fn with_locked<T>(
 ) -> Result<T> {
     let db = std::mem::ManuallyDrop::new(Db(handle.as_raw_handle()));
     f(&db)
-}
-
-/// Each distinct name allocated once per scan, then shared.
-#[derive(Default)]
-struct Names(HashMap<Vec<u8>, Arc<str>>);
-
-impl Names {
-    /// Past this many distinct names (ids used as span names, say) the map
-    /// starts over rather than grow without bound.
-    const MAX: usize = 65_536;
-
-    fn get(&mut self, bytes: &[u8]) -> Arc<str> {
-        if let Some(name) = self.0.get(bytes) {
-            return name.clone();
-        }
-        if self.0.len() >= Self::MAX {
-            self.0.clear();
-        }
-        let name: Arc<str> = String::from_utf8_lossy(bytes).into();
-        self.0.insert(bytes.to_vec(), name.clone());
-        name
-    }
 }
 
 /// Hands `each` every request (server or consumer span, or trace root) that
@@ -314,51 +272,4 @@ pub(crate) fn span_nodes(path: &Path, trace_ids: &[Vec<u8>]) -> Result<Vec<SpanN
         }
     }
     Ok(nodes)
-}
-
-/// Steps every span that started in `[start, end)` and hands them to `send`
-/// in chunks; stops early, without error, when `send` returns false.
-pub(crate) fn spans(
-    path: &Path,
-    start: i64,
-    end: i64,
-    mut send: impl FnMut(Vec<ReportSpan>) -> bool,
-) -> Result<()> {
-    let db = Db::open_read_only(path)?;
-    let mut stmt = db.prepare(SPANS)?;
-    stmt.bind_int(1, start)?;
-    stmt.bind_int(2, end)?;
-    let mut chunk = Vec::with_capacity(CHUNK);
-    let mut names = Names::default();
-    while stmt.step()? {
-        let parent = if stmt.is_null(2) {
-            None
-        } else {
-            Some(fixed_id(stmt.bytes(2, false), "parent span")?)
-        };
-        chunk.push(ReportSpan {
-            trace_id: fixed_id(stmt.bytes(0, false), "trace")?,
-            span_id: fixed_id(stmt.bytes(1, false), "span")?,
-            parent_span_id: parent,
-            service: stmt.text(3, &mut names).unwrap_or_else(|| "".into()),
-            name: stmt.text(4, &mut names).unwrap_or_else(|| "".into()),
-            kind: stmt.int(5) as i32,
-            start_ns: stmt.int(6),
-            end_ns: stmt.int(7),
-            is_error: stmt.int(8) != 0,
-            http_route: stmt.text(9, &mut names),
-            http_method: stmt.text(10, &mut names),
-            rpc_service: stmt.text(11, &mut names),
-            rpc_method: stmt.text(12, &mut names),
-            db_system: stmt.text(13, &mut names),
-            wire_bytes: stmt.int(14),
-        });
-        if chunk.len() == CHUNK && !send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK))) {
-            return Ok(());
-        }
-    }
-    if !chunk.is_empty() {
-        send(chunk);
-    }
-    Ok(())
 }

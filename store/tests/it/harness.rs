@@ -80,8 +80,17 @@ impl Ctx {
             .unwrap_or_else(|e| panic!("second Store::open({}) failed: {e}", self.url))
     }
 
+    /// `TABLES`, and for PostgreSQL the spans packed for the reports.
+    pub fn tables(&self) -> Vec<&'static str> {
+        let mut tables = TABLES.to_vec();
+        if self.backend == Backend::Postgres {
+            tables.push("spans_packed");
+        }
+        tables
+    }
+
     pub async fn count(&self, table: &str) -> i64 {
-        assert!(TABLES.contains(&table), "unknown table {table}");
+        assert!(self.tables().contains(&table), "unknown table {table}");
         let sql = format!("SELECT COUNT(*) FROM {table}");
         with_raw!(self, |pool| sqlx::query_scalar::<_, i64>(
             sqlx::AssertSqlSafe(sql.clone())
@@ -91,10 +100,10 @@ impl Ctx {
         .unwrap_or_else(|e| panic!("{sql}: {e}")))
     }
 
-    /// Row counts of every table, in `TABLES` order.
+    /// Row counts of every table, in `tables()` order.
     pub async fn counts(&self) -> Vec<(&'static str, i64)> {
         let mut counts = Vec::new();
-        for table in TABLES {
+        for table in self.tables() {
             counts.push((table, self.count(table).await));
         }
         counts

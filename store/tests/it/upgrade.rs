@@ -2,17 +2,18 @@
 
 use std::str::FromStr;
 
+use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use store::Store;
-use store::model::{Event, Link};
+use store::model::{Event, Link, SpanKind};
 use store::value::Value;
 
 use crate::fixtures::*;
 use crate::harness::{self, Backend};
 
 /// The `spans` table before migration 6 split it into narrow rows and
-/// `spans_payload`, with its indexes, and before migration 7 moved request
-/// ids to `request_traces`.
+/// `spans_payload`, with its indexes, before migration 7 moved request ids
+/// to `request_traces`, and before migration 9 packed spans for the reports.
 const SPANS_BEFORE_THE_SPLIT: &str = "
     CREATE TABLE old_spans (
         trace_id BLOB NOT NULL, span_id BLOB NOT NULL, parent_span_id BLOB,
@@ -41,6 +42,7 @@ const SPANS_BEFORE_THE_SPLIT: &str = "
     CREATE INDEX spans_requests ON spans (start_ns, service, end_ns, is_error)
         WHERE kind IN (2, 5) OR parent_span_id IS NULL;
     DROP TABLE request_traces;
+    DROP TABLE spans_packed;
     DELETE FROM _sqlx_migrations WHERE version >= 6;";
 
 /// Spans stored before the split read back the same after it, and new ones
@@ -121,6 +123,103 @@ async fn spans_stored_before_the_payload_split_read_back_the_same() {
                 .iter()
                 .any(|s| s.links.len() == 1 && s.span_id == hex::encode(sid(2)))
         );
+        store.close().await;
+    })
+    .await;
+}
+
+/// Spans stored before packs existed are packed by the migration, in SQL,
+/// and read back by the reports exactly as the writer's own packs are: the
+/// test reads the writer's packs, drops them, runs the migration again and
+/// reads its packs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_spans_stored_before_packing_are_packed_by_the_migration() {
+    spans_stored_before_packing_are_packed_by_the_migration(Backend::Sqlite, 9).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_spans_stored_before_packing_are_packed_by_the_migration() {
+    spans_stored_before_packing_are_packed_by_the_migration(Backend::Postgres, 8).await;
+}
+
+async fn spans_stored_before_packing_are_packed_by_the_migration(backend: Backend, migration: i64) {
+    harness::run(backend, move |ctx| async move {
+        let mut root = timed(span(tid(1), sid(1), None, "POST /checkout"), T0, T0 + 900);
+        root.kind = SpanKind::Server;
+        root.derived.http_route = Some("/checkout".to_owned());
+        root.derived.http_method = Some("POST".to_owned());
+        root.wire_bytes = 512;
+        let mut call = failed(timed(
+            span(tid(1), sid(2), Some(sid(1)), "Cart/Add"),
+            T0 + 100,
+            T0 + 300,
+        ));
+        call.kind = SpanKind::Client;
+        call.derived.rpc_service = Some("shop.Cart".to_owned());
+        call.derived.rpc_method = Some(String::new());
+        let mut query = timed(
+            span(tid(1), sid(3), Some(sid(2)), "SELECT ünï"),
+            T0 + 150,
+            T0 + 160,
+        );
+        query.derived.db_system = Some("postgresql".to_owned());
+        let outside = timed(span(tid(2), sid(4), None, "later"), T0 + 5_000, T0 + 5_001);
+        for batch in [
+            spans_batch("checkout", vec![root, call]),
+            spans_batch("cärt", vec![query, outside]),
+        ] {
+            ctx.store.write_batch(&batch).await.expect("write");
+        }
+        let window = (T0, T0 + 1_000);
+        let report_spans = |store: Store| async move {
+            let mut spans = Vec::new();
+            store
+                .report_spans(window.0, window.1, |s| spans.push(s))
+                .await
+                .expect("report spans");
+            spans.sort_by_key(|s| s.span_id);
+            spans
+        };
+        let packed_by_the_writer = report_spans(ctx.store.clone()).await;
+        assert_eq!(packed_by_the_writer.len(), 3);
+        ctx.store.close().await;
+
+        let before_packing = format!(
+            "DROP TABLE spans_packed; DELETE FROM _sqlx_migrations WHERE version >= {migration};"
+        );
+        let before_packing = sqlx::AssertSqlSafe(before_packing);
+        match backend {
+            Backend::Postgres => {
+                let raw = PgPoolOptions::new()
+                    .max_connections(1)
+                    .connect(&ctx.url)
+                    .await
+                    .expect("raw pool");
+                sqlx::raw_sql(before_packing)
+                    .execute(&raw)
+                    .await
+                    .expect("the layout before packing");
+                raw.close().await;
+            }
+            Backend::Sqlite => {
+                let options = SqliteConnectOptions::from_str(&ctx.url).expect("url");
+                let raw = SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .connect_with(options)
+                    .await
+                    .expect("raw pool");
+                sqlx::raw_sql(before_packing)
+                    .execute(&raw)
+                    .await
+                    .expect("the layout before packing");
+                raw.close().await;
+            }
+        }
+
+        let store = Store::open(&ctx.url)
+            .await
+            .expect("open runs the migration");
+        assert_eq!(report_spans(store.clone()).await, packed_by_the_writer);
         store.close().await;
     })
     .await;

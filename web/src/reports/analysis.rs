@@ -12,7 +12,9 @@
 //! - The *entry endpoint* of a trace is the endpoint of its root; all the
 //!   trace's work in other services is downstream load caused by it.
 
-use std::collections::HashMap;
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap as HashMap;
 
 use store::model::{SpanId, TraceId};
 use store::report::{ReportSpan, SpanLogs};
@@ -26,7 +28,7 @@ const PRODUCER: i32 = 4;
 const CONSUMER: i32 = 5;
 
 /// A span narrowed to what the reports use, its strings interned.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub struct Span {
     pub trace: TraceId,
     pub id: SpanId,
@@ -58,25 +60,79 @@ impl Span {
 pub struct Spans {
     pub names: Names,
     pub spans: Vec<Span>,
+    endpoint: String,
+    /// The store shares one allocation among the spans that carry the same
+    /// text, so a text's id is looked up by its address before its bytes
+    /// (and an endpoint's by its parts' addresses). The texts are kept
+    /// alive while their addresses are keys, so no address is reused for
+    /// another text meanwhile.
+    by_address: HashMap<usize, u32>,
+    endpoints: HashMap<[usize; 5], u32>,
+    kept: Vec<Arc<str>>,
+}
+
+/// Past this many kept texts (a store that does not share them) the
+/// address caches start over rather than grow without bound.
+const KEPT: usize = 1 << 16;
+
+fn address(text: Option<&Arc<str>>) -> usize {
+    text.map_or(0, |t| Arc::as_ptr(t).cast::<u8>() as usize)
 }
 
 impl Spans {
     pub fn push(&mut self, span: ReportSpan) {
-        let endpoint = endpoint_name(&span);
+        if self.kept.len() > KEPT {
+            self.by_address.clear();
+            self.endpoints.clear();
+            self.kept.clear();
+        }
+        let parts = [
+            &span.http_route,
+            &span.http_method,
+            &span.rpc_service,
+            &span.rpc_method,
+        ];
+        let key = parts.map(|p| address(p.as_ref()));
+        let key = [key[0], key[1], key[2], key[3], address(Some(&span.name))];
+        let endpoint = match self.endpoints.get(&key) {
+            Some(&id) => id,
+            None => {
+                endpoint_name(&span, &mut self.endpoint);
+                let id = self.names.id(&self.endpoint);
+                self.kept.extend(parts.into_iter().flatten().cloned());
+                self.kept.push(span.name.clone());
+                self.endpoints.insert(key, id);
+                id
+            }
+        };
+        let service = self.id(&span.service);
+        let op = self.id(&span.name);
+        let db_system = span.db_system.as_ref().map(|db| self.id(db));
         self.spans.push(Span {
             trace: span.trace_id,
             id: span.span_id,
             parent: span.parent_span_id,
-            service: self.names.id(&span.service),
-            op: self.names.id(&span.name),
-            endpoint: self.names.id(&endpoint),
+            service,
+            op,
+            endpoint,
             kind: span.kind,
             start: span.start_ns,
             end: span.end_ns,
             error: span.is_error,
             wire_bytes: span.wire_bytes.max(0) as u64,
-            db_system: span.db_system.as_deref().map(|db| self.names.id(db)),
+            db_system,
         });
+    }
+
+    fn id(&mut self, text: &Arc<str>) -> u32 {
+        let key = address(Some(text));
+        if let Some(&id) = self.by_address.get(&key) {
+            return id;
+        }
+        let id = self.names.id(text);
+        self.kept.push(text.clone());
+        self.by_address.insert(key, id);
+        id
     }
 }
 
@@ -84,19 +140,23 @@ fn present(text: &Option<std::sync::Arc<str>>) -> Option<&str> {
     text.as_deref().filter(|s| !s.is_empty())
 }
 
-/// `POST /orders/{id}`, `shop.Cart/Add`, or the span name.
-pub fn endpoint_name(span: &ReportSpan) -> String {
-    if let Some(route) = present(&span.http_route) {
-        return match present(&span.http_method) {
-            Some(method) => format!("{method} {route}"),
-            None => route.to_owned(),
-        };
-    }
-    match (present(&span.rpc_service), present(&span.rpc_method)) {
-        (Some(service), Some(method)) => format!("{service}/{method}"),
-        (Some(only), None) | (None, Some(only)) => only.to_owned(),
-        (None, None) => span.name.to_string(),
-    }
+/// `POST /orders/{id}`, `shop.Cart/Add`, or the span name, written into
+/// `out` (a buffer reused across a million spans).
+pub fn endpoint_name(span: &ReportSpan, out: &mut String) {
+    out.clear();
+    let parts: [&str; 3] = if let Some(route) = present(&span.http_route) {
+        match present(&span.http_method) {
+            Some(method) => [method, " ", route],
+            None => [route, "", ""],
+        }
+    } else {
+        match (present(&span.rpc_service), present(&span.rpc_method)) {
+            (Some(service), Some(method)) => [service, "/", method],
+            (Some(only), None) | (None, Some(only)) => [only, "", ""],
+            (None, None) => [&span.name, "", ""],
+        }
+    };
+    parts.iter().for_each(|part| out.push_str(part));
 }
 
 /// Requests, time and telemetry of one (service, endpoint).
@@ -199,12 +259,49 @@ pub struct Analysis {
     pub repeated: HashMap<(u32, u32, u32, u32), RepeatAgg>,
 }
 
+/// The spans ordered by trace id, then start. Traces are numbered through a
+/// map and only the trace ids sorted; each span is then placed by its
+/// trace's rank (sorting a million spans whole took a quarter of a report).
+fn ordered_by_trace(spans: Vec<Span>) -> Vec<Span> {
+    let mut number: HashMap<u128, u32> = HashMap::default();
+    let trace_of: Vec<u32> = spans
+        .iter()
+        .map(|s| {
+            let next = number.len() as u32;
+            *number.entry(u128::from_be_bytes(s.trace)).or_insert(next)
+        })
+        .collect();
+    let mut traces: Vec<(u128, u32)> = number.into_iter().collect();
+    traces.sort_unstable();
+    let mut sizes = vec![0usize; traces.len()];
+    for &t in &trace_of {
+        sizes[t as usize] += 1;
+    }
+    // Where each trace's first span goes, then the next, and so on.
+    let mut next = vec![0usize; traces.len()];
+    let mut at = 0;
+    for &(_, t) in &traces {
+        next[t as usize] = at;
+        at += sizes[t as usize];
+    }
+    let mut order = vec![0u32; spans.len()];
+    for (i, &t) in trace_of.iter().enumerate() {
+        order[next[t as usize]] = i as u32;
+        next[t as usize] += 1;
+    }
+    let mut ordered: Vec<Span> = order.iter().map(|&i| spans[i as usize]).collect();
+    for trace in ordered.chunk_by_mut(|a, b| a.trace == b.trace) {
+        trace.sort_unstable_by_key(|s| s.start);
+    }
+    ordered
+}
+
 type TraceLogs = HashMap<TraceId, Vec<(Option<SpanId>, u64, u64)>>;
 
 impl Analysis {
     pub fn run(window: Window, spans: Spans, logs: &[SpanLogs]) -> Analysis {
-        let Spans { names, mut spans } = spans;
-        let mut by_trace: TraceLogs = HashMap::new();
+        let Spans { names, spans, .. } = spans;
+        let mut by_trace: TraceLogs = HashMap::default();
         for group in logs {
             by_trace.entry(group.trace_id).or_default().push((
                 group.span_id,
@@ -212,7 +309,7 @@ impl Analysis {
                 group.wire_bytes,
             ));
         }
-        spans.sort_unstable_by_key(|s| (s.trace, s.start));
+        let spans = ordered_by_trace(spans);
         let mut analysis = Analysis {
             window,
             names,
@@ -220,11 +317,11 @@ impl Analysis {
             traces: 0,
             traces_without_root: 0,
             first_start: spans.iter().map(|s| s.start).min(),
-            endpoints: HashMap::new(),
-            downstream: HashMap::new(),
-            entries: HashMap::new(),
-            edges: HashMap::new(),
-            repeated: HashMap::new(),
+            endpoints: HashMap::default(),
+            downstream: HashMap::default(),
+            entries: HashMap::default(),
+            edges: HashMap::default(),
+            repeated: HashMap::default(),
         };
         let mut scratch = Scratch::default();
         for trace in spans.chunk_by(|a, b| a.trace == b.trace) {
@@ -244,33 +341,44 @@ impl Analysis {
         self.traces += 1;
         let n = spans.len();
         s.reset(spans);
-        let parent = &s.parent;
+        let Scratch {
+            parent,
+            children,
+            self_ns,
+            kids,
+            local_root,
+            path,
+            index,
+        } = s;
 
         // Self time: duration less the union of the children's intervals.
-        let mut self_ns = vec![0i64; n];
+        self_ns.clear();
         for (i, span) in spans.iter().enumerate() {
             let mut covered = 0;
             let mut reach = span.start;
-            let mut kids: Vec<(i64, i64)> = s.children[i]
-                .iter()
-                .map(|&c| (spans[c].start.max(span.start), spans[c].end.min(span.end)))
-                .filter(|(a, b)| a < b)
-                .collect();
+            kids.clear();
+            kids.extend(
+                children[i]
+                    .iter()
+                    .map(|&c| (spans[c].start.max(span.start), spans[c].end.min(span.end)))
+                    .filter(|(a, b)| a < b),
+            );
             kids.sort_unstable();
-            for (a, b) in kids {
+            for &(a, b) in kids.iter() {
                 let a = a.max(reach);
                 if b > a {
                     covered += b - a;
                     reach = b;
                 }
             }
-            self_ns[i] = span.duration() - covered;
+            self_ns.push(span.duration() - covered);
         }
 
         // Each span's local root (walked up iteratively: traces can be deep).
-        let mut local_root: Vec<Option<usize>> = vec![None; n];
+        local_root.clear();
+        local_root.resize(n, None);
         for i in 0..n {
-            let mut path = Vec::new();
+            path.clear();
             let mut at = i;
             let root = loop {
                 if let Some(r) = local_root[at] {
@@ -290,7 +398,7 @@ impl Analysis {
                 }
             };
             local_root[at] = Some(root);
-            for j in path {
+            for &j in path.iter() {
                 local_root[j] = Some(root);
             }
         }
@@ -321,7 +429,7 @@ impl Analysis {
 
         // Log records, charged to the span that wrote them and to the entry.
         for &(span_id, records, bytes) in logs {
-            if let Some(&i) = span_id.as_ref().and_then(|id| s.index.get(id)) {
+            if let Some(&i) = span_id.as_ref().and_then(|id| index.get(id)) {
                 let r = &spans[local_root[i].unwrap_or(i)];
                 let agg = self.endpoints.entry((r.service, r.endpoint)).or_default();
                 agg.logs += records;
@@ -334,7 +442,7 @@ impl Analysis {
             }
         }
 
-        self.edges_and_repeats(spans, parent, &s.children);
+        self.edges_and_repeats(spans, parent, children);
 
         let (Some(root), Some(entry)) = (root, entry) else {
             self.traces_without_root += 1;
@@ -374,7 +482,7 @@ impl Analysis {
             })
             .collect();
         let own = critical_path::walk(&nodes);
-        let mut shares: HashMap<(u32, u32), i64> = HashMap::new();
+        let mut shares: HashMap<(u32, u32), i64> = HashMap::default();
         for i in s.subtree(root) {
             if let Some(t) = own[i] {
                 *shares.entry((spans[i].service, spans[i].op)).or_default() += t;
@@ -437,7 +545,7 @@ impl Analysis {
                 }
             }
             if children[i].len() >= REPEATED_CALLS as usize {
-                let mut counts: HashMap<(u32, u32), u64> = HashMap::new();
+                let mut counts: HashMap<(u32, u32), u64> = HashMap::default();
                 for &c in &children[i] {
                     *counts.entry((spans[c].service, spans[c].op)).or_default() += 1;
                 }
@@ -464,6 +572,10 @@ struct Scratch {
     index: HashMap<SpanId, usize>,
     parent: Vec<Option<usize>>,
     children: Vec<Vec<usize>>,
+    self_ns: Vec<i64>,
+    kids: Vec<(i64, i64)>,
+    local_root: Vec<Option<usize>>,
+    path: Vec<usize>,
 }
 
 impl Scratch {
@@ -501,5 +613,131 @@ impl Scratch {
             stack.extend(&self.children[i]);
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_are_ordered_by_trace_then_start() {
+        let span = |trace: u8, start: i64| Span {
+            trace: [trace; 16],
+            id: [start as u8; 8],
+            parent: None,
+            service: 0,
+            op: 0,
+            endpoint: 0,
+            kind: 2,
+            start,
+            end: start + 1,
+            error: false,
+            wire_bytes: 0,
+            db_system: None,
+        };
+        let key = |spans: &[Span]| -> Vec<(u8, i64)> {
+            spans.iter().map(|s| (s.trace[0], s.start)).collect()
+        };
+        for (given, want) in [
+            (vec![], vec![]),
+            (vec![(1, 5)], vec![(1, 5)]),
+            (
+                vec![(3, 9), (1, 5), (3, 1), (2, 7), (1, 2), (3, 4)],
+                vec![(1, 2), (1, 5), (2, 7), (3, 1), (3, 4), (3, 9)],
+            ),
+            (vec![(0xff, 1), (0x01, 2)], vec![(0x01, 2), (0xff, 1)]),
+        ] {
+            let spans: Vec<Span> = given.iter().map(|&(t, s)| span(t, s)).collect();
+            assert_eq!(key(&ordered_by_trace(spans)), want);
+        }
+    }
+
+    #[test]
+    fn spans_get_one_id_per_text_however_the_store_shares_them() {
+        let shared_route: Arc<str> = "/orders".into();
+        let span = |name: &str, route: &Arc<str>, method: &str| ReportSpan {
+            trace_id: [1; 16],
+            span_id: [1; 8],
+            parent_span_id: None,
+            service: "api".into(),
+            name: name.into(),
+            kind: 2,
+            start_ns: 0,
+            end_ns: 1,
+            is_error: false,
+            http_route: Some(route.clone()),
+            http_method: Some(method.into()),
+            rpc_service: None,
+            rpc_method: None,
+            db_system: None,
+            wire_bytes: 0,
+        };
+        let mut spans = Spans::default();
+        for s in [
+            span("a", &shared_route, "GET"),
+            span("a", &"/orders".into(), "GET"),
+            span("b", &shared_route, "POST"),
+            span("b", &shared_route, "GET"),
+        ] {
+            spans.push(s);
+        }
+        let names = |f: fn(&Span) -> u32| -> Vec<String> {
+            spans
+                .spans
+                .iter()
+                .map(|s| spans.names.name(f(s)).to_owned())
+                .collect()
+        };
+        assert_eq!(names(|s| s.op), ["a", "a", "b", "b"]);
+        assert_eq!(names(|s| s.service), ["api"; 4]);
+        assert_eq!(
+            names(|s| s.endpoint),
+            ["GET /orders", "GET /orders", "POST /orders", "GET /orders"]
+        );
+        assert_eq!(spans.spans[0].endpoint, spans.spans[3].endpoint);
+    }
+
+    #[test]
+    fn an_endpoint_is_named_by_route_then_rpc_then_span_name() {
+        let span = |route: Option<&str>, method: Option<&str>, rpc: [Option<&str>; 2]| ReportSpan {
+            trace_id: [1; 16],
+            span_id: [1; 8],
+            parent_span_id: None,
+            service: "api".into(),
+            name: "span name".into(),
+            kind: 2,
+            start_ns: 0,
+            end_ns: 1,
+            is_error: false,
+            http_route: route.map(Into::into),
+            http_method: method.map(Into::into),
+            rpc_service: rpc[0].map(Into::into),
+            rpc_method: rpc[1].map(Into::into),
+            db_system: None,
+            wire_bytes: 0,
+        };
+        let mut out = String::from("left over");
+        for (span, want) in [
+            (
+                span(Some("/orders/{id}"), Some("POST"), [None, None]),
+                "POST /orders/{id}",
+            ),
+            (
+                span(Some("/orders"), None, [Some("shop.Cart"), None]),
+                "/orders",
+            ),
+            (span(Some("/orders"), Some(""), [None, None]), "/orders"),
+            (
+                span(Some(""), Some("GET"), [Some("shop.Cart"), Some("Add")]),
+                "shop.Cart/Add",
+            ),
+            (span(None, None, [Some("shop.Cart"), None]), "shop.Cart"),
+            (span(None, None, [None, Some("Add")]), "Add"),
+            (span(None, Some("GET"), [None, None]), "span name"),
+        ] {
+            endpoint_name(&span, &mut out);
+            assert_eq!(out, want);
+        }
     }
 }

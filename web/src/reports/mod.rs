@@ -11,8 +11,6 @@ pub mod cost;
 pub mod csv;
 pub mod load;
 
-use std::collections::HashMap;
-
 use store::Store;
 
 pub use analysis::Analysis;
@@ -166,7 +164,7 @@ pub use store::read::percentile;
 /// millions of times (services, operations, endpoints).
 #[derive(Debug, Default)]
 pub struct Names {
-    ids: HashMap<String, u32>,
+    ids: rustc_hash::FxHashMap<String, u32>,
     names: Vec<String>,
 }
 
