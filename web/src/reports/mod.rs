@@ -219,8 +219,9 @@ pub async fn load(
     let spans = collect(store, window, progress).await?;
     let read = started.elapsed();
     let analysis = Analysis::run(window, spans, &[]);
+    let analysed = started.elapsed();
     let report = LoadReport::from_analysis(&analysis, service);
-    tracing::debug!(spans = report.spans, ?read, total = ?started.elapsed(), "load report");
+    tracing::debug!(spans = report.spans, ?read, ?analysed, total = ?started.elapsed(), "load report");
     Ok(report)
 }
 
