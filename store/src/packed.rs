@@ -292,35 +292,16 @@ fn corrupt(what: String) -> StoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Derived, Resource, Span, SpanKind, Status, StatusCode};
+    use crate::model::{Derived, Resource, Span, SpanKind};
     use crate::value::Attributes;
 
     fn span(trace: u8, id: u8, parent: Option<u8>, start: i64, derived: Derived) -> Span {
-        Span {
-            resource_idx: usize::from(id % 2),
-            scope_idx: 0,
-            trace_id: [trace; 16],
-            span_id: [id; 8],
-            parent_span_id: parent.map(|p| [p; 8]),
-            trace_state: String::new(),
-            flags: 0,
-            name: format!("op {id}"),
-            kind: SpanKind::Client,
-            start_time_unix_nano: start,
-            end_time_unix_nano: start + 7,
-            attributes: Attributes::default(),
-            dropped_attributes_count: 0,
-            events: vec![],
-            dropped_events_count: 0,
-            links: vec![],
-            dropped_links_count: 0,
-            status: Status {
-                code: StatusCode::Unset,
-                message: String::new(),
-            },
-            derived,
-            wire_bytes: u32::from(id) * 100,
-        }
+        let mut span = crate::rows::tests::span(trace, id, parent, start, start + 7, false);
+        span.resource_idx = usize::from(id % 2);
+        span.kind = SpanKind::Client;
+        span.derived = derived;
+        span.wire_bytes = u32::from(id) * 100;
+        span
     }
 
     fn batch(spans: Vec<Span>) -> Batch {
@@ -370,7 +351,7 @@ mod tests {
         assert_eq!(first.span_id, [1; 8]);
         assert_eq!(first.parent_span_id, None);
         assert_eq!(&*first.service, "ünïcode");
-        assert_eq!(&*first.name, "op 1");
+        assert_eq!(&*first.name, "op1");
         assert_eq!(first.kind, 3);
         assert_eq!((first.start_ns, first.end_ns), (300, 307));
         assert!(first.is_error);

@@ -626,11 +626,18 @@ impl RawPoint {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::model::{Derived, Span};
 
-    fn span(trace: u8, span: u8, parent: Option<u8>, start: i64, end: i64, error: bool) -> Span {
+    pub(crate) fn span(
+        trace: u8,
+        span: u8,
+        parent: Option<u8>,
+        start: i64,
+        end: i64,
+        error: bool,
+    ) -> Span {
         Span {
             resource_idx: 0,
             scope_idx: 0,

@@ -81,17 +81,7 @@ async fn spans_stored_before_the_payload_split_read_back_the_same() {
             .expect("trace");
         ctx.store.close().await;
 
-        let options = SqliteConnectOptions::from_str(&ctx.url).expect("url");
-        let raw = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options)
-            .await
-            .expect("raw pool");
-        sqlx::raw_sql(SPANS_BEFORE_THE_SPLIT)
-            .execute(&raw)
-            .await
-            .expect("the old layout");
-        raw.close().await;
+        raw_sql(Backend::Sqlite, &ctx.url, SPANS_BEFORE_THE_SPLIT.to_owned()).await;
 
         let store = Store::open(&ctx.url)
             .await
@@ -187,34 +177,7 @@ async fn spans_stored_before_packing_are_packed_by_the_migration(backend: Backen
         let before_packing = format!(
             "DROP TABLE spans_packed; DELETE FROM _sqlx_migrations WHERE version >= {migration};"
         );
-        let before_packing = sqlx::AssertSqlSafe(before_packing);
-        match backend {
-            Backend::Postgres => {
-                let raw = PgPoolOptions::new()
-                    .max_connections(1)
-                    .connect(&ctx.url)
-                    .await
-                    .expect("raw pool");
-                sqlx::raw_sql(before_packing)
-                    .execute(&raw)
-                    .await
-                    .expect("the layout before packing");
-                raw.close().await;
-            }
-            Backend::Sqlite => {
-                let options = SqliteConnectOptions::from_str(&ctx.url).expect("url");
-                let raw = SqlitePoolOptions::new()
-                    .max_connections(1)
-                    .connect_with(options)
-                    .await
-                    .expect("raw pool");
-                sqlx::raw_sql(before_packing)
-                    .execute(&raw)
-                    .await
-                    .expect("the layout before packing");
-                raw.close().await;
-            }
-        }
+        raw_sql(backend, &ctx.url, before_packing).await;
 
         let store = Store::open(&ctx.url)
             .await
@@ -223,4 +186,37 @@ async fn spans_stored_before_packing_are_packed_by_the_migration(backend: Backen
         store.close().await;
     })
     .await;
+}
+
+/// Runs `sql` on its own connection to the database at `url`, as an older
+/// loupe (or a hand) would have left it.
+async fn raw_sql(backend: Backend, url: &str, sql: String) {
+    let sql = sqlx::AssertSqlSafe(sql);
+    match backend {
+        Backend::Postgres => {
+            let raw = PgPoolOptions::new()
+                .max_connections(1)
+                .connect(url)
+                .await
+                .expect("raw pool");
+            sqlx::raw_sql(sql)
+                .execute(&raw)
+                .await
+                .expect("the old layout");
+            raw.close().await;
+        }
+        Backend::Sqlite => {
+            let options = SqliteConnectOptions::from_str(url).expect("url");
+            let raw = SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_with(options)
+                .await
+                .expect("raw pool");
+            sqlx::raw_sql(sql)
+                .execute(&raw)
+                .await
+                .expect("the old layout");
+            raw.close().await;
+        }
+    }
 }
