@@ -11,11 +11,6 @@ CREATE TABLE spans_packed (
 );
 CREATE INDEX spans_packed_window ON spans_packed (start_hi, start_lo);
 
-CREATE FUNCTION pg_temp.packed_text(t TEXT) RETURNS BYTEA LANGUAGE SQL IMMUTABLE AS $$
-    SELECT CASE WHEN t IS NULL THEN '\xffffffff'::BYTEA
-        ELSE int4send(octet_length(convert_to(t, 'UTF8'))) || convert_to(t, 'UTF8') END
-$$;
-
 INSERT INTO spans_packed (start_lo, start_hi, spans, data)
 SELECT min(start_ns), max(start_ns), count(*),
     '\x01'::BYTEA || string_agg(
@@ -24,10 +19,20 @@ SELECT min(start_ns), max(start_ns), count(*),
         || substring(int4send(kind) FROM 4 FOR 1)
         || CASE WHEN is_error THEN '\x01'::BYTEA ELSE '\x00'::BYTEA END
         || int4send(wire_bytes)
-        || pg_temp.packed_text(service) || pg_temp.packed_text(name)
-        || pg_temp.packed_text(http_route) || pg_temp.packed_text(http_method)
-        || pg_temp.packed_text(rpc_service) || pg_temp.packed_text(rpc_method)
-        || pg_temp.packed_text(db_system),
+        || CASE WHEN service IS NULL THEN '\xffffffff'::BYTEA
+            ELSE int4send(octet_length(convert_to(service, 'UTF8'))) || convert_to(service, 'UTF8') END
+        || CASE WHEN name IS NULL THEN '\xffffffff'::BYTEA
+            ELSE int4send(octet_length(convert_to(name, 'UTF8'))) || convert_to(name, 'UTF8') END
+        || CASE WHEN http_route IS NULL THEN '\xffffffff'::BYTEA
+            ELSE int4send(octet_length(convert_to(http_route, 'UTF8'))) || convert_to(http_route, 'UTF8') END
+        || CASE WHEN http_method IS NULL THEN '\xffffffff'::BYTEA
+            ELSE int4send(octet_length(convert_to(http_method, 'UTF8'))) || convert_to(http_method, 'UTF8') END
+        || CASE WHEN rpc_service IS NULL THEN '\xffffffff'::BYTEA
+            ELSE int4send(octet_length(convert_to(rpc_service, 'UTF8'))) || convert_to(rpc_service, 'UTF8') END
+        || CASE WHEN rpc_method IS NULL THEN '\xffffffff'::BYTEA
+            ELSE int4send(octet_length(convert_to(rpc_method, 'UTF8'))) || convert_to(rpc_method, 'UTF8') END
+        || CASE WHEN db_system IS NULL THEN '\xffffffff'::BYTEA
+            ELSE int4send(octet_length(convert_to(db_system, 'UTF8'))) || convert_to(db_system, 'UTF8') END,
         ''::BYTEA ORDER BY start_ns)
 FROM (SELECT *, (row_number() OVER (ORDER BY start_ns) - 1) / 1024 AS pack FROM spans) s
 GROUP BY pack;

@@ -20,7 +20,7 @@ FROM (
         || CASE WHEN parent_span_id IS NULL THEN '0000000000000000' ELSE hex(parent_span_id) END
         || printf('%016x', start_ns) || printf('%016x', end_ns)
         || printf('%02x', kind) || CASE WHEN is_error THEN '01' ELSE '00' END
-        || printf('%08x', wire_bytes)
+        || printf('%08x', min(wire_bytes, 2147483647))
         || CASE WHEN service IS NULL THEN 'FFFFFFFF'
             ELSE printf('%08x', length(CAST(service AS BLOB))) || hex(service) END
         || CASE WHEN name IS NULL THEN 'FFFFFFFF'

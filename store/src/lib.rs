@@ -51,6 +51,17 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// Runs CPU-bound or synchronously stepping work (the SQLite writer's C-API
+/// inserts, unpacking spans, a report's analysis) without stalling the other
+/// tasks of a multi-threaded runtime's worker; on a current-thread runtime
+/// (tests) there is no other worker to hand them to.
+pub fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
 /// A connected database with its schema migrated.
 #[derive(Clone)]
 pub enum Store {

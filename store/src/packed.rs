@@ -9,8 +9,8 @@
 //! Format 2, what the writers write: a table of the batch's distinct texts
 //! (a u16 big-endian count, then each text inline as below), then for each
 //! span its fixed fields and seven u16 big-endian indexes into the table
-//! (0xFFFF for none). A batch with more distinct texts than that is written
-//! in format 1.
+//! (0xFFFF for none). A batch of more distinct texts than the table holds
+//! (65 535) is written in format 1.
 //!
 //! Format 1, which the migrations also write in SQL for the spans stored
 //! before packs existed (keep them in step): for each span, its fixed
@@ -70,7 +70,7 @@ pub fn pack(batch: &Batch) -> Option<Pack> {
 
 /// Format 2, or `None` when the batch has too many distinct texts.
 fn pack_table(batch: &Batch) -> Option<Vec<u8>> {
-    let mut index: rustc_hash::FxHashMap<&str, u16> = rustc_hash::FxHashMap::default();
+    let mut index: foldhash::HashMap<&str, u16> = foldhash::HashMap::default();
     let mut table: Vec<&str> = Vec::new();
     let mut refs: Vec<u16> = Vec::with_capacity(batch.spans.len() * TEXTS);
     for s in &batch.spans {
@@ -203,7 +203,10 @@ impl Unpacker {
                     r.take(2 * TEXTS)?;
                 } else {
                     for _ in 0..TEXTS {
-                        inline_text(&mut r, &mut self.names)?;
+                        let len = u32::from_be_bytes(r.array()?);
+                        if len != NONE {
+                            r.take(len as usize)?;
+                        }
                     }
                 }
                 continue;

@@ -480,7 +480,7 @@ macro_rules! impl_reads {
             .fetch(&self.$pool);
             let mut unpacker = $crate::packed::Unpacker::default();
             while let Some(data) = packs.try_next().await? {
-                unpacker.unpack(&data, start, end, &mut each)?;
+                $crate::blocking(|| unpacker.unpack(&data, start, end, &mut each))?;
             }
             Ok(())
         }

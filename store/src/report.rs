@@ -1,5 +1,6 @@
-//! What the load and cost reports read: narrow rows, streamed, so a day of
-//! spans never has to be held as full views.
+//! What the load and cost reports read: spans narrowed to what the reports
+//! use (unpacked from `spans_packed`), so a day of spans never has to be
+//! held as full views.
 
 use std::sync::Arc;
 
@@ -33,7 +34,7 @@ pub struct ReportSpan {
 /// Each distinct name allocated once per read, then shared by the spans
 /// that carry it.
 #[derive(Default)]
-pub(crate) struct Names(rustc_hash::FxHashMap<Box<[u8]>, Arc<str>>);
+pub(crate) struct Names(foldhash::HashMap<Box<[u8]>, Arc<str>>);
 
 impl Names {
     /// Past this many distinct names (ids used as span names, say) the map

@@ -74,16 +74,6 @@ async fn on_scan_thread<T: Send + 'static>(
         .map_err(|e| crate::StoreError::Scan(format!("scan thread failed: {e}")))?
 }
 
-/// Runs SQLite work that steps synchronously (the writer's inserts through
-/// the C API) without stalling the other tasks of a multi-threaded runtime's
-/// worker; on a current-thread runtime (tests) there is no other worker.
-fn blocking<T>(f: impl FnOnce() -> T) -> T {
-    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
-        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
-        _ => f(),
-    }
-}
-
 /// How long a measure of the tables' sizes is reused.
 const STORED_BYTES_FOR: Duration = Duration::from_secs(60);
 
@@ -240,7 +230,7 @@ impl SqliteStore {
             .await?;
         if !batch.spans.is_empty() {
             let mut handle = tx.lock_handle().await?;
-            blocking(|| {
+            crate::blocking(|| {
                 crate::sqlite_scan::with_locked(&mut handle, |db| {
                     crate::sqlite_insert::spans(db, batch, &resource_ids, &scope_ids)?;
                     crate::sqlite_insert::pack(db, batch)?;

@@ -1,5 +1,5 @@
 //! The writer's span and trace rows (each span as its narrow row in `spans`
-//! and its payload in `spans_payload`), stepped through SQLite's C API on the
+//! and its payload in `spans_payload`, the batch's pack), stepped through SQLite's C API on the
 //! writer's own connection inside its transaction: one statement prepared
 //! per batch, stepped once per row. Through sqlx each batch was a multi-row
 //! INSERT of some 30 000 parameters: every value copied into sqlx's
@@ -93,8 +93,6 @@ pub(crate) fn spans(db: &Db, batch: &Batch, resource_ids: &[i64], scope_ids: &[i
     Ok(())
 }
 
-/// The batch's changes to its traces' summaries, service lists and the
-/// traces each request id is in.
 /// The batch's spans again, packed into one value for the reports.
 pub(crate) fn pack(db: &Db, batch: &Batch) -> Result<()> {
     let Some(pack) = crate::packed::pack(batch) else {
@@ -108,6 +106,8 @@ pub(crate) fn pack(db: &Db, batch: &Batch) -> Result<()> {
     stmt.execute()
 }
 
+/// The batch's changes to its traces' summaries, service lists and the
+/// traces each request id is in.
 pub(crate) fn traces(db: &Db, batch: &Batch) -> Result<()> {
     let (deltas, services) = rows::trace_deltas(batch);
     let mut stmt = db.prepare(TRACE)?;

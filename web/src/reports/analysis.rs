@@ -14,7 +14,7 @@
 
 use std::sync::Arc;
 
-use rustc_hash::FxHashMap as HashMap;
+use foldhash::HashMap;
 
 use store::model::{SpanId, TraceId};
 use store::report::{ReportSpan, SpanLogs};
@@ -297,7 +297,8 @@ fn each_trace(spans: &[Span], mut each: impl FnMut(&[Span])) {
         let to = from + sizes[t as usize];
         trace.clear();
         trace.extend(order[from..to].iter().map(|&i| spans[i as usize]));
-        trace.sort_unstable_by_key(|s| s.start);
+        // By id too, so equal starts order the same whatever the read order.
+        trace.sort_unstable_by_key(|s| (s.start, s.id));
         each(&trace);
         from = to;
     }

@@ -164,7 +164,7 @@ pub use store::read::percentile;
 /// millions of times (services, operations, endpoints).
 #[derive(Debug, Default)]
 pub struct Names {
-    ids: rustc_hash::FxHashMap<String, u32>,
+    ids: foldhash::HashMap<String, u32>,
     names: Vec<String>,
 }
 
@@ -218,7 +218,7 @@ pub async fn load(
     let started = std::time::Instant::now();
     let spans = collect(store, window, progress).await?;
     let read = started.elapsed();
-    let analysis = Analysis::run(window, spans, &[]);
+    let analysis = store::blocking(|| Analysis::run(window, spans, &[]));
     let analysed = started.elapsed();
     let report = LoadReport::from_analysis(&analysis, service);
     tracing::debug!(spans = report.spans, ?read, ?analysed, total = ?started.elapsed(), "load report");
@@ -239,7 +239,7 @@ pub async fn cost(
 ) -> store::Result<CostReport> {
     let spans = collect(store, window, progress).await?;
     let span_logs = store.span_logs(window.start, window.end).await?;
-    let analysis = Analysis::run(window, spans, &span_logs);
+    let analysis = store::blocking(|| Analysis::run(window, spans, &span_logs));
     let inputs = cost::CostInputs {
         log_sources: store.log_sources(window.start, window.end).await?,
         metric_usage: store.metric_usage(window.start, window.end).await?,
