@@ -36,7 +36,7 @@
 use std::sync::Arc;
 
 use crate::model::{Batch, Span, SpanId, TraceId};
-use crate::report::{Names, ReportSpan};
+use crate::report::ReportSpan;
 use crate::{Result, StoreError};
 
 const INLINE: u8 = 1;
@@ -257,6 +257,29 @@ impl Unpacker {
             });
         }
         Ok(())
+    }
+}
+
+/// Each distinct name allocated once per read, then shared by the spans
+/// that carry it.
+#[derive(Default)]
+struct Names(foldhash::HashMap<Box<[u8]>, Arc<str>>);
+
+impl Names {
+    /// Past this many distinct names (ids used as span names, say) the map
+    /// starts over rather than grow without bound.
+    const MAX: usize = 65_536;
+
+    fn get(&mut self, bytes: &[u8]) -> Arc<str> {
+        if let Some(name) = self.0.get(bytes) {
+            return name.clone();
+        }
+        if self.0.len() >= Self::MAX {
+            self.0.clear();
+        }
+        let name: Arc<str> = String::from_utf8_lossy(bytes).into();
+        self.0.insert(bytes.into(), name.clone());
+        name
     }
 }
 

@@ -83,6 +83,15 @@ impl PgStore {
         Ok(u64::try_from(size).unwrap_or(0))
     }
 
+    pub async fn report_spans(
+        &self,
+        start: i64,
+        end: i64,
+        each: impl FnMut(crate::report::ReportSpan),
+    ) -> Result<()> {
+        self.report_spans_sqlx(start, end, each).await
+    }
+
     pub async fn stored_bytes(&self) -> Result<crate::report::SignalBytes> {
         // Each table with its indexes and TOAST.
         let rows = sqlx::query_as::<_, (String, i64)>(

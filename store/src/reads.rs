@@ -465,7 +465,7 @@ macro_rules! impl_reads {
 
         /// Every span that started in `[start, end)`, from the packs whose
         /// range of starts meets the window.
-        pub async fn report_spans(
+        pub async fn report_spans_sqlx(
             &self,
             start: i64,
             end: i64,

@@ -31,29 +31,6 @@ pub struct ReportSpan {
     pub wire_bytes: i64,
 }
 
-/// Each distinct name allocated once per read, then shared by the spans
-/// that carry it.
-#[derive(Default)]
-pub(crate) struct Names(foldhash::HashMap<Box<[u8]>, Arc<str>>);
-
-impl Names {
-    /// Past this many distinct names (ids used as span names, say) the map
-    /// starts over rather than grow without bound.
-    const MAX: usize = 65_536;
-
-    pub(crate) fn get(&mut self, bytes: &[u8]) -> Arc<str> {
-        if let Some(name) = self.0.get(bytes) {
-            return name.clone();
-        }
-        if self.0.len() >= Self::MAX {
-            self.0.clear();
-        }
-        let name: Arc<str> = String::from_utf8_lossy(bytes).into();
-        self.0.insert(bytes.into(), name.clone());
-        name
-    }
-}
-
 /// The log records one span wrote in the window; `span_id` is `None` for
 /// records that carry a trace id only.
 #[derive(Debug, Clone, PartialEq)]

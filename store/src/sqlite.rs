@@ -160,6 +160,38 @@ impl SqliteStore {
         Ok(u64::try_from(row.try_get::<i64, _>(0)?).unwrap_or(0))
     }
 
+    /// Every span that started in `[start, end)`: the packs stepped and
+    /// unpacked on a blocking thread, their spans handed over a short
+    /// channel, so memory holds a few packs whatever the window (through the
+    /// readers' deep row buffer a long window's packs would all be held at
+    /// once). A database in memory reads through sqlx.
+    pub async fn report_spans(
+        &self,
+        start: i64,
+        end: i64,
+        mut each: impl FnMut(crate::report::ReportSpan),
+    ) -> Result<()> {
+        let Some(file) = self.file.clone() else {
+            return self.report_spans_sqlx(start, end, each).await;
+        };
+        let (tx, mut rx) = tokio::sync::mpsc::channel(4);
+        let scan = on_scan_thread(move || {
+            let mut unpacker = crate::packed::Unpacker::default();
+            crate::sqlite_scan::packs(&file, start, end, |data| {
+                let mut spans = Vec::new();
+                unpacker.unpack(data, start, end, &mut |span| spans.push(span))?;
+                Ok(tx.blocking_send(spans).is_ok())
+            })
+        });
+        let read = async {
+            while let Some(spans) = rx.recv().await {
+                spans.into_iter().for_each(&mut each);
+            }
+        };
+        let (scanned, ()) = tokio::join!(scan, read);
+        scanned
+    }
+
     /// The services overview's read: through `sqlite_scan` on a blocking
     /// thread (a few hundred thousand requests in a day), or through sqlx
     /// for a database in memory.

@@ -1,7 +1,7 @@
 //! The writer's span and trace rows (each span as its narrow row in `spans`
-//! and its payload in `spans_payload`, the batch's pack), stepped through SQLite's C API on the
-//! writer's own connection inside its transaction: one statement prepared
-//! per batch, stepped once per row. Through sqlx each batch was a multi-row
+//! and its payload in `spans_payload`, and the batch's pack), stepped
+//! through SQLite's C API on the writer's own connection inside its
+//! transaction: one statement prepared per batch, stepped once per row. Through sqlx each batch was a multi-row
 //! INSERT of some 30 000 parameters: every value copied into sqlx's
 //! arguments, then the whole statement parsed and compiled by SQLite, about
 //! a third of the writer's time.
@@ -24,6 +24,9 @@ const SPAN: &CStr = c"INSERT INTO spans (trace_id, span_id, parent_span_id, reso
 const PAYLOAD: &CStr =
     c"INSERT INTO spans_payload (id, attributes, events, links) VALUES (?1, ?2, ?3, ?4)";
 
+const PACK: &CStr =
+    c"INSERT INTO spans_packed (start_lo, start_hi, spans, data) VALUES (?1, ?2, ?3, ?4)";
+
 const TRACE: &CStr = c"INSERT INTO traces (trace_id, start_ns, end_ns, span_count, error_count, \
     root_service, root_name) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
     ON CONFLICT (trace_id) DO UPDATE SET \
@@ -36,9 +39,6 @@ const TRACE: &CStr = c"INSERT INTO traces (trace_id, start_ns, end_ns, span_coun
 
 const REQUEST_TRACE: &CStr =
     c"INSERT INTO request_traces (request_id, trace_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING";
-
-const PACK: &CStr =
-    c"INSERT INTO spans_packed (start_lo, start_hi, spans, data) VALUES (?1, ?2, ?3, ?4)";
 
 const TRACE_SERVICE: &CStr =
     c"INSERT INTO trace_services (trace_id, service) VALUES (?1, ?2) ON CONFLICT DO NOTHING";

@@ -2,8 +2,10 @@
 //! rows (the services overview's requests, the failures page's span nodes)
 //! step on a blocking thread of their own connection: sqlx hands each row
 //! from SQLite's thread to the reader separately, ~15 µs a row; here about
-//! 1 µs each. (The reports read packed spans instead, a row per commit.) The writer's span and trace inserts (`sqlite_insert`) step on
-//! the writer's own connection, lent by sqlx (`with_locked`).
+//! 1 µs each. The reports' packs are read here too, borrowed from SQLite and
+//! unpacked on the same thread. The writer's span and trace inserts
+//! (`sqlite_insert`) step on the writer's own connection, lent by sqlx
+//! (`with_locked`).
 //!
 //! The one `unsafe` of the workspace lives here, behind `Db` and `Stmt`,
 //! which own their handles and free them on drop (a lent connection is
@@ -25,6 +27,9 @@ const REQUESTS: &CStr = c"SELECT service, end_ns - start_ns, is_error, start_ns 
     WHERE (kind IN (2, 5) OR parent_span_id IS NULL) AND start_ns >= ?1 AND start_ns < ?2";
 
 /// One trace's spans as the failures page places them.
+/// The packs whose range of starts meets the window (`spans_packed_window`).
+const PACKS: &CStr = c"SELECT data FROM spans_packed WHERE start_hi >= ?1 AND start_lo < ?2";
+
 const NODES: &CStr =
     c"SELECT span_id, parent_span_id, start_ns, is_error FROM spans WHERE trace_id = ?1";
 
@@ -272,4 +277,25 @@ pub(crate) fn span_nodes(path: &Path, trace_ids: &[Vec<u8>]) -> Result<Vec<SpanN
         }
     }
     Ok(nodes)
+}
+
+/// Hands `each` every pack whose range of starts meets `[start, end)`,
+/// borrowed from SQLite until the next; stops early, without error, when
+/// `each` returns false.
+pub(crate) fn packs(
+    path: &Path,
+    start: i64,
+    end: i64,
+    mut each: impl FnMut(&[u8]) -> Result<bool>,
+) -> Result<()> {
+    let db = Db::open_read_only(path)?;
+    let mut stmt = db.prepare(PACKS)?;
+    stmt.bind_int(1, start)?;
+    stmt.bind_int(2, end)?;
+    while stmt.step()? {
+        if !each(stmt.bytes(0, false))? {
+            break;
+        }
+    }
+    Ok(())
 }

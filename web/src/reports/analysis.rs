@@ -136,7 +136,7 @@ impl Spans {
     }
 }
 
-fn present(text: &Option<std::sync::Arc<str>>) -> Option<&str> {
+fn present(text: &Option<Arc<str>>) -> Option<&str> {
     text.as_deref().filter(|s| !s.is_empty())
 }
 
