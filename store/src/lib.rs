@@ -13,6 +13,7 @@
 
 pub mod model;
 mod packed;
+mod payload;
 mod postgres;
 pub mod read;
 mod reads;

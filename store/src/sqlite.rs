@@ -34,6 +34,9 @@ pub struct SqliteStore {
     /// Told after each commit; see `checkpoints`.
     committed: Arc<tokio::sync::Notify>,
     checkpointer: Option<SqlitePool>,
+    /// Compresses span payloads; loaded at the first write. Held for a
+    /// whole write, as its state moves on only with a commit.
+    payloads: Arc<tokio::sync::Mutex<Option<crate::payload::Writer>>>,
 }
 
 /// WAL frames the writer lets pile up before it checkpoints them itself,
@@ -74,6 +77,14 @@ async fn on_scan_thread<T: Send + 'static>(
         .map_err(|e| crate::StoreError::Scan(format!("scan thread failed: {e}")))?
 }
 
+/// Gives a new connection loupe's SQL functions (`loupe_text`, which the
+/// view `span_rows` calls).
+async fn with_functions(conn: &mut sqlx::SqliteConnection) -> sqlx::Result<()> {
+    let mut handle = conn.lock_handle().await?;
+    crate::sqlite_scan::register_functions(handle.as_raw_handle())
+        .map_err(|e| sqlx::Error::Configuration(e.into()))
+}
+
 /// How long a measure of the tables' sizes is reused.
 const STORED_BYTES_FOR: Duration = Duration::from_secs(60);
 
@@ -91,6 +102,7 @@ impl SqliteStore {
         // temporary file it was an eighth of the writer's time in writes.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            .after_connect(|conn, _| Box::pin(with_functions(conn)))
             .connect_with(
                 options
                     .clone()
@@ -104,6 +116,7 @@ impl SqliteStore {
         // (the default of 50 made a scan of a million rows ten times slower).
         let readers = SqlitePoolOptions::new()
             .max_connections(4)
+            .after_connect(|conn, _| Box::pin(with_functions(conn)))
             .connect_with(options.clone().read_only(true).row_buffer_size(8192))
             .await?;
         let file = Some(options.get_filename().to_owned()).filter(|f| f.is_file());
@@ -127,6 +140,7 @@ impl SqliteStore {
             stored: Arc::default(),
             committed,
             checkpointer,
+            payloads: Arc::default(),
         })
     }
 
@@ -254,17 +268,36 @@ impl SqliteStore {
         let scope_fps: Vec<i64> = scopes.iter().map(|s| s.fingerprint).collect();
         let (metrics, point_metric) = rows::metric_rows(batch, &resource_fps, &scope_fps);
 
+        let mut payloads = self.payloads.lock().await;
+        let payloads = match &mut *payloads {
+            Some(writer) => writer,
+            empty => empty.insert(self.payload_writer().await?),
+        };
+        let encoded = match batch.spans.is_empty() {
+            true => None,
+            false => Some(crate::blocking(|| payloads.encode(&batch.spans))?),
+        };
+
         let mut tx = self.writer.begin().await?;
         let resource_ids = self.intern_resources(&mut tx, &resources).await?;
         let scope_ids = self.intern_scopes(&mut tx, &scopes).await?;
         let metric_ids = self
             .intern_metrics(&mut tx, &metrics, &resource_ids, &scope_ids)
             .await?;
-        if !batch.spans.is_empty() {
+        if let Some(encoded) = &encoded {
             let mut handle = tx.lock_handle().await?;
             crate::blocking(|| {
                 crate::sqlite_scan::with_locked(&mut handle, |db| {
-                    crate::sqlite_insert::spans(db, batch, &resource_ids, &scope_ids)?;
+                    if let Some(dictionary) = &encoded.dictionary {
+                        crate::sqlite_insert::dictionary(db, dictionary)?;
+                    }
+                    crate::sqlite_insert::spans(
+                        db,
+                        batch,
+                        &encoded.values,
+                        &resource_ids,
+                        &scope_ids,
+                    )?;
                     crate::sqlite_insert::pack(db, batch)?;
                     crate::sqlite_insert::traces(db, batch)
                 })
@@ -283,6 +316,9 @@ impl SqliteStore {
         }
         tx.commit().await?;
         self.committed.notify_one();
+        if let Some(encoded) = encoded {
+            payloads.committed(batch.spans.len(), encoded.dictionary);
+        }
 
         Interned::remember(
             &self.interned,
@@ -296,6 +332,22 @@ impl SqliteStore {
             ],
         );
         Ok(())
+    }
+
+    /// The payload writer as the database left it: its newest dictionary
+    /// and the spans stored (the largest span id: ids are given in order).
+    async fn payload_writer(&self) -> Result<crate::payload::Writer> {
+        let latest: Option<(i64, i64, Vec<u8>)> =
+            sqlx::query_as("SELECT id, spans, data FROM payload_dicts ORDER BY id DESC LIMIT 1")
+                .fetch_optional(&self.writer)
+                .await?;
+        let written: i64 = sqlx::query_scalar("SELECT coalesce(max(id), 0) FROM spans")
+            .fetch_one(&self.writer)
+            .await?;
+        crate::payload::Writer::new(
+            latest.map(|(id, spans, data)| (id, spans.max(0) as u64, data)),
+            written.max(0) as u64,
+        )
     }
 
     fn cached(

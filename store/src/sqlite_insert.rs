@@ -10,6 +10,7 @@ use std::ffi::CStr;
 
 use crate::Result;
 use crate::model::Batch;
+use crate::payload::{NewDictionary, Stored};
 use crate::rows;
 use crate::sqlite_scan::Db;
 
@@ -19,6 +20,8 @@ const SPAN: &CStr = c"INSERT INTO spans (trace_id, span_id, parent_span_id, reso
     rpc_method, db_system, exception_type, dropped_attributes_count, dropped_events_count, \
     dropped_links_count, wire_bytes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, \
     ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)";
+
+const DICTIONARY: &CStr = c"INSERT INTO payload_dicts (id, spans, data) VALUES (?1, ?2, ?3)";
 
 /// A span's payload, under the id its narrow row was given.
 const PAYLOAD: &CStr =
@@ -43,12 +46,28 @@ const REQUEST_TRACE: &CStr =
 const TRACE_SERVICE: &CStr =
     c"INSERT INTO trace_services (trace_id, service) VALUES (?1, ?2) ON CONFLICT DO NOTHING";
 
-/// The batch's spans; `resource_ids` and `scope_ids` are the interned rows
-/// of the batch's resources and scopes, by index.
-pub(crate) fn spans(db: &Db, batch: &Batch, resource_ids: &[i64], scope_ids: &[i64]) -> Result<()> {
+/// A dictionary the batch's payloads were compressed with.
+pub(crate) fn dictionary(db: &Db, dictionary: &NewDictionary) -> Result<()> {
+    let mut stmt = db.prepare(DICTIONARY)?;
+    stmt.bind_int(1, dictionary.id)?;
+    stmt.bind_int(2, i64::try_from(dictionary.spans).unwrap_or(i64::MAX))?;
+    stmt.bind_blob(3, &dictionary.data)?;
+    stmt.execute()
+}
+
+/// The batch's spans; `payloads` are their encoded payloads, by index;
+/// `resource_ids` and `scope_ids` the interned rows of the batch's
+/// resources and scopes, by index.
+pub(crate) fn spans(
+    db: &Db,
+    batch: &Batch,
+    payloads: &[[Option<Stored>; 3]],
+    resource_ids: &[i64],
+    scope_ids: &[i64],
+) -> Result<()> {
     let mut stmt = db.prepare(SPAN)?;
     let mut payload = db.prepare(PAYLOAD)?;
-    for span in &batch.spans {
+    for (span, values) in batch.spans.iter().zip(payloads) {
         let d = &span.derived;
         stmt.bind_blob(1, &span.trace_id)?;
         stmt.bind_blob(2, &span.span_id)?;
@@ -85,9 +104,13 @@ pub(crate) fn spans(db: &Db, batch: &Batch, resource_ids: &[i64], scope_ids: &[i
         stmt.bind_int(27, i64::from(span.wire_bytes))?;
         stmt.execute()?;
         payload.bind_int(1, db.last_insert_rowid())?;
-        payload.bind_text(2, &span.attributes.to_json_string())?;
-        payload.bind_opt_text(3, rows::json_list(&span.events).as_deref())?;
-        payload.bind_opt_text(4, rows::json_list(&span.links).as_deref())?;
+        for (index, value) in (2..).zip(values) {
+            match value {
+                Some(Stored::Text(text)) => payload.bind_text(index, text)?,
+                Some(Stored::Compressed(blob)) => payload.bind_blob(index, blob)?,
+                None => payload.bind_null(index)?,
+            }
+        }
         payload.execute()?;
     }
     Ok(())

@@ -299,3 +299,106 @@ pub(crate) fn packs(
     }
     Ok(())
 }
+
+/// The dictionary a payload names, read inside the function that needs it.
+const DICTIONARY: &CStr = c"SELECT data FROM payload_dicts WHERE id = ?1";
+
+/// Registers `loupe_text(value)` on a connection: the JSON text of a span
+/// payload value, decompressed when it is stored compressed (`payload`);
+/// text and NULL pass through. The view `span_rows` calls it, so every
+/// connection that reads spans whole needs it.
+pub(crate) fn register_functions(db: NonNull<ffi::sqlite3>) -> Result<()> {
+    let reader = Box::new(std::sync::Mutex::new(crate::payload::Reader::new()?));
+    // SAFETY: a valid handle; SQLite owns `reader` from here and frees it
+    // through `drop_reader` when the function is replaced or the
+    // connection closes (also when registration fails).
+    let rc = unsafe {
+        ffi::sqlite3_create_function_v2(
+            db.as_ptr(),
+            c"loupe_text".as_ptr(),
+            1,
+            ffi::SQLITE_UTF8 | ffi::SQLITE_DETERMINISTIC | ffi::SQLITE_INNOCUOUS,
+            Box::into_raw(reader).cast(),
+            Some(loupe_text),
+            None,
+            None,
+            Some(drop_reader),
+        )
+    };
+    match rc {
+        ffi::SQLITE_OK => Ok(()),
+        _ => Err(error(db.as_ptr(), "register loupe_text")),
+    }
+}
+
+type SharedReader = std::sync::Mutex<crate::payload::Reader>;
+
+unsafe extern "C" fn drop_reader(reader: *mut std::ffi::c_void) {
+    // SAFETY: the pointer `register_functions` gave away, freed once.
+    drop(unsafe { Box::from_raw(reader.cast::<SharedReader>()) });
+}
+
+unsafe extern "C" fn loupe_text(
+    ctx: *mut ffi::sqlite3_context,
+    argc: i32,
+    argv: *mut *mut ffi::sqlite3_value,
+) {
+    // SAFETY (the whole body): SQLite calls this with a valid context and
+    // `argc` valid values; the blob's bytes live until the function returns.
+    unsafe {
+        if argc != 1 {
+            return result_error(ctx, "loupe_text takes one value");
+        }
+        let value = *argv;
+        match ffi::sqlite3_value_type(value) {
+            ffi::SQLITE_NULL | ffi::SQLITE_TEXT => ffi::sqlite3_result_value(ctx, value),
+            ffi::SQLITE_BLOB => {
+                let data = ffi::sqlite3_value_blob(value).cast::<u8>();
+                let len = ffi::sqlite3_value_bytes(value);
+                let blob = if data.is_null() || len <= 0 {
+                    &[][..]
+                } else {
+                    std::slice::from_raw_parts(data, len as usize)
+                };
+                let reader = &*ffi::sqlite3_user_data(ctx).cast::<SharedReader>();
+                let db = ffi::sqlite3_context_db_handle(ctx);
+                let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    let mut reader = reader.lock().unwrap_or_else(|e| e.into_inner());
+                    reader.decode(blob, |id| dictionary(db, id))
+                }));
+                match decoded {
+                    Ok(Ok(text)) => ffi::sqlite3_result_text64(
+                        ctx,
+                        text.as_ptr().cast(),
+                        text.len() as u64,
+                        ffi::SQLITE_TRANSIENT(),
+                        ffi::SQLITE_UTF8 as u8,
+                    ),
+                    Ok(Err(err)) => result_error(ctx, &err.to_string()),
+                    Err(_) => result_error(ctx, "loupe_text failed"),
+                }
+            }
+            _ => result_error(ctx, "a span payload that is neither text nor blob"),
+        }
+    }
+}
+
+fn result_error(ctx: *mut ffi::sqlite3_context, message: &str) {
+    // SAFETY: a valid context; SQLite copies the message (explicit length).
+    unsafe {
+        ffi::sqlite3_result_error(ctx, message.as_ptr().cast(), message.len() as i32);
+    }
+}
+
+/// Dictionary `id` read on the connection the function runs on.
+fn dictionary(db: *mut ffi::sqlite3, id: i64) -> Result<Option<Vec<u8>>> {
+    let db = NonNull::new(db).ok_or_else(|| StoreError::Scan("no connection".into()))?;
+    // The connection is the caller's: borrowed, never closed here.
+    let db = std::mem::ManuallyDrop::new(Db(db));
+    let mut stmt = db.prepare(DICTIONARY)?;
+    stmt.bind_int(1, id)?;
+    Ok(match stmt.step()? {
+        true => Some(stmt.bytes(0, false).to_vec()),
+        false => None,
+    })
+}
