@@ -59,6 +59,7 @@ struct Job {
 /// and the queue is drained.
 #[derive(Clone)]
 pub struct Pipeline {
+    store: Store,
     jobs: mpsc::UnboundedSender<Job>,
     permits: Arc<Semaphore>,
     capacity: usize,
@@ -92,6 +93,7 @@ impl Pipeline {
         metrics.set_queue(permits.clone(), capacity);
         (
             Pipeline {
+                store,
                 jobs,
                 permits,
                 capacity,
@@ -100,8 +102,10 @@ impl Pipeline {
         )
     }
 
-    /// Queues the batch and waits until it is committed.
-    pub async fn submit(&self, batch: Batch) -> Result<(), SubmitError> {
+    /// Prepares the batch (`Store::prepare`, here on the receiving task,
+    /// many at once, rather than in the writer), queues it and waits until
+    /// it is committed.
+    pub async fn submit(&self, mut batch: Batch) -> Result<(), SubmitError> {
         if batch.is_empty() {
             return Ok(());
         }
@@ -114,6 +118,10 @@ impl Pipeline {
             .map_err(|_| SubmitError::Overloaded {
                 waiting: self.capacity - self.permits.available_permits(),
             })?;
+        if let Err(err) = self.store.prepare(&mut batch).await {
+            // The writer does what was not prepared, and answers for it.
+            tracing::debug!(error = %err, "batch not prepared");
+        }
         let (done, committed) = oneshot::channel();
         self.jobs
             .send(Job {

@@ -26,7 +26,7 @@ pub mod value;
 
 use std::time::Duration;
 
-pub use model::Batch;
+pub use model::{Batch, PreparedPayloads};
 pub use read::{
     AttributeFilter, Comparison, LogQuery, LogView, Match, MetricInfo, MetricPointView, RequestLog,
     RequestView, ServiceRed, SpanNode, SpanView, Stats, TraceQuery, TraceSummary, TraceView,
@@ -100,6 +100,16 @@ impl Store {
         match self {
             Store::Sqlite(_) => "sqlite",
             Store::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Does what of the batch's write needs no database lock, ahead of the
+    /// write and on the caller's thread: many callers prepare at once, while
+    /// SQLite's writer is one. Optional: `write_batch` does what was not done.
+    pub async fn prepare(&self, batch: &mut Batch) -> Result<()> {
+        match self {
+            Store::Sqlite(s) => s.prepare(batch).await,
+            Store::Postgres(_) => Ok(()),
         }
     }
 

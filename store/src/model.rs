@@ -18,9 +18,22 @@ pub struct Batch {
     pub spans: Vec<Span>,
     pub logs: Vec<LogRecord>,
     pub metric_points: Vec<MetricPoint>,
+    /// The spans' payloads as SQLite stores them, when `Store::prepare`
+    /// compressed them ahead of the write; empty otherwise.
+    pub payloads: PreparedPayloads,
 }
 
+/// Span payloads compressed ahead of the write (`Store::prepare`), one per
+/// span, on the thread that received them rather than the one writer's.
+#[derive(Debug, Clone, Default)]
+pub struct PreparedPayloads(pub(crate) Vec<[Option<crate::payload::Stored>; 3]>);
+
 impl Batch {
+    /// The prepared payloads, when there is one per span.
+    pub(crate) fn prepared_payloads(&self) -> Option<&[[Option<crate::payload::Stored>; 3]]> {
+        (self.payloads.0.len() == self.spans.len()).then_some(&self.payloads.0[..])
+    }
+
     pub fn is_empty(&self) -> bool {
         self.spans.is_empty() && self.logs.is_empty() && self.metric_points.is_empty()
     }
@@ -50,6 +63,10 @@ impl Batch {
             spans: self.spans.drain(..shape.spans).collect(),
             logs: self.logs.drain(..shape.logs).collect(),
             metric_points: self.metric_points.drain(..shape.metric_points).collect(),
+            payloads: match self.payloads.0.len() >= shape.spans {
+                true => PreparedPayloads(self.payloads.0.drain(..shape.spans).collect()),
+                false => PreparedPayloads::default(),
+            },
         };
         for span in &mut self.spans {
             span.resource_idx -= shape.resources;
@@ -92,6 +109,13 @@ impl Batch {
 
     /// Moves `other` to the end of `self`, rebasing its resource and scope indexes.
     pub fn append(&mut self, mut other: Batch) {
+        // Payloads stay prepared only when both sides are; the writer
+        // compresses what is not.
+        if self.prepared_payloads().is_some() && other.prepared_payloads().is_some() {
+            self.payloads.0.append(&mut other.payloads.0);
+        } else {
+            self.payloads.0.clear();
+        }
         let resource_base = self.resources.len();
         let scope_base = self.scopes.len();
         self.resources.append(&mut other.resources);
@@ -446,6 +470,7 @@ pub struct Exemplar {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::payload::Stored;
 
     fn batch(service: &str, n_logs: usize) -> Batch {
         let resource = Resource {
@@ -510,6 +535,51 @@ mod tests {
             let mut b = sized(sizes);
             b.share_wire_bytes(*wire, *total);
             assert_eq!(shares(&b), *expected, "{sizes:?} of {total} over {wire}");
+        }
+    }
+
+    /// A batch of `n` spans, their payloads prepared (as marked texts) or not.
+    fn spans(n: usize, prepared: Option<&str>) -> Batch {
+        let span = |i: usize| crate::rows::tests::span(i as u8, i as u8, None, 0, 1, false);
+        Batch {
+            spans: (0..n).map(span).collect(),
+            payloads: PreparedPayloads(match prepared {
+                Some(mark) => (0..n)
+                    .map(|i| [Some(Stored::Text(format!("{mark}{i}"))), None, None])
+                    .collect(),
+                None => Vec::new(),
+            }),
+            ..Batch::default()
+        }
+    }
+
+    #[test]
+    fn prepared_payloads_follow_their_spans_through_append_and_split() {
+        let mut merged = Batch::default();
+        merged.append(spans(2, Some("a")));
+        merged.append(spans(3, Some("b")));
+        assert_eq!(merged.prepared_payloads().map(<[_]>::len), Some(5));
+        let front = merged.split_front(spans(2, None).shape());
+        assert_eq!(front.payloads.0, spans(2, Some("a")).payloads.0);
+        assert_eq!(merged.payloads.0, spans(3, Some("b")).payloads.0);
+
+        // One batch not prepared: the merged one is not either (the writer
+        // compresses it all), whatever the order.
+        for parts in [
+            [spans(2, Some("a")), spans(3, None)],
+            [spans(3, None), spans(2, Some("a"))],
+        ] {
+            let mut merged = Batch::default();
+            for part in parts {
+                merged.append(part);
+            }
+            assert!(merged.prepared_payloads().is_none());
+            assert!(
+                merged
+                    .split_front(spans(2, None).shape())
+                    .prepared_payloads()
+                    .is_none()
+            );
         }
     }
 

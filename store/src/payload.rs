@@ -44,132 +44,102 @@ pub(crate) fn next_training(at: u64) -> u64 {
 }
 
 /// A span's three payload values as bound to `spans_payload`.
-#[derive(Debug, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Stored {
     Text(String),
     Compressed(Vec<u8>),
 }
 
-/// A dictionary trained for a batch, written in the batch's transaction and
-/// used by the writer from its commit on.
-pub(crate) struct NewDictionary {
+/// A span's attributes, events and links as JSON (`None`: no events, no links).
+pub(crate) type Texts = [Option<String>; 3];
+
+pub(crate) fn texts(spans: &[Span]) -> Vec<Texts> {
+    spans
+        .iter()
+        .map(|s| {
+            [
+                Some(s.attributes.to_json_string()),
+                crate::rows::json_list(&s.events),
+                crate::rows::json_list(&s.links),
+            ]
+        })
+        .collect()
+}
+
+/// A stored dictionary, prepared for compressing (shared by every thread
+/// that compresses).
+pub(crate) struct Dictionary {
     pub id: i64,
-    /// Spans written when it was trained.
-    pub spans: u64,
-    pub data: Vec<u8>,
-    compressor: zstd::bulk::Compressor<'static>,
+    prepared: zstd::dict::EncoderDictionary<'static>,
 }
 
-/// A batch's payloads, ready to bind.
-pub(crate) struct Encoded {
-    /// Per span: attributes, events, links.
-    pub values: Vec<[Option<Stored>; 3]>,
-    pub dictionary: Option<NewDictionary>,
+impl Dictionary {
+    pub(crate) fn new(id: i64, data: &[u8]) -> Dictionary {
+        Dictionary {
+            id,
+            prepared: zstd::dict::EncoderDictionary::copy(data, LEVEL),
+        }
+    }
 }
 
-struct Current {
-    id: i64,
-    compressor: zstd::bulk::Compressor<'static>,
+/// Each text compressed with `dictionary` (none: plain zstd), or kept as
+/// text when that is no longer.
+pub(crate) fn compress(
+    dictionary: Option<&Dictionary>,
+    texts: Vec<Texts>,
+) -> Result<Vec<[Option<Stored>; 3]>> {
+    let (id, mut compressor) = match dictionary {
+        Some(d) => (
+            d.id,
+            zstd::bulk::Compressor::with_prepared_dictionary(&d.prepared).map_err(zstd_error)?,
+        ),
+        None => (0, zstd::bulk::Compressor::new(LEVEL).map_err(zstd_error)?),
+    };
+    // The dictionary's id is stored before the frame; a checksum would
+    // cost 4 bytes a value for what SQLite's own pages already guard.
+    for parameter in [
+        zstd::zstd_safe::CParameter::DictIdFlag(false),
+        zstd::zstd_safe::CParameter::ChecksumFlag(false),
+    ] {
+        compressor.set_parameter(parameter).map_err(zstd_error)?;
+    }
+    let mut frame = Vec::new();
+    let mut one = |text: Option<String>| {
+        text.map(|text| compress_one(&mut compressor, id, text, &mut frame))
+            .transpose()
+    };
+    texts
+        .into_iter()
+        .map(|[attributes, events, links]| Ok([one(attributes)?, one(events)?, one(links)?]))
+        .collect()
 }
 
-/// The writer's side: compresses each batch's payloads and trains the
-/// dictionaries. Its state moves on only when a batch is committed.
-pub(crate) struct Writer {
-    current: Option<Current>,
-    plain: zstd::bulk::Compressor<'static>,
-    written: u64,
+/// When dictionaries are trained, and the texts they learn from.
+pub(crate) struct Training {
     /// Spans written when samples start being collected again.
     collect_from: u64,
     samples: Vec<String>,
     sample_bytes: usize,
 }
 
-fn compressor(dictionary: &[u8]) -> Result<zstd::bulk::Compressor<'static>> {
-    let mut c = zstd::bulk::Compressor::with_dictionary(LEVEL, dictionary).map_err(zstd_error)?;
-    // The dictionary's id is stored before the frame; a checksum would
-    // cost 4 bytes a value for what SQLite's own pages already guard.
-    c.set_parameter(zstd::zstd_safe::CParameter::DictIdFlag(false))
-        .map_err(zstd_error)?;
-    c.set_parameter(zstd::zstd_safe::CParameter::ChecksumFlag(false))
-        .map_err(zstd_error)?;
-    Ok(c)
-}
-
-fn zstd_error(err: std::io::Error) -> StoreError {
-    StoreError::Scan(format!("zstd: {err}"))
-}
-
-impl Writer {
-    /// `latest`: the newest stored dictionary (id, spans when trained,
-    /// bytes); `written`: the spans stored so far.
-    pub(crate) fn new(latest: Option<(i64, u64, Vec<u8>)>, written: u64) -> Result<Writer> {
-        let (current, collect_from) = match latest {
-            Some((id, spans, data)) => (
-                Some(Current {
-                    id,
-                    compressor: compressor(&data)?,
-                }),
-                next_training(spans),
-            ),
-            None => (None, 0),
-        };
-        Ok(Writer {
-            current,
-            plain: compressor(&[])?,
-            written,
-            collect_from,
+impl Training {
+    /// `latest`: the spans written when the newest stored dictionary was trained.
+    pub(crate) fn new(latest: Option<u64>) -> Training {
+        Training {
+            collect_from: latest.map_or(0, next_training),
             samples: Vec::new(),
             sample_bytes: 0,
-        })
-    }
-
-    pub(crate) fn encode(&mut self, spans: &[Span]) -> Result<Encoded> {
-        let texts: Vec<[Option<String>; 3]> = spans
-            .iter()
-            .map(|s| {
-                [
-                    Some(s.attributes.to_json_string()),
-                    crate::rows::json_list(&s.events),
-                    crate::rows::json_list(&s.links),
-                ]
-            })
-            .collect();
-        let mut dictionary = self.train(&texts)?;
-        let (id, compressor) = match (&mut dictionary, &mut self.current) {
-            (Some(new), _) => (new.id, &mut new.compressor),
-            (None, Some(current)) => (current.id, &mut current.compressor),
-            (None, None) => (0, &mut self.plain),
-        };
-        let mut frame = Vec::new();
-        let mut values = Vec::with_capacity(texts.len());
-        for [attributes, events, links] in texts {
-            let mut one = |text: Option<String>| {
-                text.map(|text| compress(compressor, id, text, &mut frame))
-                    .transpose()
-            };
-            values.push([one(attributes)?, one(events)?, one(links)?]);
-        }
-        Ok(Encoded { values, dictionary })
-    }
-
-    /// After the batch's commit: its dictionary, if any, compresses from now on.
-    pub(crate) fn committed(&mut self, spans: usize, dictionary: Option<NewDictionary>) {
-        self.written += spans as u64;
-        if let Some(new) = dictionary {
-            self.collect_from = next_training(new.spans);
-            self.current = Some(Current {
-                id: new.id,
-                compressor: new.compressor,
-            });
         }
     }
 
-    /// Collects samples while a dictionary is due and trains one once
-    /// there are enough. A failed training (texts too few or too alike to
-    /// learn from) waits `RETRAIN_EVERY` spans before trying again.
-    fn train(&mut self, texts: &[[Option<String>; 3]]) -> Result<Option<NewDictionary>> {
-        if self.written < self.collect_from {
-            return Ok(None);
+    /// Collects `texts` as samples while a dictionary is due (`written`
+    /// spans stored so far) and trains one once there are enough: its
+    /// bytes, to store and then compress with. A failed training (texts too
+    /// few or too alike to learn from) waits `RETRAIN_EVERY` spans before
+    /// collecting again.
+    pub(crate) fn offer(&mut self, texts: &[Texts], written: u64) -> Option<Vec<u8>> {
+        if written < self.collect_from {
+            return None;
         }
         for text in texts.iter().flat_map(|row| row[..2].iter().flatten()) {
             if self.samples.len() >= MAX_SAMPLES || self.sample_bytes >= MAX_SAMPLE_BYTES {
@@ -181,32 +151,34 @@ impl Writer {
         let full = self.samples.len() >= MAX_SAMPLES || self.sample_bytes >= MAX_SAMPLE_BYTES;
         let enough = self.samples.len() >= MIN_SAMPLES && self.sample_bytes >= MIN_SAMPLE_BYTES;
         if !full && !enough {
-            return Ok(None);
+            return None;
         }
         let trained = zstd::dict::from_samples(&self.samples, DICT_BYTES);
         self.samples = Vec::new();
         self.sample_bytes = 0;
-        let spans = self.written + texts.len() as u64;
+        let at = written + texts.len() as u64;
         match trained {
-            Ok(data) => Ok(Some(NewDictionary {
-                id: self.current.as_ref().map_or(1, |c| c.id + 1),
-                spans,
-                compressor: compressor(&data)?,
-                data,
-            })),
+            Ok(data) => {
+                self.collect_from = next_training(at);
+                Some(data)
+            }
             Err(err) => {
                 tracing::debug!(error = %err, "no payload dictionary from these spans");
-                self.collect_from = spans + RETRAIN_EVERY;
-                Ok(None)
+                self.collect_from = at + RETRAIN_EVERY;
+                None
             }
         }
     }
 }
 
+fn zstd_error(err: std::io::Error) -> StoreError {
+    StoreError::Scan(format!("zstd: {err}"))
+}
+
 /// The text compressed under dictionary `id`, or the text itself when
 /// that is no longer.
-fn compress(
-    compressor: &mut zstd::bulk::Compressor<'static>,
+fn compress_one(
+    compressor: &mut zstd::bulk::Compressor<'_>,
     id: i64,
     text: String,
     frame: &mut Vec<u8>,
@@ -334,11 +306,10 @@ mod tests {
 
     fn decode_all(
         reader: &mut Reader,
-        encoded: &Encoded,
+        values: &[[Option<Stored>; 3]],
         dicts: &HashMap<i64, Vec<u8>>,
-    ) -> Vec<[Option<String>; 3]> {
-        encoded
-            .values
+    ) -> Vec<Texts> {
+        values
             .iter()
             .map(|row| {
                 row.each_ref().map(|value| {
@@ -353,17 +324,16 @@ mod tests {
             .collect()
     }
 
-    fn expected(spans: &[Span]) -> Vec<[Option<String>; 3]> {
-        spans
+    fn stored_bytes(values: &[[Option<Stored>; 3]]) -> usize {
+        values
             .iter()
-            .map(|s| {
-                [
-                    Some(s.attributes.to_json_string()),
-                    crate::rows::json_list(&s.events),
-                    crate::rows::json_list(&s.links),
-                ]
+            .flatten()
+            .flatten()
+            .map(|v| match v {
+                Stored::Text(t) => t.len(),
+                Stored::Compressed(b) => b.len(),
             })
-            .collect()
+            .sum()
     }
 
     #[test]
@@ -381,60 +351,48 @@ mod tests {
     }
 
     #[test]
-    fn values_round_trip_before_and_after_a_dictionary() {
-        let mut writer = Writer::new(None, 0).unwrap();
+    fn values_round_trip_with_and_without_a_dictionary() {
+        let spans: Vec<Span> = (0..3000).map(span).collect();
+        let mut training = Training::new(None);
         let mut reader = Reader::new().unwrap();
         let mut dicts = HashMap::new();
-        let spans: Vec<Span> = (0..3000).map(span).collect();
 
         // Too few texts to learn from: compressed without a dictionary, or kept as text.
-        let first = writer.encode(&spans[..100]).unwrap();
-        assert!(first.dictionary.is_none());
-        assert_eq!(
-            decode_all(&mut reader, &first, &dicts),
-            expected(&spans[..100])
-        );
-        writer.committed(100, first.dictionary);
+        let first = texts(&spans[..100]);
+        assert_eq!(training.offer(&first, 0), None);
+        let plain = compress(None, first.clone()).unwrap();
+        assert_eq!(decode_all(&mut reader, &plain, &dicts), first);
 
-        // Enough: this batch trains dictionary 1 and is compressed with it.
-        let second = writer.encode(&spans[100..]).unwrap();
-        let new = second.dictionary.as_ref().expect("a dictionary");
-        assert_eq!((new.id, new.spans), (1, 3000));
-        dicts.insert(new.id, new.data.clone());
-        assert_eq!(
-            decode_all(&mut reader, &second, &dicts),
-            expected(&spans[100..])
+        // Enough: a dictionary, which compresses these texts far better.
+        let rest = texts(&spans[100..]);
+        let data = training.offer(&rest, 100).expect("a dictionary");
+        let dictionary = Dictionary::new(7, &data);
+        dicts.insert(7, data);
+        let with = compress(Some(&dictionary), rest.clone()).unwrap();
+        assert_eq!(decode_all(&mut reader, &with, &dicts), rest);
+        let without = compress(None, rest.clone()).unwrap();
+        let raw: usize = rest.iter().flatten().flatten().map(String::len).sum();
+        assert!(
+            stored_bytes(&with) * 3 < raw && stored_bytes(&with) * 2 < stored_bytes(&without),
+            "{} bytes with the dictionary, {} without, {raw} raw",
+            stored_bytes(&with),
+            stored_bytes(&without)
         );
-        let raw: usize = expected(&spans[100..])
-            .iter()
-            .flatten()
-            .flatten()
-            .map(String::len)
-            .sum();
-        let stored: usize = second
-            .values
-            .iter()
-            .flatten()
-            .flatten()
-            .map(|v| match v {
-                Stored::Text(t) => t.len(),
-                Stored::Compressed(b) => b.len(),
-            })
-            .sum();
-        assert!(stored * 3 < raw, "{stored} bytes stored for {raw}");
-        writer.committed(2900, second.dictionary);
-
-        // Not due again until 30 000 spans: later batches use dictionary 1.
-        let third = writer.encode(&spans[..10]).unwrap();
-        assert!(third.dictionary.is_none());
-        assert!(third.values.iter().flatten().flatten().all(|v| match v {
-            Stored::Compressed(b) => b[0] == 1,
+        assert!(with.iter().flatten().flatten().all(|v| match v {
+            Stored::Compressed(b) => b[0] == 7,
             Stored::Text(_) => true,
         }));
+
+        // Not due again until ten times the spans.
+        assert_eq!(training.offer(&rest, 3000), None);
+        assert_eq!(training.offer(&rest, 29_999), None);
+        assert!(training.samples.is_empty());
+        assert_eq!(training.collect_from, 30_000);
+
         // A fresh reader (another connection) fetches the dictionary once.
         let mut fetched = 0;
         let mut other = Reader::new().unwrap();
-        for value in third.values.iter().flatten().flatten() {
+        for value in with.iter().flatten().flatten() {
             if let Stored::Compressed(blob) = value {
                 other
                     .decode(blob, |id| {
@@ -448,45 +406,35 @@ mod tests {
     }
 
     #[test]
-    fn a_restarted_writer_continues_with_the_newest_dictionary() {
-        let mut writer = Writer::new(None, 0).unwrap();
-        let spans: Vec<Span> = (0..3000).map(span).collect();
-        let encoded = writer.encode(&spans).unwrap();
-        let new = encoded.dictionary.unwrap();
-        let mut writer = Writer::new(Some((new.id, new.spans, new.data.clone())), 3000).unwrap();
-        let encoded = writer.encode(&spans[..10]).unwrap();
-        assert!(encoded.dictionary.is_none());
-        let mut reader = Reader::new().unwrap();
-        let dicts = HashMap::from([(1, new.data)]);
-        assert_eq!(
-            decode_all(&mut reader, &encoded, &dicts),
-            expected(&spans[..10])
-        );
+    fn training_resumes_on_the_schedule_of_the_newest_dictionary() {
+        let rest = texts(&(0..3000).map(span).collect::<Vec<_>>());
+        let mut training = Training::new(Some(2048));
+        assert_eq!(training.offer(&rest, 20_000), None);
+        assert!(training.samples.is_empty(), "not collecting before 20 480");
+        assert!(training.offer(&rest, 20_480).is_some());
     }
 
     #[test]
     fn tiny_texts_stay_text_and_training_is_not_retried_each_batch() {
-        let mut writer = Writer::new(None, 0).unwrap();
-        let spans: Vec<Span> = (0..9000).map(plain).collect();
-        let encoded = writer.encode(&spans).unwrap();
+        let tiny = texts(&(0..9000).map(plain).collect::<Vec<_>>());
+        let mut training = Training::new(None);
+        training.offer(&tiny, 0);
+        assert!(training.samples.is_empty());
+        assert!(training.collect_from > 9000, "{}", training.collect_from);
         assert!(
-            encoded
-                .values
+            compress(None, tiny)
+                .unwrap()
                 .iter()
                 .all(|row| row == &[Some(Stored::Text("{}".into())), None, None])
         );
-        writer.committed(spans.len(), encoded.dictionary);
-        assert!(writer.samples.is_empty());
-        assert!(writer.collect_from > 9000, "{}", writer.collect_from);
     }
 
     #[test]
     fn damaged_values_are_refused() {
         let mut reader = Reader::new().unwrap();
-        let mut writer = Writer::new(None, 0).unwrap();
-        let encoded = writer.encode(&[span(1)]).unwrap();
-        let Some(Stored::Compressed(good)) = &encoded.values[0][0] else {
-            panic!("compressed: {:?}", encoded.values[0][0]);
+        let values = compress(None, texts(&[span(1)])).unwrap();
+        let Some(Stored::Compressed(good)) = &values[0][0] else {
+            panic!("compressed: {:?}", values[0][0]);
         };
         let mut cut = good.clone();
         cut.truncate(good.len() - 3);

@@ -13,7 +13,8 @@ use sqlx::sqlite::{
 };
 use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
 
-use crate::model::Batch;
+use crate::model::{Batch, PreparedPayloads, Span};
+use crate::payload::Stored;
 use crate::rows::{self, Interned, MetricRow, ResourceRow, ScopeRow, missing};
 use crate::{LOCK_TIMEOUT, Result};
 
@@ -34,9 +35,19 @@ pub struct SqliteStore {
     /// Told after each commit; see `checkpoints`.
     committed: Arc<tokio::sync::Notify>,
     checkpointer: Option<SqlitePool>,
-    /// Compresses span payloads; loaded at the first write. Held for a
-    /// whole write, as its state moves on only with a commit.
-    payloads: Arc<tokio::sync::Mutex<Option<crate::payload::Writer>>>,
+    /// Compresses span payloads; loaded at the first use.
+    payloads: Arc<tokio::sync::OnceCell<Payloads>>,
+}
+
+/// What compresses span payloads (`payload`), shared by the threads that
+/// prepare batches and the writer.
+struct Payloads {
+    /// The newest dictionary, which compresses from when it is stored on.
+    current: std::sync::RwLock<Option<Arc<crate::payload::Dictionary>>>,
+    /// Spans compressed so far, and those stored before the start: when
+    /// the next dictionary is due.
+    written: std::sync::atomic::AtomicU64,
+    training: tokio::sync::Mutex<crate::payload::Training>,
 }
 
 /// WAL frames the writer lets pile up before it checkpoints them itself,
@@ -268,14 +279,13 @@ impl SqliteStore {
         let scope_fps: Vec<i64> = scopes.iter().map(|s| s.fingerprint).collect();
         let (metrics, point_metric) = rows::metric_rows(batch, &resource_fps, &scope_fps);
 
-        let mut payloads = self.payloads.lock().await;
-        let payloads = match &mut *payloads {
-            Some(writer) => writer,
-            empty => empty.insert(self.payload_writer().await?),
-        };
-        let encoded = match batch.spans.is_empty() {
-            true => None,
-            false => Some(crate::blocking(|| payloads.encode(&batch.spans))?),
+        let compressed;
+        let payloads = match batch.prepared_payloads() {
+            Some(prepared) => prepared,
+            None => {
+                compressed = self.compress_payloads(&batch.spans).await?;
+                &compressed[..]
+            }
         };
 
         let mut tx = self.writer.begin().await?;
@@ -284,20 +294,11 @@ impl SqliteStore {
         let metric_ids = self
             .intern_metrics(&mut tx, &metrics, &resource_ids, &scope_ids)
             .await?;
-        if let Some(encoded) = &encoded {
+        if !batch.spans.is_empty() {
             let mut handle = tx.lock_handle().await?;
             crate::blocking(|| {
                 crate::sqlite_scan::with_locked(&mut handle, |db| {
-                    if let Some(dictionary) = &encoded.dictionary {
-                        crate::sqlite_insert::dictionary(db, dictionary)?;
-                    }
-                    crate::sqlite_insert::spans(
-                        db,
-                        batch,
-                        &encoded.values,
-                        &resource_ids,
-                        &scope_ids,
-                    )?;
+                    crate::sqlite_insert::spans(db, batch, payloads, &resource_ids, &scope_ids)?;
                     crate::sqlite_insert::pack(db, batch)?;
                     crate::sqlite_insert::traces(db, batch)
                 })
@@ -316,9 +317,6 @@ impl SqliteStore {
         }
         tx.commit().await?;
         self.committed.notify_one();
-        if let Some(encoded) = encoded {
-            payloads.committed(batch.spans.len(), encoded.dictionary);
-        }
 
         Interned::remember(
             &self.interned,
@@ -334,9 +332,65 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// The payload writer as the database left it: its newest dictionary
+    /// Compresses the batch's span payloads ahead of its write, on the
+    /// caller's thread.
+    pub async fn prepare(&self, batch: &mut Batch) -> Result<()> {
+        if !batch.spans.is_empty() && batch.prepared_payloads().is_none() {
+            batch.payloads = PreparedPayloads(self.compress_payloads(&batch.spans).await?);
+        }
+        Ok(())
+    }
+
+    /// The spans' payloads compressed with the newest dictionary; trains
+    /// and stores a new one first when one is due. A dictionary is stored
+    /// (committed) before any value compressed with it.
+    async fn compress_payloads(&self, spans: &[Span]) -> Result<Vec<[Option<Stored>; 3]>> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let payloads = self
+            .payloads
+            .get_or_try_init(|| self.load_payloads())
+            .await?;
+        let texts = crate::blocking(|| crate::payload::texts(spans));
+        let written = payloads.written.fetch_add(spans.len() as u64, Relaxed);
+        // One batch at a time collects samples and trains; the others go on
+        // with the dictionary they have.
+        if let Ok(mut training) = payloads.training.try_lock()
+            && let Some(data) = crate::blocking(|| training.offer(&texts, written))
+        {
+            let trained_at = written + spans.len() as u64;
+            match self.store_dictionary(trained_at, &data).await {
+                Ok(id) => {
+                    let dictionary = Arc::new(crate::payload::Dictionary::new(id, &data));
+                    *payloads.current.write().unwrap_or_else(|e| e.into_inner()) = Some(dictionary);
+                }
+                Err(err) => tracing::warn!(
+                    error = %err,
+                    "a span payload dictionary could not be stored; the previous one goes on"
+                ),
+            }
+        }
+        let current = payloads
+            .current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        crate::blocking(|| crate::payload::compress(current.as_deref(), texts))
+    }
+
+    /// A new dictionary, committed on its own; its id.
+    async fn store_dictionary(&self, trained_at: u64, data: &[u8]) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "INSERT INTO payload_dicts (spans, data) VALUES ($1, $2) RETURNING id",
+        )
+        .bind(i64::try_from(trained_at).unwrap_or(i64::MAX))
+        .bind(data)
+        .fetch_one(&self.writer)
+        .await?)
+    }
+
+    /// The payloads' state as the database left it: its newest dictionary,
     /// and the spans stored (the largest span id: ids are given in order).
-    async fn payload_writer(&self) -> Result<crate::payload::Writer> {
+    async fn load_payloads(&self) -> Result<Payloads> {
         let latest: Option<(i64, i64, Vec<u8>)> =
             sqlx::query_as("SELECT id, spans, data FROM payload_dicts ORDER BY id DESC LIMIT 1")
                 .fetch_optional(&self.writer)
@@ -344,10 +398,17 @@ impl SqliteStore {
         let written: i64 = sqlx::query_scalar("SELECT coalesce(max(id), 0) FROM spans")
             .fetch_one(&self.writer)
             .await?;
-        crate::payload::Writer::new(
-            latest.map(|(id, spans, data)| (id, spans.max(0) as u64, data)),
-            written.max(0) as u64,
-        )
+        Ok(Payloads {
+            current: std::sync::RwLock::new(
+                latest
+                    .as_ref()
+                    .map(|(id, _, data)| Arc::new(crate::payload::Dictionary::new(*id, data))),
+            ),
+            written: (written.max(0) as u64).into(),
+            training: tokio::sync::Mutex::new(crate::payload::Training::new(
+                latest.map(|(_, spans, _)| spans.max(0) as u64),
+            )),
+        })
     }
 
     fn cached(

@@ -10,7 +10,7 @@ use std::ffi::CStr;
 
 use crate::Result;
 use crate::model::Batch;
-use crate::payload::{NewDictionary, Stored};
+use crate::payload::Stored;
 use crate::rows;
 use crate::sqlite_scan::Db;
 
@@ -20,8 +20,6 @@ const SPAN: &CStr = c"INSERT INTO spans (trace_id, span_id, parent_span_id, reso
     rpc_method, db_system, exception_type, dropped_attributes_count, dropped_events_count, \
     dropped_links_count, wire_bytes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, \
     ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)";
-
-const DICTIONARY: &CStr = c"INSERT INTO payload_dicts (id, spans, data) VALUES (?1, ?2, ?3)";
 
 /// A span's payload, under the id its narrow row was given.
 const PAYLOAD: &CStr =
@@ -45,15 +43,6 @@ const REQUEST_TRACE: &CStr =
 
 const TRACE_SERVICE: &CStr =
     c"INSERT INTO trace_services (trace_id, service) VALUES (?1, ?2) ON CONFLICT DO NOTHING";
-
-/// A dictionary the batch's payloads were compressed with.
-pub(crate) fn dictionary(db: &Db, dictionary: &NewDictionary) -> Result<()> {
-    let mut stmt = db.prepare(DICTIONARY)?;
-    stmt.bind_int(1, dictionary.id)?;
-    stmt.bind_int(2, i64::try_from(dictionary.spans).unwrap_or(i64::MAX))?;
-    stmt.bind_blob(3, &dictionary.data)?;
-    stmt.execute()
-}
 
 /// The batch's spans; `payloads` are their encoded payloads, by index;
 /// `resource_ids` and `scope_ids` the interned rows of the batch's

@@ -319,6 +319,7 @@ pub async fn round_trip_spans(ctx: Ctx) {
     spans.push(root);
 
     let batch = Batch {
+        payloads: Default::default(),
         resources,
         scopes,
         spans,
@@ -516,6 +517,7 @@ pub async fn trace_summary_out_of_order(ctx: Ctx) {
 
     // Batch 2: a failed child of another service, and another trace's root with an error.
     let b2 = Batch {
+        payloads: Default::default(),
         resources: vec![resource("db"), resource("solo")],
         scopes: vec![scope("conformance")],
         spans: vec![
@@ -760,6 +762,7 @@ fn search_fixture() -> Batch {
     l5.trace_id = Some(t2);
     l5.request_id = Some("r-1".to_owned());
     Batch {
+        payloads: Default::default(),
         resources: vec![resource("api"), resource("worker")],
         scopes: vec![scope("conformance")],
         spans: Vec::new(),
@@ -1393,6 +1396,7 @@ pub async fn interning_writes_once(ctx: Ctx) {
         schema_url: "https://opentelemetry.io/schemas/1.26.0".to_owned(),
     };
     let batch = |i: u64| Batch {
+        payloads: Default::default(),
         resources: vec![rich_resource()],
         scopes: vec![scope("lib")],
         spans: vec![span(tid(i), sid(i), None, "op")],
@@ -1521,6 +1525,7 @@ pub async fn two_stores_write_concurrently(ctx: Ctx) {
                     metric_points.reverse();
                 }
                 let batch = Batch {
+                    payloads: Default::default(),
                     resources,
                     scopes,
                     spans,
