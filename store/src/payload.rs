@@ -225,6 +225,9 @@ fn damaged(what: impl std::fmt::Display) -> StoreError {
 pub(crate) struct Reader {
     plain: zstd::bulk::Decompressor<'static>,
     dictionaries: HashMap<i64, zstd::bulk::Decompressor<'static>>,
+    /// The last value decoded: a filter that names the attributes twice
+    /// (`json_type`, then `json_extract`) decompresses them once.
+    last: Option<(Vec<u8>, String)>,
 }
 
 impl Reader {
@@ -232,6 +235,7 @@ impl Reader {
         Ok(Reader {
             plain: zstd::bulk::Decompressor::new().map_err(zstd_error)?,
             dictionaries: HashMap::new(),
+            last: None,
         })
     }
 
@@ -241,6 +245,27 @@ impl Reader {
         &mut self,
         blob: &[u8],
         dictionary: impl FnOnce(i64) -> Result<Option<Vec<u8>>>,
+    ) -> Result<&str> {
+        if self
+            .last
+            .as_ref()
+            .is_some_and(|(last, _)| last[..] == *blob)
+        {
+            return Ok(self.last.as_ref().map_or("", |(_, text)| text));
+        }
+        let (mut last_blob, last_text) = self.last.take().unwrap_or_default();
+        let text = self.decompress(blob, dictionary, last_text.into_bytes())?;
+        last_blob.clear();
+        last_blob.extend_from_slice(blob);
+        Ok(&self.last.insert((last_blob, text)).1)
+    }
+
+    /// `blob` decompressed into `text`, whose memory is reused.
+    fn decompress(
+        &mut self,
+        blob: &[u8],
+        dictionary: impl FnOnce(i64) -> Result<Option<Vec<u8>>>,
+        mut text: Vec<u8>,
     ) -> Result<String> {
         let (id, frame) = read_leb128(blob).ok_or_else(|| damaged("no dictionary id"))?;
         let id = i64::try_from(id).map_err(|_| damaged("dictionary id out of range"))?;
@@ -261,7 +286,8 @@ impl Reader {
                 }
             }
         };
-        let mut text = Vec::with_capacity(size);
+        text.clear();
+        text.reserve(size);
         let n = decompressor
             .decompress_to_buffer(frame, &mut text)
             .map_err(damaged)?;
@@ -317,7 +343,8 @@ mod tests {
                         Stored::Text(text) => text.clone(),
                         Stored::Compressed(blob) => reader
                             .decode(blob, |id| Ok(dicts.get(&id).cloned()))
-                            .unwrap(),
+                            .unwrap()
+                            .to_owned(),
                     })
                 })
             })
@@ -453,7 +480,15 @@ mod tests {
                 "{case}: {err:?}"
             );
         }
-        assert!(reader.decode(good, |_| Ok(None)).is_ok());
+        // The last value is remembered, and only for the same bytes.
+        let text = reader.decode(good, |_| Ok(None)).unwrap().to_owned();
+        assert_eq!(reader.decode(good, |_| Ok(None)).unwrap(), text);
+        assert!(
+            reader
+                .decode(&good[..good.len() - 1], |_| Ok(None))
+                .is_err()
+        );
+        assert_eq!(reader.decode(good, |_| Ok(None)).unwrap(), text);
         // Without a checksum a changed byte may decode to other text; it
         // must never panic.
         for i in 0..good.len() {

@@ -362,20 +362,22 @@ unsafe extern "C" fn loupe_text(
                 };
                 let reader = &*ffi::sqlite3_user_data(ctx).cast::<SharedReader>();
                 let db = ffi::sqlite3_context_db_handle(ctx);
-                let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let answered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     let mut reader = reader.lock().unwrap_or_else(|e| e.into_inner());
-                    reader.decode(blob, |id| dictionary(db, id))
+                    match reader.decode(blob, |id| dictionary(db, id)) {
+                        // SQLITE_TRANSIENT: SQLite copies the text before this returns.
+                        Ok(text) => ffi::sqlite3_result_text64(
+                            ctx,
+                            text.as_ptr().cast(),
+                            text.len() as u64,
+                            ffi::SQLITE_TRANSIENT(),
+                            ffi::SQLITE_UTF8 as u8,
+                        ),
+                        Err(err) => result_error(ctx, &err.to_string()),
+                    }
                 }));
-                match decoded {
-                    Ok(Ok(text)) => ffi::sqlite3_result_text64(
-                        ctx,
-                        text.as_ptr().cast(),
-                        text.len() as u64,
-                        ffi::SQLITE_TRANSIENT(),
-                        ffi::SQLITE_UTF8 as u8,
-                    ),
-                    Ok(Err(err)) => result_error(ctx, &err.to_string()),
-                    Err(_) => result_error(ctx, "loupe_text failed"),
+                if answered.is_err() {
+                    result_error(ctx, "loupe_text failed");
                 }
             }
             _ => result_error(ctx, "a span payload that is neither text nor blob"),
