@@ -103,9 +103,10 @@ impl Store {
         }
     }
 
-    /// Does what of the batch's write needs no database lock, ahead of the
-    /// write and on the caller's thread: many callers prepare at once, while
-    /// SQLite's writer is one. Optional: `write_batch` does what was not done.
+    /// Does the CPU work of the batch's write ahead of it, on the caller's
+    /// thread (SQLite: compresses span payloads), outside the write's
+    /// transaction: many callers prepare at once, while SQLite's writer is
+    /// one. Optional: `write_batch` does what was not done.
     pub async fn prepare(&self, batch: &mut Batch) -> Result<()> {
         match self {
             Store::Sqlite(s) => s.prepare(batch).await,

@@ -29,8 +29,13 @@ const MAX_SAMPLES: usize = 8192;
 const MAX_SAMPLE_BYTES: usize = 4 << 20;
 /// Spans written between two dictionaries at most (see `next_training`).
 const RETRAIN_EVERY: u64 = 1_000_000;
-/// A frame claiming more is damaged: no payload is larger than a request.
+/// Longer texts are stored as they are, and a frame that claims more is
+/// damaged. (JSON can outgrow its request: control characters are written
+/// as six.)
 const MAX_TEXT: u64 = 64 << 20;
+/// Texts longer than this teach a dictionary little and would crowd out
+/// the others: not sampled.
+const MAX_SAMPLE: usize = 64 << 10;
 
 /// When the dictionary trained after `at` spans is replaced: soon while the
 /// database is young (what its services send is still settling: a new
@@ -70,15 +75,16 @@ pub(crate) fn texts(spans: &[Span]) -> Vec<Texts> {
 /// that compresses).
 pub(crate) struct Dictionary {
     pub id: i64,
-    prepared: zstd::dict::EncoderDictionary<'static>,
+    prepared: zstd::zstd_safe::CDict<'static>,
 }
 
 impl Dictionary {
-    pub(crate) fn new(id: i64, data: &[u8]) -> Dictionary {
-        Dictionary {
+    /// `None` when zstd cannot use `data` (a damaged row).
+    pub(crate) fn new(id: i64, data: &[u8]) -> Option<Dictionary> {
+        Some(Dictionary {
             id,
-            prepared: zstd::dict::EncoderDictionary::copy(data, LEVEL),
-        }
+            prepared: zstd::zstd_safe::CDict::try_create(data, LEVEL)?,
+        })
     }
 }
 
@@ -88,20 +94,28 @@ pub(crate) fn compress(
     dictionary: Option<&Dictionary>,
     texts: Vec<Texts>,
 ) -> Result<Vec<[Option<Stored>; 3]>> {
-    let (id, mut compressor) = match dictionary {
-        Some(d) => (
-            d.id,
-            zstd::bulk::Compressor::with_prepared_dictionary(&d.prepared).map_err(zstd_error)?,
-        ),
-        None => (0, zstd::bulk::Compressor::new(LEVEL).map_err(zstd_error)?),
+    use zstd::zstd_safe::CParameter;
+    let mut compressor = zstd::zstd_safe::CCtx::try_create()
+        .ok_or_else(|| StoreError::Scan("zstd: no memory for a context".into()))?;
+    let id = match dictionary {
+        Some(d) => {
+            compressor.ref_cdict(&d.prepared).map_err(zstd_code)?;
+            d.id
+        }
+        None => {
+            compressor
+                .set_parameter(CParameter::CompressionLevel(LEVEL))
+                .map_err(zstd_code)?;
+            0
+        }
     };
     // The dictionary's id is stored before the frame; a checksum would
     // cost 4 bytes a value for what SQLite's own pages already guard.
     for parameter in [
-        zstd::zstd_safe::CParameter::DictIdFlag(false),
-        zstd::zstd_safe::CParameter::ChecksumFlag(false),
+        CParameter::DictIdFlag(false),
+        CParameter::ChecksumFlag(false),
     ] {
-        compressor.set_parameter(parameter).map_err(zstd_error)?;
+        compressor.set_parameter(parameter).map_err(zstd_code)?;
     }
     let mut frame = Vec::new();
     let mut one = |text: Option<String>| {
@@ -145,8 +159,10 @@ impl Training {
             if self.samples.len() >= MAX_SAMPLES || self.sample_bytes >= MAX_SAMPLE_BYTES {
                 break;
             }
-            self.sample_bytes += text.len();
-            self.samples.push(text.clone());
+            if text.len() <= MAX_SAMPLE && self.sample_bytes + text.len() <= MAX_SAMPLE_BYTES {
+                self.sample_bytes += text.len();
+                self.samples.push(text.clone());
+            }
         }
         let full = self.samples.len() >= MAX_SAMPLES || self.sample_bytes >= MAX_SAMPLE_BYTES;
         let enough = self.samples.len() >= MIN_SAMPLES && self.sample_bytes >= MIN_SAMPLE_BYTES;
@@ -175,19 +191,26 @@ fn zstd_error(err: std::io::Error) -> StoreError {
     StoreError::Scan(format!("zstd: {err}"))
 }
 
+fn zstd_code(code: zstd::zstd_safe::ErrorCode) -> StoreError {
+    StoreError::Scan(format!("zstd: {}", zstd::zstd_safe::get_error_name(code)))
+}
+
 /// The text compressed under dictionary `id`, or the text itself when
 /// that is no longer.
 fn compress_one(
-    compressor: &mut zstd::bulk::Compressor<'_>,
+    compressor: &mut zstd::zstd_safe::CCtx<'_>,
     id: i64,
     text: String,
     frame: &mut Vec<u8>,
 ) -> Result<Stored> {
+    if text.len() as u64 > MAX_TEXT {
+        return Ok(Stored::Text(text));
+    }
     frame.clear();
     frame.reserve(zstd::zstd_safe::compress_bound(text.len()));
     compressor
-        .compress_to_buffer(text.as_bytes(), frame)
-        .map_err(zstd_error)?;
+        .compress2(frame, text.as_bytes())
+        .map_err(zstd_code)?;
     let mut out = Vec::with_capacity(frame.len() + 2);
     leb128(&mut out, id as u64);
     out.extend_from_slice(frame);
@@ -222,6 +245,9 @@ fn damaged(what: impl std::fmt::Display) -> StoreError {
 }
 
 /// A connection's side: decompresses values, loading each dictionary once.
+/// Dictionaries a connection keeps ready at most.
+const MAX_DICTIONARIES: usize = 8;
+
 pub(crate) struct Reader {
     plain: zstd::bulk::Decompressor<'static>,
     dictionaries: HashMap<i64, zstd::bulk::Decompressor<'static>>,
@@ -274,6 +300,14 @@ impl Reader {
             Ok(Some(size)) => return Err(damaged(format!("claims {size} bytes"))),
             Ok(None) | Err(_) => return Err(damaged("not a zstd frame with its size")),
         };
+        if id != 0
+            && !self.dictionaries.contains_key(&id)
+            && self.dictionaries.len() >= MAX_DICTIONARIES
+        {
+            // A scan over a long history meets many: start over rather
+            // than hold each (about 150 KB) for good.
+            self.dictionaries.clear();
+        }
         let decompressor = if id == 0 {
             &mut self.plain
         } else {
@@ -393,7 +427,7 @@ mod tests {
         // Enough: a dictionary, which compresses these texts far better.
         let rest = texts(&spans[100..]);
         let data = training.offer(&rest, 100).expect("a dictionary");
-        let dictionary = Dictionary::new(7, &data);
+        let dictionary = Dictionary::new(7, &data).expect("usable");
         dicts.insert(7, data);
         let with = compress(Some(&dictionary), rest.clone()).unwrap();
         assert_eq!(decode_all(&mut reader, &with, &dicts), rest);
@@ -454,6 +488,50 @@ mod tests {
                 .iter()
                 .all(|row| row == &[Some(Stored::Text("{}".into())), None, None])
         );
+    }
+
+    #[test]
+    fn texts_too_long_are_kept_as_text_and_not_sampled() {
+        let long = "x".repeat(MAX_TEXT as usize + 1);
+        let values = compress(None, vec![[Some(long.clone()), None, None]]).unwrap();
+        assert!(matches!(&values[0][0], Some(Stored::Text(t)) if *t == long));
+
+        let mut training = Training::new(None);
+        let sampled = "x".repeat(MAX_SAMPLE + 1);
+        assert_eq!(training.offer(&[[Some(sampled), None, None]], 0), None);
+        assert!(training.samples.is_empty() && training.sample_bytes == 0);
+    }
+
+    #[test]
+    fn a_reader_keeps_few_dictionaries_and_refuses_damaged_ones() {
+        // Any bytes make a (raw content) dictionary.
+        let dicts: HashMap<i64, Vec<u8>> = (1..=MAX_DICTIONARIES as i64 + 3)
+            .map(|id| {
+                (
+                    id,
+                    format!("{{\"app.tenant\":\"tenant-{id}\"}}")
+                        .repeat(20)
+                        .into_bytes(),
+                )
+            })
+            .collect();
+        let mut reader = Reader::new().unwrap();
+        for round in 0..2 {
+            for (&id, data) in &dicts {
+                let dictionary = Dictionary::new(id, data).expect("a dictionary");
+                let text = format!("{{\"app.tenant\":\"tenant-{id}\",\"round\":{round}}}");
+                let values =
+                    compress(Some(&dictionary), vec![[Some(text.clone()), None, None]]).unwrap();
+                assert!(matches!(values[0][0], Some(Stored::Compressed(_))));
+                assert_eq!(decode_all(&mut reader, &values, &dicts)[0][0], Some(text));
+                assert!(reader.dictionaries.len() <= MAX_DICTIONARIES);
+            }
+        }
+        // A row that claims to be a trained dictionary (zstd's magic
+        // number) but is not: refused, not a panic.
+        let mut damaged = 0xEC30_A437u32.to_le_bytes().to_vec();
+        damaged.extend([0xff; 64]);
+        assert!(Dictionary::new(1, &damaged).is_none());
     }
 
     #[test]

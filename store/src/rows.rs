@@ -285,6 +285,7 @@ pub(crate) fn signal_of_table(table: &str) -> Option<Signal> {
         || table.starts_with("spans_")
         || table.starts_with("trace")
         || table.starts_with("request_traces")
+        || table == "payload_dicts"
     {
         Some(Signal::Spans)
     } else if table == "logs" || table.starts_with("logs_") {

@@ -44,8 +44,9 @@ pub struct SqliteStore {
 struct Payloads {
     /// The newest dictionary, which compresses from when it is stored on.
     current: std::sync::RwLock<Option<Arc<crate::payload::Dictionary>>>,
-    /// Spans compressed so far, and those stored before the start: when
-    /// the next dictionary is due.
+    /// Spans compressed so far (a batch compressed again after a failed
+    /// write counts twice: a schedule needs no more), and those stored
+    /// before the start: when the next dictionary is due.
     written: std::sync::atomic::AtomicU64,
     training: tokio::sync::Mutex<crate::payload::Training>,
 }
@@ -367,15 +368,20 @@ impl SqliteStore {
             && let Some(data) = crate::blocking(|| training.offer(&texts, written))
         {
             let trained_at = written + spans.len() as u64;
-            match self.store_dictionary(trained_at, &data).await {
-                Ok(id) => {
-                    let dictionary = Arc::new(crate::payload::Dictionary::new(id, &data));
-                    *payloads.current.write().unwrap_or_else(|e| e.into_inner()) = Some(dictionary);
-                }
-                Err(err) => tracing::warn!(
-                    error = %err,
-                    "a span payload dictionary could not be stored; the previous one goes on"
-                ),
+            // Made usable first: a dictionary zstd refuses is never stored.
+            match crate::payload::Dictionary::new(0, &data) {
+                None => tracing::warn!("zstd refused the span payload dictionary it trained"),
+                Some(mut dictionary) => match self.store_dictionary(trained_at, &data).await {
+                    Ok(id) => {
+                        dictionary.id = id;
+                        *payloads.current.write().unwrap_or_else(|e| e.into_inner()) =
+                            Some(Arc::new(dictionary));
+                    }
+                    Err(err) => tracing::warn!(
+                        error = %err,
+                        "a span payload dictionary could not be stored; the previous one goes on"
+                    ),
+                },
             }
         }
         let current = payloads
@@ -408,11 +414,13 @@ impl SqliteStore {
             .fetch_one(&self.writer)
             .await?;
         Ok(Payloads {
-            current: std::sync::RwLock::new(
-                latest
-                    .as_ref()
-                    .map(|(id, _, data)| Arc::new(crate::payload::Dictionary::new(*id, data))),
-            ),
+            current: std::sync::RwLock::new(latest.as_ref().and_then(|(id, _, data)| {
+                let dictionary = crate::payload::Dictionary::new(*id, data);
+                if dictionary.is_none() {
+                    tracing::warn!(id, "span payload dictionary damaged; compressing without");
+                }
+                dictionary.map(Arc::new)
+            })),
             written: (written.max(0) as u64).into(),
             training: tokio::sync::Mutex::new(crate::payload::Training::new(
                 latest.map(|(_, spans, _)| spans.max(0) as u64),

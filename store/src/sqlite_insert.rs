@@ -54,6 +54,13 @@ pub(crate) fn spans(
     resource_ids: &[i64],
     scope_ids: &[i64],
 ) -> Result<()> {
+    if payloads.len() != batch.spans.len() {
+        return Err(crate::StoreError::Scan(format!(
+            "{} span payloads for {} spans",
+            payloads.len(),
+            batch.spans.len()
+        )));
+    }
     let mut stmt = db.prepare(SPAN)?;
     let mut payload = db.prepare(PAYLOAD)?;
     for (span, values) in batch.spans.iter().zip(payloads) {

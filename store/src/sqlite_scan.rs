@@ -317,6 +317,8 @@ pub(crate) fn register_functions(db: NonNull<ffi::sqlite3>) -> Result<()> {
             db.as_ptr(),
             c"loupe_text".as_ptr(),
             1,
+            // Innocuous: no side effects, and what it reads besides its
+            // argument is the dictionary that argument names.
             ffi::SQLITE_UTF8 | ffi::SQLITE_DETERMINISTIC | ffi::SQLITE_INNOCUOUS,
             Box::into_raw(reader).cast(),
             Some(loupe_text),
