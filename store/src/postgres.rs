@@ -561,6 +561,11 @@ fn push_attribute_filter(
     use crate::Comparison::*;
     let ordering = match filter.comparison {
         Equal => {
+            if rows::literal_in_json(&filter.value) {
+                q.push(format!("strpos({column}, "))
+                    .push_bind(filter.value.clone())
+                    .push(") > 0 AND ");
+            }
             q.push(format!("({column}::jsonb ->> "))
                 .push_bind(key.to_owned())
                 .push(") = ")

@@ -247,6 +247,19 @@ pub(crate) fn request_traces(batch: &Batch) -> Vec<(&str, TraceId)> {
     pairs.into_iter().collect()
 }
 
+/// Whether an attribute equal to `value` must show `value` verbatim in the
+/// stored JSON: true for text that JSON writes as it is (no quote,
+/// backslash or control character) and that is no number (a number's text
+/// may be written otherwise: `1e3` for `1000.0`) nor array or map (which
+/// PostgreSQL writes back with spaces). Attribute filters then
+/// look for the text before parsing the JSON, which most rows lack.
+pub(crate) fn literal_in_json(value: &str) -> bool {
+    !value.is_empty()
+        && !value.chars().any(|c| c == '"' || c == '\\' || c < ' ')
+        && value.trim().parse::<f64>().is_err()
+        && !value.starts_with(['[', '{'])
+}
+
 /// `None` for an empty list, so that the common span without events stores nothing.
 /// What one batch adds to each running total in `counters`, in one fixed
 /// order (PostgreSQL writers would deadlock updating them in any order).
@@ -629,6 +642,30 @@ impl RawPoint {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn which_values_are_literal_in_json() {
+        for (value, literal) in [
+            ("/cart", true),
+            ("acme", true),
+            ("ünïcode", true),
+            ("false", true),
+            ("[]", false),
+            ("[1, 2]", false),
+            ("{}", false),
+            ("", false),
+            ("say \"hi\"", false),
+            ("back\\slash", false),
+            ("tab\there", false),
+            ("2", false),
+            ("1000.0", false),
+            (" 1e3 ", false),
+            ("-0", false),
+            ("NaN", false),
+        ] {
+            assert_eq!(literal_in_json(value), literal, "{value:?}");
+        }
+    }
     use crate::model::{Derived, Span};
 
     pub(crate) fn span(

@@ -671,6 +671,11 @@ fn push_attribute_filter(
             .push_bind(filter.value.parse::<f64>().unwrap_or(f64::NAN));
         return;
     }
+    if filter.comparison == Equal && rows::literal_in_json(&filter.value) {
+        q.push(format!("instr({column}, "))
+            .push_bind(filter.value.clone())
+            .push(") > 0 AND ");
+    }
     q.push(format!("CASE json_type({column}, "))
         .push_bind(path.clone())
         .push(format!(

@@ -1879,7 +1879,12 @@ fn search_traces() -> Batch {
         T0 + 2_000,
         T0 + 2_050,
     );
-    cart_root.attributes = attrs([("http.route", s("/cart")), ("$odd", s("yes"))]);
+    cart_root.attributes = attrs([
+        ("http.route", s("/cart")),
+        ("$odd", s("yes")),
+        ("city", s("Zürich")),
+        ("greeting", s("say \"hi\"")),
+    ]);
     let orphan = on_resource(
         timed(
             span(tid(3), sid(4), Some(sid(99)), "consume"),
@@ -2018,6 +2023,28 @@ pub async fn trace_search(ctx: Ctx) {
         (
             store::TraceQuery {
                 attributes: vec![attr("$odd=yes")],
+                ..Default::default()
+            },
+            vec![id(2)],
+        ),
+        // Values found in the JSON as they are, and one that JSON escapes.
+        (
+            store::TraceQuery {
+                attributes: vec![attr("city=Zürich")],
+                ..Default::default()
+            },
+            vec![id(2)],
+        ),
+        (
+            store::TraceQuery {
+                attributes: vec![attr("city=Zür")],
+                ..Default::default()
+            },
+            vec![],
+        ),
+        (
+            store::TraceQuery {
+                attributes: vec![attr("greeting=say \"hi\"")],
                 ..Default::default()
             },
             vec![id(2)],
