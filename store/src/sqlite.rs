@@ -371,17 +371,16 @@ impl SqliteStore {
             // Made usable first: a dictionary zstd refuses is never stored.
             match crate::payload::Dictionary::new(0, &data) {
                 None => tracing::warn!("zstd refused the span payload dictionary it trained"),
-                Some(mut dictionary) => match self.store_dictionary(trained_at, &data).await {
-                    Ok(id) => {
-                        dictionary.id = id;
-                        *payloads.current.write().unwrap_or_else(|e| e.into_inner()) =
-                            Some(Arc::new(dictionary));
-                    }
-                    Err(err) => tracing::warn!(
-                        error = %err,
-                        "a span payload dictionary could not be stored; the previous one goes on"
-                    ),
-                },
+                Some(dictionary) => {
+                    // Stored and put to use on a task of its own: should the
+                    // export that trained it be dropped meanwhile (its
+                    // client gone), the dictionary is still used once stored.
+                    let store = self.clone();
+                    let _ = tokio::spawn(async move {
+                        store.install_dictionary(dictionary, trained_at, data).await
+                    })
+                    .await;
+                }
             }
         }
         let current = payloads
@@ -390,6 +389,28 @@ impl SqliteStore {
             .unwrap_or_else(|e| e.into_inner())
             .clone();
         crate::blocking(|| crate::payload::compress(current.as_deref(), texts))
+    }
+
+    /// Stores a new dictionary and compresses with it from then on.
+    async fn install_dictionary(
+        &self,
+        mut dictionary: crate::payload::Dictionary,
+        trained_at: u64,
+        data: Vec<u8>,
+    ) {
+        match self.store_dictionary(trained_at, &data).await {
+            Ok(id) => {
+                dictionary.id = id;
+                if let Some(payloads) = self.payloads.get() {
+                    *payloads.current.write().unwrap_or_else(|e| e.into_inner()) =
+                        Some(Arc::new(dictionary));
+                }
+            }
+            Err(err) => tracing::warn!(
+                error = %err,
+                "a span payload dictionary could not be stored; the previous one goes on"
+            ),
+        }
     }
 
     /// A new dictionary, committed on its own; its id.
