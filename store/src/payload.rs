@@ -148,10 +148,11 @@ impl Training {
 
     /// Collects `texts` as samples while a dictionary is due (`written`
     /// spans stored so far) and trains one once there are enough: its
-    /// bytes, to store and then compress with. A failed training (texts too
-    /// few or too alike to learn from) waits `RETRAIN_EVERY` spans before
-    /// collecting again.
-    pub(crate) fn offer(&mut self, texts: &[Texts], written: u64) -> Option<Vec<u8>> {
+    /// bytes, to store and then compress with, and the spans written with
+    /// this batch's, which the schedule counts from. A failed training
+    /// (texts too few or too alike to learn from) waits `RETRAIN_EVERY`
+    /// spans before collecting again.
+    pub(crate) fn offer(&mut self, texts: &[Texts], written: u64) -> Option<(Vec<u8>, u64)> {
         if written < self.collect_from {
             return None;
         }
@@ -176,7 +177,7 @@ impl Training {
         match trained {
             Ok(data) => {
                 self.collect_from = next_training(at);
-                Some(data)
+                Some((data, at))
             }
             Err(err) => {
                 tracing::debug!(error = %err, "no payload dictionary from these spans");
@@ -426,7 +427,8 @@ mod tests {
 
         // Enough: a dictionary, which compresses these texts far better.
         let rest = texts(&spans[100..]);
-        let data = training.offer(&rest, 100).expect("a dictionary");
+        let (data, at) = training.offer(&rest, 100).expect("a dictionary");
+        assert_eq!(at, 3000);
         let dictionary = Dictionary::new(7, &data).expect("usable");
         dicts.insert(7, data);
         let with = compress(Some(&dictionary), rest.clone()).unwrap();

@@ -365,9 +365,8 @@ impl SqliteStore {
         // One batch at a time collects samples and trains; the others go on
         // with the dictionary they have.
         if let Ok(mut training) = payloads.training.try_lock()
-            && let Some(data) = crate::blocking(|| training.offer(&texts, written))
+            && let Some((data, trained_at)) = crate::blocking(|| training.offer(&texts, written))
         {
-            let trained_at = written + spans.len() as u64;
             // Made usable first: a dictionary zstd refuses is never stored.
             match crate::payload::Dictionary::new(0, &data) {
                 None => tracing::warn!("zstd refused the span payload dictionary it trained"),

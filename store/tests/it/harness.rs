@@ -145,12 +145,20 @@ impl Ctx {
             ],
         };
         for sql in statements {
-            with_raw!(self, |pool| sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
-                .execute(pool)
-                .await
-                .map(|_| ())
-                .unwrap_or_else(|e| panic!("{sql}: {e}")));
+            self.execute(&sql).await;
         }
+    }
+
+    /// Runs `sql` (one statement or several) on the raw pool: the database
+    /// as an older loupe, or a hand, would have left it.
+    pub async fn execute(&self, sql: &str) {
+        with_raw!(self, |pool| sqlx::raw_sql(sqlx::AssertSqlSafe(
+            sql.to_owned()
+        ))
+        .execute(pool)
+        .await
+        .map(|_| ())
+        .unwrap_or_else(|e| panic!("{sql}: {e}")));
     }
 
     pub async fn trace_row(&self, trace_id: &[u8; 16]) -> Option<TraceRow> {

@@ -129,12 +129,8 @@ async fn sqlite_payloads_are_compressed_and_read_back() {
         assert_eq!(trace.spans[0].attributes, varied(5999).attributes);
 
         // A damaged value is an error for the read that meets it, not a crash.
-        let writer = sqlx::SqlitePool::connect(&ctx.url).await.expect("raw");
-        sqlx::query("UPDATE spans_payload SET attributes = x'0102' WHERE id = 4000")
-            .execute(&writer)
-            .await
-            .expect("damage");
-        writer.close().await;
+        ctx.execute("UPDATE spans_payload SET attributes = x'0102' WHERE id = 4000")
+            .await;
         let err = store
             .trace(&tid(3999))
             .await

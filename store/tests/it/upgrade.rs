@@ -1,9 +1,5 @@
 //! Databases written by an older loupe, opened by this one.
 
-use std::str::FromStr;
-
-use sqlx::postgres::PgPoolOptions;
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use store::Store;
 use store::model::{Event, Link, SpanKind};
 use store::value::Value;
@@ -84,7 +80,7 @@ async fn spans_stored_before_the_payload_split_read_back_the_same() {
             .expect("trace");
         ctx.store.close().await;
 
-        raw_sql(Backend::Sqlite, &ctx.url, SPANS_BEFORE_THE_SPLIT.to_owned()).await;
+        ctx.execute(SPANS_BEFORE_THE_SPLIT).await;
 
         let store = Store::open(&ctx.url)
             .await
@@ -180,7 +176,7 @@ async fn spans_stored_before_packing_are_packed_by_the_migration(backend: Backen
         let before_packing = format!(
             "DROP TABLE spans_packed; DELETE FROM _sqlx_migrations WHERE version = {migration};"
         );
-        raw_sql(backend, &ctx.url, before_packing).await;
+        ctx.execute(&before_packing).await;
 
         let store = Store::open(&ctx.url)
             .await
@@ -189,37 +185,4 @@ async fn spans_stored_before_packing_are_packed_by_the_migration(backend: Backen
         store.close().await;
     })
     .await;
-}
-
-/// Runs `sql` on its own connection to the database at `url`, as an older
-/// loupe (or a hand) would have left it.
-async fn raw_sql(backend: Backend, url: &str, sql: String) {
-    let sql = sqlx::AssertSqlSafe(sql);
-    match backend {
-        Backend::Postgres => {
-            let raw = PgPoolOptions::new()
-                .max_connections(1)
-                .connect(url)
-                .await
-                .expect("raw pool");
-            sqlx::raw_sql(sql)
-                .execute(&raw)
-                .await
-                .expect("the old layout");
-            raw.close().await;
-        }
-        Backend::Sqlite => {
-            let options = SqliteConnectOptions::from_str(url).expect("url");
-            let raw = SqlitePoolOptions::new()
-                .max_connections(1)
-                .connect_with(options)
-                .await
-                .expect("raw pool");
-            sqlx::raw_sql(sql)
-                .execute(&raw)
-                .await
-                .expect("the old layout");
-            raw.close().await;
-        }
-    }
 }
