@@ -495,20 +495,28 @@ async fn insert_points(
 }
 
 async fn upsert_traces(tx: &mut Tx, batch: &Batch) -> Result<()> {
-    let (deltas, services) = rows::trace_deltas(batch);
+    let deltas = rows::trace_deltas(batch);
     if deltas.is_empty() {
         return Ok(());
     }
+    // Writers of several processes may add to one trace at once: its
+    // services are merged here, under the row's lock, as
+    // `rows::service_list::union` does (byte order is collation "C").
     sqlx::query(
-        "INSERT INTO traces AS t (trace_id, start_ns, end_ns, span_count, error_count, root_service, root_name) \
-         SELECT * FROM UNNEST($1::bytea[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::text[]) \
+        "INSERT INTO traces AS t (trace_id, start_ns, end_ns, span_count, error_count, root_service, root_name, services) \
+         SELECT * FROM UNNEST($1::bytea[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::text[]) \
          ON CONFLICT (trace_id) DO UPDATE SET \
          start_ns = LEAST(t.start_ns, excluded.start_ns), \
          end_ns = GREATEST(t.end_ns, excluded.end_ns), \
          span_count = t.span_count + excluded.span_count, \
          error_count = t.error_count + excluded.error_count, \
          root_service = COALESCE(excluded.root_service, t.root_service), \
-         root_name = COALESCE(excluded.root_name, t.root_name)",
+         root_name = COALESCE(excluded.root_name, t.root_name), \
+         services = CASE WHEN strpos(t.services, excluded.services) > 0 THEN t.services ELSE \
+         (SELECT chr(31) || string_agg(name, chr(31) ORDER BY name) || chr(31) FROM \
+         (SELECT DISTINCT name COLLATE \"C\" AS name \
+         FROM unnest(string_to_array(t.services || excluded.services, chr(31))) AS name \
+         WHERE name <> '') AS names) END",
     )
     .bind(deltas.iter().map(|d| d.trace_id.to_vec()).collect::<Vec<_>>())
     .bind(deltas.iter().map(|d| d.start_ns).collect::<Vec<_>>())
@@ -517,14 +525,7 @@ async fn upsert_traces(tx: &mut Tx, batch: &Batch) -> Result<()> {
     .bind(deltas.iter().map(|d| d.error_count).collect::<Vec<_>>())
     .bind(deltas.iter().map(|d| d.root_service.clone()).collect::<Vec<_>>())
     .bind(deltas.iter().map(|d| d.root_name.clone()).collect::<Vec<_>>())
-    .execute(&mut **tx)
-    .await?;
-    sqlx::query(
-        "INSERT INTO trace_services (trace_id, service) \
-         SELECT * FROM UNNEST($1::bytea[], $2::text[]) ON CONFLICT DO NOTHING",
-    )
-    .bind(services.iter().map(|(t, _)| t.to_vec()).collect::<Vec<_>>())
-    .bind(services.iter().map(|(_, s)| s.clone()).collect::<Vec<_>>())
+    .bind(deltas.iter().map(|d| d.services.clone()).collect::<Vec<_>>())
     .execute(&mut **tx)
     .await?;
     let requests = rows::request_traces(batch);
@@ -544,6 +545,15 @@ async fn upsert_traces(tx: &mut Tx, batch: &Batch) -> Result<()> {
 /// The traces holding a span id, through `spans_span` (PostgreSQL's
 /// writers run in parallel, so the index's cost is shared).
 const SPAN_ID_TRACES: &str = "SELECT DISTINCT trace_id FROM spans WHERE span_id = $1";
+
+/// `column` holds the text `part`.
+fn push_contains(q: &mut QueryBuilder<Postgres>, column: &'static str, part: String) {
+    q.push("strpos(")
+        .push(column)
+        .push(", ")
+        .push_bind(part)
+        .push(") > 0");
+}
 
 fn push_text_filter(q: &mut QueryBuilder<Postgres>, text: &str) {
     q.push(" AND to_tsvector('simple', l.body_text) @@ plainto_tsquery('simple', ")

@@ -149,12 +149,11 @@ macro_rules! impl_reads {
             // columns only for the rows kept.
             let mut q = sqlx::QueryBuilder::<$db>::new(
                 "SELECT t.trace_id, t.root_service, t.root_name, t.start_ns, t.end_ns, \
-                 t.span_count, t.error_count FROM (SELECT t.trace_id FROM traces t WHERE 1 = 1",
+                 t.span_count, t.error_count, t.services FROM (SELECT t.trace_id FROM traces t WHERE 1 = 1",
             );
             if let Some(service) = &query.service {
-                q.push(" AND t.trace_id IN (SELECT ts.trace_id FROM trace_services ts WHERE ts.service = ")
-                    .push_bind(service.clone())
-                    .push(")");
+                q.push(" AND ");
+                push_contains(&mut q, "t.services", $crate::rows::service_list::token(service));
             }
             if let Some(operation) = &query.operation {
                 q.push(" AND EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = t.trace_id AND s.name = ")
@@ -206,31 +205,9 @@ macro_rules! impl_reads {
                 .build_query_as::<$crate::rows::RawTraceSummary>()
                 .fetch_all(&self.$pool)
                 .await?;
-            if rows.is_empty() {
-                return Ok(Vec::new());
-            }
-            let mut q = sqlx::QueryBuilder::<$db>::new(
-                "SELECT trace_id, service FROM trace_services WHERE trace_id IN (",
-            );
-            let mut ids = q.separated(", ");
-            for row in &rows {
-                ids.push_bind(row.trace_id.clone());
-            }
-            q.push(") ORDER BY service");
-            let mut services: std::collections::HashMap<Vec<u8>, Vec<String>> =
-                std::collections::HashMap::new();
-            for row in q.build().fetch_all(&self.$pool).await? {
-                services
-                    .entry(sqlx::Row::try_get::<Vec<u8>, _>(&row, 0)?)
-                    .or_default()
-                    .push(sqlx::Row::try_get::<String, _>(&row, 1)?);
-            }
             Ok(rows
                 .into_iter()
-                .map(|row| {
-                    let services = services.remove(&row.trace_id).unwrap_or_default();
-                    row.into_summary(services)
-                })
+                .map($crate::rows::RawTraceSummary::into_summary)
                 .collect())
         }
 

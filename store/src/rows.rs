@@ -201,13 +201,15 @@ pub(crate) struct TraceDelta {
     /// Set when the batch holds the root span (the span without a parent).
     pub root_service: Option<String>,
     pub root_name: Option<String>,
+    /// The services of the batch's spans of the trace, as a `service_list`.
+    pub services: String,
 }
 
 /// The per-trace changes of a batch, sorted by trace id so that concurrent
 /// writers lock summary rows in the same order and never deadlock.
-pub(crate) fn trace_deltas(batch: &Batch) -> (Vec<TraceDelta>, Vec<(TraceId, String)>) {
+pub(crate) fn trace_deltas(batch: &Batch) -> Vec<TraceDelta> {
     let mut deltas: BTreeMap<TraceId, TraceDelta> = BTreeMap::new();
-    let mut services: BTreeSet<(TraceId, String)> = BTreeSet::new();
+    let mut services: HashMap<TraceId, Vec<&str>> = HashMap::new();
     for span in &batch.spans {
         let service = &batch.resources[span.resource_idx].service;
         let delta = deltas.entry(span.trace_id).or_insert_with(|| TraceDelta {
@@ -218,6 +220,7 @@ pub(crate) fn trace_deltas(batch: &Batch) -> (Vec<TraceDelta>, Vec<(TraceId, Str
             error_count: 0,
             root_service: None,
             root_name: None,
+            services: String::new(),
         });
         delta.start_ns = delta.start_ns.min(span.start_time_unix_nano);
         delta.end_ns = delta.end_ns.max(span.end_time_unix_nano);
@@ -227,12 +230,68 @@ pub(crate) fn trace_deltas(batch: &Batch) -> (Vec<TraceDelta>, Vec<(TraceId, Str
             delta.root_service = Some(service.clone());
             delta.root_name = Some(span.name.clone());
         }
-        services.insert((span.trace_id, service.clone()));
+        services.entry(span.trace_id).or_default().push(service);
     }
-    (
-        deltas.into_values().collect(),
-        services.into_iter().collect(),
-    )
+    for delta in deltas.values_mut() {
+        let names = services.remove(&delta.trace_id).unwrap_or_default();
+        delta.services = service_list::of(names);
+    }
+    deltas.into_values().collect()
+}
+
+/// A trace's services as one text of its summary row (`traces.services`),
+/// so that a span adds no row of its own for them: the distinct names in
+/// byte order, each between two U+001F (unit separator), e.g.
+/// `"\u{1f}api\u{1f}db\u{1f}"`. A search for a service looks for its
+/// `token`. The separator inside a name (which no service is expected to
+/// have) becomes U+FFFD in the list; the spans keep the name as it is.
+pub(crate) mod service_list {
+    use std::collections::BTreeSet;
+
+    const SEPARATOR: char = '\u{1f}';
+
+    fn clean(name: &str) -> std::borrow::Cow<'_, str> {
+        match name.contains(SEPARATOR) {
+            true => name.replace(SEPARATOR, "\u{fffd}").into(),
+            false => name.into(),
+        }
+    }
+
+    fn join<'a>(names: impl IntoIterator<Item = std::borrow::Cow<'a, str>>) -> String {
+        let names: BTreeSet<_> = names.into_iter().filter(|n| !n.is_empty()).collect();
+        let mut list = String::new();
+        for name in &names {
+            list.push(SEPARATOR);
+            list.push_str(name);
+        }
+        if !list.is_empty() {
+            list.push(SEPARATOR);
+        }
+        list
+    }
+
+    /// The list of these names.
+    pub(crate) fn of<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+        join(names.into_iter().map(clean))
+    }
+
+    /// The list of the names of both lists.
+    pub(crate) fn union(a: &str, b: &str) -> String {
+        join(a.split(SEPARATOR).chain(b.split(SEPARATOR)).map(Into::into))
+    }
+
+    /// The names of a list.
+    pub(crate) fn names(list: &str) -> Vec<String> {
+        list.split(SEPARATOR)
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// What a list holding `name` contains, and no other list does.
+    pub(crate) fn token(name: &str) -> String {
+        format!("{SEPARATOR}{}{SEPARATOR}", clean(name))
+    }
 }
 
 /// The (request id, trace id) pairs a batch's spans carry, once each and
@@ -546,10 +605,12 @@ pub struct RawTraceSummary {
     pub end_ns: i64,
     pub span_count: i64,
     pub error_count: i64,
+    pub services: String,
 }
 
 impl RawTraceSummary {
-    pub fn into_summary(self, services: Vec<String>) -> crate::read::TraceSummary {
+    pub fn into_summary(self) -> crate::read::TraceSummary {
+        let services = service_list::names(&self.services);
         crate::read::TraceSummary {
             trace_id: hex::encode(&self.trace_id),
             root_service: self.root_service,
@@ -713,7 +774,6 @@ pub(crate) mod tests {
             ("spans_payload", Some(Signal::Spans)),
             ("spans_packed", Some(Signal::Spans)),
             ("traces", Some(Signal::Spans)),
-            ("trace_services", Some(Signal::Spans)),
             ("request_traces", Some(Signal::Spans)),
             ("logs", Some(Signal::Logs)),
             ("logs_fts_data", Some(Signal::Logs)),
@@ -743,7 +803,7 @@ pub(crate) mod tests {
             ],
             ..Batch::default()
         };
-        let (deltas, services) = trace_deltas(&batch);
+        let deltas = trace_deltas(&batch);
         assert_eq!(
             deltas,
             vec![
@@ -755,6 +815,7 @@ pub(crate) mod tests {
                     error_count: 2,
                     root_service: Some("api".into()),
                     root_name: Some("op1".into()),
+                    services: "\u{1f}api\u{1f}".into(),
                 },
                 TraceDelta {
                     trace_id: [2; 16],
@@ -764,13 +825,52 @@ pub(crate) mod tests {
                     error_count: 1,
                     root_service: None,
                     root_name: None,
+                    services: "\u{1f}api\u{1f}".into(),
                 },
             ]
         );
-        assert_eq!(
-            services,
-            vec![([1; 16], "api".into()), ([2; 16], "api".into())]
-        );
+    }
+
+    #[test]
+    fn service_lists() {
+        use service_list::{names, of, token, union};
+        let list = |names: &[&str]| of(names.iter().copied());
+        for (given, expected) in [
+            (&[][..], ""),
+            (&["api"][..], "\u{1f}api\u{1f}"),
+            (&["db", "api", "db"][..], "\u{1f}api\u{1f}db\u{1f}"),
+            (&["Zeta", "alpha"][..], "\u{1f}Zeta\u{1f}alpha\u{1f}"),
+            (&["", "x"][..], "\u{1f}x\u{1f}"),
+            (&["a\u{1f}b"][..], "\u{1f}a\u{fffd}b\u{1f}"),
+        ] {
+            assert_eq!(list(given), expected, "{given:?}");
+        }
+        for (a, b, expected) in [
+            (&[][..], &["api"][..], &["api"][..]),
+            (&["api"][..], &["api"][..], &["api"][..]),
+            (&["api", "web"][..], &["db"][..], &["api", "db", "web"][..]),
+            (
+                &["db"][..],
+                &["api", "db", "web"][..],
+                &["api", "db", "web"][..],
+            ),
+        ] {
+            let merged = union(&list(a), &list(b));
+            assert_eq!(merged, list(expected), "{a:?} + {b:?}");
+            assert_eq!(names(&merged), expected, "{a:?} + {b:?}");
+        }
+        let listed = list(&["api", "api-gateway", "b"]);
+        for (name, found) in [
+            ("api", true),
+            ("api-gateway", true),
+            ("gateway", false),
+            ("ap", false),
+            ("", false),
+            ("a\u{1f}b", false),
+        ] {
+            assert_eq!(listed.contains(&token(name)), found, "{name:?}");
+        }
+        assert!(list(&["a\u{1f}b"]).contains(&token("a\u{1f}b")));
     }
 
     #[test]

@@ -657,6 +657,15 @@ pub(crate) fn fts_query(text: &str) -> String {
 /// the narrow span rows, about 75 ms a million spans.
 const SPAN_ID_TRACES: &str = "SELECT trace_id FROM spans WHERE span_id = $1 LIMIT 1000";
 
+/// `column` holds the text `part`.
+fn push_contains(q: &mut QueryBuilder<Sqlite>, column: &'static str, part: String) {
+    q.push("instr(")
+        .push(column)
+        .push(", ")
+        .push_bind(part)
+        .push(") > 0");
+}
+
 fn push_text_filter(q: &mut QueryBuilder<Sqlite>, text: &str) {
     q.push(" AND l.id IN (SELECT rowid FROM logs_fts WHERE logs_fts MATCH ")
         .push_bind(fts_query(text))

@@ -28,21 +28,23 @@ const PAYLOAD: &CStr =
 const PACK: &CStr =
     c"INSERT INTO spans_packed (start_lo, start_hi, spans, data) VALUES (?1, ?2, ?3, ?4)";
 
+/// `services` arrives merged with the row's own (`TRACE_SERVICES`): SQLite
+/// has one writer, so nothing changes the row in between.
 const TRACE: &CStr = c"INSERT INTO traces (trace_id, start_ns, end_ns, span_count, error_count, \
-    root_service, root_name) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+    root_service, root_name, services) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
     ON CONFLICT (trace_id) DO UPDATE SET \
     start_ns = min(start_ns, excluded.start_ns), \
     end_ns = max(end_ns, excluded.end_ns), \
     span_count = span_count + excluded.span_count, \
     error_count = error_count + excluded.error_count, \
     root_service = coalesce(excluded.root_service, root_service), \
-    root_name = coalesce(excluded.root_name, root_name)";
+    root_name = coalesce(excluded.root_name, root_name), \
+    services = excluded.services";
+
+const TRACE_SERVICES: &CStr = c"SELECT services FROM traces WHERE trace_id = ?1";
 
 const REQUEST_TRACE: &CStr =
     c"INSERT INTO request_traces (request_id, trace_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING";
-
-const TRACE_SERVICE: &CStr =
-    c"INSERT INTO trace_services (trace_id, service) VALUES (?1, ?2) ON CONFLICT DO NOTHING";
 
 /// The batch's spans; `payloads` are their encoded payloads, by index;
 /// `resource_ids` and `scope_ids` the interned rows of the batch's
@@ -125,12 +127,18 @@ pub(crate) fn pack(db: &Db, batch: &Batch) -> Result<()> {
     stmt.execute()
 }
 
-/// The batch's changes to its traces' summaries, service lists and the
-/// traces each request id is in.
+/// The batch's changes to its traces' summaries (service lists included)
+/// and the traces each request id is in.
 pub(crate) fn traces(db: &Db, batch: &Batch) -> Result<()> {
-    let (deltas, services) = rows::trace_deltas(batch);
+    let deltas = rows::trace_deltas(batch);
     let mut stmt = db.prepare(TRACE)?;
+    let mut known = db.prepare(TRACE_SERVICES)?;
     for d in &deltas {
+        known.bind_blob(1, &d.trace_id)?;
+        let services = match known.first_text()? {
+            Some(stored) => rows::service_list::union(&stored, &d.services),
+            None => d.services.clone(),
+        };
         stmt.bind_blob(1, &d.trace_id)?;
         stmt.bind_int(2, d.start_ns)?;
         stmt.bind_int(3, d.end_ns)?;
@@ -138,12 +146,7 @@ pub(crate) fn traces(db: &Db, batch: &Batch) -> Result<()> {
         stmt.bind_int(5, d.error_count)?;
         stmt.bind_opt_text(6, d.root_service.as_deref())?;
         stmt.bind_opt_text(7, d.root_name.as_deref())?;
-        stmt.execute()?;
-    }
-    let mut stmt = db.prepare(TRACE_SERVICE)?;
-    for (trace_id, service) in &services {
-        stmt.bind_blob(1, trace_id)?;
-        stmt.bind_text(2, service)?;
+        stmt.bind_text(8, &services)?;
         stmt.execute()?;
     }
     let mut stmt = db.prepare(REQUEST_TRACE)?;

@@ -178,6 +178,20 @@ impl Stmt<'_> {
         stepped.map(|_| ())
     }
 
+    /// Runs a statement for the text of its first row's first column
+    /// (`None` without a row), then readies it for the next.
+    pub(crate) fn first_text(&mut self) -> Result<Option<String>> {
+        let text = match self.step() {
+            Ok(true) => String::from_utf8(self.bytes(0, true).to_vec())
+                .map(Some)
+                .map_err(|_| StoreError::Scan("a text that is not UTF-8".into())),
+            Ok(false) => Ok(None),
+            Err(e) => Err(e),
+        };
+        self.reset();
+        text
+    }
+
     fn reset(&mut self) {
         // SAFETY: a valid statement; bindings are kept and rebound next.
         unsafe { ffi::sqlite3_reset(self.raw.as_ptr()) };

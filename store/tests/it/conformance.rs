@@ -1753,6 +1753,50 @@ pub async fn nul_in_text(ctx: Ctx) {
     }
 }
 
+/// Stores writing spans of one trace for services of their own at once:
+/// the trace lists every service (PostgreSQL merges under the row's lock,
+/// SQLite under its one write lock).
+pub async fn concurrent_writers_list_one_trace_services(ctx: Ctx) {
+    const WRITERS: u64 = 6;
+    const BATCHES: u64 = 8;
+    let trace = tid(77);
+    let barrier = Arc::new(tokio::sync::Barrier::new(WRITERS as usize));
+    let mut tasks = Vec::new();
+    for w in 0..WRITERS {
+        let store = ctx.open_another().await;
+        let barrier = barrier.clone();
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            for b in 0..BATCHES {
+                let n = 1 + w * 100 + b;
+                let sp = timed(span(trace, sid(n), Some(sid(999)), "op"), T0, T0 + 10);
+                store
+                    .write_batch(&spans_batch(&format!("svc-{w}"), vec![sp]))
+                    .await
+                    .unwrap_or_else(|e| panic!("writer {w} batch {b}: {e}"));
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("writer task");
+    }
+    let expected: Vec<String> = (0..WRITERS).map(|w| format!("svc-{w}")).collect();
+    assert_eq!(ctx.trace_services(&trace).await, expected);
+    let row = ctx.trace_row(&trace).await.expect("trace row");
+    assert_eq!(row.span_count, (WRITERS * BATCHES) as i64);
+    let found = ctx
+        .store
+        .traces(&store::TraceQuery {
+            service: Some("svc-3".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("search by service");
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].services, expected);
+}
+
 pub async fn concurrent_writers_on_one_store(ctx: Ctx) {
     const TASKS: u64 = 8;
     const BATCHES: u64 = 50;
@@ -1797,7 +1841,14 @@ pub async fn concurrent_writers_on_one_store(ctx: Ctx) {
     );
     assert_eq!(ctx.count("spans").await, total);
     assert_eq!(ctx.count("resources").await, TASKS as i64);
-    assert_eq!(ctx.count("trace_services").await, (TASKS * BATCHES) as i64);
+    for task in 0..TASKS {
+        for b in 0..BATCHES {
+            assert_eq!(
+                ctx.trace_services(&tid(task * 1_000 + b)).await,
+                [format!("svc-{task}")]
+            );
+        }
+    }
     assert_eq!(
         ctx.scalar("SELECT CAST(SUM(span_count) AS BIGINT) FROM traces", None)
             .await,

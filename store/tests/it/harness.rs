@@ -60,12 +60,11 @@ pub struct TraceRow {
 }
 
 /// Every table the migrations create, for "nothing changed" checks.
-pub const TABLES: [&str; 9] = [
+pub const TABLES: [&str; 8] = [
     "resources",
     "scopes",
     "spans",
     "traces",
-    "trace_services",
     "logs",
     "metrics",
     "metric_points",
@@ -171,15 +170,31 @@ impl Ctx {
             .expect("reading traces"))
     }
 
-    /// The services of a trace, sorted.
+    /// The services of a trace as its summary row lists them (in byte
+    /// order, each between two U+001F); none for an unknown trace.
     pub async fn trace_services(&self, trace_id: &[u8; 16]) -> Vec<String> {
-        const SQL: &str = "SELECT service FROM trace_services WHERE trace_id = $1";
-        let mut services: Vec<String> = with_raw!(self, |pool| sqlx::query_scalar(SQL)
+        const SQL: &str = "SELECT services FROM traces WHERE trace_id = $1";
+        let list: Option<String> = with_raw!(self, |pool| sqlx::query_scalar(SQL)
             .bind(trace_id.to_vec())
-            .fetch_all(pool)
+            .fetch_optional(pool)
             .await
-            .expect("reading trace_services"));
-        services.sort();
+            .expect("reading traces.services"));
+        let Some(list) = list else {
+            return Vec::new();
+        };
+        assert!(
+            list.starts_with('\u{1f}') && list.ends_with('\u{1f}'),
+            "services list {list:?}"
+        );
+        let services: Vec<String> = list
+            .trim_matches('\u{1f}')
+            .split('\u{1f}')
+            .map(str::to_owned)
+            .collect();
+        let mut sorted = services.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(services, sorted, "services list {list:?}");
         services
     }
 }

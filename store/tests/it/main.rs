@@ -54,6 +54,7 @@ conformance!(
     failed_batch_writes_nothing,
     nul_in_text,
     concurrent_writers_on_one_store,
+    concurrent_writers_list_one_trace_services,
     reopen_keeps_data,
     trace_search,
     request_resolution,

@@ -42,6 +42,11 @@ const SPANS_BEFORE_THE_SPLIT: &str = "
     DROP TABLE request_traces;
     DROP TABLE spans_packed;
     DROP TABLE payload_dicts;
+    CREATE TABLE trace_services (trace_id BLOB NOT NULL, service TEXT NOT NULL,
+        PRIMARY KEY (trace_id, service)) WITHOUT ROWID;
+    INSERT INTO trace_services SELECT DISTINCT trace_id, service FROM spans;
+    CREATE INDEX trace_services_service ON trace_services (service, trace_id);
+    ALTER TABLE traces DROP COLUMN services;
     DELETE FROM _sqlx_migrations WHERE version >= 6;";
 
 /// Spans stored before the split read back the same after it, and new ones
@@ -182,6 +187,82 @@ async fn spans_stored_before_packing_are_packed_by_the_migration(backend: Backen
             .await
             .expect("open runs the migration");
         assert_eq!(report_spans(store.clone()).await, packed_by_the_writer);
+        store.close().await;
+    })
+    .await;
+}
+
+/// A trace's services stored as rows of `trace_services` become the list
+/// of its summary row: searches by service and the summaries' services
+/// answer as before, and later spans add to the list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_trace_services_become_lists() {
+    trace_services_become_lists(Backend::Sqlite, 11, "BLOB").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_trace_services_become_lists() {
+    trace_services_become_lists(Backend::Postgres, 9, "BYTEA").await;
+}
+
+async fn trace_services_become_lists(backend: Backend, migration: i64, blob: &'static str) {
+    harness::run(backend, move |ctx| async move {
+        let odd = "we\u{1f}ird";
+        for batch in [
+            spans_batch("web", vec![span(tid(1), sid(1), None, "GET /")]),
+            spans_batch("db", vec![span(tid(1), sid(2), Some(sid(1)), "SELECT")]),
+            spans_batch("api", vec![span(tid(1), sid(3), Some(sid(1)), "call")]),
+            spans_batch(odd, vec![span(tid(1), sid(4), Some(sid(1)), "odd")]),
+            spans_batch("solo", vec![span(tid(2), sid(5), None, "alone")]),
+        ] {
+            ctx.store.write_batch(&batch).await.expect("write");
+        }
+        ctx.store.close().await;
+        ctx.execute(&format!(
+            "ALTER TABLE traces DROP COLUMN services; \
+             CREATE TABLE trace_services (trace_id {blob} NOT NULL, service TEXT NOT NULL, \
+             PRIMARY KEY (trace_id, service)); \
+             CREATE INDEX trace_services_service ON trace_services (service, trace_id); \
+             INSERT INTO trace_services SELECT DISTINCT trace_id, service FROM spans; \
+             DELETE FROM _sqlx_migrations WHERE version = {migration};"
+        ))
+        .await;
+
+        let store = Store::open(&ctx.url)
+            .await
+            .expect("open runs the migration");
+        let listed = ["api", "db", "web", "we\u{fffd}ird"];
+        assert_eq!(ctx.trace_services(&tid(1)).await, listed);
+        assert_eq!(ctx.trace_services(&tid(2)).await, ["solo"]);
+        let search = |service: &str| {
+            let store = store.clone();
+            let query = store::TraceQuery {
+                service: Some(service.to_owned()),
+                limit: 10,
+                ..Default::default()
+            };
+            async move {
+                store
+                    .traces(&query)
+                    .await
+                    .expect("search")
+                    .into_iter()
+                    .map(|t| (t.trace_id, t.services))
+                    .collect::<Vec<_>>()
+            }
+        };
+        let first = (hex::encode(tid(1)), listed.map(String::from).to_vec());
+        assert_eq!(search("db").await, std::slice::from_ref(&first));
+        assert_eq!(search(odd).await, [first]);
+        assert_eq!(search("d").await, []);
+        store
+            .write_batch(&spans_batch(
+                "cache",
+                vec![span(tid(2), sid(6), Some(sid(5)), "GET")],
+            ))
+            .await
+            .expect("write after the migration");
+        assert_eq!(ctx.trace_services(&tid(2)).await, ["cache", "solo"]);
         store.close().await;
     })
     .await;
