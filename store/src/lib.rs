@@ -19,6 +19,7 @@ pub mod read;
 mod reads;
 pub mod report;
 mod rows;
+mod span_filter;
 mod sqlite;
 mod sqlite_insert;
 mod sqlite_scan;

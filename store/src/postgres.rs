@@ -11,7 +11,7 @@ use sqlx::Connection as _;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{Postgres, QueryBuilder, Row, Transaction};
 
-use crate::model::Batch;
+use crate::model::{Batch, SpanId};
 use crate::rows::{self, Interned, MetricRow, ResourceRow, ScopeRow, missing};
 use crate::{LOCK_TIMEOUT, Result, StoreError};
 
@@ -406,13 +406,16 @@ async fn insert_pack(tx: &mut Tx, batch: &Batch) -> Result<()> {
     let Some(pack) = crate::packed::pack(batch) else {
         return Ok(());
     };
+    let filter = crate::span_filter::build(batch.spans.iter().map(|s| &s.span_id));
     sqlx::query(
-        "INSERT INTO spans_packed (start_lo, start_hi, spans, data) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO spans_packed (start_lo, start_hi, spans, data, span_filter) \
+         VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(pack.start_lo)
     .bind(pack.start_hi)
     .bind(pack.spans)
     .bind(pack.data)
+    .bind(filter)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -542,9 +545,52 @@ async fn upsert_traces(tx: &mut Tx, batch: &Batch) -> Result<()> {
     Ok(())
 }
 
-/// The traces holding a span id, through `spans_span` (PostgreSQL's
-/// writers run in parallel, so the index's cost is shared).
-const SPAN_ID_TRACES: &str = "SELECT DISTINCT trace_id FROM spans WHERE span_id = $1";
+/// The packs that may hold a span id: those whose filter has the id's
+/// `span_filter::K` bits set (`$1`, `$2`: `span_filter::probe`), and those
+/// without a filter (written before filters, or damaged).
+static SPAN_ID_PACKS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let bits = (0..crate::span_filter::K)
+        .map(|i| format!("get_bit(span_filter, (8 + ($1 + {i} * $2) % m)::int) = 1"))
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    // CASE, not OR: its branches are taken in order, so no bit is asked of
+    // a filter too short to have it.
+    format!(
+        "SELECT data FROM (SELECT data, span_filter, (length(span_filter) - 1) * 8 AS m \
+         FROM spans_packed) p WHERE CASE WHEN span_filter IS NULL OR m < 64 THEN true \
+         WHEN get_byte(span_filter, 0) <> 1 THEN true ELSE {bits} END"
+    )
+});
+
+impl PgStore {
+    /// The traces holding a span id (at most 1 000), from the packs whose
+    /// filter may hold it.
+    async fn span_id_traces(&self, span_id: &SpanId) -> Result<Vec<Vec<u8>>> {
+        use futures_util::TryStreamExt as _;
+        let (h1, h2) = crate::span_filter::probe(span_id);
+        let mut packs =
+            sqlx::query_scalar::<_, Vec<u8>>(sqlx::AssertSqlSafe(SPAN_ID_PACKS.as_str()))
+                .bind(h1 as i64)
+                .bind(h2 as i64)
+                .fetch(&self.pool);
+        let mut unpacker = crate::packed::Unpacker::default();
+        let mut traces: Vec<Vec<u8>> = Vec::new();
+        while let Some(data) = packs.try_next().await? {
+            crate::blocking(|| {
+                unpacker.unpack(&data, i64::MIN, i64::MAX, &mut |s| {
+                    if s.span_id == *span_id && !traces.iter().any(|t| t[..] == s.trace_id) {
+                        traces.push(s.trace_id.to_vec());
+                    }
+                })
+            })?;
+            if traces.len() >= 1000 {
+                traces.truncate(1000);
+                break;
+            }
+        }
+        Ok(traces)
+    }
+}
 
 /// `column` holds the text `part`.
 fn push_contains(q: &mut QueryBuilder<Postgres>, column: &'static str, part: String) {

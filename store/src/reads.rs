@@ -240,10 +240,7 @@ macro_rules! impl_reads {
                 add(found, Match::TraceId, &mut matched_as);
             }
             if let Some(span_id) = $crate::rows::hex_id::<8>(id) {
-                let found: Vec<Vec<u8>> = sqlx::query_scalar(SPAN_ID_TRACES)
-                .bind(span_id.to_vec())
-                .fetch_all(&self.$pool)
-                .await?;
+                let found = self.span_id_traces(&span_id).await?;
                 add(found, Match::SpanId, &mut matched_as);
             }
             let found: Vec<Vec<u8>> = sqlx::query_scalar(

@@ -652,10 +652,20 @@ pub(crate) fn fts_query(text: &str) -> String {
         .join(" ")
 }
 
-/// The traces holding a span id. SQLite keeps no span-id index (a random
-/// key that cost a third of the writer's time, docs/adr/0006): a scan of
-/// the narrow span rows, about 75 ms a million spans.
-const SPAN_ID_TRACES: &str = "SELECT trace_id FROM spans WHERE span_id = $1 LIMIT 1000";
+impl SqliteStore {
+    /// The traces holding a span id (at most 1 000). SQLite keeps no
+    /// span-id index (a random key that cost a third of the writer's time,
+    /// docs/adr/0006): a scan of the narrow span rows, about 75 ms a
+    /// million spans.
+    async fn span_id_traces(&self, span_id: &crate::model::SpanId) -> Result<Vec<Vec<u8>>> {
+        Ok(
+            sqlx::query_scalar("SELECT trace_id FROM spans WHERE span_id = $1 LIMIT 1000")
+                .bind(span_id.to_vec())
+                .fetch_all(&self.readers)
+                .await?,
+        )
+    }
+}
 
 /// `column` holds the text `part`.
 fn push_contains(q: &mut QueryBuilder<Sqlite>, column: &'static str, part: String) {

@@ -2191,6 +2191,83 @@ pub async fn trace_search(ctx: Ctx) {
     }
 }
 
+/// A span id pasted alone finds every trace holding it among many commits
+/// (PostgreSQL reads only the packs whose filter may hold it), also in a
+/// pack written without a filter, and nothing for an id no span has.
+pub async fn span_ids_resolve_among_many_commits(ctx: Ctx) {
+    const COMMITS: u64 = 300;
+    for c in 0..COMMITS {
+        let spans = (0..3)
+            .map(|i| {
+                let n = 1 + c * 10 + i;
+                let at = T0 + c as i64 * 1_000;
+                timed(span(tid(n), sid(n), None, "op"), at, at + 10)
+            })
+            .collect();
+        write(&ctx, &spans_batch("svc", spans)).await;
+    }
+    // One span id in two traces of two commits far apart.
+    let shared = sid(999_999);
+    write(
+        &ctx,
+        &spans_batch("svc", vec![span(tid(5_001), shared, None, "a")]),
+    )
+    .await;
+    for c in 0..20 {
+        let n = 6_000 + c;
+        write(
+            &ctx,
+            &spans_batch("svc", vec![span(tid(n), sid(n), None, "b")]),
+        )
+        .await;
+    }
+    write(
+        &ctx,
+        &spans_batch("svc", vec![span(tid(5_002), shared, None, "c")]),
+    )
+    .await;
+    if ctx.backend == Backend::Postgres {
+        // Commit 150's pack as if written before filters existed.
+        let unfiltered = format!(
+            "UPDATE spans_packed SET span_filter = NULL WHERE start_lo = {}",
+            T0 + 150_000
+        );
+        ctx.execute(&unfiltered).await;
+    }
+    let traces_of = |id: [u8; 8]| {
+        let store = ctx.store.clone();
+        async move {
+            match store.request(&hex::encode(id)).await.expect("request") {
+                Some(view) => {
+                    assert_eq!(view.matched_as, vec![store::Match::SpanId]);
+                    let mut ids = view.trace_ids;
+                    ids.sort();
+                    ids
+                }
+                None => Vec::new(),
+            }
+        }
+    };
+    for c in [0, 1, 150, COMMITS - 1] {
+        for i in 0..3 {
+            let n = 1 + c * 10 + i;
+            assert_eq!(
+                traces_of(sid(n)).await,
+                [hex::encode(tid(n))],
+                "[{:?}] span {n}",
+                ctx.backend
+            );
+        }
+    }
+    assert_eq!(
+        traces_of(shared).await,
+        [hex::encode(tid(5_001)), hex::encode(tid(5_002))]
+    );
+    for stranger in [sid(4), sid(123_456), sid(7_777_777)] {
+        assert_eq!(traces_of(stranger).await, Vec::<String>::new());
+    }
+}
+
 pub async fn request_resolution(ctx: Ctx) {
     let mut batch = search_traces();
     batch.spans[0].derived.request_id = Some("req-7".into());

@@ -58,6 +58,7 @@ conformance!(
     reopen_keeps_data,
     trace_search,
     request_resolution,
+    span_ids_resolve_among_many_commits,
     service_red,
     span_nodes_and_spans_by_id,
     report_spans_stream_the_window,
