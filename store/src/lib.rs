@@ -115,6 +115,17 @@ impl Store {
         }
     }
 
+    /// Completes what migrations could not do in SQL, once after an
+    /// upgrade: PostgreSQL's packs stored before span filters get theirs
+    /// (until then a span id is looked for in them whole). Returns the
+    /// packs it changed; safe to run in several processes at once.
+    pub async fn complete_upgrade(&self) -> Result<u64> {
+        match self {
+            Store::Sqlite(_) => Ok(0),
+            Store::Postgres(s) => s.fill_span_filters().await,
+        }
+    }
+
     /// Writes the whole batch in one transaction: on `Ok` every item is
     /// committed (durable as the backend promises), on `Err` none is.
     /// Not idempotent: a batch written twice is stored twice.

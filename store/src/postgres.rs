@@ -562,7 +562,54 @@ static SPAN_ID_PACKS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| 
     )
 });
 
+/// Packs given their filter per transaction by `fill_span_filters`.
+const FILL_PACKS: i64 = 32;
+
 impl PgStore {
+    /// Gives the packs stored before span filters existed their filter, a
+    /// few per transaction; returns how many it filled. Several processes
+    /// may run it at once (each takes packs the others have not locked).
+    /// A pack that cannot be read gets an empty filter, which holds
+    /// anything, so that it is not taken again.
+    pub async fn fill_span_filters(&self) -> Result<u64> {
+        let mut filled = 0;
+        let mut unpacker = crate::packed::Unpacker::default();
+        loop {
+            let mut tx = self.pool.begin().await?;
+            let packs: Vec<(String, Vec<u8>)> = sqlx::query_as(
+                "SELECT ctid::text, data FROM spans_packed WHERE span_filter IS NULL \
+                 LIMIT $1 FOR UPDATE SKIP LOCKED",
+            )
+            .bind(FILL_PACKS)
+            .fetch_all(&mut *tx)
+            .await?;
+            if packs.is_empty() {
+                return Ok(filled);
+            }
+            for (ctid, data) in packs {
+                let filter = crate::blocking(|| {
+                    let mut ids = Vec::new();
+                    match unpacker.unpack(&data, i64::MIN, i64::MAX, &mut |s| ids.push(s.span_id)) {
+                        Ok(()) => crate::span_filter::build(ids.iter()),
+                        Err(e) => {
+                            tracing::warn!(
+                                "a pack of spans cannot be read ({e}): span ids are looked for in it whole"
+                            );
+                            Vec::new()
+                        }
+                    }
+                });
+                sqlx::query("UPDATE spans_packed SET span_filter = $1 WHERE ctid = $2::tid")
+                    .bind(filter)
+                    .bind(ctid)
+                    .execute(&mut *tx)
+                    .await?;
+                filled += 1;
+            }
+            tx.commit().await?;
+        }
+    }
+
     /// The traces holding a span id (at most 1 000), from the packs whose
     /// filter may hold it.
     async fn span_id_traces(&self, span_id: &SpanId) -> Result<Vec<Vec<u8>>> {

@@ -655,8 +655,8 @@ pub(crate) fn fts_query(text: &str) -> String {
 impl SqliteStore {
     /// The traces holding a span id (at most 1 000). SQLite keeps no
     /// span-id index (a random key that cost a third of the writer's time,
-    /// docs/adr/0006): a scan of the narrow span rows, about 75 ms a
-    /// million spans.
+    /// docs/adr/0006): a scan of the narrow span rows, 85–95 ms a million
+    /// spans.
     async fn span_id_traces(&self, span_id: &crate::model::SpanId) -> Result<Vec<Vec<u8>>> {
         Ok(
             sqlx::query_scalar("SELECT trace_id FROM spans WHERE span_id = $1 LIMIT 1000")

@@ -28,8 +28,9 @@ const PAYLOAD: &CStr =
 const PACK: &CStr =
     c"INSERT INTO spans_packed (start_lo, start_hi, spans, data) VALUES (?1, ?2, ?3, ?4)";
 
-/// `services` arrives merged with the row's own (`TRACE_SERVICES`): SQLite
-/// has one writer, so nothing changes the row in between.
+/// `services` arrives merged with the row's own (`TRACE_SERVICES`), read
+/// after the batch's spans were inserted: the transaction then holds
+/// SQLite's write lock, so no other connection changes the row in between.
 const TRACE: &CStr = c"INSERT INTO traces (trace_id, start_ns, end_ns, span_count, error_count, \
     root_service, root_name, services) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
     ON CONFLICT (trace_id) DO UPDATE SET \

@@ -1754,10 +1754,12 @@ pub async fn nul_in_text(ctx: Ctx) {
 }
 
 /// Stores writing spans of one trace for services of their own at once:
-/// the trace lists every service (PostgreSQL merges under the row's lock,
-/// SQLite under its one write lock).
+/// the trace lists every service in byte order, whatever the database's
+/// collation (PostgreSQL merges under the row's lock, SQLite under its
+/// write lock).
 pub async fn concurrent_writers_list_one_trace_services(ctx: Ctx) {
-    const WRITERS: u64 = 6;
+    const NAMES: [&str; 6] = ["Zeta", "alpha", "émile", "Bob", "_x", "ünï"];
+    const WRITERS: u64 = NAMES.len() as u64;
     const BATCHES: u64 = 8;
     let trace = tid(77);
     let barrier = Arc::new(tokio::sync::Barrier::new(WRITERS as usize));
@@ -1771,7 +1773,7 @@ pub async fn concurrent_writers_list_one_trace_services(ctx: Ctx) {
                 let n = 1 + w * 100 + b;
                 let sp = timed(span(trace, sid(n), Some(sid(999)), "op"), T0, T0 + 10);
                 store
-                    .write_batch(&spans_batch(&format!("svc-{w}"), vec![sp]))
+                    .write_batch(&spans_batch(NAMES[w as usize], vec![sp]))
                     .await
                     .unwrap_or_else(|e| panic!("writer {w} batch {b}: {e}"));
             }
@@ -1780,14 +1782,20 @@ pub async fn concurrent_writers_list_one_trace_services(ctx: Ctx) {
     for task in tasks {
         task.await.expect("writer task");
     }
-    let expected: Vec<String> = (0..WRITERS).map(|w| format!("svc-{w}")).collect();
+    let mut expected: Vec<String> = NAMES.map(String::from).to_vec();
+    expected.sort();
+    assert_eq!(
+        expected,
+        ["Bob", "Zeta", "_x", "alpha", "émile", "ünï"],
+        "byte order"
+    );
     assert_eq!(ctx.trace_services(&trace).await, expected);
     let row = ctx.trace_row(&trace).await.expect("trace row");
     assert_eq!(row.span_count, (WRITERS * BATCHES) as i64);
     let found = ctx
         .store
         .traces(&store::TraceQuery {
-            service: Some("svc-3".into()),
+            service: Some("émile".into()),
             limit: 10,
             ..Default::default()
         })

@@ -179,7 +179,7 @@ impl Ctx {
             .fetch_optional(pool)
             .await
             .expect("reading traces.services"));
-        let Some(list) = list else {
+        let Some(list) = list.filter(|l| !l.is_empty()) else {
             return Vec::new();
         };
         assert!(

@@ -180,15 +180,42 @@ async fn spans_stored_before_packing_are_packed_by_the_migration(backend: Backen
         assert_eq!(packed_by_the_writer.len(), 3);
         ctx.store.close().await;
 
-        let before_packing = format!(
-            "DROP TABLE spans_packed; DELETE FROM _sqlx_migrations WHERE version = {migration};"
-        );
+        // PostgreSQL: also before span filters (migration 10), with the
+        // index on span ids they replaced.
+        let before_packing = match backend {
+            Backend::Sqlite => format!(
+                "DROP TABLE spans_packed; DELETE FROM _sqlx_migrations WHERE version = {migration};"
+            ),
+            Backend::Postgres => format!(
+                "DROP TABLE spans_packed; CREATE INDEX spans_span ON spans (span_id); \
+                 DELETE FROM _sqlx_migrations WHERE version IN ({migration}, 10);"
+            ),
+        };
         ctx.execute(&before_packing).await;
 
         let store = Store::open(&ctx.url)
             .await
             .expect("open runs the migration");
         assert_eq!(report_spans(store.clone()).await, packed_by_the_writer);
+        let by_span_id = |store: Store| async move {
+            let view = store.request(&hex::encode(sid(3))).await.expect("request");
+            view.expect("span id found").trace_ids
+        };
+        assert_eq!(by_span_id(store.clone()).await, [hex::encode(tid(1))]);
+        let filled = store.complete_upgrade().await.expect("complete upgrade");
+        assert_eq!(filled, u64::from(backend == Backend::Postgres));
+        assert_eq!(store.complete_upgrade().await.expect("again"), 0);
+        assert_eq!(by_span_id(store.clone()).await, [hex::encode(tid(1))]);
+        if backend == Backend::Postgres {
+            assert_eq!(
+                ctx.scalar(
+                    "SELECT COUNT(*) FROM spans_packed WHERE span_filter IS NULL",
+                    None
+                )
+                .await,
+                0
+            );
+        }
         store.close().await;
     })
     .await;
