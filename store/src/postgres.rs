@@ -574,38 +574,57 @@ impl PgStore {
     pub async fn fill_span_filters(&self) -> Result<u64> {
         let mut filled = 0;
         let mut unpacker = crate::packed::Unpacker::default();
+        // Onwards from the last pack taken, so that each transaction's scan
+        // starts where the previous one stopped rather than at the table's
+        // start (a TID range scan).
+        let mut after = "(0,0)".to_owned();
         loop {
             let mut tx = self.pool.begin().await?;
             let packs: Vec<(String, Vec<u8>)> = sqlx::query_as(
-                "SELECT ctid::text, data FROM spans_packed WHERE span_filter IS NULL \
-                 LIMIT $1 FOR UPDATE SKIP LOCKED",
+                // Ordered by the tid itself: `ORDER BY ctid` would name the
+                // text column of the same name, and "(10,1)" < "(2,1)".
+                "SELECT ctid::text AS at, data FROM spans_packed \
+                 WHERE ctid > $1::tid AND span_filter IS NULL \
+                 ORDER BY spans_packed.ctid LIMIT $2 FOR UPDATE SKIP LOCKED",
             )
+            .bind(&after)
             .bind(FILL_PACKS)
             .fetch_all(&mut *tx)
             .await?;
-            if packs.is_empty() {
+            let Some((last, _)) = packs.last() else {
                 return Ok(filled);
-            }
-            for (ctid, data) in packs {
-                let filter = crate::blocking(|| {
-                    let mut ids = Vec::new();
-                    match unpacker.unpack(&data, i64::MIN, i64::MAX, &mut |s| ids.push(s.span_id)) {
-                        Ok(()) => crate::span_filter::build(ids.iter()),
-                        Err(e) => {
-                            tracing::warn!(
-                                "a pack of spans cannot be read ({e}): span ids are looked for in it whole"
-                            );
-                            Vec::new()
-                        }
-                    }
-                });
-                sqlx::query("UPDATE spans_packed SET span_filter = $1 WHERE ctid = $2::tid")
-                    .bind(filter)
-                    .bind(ctid)
-                    .execute(&mut *tx)
-                    .await?;
-                filled += 1;
-            }
+            };
+            after = last.clone();
+            let (ctids, filters): (Vec<String>, Vec<Vec<u8>>) = crate::blocking(|| {
+                packs
+                    .into_iter()
+                    .map(|(ctid, data)| {
+                        let mut ids = Vec::new();
+                        let read = unpacker.unpack(&data, i64::MIN, i64::MAX, &mut |s| {
+                            ids.push(s.span_id)
+                        });
+                        let filter = match read {
+                            Ok(()) => crate::span_filter::build(ids.iter()),
+                            Err(e) => {
+                                tracing::warn!(
+                                    "a pack of spans cannot be read ({e}): span ids are looked for in it whole"
+                                );
+                                Vec::new()
+                            }
+                        };
+                        (ctid, filter)
+                    })
+                    .unzip()
+            });
+            filled += ctids.len() as u64;
+            sqlx::query(
+                "UPDATE spans_packed p SET span_filter = f.filter \
+                 FROM UNNEST($1::tid[], $2::bytea[]) AS f(ctid, filter) WHERE p.ctid = f.ctid",
+            )
+            .bind(ctids)
+            .bind(filters)
+            .execute(&mut *tx)
+            .await?;
             tx.commit().await?;
         }
     }
@@ -665,9 +684,8 @@ fn push_attribute_filter(
     let ordering = match filter.comparison {
         Equal => {
             if rows::literal_in_json(&filter.value) {
-                q.push(format!("strpos({column}, "))
-                    .push_bind(filter.value.clone())
-                    .push(") > 0 AND ");
+                push_contains(q, column, filter.value.clone());
+                q.push(" AND ");
             }
             q.push(format!("({column}::jsonb ->> "))
                 .push_bind(key.to_owned())

@@ -319,7 +319,6 @@ pub(crate) fn literal_in_json(value: &str) -> bool {
         && !value.starts_with(['[', '{'])
 }
 
-/// `None` for an empty list, so that the common span without events stores nothing.
 /// What one batch adds to each running total in `counters`, in one fixed
 /// order (PostgreSQL writers would deadlock updating them in any order).
 pub(crate) fn counter_deltas(batch: &Batch) -> [(&'static str, u64); 6] {
@@ -393,6 +392,7 @@ impl crate::report::SignalBytes {
     }
 }
 
+/// `None` for an empty list, so that the common span without events stores nothing.
 pub(crate) fn json_list<T: serde::Serialize>(items: &[T]) -> Option<String> {
     if items.is_empty() {
         None

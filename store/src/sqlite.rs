@@ -711,9 +711,8 @@ fn push_attribute_filter(
         return;
     }
     if filter.comparison == Equal && rows::literal_in_json(&filter.value) {
-        q.push(format!("instr({column}, "))
-            .push_bind(filter.value.clone())
-            .push(") > 0 AND ");
+        push_contains(q, column, filter.value.clone());
+        q.push(" AND ");
     }
     q.push(format!("CASE json_type({column}, "))
         .push_bind(path.clone())
