@@ -52,13 +52,7 @@ async fn run() -> anyhow::Result<()> {
         }
         Command::Migrate(args) => {
             let store = store::Store::open(&args.database_url).await?;
-            let completed = store.complete_upgrade().await?;
             store.close().await;
-            if completed > 0 {
-                eprintln!(
-                    "loupe: {completed} packs of spans stored before span filters were given one"
-                );
-            }
             eprintln!("loupe: database schema is up to date");
             Ok(())
         }

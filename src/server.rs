@@ -61,18 +61,6 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
     let store = Store::open(&config.database_url)
         .await
         .with_context(|| format!("cannot open database {}", redact(&config.database_url)))?;
-    // Beside serving, not before it: on a large database it reads every
-    // older pack once.
-    let upgrading = store.clone();
-    tokio::spawn(async move {
-        match upgrading.complete_upgrade().await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!("{n} packs of spans stored before span filters were given one"),
-            Err(e) => {
-                tracing::warn!("completing the upgrade failed, retried at the next start: {e}")
-            }
-        }
-    });
     let grpc_listener = bind(config.otlp_grpc_addr, "OTLP/gRPC").await?;
     let http_listener = bind(config.otlp_http_addr, "OTLP/HTTP").await?;
     let ui_listener = bind(config.ui_addr, "the UI").await?;

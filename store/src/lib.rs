@@ -11,6 +11,8 @@
 //!
 //! The store knows nothing about OTLP's wire types; the collector translates.
 
+mod convert;
+mod details;
 pub mod model;
 mod packed;
 mod payload;
@@ -20,6 +22,7 @@ mod reads;
 pub mod report;
 mod rows;
 mod span_filter;
+mod span_reads;
 mod sqlite;
 mod sqlite_insert;
 mod sqlite_scan;
@@ -27,7 +30,7 @@ pub mod value;
 
 use std::time::Duration;
 
-pub use model::{Batch, PreparedPayloads};
+pub use model::{Batch, PreparedPacks};
 pub use read::{
     AttributeFilter, Comparison, LogQuery, LogView, Match, MetricInfo, MetricPointView, RequestLog,
     RequestView, ServiceRed, SpanNode, SpanView, Stats, TraceQuery, TraceSummary, TraceView,
@@ -105,25 +108,14 @@ impl Store {
     }
 
     /// Does the CPU work of the batch's write ahead of it, on the caller's
-    /// thread (SQLite: compresses span payloads), outside the write's
-    /// transaction: many callers prepare at once, while SQLite's writer is
-    /// one. Optional: `write_batch` does what was not done.
+    /// thread (packs its spans), outside the write's transaction: many
+    /// callers prepare at once, while SQLite's writer is one. Optional:
+    /// `write_batch` does what was not done.
     pub async fn prepare(&self, batch: &mut Batch) -> Result<()> {
-        match self {
-            Store::Sqlite(s) => s.prepare(batch).await,
-            Store::Postgres(_) => Ok(()),
+        if !batch.spans.is_empty() && batch.prepared_packs().is_none() {
+            batch.packs = PreparedPacks(blocking(|| packed::pack_batch(batch))?);
         }
-    }
-
-    /// Completes what migrations could not do in SQL, once after an
-    /// upgrade: PostgreSQL's packs stored before span filters get theirs
-    /// (until then a span id is looked for in them whole). Returns the
-    /// packs it changed; safe to run in several processes at once.
-    pub async fn complete_upgrade(&self) -> Result<u64> {
-        match self {
-            Store::Sqlite(_) => Ok(0),
-            Store::Postgres(s) => s.fill_span_filters().await,
-        }
+        Ok(())
     }
 
     /// Writes the whole batch in one transaction: on `Ok` every item is
@@ -184,11 +176,15 @@ impl Store {
     /// that started in `[start, end)`, by name; `trend` counts them in
     /// `buckets` equal slices of the window.
     pub async fn services(&self, start: i64, end: i64, buckets: usize) -> Result<Vec<ServiceRed>> {
-        let tally = read::ServicesTally::new(self.service_names().await?, start, end, buckets);
-        let tally = match self {
-            Store::Sqlite(s) => s.add_requests(start, end, tally).await?,
-            Store::Postgres(s) => s.add_requests_sqlx(start, end, tally).await?,
-        };
+        let mut tally = read::ServicesTally::new(self.service_names().await?, start, end, buckets);
+        // A request is a span that serves one (server, consumer) or starts
+        // a trace.
+        self.report_spans(start, end, |s| {
+            if s.kind == 2 || s.kind == 5 || s.parent_span_id.is_none() {
+                tally.add(&s.service, s.end_ns - s.start_ns, s.is_error, s.start_ns);
+            }
+        })
+        .await?;
         Ok(tally.finish())
     }
 
@@ -219,8 +215,8 @@ impl Store {
             .filter_map(|id| rows::hex_id::<16>(id).map(|id| id.to_vec()))
             .collect();
         match self {
-            Store::Sqlite(s) => s.span_nodes(ids).await,
-            Store::Postgres(s) => s.span_nodes_sqlx(&ids).await,
+            Store::Sqlite(s) => s.span_nodes(&ids).await,
+            Store::Postgres(s) => s.span_nodes(&ids).await,
         }
     }
 

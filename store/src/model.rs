@@ -18,20 +18,22 @@ pub struct Batch {
     pub spans: Vec<Span>,
     pub logs: Vec<LogRecord>,
     pub metric_points: Vec<MetricPoint>,
-    /// The spans' payloads as SQLite stores them, when `Store::prepare`
-    /// compressed them ahead of the write; empty otherwise.
-    pub payloads: PreparedPayloads,
+    /// The spans packed as the store keeps them, when `Store::prepare`
+    /// packed them ahead of the write; empty otherwise.
+    pub packs: PreparedPacks,
 }
 
-/// Span payloads compressed ahead of the write (`Store::prepare`), one per
-/// span, on the thread that received them rather than the one writer's.
+/// Spans packed ahead of the write (`Store::prepare`), on the thread that
+/// received them rather than in the writer's transaction: the packs hold
+/// the batch's spans in order, one pack for each batch merged.
 #[derive(Debug, Clone, Default)]
-pub struct PreparedPayloads(pub(crate) Vec<[Option<crate::payload::Stored>; 3]>);
+pub struct PreparedPacks(pub(crate) Vec<crate::packed::Pack>);
 
 impl Batch {
-    /// The prepared payloads, when there is one per span.
-    pub(crate) fn prepared_payloads(&self) -> Option<&[[Option<crate::payload::Stored>; 3]]> {
-        (self.payloads.0.len() == self.spans.len()).then_some(&self.payloads.0[..])
+    /// The prepared packs, when they hold every span of the batch.
+    pub(crate) fn prepared_packs(&self) -> Option<&[crate::packed::Pack]> {
+        let packed: usize = self.packs.0.iter().map(|p| p.spans.max(0) as usize).sum();
+        (!self.spans.is_empty() && packed == self.spans.len()).then_some(&self.packs.0[..])
     }
 
     pub fn is_empty(&self) -> bool {
@@ -57,17 +59,27 @@ impl Batch {
     /// Takes the first `shape` worth of parts out of `self` (as `append` put
     /// them in), rebasing the indexes of what remains.
     pub fn split_front(&mut self, shape: Shape) -> Batch {
-        let front = Batch {
+        let mut front = Batch {
             resources: self.resources.drain(..shape.resources).collect(),
             scopes: self.scopes.drain(..shape.scopes).collect(),
             spans: self.spans.drain(..shape.spans).collect(),
             logs: self.logs.drain(..shape.logs).collect(),
             metric_points: self.metric_points.drain(..shape.metric_points).collect(),
-            payloads: match self.payloads.0.len() >= shape.spans {
-                true => PreparedPayloads(self.payloads.0.drain(..shape.spans).collect()),
-                false => PreparedPayloads::default(),
-            },
+            packs: PreparedPacks::default(),
         };
+        // Packs follow their spans when the cut falls between two packs;
+        // elsewhere neither side keeps any (the writer packs them).
+        let mut front_packs = 0;
+        let mut packed = 0usize;
+        while packed < shape.spans && front_packs < self.packs.0.len() {
+            packed += self.packs.0[front_packs].spans.max(0) as usize;
+            front_packs += 1;
+        }
+        if packed == shape.spans {
+            front.packs = PreparedPacks(self.packs.0.drain(..front_packs).collect());
+        } else {
+            self.packs.0.clear();
+        }
         for span in &mut self.spans {
             span.resource_idx -= shape.resources;
             span.scope_idx -= shape.scopes;
@@ -109,12 +121,14 @@ impl Batch {
 
     /// Moves `other` to the end of `self`, rebasing its resource and scope indexes.
     pub fn append(&mut self, mut other: Batch) {
-        // Payloads stay prepared only when both sides are; the writer
-        // compresses what is not.
-        if self.prepared_payloads().is_some() && other.prepared_payloads().is_some() {
-            self.payloads.0.append(&mut other.payloads.0);
+        // Packs stay prepared only when both sides are (or one side has no
+        // span); the writer packs what is not.
+        let ours = self.spans.is_empty() || self.prepared_packs().is_some();
+        let theirs = other.spans.is_empty() || other.prepared_packs().is_some();
+        if ours && theirs {
+            self.packs.0.append(&mut other.packs.0);
         } else {
-            self.payloads.0.clear();
+            self.packs.0.clear();
         }
         let resource_base = self.resources.len();
         let scope_base = self.scopes.len();
@@ -470,7 +484,6 @@ pub struct Exemplar {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::payload::Stored;
 
     fn batch(service: &str, n_logs: usize) -> Batch {
         let resource = Resource {
@@ -538,48 +551,68 @@ mod tests {
         }
     }
 
-    /// A batch of `n` spans, their payloads prepared (as marked texts) or not.
-    fn spans(n: usize, prepared: Option<&str>) -> Batch {
-        let span = |i: usize| crate::rows::tests::span(i as u8, i as u8, None, 0, 1, false);
-        Batch {
+    /// A batch of `n` spans starting at `start`, packed ahead or not.
+    fn spans(n: usize, start: i64, prepared: bool) -> Batch {
+        let span =
+            |i: usize| crate::rows::tests::span(i as u8, i as u8, None, start, start + 1, false);
+        let mut batch = Batch {
+            resources: vec![Resource {
+                service: "svc".into(),
+                attributes: Attributes::default(),
+                dropped_attributes_count: 0,
+                schema_url: String::new(),
+            }],
             spans: (0..n).map(span).collect(),
-            payloads: PreparedPayloads(match prepared {
-                Some(mark) => (0..n)
-                    .map(|i| [Some(Stored::Text(format!("{mark}{i}"))), None, None])
-                    .collect(),
-                None => Vec::new(),
-            }),
             ..Batch::default()
+        };
+        if prepared {
+            let details = vec![crate::details::SpanDetail::default(); n];
+            let pack = crate::packed::pack(&batch, &details).expect("packed");
+            batch.packs = PreparedPacks(pack.into_iter().collect());
         }
+        batch
+    }
+
+    fn starts(b: &Batch) -> Vec<i64> {
+        b.packs.0.iter().map(|p| p.start_lo).collect()
     }
 
     #[test]
-    fn prepared_payloads_follow_their_spans_through_append_and_split() {
+    fn prepared_packs_follow_their_spans_through_append_and_split() {
         let mut merged = Batch::default();
-        merged.append(spans(2, Some("a")));
-        merged.append(spans(3, Some("b")));
-        assert_eq!(merged.prepared_payloads().map(<[_]>::len), Some(5));
-        let front = merged.split_front(spans(2, None).shape());
-        assert_eq!(front.payloads.0, spans(2, Some("a")).payloads.0);
-        assert_eq!(merged.payloads.0, spans(3, Some("b")).payloads.0);
+        merged.append(spans(2, 10, true));
+        merged.append(spans(0, 0, false));
+        merged.append(spans(3, 20, true));
+        assert_eq!(merged.prepared_packs().map(<[_]>::len), Some(2));
+        let front = merged.split_front(spans(2, 0, false).shape());
+        assert_eq!(starts(&front), [10]);
+        assert!(front.prepared_packs().is_some());
+        assert_eq!(starts(&merged), [20]);
+        assert!(merged.prepared_packs().is_some());
+
+        // A cut inside a pack: neither side keeps packs.
+        let two = Shape {
+            spans: 2,
+            ..Shape::default()
+        };
+        let mut merged = Batch::default();
+        merged.append(spans(3, 10, true));
+        let front = merged.split_front(two);
+        assert!(front.prepared_packs().is_none());
+        assert!(merged.prepared_packs().is_none());
 
         // One batch not prepared: the merged one is not either (the writer
-        // compresses it all), whatever the order.
+        // packs it all), whatever the order.
         for parts in [
-            [spans(2, Some("a")), spans(3, None)],
-            [spans(3, None), spans(2, Some("a"))],
+            [spans(2, 10, true), spans(3, 20, false)],
+            [spans(3, 20, false), spans(2, 10, true)],
         ] {
             let mut merged = Batch::default();
             for part in parts {
                 merged.append(part);
             }
-            assert!(merged.prepared_payloads().is_none());
-            assert!(
-                merged
-                    .split_front(spans(2, None).shape())
-                    .prepared_payloads()
-                    .is_none()
-            );
+            assert!(merged.prepared_packs().is_none());
+            assert!(merged.split_front(two).prepared_packs().is_none());
         }
     }
 

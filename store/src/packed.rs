@@ -40,6 +40,7 @@
 
 use std::sync::Arc;
 
+use crate::details::SpanDetail;
 use crate::model::{Batch, Span, SpanId, TraceId};
 use crate::report::ReportSpan;
 use crate::{Result, StoreError};
@@ -54,26 +55,69 @@ const NO_TEXT: u16 = u16::MAX;
 const FIXED: usize = 16 + 8 + 8 + 8 + 8 + 1 + 1 + 4;
 const TEXTS: usize = 7;
 
-/// One row of `spans_packed`: the range of start times lets a report skip
-/// the packs wholly outside its window.
+/// One row of `span_packs`: the range of start times lets a report skip
+/// the packs wholly outside its window; `details` (`crate::details`) holds
+/// the rest of each span, `span_filter` (`crate::span_filter`) its span id,
+/// `traces` the distinct trace ids, one `trace_packs` row each.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Pack {
     pub start_lo: i64,
     pub start_hi: i64,
     pub spans: i32,
     pub data: Vec<u8>,
+    pub details: Vec<u8>,
+    pub span_filter: Vec<u8>,
+    pub traces: Vec<TraceId>,
 }
 
-/// The batch's spans as one pack, or `None` when it has none.
-pub fn pack(batch: &Batch) -> Option<Pack> {
-    let start_lo = batch.spans.iter().map(|s| s.start_time_unix_nano).min()?;
-    let start_hi = batch.spans.iter().map(|s| s.start_time_unix_nano).max()?;
-    Some(Pack {
+/// The batch's spans as one pack, `details` being theirs in the same
+/// order; `None` when the batch has no span.
+pub fn pack(batch: &Batch, details: &[SpanDetail]) -> Result<Option<Pack>> {
+    if details.len() != batch.spans.len() {
+        return Err(StoreError::Scan(format!(
+            "{} spans' details for {} spans",
+            details.len(),
+            batch.spans.len()
+        )));
+    }
+    let Some(start_lo) = batch.spans.iter().map(|s| s.start_time_unix_nano).min() else {
+        return Ok(None);
+    };
+    let start_hi = batch
+        .spans
+        .iter()
+        .map(|s| s.start_time_unix_nano)
+        .max()
+        .unwrap_or(start_lo);
+    let mut traces: Vec<TraceId> = batch.spans.iter().map(|s| s.trace_id).collect();
+    traces.sort_unstable();
+    traces.dedup();
+    Ok(Some(Pack {
         start_lo,
         start_hi,
         spans: i32::try_from(batch.spans.len()).unwrap_or(i32::MAX),
         data: compress(&pack_table(batch).unwrap_or_else(|| pack_inline(batch))),
-    })
+        details: crate::details::encode(details)?,
+        span_filter: crate::span_filter::build(batch.spans.iter().map(|s| &s.span_id)),
+        traces,
+    }))
+}
+
+/// The batch's spans as the packs `write_batch` stores (one, or none
+/// without spans).
+pub fn pack_batch(batch: &Batch) -> Result<Vec<Pack>> {
+    let resources: Vec<i64> = batch
+        .resources
+        .iter()
+        .map(|r| crate::rows::ResourceRow::new(r).fingerprint)
+        .collect();
+    let scopes: Vec<i64> = batch
+        .scopes
+        .iter()
+        .map(|s| crate::rows::ScopeRow::new(s).fingerprint)
+        .collect();
+    let details = crate::details::of_batch(batch, &resources, &scopes);
+    Ok(pack(batch, &details)?.into_iter().collect())
 }
 
 /// Format 3 around a pack of another format.
@@ -185,6 +229,13 @@ pub struct Unpacker {
 }
 
 impl Unpacker {
+    /// Every span of `data`, in pack order.
+    pub fn all(&mut self, data: &[u8]) -> Result<Vec<ReportSpan>> {
+        let mut spans = Vec::new();
+        self.unpack(data, i64::MIN, i64::MAX, &mut |s| spans.push(s))?;
+        Ok(spans)
+    }
+
     /// Hands `each` every span of `data` that started in `[start, end)`.
     pub fn unpack(
         &mut self,
@@ -401,6 +452,10 @@ mod tests {
         }
     }
 
+    fn details(b: &Batch) -> Vec<SpanDetail> {
+        vec![SpanDetail::default(); b.spans.len()]
+    }
+
     /// The pack a format-3 pack holds.
     fn inner(data: &[u8]) -> Vec<u8> {
         assert_eq!(data[0], ZSTD);
@@ -428,7 +483,7 @@ mod tests {
             span(1, 1, None, 300, derived),
             span(1, 2, Some(1), 100, Derived::default()),
         ]);
-        let pack = pack(&b).expect("a pack");
+        let pack = pack(&b, &details(&b)).expect("packed").expect("a pack");
         assert_eq!((pack.start_lo, pack.start_hi, pack.spans), (100, 300, 2));
         assert_eq!(pack.data[0], ZSTD);
         assert_eq!(inner(&pack.data)[0], TABLE);
@@ -468,7 +523,10 @@ mod tests {
                 .map(|i| span(1, i, None, i64::from(i) * 10, Derived::default()))
                 .collect(),
         );
-        let packed = pack(&b).expect("a pack").data;
+        let packed = pack(&b, &details(&b))
+            .expect("packed")
+            .expect("a pack")
+            .data;
         for data in [inner(&packed), packed, pack_inline(&b)] {
             for (start, end, want) in [
                 (0, 100, vec![10, 20, 30, 40, 50]),
@@ -495,7 +553,10 @@ mod tests {
             s.name = format!("name {i}");
         }
         let b = batch(spans);
-        let data = pack(&b).expect("a pack").data;
+        let data = pack(&b, &details(&b))
+            .expect("packed")
+            .expect("a pack")
+            .data;
         assert_eq!(inner(&data)[0], INLINE);
         let got = unpack(&data, 0, i64::MAX).expect("unpack");
         assert_eq!(got.len(), 70_000);
@@ -504,7 +565,7 @@ mod tests {
 
     #[test]
     fn a_batch_without_spans_packs_nothing() {
-        assert_eq!(pack(&batch(vec![])), None);
+        assert_eq!(pack(&batch(vec![]), &[]).expect("packed"), None);
     }
 
     #[test]
@@ -513,14 +574,25 @@ mod tests {
             span(1, 2, None, 1, Derived::default()),
             span(1, 4, None, 2, Derived::default()),
         ]);
-        let got = unpack(&pack(&b).expect("a pack").data, 0, 10).expect("unpack");
+        let got = unpack(
+            &pack(&b, &details(&b))
+                .expect("packed")
+                .expect("a pack")
+                .data,
+            0,
+            10,
+        )
+        .expect("unpack");
         assert!(Arc::ptr_eq(&got[0].service, &got[1].service));
     }
 
     #[test]
     fn damaged_packs_are_refused_not_misread() {
         let b = batch(vec![span(1, 2, None, 1, Derived::default())]);
-        let packed = pack(&b).expect("a pack").data;
+        let packed = pack(&b, &details(&b))
+            .expect("packed")
+            .expect("a pack")
+            .data;
         let data = inner(&packed);
         let inline = pack_inline(&b);
         let mut out_of_table = data.clone();

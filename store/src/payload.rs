@@ -1,3 +1,8 @@
+//! Reads what databases before ADR 0011 stored (loupe now writes none of
+//! it): their span rows are rewritten into packs (`convert`), reading each
+//! payload through `loupe_text`. The writing side stays for the tests,
+//! which make such values to read.
+//!
 //! SQLite's span payloads (attributes, events and links as JSON, the bulk
 //! of a span) compressed one value at a time with zstd and a dictionary
 //! trained on the database's own spans (docs/adr/0008). Neighbouring spans
@@ -14,20 +19,28 @@
 
 use std::collections::HashMap;
 
+#[cfg(test)]
 use crate::model::Span;
 use crate::{Result, StoreError};
 
+#[cfg(test)]
 const LEVEL: i32 = 3;
 /// Larger dictionaries compressed the benchmark's spans no better.
+#[cfg(test)]
 const DICT_BYTES: usize = 16 * 1024;
 /// Texts (attribute objects, event lists) a dictionary is trained on; with
 /// fewer, or fewer than `MIN_SAMPLE_BYTES`, training waits for more spans.
+#[cfg(test)]
 const MIN_SAMPLES: usize = 2048;
+#[cfg(test)]
 const MIN_SAMPLE_BYTES: usize = 8 * DICT_BYTES;
 /// Collection stops here and trains with what it has.
+#[cfg(test)]
 const MAX_SAMPLES: usize = 8192;
+#[cfg(test)]
 const MAX_SAMPLE_BYTES: usize = 4 << 20;
 /// Spans written between two dictionaries at most (see `next_training`).
+#[cfg(test)]
 const RETRAIN_EVERY: u64 = 1_000_000;
 /// Longer texts are stored as they are, and a frame that claims more is
 /// damaged. (JSON can outgrow its request: control characters are written
@@ -35,12 +48,14 @@ const RETRAIN_EVERY: u64 = 1_000_000;
 const MAX_TEXT: u64 = 64 << 20;
 /// Texts longer than this teach a dictionary little and would crowd out
 /// the others: not sampled.
+#[cfg(test)]
 const MAX_SAMPLE: usize = 64 << 10;
 
 /// When the dictionary trained after `at` spans is replaced: soon while the
 /// database is young (what its services send is still settling: a new
 /// dictionary at ten times the spans), then every `RETRAIN_EVERY` spans, so
 /// a service added later is learnt and the dictionaries stay few.
+#[cfg(test)]
 pub(crate) fn next_training(at: u64) -> u64 {
     at.saturating_mul(10).clamp(
         at.saturating_add(MIN_SAMPLES as u64),
@@ -49,6 +64,7 @@ pub(crate) fn next_training(at: u64) -> u64 {
 }
 
 /// A span's three payload values as bound to `spans_payload`.
+#[cfg(test)]
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Stored {
     Text(String),
@@ -56,8 +72,10 @@ pub(crate) enum Stored {
 }
 
 /// A span's attributes, events and links as JSON (`None`: no events, no links).
+#[cfg(test)]
 pub(crate) type Texts = [Option<String>; 3];
 
+#[cfg(test)]
 pub(crate) fn texts(spans: &[Span]) -> Vec<Texts> {
     spans
         .iter()
@@ -73,11 +91,13 @@ pub(crate) fn texts(spans: &[Span]) -> Vec<Texts> {
 
 /// A stored dictionary, prepared for compressing (shared by every thread
 /// that compresses).
+#[cfg(test)]
 pub(crate) struct Dictionary {
     pub id: i64,
     prepared: zstd::zstd_safe::CDict<'static>,
 }
 
+#[cfg(test)]
 impl Dictionary {
     /// `None` when zstd cannot use `data` (a damaged row).
     pub(crate) fn new(id: i64, data: &[u8]) -> Option<Dictionary> {
@@ -90,6 +110,7 @@ impl Dictionary {
 
 /// Each text compressed with `dictionary` (none: plain zstd), or kept as
 /// text when that is no longer.
+#[cfg(test)]
 pub(crate) fn compress(
     dictionary: Option<&Dictionary>,
     texts: Vec<Texts>,
@@ -129,6 +150,7 @@ pub(crate) fn compress(
 }
 
 /// When dictionaries are trained, and the texts they learn from.
+#[cfg(test)]
 pub(crate) struct Training {
     /// Spans written when samples start being collected again.
     collect_from: u64,
@@ -136,6 +158,7 @@ pub(crate) struct Training {
     sample_bytes: usize,
 }
 
+#[cfg(test)]
 impl Training {
     /// `latest`: the spans written when the newest stored dictionary was trained.
     pub(crate) fn new(latest: Option<u64>) -> Training {
@@ -192,12 +215,14 @@ fn zstd_error(err: std::io::Error) -> StoreError {
     StoreError::Scan(format!("zstd: {err}"))
 }
 
+#[cfg(test)]
 fn zstd_code(code: zstd::zstd_safe::ErrorCode) -> StoreError {
     StoreError::Scan(format!("zstd: {}", zstd::zstd_safe::get_error_name(code)))
 }
 
 /// The text compressed under dictionary `id`, or the text itself when
 /// that is no longer.
+#[cfg(test)]
 fn compress_one(
     compressor: &mut zstd::zstd_safe::CCtx<'_>,
     id: i64,
@@ -222,6 +247,7 @@ fn compress_one(
     })
 }
 
+#[cfg(test)]
 fn leb128(out: &mut Vec<u8>, mut n: u64) {
     while n >= 0x80 {
         out.push((n as u8) | 0x80);

@@ -11,7 +11,7 @@ use sqlx::Connection as _;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{Postgres, QueryBuilder, Row, Transaction};
 
-use crate::model::{Batch, SpanId};
+use crate::model::Batch;
 use crate::rows::{self, Interned, MetricRow, ResourceRow, ScopeRow, missing};
 use crate::{LOCK_TIMEOUT, Result, StoreError};
 
@@ -64,7 +64,7 @@ impl PgStore {
         sqlx::migrate!("../migrations/postgres")
             .run(&self.pool)
             .await?;
-        Ok(())
+        self.convert_spans().await
     }
 
     pub async fn ping(&self) -> Result<()> {
@@ -113,14 +113,22 @@ impl PgStore {
         let (metrics, point_metric) = rows::metric_rows(batch, &resource_fps, &scope_fps);
         let metric_fps: Vec<i64> = metrics.iter().map(|m| m.fingerprint).collect();
 
+        let packed;
+        let packs = match batch.prepared_packs() {
+            Some(prepared) => prepared,
+            None => {
+                packed = crate::blocking(|| crate::packed::pack_batch(batch))?;
+                &packed[..]
+            }
+        };
+
         let mut tx = self.pool.begin().await?;
         let resource_ids = self.intern_resources(&mut tx, &resources).await?;
         let scope_ids = self.intern_scopes(&mut tx, &scopes).await?;
         let metric_ids = self
             .intern_metrics(&mut tx, &metrics, &resource_ids, &scope_ids)
             .await?;
-        insert_spans(&mut tx, batch, &resource_ids, &scope_ids).await?;
-        insert_pack(&mut tx, batch).await?;
+        insert_packs(&mut tx, packs).await?;
         insert_logs(&mut tx, batch, &resource_ids, &scope_ids).await?;
         insert_points(&mut tx, batch, &point_metric, &metric_ids).await?;
         upsert_traces(&mut tx, batch).await?;
@@ -261,163 +269,29 @@ async fn resolve(
         .collect()
 }
 
-async fn insert_spans(
-    tx: &mut Tx,
-    batch: &Batch,
-    resource_ids: &[i64],
-    scope_ids: &[i64],
-) -> Result<()> {
-    if batch.spans.is_empty() {
-        return Ok(());
+/// The packs, and for each trace of each the row that names the pack.
+async fn insert_packs(tx: &mut Tx, packs: &[crate::packed::Pack]) -> Result<()> {
+    for pack in packs {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO span_packs (start_lo, start_hi, spans, data, details, span_filter) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        )
+        .bind(pack.start_lo)
+        .bind(pack.start_hi)
+        .bind(pack.spans)
+        .bind(&pack.data)
+        .bind(&pack.details)
+        .bind(&pack.span_filter)
+        .fetch_one(&mut **tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO trace_packs (trace_id, pack) SELECT t, $2 FROM UNNEST($1::bytea[]) t",
+        )
+        .bind(pack.traces.iter().map(|t| t.to_vec()).collect::<Vec<_>>())
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
     }
-    let spans = &batch.spans;
-    let col = |f: &dyn Fn(&crate::model::Span) -> Option<String>| -> Vec<Option<String>> {
-        spans.iter().map(f).collect()
-    };
-    sqlx::query(
-        "INSERT INTO spans (trace_id, span_id, parent_span_id, resource_id, scope_id, service, \
-         name, kind, start_ns, end_ns, status_code, status_message, is_error, trace_state, flags, \
-         request_id, http_route, http_method, http_status, rpc_service, rpc_method, db_system, \
-         exception_type, attributes, events, links, dropped_attributes_count, \
-         dropped_events_count, dropped_links_count, wire_bytes) \
-         SELECT * FROM UNNEST($1::bytea[], $2::bytea[], $3::bytea[], $4::bigint[], $5::bigint[], \
-         $6::text[], $7::text[], $8::int[], $9::bigint[], $10::bigint[], $11::int[], $12::text[], \
-         $13::bool[], $14::text[], $15::bigint[], $16::text[], $17::text[], $18::text[], \
-         $19::bigint[], $20::text[], $21::text[], $22::text[], $23::text[], $24::text[], \
-         $25::text[], $26::text[], $27::bigint[], $28::bigint[], $29::bigint[], $30::int[])",
-    )
-    .bind(
-        spans
-            .iter()
-            .map(|s| s.trace_id.to_vec())
-            .collect::<Vec<_>>(),
-    )
-    .bind(spans.iter().map(|s| s.span_id.to_vec()).collect::<Vec<_>>())
-    .bind(
-        spans
-            .iter()
-            .map(|s| s.parent_span_id.map(|p| p.to_vec()))
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        spans
-            .iter()
-            .map(|s| resource_ids[s.resource_idx])
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        spans
-            .iter()
-            .map(|s| scope_ids[s.scope_idx])
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        spans
-            .iter()
-            .map(|s| batch.resources[s.resource_idx].service.clone())
-            .collect::<Vec<_>>(),
-    )
-    .bind(spans.iter().map(|s| s.name.clone()).collect::<Vec<_>>())
-    .bind(spans.iter().map(|s| s.kind.as_i32()).collect::<Vec<_>>())
-    .bind(
-        spans
-            .iter()
-            .map(|s| s.start_time_unix_nano)
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        spans
-            .iter()
-            .map(|s| s.end_time_unix_nano)
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        spans
-            .iter()
-            .map(|s| s.status.code.as_i32())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        spans
-            .iter()
-            .map(|s| s.status.message.clone())
-            .collect::<Vec<_>>(),
-    )
-    .bind(spans.iter().map(|s| s.derived.is_error).collect::<Vec<_>>())
-    .bind(
-        spans
-            .iter()
-            .map(|s| s.trace_state.clone())
-            .collect::<Vec<_>>(),
-    )
-    .bind(spans.iter().map(|s| i64::from(s.flags)).collect::<Vec<_>>())
-    .bind(col(&|s| s.derived.request_id.clone()))
-    .bind(col(&|s| s.derived.http_route.clone()))
-    .bind(col(&|s| s.derived.http_method.clone()))
-    .bind(
-        spans
-            .iter()
-            .map(|s| s.derived.http_status_code)
-            .collect::<Vec<_>>(),
-    )
-    .bind(col(&|s| s.derived.rpc_service.clone()))
-    .bind(col(&|s| s.derived.rpc_method.clone()))
-    .bind(col(&|s| s.derived.db_system.clone()))
-    .bind(col(&|s| s.derived.exception_type.clone()))
-    .bind(
-        spans
-            .iter()
-            .map(|s| s.attributes.to_json_string())
-            .collect::<Vec<_>>(),
-    )
-    .bind(col(&|s| rows::json_list(&s.events)))
-    .bind(col(&|s| rows::json_list(&s.links)))
-    .bind(
-        spans
-            .iter()
-            .map(|s| i64::from(s.dropped_attributes_count))
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        spans
-            .iter()
-            .map(|s| i64::from(s.dropped_events_count))
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        spans
-            .iter()
-            .map(|s| i64::from(s.dropped_links_count))
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        spans
-            .iter()
-            .map(|s| wire_bytes(s.wire_bytes))
-            .collect::<Vec<_>>(),
-    )
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
-/// The batch's spans again, packed into one value for the reports.
-async fn insert_pack(tx: &mut Tx, batch: &Batch) -> Result<()> {
-    let Some(pack) = crate::packed::pack(batch) else {
-        return Ok(());
-    };
-    let filter = crate::span_filter::build(batch.spans.iter().map(|s| &s.span_id));
-    sqlx::query(
-        "INSERT INTO spans_packed (start_lo, start_hi, spans, data, span_filter) \
-         VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(pack.start_lo)
-    .bind(pack.start_hi)
-    .bind(pack.spans)
-    .bind(pack.data)
-    .bind(filter)
-    .execute(&mut **tx)
-    .await?;
     Ok(())
 }
 
@@ -545,117 +419,79 @@ async fn upsert_traces(tx: &mut Tx, batch: &Batch) -> Result<()> {
     Ok(())
 }
 
-/// The packs that may hold a span id: those whose filter has the id's
-/// `span_filter::K` bits set (`$1`, `$2`: `span_filter::probe`), and those
-/// without a filter (written before filters, or damaged).
-static SPAN_ID_PACKS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    let bits = (0..crate::span_filter::K)
-        .map(|i| format!("get_bit(span_filter, (8 + ($1 + {i} * $2) % m)::int) = 1"))
-        .collect::<Vec<_>>()
-        .join(" AND ");
-    // CASE, not OR: its branches are taken in order, so no bit is asked of
-    // a filter too short to have it.
-    format!(
-        "SELECT data FROM (SELECT data, span_filter, (length(span_filter) - 1) * 8 AS m \
-         FROM spans_packed) p WHERE CASE WHEN span_filter IS NULL OR m < 64 THEN true \
-         WHEN get_byte(span_filter, 0) <> 1 THEN true ELSE {bits} END"
-    )
-});
-
-/// Packs given their filter per transaction by `fill_span_filters`.
-const FILL_PACKS: i64 = 32;
+/// The advisory lock the conversion of span rows is done under.
+const CONVERT_LOCK: i64 = 7_406_111_705_311_011;
 
 impl PgStore {
-    /// Gives the packs stored before span filters existed their filter, a
-    /// few per transaction; returns how many it filled. Several processes
-    /// may run it at once (each takes packs the others have not locked).
-    /// A pack that cannot be read gets an empty filter, which holds
-    /// anything, so that it is not taken again.
-    pub async fn fill_span_filters(&self) -> Result<u64> {
-        let mut filled = 0;
-        let mut unpacker = crate::packed::Unpacker::default();
-        // Onwards from the last pack taken, so that each transaction's scan
-        // starts where the previous one stopped rather than at the table's
-        // start (a TID range scan).
-        let mut after = "(0,0)".to_owned();
-        loop {
-            let mut tx = self.pool.begin().await?;
-            let packs: Vec<(String, Vec<u8>)> = sqlx::query_as(
-                // Ordered by the tid itself: `ORDER BY ctid` would name the
-                // text column of the same name, and "(10,1)" < "(2,1)".
-                "SELECT ctid::text AS at, data FROM spans_packed \
-                 WHERE ctid > $1::tid AND span_filter IS NULL \
-                 ORDER BY spans_packed.ctid LIMIT $2 FOR UPDATE SKIP LOCKED",
-            )
-            .bind(&after)
-            .bind(FILL_PACKS)
-            .fetch_all(&mut *tx)
-            .await?;
-            let Some((last, _)) = packs.last() else {
-                return Ok(filled);
-            };
-            after = last.clone();
-            let (ctids, filters): (Vec<String>, Vec<Vec<u8>>) = crate::blocking(|| {
-                packs
-                    .into_iter()
-                    .map(|(ctid, data)| {
-                        let mut ids = Vec::new();
-                        let read = unpacker.unpack(&data, i64::MIN, i64::MAX, &mut |s| {
-                            ids.push(s.span_id)
-                        });
-                        let filter = match read {
-                            Ok(()) => crate::span_filter::build(ids.iter()),
-                            Err(e) => {
-                                tracing::warn!(
-                                    "a pack of spans cannot be read ({e}): span ids are looked for in it whole"
-                                );
-                                Vec::new()
-                            }
-                        };
-                        (ctid, filter)
-                    })
-                    .unzip()
-            });
-            filled += ctids.len() as u64;
-            sqlx::query(
-                "UPDATE spans_packed p SET span_filter = f.filter \
-                 FROM UNNEST($1::tid[], $2::bytea[]) AS f(ctid, filter) WHERE p.ctid = f.ctid",
-            )
-            .bind(ctids)
-            .bind(filters)
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
-        }
+    /// Trace search's span conditions asked of every pack of spans started
+    /// from `from` on.
+    async fn scan_packs(
+        &self,
+        from: i64,
+        conditions: crate::span_reads::SpanConditions,
+    ) -> Result<crate::span_reads::SpanConditions> {
+        self.scan_packs_sqlx(from, conditions).await
     }
 
-    /// The traces holding a span id (at most 1 000), from the packs whose
-    /// filter may hold it.
-    async fn span_id_traces(&self, span_id: &SpanId) -> Result<Vec<Vec<u8>>> {
-        use futures_util::TryStreamExt as _;
-        let (h1, h2) = crate::span_filter::probe(span_id);
-        let mut packs =
-            sqlx::query_scalar::<_, Vec<u8>>(sqlx::AssertSqlSafe(SPAN_ID_PACKS.as_str()))
-                .bind(h1 as i64)
-                .bind(h2 as i64)
-                .fetch(&self.pool);
-        let mut unpacker = crate::packed::Unpacker::default();
-        let mut traces: Vec<Vec<u8>> = Vec::new();
-        while let Some(data) = packs.try_next().await? {
-            crate::blocking(|| {
-                unpacker.unpack(&data, i64::MIN, i64::MAX, &mut |s| {
-                    if s.span_id == *span_id && !traces.iter().any(|t| t[..] == s.trace_id) {
-                        traces.push(s.trace_id.to_vec());
-                    }
-                })
-            })?;
-            if traces.len() >= 1000 {
-                traces.truncate(1000);
-                break;
-            }
+    /// Rewrites the span rows of an older database into packs and drops
+    /// them (`convert`), in one transaction, under an advisory lock: a
+    /// process starting meanwhile waits, then finds nothing to do.
+    async fn convert_spans(&self) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(CONVERT_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        let old: bool = sqlx::query_scalar("SELECT to_regclass('spans') IS NOT NULL")
+            .fetch_one(&mut *tx)
+            .await?;
+        if !old {
+            return Ok(());
         }
-        Ok(traces)
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DECLARE old_spans NO SCROLL CURSOR FOR SELECT {} FROM spans s \
+             JOIN resources r ON r.id = s.resource_id JOIN scopes sc ON sc.id = s.scope_id \
+             ORDER BY s.start_ns",
+            crate::convert::OLD_SPAN_COLUMNS
+        )))
+        .execute(&mut *tx)
+        .await?;
+        let mut converted = 0u64;
+        loop {
+            let rows: Vec<crate::convert::OldSpan> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "FETCH {} FROM old_spans",
+                crate::convert::PACK_SPANS
+            )))
+            .fetch_all(&mut *tx)
+            .await?;
+            converted += rows.len() as u64;
+            let Some(pack) = crate::blocking(|| crate::convert::pack(rows))? else {
+                break;
+            };
+            insert_packs(&mut tx, std::slice::from_ref(&pack)).await?;
+            crate::convert::progress(converted);
+        }
+        sqlx::raw_sql("CLOSE old_spans; DROP VIEW span_rows; DROP TABLE spans;")
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        if converted > 0 {
+            tracing::info!(spans = converted, "span rows rewritten into packs");
+        }
+        Ok(())
     }
+}
+
+/// `column` is one of `ids`, bound as one array.
+fn push_in_ids(
+    q: &mut QueryBuilder<Postgres>,
+    column: &'static str,
+    ids: std::collections::HashSet<crate::model::TraceId>,
+) {
+    q.push(column)
+        .push(" = ANY(")
+        .push_bind(ids.iter().map(|t| t.to_vec()).collect::<Vec<_>>())
+        .push(")");
 }
 
 /// `column` holds the text `part`.

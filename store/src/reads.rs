@@ -35,13 +35,7 @@ macro_rules! impl_reads {
             &self,
             trace_id: &$crate::model::TraceId,
         ) -> $crate::Result<Option<$crate::read::TraceView>> {
-            let spans = sqlx::query_as::<_, $crate::rows::RawSpan>(sqlx::AssertSqlSafe(format!(
-                "SELECT {} WHERE s.trace_id = $1 ORDER BY s.start_ns, s.span_id",
-                $crate::rows::SPAN_COLUMNS
-            )))
-            .bind(trace_id.to_vec())
-            .fetch_all(&self.$pool)
-            .await?;
+            let spans = self.spans_of_traces(&[trace_id.to_vec()]).await?;
             let logs = sqlx::query_as::<_, $crate::rows::RawLog>(sqlx::AssertSqlSafe(format!(
                 "SELECT {} WHERE l.trace_id = $1 ORDER BY l.ts_ns, l.id",
                 $crate::rows::LOG_COLUMNS
@@ -54,15 +48,128 @@ macro_rules! impl_reads {
             }
             Ok(Some($crate::read::TraceView {
                 trace_id: hex::encode(trace_id),
-                spans: spans
-                    .into_iter()
-                    .map($crate::rows::RawSpan::into_view)
-                    .collect::<$crate::Result<_>>()?,
+                spans,
                 logs: logs
                     .into_iter()
                     .map($crate::rows::RawLog::into_view)
                     .collect::<$crate::Result<_>>()?,
             }))
+        }
+
+        /// The packs holding spans of these traces, each once: (data,
+        /// details), details empty unless asked for.
+        async fn packs_of_traces(
+            &self,
+            trace_ids: &[Vec<u8>],
+            with_details: bool,
+        ) -> $crate::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+            let mut seen = std::collections::HashSet::new();
+            let mut packs = Vec::new();
+            for chunk in trace_ids.chunks(500) {
+                let mut q = sqlx::QueryBuilder::<$db>::new(if with_details {
+                    "SELECT id, data, details FROM span_packs WHERE id IN \
+                     (SELECT pack FROM trace_packs WHERE trace_id IN ("
+                } else {
+                    "SELECT id, data, span_filter FROM span_packs WHERE id IN \
+                     (SELECT pack FROM trace_packs WHERE trace_id IN ("
+                });
+                let mut ids = q.separated(", ");
+                for trace_id in chunk {
+                    ids.push_bind(trace_id.clone());
+                }
+                q.push("))");
+                for (id, data, details) in q
+                    .build_query_as::<(i64, Vec<u8>, Vec<u8>)>()
+                    .fetch_all(&self.$pool)
+                    .await?
+                {
+                    if seen.insert(id) {
+                        packs.push((data, if with_details { details } else { Vec::new() }));
+                    }
+                }
+            }
+            Ok(packs)
+        }
+
+        /// The stored resources and scopes of these fingerprints.
+        async fn span_sources(
+            &self,
+            resources: std::collections::HashSet<i64>,
+            scopes: std::collections::HashSet<i64>,
+        ) -> $crate::Result<(
+            std::collections::HashMap<i64, $crate::span_reads::ResourceInfo>,
+            std::collections::HashMap<i64, $crate::span_reads::ScopeInfo>,
+        )> {
+            let mut found_resources = std::collections::HashMap::new();
+            let resources: Vec<i64> = resources.into_iter().collect();
+            for chunk in resources.chunks(500) {
+                let mut q = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT fingerprint, attributes, schema_url FROM resources WHERE fingerprint IN (",
+                );
+                let mut fps = q.separated(", ");
+                for fp in chunk {
+                    fps.push_bind(*fp);
+                }
+                q.push(")");
+                for (fp, attributes, schema_url) in
+                    q.build_query_as::<(i64, String, String)>().fetch_all(&self.$pool).await?
+                {
+                    found_resources.insert(fp, (attributes, schema_url));
+                }
+            }
+            let mut found_scopes = std::collections::HashMap::new();
+            let scopes: Vec<i64> = scopes.into_iter().collect();
+            for chunk in scopes.chunks(500) {
+                let mut q = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT fingerprint, name, version, attributes FROM scopes WHERE fingerprint IN (",
+                );
+                let mut fps = q.separated(", ");
+                for fp in chunk {
+                    fps.push_bind(*fp);
+                }
+                q.push(")");
+                for (fp, name, version, attributes) in q
+                    .build_query_as::<(i64, String, String, String)>()
+                    .fetch_all(&self.$pool)
+                    .await?
+                {
+                    found_scopes.insert(fp, (name, version, attributes));
+                }
+            }
+            Ok((found_resources, found_scopes))
+        }
+
+        /// Every span of the given traces with its details, unordered.
+        async fn full_spans(
+            &self,
+            trace_ids: &[Vec<u8>],
+        ) -> $crate::Result<Vec<($crate::report::ReportSpan, $crate::details::SpanDetail)>> {
+            let wanted: std::collections::HashSet<$crate::model::TraceId> = trace_ids
+                .iter()
+                .filter_map(|t| <$crate::model::TraceId>::try_from(t.as_slice()).ok())
+                .collect();
+            if wanted.is_empty() {
+                return Ok(Vec::new());
+            }
+            let packs = self.packs_of_traces(trace_ids, true).await?;
+            $crate::blocking(|| $crate::span_reads::full_spans(&packs, |t| wanted.contains(t)))
+        }
+
+        /// The spans given, as the API serves them.
+        async fn span_views(
+            &self,
+            spans: Vec<($crate::report::ReportSpan, $crate::details::SpanDetail)>,
+        ) -> $crate::Result<Vec<$crate::read::SpanView>> {
+            let (resources, scopes) = self
+                .span_sources(
+                    spans.iter().map(|(_, d)| d.resource).collect(),
+                    spans.iter().map(|(_, d)| d.scope).collect(),
+                )
+                .await?;
+            spans
+                .into_iter()
+                .map(|(s, d)| $crate::span_reads::view(s, d, &resources, &scopes))
+                .collect()
         }
 
         pub async fn logs(
@@ -116,30 +223,6 @@ macro_rules! impl_reads {
             .await?)
         }
 
-        /// Adds every request that started in `[start, end)` to `tally`.
-        pub async fn add_requests_sqlx(
-            &self,
-            start: i64,
-            end: i64,
-            mut tally: $crate::read::ServicesTally,
-        ) -> $crate::Result<$crate::read::ServicesTally> {
-            use futures_util::TryStreamExt as _;
-            // The WHERE repeats the partial index's own, so the covering
-            // index `spans_requests` answers alone.
-            let mut rows = sqlx::query_as::<_, (String, i64, bool, i64)>(
-                "SELECT service, end_ns - start_ns, is_error, start_ns FROM spans \
-                 WHERE (kind IN (2, 5) OR parent_span_id IS NULL) \
-                 AND start_ns >= $1 AND start_ns < $2",
-            )
-            .bind(start)
-            .bind(end)
-            .fetch(&self.$pool);
-            while let Some((service, duration, is_error, started)) = rows.try_next().await? {
-                tally.add(&service, duration, is_error, started);
-            }
-            Ok(tally)
-        }
-
         pub async fn traces(
             &self,
             query: &$crate::read::TraceQuery,
@@ -155,13 +238,15 @@ macro_rules! impl_reads {
                 q.push(" AND ");
                 push_contains(&mut q, "t.services", $crate::rows::service_list::token(service));
             }
-            if let Some(operation) = &query.operation {
-                q.push(" AND EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = t.trace_id AND s.name = ")
-                    .push_bind(operation.clone());
-                if let Some(service) = &query.service {
-                    q.push(" AND s.service = ").push_bind(service.clone());
+            if let Some(conditions) = $crate::span_reads::SpanConditions::of(query)? {
+                // Spans of a trace start no earlier than the trace does.
+                let from = query.start.unwrap_or(i64::MIN);
+                let met = self.scan_packs(from, conditions).await?.traces();
+                if met.is_empty() {
+                    return Ok(Vec::new());
                 }
-                q.push(")");
+                q.push(" AND ");
+                push_in_ids(&mut q, "t.trace_id", met);
             }
             match query.failed {
                 Some(true) => {
@@ -177,11 +262,6 @@ macro_rules! impl_reads {
             }
             if let Some(max) = query.max_duration_ns {
                 q.push(" AND t.end_ns - t.start_ns <= ").push_bind(max);
-            }
-            for filter in &query.attributes {
-                q.push(" AND EXISTS (SELECT 1 FROM span_rows s WHERE s.trace_id = t.trace_id AND ");
-                push_attribute_filter(&mut q, "s.attributes", &$crate::value::stored_key(&filter.key), filter);
-                q.push(")");
             }
             if let Some(start) = query.start {
                 q.push(" AND t.start_ns >= ").push_bind(start);
@@ -295,35 +375,21 @@ macro_rules! impl_reads {
         }
 
         /// The `SpanNode` of every span of the given traces.
-        pub async fn span_nodes_sqlx(
+        pub async fn span_nodes(
             &self,
             trace_ids: &[Vec<u8>],
         ) -> $crate::Result<Vec<$crate::read::SpanNode>> {
-            let mut nodes = Vec::new();
-            for chunk in trace_ids.chunks(500) {
-                let mut q = sqlx::QueryBuilder::<$db>::new(
-                    "SELECT trace_id, span_id, parent_span_id, start_ns, is_error FROM spans WHERE trace_id IN (",
-                );
-                let mut ids = q.separated(", ");
-                for trace_id in chunk {
-                    ids.push_bind(trace_id.clone());
-                }
-                q.push(")");
-                let rows = q
-                    .build_query_as::<(Vec<u8>, Vec<u8>, Option<Vec<u8>>, i64, bool)>()
-                    .fetch_all(&self.$pool)
-                    .await?;
-                nodes.extend(rows.into_iter().map(|(trace, span, parent, start, is_error)| {
-                    $crate::read::SpanNode {
-                        trace_id: hex::encode(trace),
-                        span_id: hex::encode(span),
-                        parent_span_id: parent.map(hex::encode),
-                        start_time_unix_nano: start,
-                        is_error,
-                    }
-                }));
-            }
-            Ok(nodes)
+            let wanted: std::collections::HashSet<$crate::model::TraceId> = trace_ids
+                .iter()
+                .filter_map(|t| <$crate::model::TraceId>::try_from(t.as_slice()).ok())
+                .collect();
+            let packs: Vec<Vec<u8>> = self
+                .packs_of_traces(trace_ids, false)
+                .await?
+                .into_iter()
+                .map(|(data, _)| data)
+                .collect();
+            $crate::blocking(|| $crate::span_reads::nodes(&packs, |t| wanted.contains(t)))
         }
 
         /// The spans of the given (trace id, span id) pairs.
@@ -333,35 +399,17 @@ macro_rules! impl_reads {
         ) -> $crate::Result<Vec<$crate::read::SpanView>> {
             let wanted: std::collections::HashSet<(&[u8], &[u8])> =
                 ids.iter().map(|(t, s)| (t.as_slice(), s.as_slice())).collect();
-            let mut spans = Vec::new();
-            for chunk in ids.chunks(500) {
-                // By trace first: span ids alone have no index in SQLite.
-                let mut q = sqlx::QueryBuilder::<$db>::new(format!(
-                    "SELECT {} WHERE s.trace_id IN (",
-                    $crate::rows::SPAN_COLUMNS
-                ));
-                let mut trace_ids = q.separated(", ");
-                for (trace_id, _) in chunk {
-                    trace_ids.push_bind(trace_id.clone());
-                }
-                q.push(") AND s.span_id IN (");
-                let mut span_ids = q.separated(", ");
-                for (_, span_id) in chunk {
-                    span_ids.push_bind(span_id.clone());
-                }
-                q.push(")");
-                for raw in q
-                    .build_query_as::<$crate::rows::RawSpan>()
-                    .fetch_all(&self.$pool)
-                    .await?
-                {
-                    // Span ids are unique only within their trace.
-                    if wanted.contains(&(raw.trace_id.as_slice(), raw.span_id.as_slice())) {
-                        spans.push(raw.into_view()?);
-                    }
-                }
-            }
-            Ok(spans)
+            let mut traces: Vec<Vec<u8>> = ids.iter().map(|(t, _)| t.clone()).collect();
+            traces.sort();
+            traces.dedup();
+            let spans = self
+                .full_spans(&traces)
+                .await?
+                .into_iter()
+                // Span ids are unique only within their trace.
+                .filter(|(s, _)| wanted.contains(&(&s.trace_id[..], &s.span_id[..])))
+                .collect();
+            self.span_views(spans).await
         }
 
         /// Every span of the given traces, ordered by start time.
@@ -369,29 +417,72 @@ macro_rules! impl_reads {
             &self,
             trace_ids: &[Vec<u8>],
         ) -> $crate::Result<Vec<$crate::read::SpanView>> {
-            let mut spans = Vec::new();
-            for chunk in trace_ids.chunks(500) {
-                let mut q = sqlx::QueryBuilder::<$db>::new(format!(
-                    "SELECT {} WHERE s.trace_id IN (",
-                    $crate::rows::SPAN_COLUMNS
-                ));
+            let spans = self.full_spans(trace_ids).await?;
+            let mut views = self.span_views(spans).await?;
+            $crate::span_reads::sort(&mut views);
+            Ok(views)
+        }
+
+        /// The traces holding a span id (at most 1 000): every pack's span
+        /// filter is asked, and the packs whose filter may hold the id
+        /// are unpacked.
+        async fn span_id_traces(
+            &self,
+            span_id: &$crate::model::SpanId,
+        ) -> $crate::Result<Vec<Vec<u8>>> {
+            let filters = sqlx::query_as::<_, (i64, Vec<u8>)>("SELECT id, span_filter FROM span_packs")
+                .fetch_all(&self.$pool)
+                .await?;
+            let candidates: Vec<i64> = filters
+                .into_iter()
+                .filter(|(_, filter)| $crate::span_filter::may_contain(filter, span_id))
+                .map(|(id, _)| id)
+                .collect();
+            let mut traces = Vec::new();
+            for chunk in candidates.chunks(100) {
+                let mut q = sqlx::QueryBuilder::<$db>::new("SELECT data FROM span_packs WHERE id IN (");
                 let mut ids = q.separated(", ");
-                for trace_id in chunk {
-                    ids.push_bind(trace_id.clone());
+                for id in chunk {
+                    ids.push_bind(*id);
                 }
                 q.push(")");
-                for raw in q
-                    .build_query_as::<$crate::rows::RawSpan>()
-                    .fetch_all(&self.$pool)
-                    .await?
-                {
-                    spans.push(raw.into_view()?);
+                let packs: Vec<Vec<u8>> = q.build_query_scalar().fetch_all(&self.$pool).await?;
+                let left = 1000 - traces.len();
+                for trace in $crate::blocking(|| $crate::span_reads::traces_with_span(&packs, span_id, left))? {
+                    if !traces.contains(&trace) {
+                        traces.push(trace);
+                    }
+                }
+                if traces.len() >= 1000 {
+                    break;
                 }
             }
-            spans.sort_by(|a, b| {
-                (a.start_time_unix_nano, &a.span_id).cmp(&(b.start_time_unix_nano, &b.span_id))
-            });
-            Ok(spans)
+            Ok(traces)
+        }
+
+        /// Trace search's span conditions asked of every pack of spans
+        /// started from `from` on, through sqlx.
+        async fn scan_packs_sqlx(
+            &self,
+            from: i64,
+            mut conditions: $crate::span_reads::SpanConditions,
+        ) -> $crate::Result<$crate::span_reads::SpanConditions> {
+            use futures_util::TryStreamExt as _;
+            let sql = if conditions.needs_details() {
+                "SELECT data, details FROM span_packs WHERE start_hi >= $1"
+            } else {
+                "SELECT data, span_filter FROM span_packs WHERE start_hi >= $1"
+            };
+            let with_details = conditions.needs_details();
+            let mut packs = sqlx::query_as::<_, (Vec<u8>, Vec<u8>)>(sql)
+                .bind(from)
+                .fetch(&self.$pool);
+            let mut unpacker = $crate::packed::Unpacker::default();
+            while let Some((data, details)) = packs.try_next().await? {
+                let details = with_details.then_some(&details[..]);
+                $crate::blocking(|| conditions.scan(&mut unpacker, &data, details))?;
+            }
+            Ok(conditions)
         }
 
         pub async fn metrics(&self) -> $crate::Result<Vec<$crate::read::MetricInfo>> {
@@ -447,7 +538,7 @@ macro_rules! impl_reads {
         ) -> $crate::Result<()> {
             use futures_util::TryStreamExt as _;
             let mut packs = sqlx::query_scalar::<_, Vec<u8>>(
-                "SELECT data FROM spans_packed WHERE start_hi >= $1 AND start_lo < $2",
+                "SELECT data FROM span_packs WHERE start_hi >= $1 AND start_lo < $2",
             )
             .bind(start)
             .bind(end)
@@ -553,16 +644,22 @@ macro_rules! impl_reads {
             traces: u32,
             logs: u32,
         ) -> $crate::Result<Vec<$crate::report::AttributeSample>> {
-            let spans = sqlx::query_as::<_, (String, String)>(
-                "SELECT service, attributes FROM span_rows WHERE trace_id IN \
-                 (SELECT trace_id FROM traces WHERE start_ns >= $1 AND start_ns < $2 \
-                 ORDER BY start_ns DESC LIMIT $3) AND start_ns >= $1 AND start_ns < $2",
+            let newest: Vec<Vec<u8>> = sqlx::query_scalar(
+                "SELECT trace_id FROM traces WHERE start_ns >= $1 AND start_ns < $2 \
+                 ORDER BY start_ns DESC LIMIT $3",
             )
             .bind(start)
             .bind(end)
             .bind(i64::from(traces))
             .fetch_all(&self.$pool)
             .await?;
+            let spans: Vec<(String, String)> = self
+                .full_spans(&newest)
+                .await?
+                .into_iter()
+                .filter(|(s, _)| s.start_ns >= start && s.start_ns < end)
+                .map(|(s, d)| (s.service.to_string(), d.attributes))
+                .collect();
             let log_rows = sqlx::query_as::<_, (String, String)>(
                 "SELECT service, attributes FROM logs WHERE ts_ns >= $1 AND ts_ns < $2 \
                  ORDER BY ts_ns DESC LIMIT $3",

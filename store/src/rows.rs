@@ -4,11 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
 
-use crate::model::{
-    Batch, Event, Exemplar, Link, MetricKind, PointValue, Resource, Scope, SpanKind, Status,
-    StatusCode, TraceId,
-};
-use crate::read::{LogView, MetricPointView, ScopeView, SpanView};
+use crate::model::{Batch, Exemplar, MetricKind, PointValue, Resource, Scope, TraceId};
+use crate::read::{LogView, MetricPointView, ScopeView};
 use crate::value::{Attributes, Value};
 use crate::{Result, StoreError};
 
@@ -442,36 +439,6 @@ pub(crate) fn search_words(text: &str) -> String {
         .collect()
 }
 
-/// A span as read, resource and scope joined in.
-#[derive(sqlx::FromRow)]
-pub struct RawSpan {
-    pub trace_id: Vec<u8>,
-    pub span_id: Vec<u8>,
-    pub parent_span_id: Option<Vec<u8>>,
-    pub service: String,
-    pub name: String,
-    pub kind: i32,
-    pub start_ns: i64,
-    pub end_ns: i64,
-    pub status_code: i32,
-    pub status_message: String,
-    pub is_error: bool,
-    pub trace_state: String,
-    pub flags: i64,
-    pub request_id: Option<String>,
-    pub attributes: String,
-    pub events: Option<String>,
-    pub links: Option<String>,
-    pub dropped_attributes_count: i64,
-    pub dropped_events_count: i64,
-    pub dropped_links_count: i64,
-    pub resource_attributes: String,
-    pub resource_schema_url: String,
-    pub scope_name: String,
-    pub scope_version: String,
-    pub scope_attributes: String,
-}
-
 fn corrupt(what: &str, err: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{what}: {err}"))
 }
@@ -490,51 +457,6 @@ fn list<T: serde::de::DeserializeOwned>(text: Option<&str>, what: &str) -> Resul
 fn count(n: i64) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
-
-impl RawSpan {
-    pub fn into_view(self) -> Result<SpanView> {
-        Ok(SpanView {
-            trace_id: hex::encode(&self.trace_id),
-            span_id: hex::encode(&self.span_id),
-            parent_span_id: self.parent_span_id.as_deref().map(hex::encode),
-            service: self.service,
-            name: self.name,
-            kind: SpanKind::from_i32(self.kind),
-            start_time_unix_nano: self.start_ns,
-            end_time_unix_nano: self.end_ns,
-            duration_ns: self.end_ns.saturating_sub(self.start_ns),
-            status: Status {
-                code: StatusCode::from_i32(self.status_code),
-                message: self.status_message,
-            },
-            is_error: self.is_error,
-            attributes: attributes(&self.attributes, "span attributes")?,
-            resource: attributes(&self.resource_attributes, "resource attributes")?,
-            resource_schema_url: self.resource_schema_url,
-            scope: ScopeView {
-                name: self.scope_name,
-                version: self.scope_version,
-                attributes: attributes(&self.scope_attributes, "scope attributes")?,
-            },
-            events: list::<Event>(self.events.as_deref(), "span events")?,
-            links: list::<Link>(self.links.as_deref(), "span links")?,
-            trace_state: self.trace_state,
-            flags: count(self.flags),
-            dropped_attributes_count: count(self.dropped_attributes_count),
-            dropped_events_count: count(self.dropped_events_count),
-            dropped_links_count: count(self.dropped_links_count),
-            request_id: self.request_id,
-        })
-    }
-}
-
-pub(crate) const SPAN_COLUMNS: &str = "s.trace_id, s.span_id, s.parent_span_id, s.service, s.name, \
-     s.kind, s.start_ns, s.end_ns, s.status_code, s.status_message, s.is_error, s.trace_state, \
-     s.flags, s.request_id, s.attributes, s.events, s.links, s.dropped_attributes_count, \
-     s.dropped_events_count, s.dropped_links_count, r.attributes AS resource_attributes, \
-     r.schema_url AS resource_schema_url, sc.name AS scope_name, sc.version AS scope_version, \
-     sc.attributes AS scope_attributes \
-     FROM span_rows s JOIN resources r ON r.id = s.resource_id JOIN scopes sc ON sc.id = s.scope_id";
 
 #[derive(sqlx::FromRow)]
 pub struct RawLog {
@@ -703,6 +625,7 @@ impl RawPoint {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::model::{SpanKind, Status, StatusCode};
 
     #[test]
     fn which_values_are_literal_in_json() {

@@ -1,5 +1,5 @@
-//! A Bloom filter of the span ids of one pack (`spans_packed.span_filter`,
-//! PostgreSQL; docs/adr/0010). A span id pasted into the search box is
+//! A Bloom filter of the span ids of one pack (`span_packs.span_filter`;
+//! docs/adr/0010, 0011). A span id pasted into the search box is
 //! looked for in the few packs whose filter may hold it, instead of through
 //! an index on span ids: that index's random keys cost PostgreSQL's writers
 //! about a third of their time.
@@ -50,10 +50,8 @@ pub(crate) fn build<'a>(ids: impl ExactSizeIterator<Item = &'a SpanId>) -> Vec<u
 }
 
 /// False only when the filter's pack surely lacks `id`; a filter of another
-/// format, or damaged, may hold anything. What `postgres::SPAN_ID_PACKS`
-/// asks in SQL, the reader in use.
-#[cfg(test)]
-fn may_contain(filter: &[u8], id: &SpanId) -> bool {
+/// format, or damaged, may hold anything.
+pub(crate) fn may_contain(filter: &[u8], id: &SpanId) -> bool {
     let m = (filter.len().saturating_sub(1) * 8) as u64;
     if filter.first() != Some(&FORMAT) || m < MIN_BITS as u64 {
         return true;

@@ -13,8 +13,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
 
-use crate::model::{Batch, PreparedPayloads, Span};
-use crate::payload::Stored;
+use crate::model::Batch;
 use crate::rows::{self, Interned, MetricRow, ResourceRow, ScopeRow, missing};
 use crate::{LOCK_TIMEOUT, Result};
 
@@ -35,20 +34,6 @@ pub struct SqliteStore {
     /// Told after each commit; see `checkpoints`.
     committed: Arc<tokio::sync::Notify>,
     checkpointer: Option<SqlitePool>,
-    /// Compresses span payloads; loaded at the first use.
-    payloads: Arc<tokio::sync::OnceCell<Payloads>>,
-}
-
-/// What compresses span payloads (`payload`), shared by the threads that
-/// prepare batches and the writer.
-struct Payloads {
-    /// The newest dictionary, which compresses from when it is stored on.
-    current: std::sync::RwLock<Option<Arc<crate::payload::Dictionary>>>,
-    /// Spans compressed so far (a batch compressed again after a failed
-    /// write counts twice: a schedule needs no more), and those stored
-    /// before the start: when the next dictionary is due.
-    written: std::sync::atomic::AtomicU64,
-    training: tokio::sync::Mutex<crate::payload::Training>,
 }
 
 /// WAL frames the writer lets pile up before it checkpoints them itself,
@@ -161,7 +146,6 @@ impl SqliteStore {
             stored: Arc::default(),
             committed,
             checkpointer,
-            payloads: Arc::default(),
         })
     }
 
@@ -169,6 +153,63 @@ impl SqliteStore {
         sqlx::migrate!("../migrations/sqlite")
             .run(&self.writer)
             .await?;
+        self.convert_spans().await
+    }
+
+    /// Rewrites the span rows of an older database into packs and drops
+    /// them (`convert`), in one transaction; nothing to do once done.
+    async fn convert_spans(&self) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        let old: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'spans'",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        if old == 0 {
+            return Ok(());
+        }
+        let last: i64 = sqlx::query_scalar("SELECT coalesce(max(id), 0) FROM spans")
+            .fetch_one(&mut *tx)
+            .await?;
+        let query = format!(
+            "SELECT {} FROM span_rows s JOIN resources r ON r.id = s.resource_id \
+             JOIN scopes sc ON sc.id = s.scope_id WHERE s.id > $1 AND s.id <= $2 ORDER BY s.id",
+            crate::convert::OLD_SPAN_COLUMNS
+        );
+        let mut converted = 0u64;
+        let mut after = 0;
+        while after < last {
+            let until = after.saturating_add(crate::convert::PACK_SPANS);
+            let rows: Vec<crate::convert::OldSpan> =
+                sqlx::query_as(sqlx::AssertSqlSafe(query.clone()))
+                    .bind(after)
+                    .bind(until)
+                    .fetch_all(&mut *tx)
+                    .await?;
+            after = until;
+            converted += rows.len() as u64;
+            let Some(pack) = crate::blocking(|| crate::convert::pack(rows))? else {
+                continue;
+            };
+            let mut handle = tx.lock_handle().await?;
+            crate::blocking(|| {
+                crate::sqlite_scan::with_locked(&mut handle, |db| {
+                    crate::sqlite_insert::packs(db, std::slice::from_ref(&pack))
+                })
+            })?;
+            drop(handle);
+            crate::convert::progress(converted);
+        }
+        sqlx::raw_sql(
+            "DROP VIEW span_rows; DROP TABLE spans; DROP TABLE spans_payload; \
+             DROP TABLE payload_dicts;",
+        )
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        if converted > 0 {
+            tracing::info!(spans = converted, "span rows rewritten into packs");
+        }
         Ok(())
     }
 
@@ -227,42 +268,6 @@ impl SqliteStore {
         scanned
     }
 
-    /// The services overview's read: through `sqlite_scan` on a blocking
-    /// thread (a few hundred thousand requests in a day), or through sqlx
-    /// for a database in memory.
-    pub async fn add_requests(
-        &self,
-        start: i64,
-        end: i64,
-        mut tally: crate::read::ServicesTally,
-    ) -> Result<crate::read::ServicesTally> {
-        let Some(file) = self.file.clone() else {
-            return self.add_requests_sqlx(start, end, tally).await;
-        };
-        on_scan_thread(move || {
-            crate::sqlite_scan::requests(
-                &file,
-                start,
-                end,
-                |service, duration, is_error, started| {
-                    tally.add(service, duration, is_error, started)
-                },
-            )
-            .map(|()| tally)
-        })
-        .await
-    }
-
-    /// The failures page's read of a thousand traces' spans: through
-    /// `sqlite_scan` (sqlx's per-row hand-over was most of the page's time),
-    /// or through sqlx for a database in memory.
-    pub async fn span_nodes(&self, trace_ids: Vec<Vec<u8>>) -> Result<Vec<crate::read::SpanNode>> {
-        let Some(file) = self.file.clone() else {
-            return self.span_nodes_sqlx(&trace_ids).await;
-        };
-        on_scan_thread(move || crate::sqlite_scan::span_nodes(&file, &trace_ids)).await
-    }
-
     pub async fn stored_bytes(&self) -> Result<crate::report::SignalBytes> {
         let cached = *self.stored.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((at, bytes)) = cached
@@ -289,12 +294,12 @@ impl SqliteStore {
         let scope_fps: Vec<i64> = scopes.iter().map(|s| s.fingerprint).collect();
         let (metrics, point_metric) = rows::metric_rows(batch, &resource_fps, &scope_fps);
 
-        let compressed;
-        let payloads = match batch.prepared_payloads() {
+        let packed;
+        let packs = match batch.prepared_packs() {
             Some(prepared) => prepared,
             None => {
-                compressed = self.compress_payloads(&batch.spans).await?;
-                &compressed[..]
+                packed = crate::blocking(|| crate::packed::pack_batch(batch))?;
+                &packed[..]
             }
         };
 
@@ -308,8 +313,7 @@ impl SqliteStore {
             let mut handle = tx.lock_handle().await?;
             crate::blocking(|| {
                 crate::sqlite_scan::with_locked(&mut handle, |db| {
-                    crate::sqlite_insert::spans(db, batch, payloads, &resource_ids, &scope_ids)?;
-                    crate::sqlite_insert::pack(db, batch)?;
+                    crate::sqlite_insert::packs(db, packs)?;
                     crate::sqlite_insert::traces(db, batch)
                 })
             })?;
@@ -340,112 +344,6 @@ impl SqliteStore {
             ],
         );
         Ok(())
-    }
-
-    /// Compresses the batch's span payloads ahead of its write, on the
-    /// caller's thread.
-    pub async fn prepare(&self, batch: &mut Batch) -> Result<()> {
-        if !batch.spans.is_empty() && batch.prepared_payloads().is_none() {
-            batch.payloads = PreparedPayloads(self.compress_payloads(&batch.spans).await?);
-        }
-        Ok(())
-    }
-
-    /// The spans' payloads compressed with the newest dictionary; trains
-    /// and stores a new one first when one is due. A dictionary is stored
-    /// (committed) before any value compressed with it.
-    async fn compress_payloads(&self, spans: &[Span]) -> Result<Vec<[Option<Stored>; 3]>> {
-        use std::sync::atomic::Ordering::Relaxed;
-        let payloads = self
-            .payloads
-            .get_or_try_init(|| self.load_payloads())
-            .await?;
-        let texts = crate::blocking(|| crate::payload::texts(spans));
-        let written = payloads.written.fetch_add(spans.len() as u64, Relaxed);
-        // One batch at a time collects samples and trains; the others go on
-        // with the dictionary they have.
-        if let Ok(mut training) = payloads.training.try_lock()
-            && let Some((data, trained_at)) = crate::blocking(|| training.offer(&texts, written))
-        {
-            // Made usable first: a dictionary zstd refuses is never stored.
-            match crate::payload::Dictionary::new(0, &data) {
-                None => tracing::warn!("zstd refused the span payload dictionary it trained"),
-                Some(dictionary) => {
-                    // Stored and put to use on a task of its own: should the
-                    // export that trained it be dropped meanwhile (its
-                    // client gone), the dictionary is still used once stored.
-                    let store = self.clone();
-                    let _ = tokio::spawn(async move {
-                        store.install_dictionary(dictionary, trained_at, data).await
-                    })
-                    .await;
-                }
-            }
-        }
-        let current = payloads
-            .current
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        crate::blocking(|| crate::payload::compress(current.as_deref(), texts))
-    }
-
-    /// Stores a new dictionary and compresses with it from then on.
-    async fn install_dictionary(
-        &self,
-        mut dictionary: crate::payload::Dictionary,
-        trained_at: u64,
-        data: Vec<u8>,
-    ) {
-        match self.store_dictionary(trained_at, &data).await {
-            Ok(id) => {
-                dictionary.id = id;
-                if let Some(payloads) = self.payloads.get() {
-                    *payloads.current.write().unwrap_or_else(|e| e.into_inner()) =
-                        Some(Arc::new(dictionary));
-                }
-            }
-            Err(err) => tracing::warn!(
-                error = %err,
-                "a span payload dictionary could not be stored; the previous one goes on"
-            ),
-        }
-    }
-
-    /// A new dictionary, committed on its own; its id.
-    async fn store_dictionary(&self, trained_at: u64, data: &[u8]) -> Result<i64> {
-        Ok(sqlx::query_scalar(
-            "INSERT INTO payload_dicts (spans, data) VALUES ($1, $2) RETURNING id",
-        )
-        .bind(i64::try_from(trained_at).unwrap_or(i64::MAX))
-        .bind(data)
-        .fetch_one(&self.writer)
-        .await?)
-    }
-
-    /// The payloads' state as the database left it: its newest dictionary,
-    /// and the spans stored (the largest span id: ids are given in order).
-    async fn load_payloads(&self) -> Result<Payloads> {
-        let latest: Option<(i64, i64, Vec<u8>)> =
-            sqlx::query_as("SELECT id, spans, data FROM payload_dicts ORDER BY id DESC LIMIT 1")
-                .fetch_optional(&self.writer)
-                .await?;
-        let written: i64 = sqlx::query_scalar("SELECT coalesce(max(id), 0) FROM spans")
-            .fetch_one(&self.writer)
-            .await?;
-        Ok(Payloads {
-            current: std::sync::RwLock::new(latest.as_ref().and_then(|(id, _, data)| {
-                let dictionary = crate::payload::Dictionary::new(*id, data);
-                if dictionary.is_none() {
-                    tracing::warn!(id, "span payload dictionary damaged; compressing without");
-                }
-                dictionary.map(Arc::new)
-            })),
-            written: (written.max(0) as u64).into(),
-            training: tokio::sync::Mutex::new(crate::payload::Training::new(
-                latest.map(|(_, spans, _)| spans.max(0) as u64),
-            )),
-        })
     }
 
     fn cached(
@@ -653,18 +551,42 @@ pub(crate) fn fts_query(text: &str) -> String {
 }
 
 impl SqliteStore {
-    /// The traces holding a span id (at most 1 000). SQLite keeps no
-    /// span-id index (a random key that cost a third of the writer's time,
-    /// docs/adr/0006): a scan of the narrow span rows, 85–95 ms a million
-    /// spans.
-    async fn span_id_traces(&self, span_id: &crate::model::SpanId) -> Result<Vec<Vec<u8>>> {
-        Ok(
-            sqlx::query_scalar("SELECT trace_id FROM spans WHERE span_id = $1 LIMIT 1000")
-                .bind(span_id.to_vec())
-                .fetch_all(&self.readers)
-                .await?,
-        )
+    /// Trace search's span conditions asked of every pack of spans started
+    /// from `from` on: stepped on a blocking thread of its own (through
+    /// sqlx for a database in memory).
+    async fn scan_packs(
+        &self,
+        from: i64,
+        conditions: crate::span_reads::SpanConditions,
+    ) -> Result<crate::span_reads::SpanConditions> {
+        let Some(file) = self.file.clone() else {
+            return self.scan_packs_sqlx(from, conditions).await;
+        };
+        on_scan_thread(move || {
+            let mut conditions = conditions;
+            let mut unpacker = crate::packed::Unpacker::default();
+            let details = conditions.needs_details();
+            crate::sqlite_scan::packs_from(&file, from, details, |data, details| {
+                conditions.scan(&mut unpacker, data, details)
+            })?;
+            Ok(conditions)
+        })
+        .await
     }
+}
+
+/// `column` is one of `ids`: a JSON array of their hex, one parameter
+/// whatever their number.
+fn push_in_ids(
+    q: &mut QueryBuilder<Sqlite>,
+    column: &'static str,
+    ids: std::collections::HashSet<crate::model::TraceId>,
+) {
+    let hex: Vec<String> = ids.iter().map(hex::encode).collect();
+    q.push(column)
+        .push(" IN (SELECT unhex(value) FROM json_each(")
+        .push_bind(serde_json::to_string(&hex).unwrap_or_else(|_| "[]".into()))
+        .push("))");
 }
 
 /// `column` holds the text `part`.

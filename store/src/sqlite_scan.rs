@@ -1,11 +1,9 @@
-//! SQLite's C API where sqlx's per-row costs dominate. Reads of many narrow
-//! rows (the services overview's requests, the failures page's span nodes)
-//! step on a blocking thread of their own connection: sqlx hands each row
-//! from SQLite's thread to the reader separately, ~15 µs a row; here about
-//! 1 µs each. The reports' packs are read here too, borrowed from SQLite and
-//! unpacked on the same thread. The writer's span and trace inserts
-//! (`sqlite_insert`) step on the writer's own connection, lent by sqlx
-//! (`with_locked`).
+//! SQLite's C API where sqlx's per-row costs dominate. The reports' packs
+//! (also the services overview's) are stepped on a blocking thread of their
+//! own connection, borrowed from SQLite and unpacked on the same thread,
+//! instead of each copied and handed from SQLite's thread to the reader.
+//! The writer's pack and trace inserts (`sqlite_insert`) step on the
+//! writer's own connection, lent by sqlx (`with_locked`).
 //!
 //! The one `unsafe` of the workspace lives here, behind `Db` and `Stmt`,
 //! which own their handles and free them on drop (a lent connection is
@@ -18,20 +16,13 @@ use std::ptr::{self, NonNull};
 
 use libsqlite3_sys as ffi;
 
-use crate::read::SpanNode;
 use crate::{Result, StoreError};
 
-/// The services overview's requests; the WHERE repeats the partial index's
-/// own, so the covering index `spans_requests` answers alone.
-const REQUESTS: &CStr = c"SELECT service, end_ns - start_ns, is_error, start_ns FROM spans \
-    WHERE (kind IN (2, 5) OR parent_span_id IS NULL) AND start_ns >= ?1 AND start_ns < ?2";
+/// The packs whose range of starts meets the window (`span_packs_window`).
+const PACKS: &CStr = c"SELECT data FROM span_packs WHERE start_hi >= ?1 AND start_lo < ?2";
 
-/// One trace's spans as the failures page places them.
-/// The packs whose range of starts meets the window (`spans_packed_window`).
-const PACKS: &CStr = c"SELECT data FROM spans_packed WHERE start_hi >= ?1 AND start_lo < ?2";
-
-const NODES: &CStr =
-    c"SELECT span_id, parent_span_id, start_ns, is_error FROM spans WHERE trace_id = ?1";
+/// The packs of spans started from a time on, with their details.
+const PACKS_FROM: &CStr = c"SELECT data, details FROM span_packs WHERE start_hi >= ?1";
 
 pub(crate) struct Db(NonNull<ffi::sqlite3>);
 
@@ -207,19 +198,10 @@ impl Stmt<'_> {
         }
     }
 
-    fn is_null(&self, column: i32) -> bool {
-        // SAFETY: a valid statement positioned on a row.
-        unsafe { ffi::sqlite3_column_type(self.raw.as_ptr(), column) == ffi::SQLITE_NULL }
-    }
-
-    fn int(&self, column: i32) -> i64 {
-        // SAFETY: as `is_null`.
-        unsafe { ffi::sqlite3_column_int64(self.raw.as_ptr(), column) }
-    }
-
     /// The column's bytes, valid until the next step (the borrow says so).
     fn bytes(&mut self, column: i32, text: bool) -> &[u8] {
-        // SAFETY: as `is_null`; SQLite's docs ask for the pointer first,
+        // SAFETY: a valid statement positioned on a row; SQLite's docs ask
+        // for the pointer first,
         // then the length. The bytes live until the next step or finalize,
         // both of which need `&mut self`, which this borrow holds.
         unsafe {
@@ -249,50 +231,6 @@ pub(crate) fn with_locked<T>(
     f(&db)
 }
 
-/// Hands `each` every request (server or consumer span, or trace root) that
-/// started in `[start, end)`: service, duration, error, start.
-pub(crate) fn requests(
-    path: &Path,
-    start: i64,
-    end: i64,
-    mut each: impl FnMut(&str, i64, bool, i64),
-) -> Result<()> {
-    let db = Db::open_read_only(path)?;
-    let mut stmt = db.prepare(REQUESTS)?;
-    stmt.bind_int(1, start)?;
-    stmt.bind_int(2, end)?;
-    while stmt.step()? {
-        let (duration, is_error, started) = (stmt.int(1), stmt.int(2) != 0, stmt.int(3));
-        let service = String::from_utf8_lossy(stmt.bytes(0, true));
-        each(&service, duration, is_error, started);
-    }
-    Ok(())
-}
-
-/// The `SpanNode` of every span of the given traces, one indexed lookup
-/// per trace.
-pub(crate) fn span_nodes(path: &Path, trace_ids: &[Vec<u8>]) -> Result<Vec<SpanNode>> {
-    let db = Db::open_read_only(path)?;
-    let mut stmt = db.prepare(NODES)?;
-    let mut nodes = Vec::new();
-    for trace_id in trace_ids {
-        stmt.reset();
-        stmt.bind_blob(1, trace_id)?;
-        let trace = hex::encode(trace_id);
-        while stmt.step()? {
-            let parent = (!stmt.is_null(1)).then(|| hex::encode(stmt.bytes(1, false)));
-            nodes.push(SpanNode {
-                trace_id: trace.clone(),
-                span_id: hex::encode(stmt.bytes(0, false)),
-                parent_span_id: parent,
-                start_time_unix_nano: stmt.int(2),
-                is_error: stmt.int(3) != 0,
-            });
-        }
-    }
-    Ok(nodes)
-}
-
 /// Hands `each` every pack whose range of starts meets `[start, end)`,
 /// borrowed from SQLite until the next; stops early, without error, when
 /// `each` returns false.
@@ -309,6 +247,29 @@ pub(crate) fn packs(
     while stmt.step()? {
         if !each(stmt.bytes(0, false))? {
             break;
+        }
+    }
+    Ok(())
+}
+
+/// Hands `each` every pack of spans started from `from` on, with its
+/// details when asked (else `None`).
+pub(crate) fn packs_from(
+    path: &Path,
+    from: i64,
+    details: bool,
+    mut each: impl FnMut(&[u8], Option<&[u8]>) -> Result<()>,
+) -> Result<()> {
+    let db = Db::open_read_only(path)?;
+    let mut stmt = db.prepare(PACKS_FROM)?;
+    stmt.bind_int(1, from)?;
+    let mut data = Vec::new();
+    while stmt.step()? {
+        data.clear();
+        data.extend_from_slice(stmt.bytes(0, false));
+        match details {
+            true => each(&data, Some(stmt.bytes(1, false)))?,
+            false => each(&data, None)?,
         }
     }
     Ok(())

@@ -178,7 +178,7 @@ pub fn batch_of(
     metric_points: Vec<MetricPoint>,
 ) -> Batch {
     Batch {
-        payloads: Default::default(),
+        packs: Default::default(),
         resources: vec![resource(service)],
         scopes: vec![scope("conformance")],
         spans,

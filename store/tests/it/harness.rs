@@ -79,18 +79,20 @@ impl Ctx {
             .unwrap_or_else(|e| panic!("second Store::open({}) failed: {e}", self.url))
     }
 
-    /// `TABLES`, and for PostgreSQL the spans packed for the reports.
+    /// `TABLES`, and the rows naming the packs of each trace.
     pub fn tables(&self) -> Vec<&'static str> {
         let mut tables = TABLES.to_vec();
-        if self.backend == Backend::Postgres {
-            tables.push("spans_packed");
-        }
+        tables.push("trace_packs");
         tables
     }
 
+    /// The rows of `table`; for "spans", the spans its packs hold.
     pub async fn count(&self, table: &str) -> i64 {
         assert!(self.tables().contains(&table), "unknown table {table}");
-        let sql = format!("SELECT COUNT(*) FROM {table}");
+        let sql = match table {
+            "spans" => "SELECT CAST(COALESCE(SUM(spans), 0) AS BIGINT) FROM span_packs".to_owned(),
+            table => format!("SELECT COUNT(*) FROM {table}"),
+        };
         with_raw!(self, |pool| sqlx::query_scalar::<_, i64>(
             sqlx::AssertSqlSafe(sql.clone())
         )

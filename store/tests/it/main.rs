@@ -11,7 +11,6 @@
 mod conformance;
 mod fixtures;
 mod harness;
-mod payloads;
 mod upgrade;
 
 /// Expands every case into `sqlite::case` and `postgres::case` tests.

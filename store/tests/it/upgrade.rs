@@ -1,304 +1,328 @@
 //! Databases written by an older loupe, opened by this one.
 
-use store::Store;
-use store::model::{Event, Link, SpanKind};
+use store::model::{Batch, Event, Link, Span, SpanKind};
 use store::value::Value;
+use store::{Store, TraceQuery};
 
 use crate::fixtures::*;
-use crate::harness::{self, Backend};
+use crate::harness::{self, Backend, Ctx};
 
-/// The `spans` table before migration 6 split it into narrow rows and
-/// `spans_payload`, with its indexes, before migration 7 moved request ids
-/// to `request_traces`, before migration 9 packed spans for the reports and
-/// before migration 10 compressed payloads (these few spans' payloads are
-/// too small to compress: text, as an older loupe wrote them).
-const SPANS_BEFORE_THE_SPLIT: &str = "
-    CREATE TABLE old_spans (
-        trace_id BLOB NOT NULL, span_id BLOB NOT NULL, parent_span_id BLOB,
-        resource_id INTEGER NOT NULL, scope_id INTEGER NOT NULL, service TEXT NOT NULL,
-        name TEXT NOT NULL, kind INTEGER NOT NULL, start_ns INTEGER NOT NULL,
-        end_ns INTEGER NOT NULL, status_code INTEGER NOT NULL, status_message TEXT NOT NULL,
-        is_error INTEGER NOT NULL, trace_state TEXT NOT NULL, flags INTEGER NOT NULL,
-        request_id TEXT, http_route TEXT, http_method TEXT, http_status INTEGER,
-        rpc_service TEXT, rpc_method TEXT, db_system TEXT, exception_type TEXT,
-        attributes TEXT NOT NULL, events TEXT, links TEXT,
-        dropped_attributes_count INTEGER NOT NULL, dropped_events_count INTEGER NOT NULL,
-        dropped_links_count INTEGER NOT NULL, wire_bytes INTEGER NOT NULL DEFAULT 0);
-    INSERT INTO old_spans SELECT trace_id, span_id, parent_span_id, resource_id, scope_id,
-        service, name, kind, start_ns, end_ns, status_code, status_message, is_error,
-        trace_state, flags, request_id, http_route, http_method, http_status, rpc_service,
-        rpc_method, db_system, exception_type, p.attributes, p.events, p.links,
-        dropped_attributes_count, dropped_events_count, dropped_links_count, wire_bytes
-        FROM spans s JOIN spans_payload p ON p.id = s.id ORDER BY s.id;
-    DROP VIEW span_rows;
-    DROP TABLE spans;
-    DROP TABLE spans_payload;
-    ALTER TABLE old_spans RENAME TO spans;
+/// What the spans were before packs-only storage and service lists, as the
+/// migrations left them (SQLite before its migration 11, PostgreSQL before
+/// its migration 9): a row per span (SQLite: narrow row and payload; its
+/// payloads as text, as an older loupe wrote small ones), the packs the
+/// reports read, their indexes, and `trace_services`.
+const SQLITE_BEFORE: &str = "
+    DROP TABLE span_packs;
+    DROP TABLE trace_packs;
+    CREATE TABLE spans (
+        id INTEGER PRIMARY KEY, trace_id BLOB NOT NULL, span_id BLOB NOT NULL,
+        parent_span_id BLOB, resource_id INTEGER NOT NULL, scope_id INTEGER NOT NULL,
+        service TEXT NOT NULL, name TEXT NOT NULL, kind INTEGER NOT NULL,
+        start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL, status_code INTEGER NOT NULL,
+        status_message TEXT NOT NULL, is_error INTEGER NOT NULL, trace_state TEXT NOT NULL,
+        flags INTEGER NOT NULL, request_id TEXT, http_route TEXT, http_method TEXT,
+        http_status INTEGER, rpc_service TEXT, rpc_method TEXT, db_system TEXT,
+        exception_type TEXT, dropped_attributes_count INTEGER NOT NULL,
+        dropped_events_count INTEGER NOT NULL, dropped_links_count INTEGER NOT NULL,
+        wire_bytes INTEGER NOT NULL DEFAULT 0);
+    CREATE TABLE spans_payload (id INTEGER PRIMARY KEY, attributes TEXT NOT NULL,
+        events TEXT, links TEXT);
+    CREATE VIEW span_rows AS
+        SELECT s.*, loupe_text(p.attributes) AS attributes, loupe_text(p.events) AS events,
+               loupe_text(p.links) AS links
+        FROM spans s JOIN spans_payload p ON p.id = s.id;
     CREATE INDEX spans_trace ON spans (trace_id);
-    CREATE INDEX spans_request ON spans (request_id) WHERE request_id IS NOT NULL;
-    CREATE INDEX spans_span ON spans (span_id);
     CREATE INDEX spans_requests ON spans (start_ns, service, end_ns, is_error)
         WHERE kind IN (2, 5) OR parent_span_id IS NULL;
-    DROP TABLE request_traces;
-    DROP TABLE spans_packed;
-    DROP TABLE payload_dicts;
-    CREATE TABLE trace_services (trace_id BLOB NOT NULL, service TEXT NOT NULL,
-        PRIMARY KEY (trace_id, service)) WITHOUT ROWID;
-    INSERT INTO trace_services SELECT DISTINCT trace_id, service FROM spans;
-    CREATE INDEX trace_services_service ON trace_services (service, trace_id);
+    CREATE TABLE payload_dicts (id INTEGER PRIMARY KEY, spans INTEGER NOT NULL,
+        data BLOB NOT NULL);
+    CREATE TABLE spans_packed (start_lo INTEGER NOT NULL, start_hi INTEGER NOT NULL,
+        spans INTEGER NOT NULL, data BLOB NOT NULL);
+    CREATE INDEX spans_packed_window ON spans_packed (start_hi, start_lo);
     DROP INDEX traces_window;
     ALTER TABLE traces DROP COLUMN services;
     CREATE INDEX traces_window ON traces (start_ns, end_ns, error_count);
-    DELETE FROM _sqlx_migrations WHERE version >= 6;";
+    CREATE TABLE trace_services (trace_id BLOB NOT NULL, service TEXT NOT NULL,
+        PRIMARY KEY (trace_id, service)) WITHOUT ROWID;
+    CREATE INDEX trace_services_service ON trace_services (service, trace_id);
+    DELETE FROM _sqlx_migrations WHERE version >= 11;";
 
-/// Spans stored before the split read back the same after it, and new ones
-/// are written beside them: the database is put back into the old layout by
-/// hand, and opening it again runs the migration.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn spans_stored_before_the_payload_split_read_back_the_same() {
-    harness::run(Backend::Sqlite, |ctx| async move {
-        let mut root = span(tid(1), sid(1), None, "POST /checkout");
-        root.attributes = attrs([("http.route", s("/checkout")), ("n", Value::Int(7))]);
-        root.derived.request_id = Some("req-before".to_owned());
-        root.events = vec![Event {
-            time_unix_nano: 5,
-            name: "exception".to_owned(),
-            attributes: attrs([("exception.type", s("IOError"))]),
-            dropped_attributes_count: 1,
-        }];
-        let mut child = span(tid(1), sid(2), Some(sid(1)), "SELECT");
-        child.links = vec![Link {
-            trace_id: tid(2).to_vec(),
-            span_id: sid(3).to_vec(),
-            trace_state: "k=v".to_owned(),
-            attributes: attrs([("link.kind", s("retry"))]),
-            dropped_attributes_count: 0,
-            flags: 1,
-        }];
-        ctx.store
-            .write_batch(&spans_batch("checkout", vec![root, child]))
-            .await
-            .expect("write");
-        let before = ctx
-            .store
-            .trace(&tid(1))
-            .await
-            .expect("read")
-            .expect("trace");
-        ctx.store.close().await;
+const POSTGRES_BEFORE: &str = "
+    DROP TABLE span_packs;
+    DROP TABLE trace_packs;
+    CREATE TABLE spans (
+        trace_id BYTEA NOT NULL, span_id BYTEA NOT NULL, parent_span_id BYTEA,
+        resource_id BIGINT NOT NULL, scope_id BIGINT NOT NULL, service TEXT NOT NULL,
+        name TEXT NOT NULL, kind INTEGER NOT NULL, start_ns BIGINT NOT NULL,
+        end_ns BIGINT NOT NULL, status_code INTEGER NOT NULL, status_message TEXT NOT NULL,
+        is_error BOOLEAN NOT NULL, trace_state TEXT NOT NULL, flags BIGINT NOT NULL,
+        request_id TEXT, http_route TEXT, http_method TEXT, http_status BIGINT,
+        rpc_service TEXT, rpc_method TEXT, db_system TEXT, exception_type TEXT,
+        attributes TEXT NOT NULL, events TEXT, links TEXT,
+        dropped_attributes_count BIGINT NOT NULL, dropped_events_count BIGINT NOT NULL,
+        dropped_links_count BIGINT NOT NULL, wire_bytes INTEGER NOT NULL DEFAULT 0);
+    CREATE VIEW span_rows AS SELECT * FROM spans;
+    CREATE INDEX spans_trace ON spans (trace_id);
+    CREATE INDEX spans_span ON spans (span_id);
+    CREATE INDEX spans_requests ON spans (start_ns, service, end_ns, is_error)
+        WHERE kind IN (2, 5) OR parent_span_id IS NULL;
+    CREATE TABLE spans_packed (start_lo BIGINT NOT NULL, start_hi BIGINT NOT NULL,
+        spans INTEGER NOT NULL, data BYTEA NOT NULL);
+    CREATE INDEX spans_packed_window ON spans_packed (start_hi, start_lo);
+    ALTER TABLE traces DROP COLUMN services;
+    CREATE TABLE trace_services (trace_id BYTEA NOT NULL, service TEXT NOT NULL,
+        PRIMARY KEY (trace_id, service));
+    CREATE INDEX trace_services_service ON trace_services (service, trace_id);
+    DELETE FROM _sqlx_migrations WHERE version >= 9;";
 
-        ctx.execute(SPANS_BEFORE_THE_SPLIT).await;
-
-        let store = Store::open(&ctx.url)
-            .await
-            .expect("open runs the migration");
-        let after = store.trace(&tid(1)).await.expect("read").expect("trace");
-        assert_eq!(after, before);
-        assert_eq!(
-            after.spans[0].attributes.get("http.route"),
-            Some(&s("/checkout"))
-        );
-        let request = store
-            .request("req-before")
-            .await
-            .expect("read")
-            .expect("request");
-        assert_eq!(request.trace_ids, [hex::encode(tid(1))], "{request:?}");
-        store
-            .write_batch(&spans_batch(
-                "checkout",
-                vec![span(tid(1), sid(4), Some(sid(1)), "GET")],
-            ))
-            .await
-            .expect("write after the split");
-        let grown = store.trace(&tid(1)).await.expect("read").expect("trace");
-        assert_eq!(grown.spans.len(), 3);
-        assert!(
-            grown
-                .spans
-                .iter()
-                .any(|s| s.links.len() == 1 && s.span_id == hex::encode(sid(2)))
-        );
-        store.close().await;
-    })
-    .await;
+fn text(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
 }
 
-/// Spans stored before packs existed are packed by the migration, in SQL,
-/// and read back by the reports exactly as the writer's own packs are: the
-/// test reads the writer's packs, drops them, runs the migration again and
-/// reads its packs.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_spans_stored_before_packing_are_packed_by_the_migration() {
-    spans_stored_before_packing_are_packed_by_the_migration(Backend::Sqlite, 9).await;
+fn opt_text(value: Option<&str>) -> String {
+    value.map_or_else(|| "NULL".to_owned(), text)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_spans_stored_before_packing_are_packed_by_the_migration() {
-    spans_stored_before_packing_are_packed_by_the_migration(Backend::Postgres, 8).await;
+fn blob(backend: Backend, bytes: &[u8]) -> String {
+    match backend {
+        Backend::Sqlite => format!("x'{}'", hex::encode(bytes)),
+        Backend::Postgres => format!("'\\x{}'::bytea", hex::encode(bytes)),
+    }
 }
 
-async fn spans_stored_before_packing_are_packed_by_the_migration(backend: Backend, migration: i64) {
-    harness::run(backend, move |ctx| async move {
-        let mut root = timed(span(tid(1), sid(1), None, "POST /checkout"), T0, T0 + 900);
-        root.kind = SpanKind::Server;
-        root.derived.http_route = Some("/checkout".to_owned());
-        root.derived.http_method = Some("POST".to_owned());
-        root.wire_bytes = 512;
-        let mut call = failed(timed(
-            span(tid(1), sid(2), Some(sid(1)), "Cart/Add"),
-            T0 + 100,
-            T0 + 300,
+fn json_list<T: serde::Serialize>(items: &[T]) -> Option<String> {
+    (!items.is_empty()).then(|| serde_json::to_string(items).expect("json"))
+}
+
+/// The SQL an older loupe's writer amounted to for the batch's spans, and
+/// the rows of `trace_services` for them.
+fn old_rows(backend: Backend, batch: &Batch, first_id: usize) -> String {
+    let mut sql = String::new();
+    for (i, span) in batch.spans.iter().enumerate() {
+        let Span { derived: d, .. } = span;
+        let service = &batch.resources[span.resource_idx].service;
+        let scope = &batch.scopes[span.scope_idx].name;
+        let id = first_id + i;
+        let payload = [
+            text(&span.attributes.to_json_string()),
+            opt_text(json_list(&span.events).as_deref()),
+            opt_text(json_list(&span.links).as_deref()),
+        ]
+        .join(", ");
+        let (id_column, id_value, payload_columns, payload_values) = match backend {
+            Backend::Sqlite => ("id, ", format!("{id}, "), "", String::new()),
+            Backend::Postgres => (
+                "",
+                String::new(),
+                ", attributes, events, links",
+                format!(", {payload}"),
+            ),
+        };
+        let is_error = match (backend, d.is_error) {
+            (Backend::Sqlite, e) => i32::from(e).to_string(),
+            (Backend::Postgres, e) => e.to_string(),
+        };
+        sql.push_str(&format!(
+            "INSERT INTO spans ({id_column}trace_id, span_id, parent_span_id, resource_id, scope_id, \
+             service, name, kind, start_ns, end_ns, status_code, status_message, is_error, \
+             trace_state, flags, request_id, http_route, http_method, http_status, rpc_service, \
+             rpc_method, db_system, exception_type, dropped_attributes_count, \
+             dropped_events_count, dropped_links_count, wire_bytes{payload_columns}) VALUES \
+             ({id_value}{}, {}, {}, (SELECT id FROM resources WHERE service = {}), \
+             (SELECT id FROM scopes WHERE name = {}), {}, {}, {}, {}, {}, {}, {}, {is_error}, {}, \
+             {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}{payload_values});\n",
+            blob(backend, &span.trace_id),
+            blob(backend, &span.span_id),
+            span.parent_span_id
+                .map_or_else(|| "NULL".to_owned(), |p| blob(backend, &p)),
+            text(service),
+            text(scope),
+            text(service),
+            text(&span.name),
+            span.kind.as_i32(),
+            span.start_time_unix_nano,
+            span.end_time_unix_nano,
+            span.status.code.as_i32(),
+            text(&span.status.message),
+            text(&span.trace_state),
+            span.flags,
+            opt_text(d.request_id.as_deref()),
+            opt_text(d.http_route.as_deref()),
+            opt_text(d.http_method.as_deref()),
+            d.http_status_code
+                .map_or_else(|| "NULL".to_owned(), |c| c.to_string()),
+            opt_text(d.rpc_service.as_deref()),
+            opt_text(d.rpc_method.as_deref()),
+            opt_text(d.db_system.as_deref()),
+            opt_text(d.exception_type.as_deref()),
+            span.dropped_attributes_count,
+            span.dropped_events_count,
+            span.dropped_links_count,
+            span.wire_bytes,
         ));
-        call.kind = SpanKind::Client;
-        call.derived.rpc_service = Some("shop.Cart".to_owned());
-        call.derived.rpc_method = Some(String::new());
-        let mut query = timed(
-            span(tid(1), sid(3), Some(sid(2)), "SELECT ünï"),
-            T0 + 150,
-            T0 + 160,
-        );
-        query.derived.db_system = Some("postgresql".to_owned());
-        let outside = timed(span(tid(2), sid(4), None, "later"), T0 + 5_000, T0 + 5_001);
-        for batch in [
-            spans_batch("checkout", vec![root, call]),
-            spans_batch("cärt", vec![query, outside]),
-        ] {
-            ctx.store.write_batch(&batch).await.expect("write");
+        if backend == Backend::Sqlite {
+            sql.push_str(&format!(
+                "INSERT INTO spans_payload (id, attributes, events, links) VALUES ({id}, {payload});\n"
+            ));
         }
-        let window = (T0, T0 + 1_000);
-        let report_spans = |store: Store| async move {
-            let mut spans = Vec::new();
+    }
+    sql
+}
+
+/// The spans of this test: a trace over four services (one whose name
+/// holds the lists' separator) with every field a span carries, and a
+/// second trace.
+fn batches() -> Vec<Batch> {
+    let mut root = timed(span(tid(1), sid(1), None, "POST /checkout"), T0, T0 + 900);
+    root.kind = SpanKind::Server;
+    root.attributes = attrs([("http.route", s("/checkout")), ("n", Value::Int(7))]);
+    root.derived.request_id = Some("req-before".to_owned());
+    root.derived.http_route = Some("/checkout".to_owned());
+    root.derived.http_method = Some("POST".to_owned());
+    root.derived.http_status_code = Some(201);
+    root.trace_state = "vendor=1".to_owned();
+    root.flags = 257;
+    root.wire_bytes = 512;
+    root.dropped_attributes_count = 2;
+    root.events = vec![Event {
+        time_unix_nano: T0 + 5,
+        name: "exception".to_owned(),
+        attributes: attrs([("exception.type", s("IOError"))]),
+        dropped_attributes_count: 1,
+    }];
+    let mut call = failed(timed(
+        span(tid(1), sid(2), Some(sid(1)), "Cart/Add"),
+        T0 + 100,
+        T0 + 300,
+    ));
+    call.kind = SpanKind::Client;
+    call.derived.rpc_service = Some("shop.Cart".to_owned());
+    call.derived.rpc_method = Some(String::new());
+    call.derived.exception_type = Some("Timeout".to_owned());
+    call.links = vec![Link {
+        trace_id: tid(2).to_vec(),
+        span_id: sid(5).to_vec(),
+        trace_state: "k=v".to_owned(),
+        attributes: attrs([("link.kind", s("retry"))]),
+        dropped_attributes_count: 0,
+        flags: 1,
+    }];
+    let mut query = timed(
+        span(tid(1), sid(3), Some(sid(2)), "SELECT ünï"),
+        T0 + 150,
+        T0 + 160,
+    );
+    query.derived.db_system = Some("postgresql".to_owned());
+    let odd = timed(
+        span(tid(1), sid(4), Some(sid(1)), "odd"),
+        T0 + 200,
+        T0 + 210,
+    );
+    let solo = timed(span(tid(2), sid(5), None, "alone"), T0 + 5_000, T0 + 5_001);
+    vec![
+        spans_batch("checkout", vec![root, call]),
+        spans_batch("db", vec![query]),
+        spans_batch("we\u{1f}ird", vec![odd]),
+        spans_batch("solo", vec![solo]),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_span_rows_become_packs() {
+    span_rows_become_packs(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_span_rows_become_packs() {
+    span_rows_become_packs(Backend::Postgres).await;
+}
+
+/// A database of span rows (and `trace_services`) opened by this loupe:
+/// the migrations fold the services into lists and the conversion
+/// rewrites the rows into packs, after which every read answers as it did
+/// for the same spans written by this loupe, and new spans join the old.
+async fn span_rows_become_packs(backend: Backend) {
+    harness::run(backend, move |ctx: Ctx| async move {
+        let batches = batches();
+        for batch in &batches {
+            ctx.store.write_batch(batch).await.expect("write");
+        }
+        let store = ctx.store.clone();
+        let reads = |store: Store| async move {
+            let traces = [
+                store.trace(&tid(1)).await.expect("trace").expect("trace 1"),
+                store.trace(&tid(2)).await.expect("trace").expect("trace 2"),
+            ];
+            let mut reported = Vec::new();
             store
-                .report_spans(window.0, window.1, |s| spans.push(s))
+                .report_spans(T0, T0 + 10_000, |s| reported.push(s))
                 .await
                 .expect("report spans");
-            spans.sort_by_key(|s| s.span_id);
-            spans
+            reported.sort_by_key(|s| s.span_id);
+            let by_request = store.request("req-before").await.expect("request");
+            let by_span = store.request(&hex::encode(sid(3))).await.expect("span id");
+            let by_attribute = store
+                .traces(&TraceQuery {
+                    attributes: vec![store::AttributeFilter::parse("n>=7").expect("filter")],
+                    operation: Some("Cart/Add".to_owned()),
+                    limit: 10,
+                    ..TraceQuery::default()
+                })
+                .await
+                .expect("search");
+            (traces, reported, by_request, by_span, by_attribute)
         };
-        let packed_by_the_writer = report_spans(ctx.store.clone()).await;
-        assert_eq!(packed_by_the_writer.len(), 3);
-        ctx.store.close().await;
-
-        // PostgreSQL: also before span filters (migration 10), with the
-        // index on span ids they replaced.
-        let before_packing = match backend {
-            Backend::Sqlite => format!(
-                "DROP TABLE spans_packed; DELETE FROM _sqlx_migrations WHERE version = {migration};"
-            ),
-            Backend::Postgres => format!(
-                "DROP TABLE spans_packed; CREATE INDEX spans_span ON spans (span_id); \
-                 DELETE FROM _sqlx_migrations WHERE version IN ({migration}, 10);"
-            ),
-        };
-        ctx.execute(&before_packing).await;
-
-        let store = Store::open(&ctx.url)
-            .await
-            .expect("open runs the migration");
-        assert_eq!(report_spans(store.clone()).await, packed_by_the_writer);
-        let by_span_id = |store: Store| async move {
-            let view = store.request(&hex::encode(sid(3))).await.expect("request");
-            view.expect("span id found").trace_ids
-        };
-        assert_eq!(by_span_id(store.clone()).await, [hex::encode(tid(1))]);
-        let filled = store.complete_upgrade().await.expect("complete upgrade");
-        assert_eq!(filled, u64::from(backend == Backend::Postgres));
-        assert_eq!(store.complete_upgrade().await.expect("again"), 0);
-        assert_eq!(by_span_id(store.clone()).await, [hex::encode(tid(1))]);
-        if backend == Backend::Postgres {
-            assert_eq!(
-                ctx.scalar(
-                    "SELECT COUNT(*) FROM spans_packed WHERE span_filter IS NULL",
-                    None
-                )
-                .await,
-                0
-            );
-        }
+        let before = reads(store.clone()).await;
+        assert_eq!(before.1.len(), 5);
+        assert_eq!(before.4.len(), 1);
         store.close().await;
-    })
-    .await;
-}
 
-/// A trace's services stored as rows of `trace_services` become the list
-/// of its summary row: searches by service and the summaries' services
-/// answer as before, and later spans add to the list.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_trace_services_become_lists() {
-    let window = "DROP INDEX traces_window; \
-        CREATE INDEX traces_window ON traces (start_ns, end_ns, error_count);";
-    trace_services_become_lists(Backend::Sqlite, 11, "BLOB", window).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_trace_services_become_lists() {
-    trace_services_become_lists(Backend::Postgres, 9, "BYTEA", "").await;
-}
-
-/// `window`: the SQL that puts `traces_window` back as it was.
-async fn trace_services_become_lists(
-    backend: Backend,
-    migration: i64,
-    blob: &'static str,
-    window: &'static str,
-) {
-    harness::run(backend, move |ctx| async move {
-        let odd = "we\u{1f}ird";
-        for batch in [
-            spans_batch("web", vec![span(tid(1), sid(1), None, "GET /")]),
-            spans_batch("db", vec![span(tid(1), sid(2), Some(sid(1)), "SELECT")]),
-            spans_batch("api", vec![span(tid(1), sid(3), Some(sid(1)), "call")]),
-            spans_batch(odd, vec![span(tid(1), sid(4), Some(sid(1)), "odd")]),
-            spans_batch("solo", vec![span(tid(2), sid(5), None, "alone")]),
-        ] {
-            ctx.store.write_batch(&batch).await.expect("write");
+        let mut old = match backend {
+            Backend::Sqlite => SQLITE_BEFORE.to_owned(),
+            Backend::Postgres => POSTGRES_BEFORE.to_owned(),
+        };
+        let mut first_id = 1;
+        for batch in &batches {
+            old.push_str(&old_rows(backend, batch, first_id));
+            first_id += batch.spans.len();
         }
-        ctx.store.close().await;
-        ctx.execute(&format!(
-            "{window} ALTER TABLE traces DROP COLUMN services; \
-             CREATE TABLE trace_services (trace_id {blob} NOT NULL, service TEXT NOT NULL, \
-             PRIMARY KEY (trace_id, service)); \
-             CREATE INDEX trace_services_service ON trace_services (service, trace_id); \
-             INSERT INTO trace_services SELECT DISTINCT trace_id, service FROM spans; \
-             DELETE FROM _sqlx_migrations WHERE version = {migration};"
-        ))
-        .await;
+        old.push_str("INSERT INTO trace_services SELECT DISTINCT trace_id, service FROM spans;");
+        ctx.execute(&old).await;
 
         let store = Store::open(&ctx.url)
             .await
-            .expect("open runs the migration");
-        let listed = ["api", "db", "web", "we\u{fffd}ird"];
-        assert_eq!(ctx.trace_services(&tid(1)).await, listed);
-        assert_eq!(ctx.trace_services(&tid(2)).await, ["solo"]);
-        let search = |service: &str| {
-            let store = store.clone();
-            let query = store::TraceQuery {
-                service: Some(service.to_owned()),
-                limit: 10,
-                ..Default::default()
-            };
-            async move {
-                store
-                    .traces(&query)
-                    .await
-                    .expect("search")
-                    .into_iter()
-                    .map(|t| (t.trace_id, t.services))
-                    .collect::<Vec<_>>()
+            .expect("open runs the migrations and the conversion");
+        assert_eq!(reads(store.clone()).await, before);
+        assert_eq!(
+            ctx.trace_services(&tid(1)).await,
+            ["checkout", "db", "we\u{fffd}ird"]
+        );
+        let gone = match backend {
+            Backend::Sqlite => {
+                "SELECT COUNT(*) FROM sqlite_schema WHERE name IN ('spans', 'spans_payload', \
+                 'span_rows', 'payload_dicts', 'spans_packed', 'trace_services')"
+            }
+            Backend::Postgres => {
+                "SELECT COUNT(*) FROM pg_class WHERE relname IN ('spans', 'span_rows', \
+                 'spans_packed', 'trace_services') AND relnamespace = current_schema()::regnamespace"
             }
         };
-        let first = (hex::encode(tid(1)), listed.map(String::from).to_vec());
-        assert_eq!(search("db").await, std::slice::from_ref(&first));
-        assert_eq!(search(odd).await, [first]);
-        assert_eq!(search("d").await, []);
+        assert_eq!(ctx.scalar(gone, None).await, 0);
+        // Opened again: nothing left to convert, nothing changes.
+        store.close().await;
+        let store = Store::open(&ctx.url).await.expect("open again");
+        assert_eq!(reads(store.clone()).await, before);
+
         store
             .write_batch(&spans_batch(
                 "cache",
-                vec![span(tid(2), sid(6), Some(sid(5)), "GET")],
+                vec![timed(span(tid(2), sid(6), Some(sid(5)), "GET"), T0 + 5_000, T0 + 5_002)],
             ))
             .await
-            .expect("write after the migration");
+            .expect("write after the conversion");
+        let grown = store.trace(&tid(2)).await.expect("read").expect("trace");
+        assert_eq!(grown.spans.len(), 2);
         assert_eq!(ctx.trace_services(&tid(2)).await, ["cache", "solo"]);
         store.close().await;
     })
