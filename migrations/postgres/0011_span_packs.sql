@@ -1,12 +1,13 @@
 -- Spans are stored in packs, one a commit, and nowhere else (ADR 0011): the
 -- pack's `data` (store::packed) has what reports and searches read, its
 -- `details` (store::details) the rest of each span, `span_filter`
--- (store::span_filter) its span ids; `trace_packs` names the packs holding
--- each trace's spans. No row and no index entry a span: those were what
+-- (store::span_filter) its span ids; `traces.packs` lists the packs holding
+-- each trace's spans (store::rows::pack_ids), in the summary row each
+-- commit updates anyway. No row and no index entry a span: those were what
 -- bounded the writers and what took the disk.
 --
 -- The packs stored before are dropped here; loupe rebuilds them from the
--- span rows in Rust (`convert::spans`, run by `loupe migrate` and at start)
+-- span rows in Rust (store::convert, run by `loupe migrate` and at start)
 -- and then drops those rows, in one transaction.
 DROP TABLE spans_packed;
 DROP INDEX spans_trace;
@@ -21,8 +22,4 @@ CREATE TABLE span_packs (
     span_filter BYTEA NOT NULL
 );
 CREATE INDEX span_packs_window ON span_packs (start_hi, start_lo);
-CREATE TABLE trace_packs (
-    trace_id BYTEA NOT NULL,
-    pack BIGINT NOT NULL,
-    PRIMARY KEY (trace_id, pack)
-);
+ALTER TABLE traces ADD COLUMN packs BYTEA NOT NULL DEFAULT '\x';

@@ -58,7 +58,7 @@ const TEXTS: usize = 7;
 /// One row of `span_packs`: the range of start times lets a report skip
 /// the packs wholly outside its window; `details` (`crate::details`) holds
 /// the rest of each span, `span_filter` (`crate::span_filter`) its span id,
-/// `traces` the distinct trace ids, one `trace_packs` row each.
+/// `traces` the distinct trace ids, whose summary rows list the pack.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Pack {
     pub start_lo: i64,

@@ -128,10 +128,10 @@ impl PgStore {
         let metric_ids = self
             .intern_metrics(&mut tx, &metrics, &resource_ids, &scope_ids)
             .await?;
-        insert_packs(&mut tx, packs).await?;
+        let trace_packs = insert_packs(&mut tx, packs).await?;
         insert_logs(&mut tx, batch, &resource_ids, &scope_ids).await?;
         insert_points(&mut tx, batch, &point_metric, &metric_ids).await?;
-        upsert_traces(&mut tx, batch).await?;
+        upsert_traces(&mut tx, batch, &trace_packs).await?;
         // Last, so that the counter rows other writers also update stay
         // locked only for the commit itself; one row per statement, always in
         // this order, because one UPDATE of several rows locks them in
@@ -269,8 +269,13 @@ async fn resolve(
         .collect()
 }
 
-/// The packs, and for each trace of each the row that names the pack.
-async fn insert_packs(tx: &mut Tx, packs: &[crate::packed::Pack]) -> Result<()> {
+/// The packs; returns, for each trace they hold, the ids of its packs
+/// (`rows::pack_ids`) for its summary row.
+async fn insert_packs(
+    tx: &mut Tx,
+    packs: &[crate::packed::Pack],
+) -> Result<HashMap<crate::model::TraceId, Vec<u8>>> {
+    let mut of_trace: HashMap<crate::model::TraceId, Vec<u8>> = HashMap::new();
     for pack in packs {
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO span_packs (start_lo, start_hi, spans, data, details, span_filter) \
@@ -284,15 +289,11 @@ async fn insert_packs(tx: &mut Tx, packs: &[crate::packed::Pack]) -> Result<()> 
         .bind(&pack.span_filter)
         .fetch_one(&mut **tx)
         .await?;
-        sqlx::query(
-            "INSERT INTO trace_packs (trace_id, pack) SELECT t, $2 FROM UNNEST($1::bytea[]) t",
-        )
-        .bind(pack.traces.iter().map(|t| t.to_vec()).collect::<Vec<_>>())
-        .bind(id)
-        .execute(&mut **tx)
-        .await?;
+        for trace_id in &pack.traces {
+            rows::pack_ids::push(of_trace.entry(*trace_id).or_default(), id);
+        }
     }
-    Ok(())
+    Ok(of_trace)
 }
 
 /// PostgreSQL has no unsigned integers; a share past `i32::MAX` bytes would
@@ -371,7 +372,11 @@ async fn insert_points(
     Ok(())
 }
 
-async fn upsert_traces(tx: &mut Tx, batch: &Batch) -> Result<()> {
+async fn upsert_traces(
+    tx: &mut Tx,
+    batch: &Batch,
+    packs: &HashMap<crate::model::TraceId, Vec<u8>>,
+) -> Result<()> {
     let deltas = rows::trace_deltas(batch);
     if deltas.is_empty() {
         return Ok(());
@@ -380,8 +385,8 @@ async fn upsert_traces(tx: &mut Tx, batch: &Batch) -> Result<()> {
     // services are merged here, under the row's lock, as
     // `rows::service_list::union` does (byte order is collation "C").
     sqlx::query(
-        "INSERT INTO traces AS t (trace_id, start_ns, end_ns, span_count, error_count, root_service, root_name, services) \
-         SELECT * FROM UNNEST($1::bytea[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::text[]) \
+        "INSERT INTO traces AS t (trace_id, start_ns, end_ns, span_count, error_count, root_service, root_name, services, packs) \
+         SELECT * FROM UNNEST($1::bytea[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::bytea[]) \
          ON CONFLICT (trace_id) DO UPDATE SET \
          start_ns = LEAST(t.start_ns, excluded.start_ns), \
          end_ns = GREATEST(t.end_ns, excluded.end_ns), \
@@ -393,7 +398,8 @@ async fn upsert_traces(tx: &mut Tx, batch: &Batch) -> Result<()> {
          (SELECT chr(31) || string_agg(name, chr(31) ORDER BY name) || chr(31) FROM \
          (SELECT DISTINCT name COLLATE \"C\" AS name \
          FROM unnest(string_to_array(t.services || excluded.services, chr(31))) AS name \
-         WHERE name <> '') AS names) END",
+         WHERE name <> '') AS names) END, \
+         packs = t.packs || excluded.packs",
     )
     .bind(deltas.iter().map(|d| d.trace_id.to_vec()).collect::<Vec<_>>())
     .bind(deltas.iter().map(|d| d.start_ns).collect::<Vec<_>>())
@@ -403,6 +409,12 @@ async fn upsert_traces(tx: &mut Tx, batch: &Batch) -> Result<()> {
     .bind(deltas.iter().map(|d| d.root_service.clone()).collect::<Vec<_>>())
     .bind(deltas.iter().map(|d| d.root_name.clone()).collect::<Vec<_>>())
     .bind(deltas.iter().map(|d| d.services.clone()).collect::<Vec<_>>())
+    .bind(
+        deltas
+            .iter()
+            .map(|d| packs.get(&d.trace_id).cloned().unwrap_or_default())
+            .collect::<Vec<_>>(),
+    )
     .execute(&mut **tx)
     .await?;
     let requests = rows::request_traces(batch);
@@ -468,7 +480,20 @@ impl PgStore {
             let Some(pack) = crate::blocking(|| crate::convert::pack(rows))? else {
                 break;
             };
-            insert_packs(&mut tx, std::slice::from_ref(&pack)).await?;
+            let trace_packs = insert_packs(&mut tx, std::slice::from_ref(&pack)).await?;
+            let (traces, ids): (Vec<Vec<u8>>, Vec<Vec<u8>>) = trace_packs
+                .into_iter()
+                .map(|(trace, ids)| (trace.to_vec(), ids))
+                .unzip();
+            sqlx::query(
+                "UPDATE traces t SET packs = t.packs || p.ids \
+                 FROM UNNEST($1::bytea[], $2::bytea[]) AS p(trace_id, ids) \
+                 WHERE t.trace_id = p.trace_id",
+            )
+            .bind(traces)
+            .bind(ids)
+            .execute(&mut *tx)
+            .await?;
             crate::convert::progress(converted);
         }
         sqlx::raw_sql("CLOSE old_spans; DROP VIEW span_rows; DROP TABLE spans;")

@@ -63,29 +63,39 @@ macro_rules! impl_reads {
             trace_ids: &[Vec<u8>],
             with_details: bool,
         ) -> $crate::Result<Vec<(Vec<u8>, Vec<u8>)>> {
-            let mut seen = std::collections::HashSet::new();
-            let mut packs = Vec::new();
+            let mut ids = std::collections::BTreeSet::new();
             for chunk in trace_ids.chunks(500) {
-                let mut q = sqlx::QueryBuilder::<$db>::new(if with_details {
-                    "SELECT id, data, details FROM span_packs WHERE id IN \
-                     (SELECT pack FROM trace_packs WHERE trace_id IN ("
-                } else {
-                    "SELECT id, data, span_filter FROM span_packs WHERE id IN \
-                     (SELECT pack FROM trace_packs WHERE trace_id IN ("
-                });
-                let mut ids = q.separated(", ");
+                let mut q = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT packs FROM traces WHERE trace_id IN (",
+                );
+                let mut traces = q.separated(", ");
                 for trace_id in chunk {
-                    ids.push_bind(trace_id.clone());
+                    traces.push_bind(trace_id.clone());
                 }
-                q.push("))");
-                for (id, data, details) in q
-                    .build_query_as::<(i64, Vec<u8>, Vec<u8>)>()
+                q.push(")");
+                for list in q.build_query_scalar::<Vec<u8>>().fetch_all(&self.$pool).await? {
+                    ids.extend($crate::rows::pack_ids::of(&list));
+                }
+            }
+            let ids: Vec<i64> = ids.into_iter().collect();
+            let mut packs = Vec::new();
+            for chunk in ids.chunks(100) {
+                let mut q = sqlx::QueryBuilder::<$db>::new(if with_details {
+                    "SELECT data, details FROM span_packs WHERE id IN ("
+                } else {
+                    "SELECT data, span_filter FROM span_packs WHERE id IN ("
+                });
+                let mut list = q.separated(", ");
+                for id in chunk {
+                    list.push_bind(*id);
+                }
+                q.push(")");
+                for (data, details) in q
+                    .build_query_as::<(Vec<u8>, Vec<u8>)>()
                     .fetch_all(&self.$pool)
                     .await?
                 {
-                    if seen.insert(id) {
-                        packs.push((data, if with_details { details } else { Vec::new() }));
-                    }
+                    packs.push((data, if with_details { details } else { Vec::new() }));
                 }
             }
             Ok(packs)

@@ -339,6 +339,21 @@ pub(crate) fn counter_deltas(batch: &Batch) -> [(&'static str, u64); 6] {
     ]
 }
 
+/// The packs holding a trace's spans, as its summary row lists them
+/// (`traces.packs`): their ids, 8 bytes big-endian each, in the order the
+/// packs were written.
+pub(crate) mod pack_ids {
+    pub(crate) fn push(list: &mut Vec<u8>, id: i64) {
+        list.extend_from_slice(&id.to_be_bytes());
+    }
+
+    /// The ids of a list; a damaged tail (not 8 bytes) is left out.
+    pub(crate) fn of(list: &[u8]) -> impl Iterator<Item = i64> + '_ {
+        list.chunks_exact(8)
+            .map(|id| i64::from_be_bytes(id.try_into().expect("8 bytes")))
+    }
+}
+
 /// A stored id as its fixed-size array.
 pub(crate) fn fixed_id<const N: usize>(bytes: &[u8], what: &str) -> Result<[u8; N]> {
     bytes

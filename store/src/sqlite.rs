@@ -194,7 +194,9 @@ impl SqliteStore {
             let mut handle = tx.lock_handle().await?;
             crate::blocking(|| {
                 crate::sqlite_scan::with_locked(&mut handle, |db| {
-                    crate::sqlite_insert::packs(db, std::slice::from_ref(&pack))
+                    let trace_packs =
+                        crate::sqlite_insert::packs(db, std::slice::from_ref(&pack))?;
+                    crate::sqlite_insert::link(db, &trace_packs)
                 })
             })?;
             drop(handle);
@@ -313,8 +315,8 @@ impl SqliteStore {
             let mut handle = tx.lock_handle().await?;
             crate::blocking(|| {
                 crate::sqlite_scan::with_locked(&mut handle, |db| {
-                    crate::sqlite_insert::packs(db, packs)?;
-                    crate::sqlite_insert::traces(db, batch)
+                    let trace_packs = crate::sqlite_insert::packs(db, packs)?;
+                    crate::sqlite_insert::traces(db, batch, &trace_packs)
                 })
             })?;
         }

@@ -1,14 +1,15 @@
-//! The writer's span and trace rows (the batch's packs, the packs each
-//! trace is in, the traces' summaries), stepped through SQLite's C API on
+//! The writer's span and trace rows (the batch's packs, the traces'
+//! summaries with the packs each trace is in), stepped through SQLite's C API on
 //! the writer's own connection inside its transaction: one statement
 //! prepared per batch, stepped once per row. Through sqlx every value was
 //! copied into sqlx's arguments and each multi-row statement parsed and
 //! compiled again.
 
+use std::collections::HashMap;
 use std::ffi::CStr;
 
 use crate::Result;
-use crate::model::Batch;
+use crate::model::{Batch, TraceId};
 use crate::packed::Pack;
 use crate::rows;
 use crate::sqlite_scan::Db;
@@ -16,13 +17,15 @@ use crate::sqlite_scan::Db;
 const PACK: &CStr = c"INSERT INTO span_packs (start_lo, start_hi, spans, data, details, \
     span_filter) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 
-const TRACE_PACK: &CStr = c"INSERT INTO trace_packs (trace_id, pack) VALUES (?1, ?2)";
+const TRACE_KNOWN: &CStr = c"SELECT services, packs FROM traces WHERE trace_id = ?1";
 
-/// `services` arrives merged with the row's own (`TRACE_SERVICES`), read
+const TRACE_PACKS: &CStr = c"UPDATE traces SET packs = ?2 WHERE trace_id = ?1";
+
+/// `services` and `packs` arrive merged with the row's own (`TRACE_KNOWN`), read
 /// after the batch's spans were inserted: the transaction then holds
 /// SQLite's write lock, so no other connection changes the row in between.
 const TRACE: &CStr = c"INSERT INTO traces (trace_id, start_ns, end_ns, span_count, error_count, \
-    root_service, root_name, services) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+    root_service, root_name, services, packs) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
     ON CONFLICT (trace_id) DO UPDATE SET \
     start_ns = min(start_ns, excluded.start_ns), \
     end_ns = max(end_ns, excluded.end_ns), \
@@ -30,17 +33,17 @@ const TRACE: &CStr = c"INSERT INTO traces (trace_id, start_ns, end_ns, span_coun
     error_count = error_count + excluded.error_count, \
     root_service = coalesce(excluded.root_service, root_service), \
     root_name = coalesce(excluded.root_name, root_name), \
-    services = excluded.services";
-
-const TRACE_SERVICES: &CStr = c"SELECT services FROM traces WHERE trace_id = ?1";
+    services = excluded.services, \
+    packs = excluded.packs";
 
 const REQUEST_TRACE: &CStr =
     c"INSERT INTO request_traces (request_id, trace_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING";
 
-/// The packs, and for each trace of each the row that names the pack.
-pub(crate) fn packs(db: &Db, packs: &[Pack]) -> Result<()> {
+/// The packs; returns, for each trace they hold, the ids of its packs
+/// (`rows::pack_ids`) for its summary row.
+pub(crate) fn packs(db: &Db, packs: &[Pack]) -> Result<HashMap<TraceId, Vec<u8>>> {
     let mut stmt = db.prepare(PACK)?;
-    let mut trace = db.prepare(TRACE_PACK)?;
+    let mut of_trace: HashMap<TraceId, Vec<u8>> = HashMap::new();
     for pack in packs {
         stmt.bind_int(1, pack.start_lo)?;
         stmt.bind_int(2, pack.start_hi)?;
@@ -51,25 +54,45 @@ pub(crate) fn packs(db: &Db, packs: &[Pack]) -> Result<()> {
         stmt.execute()?;
         let id = db.last_insert_rowid();
         for trace_id in &pack.traces {
-            trace.bind_blob(1, trace_id)?;
-            trace.bind_int(2, id)?;
-            trace.execute()?;
+            rows::pack_ids::push(of_trace.entry(*trace_id).or_default(), id);
         }
+    }
+    Ok(of_trace)
+}
+
+/// Adds packs (as `packs` returns them) to the summary rows of their
+/// traces, for the conversion of span rows, whose traces have their rows.
+pub(crate) fn link(db: &Db, packs: &HashMap<TraceId, Vec<u8>>) -> Result<()> {
+    let mut known = db.prepare(TRACE_KNOWN)?;
+    let mut update = db.prepare(TRACE_PACKS)?;
+    for (trace_id, ids) in packs {
+        known.bind_blob(1, trace_id)?;
+        let Some((_, mut packs)) = known.first_text_and_blob()? else {
+            continue;
+        };
+        packs.extend_from_slice(ids);
+        update.bind_blob(1, trace_id)?;
+        update.bind_blob(2, &packs)?;
+        update.execute()?;
     }
     Ok(())
 }
 
-/// The batch's changes to its traces' summaries (service lists included)
-/// and the traces each request id is in.
-pub(crate) fn traces(db: &Db, batch: &Batch) -> Result<()> {
+/// The batch's changes to its traces' summaries (service lists and pack
+/// ids included; `packs` from `packs`) and the traces each request id is in.
+pub(crate) fn traces(db: &Db, batch: &Batch, packs: &HashMap<TraceId, Vec<u8>>) -> Result<()> {
     let deltas = rows::trace_deltas(batch);
     let mut stmt = db.prepare(TRACE)?;
-    let mut known = db.prepare(TRACE_SERVICES)?;
+    let mut known = db.prepare(TRACE_KNOWN)?;
     for d in &deltas {
         known.bind_blob(1, &d.trace_id)?;
-        let services = match known.first_text()? {
-            Some(stored) => rows::service_list::union(&stored, &d.services),
-            None => d.services.clone(),
+        let new_packs = packs.get(&d.trace_id).map_or(&[][..], |p| &p[..]);
+        let (services, packs) = match known.first_text_and_blob()? {
+            Some((stored, stored_packs)) => (
+                rows::service_list::union(&stored, &d.services),
+                [stored_packs, new_packs.to_vec()].concat(),
+            ),
+            None => (d.services.clone(), new_packs.to_vec()),
         };
         stmt.bind_blob(1, &d.trace_id)?;
         stmt.bind_int(2, d.start_ns)?;
@@ -79,6 +102,7 @@ pub(crate) fn traces(db: &Db, batch: &Batch) -> Result<()> {
         stmt.bind_opt_text(6, d.root_service.as_deref())?;
         stmt.bind_opt_text(7, d.root_name.as_deref())?;
         stmt.bind_text(8, &services)?;
+        stmt.bind_blob(9, &packs)?;
         stmt.execute()?;
     }
     let mut stmt = db.prepare(REQUEST_TRACE)?;

@@ -169,18 +169,19 @@ impl Stmt<'_> {
         stepped.map(|_| ())
     }
 
-    /// Runs a statement for the text of its first row's first column
-    /// (`None` without a row), then readies it for the next.
-    pub(crate) fn first_text(&mut self) -> Result<Option<String>> {
-        let text = match self.step() {
-            Ok(true) => String::from_utf8(self.bytes(0, true).to_vec())
-                .map(Some)
-                .map_err(|_| StoreError::Scan("a text that is not UTF-8".into())),
+    /// Runs a statement for its first row's first column as text and
+    /// second as a blob (`None` without a row), then readies it for the next.
+    pub(crate) fn first_text_and_blob(&mut self) -> Result<Option<(String, Vec<u8>)>> {
+        let row = match self.step() {
+            Ok(true) => match String::from_utf8(self.bytes(0, true).to_vec()) {
+                Ok(text) => Ok(Some((text, self.bytes(1, false).to_vec()))),
+                Err(_) => Err(StoreError::Scan("a text that is not UTF-8".into())),
+            },
             Ok(false) => Ok(None),
             Err(e) => Err(e),
         };
         self.reset();
-        text
+        row
     }
 
     fn reset(&mut self) {

@@ -79,11 +79,8 @@ impl Ctx {
             .unwrap_or_else(|e| panic!("second Store::open({}) failed: {e}", self.url))
     }
 
-    /// `TABLES`, and the rows naming the packs of each trace.
     pub fn tables(&self) -> Vec<&'static str> {
-        let mut tables = TABLES.to_vec();
-        tables.push("trace_packs");
-        tables
+        TABLES.to_vec()
     }
 
     /// The rows of `table`; for "spans", the spans its packs hold.

@@ -14,7 +14,6 @@ use crate::harness::{self, Backend, Ctx};
 /// reports read, their indexes, and `trace_services`.
 const SQLITE_BEFORE: &str = "
     DROP TABLE span_packs;
-    DROP TABLE trace_packs;
     CREATE TABLE spans (
         id INTEGER PRIMARY KEY, trace_id BLOB NOT NULL, span_id BLOB NOT NULL,
         parent_span_id BLOB, resource_id INTEGER NOT NULL, scope_id INTEGER NOT NULL,
@@ -42,6 +41,7 @@ const SQLITE_BEFORE: &str = "
     CREATE INDEX spans_packed_window ON spans_packed (start_hi, start_lo);
     DROP INDEX traces_window;
     ALTER TABLE traces DROP COLUMN services;
+    ALTER TABLE traces DROP COLUMN packs;
     CREATE INDEX traces_window ON traces (start_ns, end_ns, error_count);
     CREATE TABLE trace_services (trace_id BLOB NOT NULL, service TEXT NOT NULL,
         PRIMARY KEY (trace_id, service)) WITHOUT ROWID;
@@ -50,7 +50,6 @@ const SQLITE_BEFORE: &str = "
 
 const POSTGRES_BEFORE: &str = "
     DROP TABLE span_packs;
-    DROP TABLE trace_packs;
     CREATE TABLE spans (
         trace_id BYTEA NOT NULL, span_id BYTEA NOT NULL, parent_span_id BYTEA,
         resource_id BIGINT NOT NULL, scope_id BIGINT NOT NULL, service TEXT NOT NULL,
@@ -71,6 +70,7 @@ const POSTGRES_BEFORE: &str = "
         spans INTEGER NOT NULL, data BYTEA NOT NULL);
     CREATE INDEX spans_packed_window ON spans_packed (start_hi, start_lo);
     ALTER TABLE traces DROP COLUMN services;
+    ALTER TABLE traces DROP COLUMN packs;
     CREATE TABLE trace_services (trace_id BYTEA NOT NULL, service TEXT NOT NULL,
         PRIMARY KEY (trace_id, service));
     CREATE INDEX trace_services_service ON trace_services (service, trace_id);
