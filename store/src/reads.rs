@@ -237,6 +237,56 @@ macro_rules! impl_reads {
             &self,
             query: &$crate::read::TraceQuery,
         ) -> $crate::Result<Vec<$crate::read::TraceSummary>> {
+            let Some(mut conditions) = $crate::span_reads::SpanConditions::of(query)? else {
+                return self.trace_rows(query, None, query.offset, query.limit).await;
+            };
+            // The span conditions first asked of the newest (or longest)
+            // traces that meet the others, through their own packs: a
+            // common condition is answered from a few packs. Only when too
+            // few of them match is every pack of the window read.
+            let wanted = u64::from(query.offset) + u64::from(query.limit);
+            let candidates: Vec<Vec<u8>> = self
+                .trace_rows(query, None, 0, $crate::span_reads::PROBE_TRACES)
+                .await?
+                .into_iter()
+                .filter_map(|t| hex::decode(t.trace_id).ok())
+                .collect();
+            let packs = self.packs_of_traces(&candidates, conditions.needs_details()).await?;
+            let mut unpacker = $crate::packed::Unpacker::default();
+            for (data, details) in &packs {
+                let details = conditions.needs_details().then_some(&details[..]);
+                $crate::blocking(|| conditions.scan(&mut unpacker, data, details))?;
+            }
+            let met = conditions.traces();
+            let matched = candidates
+                .iter()
+                .filter(|t| <$crate::model::TraceId>::try_from(t.as_slice()).is_ok_and(|t| met.contains(&t)))
+                .count() as u64;
+            let met = if matched >= wanted || (candidates.len() as u32) < $crate::span_reads::PROBE_TRACES {
+                met
+            } else {
+                // Spans of a trace start no earlier than the trace does.
+                let from = query.start.unwrap_or(i64::MIN);
+                let conditions = $crate::span_reads::SpanConditions::of(query)?
+                    .expect("the query has span conditions");
+                self.scan_packs(from, conditions).await?.traces()
+            };
+            if met.is_empty() {
+                return Ok(Vec::new());
+            }
+            self.trace_rows(query, Some(met), query.offset, query.limit).await
+        }
+
+        /// The summaries of the traces that meet the query's conditions on
+        /// the summary rows (not those on spans: `traces` asks those), among
+        /// `among` when given, in the query's order, `limit` from `offset`.
+        async fn trace_rows(
+            &self,
+            query: &$crate::read::TraceQuery,
+            among: Option<std::collections::HashSet<$crate::model::TraceId>>,
+            offset: u32,
+            limit: u32,
+        ) -> $crate::Result<Vec<$crate::read::TraceSummary>> {
             // The page's ids first, ordered and cut from `traces_window`
             // alone (start, end, error count and the key); the other
             // columns only for the rows kept.
@@ -248,15 +298,9 @@ macro_rules! impl_reads {
                 q.push(" AND ");
                 push_contains(&mut q, "t.services", $crate::rows::service_list::token(service));
             }
-            if let Some(conditions) = $crate::span_reads::SpanConditions::of(query)? {
-                // Spans of a trace start no earlier than the trace does.
-                let from = query.start.unwrap_or(i64::MIN);
-                let met = self.scan_packs(from, conditions).await?.traces();
-                if met.is_empty() {
-                    return Ok(Vec::new());
-                }
+            if let Some(among) = among {
                 q.push(" AND ");
-                push_in_ids(&mut q, "t.trace_id", met);
+                push_in_ids(&mut q, "t.trace_id", among);
             }
             match query.failed {
                 Some(true) => {
@@ -286,9 +330,9 @@ macro_rules! impl_reads {
             };
             q.push(order)
                 .push(" LIMIT ")
-                .push_bind(i64::from(query.limit))
+                .push_bind(i64::from(limit))
                 .push(" OFFSET ")
-                .push_bind(i64::from(query.offset))
+                .push_bind(i64::from(offset))
                 .push(") page JOIN traces t ON t.trace_id = page.trace_id")
                 .push(order);
             let rows = q

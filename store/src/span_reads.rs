@@ -133,6 +133,11 @@ pub(crate) fn sort(spans: &mut [SpanView]) {
     });
 }
 
+/// Traces a search with span conditions first asks them of (the newest,
+/// or longest, that meet its other conditions), before reading every pack
+/// of its window.
+pub(crate) const PROBE_TRACES: u32 = 1000;
+
 /// Trace search's span conditions: the operation, and each attribute
 /// filter, each met by some span of the trace (not necessarily the same).
 pub(crate) struct SpanConditions {

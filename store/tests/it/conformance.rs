@@ -2200,6 +2200,52 @@ pub async fn trace_search(ctx: Ctx) {
     }
 }
 
+/// Span conditions (operation, attributes) are first asked of the newest
+/// thousand traces; a trace older than those is still found, by reading
+/// every pack, and a condition the newest meet answers from them alone.
+pub async fn span_conditions_reach_past_the_newest_traces(ctx: Ctx) {
+    const TRACES: u64 = 1_200;
+    let spans = (1..=TRACES)
+        .map(|n| {
+            let (name, kind) = if n == 1 { ("rare", "old") } else { ("common", "new") };
+            let mut span = timed(span(tid(n), sid(n), None, name), T0 + n as i64, T0 + n as i64 + 5);
+            span.attributes = attrs([("kind", s(kind)), ("n", Value::Int(n as i64))]);
+            span
+        })
+        .collect();
+    write(&ctx, &spans_batch("svc", spans)).await;
+    let search = |operation: Option<&str>, attributes: &[&str], limit: u32| {
+        let query = store::TraceQuery {
+            operation: operation.map(str::to_owned),
+            attributes: attributes
+                .iter()
+                .map(|a| store::AttributeFilter::parse(a).expect("filter"))
+                .collect(),
+            limit,
+            ..Default::default()
+        };
+        let store = ctx.store.clone();
+        async move {
+            store
+                .traces(&query)
+                .await
+                .expect("search")
+                .into_iter()
+                .map(|t| t.trace_id)
+                .collect::<Vec<_>>()
+        }
+    };
+    let id = |n: u64| hex::encode(tid(n));
+    assert_eq!(search(Some("rare"), &[], 10).await, [id(1)], "[{:?}]", ctx.backend);
+    assert_eq!(search(None, &["kind=old"], 10).await, [id(1)]);
+    assert_eq!(search(None, &["n<3"], 10).await, [id(2), id(1)]);
+    assert_eq!(search(Some("rare"), &["kind=new"], 10).await, Vec::<String>::new());
+    assert_eq!(
+        search(Some("common"), &["kind=new"], 3).await,
+        [id(TRACES), id(TRACES - 1), id(TRACES - 2)]
+    );
+}
+
 /// A span id pasted alone finds every trace holding it among many commits
 /// (only the packs whose filter may hold it are read), also in a pack whose
 /// filter is damaged, and nothing for an id no span has.

@@ -58,6 +58,7 @@ conformance!(
     trace_search,
     request_resolution,
     span_ids_resolve_among_many_commits,
+    span_conditions_reach_past_the_newest_traces,
     service_red,
     span_nodes_and_spans_by_id,
     report_spans_stream_the_window,
