@@ -194,8 +194,7 @@ impl SqliteStore {
             let mut handle = tx.lock_handle().await?;
             crate::blocking(|| {
                 crate::sqlite_scan::with_locked(&mut handle, |db| {
-                    let trace_packs =
-                        crate::sqlite_insert::packs(db, std::slice::from_ref(&pack))?;
+                    let trace_packs = crate::sqlite_insert::packs(db, std::slice::from_ref(&pack))?;
                     crate::sqlite_insert::link(db, &trace_packs)
                 })
             })?;
@@ -311,26 +310,19 @@ impl SqliteStore {
         let metric_ids = self
             .intern_metrics(&mut tx, &metrics, &resource_ids, &scope_ids)
             .await?;
-        if !batch.spans.is_empty() {
-            let mut handle = tx.lock_handle().await?;
-            crate::blocking(|| {
-                crate::sqlite_scan::with_locked(&mut handle, |db| {
-                    let trace_packs = crate::sqlite_insert::packs(db, packs)?;
-                    crate::sqlite_insert::traces(db, batch, &trace_packs)
-                })
-            })?;
-        }
         insert_logs(&mut tx, batch, &resource_ids, &scope_ids).await?;
         insert_points(&mut tx, batch, &point_metric, &metric_ids).await?;
-        for (name, n) in rows::counter_deltas(batch) {
-            if n > 0 {
-                sqlx::query("UPDATE counters SET value = value + $1 WHERE name = $2")
-                    .bind(i64::try_from(n).unwrap_or(i64::MAX))
-                    .bind(name)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-        }
+        let mut handle = tx.lock_handle().await?;
+        crate::blocking(|| {
+            crate::sqlite_scan::with_locked(&mut handle, |db| {
+                if !batch.spans.is_empty() {
+                    let trace_packs = crate::sqlite_insert::packs(db, packs)?;
+                    crate::sqlite_insert::traces(db, batch, &trace_packs)?;
+                }
+                crate::sqlite_insert::counters(db, batch)
+            })
+        })?;
+        drop(handle);
         tx.commit().await?;
         self.committed.notify_one();
 

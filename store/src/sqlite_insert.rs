@@ -1,5 +1,5 @@
 //! The writer's span and trace rows (the batch's packs, the traces'
-//! summaries with the packs each trace is in), stepped through SQLite's C API on
+//! summaries with the packs each trace is in) and the counters, stepped through SQLite's C API on
 //! the writer's own connection inside its transaction: one statement
 //! prepared per batch, stepped once per row. Through sqlx every value was
 //! copied into sqlx's arguments and each multi-row statement parsed and
@@ -35,6 +35,8 @@ const TRACE: &CStr = c"INSERT INTO traces (trace_id, start_ns, end_ns, span_coun
     root_name = coalesce(excluded.root_name, root_name), \
     services = excluded.services, \
     packs = excluded.packs";
+
+const COUNTER: &CStr = c"UPDATE counters SET value = value + ?1 WHERE name = ?2";
 
 const REQUEST_TRACE: &CStr =
     c"INSERT INTO request_traces (request_id, trace_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING";
@@ -110,6 +112,19 @@ pub(crate) fn traces(db: &Db, batch: &Batch, packs: &HashMap<TraceId, Vec<u8>>) 
         stmt.bind_text(1, request_id)?;
         stmt.bind_blob(2, &trace_id)?;
         stmt.execute()?;
+    }
+    Ok(())
+}
+
+/// The batch's additions to the running totals (`rows::counter_deltas`).
+pub(crate) fn counters(db: &Db, batch: &Batch) -> Result<()> {
+    let mut stmt = db.prepare(COUNTER)?;
+    for (name, n) in rows::counter_deltas(batch) {
+        if n > 0 {
+            stmt.bind_int(1, i64::try_from(n).unwrap_or(i64::MAX))?;
+            stmt.bind_text(2, name)?;
+            stmt.execute()?;
+        }
     }
     Ok(())
 }
