@@ -2207,8 +2207,16 @@ pub async fn span_conditions_reach_past_the_newest_traces(ctx: Ctx) {
     const TRACES: u64 = 1_200;
     let spans = (1..=TRACES)
         .map(|n| {
-            let (name, kind) = if n == 1 { ("rare", "old") } else { ("common", "new") };
-            let mut span = timed(span(tid(n), sid(n), None, name), T0 + n as i64, T0 + n as i64 + 5);
+            let (name, kind) = if n == 1 {
+                ("rare", "old")
+            } else {
+                ("common", "new")
+            };
+            let mut span = timed(
+                span(tid(n), sid(n), None, name),
+                T0 + n as i64,
+                T0 + n as i64 + 5,
+            );
             span.attributes = attrs([("kind", s(kind)), ("n", Value::Int(n as i64))]);
             span
         })
@@ -2236,10 +2244,18 @@ pub async fn span_conditions_reach_past_the_newest_traces(ctx: Ctx) {
         }
     };
     let id = |n: u64| hex::encode(tid(n));
-    assert_eq!(search(Some("rare"), &[], 10).await, [id(1)], "[{:?}]", ctx.backend);
+    assert_eq!(
+        search(Some("rare"), &[], 10).await,
+        [id(1)],
+        "[{:?}]",
+        ctx.backend
+    );
     assert_eq!(search(None, &["kind=old"], 10).await, [id(1)]);
     assert_eq!(search(None, &["n<3"], 10).await, [id(2), id(1)]);
-    assert_eq!(search(Some("rare"), &["kind=new"], 10).await, Vec::<String>::new());
+    assert_eq!(
+        search(Some("rare"), &["kind=new"], 10).await,
+        Vec::<String>::new()
+    );
     assert_eq!(
         search(Some("common"), &["kind=new"], 3).await,
         [id(TRACES), id(TRACES - 1), id(TRACES - 2)]
