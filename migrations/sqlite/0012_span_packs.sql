@@ -1,17 +1,14 @@
--- Spans are stored in packs, one a commit, and nowhere else (ADR 0011): the
--- pack's `data` (store::packed) has what reports and searches read, its
--- `details` (store::details) the rest of each span, `span_filter`
--- (store::span_filter) its span ids; `traces.packs` lists the packs holding
+-- Spans are stored in packs, one an export as received, and nowhere else
+-- (ADR 0011): the pack's `data` (store::packed) has what reports and
+-- searches read, its `details` (store::details) the rest of each span,
+-- `span_filter` (store::span_filter) its span ids; `traces.packs` lists the packs holding
 -- each trace's spans (store::rows::pack_ids), in the summary row each
 -- commit updates anyway. No row and no index entry a span: those were what
 -- bounded the writer and what took the disk.
 --
--- The packs stored before are dropped here; loupe rebuilds them from the
--- span rows in Rust (store::convert, run by `loupe migrate` and at start)
--- and then drops those rows, in one transaction.
-DROP TABLE spans_packed;
-DROP INDEX spans_trace;
-DROP INDEX spans_requests;
+-- loupe rewrites the span rows stored before into packs in Rust
+-- (store::convert, run by `loupe migrate` and at start), then drops them,
+-- their indexes and the older packs (`spans_packed`), in one transaction.
 CREATE TABLE span_packs (
     id INTEGER PRIMARY KEY,
     start_lo INTEGER NOT NULL,

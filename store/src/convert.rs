@@ -15,7 +15,8 @@ pub(crate) const PACK_SPANS: i64 = 1024;
 /// The columns of an old span row that `OldSpan` reads; `s` the span rows
 /// with their payload, `r` and `sc` their resource and scope.
 pub(crate) const OLD_SPAN_COLUMNS: &str = "s.trace_id, s.span_id, s.parent_span_id, \
-     r.fingerprint AS resource_fp, sc.fingerprint AS scope_fp, s.service, s.name, s.kind, \
+     coalesce(r.fingerprint, 0) AS resource_fp, coalesce(sc.fingerprint, 0) AS scope_fp, \
+     s.service, s.name, s.kind, \
      s.start_ns, s.end_ns, s.status_code, s.status_message, s.is_error, s.trace_state, s.flags, \
      s.request_id, s.http_route, s.http_method, s.http_status, s.rpc_service, s.rpc_method, \
      s.db_system, s.exception_type, s.attributes, s.events, s.links, \
@@ -60,15 +61,35 @@ fn count(n: i64) -> u32 {
     u32::try_from(n.max(0)).unwrap_or(u32::MAX)
 }
 
-/// The rows as one pack (`None` for no rows). The payload is carried over
-/// as its stored JSON text, unparsed.
-pub(crate) fn pack(rows: Vec<OldSpan>) -> Result<Option<Pack>> {
+/// The rows as one pack (`None` for no rows), and how many rows were
+/// refused (ids of the wrong length: loupe never wrote such, but one
+/// damaged row must not stop every start). The payload is carried over as
+/// its stored JSON text, unparsed.
+pub(crate) fn pack(rows: Vec<OldSpan>) -> (Result<Option<Pack>>, u64) {
+    let total = rows.len() as u64;
+    let (pack, packed) = pack_valid(rows);
+    (pack, total - packed)
+}
+
+/// The valid rows as one pack, and how many there were.
+fn pack_valid(rows: Vec<OldSpan>) -> (Result<Option<Pack>>, u64) {
     let mut batch = Batch::default();
     let mut details = Vec::with_capacity(rows.len());
     // The pack names a span's service through its resource; one resource
     // per distinct (fingerprint, service) keeps each row's own.
     let mut resources: Vec<(i64, String)> = Vec::new();
     for row in rows {
+        let ids = (
+            crate::rows::fixed_id::<16>(&row.trace_id, "trace"),
+            crate::rows::fixed_id::<8>(&row.span_id, "span"),
+            row.parent_span_id
+                .as_deref()
+                .map(|p| crate::rows::fixed_id::<8>(p, "parent span"))
+                .transpose(),
+        );
+        let (Ok(trace_id), Ok(span_id), Ok(parent_span_id)) = ids else {
+            continue;
+        };
         let key = (row.resource_fp, row.service);
         let resource_idx = match resources.iter().position(|r| *r == key) {
             Some(i) => i,
@@ -86,13 +107,9 @@ pub(crate) fn pack(rows: Vec<OldSpan>) -> Result<Option<Pack>> {
         batch.spans.push(Span {
             resource_idx,
             scope_idx: 0,
-            trace_id: crate::rows::fixed_id(&row.trace_id, "trace")?,
-            span_id: crate::rows::fixed_id(&row.span_id, "span")?,
-            parent_span_id: row
-                .parent_span_id
-                .as_deref()
-                .map(|p| crate::rows::fixed_id(p, "parent span"))
-                .transpose()?,
+            trace_id,
+            span_id,
+            parent_span_id,
             trace_state: String::new(),
             flags: 0,
             name: row.name,
@@ -140,7 +157,21 @@ pub(crate) fn pack(rows: Vec<OldSpan>) -> Result<Option<Pack>> {
             links: row.links,
         });
     }
-    crate::packed::pack(&batch, &details)
+    let packed = batch.spans.len() as u64;
+    (crate::packed::pack(&batch, &details), packed)
+}
+
+/// Logged when the conversion is done.
+pub(crate) fn report(converted: u64, skipped: u64) {
+    if converted > 0 {
+        tracing::info!(spans = converted, "span rows rewritten into packs");
+    }
+    if skipped > 0 {
+        tracing::warn!(
+            rows = skipped,
+            "span rows with ids of the wrong length were left out of the packs"
+        );
+    }
 }
 
 /// Logged as the conversion goes, so that a long one is seen to progress.

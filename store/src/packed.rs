@@ -1,5 +1,5 @@
 //! The spans of one commit packed into one value, for the reports
-//! (`spans_packed`, ADR 0007). Databases hand over a million rows no faster
+//! (`span_packs.data`, ADR 0007, 0011). Databases hand over a million rows no faster
 //! than about a microsecond each whatever their width, which alone put a
 //! report over a day of a million spans past a second; a thousand packed
 //! values of a thousand spans each arrive in a fraction of that.
@@ -229,11 +229,16 @@ pub struct Unpacker {
 }
 
 impl Unpacker {
-    /// Every span of `data`, in pack order.
+    /// Every span of `data`, in pack order (a start at `i64::MAX` too).
     pub fn all(&mut self, data: &[u8]) -> Result<Vec<ReportSpan>> {
         let mut spans = Vec::new();
-        self.unpack(data, i64::MIN, i64::MAX, &mut |s| spans.push(s))?;
+        self.each(data, &mut |s| spans.push(s))?;
         Ok(spans)
+    }
+
+    /// Hands `each` every span of `data`, in pack order.
+    pub fn each(&mut self, data: &[u8], each: &mut impl FnMut(ReportSpan)) -> Result<()> {
+        self.unpack_in(data, &|_| true, each)
     }
 
     /// Hands `each` every span of `data` that started in `[start, end)`.
@@ -244,8 +249,18 @@ impl Unpacker {
         end: i64,
         each: &mut impl FnMut(ReportSpan),
     ) -> Result<()> {
+        self.unpack_in(data, &|t| t >= start && t < end, each)
+    }
+
+    /// Hands `each` every span of `data` whose start `within` accepts.
+    fn unpack_in(
+        &mut self,
+        data: &[u8],
+        within: &dyn Fn(i64) -> bool,
+        each: &mut impl FnMut(ReportSpan),
+    ) -> Result<()> {
         if data.first() != Some(&ZSTD) {
-            return self.unpack_plain(data, start, end, each);
+            return self.unpack_plain(data, within, each);
         }
         let frame = &data[1..];
         let size = match zstd::zstd_safe::get_frame_content_size(frame) {
@@ -264,7 +279,7 @@ impl Unpacker {
         let read = match unzip.decompress_to_buffer(frame, &mut unzipped) {
             Ok(n) if n == size => match unzipped.first() {
                 Some(&ZSTD) => Err(corrupt("compressed twice".into())),
-                _ => self.unpack_plain(&unzipped, start, end, each),
+                _ => self.unpack_plain(&unzipped, within, each),
             },
             Ok(_) => Err(corrupt("shorter than its frame says".into())),
             Err(e) => Err(corrupt(format!("zstd: {e}"))),
@@ -277,8 +292,7 @@ impl Unpacker {
     fn unpack_plain(
         &mut self,
         data: &[u8],
-        start: i64,
-        end: i64,
+        within: &dyn Fn(i64) -> bool,
         each: &mut impl FnMut(ReportSpan),
     ) -> Result<()> {
         let mut r = Reader { data, at: 0 };
@@ -305,7 +319,7 @@ impl Unpacker {
             let (kind, is_error) = (fixed[48], fixed[49]);
             let wire_bytes = i32::from_be_bytes(field(50, 4).try_into().expect("4 bytes"));
             let mut texts: [Option<Arc<str>>; TEXTS] = Default::default();
-            if start_ns < start || start_ns >= end {
+            if !within(start_ns) {
                 // Skipped, but read: the next span starts after its texts.
                 if format == TABLE {
                     r.take(2 * TEXTS)?;
@@ -430,7 +444,8 @@ mod tests {
     use crate::value::Attributes;
 
     fn span(trace: u8, id: u8, parent: Option<u8>, start: i64, derived: Derived) -> Span {
-        let mut span = crate::rows::tests::span(trace, id, parent, start, start + 7, false);
+        let mut span =
+            crate::rows::tests::span(trace, id, parent, start, start.saturating_add(7), false);
         span.resource_idx = usize::from(id % 2);
         span.kind = SpanKind::Client;
         span.derived = derived;
@@ -561,6 +576,25 @@ mod tests {
         let got = unpack(&data, 0, i64::MAX).expect("unpack");
         assert_eq!(got.len(), 70_000);
         assert_eq!(&*got[69_999].name, "name 69999");
+    }
+
+    #[test]
+    fn every_span_comes_back_whatever_its_start() {
+        let b = batch(vec![
+            span(1, 1, None, i64::MAX, Derived::default()),
+            span(1, 2, None, i64::MIN, Derived::default()),
+        ]);
+        let data = pack(&b, &details(&b))
+            .expect("packed")
+            .expect("a pack")
+            .data;
+        let starts: Vec<i64> = Unpacker::default()
+            .all(&data)
+            .expect("unpack")
+            .iter()
+            .map(|s| s.start_ns)
+            .collect();
+        assert_eq!(starts, [i64::MAX, i64::MIN]);
     }
 
     #[test]

@@ -435,16 +435,6 @@ async fn upsert_traces(
 const CONVERT_LOCK: i64 = 7_406_111_705_311_011;
 
 impl PgStore {
-    /// Trace search's span conditions asked of every pack of spans started
-    /// from `from` on.
-    async fn scan_packs(
-        &self,
-        from: i64,
-        conditions: crate::span_reads::SpanConditions,
-    ) -> Result<crate::span_reads::SpanConditions> {
-        self.scan_packs_sqlx(from, conditions).await
-    }
-
     /// Rewrites the span rows of an older database into packs and drops
     /// them (`convert`), in one transaction, under an advisory lock: a
     /// process starting meanwhile waits, then finds nothing to do.
@@ -460,15 +450,17 @@ impl PgStore {
         if !old {
             return Ok(());
         }
+        // In the table's own order, roughly the order of writing: sorting
+        // by start would spill the whole table to disk first.
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "DECLARE old_spans NO SCROLL CURSOR FOR SELECT {} FROM spans s \
-             JOIN resources r ON r.id = s.resource_id JOIN scopes sc ON sc.id = s.scope_id \
-             ORDER BY s.start_ns",
+             LEFT JOIN resources r ON r.id = s.resource_id \
+             LEFT JOIN scopes sc ON sc.id = s.scope_id",
             crate::convert::OLD_SPAN_COLUMNS
         )))
         .execute(&mut *tx)
         .await?;
-        let mut converted = 0u64;
+        let (mut converted, mut skipped) = (0u64, 0u64);
         loop {
             let rows: Vec<crate::convert::OldSpan> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "FETCH {} FROM old_spans",
@@ -476,10 +468,15 @@ impl PgStore {
             )))
             .fetch_all(&mut *tx)
             .await?;
-            converted += rows.len() as u64;
-            let Some(pack) = crate::blocking(|| crate::convert::pack(rows))? else {
+            if rows.is_empty() {
                 break;
+            }
+            let (pack, refused) = crate::blocking(|| crate::convert::pack(rows));
+            skipped += refused;
+            let Some(pack) = pack? else {
+                continue;
             };
+            converted += pack.spans.max(0) as u64;
             let trace_packs = insert_packs(&mut tx, std::slice::from_ref(&pack)).await?;
             let (traces, ids): (Vec<Vec<u8>>, Vec<Vec<u8>>) = trace_packs
                 .into_iter()
@@ -496,13 +493,13 @@ impl PgStore {
             .await?;
             crate::convert::progress(converted);
         }
-        sqlx::raw_sql("CLOSE old_spans; DROP VIEW span_rows; DROP TABLE spans;")
-            .execute(&mut *tx)
-            .await?;
+        sqlx::raw_sql(
+            "CLOSE old_spans; DROP VIEW span_rows; DROP TABLE spans; DROP TABLE spans_packed;",
+        )
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
-        if converted > 0 {
-            tracing::info!(spans = converted, "span rows rewritten into packs");
-        }
+        crate::convert::report(converted, skipped);
         Ok(())
     }
 }

@@ -56,13 +56,9 @@ macro_rules! impl_reads {
             }))
         }
 
-        /// The packs holding spans of these traces, each once: (data,
-        /// details), details empty unless asked for.
-        async fn packs_of_traces(
-            &self,
-            trace_ids: &[Vec<u8>],
-            with_details: bool,
-        ) -> $crate::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        /// The ids of the packs holding spans of these traces, each once,
+        /// in writing order.
+        async fn pack_ids_of_traces(&self, trace_ids: &[Vec<u8>]) -> $crate::Result<Vec<i64>> {
             let mut ids = std::collections::BTreeSet::new();
             for chunk in trace_ids.chunks(500) {
                 let mut q = sqlx::QueryBuilder::<$db>::new(
@@ -77,28 +73,34 @@ macro_rules! impl_reads {
                     ids.extend($crate::rows::pack_ids::of(&list));
                 }
             }
-            let ids: Vec<i64> = ids.into_iter().collect();
-            let mut packs = Vec::new();
-            for chunk in ids.chunks(100) {
-                let mut q = sqlx::QueryBuilder::<$db>::new(if with_details {
-                    "SELECT data, details FROM span_packs WHERE id IN ("
-                } else {
-                    "SELECT data, span_filter FROM span_packs WHERE id IN ("
-                });
-                let mut list = q.separated(", ");
-                for id in chunk {
-                    list.push_bind(*id);
-                }
-                q.push(")");
-                for (data, details) in q
-                    .build_query_as::<(Vec<u8>, Vec<u8>)>()
-                    .fetch_all(&self.$pool)
-                    .await?
-                {
-                    packs.push((data, if with_details { details } else { Vec::new() }));
-                }
+            Ok(ids.into_iter().collect())
+        }
+
+        /// Packs by id: (data, details), details empty unless asked for.
+        /// Callers ask for a few at a time (`PACKS_AT_ONCE`), so that memory
+        /// holds a few packs whatever the traces' number.
+        async fn packs_by_id(
+            &self,
+            ids: &[i64],
+            with_details: bool,
+        ) -> $crate::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+            let mut q = sqlx::QueryBuilder::<$db>::new(if with_details {
+                "SELECT data, details FROM span_packs WHERE id IN ("
+            } else {
+                "SELECT data, span_filter FROM span_packs WHERE id IN ("
+            });
+            let mut list = q.separated(", ");
+            for id in ids {
+                list.push_bind(*id);
             }
-            Ok(packs)
+            q.push(")");
+            Ok(q
+                .build_query_as::<(Vec<u8>, Vec<u8>)>()
+                .fetch_all(&self.$pool)
+                .await?
+                .into_iter()
+                .map(|(data, details)| (data, if with_details { details } else { Vec::new() }))
+                .collect())
         }
 
         /// The stored resources and scopes of these fingerprints.
@@ -161,8 +163,14 @@ macro_rules! impl_reads {
             if wanted.is_empty() {
                 return Ok(Vec::new());
             }
-            let packs = self.packs_of_traces(trace_ids, true).await?;
-            $crate::blocking(|| $crate::span_reads::full_spans(&packs, |t| wanted.contains(t)))
+            let mut spans = Vec::new();
+            for ids in self.pack_ids_of_traces(trace_ids).await?.chunks($crate::span_reads::PACKS_AT_ONCE) {
+                let packs = self.packs_by_id(ids, true).await?;
+                spans.extend($crate::blocking(|| {
+                    $crate::span_reads::full_spans(&packs, |t| wanted.contains(t))
+                })?);
+            }
+            Ok(spans)
         }
 
         /// The spans given, as the API serves them.
@@ -237,44 +245,59 @@ macro_rules! impl_reads {
             &self,
             query: &$crate::read::TraceQuery,
         ) -> $crate::Result<Vec<$crate::read::TraceSummary>> {
-            let Some(mut conditions) = $crate::span_reads::SpanConditions::of(query)? else {
+            if $crate::span_reads::SpanConditions::of(query)?.is_none() {
                 return self.trace_rows(query, None, query.offset, query.limit).await;
-            };
-            // The span conditions first asked of the newest (or longest)
-            // traces that meet the others, through their own packs: a
-            // common condition is answered from a few packs. Only when too
-            // few of them match is every pack of the window read.
-            let wanted = u64::from(query.offset) + u64::from(query.limit);
-            let candidates: Vec<Vec<u8>> = self
-                .trace_rows(query, None, 0, $crate::span_reads::PROBE_TRACES)
-                .await?
-                .into_iter()
-                .filter_map(|t| hex::decode(t.trace_id).ok())
-                .collect();
-            let packs = self.packs_of_traces(&candidates, conditions.needs_details()).await?;
-            let mut unpacker = $crate::packed::Unpacker::default();
-            for (data, details) in &packs {
-                let details = conditions.needs_details().then_some(&details[..]);
-                $crate::blocking(|| conditions.scan(&mut unpacker, data, details))?;
             }
-            let met = conditions.traces();
-            let matched = candidates
-                .iter()
-                .filter(|t| <$crate::model::TraceId>::try_from(t.as_slice()).is_ok_and(|t| met.contains(&t)))
-                .count() as u64;
-            let met = if matched >= wanted || (candidates.len() as u32) < $crate::span_reads::PROBE_TRACES {
-                met
-            } else {
-                // Spans of a trace start no earlier than the trace does.
-                let from = query.start.unwrap_or(i64::MIN);
-                let conditions = $crate::span_reads::SpanConditions::of(query)?
-                    .expect("the query has span conditions");
-                self.scan_packs(from, conditions).await?.traces()
-            };
-            if met.is_empty() {
+            // The span conditions are asked of the traces that meet the
+            // others, in the query's order, a page at a time through their
+            // own packs, until the page asked for is complete: a common
+            // condition is answered from the newest traces' few packs, a
+            // rare one reads the window a page of traces after another
+            // (pages growing fourfold), memory holding one page's packs.
+            let wanted = usize::try_from(u64::from(query.offset) + u64::from(query.limit))
+                .unwrap_or(usize::MAX);
+            let mut matched: Vec<$crate::model::TraceId> = Vec::new();
+            let mut seen: u32 = 0;
+            let mut page = $crate::span_reads::PROBE_TRACES;
+            let mut conditions = $crate::span_reads::SpanConditions::of(query)?
+                .expect("the query has span conditions");
+            let with_details = conditions.needs_details();
+            // Each pack is read once: what its spans met stays with their
+            // traces until those traces' turn (a trace is a candidate once).
+            let mut read: std::collections::HashSet<i64> = std::collections::HashSet::new();
+            let mut unpacker = $crate::packed::Unpacker::default();
+            while matched.len() < wanted {
+                let page_rows = self.trace_packs(query, seen, page).await?;
+                let pack_ids: std::collections::BTreeSet<i64> = page_rows
+                    .iter()
+                    .flat_map(|(_, packs)| packs.iter().copied())
+                    .filter(|id| !read.contains(id))
+                    .collect();
+                let pack_ids: Vec<i64> = pack_ids.into_iter().collect();
+                let candidates: Vec<$crate::model::TraceId> =
+                    page_rows.into_iter().map(|(t, _)| t).collect();
+                for pack_ids in pack_ids.chunks($crate::span_reads::PACKS_AT_ONCE) {
+                    for (data, details) in self.packs_by_id(pack_ids, with_details).await? {
+                        let details = with_details.then_some(&details[..]);
+                        $crate::blocking(|| conditions.scan(&mut unpacker, &data, details))?;
+                    }
+                    read.extend(pack_ids);
+                }
+                matched.extend(candidates.iter().filter(|t| conditions.met_all(t)));
+                conditions.forget(&candidates);
+                if (candidates.len() as u32) < page {
+                    break;
+                }
+                seen = seen.saturating_add(page);
+                page = page.saturating_mul(4).min($crate::span_reads::MAX_PROBE_TRACES);
+            }
+            let offset = usize::try_from(query.offset).unwrap_or(usize::MAX);
+            let shown: std::collections::HashSet<$crate::model::TraceId> =
+                matched.into_iter().skip(offset).take(query.limit as usize).collect();
+            if shown.is_empty() {
                 return Ok(Vec::new());
             }
-            self.trace_rows(query, Some(met), query.offset, query.limit).await
+            self.trace_rows(query, Some(shown), 0, query.limit).await
         }
 
         /// The summaries of the traces that meet the query's conditions on
@@ -287,13 +310,58 @@ macro_rules! impl_reads {
             offset: u32,
             limit: u32,
         ) -> $crate::Result<Vec<$crate::read::TraceSummary>> {
+            let rows = Self::trace_page(
+                query,
+                among,
+                offset,
+                limit,
+                "t.trace_id, t.root_service, t.root_name, t.start_ns, t.end_ns, \
+                 t.span_count, t.error_count, t.services",
+            )
+            .build_query_as::<$crate::rows::RawTraceSummary>()
+            .fetch_all(&self.$pool)
+            .await?;
+            Ok(rows
+                .into_iter()
+                .map($crate::rows::RawTraceSummary::into_summary)
+                .collect())
+        }
+
+        /// As `trace_rows`, each trace's id and the ids of its packs.
+        async fn trace_packs(
+            &self,
+            query: &$crate::read::TraceQuery,
+            offset: u32,
+            limit: u32,
+        ) -> $crate::Result<Vec<($crate::model::TraceId, Vec<i64>)>> {
+            let rows = Self::trace_page(query, None, offset, limit, "t.trace_id, t.packs")
+                .build_query_as::<(Vec<u8>, Vec<u8>)>()
+                .fetch_all(&self.$pool)
+                .await?;
+            rows.into_iter()
+                .map(|(trace_id, packs): (Vec<u8>, Vec<u8>)| {
+                    Ok((
+                        $crate::rows::fixed_id(&trace_id, "trace")?,
+                        $crate::rows::pack_ids::of(&packs).collect(),
+                    ))
+                })
+                .collect()
+        }
+
+        /// The query of `trace_rows`, selecting `columns` of `traces t`.
+        fn trace_page(
+            query: &$crate::read::TraceQuery,
+            among: Option<std::collections::HashSet<$crate::model::TraceId>>,
+            offset: u32,
+            limit: u32,
+            columns: &'static str,
+        ) -> sqlx::QueryBuilder<$db> {
             // The page's ids first, ordered and cut from `traces_window`
             // alone (start, end, error count and the key); the other
             // columns only for the rows kept.
-            let mut q = sqlx::QueryBuilder::<$db>::new(
-                "SELECT t.trace_id, t.root_service, t.root_name, t.start_ns, t.end_ns, \
-                 t.span_count, t.error_count, t.services FROM (SELECT t.trace_id FROM traces t WHERE 1 = 1",
-            );
+            let mut q = sqlx::QueryBuilder::<$db>::new(format!(
+                "SELECT {columns} FROM (SELECT t.trace_id FROM traces t WHERE 1 = 1"
+            ));
             if let Some(service) = &query.service {
                 q.push(" AND ");
                 push_contains(&mut q, "t.services", $crate::rows::service_list::token(service));
@@ -335,14 +403,7 @@ macro_rules! impl_reads {
                 .push_bind(i64::from(offset))
                 .push(") page JOIN traces t ON t.trace_id = page.trace_id")
                 .push(order);
-            let rows = q
-                .build_query_as::<$crate::rows::RawTraceSummary>()
-                .fetch_all(&self.$pool)
-                .await?;
-            Ok(rows
-                .into_iter()
-                .map($crate::rows::RawTraceSummary::into_summary)
-                .collect())
+            q
         }
 
         pub async fn request(
@@ -437,13 +498,19 @@ macro_rules! impl_reads {
                 .iter()
                 .filter_map(|t| <$crate::model::TraceId>::try_from(t.as_slice()).ok())
                 .collect();
-            let packs: Vec<Vec<u8>> = self
-                .packs_of_traces(trace_ids, false)
-                .await?
-                .into_iter()
-                .map(|(data, _)| data)
-                .collect();
-            $crate::blocking(|| $crate::span_reads::nodes(&packs, |t| wanted.contains(t)))
+            let mut nodes = Vec::new();
+            for ids in self.pack_ids_of_traces(trace_ids).await?.chunks($crate::span_reads::PACKS_AT_ONCE) {
+                let packs: Vec<Vec<u8>> = self
+                    .packs_by_id(ids, false)
+                    .await?
+                    .into_iter()
+                    .map(|(data, _)| data)
+                    .collect();
+                nodes.extend($crate::blocking(|| {
+                    $crate::span_reads::nodes(&packs, |t| wanted.contains(t))
+                })?);
+            }
+            Ok(nodes)
         }
 
         /// The spans of the given (trace id, span id) pairs.
@@ -484,23 +551,24 @@ macro_rules! impl_reads {
             &self,
             span_id: &$crate::model::SpanId,
         ) -> $crate::Result<Vec<Vec<u8>>> {
-            let filters = sqlx::query_as::<_, (i64, Vec<u8>)>("SELECT id, span_filter FROM span_packs")
-                .fetch_all(&self.$pool)
-                .await?;
-            let candidates: Vec<i64> = filters
-                .into_iter()
-                .filter(|(_, filter)| $crate::span_filter::may_contain(filter, span_id))
-                .map(|(id, _)| id)
-                .collect();
-            let mut traces = Vec::new();
-            for chunk in candidates.chunks(100) {
-                let mut q = sqlx::QueryBuilder::<$db>::new("SELECT data FROM span_packs WHERE id IN (");
-                let mut ids = q.separated(", ");
-                for id in chunk {
-                    ids.push_bind(*id);
+            use futures_util::TryStreamExt as _;
+            let mut filters = sqlx::query_as::<_, (i64, Vec<u8>)>("SELECT id, span_filter FROM span_packs")
+                .fetch(&self.$pool);
+            let mut candidates: Vec<i64> = Vec::new();
+            while let Some((id, filter)) = filters.try_next().await? {
+                if $crate::span_filter::may_contain(&filter, span_id) {
+                    candidates.push(id);
                 }
-                q.push(")");
-                let packs: Vec<Vec<u8>> = q.build_query_scalar().fetch_all(&self.$pool).await?;
+            }
+            drop(filters);
+            let mut traces = Vec::new();
+            for chunk in candidates.chunks($crate::span_reads::PACKS_AT_ONCE) {
+                let packs: Vec<Vec<u8>> = self
+                    .packs_by_id(chunk, false)
+                    .await?
+                    .into_iter()
+                    .map(|(data, _)| data)
+                    .collect();
                 let left = 1000 - traces.len();
                 for trace in $crate::blocking(|| $crate::span_reads::traces_with_span(&packs, span_id, left))? {
                     if !traces.contains(&trace) {
@@ -512,31 +580,6 @@ macro_rules! impl_reads {
                 }
             }
             Ok(traces)
-        }
-
-        /// Trace search's span conditions asked of every pack of spans
-        /// started from `from` on, through sqlx.
-        async fn scan_packs_sqlx(
-            &self,
-            from: i64,
-            mut conditions: $crate::span_reads::SpanConditions,
-        ) -> $crate::Result<$crate::span_reads::SpanConditions> {
-            use futures_util::TryStreamExt as _;
-            let sql = if conditions.needs_details() {
-                "SELECT data, details FROM span_packs WHERE start_hi >= $1"
-            } else {
-                "SELECT data, span_filter FROM span_packs WHERE start_hi >= $1"
-            };
-            let with_details = conditions.needs_details();
-            let mut packs = sqlx::query_as::<_, (Vec<u8>, Vec<u8>)>(sql)
-                .bind(from)
-                .fetch(&self.$pool);
-            let mut unpacker = $crate::packed::Unpacker::default();
-            while let Some((data, details)) = packs.try_next().await? {
-                let details = with_details.then_some(&details[..]);
-                $crate::blocking(|| conditions.scan(&mut unpacker, &data, details))?;
-            }
-            Ok(conditions)
         }
 
         pub async fn metrics(&self) -> $crate::Result<Vec<$crate::read::MetricInfo>> {

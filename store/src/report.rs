@@ -1,5 +1,5 @@
 //! What the load and cost reports read: spans narrowed to what the reports
-//! use (unpacked from `spans_packed`), so a day of spans never has to be
+//! use (unpacked from `span_packs.data`), so a day of spans never has to be
 //! held as full views.
 
 use std::sync::Arc;

@@ -366,6 +366,7 @@ pub(crate) fn fixed_id<const N: usize>(bytes: &[u8], what: &str) -> Result<[u8; 
 pub(crate) fn signal_of_table(table: &str) -> Option<Signal> {
     if table == "spans"
         || table.starts_with("spans_")
+        || table.starts_with("span_packs")
         || table.starts_with("trace")
         || table.starts_with("request_traces")
         || table == "payload_dicts"
@@ -711,6 +712,7 @@ pub(crate) mod tests {
             ("spans", Some(Signal::Spans)),
             ("spans_payload", Some(Signal::Spans)),
             ("spans_packed", Some(Signal::Spans)),
+            ("span_packs", Some(Signal::Spans)),
             ("traces", Some(Signal::Spans)),
             ("request_traces", Some(Signal::Spans)),
             ("logs", Some(Signal::Logs)),

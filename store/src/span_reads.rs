@@ -4,7 +4,7 @@
 //! the packs is the backends' (`reads`); what is done with them is here,
 //! pure, once for both.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use crate::details::SpanDetail;
 use crate::model::{Event, Link, SpanId, SpanKind, Status, StatusCode, TraceId};
@@ -48,7 +48,7 @@ pub(crate) fn nodes(packs: &[Vec<u8>], keep: impl Fn(&TraceId) -> bool) -> Resul
     let mut unpacker = Unpacker::default();
     let mut out = Vec::new();
     for data in packs {
-        unpacker.unpack(data, i64::MIN, i64::MAX, &mut |s| {
+        unpacker.each(data, &mut |s| {
             if keep(&s.trace_id) {
                 out.push(SpanNode {
                     trace_id: hex::encode(s.trace_id),
@@ -79,19 +79,20 @@ fn list<T: serde::de::DeserializeOwned>(text: Option<&str>, what: &str) -> Resul
 }
 
 /// The span as the API serves it, its resource and scope looked up by
-/// fingerprint.
+/// fingerprint (shown empty should a database have lost them: a span
+/// converted from a row whose resource row was missing).
 pub(crate) fn view(
     span: ReportSpan,
     d: SpanDetail,
     resources: &HashMap<i64, ResourceInfo>,
     scopes: &HashMap<i64, ScopeInfo>,
 ) -> Result<SpanView> {
-    let (resource_attributes, resource_schema_url) = resources
-        .get(&d.resource)
-        .ok_or_else(|| corrupt("span", format!("resource {} is not stored", d.resource)))?;
-    let (scope_name, scope_version, scope_attributes) = scopes
-        .get(&d.scope)
-        .ok_or_else(|| corrupt("span", format!("scope {} is not stored", d.scope)))?;
+    let unknown_resource = ("{}".to_owned(), String::new());
+    let unknown_scope = (String::new(), String::new(), "{}".to_owned());
+    let (resource_attributes, resource_schema_url) =
+        resources.get(&d.resource).unwrap_or(&unknown_resource);
+    let (scope_name, scope_version, scope_attributes) =
+        scopes.get(&d.scope).unwrap_or(&unknown_scope);
     Ok(SpanView {
         trace_id: hex::encode(span.trace_id),
         span_id: hex::encode(span.span_id),
@@ -134,9 +135,14 @@ pub(crate) fn sort(spans: &mut [SpanView]) {
 }
 
 /// Traces a search with span conditions first asks them of (the newest,
-/// or longest, that meet its other conditions), before reading every pack
-/// of its window.
+/// or longest, that meet its other conditions); each next page is four
+/// times larger, up to `MAX_PROBE_TRACES`.
 pub(crate) const PROBE_TRACES: u32 = 1000;
+pub(crate) const MAX_PROBE_TRACES: u32 = 64_000;
+
+/// Packs read from the database at once, so that memory holds a few
+/// whatever the number of traces a read covers.
+pub(crate) const PACKS_AT_ONCE: usize = 32;
 
 /// Trace search's span conditions: the operation, and each attribute
 /// filter, each met by some span of the trace (not necessarily the same).
@@ -153,9 +159,9 @@ impl SpanConditions {
         if query.operation.is_none() && query.attributes.is_empty() {
             return Ok(None);
         }
-        if query.attributes.len() > 63 {
+        if query.attributes.len() + usize::from(query.operation.is_some()) > 64 {
             return Err(StoreError::Scan(
-                "a trace search takes at most 63 attribute filters".into(),
+                "a trace search takes at most 64 span conditions".into(),
             ));
         }
         Ok(Some(SpanConditions {
@@ -179,7 +185,7 @@ impl SpanConditions {
 
     fn all(&self) -> u64 {
         let n = self.attributes.len() + usize::from(self.operation.is_some());
-        (1u64 << n) - 1
+        u64::MAX.checked_shr(64 - n as u32).unwrap_or(0)
     }
 
     /// Looks at the spans of one pack.
@@ -220,14 +226,17 @@ impl SpanConditions {
         Ok(())
     }
 
-    /// The traces that met every condition.
-    pub(crate) fn traces(&self) -> HashSet<TraceId> {
-        let all = self.all();
-        self.met
-            .iter()
-            .filter(|(_, met)| **met == all)
-            .map(|(t, _)| *t)
-            .collect()
+    /// Whether the trace met every condition in the packs scanned.
+    pub(crate) fn met_all(&self, trace: &TraceId) -> bool {
+        self.met.get(trace).is_some_and(|met| *met == self.all())
+    }
+
+    /// Drops what is known of these traces (decided: the search has taken
+    /// them or not), so that memory holds only the traces still to come.
+    pub(crate) fn forget(&mut self, traces: &[TraceId]) {
+        for trace in traces {
+            self.met.remove(trace);
+        }
     }
 }
 
@@ -291,7 +300,7 @@ pub(crate) fn traces_with_span(
     let mut unpacker = Unpacker::default();
     let mut traces: Vec<Vec<u8>> = Vec::new();
     for data in packs {
-        unpacker.unpack(data, i64::MIN, i64::MAX, &mut |s| {
+        unpacker.each(data, &mut |s| {
             if s.span_id == *span_id && !traces.iter().any(|t| t[..] == s.trace_id) {
                 traces.push(s.trace_id.to_vec());
             }

@@ -172,11 +172,12 @@ impl SqliteStore {
             .fetch_one(&mut *tx)
             .await?;
         let query = format!(
-            "SELECT {} FROM span_rows s JOIN resources r ON r.id = s.resource_id \
-             JOIN scopes sc ON sc.id = s.scope_id WHERE s.id > $1 AND s.id <= $2 ORDER BY s.id",
+            "SELECT {} FROM span_rows s LEFT JOIN resources r ON r.id = s.resource_id \
+             LEFT JOIN scopes sc ON sc.id = s.scope_id WHERE s.id > $1 AND s.id <= $2 \
+             ORDER BY s.id",
             crate::convert::OLD_SPAN_COLUMNS
         );
-        let mut converted = 0u64;
+        let (mut converted, mut skipped) = (0u64, 0u64);
         let mut after = 0;
         while after < last {
             let until = after.saturating_add(crate::convert::PACK_SPANS);
@@ -187,10 +188,12 @@ impl SqliteStore {
                     .fetch_all(&mut *tx)
                     .await?;
             after = until;
-            converted += rows.len() as u64;
-            let Some(pack) = crate::blocking(|| crate::convert::pack(rows))? else {
+            let (pack, refused) = crate::blocking(|| crate::convert::pack(rows));
+            skipped += refused;
+            let Some(pack) = pack? else {
                 continue;
             };
+            converted += pack.spans.max(0) as u64;
             let mut handle = tx.lock_handle().await?;
             crate::blocking(|| {
                 crate::sqlite_scan::with_locked(&mut handle, |db| {
@@ -203,14 +206,12 @@ impl SqliteStore {
         }
         sqlx::raw_sql(
             "DROP VIEW span_rows; DROP TABLE spans; DROP TABLE spans_payload; \
-             DROP TABLE payload_dicts;",
+             DROP TABLE payload_dicts; DROP TABLE spans_packed;",
         )
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        if converted > 0 {
-            tracing::info!(spans = converted, "span rows rewritten into packs");
-        }
+        crate::convert::report(converted, skipped);
         Ok(())
     }
 
@@ -542,31 +543,6 @@ pub(crate) fn fts_query(text: &str) -> String {
         .map(|word| format!("\"{}\"", word.replace('"', "\"\"")))
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-impl SqliteStore {
-    /// Trace search's span conditions asked of every pack of spans started
-    /// from `from` on: stepped on a blocking thread of its own (through
-    /// sqlx for a database in memory).
-    async fn scan_packs(
-        &self,
-        from: i64,
-        conditions: crate::span_reads::SpanConditions,
-    ) -> Result<crate::span_reads::SpanConditions> {
-        let Some(file) = self.file.clone() else {
-            return self.scan_packs_sqlx(from, conditions).await;
-        };
-        on_scan_thread(move || {
-            let mut conditions = conditions;
-            let mut unpacker = crate::packed::Unpacker::default();
-            let details = conditions.needs_details();
-            crate::sqlite_scan::packs_from(&file, from, details, |data, details| {
-                conditions.scan(&mut unpacker, data, details)
-            })?;
-            Ok(conditions)
-        })
-        .await
-    }
 }
 
 /// `column` is one of `ids`: a JSON array of their hex, one parameter

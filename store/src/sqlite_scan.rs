@@ -21,9 +21,6 @@ use crate::{Result, StoreError};
 /// The packs whose range of starts meets the window (`span_packs_window`).
 const PACKS: &CStr = c"SELECT data FROM span_packs WHERE start_hi >= ?1 AND start_lo < ?2";
 
-/// The packs of spans started from a time on, with their details.
-const PACKS_FROM: &CStr = c"SELECT data, details FROM span_packs WHERE start_hi >= ?1";
-
 pub(crate) struct Db(NonNull<ffi::sqlite3>);
 
 impl Drop for Db {
@@ -111,6 +108,8 @@ impl Stmt<'_> {
     }
 
     pub(crate) fn bind_blob(&mut self, index: i32, value: &[u8]) -> Result<()> {
+        let len = i32::try_from(value.len())
+            .map_err(|_| StoreError::Scan(format!("a value of {} bytes", value.len())))?;
         // SAFETY: a valid statement; SQLITE_TRANSIENT makes SQLite copy the
         // bytes before this returns, so `value` need not outlive the call.
         let rc = unsafe {
@@ -118,7 +117,7 @@ impl Stmt<'_> {
                 self.raw.as_ptr(),
                 index,
                 value.as_ptr().cast(),
-                value.len() as i32,
+                len,
                 ffi::SQLITE_TRANSIENT(),
             )
         };
@@ -248,29 +247,6 @@ pub(crate) fn packs(
     while stmt.step()? {
         if !each(stmt.bytes(0, false))? {
             break;
-        }
-    }
-    Ok(())
-}
-
-/// Hands `each` every pack of spans started from `from` on, with its
-/// details when asked (else `None`).
-pub(crate) fn packs_from(
-    path: &Path,
-    from: i64,
-    details: bool,
-    mut each: impl FnMut(&[u8], Option<&[u8]>) -> Result<()>,
-) -> Result<()> {
-    let db = Db::open_read_only(path)?;
-    let mut stmt = db.prepare(PACKS_FROM)?;
-    stmt.bind_int(1, from)?;
-    let mut data = Vec::new();
-    while stmt.step()? {
-        data.clear();
-        data.extend_from_slice(stmt.bytes(0, false));
-        match details {
-            true => each(&data, Some(stmt.bytes(1, false)))?,
-            false => each(&data, None)?,
         }
     }
     Ok(())

@@ -2200,6 +2200,24 @@ pub async fn trace_search(ctx: Ctx) {
     }
 }
 
+/// Spans at the ends of time read back with their neighbours in the pack.
+pub async fn spans_at_the_ends_of_time_read_back(ctx: Ctx) {
+    let last = timed(span(tid(1), sid(1), None, "last"), i64::MAX, i64::MAX);
+    let first = timed(span(tid(1), sid(2), Some(sid(1)), "first"), i64::MIN, 0);
+    let neighbour = timed(span(tid(2), sid(3), None, "neighbour"), T0, T0 + 1);
+    write(&ctx, &spans_batch("svc", vec![last, first, neighbour])).await;
+    for (trace, names) in [(1, vec!["first", "last"]), (2, vec!["neighbour"])] {
+        let view = ctx
+            .store
+            .trace(&tid(trace))
+            .await
+            .expect("read")
+            .expect("trace");
+        let got: Vec<&str> = view.spans.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(got, names, "[{:?}]", ctx.backend);
+    }
+}
+
 /// Span conditions (operation, attributes) are first asked of the newest
 /// thousand traces; a trace older than those is still found, by reading
 /// every pack, and a condition the newest meet answers from them alone.

@@ -59,6 +59,7 @@ conformance!(
     request_resolution,
     span_ids_resolve_among_many_commits,
     span_conditions_reach_past_the_newest_traces,
+    spans_at_the_ends_of_time_read_back,
     service_red,
     span_nodes_and_spans_by_id,
     report_spans_stream_the_window,
