@@ -103,6 +103,15 @@ pub fn pack(batch: &Batch, details: &[SpanDetail]) -> Result<Option<Pack>> {
     }))
 }
 
+/// The packs `write_batch` stores for the batch: those `Store::prepare`
+/// made, or else one made now.
+pub fn of_batch(batch: &Batch) -> Result<std::borrow::Cow<'_, [Pack]>> {
+    match batch.prepared_packs() {
+        Some(prepared) => Ok(std::borrow::Cow::Borrowed(prepared)),
+        None => crate::blocking(|| pack_batch(batch)).map(std::borrow::Cow::Owned),
+    }
+}
+
 /// The batch's spans as the packs `write_batch` stores (one, or none
 /// without spans).
 pub fn pack_batch(batch: &Batch) -> Result<Vec<Pack>> {

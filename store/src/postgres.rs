@@ -113,14 +113,7 @@ impl PgStore {
         let (metrics, point_metric) = rows::metric_rows(batch, &resource_fps, &scope_fps);
         let metric_fps: Vec<i64> = metrics.iter().map(|m| m.fingerprint).collect();
 
-        let packed;
-        let packs = match batch.prepared_packs() {
-            Some(prepared) => prepared,
-            None => {
-                packed = crate::blocking(|| crate::packed::pack_batch(batch))?;
-                &packed[..]
-            }
-        };
+        let packs = crate::packed::of_batch(batch)?;
 
         let mut tx = self.pool.begin().await?;
         let resource_ids = self.intern_resources(&mut tx, &resources).await?;
@@ -128,7 +121,7 @@ impl PgStore {
         let metric_ids = self
             .intern_metrics(&mut tx, &metrics, &resource_ids, &scope_ids)
             .await?;
-        let trace_packs = insert_packs(&mut tx, packs).await?;
+        let trace_packs = insert_packs(&mut tx, &packs).await?;
         insert_logs(&mut tx, batch, &resource_ids, &scope_ids).await?;
         insert_points(&mut tx, batch, &point_metric, &metric_ids).await?;
         upsert_traces(&mut tx, batch, &trace_packs).await?;

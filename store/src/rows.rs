@@ -459,11 +459,16 @@ fn corrupt(what: &str, err: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{what}: {err}"))
 }
 
-fn attributes(text: &str, what: &str) -> Result<Attributes> {
+/// Stored attributes (JSON) read back; `what` names them in the error.
+pub(crate) fn attributes(text: &str, what: &str) -> Result<Attributes> {
     Attributes::from_json_str(text).map_err(|e| corrupt(what, e))
 }
 
-fn list<T: serde::de::DeserializeOwned>(text: Option<&str>, what: &str) -> Result<Vec<T>> {
+/// A stored JSON list read back (`None`: empty).
+pub(crate) fn list<T: serde::de::DeserializeOwned>(
+    text: Option<&str>,
+    what: &str,
+) -> Result<Vec<T>> {
     match text {
         None => Ok(Vec::new()),
         Some(text) => serde_json::from_str(text).map_err(|e| corrupt(what, e)),

@@ -11,7 +11,7 @@ use crate::model::{Event, Link, SpanId, SpanKind, Status, StatusCode, TraceId};
 use crate::packed::Unpacker;
 use crate::read::{AttributeFilter, Comparison, ScopeView, SpanNode, SpanView, TraceQuery};
 use crate::report::ReportSpan;
-use crate::value::Attributes;
+use crate::rows::{attributes, list};
 use crate::{Result, StoreError};
 
 /// A stored resource as spans show it: attributes (JSON) and schema URL.
@@ -61,21 +61,6 @@ pub(crate) fn nodes(packs: &[Vec<u8>], keep: impl Fn(&TraceId) -> bool) -> Resul
         })?;
     }
     Ok(out)
-}
-
-fn corrupt(what: &str, err: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(format!("{what}: {err}"))
-}
-
-fn attributes(text: &str, what: &str) -> Result<Attributes> {
-    Attributes::from_json_str(text).map_err(|e| corrupt(what, e))
-}
-
-fn list<T: serde::de::DeserializeOwned>(text: Option<&str>, what: &str) -> Result<Vec<T>> {
-    match text {
-        None => Ok(Vec::new()),
-        Some(text) => serde_json::from_str(text).map_err(|e| corrupt(what, e)),
-    }
 }
 
 /// The span as the API serves it, its resource and scope looked up by

@@ -296,14 +296,7 @@ impl SqliteStore {
         let scope_fps: Vec<i64> = scopes.iter().map(|s| s.fingerprint).collect();
         let (metrics, point_metric) = rows::metric_rows(batch, &resource_fps, &scope_fps);
 
-        let packed;
-        let packs = match batch.prepared_packs() {
-            Some(prepared) => prepared,
-            None => {
-                packed = crate::blocking(|| crate::packed::pack_batch(batch))?;
-                &packed[..]
-            }
-        };
+        let packs = crate::packed::of_batch(batch)?;
 
         let mut tx = self.writer.begin().await?;
         let resource_ids = self.intern_resources(&mut tx, &resources).await?;
@@ -317,7 +310,7 @@ impl SqliteStore {
         crate::blocking(|| {
             crate::sqlite_scan::with_locked(&mut handle, |db| {
                 if !batch.spans.is_empty() {
-                    let trace_packs = crate::sqlite_insert::packs(db, packs)?;
+                    let trace_packs = crate::sqlite_insert::packs(db, &packs)?;
                     crate::sqlite_insert::traces(db, batch, &trace_packs)?;
                 }
                 crate::sqlite_insert::counters(db, batch)
