@@ -66,13 +66,7 @@ fn count(n: i64) -> u32 {
 /// damaged row must not stop every start). The payload is carried over as
 /// its stored JSON text, unparsed.
 pub(crate) fn pack(rows: Vec<OldSpan>) -> (Result<Option<Pack>>, u64) {
-    let total = rows.len() as u64;
-    let (pack, packed) = pack_valid(rows);
-    (pack, total - packed)
-}
-
-/// The valid rows as one pack, and how many there were.
-fn pack_valid(rows: Vec<OldSpan>) -> (Result<Option<Pack>>, u64) {
+    let total = rows.len();
     let mut batch = Batch::default();
     let mut details = Vec::with_capacity(rows.len());
     // The pack names a span's service through its resource; one resource
@@ -157,8 +151,8 @@ fn pack_valid(rows: Vec<OldSpan>) -> (Result<Option<Pack>>, u64) {
             links: row.links,
         });
     }
-    let packed = batch.spans.len() as u64;
-    (crate::packed::pack(&batch, &details), packed)
+    let refused = (total - batch.spans.len()) as u64;
+    (crate::packed::pack(&batch, &details), refused)
 }
 
 /// Logged when the conversion is done.

@@ -76,31 +76,23 @@ macro_rules! impl_reads {
             Ok(ids.into_iter().collect())
         }
 
-        /// Packs by id: (data, details), details empty unless asked for.
+        /// Packs by id: (data, details), details only when asked for.
         /// Callers ask for a few at a time (`PACKS_AT_ONCE`), so that memory
         /// holds a few packs whatever the traces' number.
         async fn packs_by_id(
             &self,
             ids: &[i64],
             with_details: bool,
-        ) -> $crate::Result<Vec<(Vec<u8>, Vec<u8>)>> {
-            let mut q = sqlx::QueryBuilder::<$db>::new(if with_details {
-                "SELECT data, details FROM span_packs WHERE id IN ("
-            } else {
-                "SELECT data, span_filter FROM span_packs WHERE id IN ("
-            });
+        ) -> $crate::Result<Vec<(Vec<u8>, Option<Vec<u8>>)>> {
+            let mut q = sqlx::QueryBuilder::<$db>::new("SELECT data, CASE WHEN ");
+            q.push_bind(with_details)
+                .push(" THEN details END FROM span_packs WHERE id IN (");
             let mut list = q.separated(", ");
             for id in ids {
                 list.push_bind(*id);
             }
             q.push(")");
-            Ok(q
-                .build_query_as::<(Vec<u8>, Vec<u8>)>()
-                .fetch_all(&self.$pool)
-                .await?
-                .into_iter()
-                .map(|(data, details)| (data, if with_details { details } else { Vec::new() }))
-                .collect())
+            Ok(q.build_query_as().fetch_all(&self.$pool).await?)
         }
 
         /// The stored resources and scopes of these fingerprints.
@@ -245,9 +237,9 @@ macro_rules! impl_reads {
             &self,
             query: &$crate::read::TraceQuery,
         ) -> $crate::Result<Vec<$crate::read::TraceSummary>> {
-            if $crate::span_reads::SpanConditions::of(query)?.is_none() {
+            let Some(mut conditions) = $crate::span_reads::SpanConditions::of(query)? else {
                 return self.trace_rows(query, None, query.offset, query.limit).await;
-            }
+            };
             // The span conditions are asked of the traces that meet the
             // others, in the query's order, a page at a time through their
             // own packs, until the page asked for is complete: a common
@@ -259,8 +251,6 @@ macro_rules! impl_reads {
             let mut matched: Vec<$crate::model::TraceId> = Vec::new();
             let mut seen: u32 = 0;
             let mut page = $crate::span_reads::PROBE_TRACES;
-            let mut conditions = $crate::span_reads::SpanConditions::of(query)?
-                .expect("the query has span conditions");
             let with_details = conditions.needs_details();
             // Each pack is read once: what its spans met stays with their
             // traces until those traces' turn (a trace is a candidate once).
@@ -278,8 +268,7 @@ macro_rules! impl_reads {
                     page_rows.into_iter().map(|(t, _)| t).collect();
                 for pack_ids in pack_ids.chunks($crate::span_reads::PACKS_AT_ONCE) {
                     for (data, details) in self.packs_by_id(pack_ids, with_details).await? {
-                        let details = with_details.then_some(&details[..]);
-                        $crate::blocking(|| conditions.scan(&mut unpacker, &data, details))?;
+                        $crate::blocking(|| conditions.scan(&mut unpacker, &data, details.as_deref()))?;
                     }
                     read.extend(pack_ids);
                 }
@@ -569,12 +558,9 @@ macro_rules! impl_reads {
                     .into_iter()
                     .map(|(data, _)| data)
                     .collect();
-                let left = 1000 - traces.len();
-                for trace in $crate::blocking(|| $crate::span_reads::traces_with_span(&packs, span_id, left))? {
-                    if !traces.contains(&trace) {
-                        traces.push(trace);
-                    }
-                }
+                $crate::blocking(|| {
+                    $crate::span_reads::traces_with_span(&packs, span_id, &mut traces, 1000)
+                })?;
                 if traces.len() >= 1000 {
                     break;
                 }

@@ -22,7 +22,7 @@ pub(crate) type ScopeInfo = (String, String, String);
 /// The spans of `packs` (data, details) whose trace `keep` accepts, with
 /// their details.
 pub(crate) fn full_spans(
-    packs: &[(Vec<u8>, Vec<u8>)],
+    packs: &[(Vec<u8>, Option<Vec<u8>>)],
     keep: impl Fn(&TraceId) -> bool,
 ) -> Result<Vec<(ReportSpan, SpanDetail)>> {
     let mut unpacker = Unpacker::default();
@@ -32,6 +32,9 @@ pub(crate) fn full_spans(
         if !spans.iter().any(|s| keep(&s.trace_id)) {
             continue;
         }
+        let details = details
+            .as_deref()
+            .ok_or_else(|| StoreError::Scan("a pack read without its details".into()))?;
         let details = crate::details::decode(details, spans.len())?;
         out.extend(
             spans
@@ -275,15 +278,15 @@ fn plain(key: &str) -> bool {
     !key.chars().any(|c| c == '"' || c == '\\' || c.is_control())
 }
 
-/// The traces whose spans include `span_id`, from the packs a filter
-/// admitted, at most `limit`.
+/// Adds to `traces` those whose spans in `packs` include `span_id`, each
+/// once, until it holds `limit`.
 pub(crate) fn traces_with_span(
     packs: &[Vec<u8>],
     span_id: &SpanId,
+    traces: &mut Vec<Vec<u8>>,
     limit: usize,
-) -> Result<Vec<Vec<u8>>> {
+) -> Result<()> {
     let mut unpacker = Unpacker::default();
-    let mut traces: Vec<Vec<u8>> = Vec::new();
     for data in packs {
         unpacker.each(data, &mut |s| {
             if s.span_id == *span_id && !traces.iter().any(|t| t[..] == s.trace_id) {
@@ -295,7 +298,7 @@ pub(crate) fn traces_with_span(
             break;
         }
     }
-    Ok(traces)
+    Ok(())
 }
 
 #[cfg(test)]
