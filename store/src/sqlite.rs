@@ -2,7 +2,6 @@
 //! time anyway), a small pool of readers, WAL so readers never block it, and
 //! `synchronous = FULL` so a committed batch survives a power loss.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
@@ -11,41 +10,53 @@ use std::time::{Duration, Instant};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
+use sqlx::{QueryBuilder, Row, Sqlite};
 
 use crate::model::Batch;
-use crate::rows::{self, Interned, MetricRow, ResourceRow, ScopeRow, missing};
+use crate::rows::{self, Interned, ResourceRow, ScopeRow};
 use crate::{LOCK_TIMEOUT, Result};
-
-/// SQLite refuses a statement with more than 32766 parameters.
-const MAX_PARAMS: usize = 32_000;
 
 #[derive(Clone)]
 pub struct SqliteStore {
+    /// Migrations and the conversion of older databases.
     writer: SqlitePool,
+    /// Batches: a connection of the writer's own, stepped through the C API
+    /// (`sqlite_insert`) on the writing task's thread. Through sqlx's pool,
+    /// taking the connection, borrowing its handle and giving it back were
+    /// each a trip to sqlx's thread and back (the give-back a ping), a fifth
+    /// of the writer's time under load. `None` once closed.
+    batches: Arc<Mutex<Option<crate::sqlite_scan::Db>>>,
     readers: SqlitePool,
     /// fingerprint → row id of interned resources, scopes and metrics, filled
     /// only after the rows' transaction committed.
     interned: Arc<Mutex<Interned>>,
-    /// The database file, for `sqlite_scan`; `None` in memory.
-    file: Option<PathBuf>,
+    /// The database file, for `sqlite_scan`.
+    file: PathBuf,
     /// `stored_bytes` walks every page; its answer is kept this long.
     stored: Arc<Mutex<Option<(Instant, crate::report::SignalBytes)>>>,
     /// Told after each commit; see `checkpoints`.
     committed: Arc<tokio::sync::Notify>,
-    checkpointer: Option<SqlitePool>,
+    checkpointer: SqlitePool,
 }
 
-/// WAL frames the writer lets pile up before it checkpoints them itself,
-/// should `checkpoints` fall behind (64 MiB of 4 KiB pages).
-const WRITER_CHECKPOINT_PAGES: &str = "16384";
+/// The writers' settings. A transaction's dirty pages and the hot index
+/// pages must fit in the cache, or SQLite spills and re-reads them (the
+/// default is 2 MiB). The statement journal (a multi-row INSERT's undo) in
+/// memory: in a temporary file it was an eighth of the writer's time in
+/// writes. WAL frames let pile up before the writer checkpoints them
+/// itself, should `checkpoints` fall behind: 64 MiB of 4 KiB pages.
+const WRITER_PRAGMAS: [(&str, &str); 3] = [
+    ("cache_size", "-65536"),
+    ("temp_store", "memory"),
+    ("wal_autocheckpoint", "16384"),
+];
 
 /// Copies committed WAL frames into the database file on a connection of
 /// its own, after a commit, at most every `CHECKPOINT_EVERY`. Done by the
 /// writer (SQLite's default), this was a fifth of its time; here it runs
 /// beside the next batch. PASSIVE never waits for the writer or the
-/// readers, and the writer still checkpoints itself past
-/// `WRITER_CHECKPOINT_PAGES`, so the WAL stays bounded if this falls behind.
+/// readers, and the writer still checkpoints itself past its
+/// `wal_autocheckpoint`, so the WAL stays bounded if this falls behind.
 async fn checkpoints(pool: SqlitePool, committed: Arc<tokio::sync::Notify>) {
     loop {
         committed.notified().await;
@@ -102,21 +113,27 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(LOCK_TIMEOUT)
             .foreign_keys(false);
-        // A transaction's dirty pages and the hot index pages must fit in the
-        // writer's cache, or SQLite spills and re-reads them (the default is 2 MiB).
-        // The statement journal (a multi-row INSERT's undo) in memory: in a
-        // temporary file it was an eighth of the writer's time in writes.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .after_connect(|conn, _| Box::pin(with_functions(conn)))
             .connect_with(
-                options
-                    .clone()
-                    .pragma("cache_size", "-65536")
-                    .pragma("temp_store", "memory")
-                    .pragma("wal_autocheckpoint", WRITER_CHECKPOINT_PAGES),
+                WRITER_PRAGMAS
+                    .iter()
+                    .fold(options.clone(), |o, (name, value)| o.pragma(*name, *value)),
             )
             .await?;
+        // The writer's connection made the file: every connection after it
+        // opens that file, where `:memory:` would give each its own database.
+        let file = Some(options.get_filename().to_owned())
+            .filter(|f| f.is_file())
+            .ok_or_else(|| crate::StoreError::BadUrl(format!("{url} (SQLite needs a file)")))?;
+        let batches = {
+            let file = file.clone();
+            let full = [("synchronous", "FULL"), ("foreign_keys", "OFF")];
+            crate::blocking(move || {
+                crate::sqlite_scan::Db::open_writer(&file, &[&full[..], &WRITER_PRAGMAS].concat())
+            })?
+        };
         // Rows cross from SQLite's thread to the reader one by one; a deep
         // buffer lets SQLite run ahead instead of waking the reader per row
         // (the default of 50 made a scan of a million rows ten times slower).
@@ -125,21 +142,15 @@ impl SqliteStore {
             .after_connect(|conn, _| Box::pin(with_functions(conn)))
             .connect_with(options.clone().read_only(true).row_buffer_size(8192))
             .await?;
-        let file = Some(options.get_filename().to_owned()).filter(|f| f.is_file());
         let committed = Arc::new(tokio::sync::Notify::new());
-        let checkpointer = match file {
-            Some(_) => {
-                let pool = SqlitePoolOptions::new()
-                    .max_connections(1)
-                    .connect_with(options)
-                    .await?;
-                tokio::spawn(checkpoints(pool.clone(), committed.clone()));
-                Some(pool)
-            }
-            None => None,
-        };
+        let checkpointer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await?;
+        tokio::spawn(checkpoints(checkpointer.clone(), committed.clone()));
         Ok(SqliteStore {
             writer,
+            batches: Arc::new(Mutex::new(Some(batches))),
             readers,
             interned: Arc::default(),
             file,
@@ -221,12 +232,16 @@ impl SqliteStore {
     }
 
     pub async fn close(&self) {
+        drop(
+            self.batches
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take(),
+        );
         self.writer.close().await;
         self.readers.close().await;
-        if let Some(checkpointer) = &self.checkpointer {
-            checkpointer.close().await;
-            self.committed.notify_one();
-        }
+        self.checkpointer.close().await;
+        self.committed.notify_one();
     }
 
     pub async fn size_bytes(&self) -> Result<u64> {
@@ -249,9 +264,7 @@ impl SqliteStore {
         end: i64,
         mut each: impl FnMut(crate::report::ReportSpan),
     ) -> Result<()> {
-        let Some(file) = self.file.clone() else {
-            return self.report_spans_sqlx(start, end, each).await;
-        };
+        let file = self.file.clone();
         let (tx, mut rx) = tokio::sync::mpsc::channel(4);
         let scan = on_scan_thread(move || {
             let mut unpacker = crate::packed::Unpacker::default();
@@ -295,29 +308,29 @@ impl SqliteStore {
         let resource_fps: Vec<i64> = resources.iter().map(|r| r.fingerprint).collect();
         let scope_fps: Vec<i64> = scopes.iter().map(|s| s.fingerprint).collect();
         let (metrics, point_metric) = rows::metric_rows(batch, &resource_fps, &scope_fps);
-
+        let metric_fps: Vec<i64> = metrics.iter().map(|m| m.fingerprint).collect();
         let packs = crate::packed::of_batch(batch)?;
+        let write = crate::sqlite_insert::Write {
+            batch,
+            packs: &packs,
+            resources: &resources,
+            scopes: &scopes,
+            metrics: &metrics,
+            point_metric: &point_metric,
+            cached: [
+                Interned::cached(&self.interned, |i| &i.resources, &resource_fps),
+                Interned::cached(&self.interned, |i| &i.scopes, &scope_fps),
+                Interned::cached(&self.interned, |i| &i.metrics, &metric_fps),
+            ],
+        };
 
-        let mut tx = self.writer.begin().await?;
-        let resource_ids = self.intern_resources(&mut tx, &resources).await?;
-        let scope_ids = self.intern_scopes(&mut tx, &scopes).await?;
-        let metric_ids = self
-            .intern_metrics(&mut tx, &metrics, &resource_ids, &scope_ids)
-            .await?;
-        insert_logs(&mut tx, batch, &resource_ids, &scope_ids).await?;
-        insert_points(&mut tx, batch, &point_metric, &metric_ids).await?;
-        let mut handle = tx.lock_handle().await?;
-        crate::blocking(|| {
-            crate::sqlite_scan::with_locked(&mut handle, |db| {
-                if !batch.spans.is_empty() {
-                    let trace_packs = crate::sqlite_insert::packs(db, &packs)?;
-                    crate::sqlite_insert::traces(db, batch, &trace_packs)?;
-                }
-                crate::sqlite_insert::counters(db, batch)
-            })
+        let [resource_ids, scope_ids, metric_ids] = crate::blocking(|| {
+            let batches = self.batches.lock().unwrap_or_else(|e| e.into_inner());
+            let db = batches
+                .as_ref()
+                .ok_or_else(|| crate::StoreError::Scan("the store is closed".into()))?;
+            crate::sqlite_insert::write(db, write)
         })?;
-        drop(handle);
-        tx.commit().await?;
         self.committed.notify_one();
 
         Interned::remember(
@@ -325,209 +338,13 @@ impl SqliteStore {
             [
                 (&resource_fps[..], resource_ids),
                 (&scope_fps[..], scope_ids),
-                (
-                    &metrics.iter().map(|m| m.fingerprint).collect::<Vec<_>>()[..],
-                    metric_ids,
-                ),
+                (&metric_fps[..], metric_ids),
             ],
         );
         Ok(())
     }
 
-    fn cached(
-        &self,
-        pick: impl Fn(&Interned) -> &HashMap<i64, i64>,
-        fps: &[i64],
-    ) -> Vec<Option<i64>> {
-        Interned::cached(&self.interned, pick, fps)
-    }
-
-    async fn intern_resources(
-        &self,
-        tx: &mut Transaction<'static, Sqlite>,
-        resources: &[ResourceRow],
-    ) -> Result<Vec<i64>> {
-        let fps: Vec<i64> = resources.iter().map(|r| r.fingerprint).collect();
-        let cached = self.cached(|i| &i.resources, &fps);
-        let missing: Vec<&ResourceRow> = missing(resources, &cached, |r| r.fingerprint);
-        for chunk in missing.chunks(MAX_PARAMS / 5) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO resources (fingerprint, service, attributes, dropped_attributes_count, schema_url) ",
-            );
-            q.push_values(chunk, |mut b, r| {
-                b.push_bind(r.fingerprint)
-                    .push_bind(r.service.as_str())
-                    .push_bind(r.attributes.as_str())
-                    .push_bind(r.dropped_attributes_count)
-                    .push_bind(r.schema_url.as_str());
-            });
-            q.push(" ON CONFLICT (fingerprint) DO NOTHING");
-            q.build().execute(&mut **tx).await?;
-        }
-        resolve(tx, "resources", &fps, cached).await
-    }
-
-    async fn intern_scopes(
-        &self,
-        tx: &mut Transaction<'static, Sqlite>,
-        scopes: &[ScopeRow],
-    ) -> Result<Vec<i64>> {
-        let fps: Vec<i64> = scopes.iter().map(|s| s.fingerprint).collect();
-        let cached = self.cached(|i| &i.scopes, &fps);
-        let missing: Vec<&ScopeRow> = missing(scopes, &cached, |s| s.fingerprint);
-        for chunk in missing.chunks(MAX_PARAMS / 6) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO scopes (fingerprint, name, version, attributes, dropped_attributes_count, schema_url) ",
-            );
-            q.push_values(chunk, |mut b, s| {
-                b.push_bind(s.fingerprint)
-                    .push_bind(s.name.as_str())
-                    .push_bind(s.version.as_str())
-                    .push_bind(s.attributes.as_str())
-                    .push_bind(s.dropped_attributes_count)
-                    .push_bind(s.schema_url.as_str());
-            });
-            q.push(" ON CONFLICT (fingerprint) DO NOTHING");
-            q.build().execute(&mut **tx).await?;
-        }
-        resolve(tx, "scopes", &fps, cached).await
-    }
-
-    async fn intern_metrics(
-        &self,
-        tx: &mut Transaction<'static, Sqlite>,
-        metrics: &[MetricRow],
-        resource_ids: &[i64],
-        scope_ids: &[i64],
-    ) -> Result<Vec<i64>> {
-        let fps: Vec<i64> = metrics.iter().map(|m| m.fingerprint).collect();
-        let cached = self.cached(|i| &i.metrics, &fps);
-        let missing: Vec<&MetricRow> = missing(metrics, &cached, |m| m.fingerprint);
-        for chunk in missing.chunks(MAX_PARAMS / 10) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO metrics (fingerprint, resource_id, scope_id, name, kind, unit, description, temporality, monotonic, metadata) ",
-            );
-            q.push_values(chunk, |mut b, m| {
-                b.push_bind(m.fingerprint)
-                    .push_bind(resource_ids[m.resource_idx])
-                    .push_bind(scope_ids[m.scope_idx])
-                    .push_bind(m.name.as_str())
-                    .push_bind(m.kind)
-                    .push_bind(m.unit.as_str())
-                    .push_bind(m.description.as_str())
-                    .push_bind(m.temporality)
-                    .push_bind(m.monotonic)
-                    .push_bind(m.metadata.as_str());
-            });
-            q.push(" ON CONFLICT (fingerprint) DO NOTHING");
-            q.build().execute(&mut **tx).await?;
-        }
-        resolve(tx, "metrics", &fps, cached).await
-    }
-
     crate::reads::impl_reads!(Sqlite, readers);
-}
-
-/// Ids for fingerprints: the cached ones as they are, the rest looked up.
-async fn resolve(
-    tx: &mut Transaction<'static, Sqlite>,
-    table: &str,
-    fps: &[i64],
-    cached: Vec<Option<i64>>,
-) -> Result<Vec<i64>> {
-    let lookup: Vec<i64> = fps
-        .iter()
-        .zip(&cached)
-        .filter(|(_, id)| id.is_none())
-        .map(|(fp, _)| *fp)
-        .collect();
-    let mut found: HashMap<i64, i64> = HashMap::new();
-    for chunk in lookup.chunks(MAX_PARAMS) {
-        let mut q = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT fingerprint, id FROM {table} WHERE fingerprint IN ("
-        ));
-        let mut list = q.separated(", ");
-        for fp in chunk {
-            list.push_bind(*fp);
-        }
-        q.push(")");
-        for row in q.build().fetch_all(&mut **tx).await? {
-            found.insert(row.try_get(0)?, row.try_get(1)?);
-        }
-    }
-    fps.iter()
-        .zip(cached)
-        .map(|(fp, id)| {
-            id.or_else(|| found.get(fp).copied()).ok_or_else(|| {
-                crate::StoreError::Corrupt(format!("{table} row {fp} vanished while interning"))
-            })
-        })
-        .collect()
-}
-
-async fn insert_logs(
-    tx: &mut Transaction<'static, Sqlite>,
-    batch: &Batch,
-    resource_ids: &[i64],
-    scope_ids: &[i64],
-) -> Result<()> {
-    const COLUMNS: usize = 17;
-    for chunk in batch.logs.chunks(MAX_PARAMS / COLUMNS) {
-        let mut q = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO logs (ts_ns, time_ns, observed_ns, resource_id, scope_id, service, \
-             severity_number, severity_text, body, event_name, attributes, \
-             dropped_attributes_count, flags, trace_id, span_id, request_id, wire_bytes) ",
-        );
-        q.push_values(chunk, |mut b, log| {
-            b.push_bind(log.effective_time())
-                .push_bind(log.time_unix_nano)
-                .push_bind(log.observed_time_unix_nano)
-                .push_bind(resource_ids[log.resource_idx])
-                .push_bind(scope_ids[log.scope_idx])
-                .push_bind(batch.resources[log.resource_idx].service.clone())
-                .push_bind(log.severity_number)
-                .push_bind(log.severity_text.clone())
-                .push_bind(rows::body_json(&log.body))
-                .push_bind(log.event_name.clone())
-                .push_bind(log.attributes.to_json_string())
-                .push_bind(i64::from(log.dropped_attributes_count))
-                .push_bind(i64::from(log.flags))
-                .push_bind(log.trace_id.map(|t| t.to_vec()))
-                .push_bind(log.span_id.map(|s| s.to_vec()))
-                .push_bind(log.request_id.clone())
-                .push_bind(i64::from(log.wire_bytes));
-        });
-        q.build().execute(&mut **tx).await?;
-    }
-    Ok(())
-}
-
-async fn insert_points(
-    tx: &mut Transaction<'static, Sqlite>,
-    batch: &Batch,
-    point_metric: &[usize],
-    metric_ids: &[i64],
-) -> Result<()> {
-    const COLUMNS: usize = 9;
-    let points: Vec<_> = batch.metric_points.iter().zip(point_metric).collect();
-    for chunk in points.chunks(MAX_PARAMS / COLUMNS) {
-        let mut q = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO metric_points (metric_id, attributes, start_ns, time_ns, flags, number, data, exemplars, wire_bytes) ",
-        );
-        q.push_values(chunk, |mut b, (point, metric_idx)| {
-            b.push_bind(metric_ids[**metric_idx])
-                .push_bind(point.attributes.to_json_string())
-                .push_bind(point.start_time_unix_nano)
-                .push_bind(point.time_unix_nano)
-                .push_bind(i64::from(point.flags))
-                .push_bind(rows::point_number(&point.value).filter(|n| n.is_finite()))
-                .push_bind(rows::point_value_json(&point.value))
-                .push_bind(rows::json_list(&point.exemplars))
-                .push_bind(i64::from(point.wire_bytes));
-        });
-        q.build().execute(&mut **tx).await?;
-    }
-    Ok(())
 }
 
 /// Words as an FTS5 query: each one quoted, so that user input is never FTS5 syntax.

@@ -1,9 +1,10 @@
-//! The writer's span and trace rows (the batch's packs, the traces'
-//! summaries with the packs each trace is in) and the counters, stepped through SQLite's C API on
-//! the writer's own connection inside its transaction: one statement
-//! prepared per batch, stepped once per row. Through sqlx every value was
-//! copied into sqlx's arguments and each multi-row statement parsed and
-//! compiled again.
+//! The SQLite writer's transaction, stepped through SQLite's C API on the
+//! writer's own connection (lent by sqlx, `with_locked`) in one blocking
+//! call, from `BEGIN` to `COMMIT`: each statement prepared once per batch
+//! and stepped once per row. Through sqlx, every value was copied into
+//! sqlx's arguments, each multi-row statement parsed and compiled again,
+//! and `BEGIN`, the hand-over of the connection and `COMMIT` were each a
+//! trip to sqlx's thread and back, a sixth of the writer's time under load.
 
 use std::collections::HashMap;
 use std::ffi::CStr;
@@ -11,8 +12,211 @@ use std::ffi::CStr;
 use crate::Result;
 use crate::model::{Batch, TraceId};
 use crate::packed::Pack;
-use crate::rows;
-use crate::sqlite_scan::Db;
+use crate::rows::{self, MetricRow, ResourceRow, ScopeRow};
+use crate::sqlite_scan::{Db, Stmt};
+
+/// What one batch becomes, and the ids already known of its resources,
+/// scopes and metrics (`None` where not interned yet).
+pub(crate) struct Write<'a> {
+    pub batch: &'a Batch,
+    pub packs: &'a [Pack],
+    pub resources: &'a [ResourceRow],
+    pub scopes: &'a [ScopeRow],
+    pub metrics: &'a [MetricRow],
+    /// The `metrics` row of each of the batch's points.
+    pub point_metric: &'a [usize],
+    pub cached: [Vec<Option<i64>>; 3],
+}
+
+/// Writes the batch in one transaction; returns the ids of its resources,
+/// scopes and metrics, in the order of `Write`'s rows.
+pub(crate) fn write(db: &Db, w: Write<'_>) -> Result<[Vec<i64>; 3]> {
+    transaction(db, |db| {
+        let [resources, scopes, metrics] = w.cached;
+        let resource_ids = intern(
+            db,
+            RESOURCE,
+            c"SELECT id FROM resources WHERE fingerprint = ?1",
+            w.resources,
+            resources,
+            |r| r.fingerprint,
+            |stmt, r| {
+                stmt.bind_int(1, r.fingerprint)?;
+                stmt.bind_text(2, &r.service)?;
+                stmt.bind_text(3, &r.attributes)?;
+                stmt.bind_int(4, r.dropped_attributes_count)?;
+                stmt.bind_text(5, &r.schema_url)
+            },
+        )?;
+        let scope_ids = intern(
+            db,
+            SCOPE,
+            c"SELECT id FROM scopes WHERE fingerprint = ?1",
+            w.scopes,
+            scopes,
+            |s| s.fingerprint,
+            |stmt, s| {
+                stmt.bind_int(1, s.fingerprint)?;
+                stmt.bind_text(2, &s.name)?;
+                stmt.bind_text(3, &s.version)?;
+                stmt.bind_text(4, &s.attributes)?;
+                stmt.bind_int(5, s.dropped_attributes_count)?;
+                stmt.bind_text(6, &s.schema_url)
+            },
+        )?;
+        let metric_ids = intern(
+            db,
+            METRIC,
+            c"SELECT id FROM metrics WHERE fingerprint = ?1",
+            w.metrics,
+            metrics,
+            |m| m.fingerprint,
+            |stmt, m| {
+                stmt.bind_int(1, m.fingerprint)?;
+                stmt.bind_int(2, resource_ids[m.resource_idx])?;
+                stmt.bind_int(3, scope_ids[m.scope_idx])?;
+                stmt.bind_text(4, &m.name)?;
+                stmt.bind_text(5, m.kind)?;
+                stmt.bind_text(6, &m.unit)?;
+                stmt.bind_text(7, &m.description)?;
+                stmt.bind_int(8, i64::from(m.temporality))?;
+                stmt.bind_int(9, i64::from(m.monotonic))?;
+                stmt.bind_text(10, &m.metadata)
+            },
+        )?;
+        logs(db, w.batch, &resource_ids, &scope_ids)?;
+        points(db, w.batch, w.point_metric, &metric_ids)?;
+        if !w.batch.spans.is_empty() {
+            let trace_packs = packs(db, w.packs)?;
+            traces(db, w.batch, &trace_packs)?;
+        }
+        counters(db, w.batch)?;
+        Ok([resource_ids, scope_ids, metric_ids])
+    })
+}
+
+/// Runs `f` between `BEGIN IMMEDIATE` and `COMMIT`, rolling back when
+/// either fails. A transaction some earlier call left open (it panicked)
+/// is rolled back first rather than joined.
+pub(crate) fn transaction<T>(db: &Db, f: impl FnOnce(&Db) -> Result<T>) -> Result<T> {
+    if !db.autocommit() {
+        db.exec(c"ROLLBACK")?;
+    }
+    db.exec(c"BEGIN IMMEDIATE")?;
+    let done = f(db).and_then(|value| db.exec(c"COMMIT").map(|()| value));
+    if done.is_err() && !db.autocommit() {
+        // The error being returned says what went wrong; a failed rollback
+        // leaves the transaction to the next call's check above.
+        let _ = db.exec(c"ROLLBACK");
+    }
+    done
+}
+
+const RESOURCE: &CStr = c"INSERT INTO resources (fingerprint, service, attributes, \
+    dropped_attributes_count, schema_url) VALUES (?1, ?2, ?3, ?4, ?5) \
+    ON CONFLICT (fingerprint) DO NOTHING";
+
+const SCOPE: &CStr = c"INSERT INTO scopes (fingerprint, name, version, attributes, \
+    dropped_attributes_count, schema_url) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+    ON CONFLICT (fingerprint) DO NOTHING";
+
+const METRIC: &CStr = c"INSERT INTO metrics (fingerprint, resource_id, scope_id, name, kind, \
+    unit, description, temporality, monotonic, metadata) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (fingerprint) DO NOTHING";
+
+/// Row ids for `rows`: the cached ones as they are; the others inserted
+/// unless a row of the same fingerprint exists, then looked up.
+fn intern<R>(
+    db: &Db,
+    insert: &CStr,
+    select: &CStr,
+    rows: &[R],
+    cached: Vec<Option<i64>>,
+    fingerprint: impl Fn(&R) -> i64,
+    bind: impl Fn(&mut Stmt<'_>, &R) -> Result<()>,
+) -> Result<Vec<i64>> {
+    if cached.iter().all(Option::is_some) {
+        return Ok(cached.into_iter().flatten().collect());
+    }
+    let mut insert = db.prepare(insert)?;
+    let mut select = db.prepare(select)?;
+    rows.iter()
+        .zip(cached)
+        .map(|(row, id)| match id {
+            Some(id) => Ok(id),
+            None => {
+                bind(&mut insert, row)?;
+                insert.execute()?;
+                select.bind_int(1, fingerprint(row))?;
+                select.first_int()?.ok_or_else(|| {
+                    crate::StoreError::Corrupt(format!(
+                        "row {} vanished while interning",
+                        fingerprint(row)
+                    ))
+                })
+            }
+        })
+        .collect()
+}
+
+const LOG: &CStr = c"INSERT INTO logs (ts_ns, time_ns, observed_ns, resource_id, scope_id, \
+    service, severity_number, severity_text, body, event_name, attributes, \
+    dropped_attributes_count, flags, trace_id, span_id, request_id, wire_bytes) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)";
+
+fn logs(db: &Db, batch: &Batch, resource_ids: &[i64], scope_ids: &[i64]) -> Result<()> {
+    if batch.logs.is_empty() {
+        return Ok(());
+    }
+    let mut stmt = db.prepare(LOG)?;
+    for log in &batch.logs {
+        stmt.bind_int(1, log.effective_time())?;
+        stmt.bind_int(2, log.time_unix_nano)?;
+        stmt.bind_int(3, log.observed_time_unix_nano)?;
+        stmt.bind_int(4, resource_ids[log.resource_idx])?;
+        stmt.bind_int(5, scope_ids[log.scope_idx])?;
+        stmt.bind_text(6, &batch.resources[log.resource_idx].service)?;
+        stmt.bind_int(7, i64::from(log.severity_number))?;
+        stmt.bind_text(8, &log.severity_text)?;
+        stmt.bind_text(9, &rows::body_json(&log.body))?;
+        stmt.bind_text(10, &log.event_name)?;
+        stmt.bind_text(11, &log.attributes.to_json_string())?;
+        stmt.bind_int(12, i64::from(log.dropped_attributes_count))?;
+        stmt.bind_int(13, i64::from(log.flags))?;
+        stmt.bind_opt_blob(14, log.trace_id.as_ref().map(|t| &t[..]))?;
+        stmt.bind_opt_blob(15, log.span_id.as_ref().map(|s| &s[..]))?;
+        stmt.bind_opt_text(16, log.request_id.as_deref())?;
+        stmt.bind_int(17, i64::from(log.wire_bytes))?;
+        stmt.execute()?;
+    }
+    Ok(())
+}
+
+const POINT: &CStr = c"INSERT INTO metric_points (metric_id, attributes, start_ns, time_ns, \
+    flags, number, data, exemplars, wire_bytes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+
+fn points(db: &Db, batch: &Batch, point_metric: &[usize], metric_ids: &[i64]) -> Result<()> {
+    if batch.metric_points.is_empty() {
+        return Ok(());
+    }
+    let mut stmt = db.prepare(POINT)?;
+    for (point, metric_idx) in batch.metric_points.iter().zip(point_metric) {
+        stmt.bind_int(1, metric_ids[*metric_idx])?;
+        stmt.bind_text(2, &point.attributes.to_json_string())?;
+        stmt.bind_int(3, point.start_time_unix_nano)?;
+        stmt.bind_int(4, point.time_unix_nano)?;
+        stmt.bind_int(5, i64::from(point.flags))?;
+        stmt.bind_opt_double(
+            6,
+            rows::point_number(&point.value).filter(|n| n.is_finite()),
+        )?;
+        stmt.bind_text(7, &rows::point_value_json(&point.value))?;
+        stmt.bind_opt_text(8, rows::json_list(&point.exemplars).as_deref())?;
+        stmt.bind_int(9, i64::from(point.wire_bytes))?;
+        stmt.execute()?;
+    }
+    Ok(())
+}
 
 const PACK: &CStr = c"INSERT INTO span_packs (start_lo, start_hi, spans, data, details, \
     span_filter) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
@@ -82,7 +286,7 @@ pub(crate) fn link(db: &Db, packs: &HashMap<TraceId, Vec<u8>>) -> Result<()> {
 
 /// The batch's changes to its traces' summaries (service lists and pack
 /// ids included; `packs` from `packs`) and the traces each request id is in.
-pub(crate) fn traces(db: &Db, batch: &Batch, packs: &HashMap<TraceId, Vec<u8>>) -> Result<()> {
+fn traces(db: &Db, batch: &Batch, packs: &HashMap<TraceId, Vec<u8>>) -> Result<()> {
     let deltas = rows::trace_deltas(batch);
     let mut stmt = db.prepare(TRACE)?;
     let mut known = db.prepare(TRACE_KNOWN)?;
@@ -117,7 +321,7 @@ pub(crate) fn traces(db: &Db, batch: &Batch, packs: &HashMap<TraceId, Vec<u8>>) 
 }
 
 /// The batch's additions to the running totals (`rows::counter_deltas`).
-pub(crate) fn counters(db: &Db, batch: &Batch) -> Result<()> {
+fn counters(db: &Db, batch: &Batch) -> Result<()> {
     let mut stmt = db.prepare(COUNTER)?;
     for (name, n) in rows::counter_deltas(batch) {
         if n > 0 {

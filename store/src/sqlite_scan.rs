@@ -2,8 +2,9 @@
 //! (also the services overview's) are stepped on a blocking thread of their
 //! own connection, borrowed from SQLite and unpacked on the same thread,
 //! instead of each copied and handed from SQLite's thread to the reader.
-//! The writer's pack and trace inserts (`sqlite_insert`) step on the
-//! writer's own connection, lent by sqlx (`with_locked`).
+//! The writer's transactions (`sqlite_insert`) step on a connection of
+//! its own, which sqlx never sees; the conversion of older databases steps
+//! on sqlx's, lent (`with_locked`).
 //!
 //! The one `unsafe` of the workspace lives here, behind `Db` and `Stmt`,
 //! which own their handles and free them on drop (a lent connection is
@@ -22,6 +23,12 @@ use crate::{Result, StoreError};
 const PACKS: &CStr = c"SELECT data FROM span_packs WHERE start_hi >= ?1 AND start_lo < ?2";
 
 pub(crate) struct Db(NonNull<ffi::sqlite3>);
+
+// SAFETY: connections are opened in SQLite's multi-thread mode
+// (`SQLITE_OPEN_NOMUTEX`), in which a connection may move between threads
+// as long as two never use it at once; `Db` is not `Sync`, so sharing one
+// takes a lock (the writer's `Mutex`).
+unsafe impl Send for Db {}
 
 impl Drop for Db {
     fn drop(&mut self) {
@@ -58,6 +65,22 @@ fn error(db: *mut ffi::sqlite3, what: &str) -> StoreError {
 
 impl Db {
     fn open_read_only(path: &Path) -> Result<Db> {
+        Db::open(path, ffi::SQLITE_OPEN_READONLY)
+    }
+
+    /// The writer's connection to an existing database (created and
+    /// migrated through sqlx), with `pragmas` (name, value) set.
+    pub(crate) fn open_writer(path: &Path, pragmas: &[(&str, &str)]) -> Result<Db> {
+        let db = Db::open(path, ffi::SQLITE_OPEN_READWRITE)?;
+        for (name, value) in pragmas {
+            let sql = CString::new(format!("PRAGMA {name} = {value}"))
+                .map_err(|_| StoreError::Scan("a pragma holds a NUL byte".into()))?;
+            db.exec(&sql)?;
+        }
+        Ok(db)
+    }
+
+    fn open(path: &Path, flags: i32) -> Result<Db> {
         let name = CString::new(path.as_os_str().as_bytes())
             .map_err(|_| StoreError::Scan("database path holds a NUL byte".into()))?;
         let mut raw = ptr::null_mut();
@@ -66,7 +89,7 @@ impl Db {
             ffi::sqlite3_open_v2(
                 name.as_ptr(),
                 &mut raw,
-                ffi::SQLITE_OPEN_READONLY | ffi::SQLITE_OPEN_NOMUTEX,
+                flags | ffi::SQLITE_OPEN_NOMUTEX,
                 ptr::null(),
             )
         };
@@ -83,6 +106,17 @@ impl Db {
     pub(crate) fn last_insert_rowid(&self) -> i64 {
         // SAFETY: a valid handle, used by this thread alone meanwhile.
         unsafe { ffi::sqlite3_last_insert_rowid(self.0.as_ptr()) }
+    }
+
+    /// Runs one statement that returns no rows (`BEGIN`, `COMMIT`…).
+    pub(crate) fn exec(&self, sql: &CStr) -> Result<()> {
+        self.prepare(sql)?.execute()
+    }
+
+    /// False inside a transaction (`BEGIN` until `COMMIT` or `ROLLBACK`).
+    pub(crate) fn autocommit(&self) -> bool {
+        // SAFETY: a valid handle, used by this thread alone meanwhile.
+        unsafe { ffi::sqlite3_get_autocommit(self.0.as_ptr()) != 0 }
     }
 
     pub(crate) fn prepare(&self, sql: &CStr) -> Result<Stmt<'_>> {
@@ -154,6 +188,28 @@ impl Stmt<'_> {
         }
     }
 
+    pub(crate) fn bind_double(&mut self, index: i32, value: f64) -> Result<()> {
+        // SAFETY: a valid statement; SQLite checks the index.
+        match unsafe { ffi::sqlite3_bind_double(self.raw.as_ptr(), index, value) } {
+            ffi::SQLITE_OK => Ok(()),
+            _ => Err(error(self.db.0.as_ptr(), "bind")),
+        }
+    }
+
+    pub(crate) fn bind_opt_double(&mut self, index: i32, value: Option<f64>) -> Result<()> {
+        match value {
+            Some(value) => self.bind_double(index, value),
+            None => self.bind_null(index),
+        }
+    }
+
+    pub(crate) fn bind_opt_blob(&mut self, index: i32, value: Option<&[u8]>) -> Result<()> {
+        match value {
+            Some(bytes) => self.bind_blob(index, bytes),
+            None => self.bind_null(index),
+        }
+    }
+
     pub(crate) fn bind_opt_text(&mut self, index: i32, value: Option<&str>) -> Result<()> {
         match value {
             Some(text) => self.bind_text(index, text),
@@ -166,6 +222,21 @@ impl Stmt<'_> {
         let stepped = self.step();
         self.reset();
         stepped.map(|_| ())
+    }
+
+    /// Runs a statement for its first row's first column as an integer
+    /// (`None` without a row), then readies it for the next.
+    pub(crate) fn first_int(&mut self) -> Result<Option<i64>> {
+        let row = match self.step() {
+            // SAFETY: a valid statement positioned on a row.
+            Ok(true) => Ok(Some(unsafe {
+                ffi::sqlite3_column_int64(self.raw.as_ptr(), 0)
+            })),
+            Ok(false) => Ok(None),
+            Err(e) => Err(e),
+        };
+        self.reset();
+        row
     }
 
     /// Runs a statement for its first row's first column as text and
@@ -220,8 +291,8 @@ impl Stmt<'_> {
     }
 }
 
-/// Runs `f` on the connection sqlx has locked for us: the writer's inserts,
-/// inside the transaction sqlx began. The connection stays sqlx's (never
+/// Runs `f` on the connection sqlx has locked for us: the conversion's
+/// inserts, inside the transaction sqlx began. The connection stays sqlx's (never
 /// closed here); statements `f` prepares are finalized before it returns.
 pub(crate) fn with_locked<T>(
     handle: &mut sqlx::sqlite::LockedSqliteHandle<'_>,
