@@ -126,7 +126,7 @@ impl SqliteStore {
         // opens that file, where `:memory:` would give each its own database.
         let file = Some(options.get_filename().to_owned())
             .filter(|f| f.is_file())
-            .ok_or_else(|| crate::StoreError::BadUrl(format!("{url} (SQLite needs a file)")))?;
+            .ok_or_else(|| crate::StoreError::BadUrl(url.to_owned()))?;
         let batches = {
             let file = file.clone();
             let full = [("synchronous", "FULL"), ("foreign_keys", "OFF")];

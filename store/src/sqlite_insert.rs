@@ -332,3 +332,49 @@ fn counters(db: &Db, batch: &Batch) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn count(db: &Db) -> i64 {
+        let mut stmt = db.prepare(c"SELECT count(*) FROM t").expect("prepare");
+        stmt.first_int().expect("count").expect("a row")
+    }
+
+    #[test]
+    fn a_transaction_commits_all_or_nothing_and_never_joins_one_left_open() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("t.db");
+        std::fs::write(&path, b"").expect("empty file");
+        let db = Db::open_writer(&path, &[("journal_mode", "WAL")]).expect("open");
+        db.exec(c"CREATE TABLE t (x INTEGER)").expect("create");
+
+        let failed = transaction(&db, |db| {
+            db.exec(c"INSERT INTO t VALUES (1)")?;
+            Err::<(), _>(crate::StoreError::Scan("refused".into()))
+        });
+        assert!(failed.is_err());
+        assert!(db.autocommit(), "the failed transaction is rolled back");
+        assert_eq!(count(&db), 0);
+
+        // As if an earlier write had panicked between BEGIN and COMMIT.
+        db.exec(c"BEGIN IMMEDIATE").expect("begin");
+        db.exec(c"INSERT INTO t VALUES (2)").expect("insert");
+        transaction(&db, |db| db.exec(c"INSERT INTO t VALUES (3)")).expect("commit");
+        assert!(db.autocommit());
+        let mut only = db.prepare(c"SELECT x FROM t").expect("prepare");
+        assert_eq!(only.first_int().expect("row"), Some(3));
+        drop(only);
+        assert_eq!(count(&db), 1);
+
+        // A statement the database refuses fails the transaction the same way.
+        let refused = transaction(&db, |db| {
+            db.exec(c"INSERT INTO t VALUES (4)")?;
+            db.exec(c"INSERT INTO missing VALUES (5)")
+        });
+        assert!(refused.is_err());
+        assert!(db.autocommit());
+        assert_eq!(count(&db), 1);
+    }
+}

@@ -79,6 +79,11 @@ fn start_up_errors_are_one_clear_line() {
             "loupe: cannot open database mysql://db/loupe: unsupported database url \"mysql://db/loupe\": use sqlite://PATH or postgres://".to_owned(),
         ),
         (
+            "SQLite in memory, which the writer's own connection could not share",
+            vec!["serve", "--database-url", "sqlite::memory:"],
+            "loupe: cannot open database sqlite::memory:: unsupported database url \"sqlite::memory:\": use sqlite://PATH or postgres://".to_owned(),
+        ),
+        (
             "demo with nothing at its endpoint",
             vec!["demo", "--endpoint", &nobody_home, "--backfill", "1m"],
             format!("loupe: cannot reach loupe at http://127.0.0.1:{refused}/v1/traces ("),
