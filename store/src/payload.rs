@@ -1,7 +1,7 @@
 //! Reads what databases before ADR 0011 stored (loupe now writes none of
 //! it): their span rows are rewritten into packs (`convert`), reading each
-//! payload through `loupe_text`. The writing side stays for the tests,
-//! which make such values to read.
+//! payload through `loupe_text`. What wrote them is gone but for a
+//! compressor the tests make such values with.
 //!
 //! SQLite's span payloads (attributes, events and links as JSON, the bulk
 //! of a span) compressed one value at a time with zstd and a dictionary
@@ -25,44 +25,10 @@ use crate::{Result, StoreError};
 
 #[cfg(test)]
 const LEVEL: i32 = 3;
-/// Larger dictionaries compressed the benchmark's spans no better.
-#[cfg(test)]
-const DICT_BYTES: usize = 16 * 1024;
-/// Texts (attribute objects, event lists) a dictionary is trained on; with
-/// fewer, or fewer than `MIN_SAMPLE_BYTES`, training waits for more spans.
-#[cfg(test)]
-const MIN_SAMPLES: usize = 2048;
-#[cfg(test)]
-const MIN_SAMPLE_BYTES: usize = 8 * DICT_BYTES;
-/// Collection stops here and trains with what it has.
-#[cfg(test)]
-const MAX_SAMPLES: usize = 8192;
-#[cfg(test)]
-const MAX_SAMPLE_BYTES: usize = 4 << 20;
-/// Spans written between two dictionaries at most (see `next_training`).
-#[cfg(test)]
-const RETRAIN_EVERY: u64 = 1_000_000;
 /// Longer texts are stored as they are, and a frame that claims more is
 /// damaged. (JSON can outgrow its request: control characters are written
 /// as six.)
 const MAX_TEXT: u64 = 64 << 20;
-/// Texts longer than this teach a dictionary little and would crowd out
-/// the others: not sampled.
-#[cfg(test)]
-const MAX_SAMPLE: usize = 64 << 10;
-
-/// When the dictionary trained after `at` spans is replaced: soon while the
-/// database is young (what its services send is still settling: a new
-/// dictionary at ten times the spans), then every `RETRAIN_EVERY` spans, so
-/// a service added later is learnt and the dictionaries stay few.
-#[cfg(test)]
-pub(crate) fn next_training(at: u64) -> u64 {
-    at.saturating_mul(10).clamp(
-        at.saturating_add(MIN_SAMPLES as u64),
-        at.saturating_add(RETRAIN_EVERY),
-    )
-}
-
 /// A span's three payload values as bound to `spans_payload`.
 #[cfg(test)]
 #[derive(Debug, Clone, PartialEq)]
@@ -147,68 +113,6 @@ pub(crate) fn compress(
         .into_iter()
         .map(|[attributes, events, links]| Ok([one(attributes)?, one(events)?, one(links)?]))
         .collect()
-}
-
-/// When dictionaries are trained, and the texts they learn from.
-#[cfg(test)]
-pub(crate) struct Training {
-    /// Spans written when samples start being collected again.
-    collect_from: u64,
-    samples: Vec<String>,
-    sample_bytes: usize,
-}
-
-#[cfg(test)]
-impl Training {
-    /// `latest`: the spans written when the newest stored dictionary was trained.
-    pub(crate) fn new(latest: Option<u64>) -> Training {
-        Training {
-            collect_from: latest.map_or(0, next_training),
-            samples: Vec::new(),
-            sample_bytes: 0,
-        }
-    }
-
-    /// Collects `texts` as samples while a dictionary is due (`written`
-    /// spans stored so far) and trains one once there are enough: its
-    /// bytes, to store and then compress with, and the spans written with
-    /// this batch's, which the schedule counts from. A failed training
-    /// (texts too few or too alike to learn from) waits `RETRAIN_EVERY`
-    /// spans before collecting again.
-    pub(crate) fn offer(&mut self, texts: &[Texts], written: u64) -> Option<(Vec<u8>, u64)> {
-        if written < self.collect_from {
-            return None;
-        }
-        for text in texts.iter().flat_map(|row| row[..2].iter().flatten()) {
-            if self.samples.len() >= MAX_SAMPLES || self.sample_bytes >= MAX_SAMPLE_BYTES {
-                break;
-            }
-            if text.len() <= MAX_SAMPLE && self.sample_bytes + text.len() <= MAX_SAMPLE_BYTES {
-                self.sample_bytes += text.len();
-                self.samples.push(text.clone());
-            }
-        }
-        let full = self.samples.len() >= MAX_SAMPLES || self.sample_bytes >= MAX_SAMPLE_BYTES;
-        let enough = self.samples.len() >= MIN_SAMPLES && self.sample_bytes >= MIN_SAMPLE_BYTES;
-        if !full && !enough {
-            return None;
-        }
-        let trained = zstd::dict::from_samples(&self.samples, DICT_BYTES);
-        self.samples = Vec::new();
-        self.sample_bytes = 0;
-        let at = written + texts.len() as u64;
-        match trained {
-            Ok(data) => {
-                self.collect_from = next_training(at);
-                Some((data, at))
-            }
-            Err(err) => {
-                tracing::debug!(error = %err, "no payload dictionary from these spans");
-                self.collect_from = at + RETRAIN_EVERY;
-                None
-            }
-        }
-    }
 }
 
 fn zstd_error(err: std::io::Error) -> StoreError {
@@ -425,36 +329,20 @@ mod tests {
     }
 
     #[test]
-    fn training_schedule() {
-        for (at, next) in [
-            (0, 2048),
-            (2048, 20_480),
-            (20_480, 204_800),
-            (204_800, 1_204_800),
-            (5_000_000, 6_000_000),
-            (u64::MAX - 1, u64::MAX),
-        ] {
-            assert_eq!(next_training(at), next, "after {at}");
-        }
-    }
-
-    #[test]
     fn values_round_trip_with_and_without_a_dictionary() {
         let spans: Vec<Span> = (0..3000).map(span).collect();
-        let mut training = Training::new(None);
         let mut reader = Reader::new().unwrap();
         let mut dicts = HashMap::new();
 
-        // Too few texts to learn from: compressed without a dictionary, or kept as text.
+        // Without a dictionary: compressed, or kept as text.
         let first = texts(&spans[..100]);
-        assert_eq!(training.offer(&first, 0), None);
         let plain = compress(None, first.clone()).unwrap();
         assert_eq!(decode_all(&mut reader, &plain, &dicts), first);
 
-        // Enough: a dictionary, which compresses these texts far better.
+        // With a dictionary trained on the spans, as older writers did.
         let rest = texts(&spans[100..]);
-        let (data, at) = training.offer(&rest, 100).expect("a dictionary");
-        assert_eq!(at, 3000);
+        let samples: Vec<&String> = rest.iter().flat_map(|row| row[0].as_ref()).collect();
+        let data = zstd::dict::from_samples(&samples, 16 * 1024).expect("a dictionary");
         let dictionary = Dictionary::new(7, &data).expect("usable");
         dicts.insert(7, data);
         let with = compress(Some(&dictionary), rest.clone()).unwrap();
@@ -472,12 +360,6 @@ mod tests {
             Stored::Text(_) => true,
         }));
 
-        // Not due again until ten times the spans.
-        assert_eq!(training.offer(&rest, 3000), None);
-        assert_eq!(training.offer(&rest, 29_999), None);
-        assert!(training.samples.is_empty());
-        assert_eq!(training.collect_from, 30_000);
-
         // A fresh reader (another connection) fetches the dictionary once.
         let mut fetched = 0;
         let mut other = Reader::new().unwrap();
@@ -492,42 +374,6 @@ mod tests {
             }
         }
         assert_eq!(fetched, 1);
-    }
-
-    #[test]
-    fn training_resumes_on_the_schedule_of_the_newest_dictionary() {
-        let rest = texts(&(0..3000).map(span).collect::<Vec<_>>());
-        let mut training = Training::new(Some(2048));
-        assert_eq!(training.offer(&rest, 20_000), None);
-        assert!(training.samples.is_empty(), "not collecting before 20 480");
-        assert!(training.offer(&rest, 20_480).is_some());
-    }
-
-    #[test]
-    fn tiny_texts_stay_text_and_training_is_not_retried_each_batch() {
-        let tiny = texts(&(0..9000).map(plain).collect::<Vec<_>>());
-        let mut training = Training::new(None);
-        training.offer(&tiny, 0);
-        assert!(training.samples.is_empty());
-        assert!(training.collect_from > 9000, "{}", training.collect_from);
-        assert!(
-            compress(None, tiny)
-                .unwrap()
-                .iter()
-                .all(|row| row == &[Some(Stored::Text("{}".into())), None, None])
-        );
-    }
-
-    #[test]
-    fn texts_too_long_are_kept_as_text_and_not_sampled() {
-        let long = "x".repeat(MAX_TEXT as usize + 1);
-        let values = compress(None, vec![[Some(long.clone()), None, None]]).unwrap();
-        assert!(matches!(&values[0][0], Some(Stored::Text(t)) if *t == long));
-
-        let mut training = Training::new(None);
-        let sampled = "x".repeat(MAX_SAMPLE + 1);
-        assert_eq!(training.offer(&[[Some(sampled), None, None]], 0), None);
-        assert!(training.samples.is_empty() && training.sample_bytes == 0);
     }
 
     #[test]

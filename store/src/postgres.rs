@@ -83,13 +83,26 @@ impl PgStore {
         Ok(u64::try_from(size).unwrap_or(0))
     }
 
+    /// Every span that started in `[start, end)`, from the packs whose
+    /// range of starts meets the window, streamed.
     pub async fn report_spans(
         &self,
         start: i64,
         end: i64,
-        each: impl FnMut(crate::report::ReportSpan),
+        mut each: impl FnMut(crate::report::ReportSpan),
     ) -> Result<()> {
-        self.report_spans_sqlx(start, end, each).await
+        use futures_util::TryStreamExt as _;
+        let mut packs = sqlx::query_scalar::<_, Vec<u8>>(
+            "SELECT data FROM span_packs WHERE start_hi >= $1 AND start_lo < $2",
+        )
+        .bind(start)
+        .bind(end)
+        .fetch(&self.pool);
+        let mut unpacker = crate::packed::Unpacker::default();
+        while let Some(data) = packs.try_next().await? {
+            crate::blocking(|| unpacker.unpack(&data, start, end, &mut each))?;
+        }
+        Ok(())
     }
 
     pub async fn stored_bytes(&self) -> Result<crate::report::SignalBytes> {
@@ -501,7 +514,7 @@ impl PgStore {
 fn push_in_ids(
     q: &mut QueryBuilder<Postgres>,
     column: &'static str,
-    ids: std::collections::HashSet<crate::model::TraceId>,
+    ids: &std::collections::HashSet<crate::model::TraceId>,
 ) {
     q.push(column)
         .push(" = ANY(")

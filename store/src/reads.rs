@@ -58,20 +58,15 @@ macro_rules! impl_reads {
 
         /// The ids of the packs holding spans of these traces, each once,
         /// in writing order.
-        async fn pack_ids_of_traces(&self, trace_ids: &[Vec<u8>]) -> $crate::Result<Vec<i64>> {
+        async fn pack_ids_of_traces(
+            &self,
+            traces: &std::collections::HashSet<$crate::model::TraceId>,
+        ) -> $crate::Result<Vec<i64>> {
+            let mut q = sqlx::QueryBuilder::<$db>::new("SELECT packs FROM traces WHERE ");
+            push_in_ids(&mut q, "trace_id", traces);
             let mut ids = std::collections::BTreeSet::new();
-            for chunk in trace_ids.chunks(500) {
-                let mut q = sqlx::QueryBuilder::<$db>::new(
-                    "SELECT packs FROM traces WHERE trace_id IN (",
-                );
-                let mut traces = q.separated(", ");
-                for trace_id in chunk {
-                    traces.push_bind(trace_id.clone());
-                }
-                q.push(")");
-                for list in q.build_query_scalar::<Vec<u8>>().fetch_all(&self.$pool).await? {
-                    ids.extend($crate::rows::pack_ids::of(&list));
-                }
+            for list in q.build_query_scalar::<Vec<u8>>().fetch_all(&self.$pool).await? {
+                ids.extend($crate::rows::pack_ids::of(&list));
             }
             Ok(ids.into_iter().collect())
         }
@@ -156,7 +151,7 @@ macro_rules! impl_reads {
                 return Ok(Vec::new());
             }
             let mut spans = Vec::new();
-            for ids in self.pack_ids_of_traces(trace_ids).await?.chunks($crate::span_reads::PACKS_AT_ONCE) {
+            for ids in self.pack_ids_of_traces(&wanted).await?.chunks($crate::span_reads::PACKS_AT_ONCE) {
                 let packs = self.packs_by_id(ids, true).await?;
                 spans.extend($crate::blocking(|| {
                     $crate::span_reads::full_spans(&packs, |t| wanted.contains(t))
@@ -286,7 +281,7 @@ macro_rules! impl_reads {
             if shown.is_empty() {
                 return Ok(Vec::new());
             }
-            self.trace_rows(query, Some(shown), 0, query.limit).await
+            self.trace_rows(query, Some(&shown), 0, query.limit).await
         }
 
         /// The summaries of the traces that meet the query's conditions on
@@ -295,7 +290,7 @@ macro_rules! impl_reads {
         async fn trace_rows(
             &self,
             query: &$crate::read::TraceQuery,
-            among: Option<std::collections::HashSet<$crate::model::TraceId>>,
+            among: Option<&std::collections::HashSet<$crate::model::TraceId>>,
             offset: u32,
             limit: u32,
         ) -> $crate::Result<Vec<$crate::read::TraceSummary>> {
@@ -340,7 +335,7 @@ macro_rules! impl_reads {
         /// The query of `trace_rows`, selecting `columns` of `traces t`.
         fn trace_page(
             query: &$crate::read::TraceQuery,
-            among: Option<std::collections::HashSet<$crate::model::TraceId>>,
+            among: Option<&std::collections::HashSet<$crate::model::TraceId>>,
             offset: u32,
             limit: u32,
             columns: &'static str,
@@ -488,7 +483,7 @@ macro_rules! impl_reads {
                 .filter_map(|t| <$crate::model::TraceId>::try_from(t.as_slice()).ok())
                 .collect();
             let mut nodes = Vec::new();
-            for ids in self.pack_ids_of_traces(trace_ids).await?.chunks($crate::span_reads::PACKS_AT_ONCE) {
+            for ids in self.pack_ids_of_traces(&wanted).await?.chunks($crate::span_reads::PACKS_AT_ONCE) {
                 let packs: Vec<Vec<u8>> = self
                     .packs_by_id(ids, false)
                     .await?
@@ -609,28 +604,6 @@ macro_rules! impl_reads {
                 .into_iter()
                 .map($crate::rows::RawPoint::into_view)
                 .collect()
-        }
-
-        /// Every span that started in `[start, end)`, from the packs whose
-        /// range of starts meets the window.
-        pub async fn report_spans_sqlx(
-            &self,
-            start: i64,
-            end: i64,
-            mut each: impl FnMut($crate::report::ReportSpan),
-        ) -> $crate::Result<()> {
-            use futures_util::TryStreamExt as _;
-            let mut packs = sqlx::query_scalar::<_, Vec<u8>>(
-                "SELECT data FROM span_packs WHERE start_hi >= $1 AND start_lo < $2",
-            )
-            .bind(start)
-            .bind(end)
-            .fetch(&self.$pool);
-            let mut unpacker = $crate::packed::Unpacker::default();
-            while let Some(data) = packs.try_next().await? {
-                $crate::blocking(|| unpacker.unpack(&data, start, end, &mut each))?;
-            }
-            Ok(())
         }
 
         pub async fn span_logs(

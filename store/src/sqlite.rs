@@ -18,7 +18,8 @@ use crate::{LOCK_TIMEOUT, Result};
 
 #[derive(Clone)]
 pub struct SqliteStore {
-    /// Migrations and the conversion of older databases.
+    /// Migrations and the conversion of older databases; an idle
+    /// connection closes after sqlx's idle timeout.
     writer: SqlitePool,
     /// Batches: a connection of the writer's own, stepped through the C API
     /// (`sqlite_insert`) on the writing task's thread. Through sqlx's pool,
@@ -76,8 +77,8 @@ async fn checkpoints(pool: SqlitePool, committed: Arc<tokio::sync::Notify>) {
     }
 }
 
-/// Commits dirty the same index pages again and again (spans by trace id,
-/// trace summaries: random keys); checkpointed after every commit, each
+/// Commits dirty the same pages again and again (trace summaries and
+/// request ids: random keys); checkpointed after every commit, each
 /// such page was copied into the database file each time. Every 200 ms it
 /// is copied once for all the commits in between: a fifth more spans a
 /// second under `loupe bench` (0 ms 44 700, 50 ms 55 400, 200 ms
@@ -94,8 +95,8 @@ async fn on_scan_thread<T: Send + 'static>(
         .map_err(|e| crate::StoreError::Scan(format!("scan thread failed: {e}")))?
 }
 
-/// Gives a new connection loupe's SQL functions (`loupe_text`, which the
-/// view `span_rows` calls).
+/// Gives the migrating connection loupe's SQL functions (`loupe_text`,
+/// which the view `span_rows` of databases still to convert calls).
 async fn with_functions(conn: &mut sqlx::SqliteConnection) -> sqlx::Result<()> {
     let mut handle = conn.lock_handle().await?;
     crate::sqlite_scan::register_functions(handle.as_raw_handle())
@@ -139,7 +140,6 @@ impl SqliteStore {
         // (the default of 50 made a scan of a million rows ten times slower).
         let readers = SqlitePoolOptions::new()
             .max_connections(4)
-            .after_connect(|conn, _| Box::pin(with_functions(conn)))
             .connect_with(options.clone().read_only(true).row_buffer_size(8192))
             .await?;
         let committed = Arc::new(tokio::sync::Notify::new());
@@ -257,7 +257,7 @@ impl SqliteStore {
     /// unpacked on a blocking thread, their spans handed over a short
     /// channel, so memory holds a few packs whatever the window (through the
     /// readers' deep row buffer a long window's packs would all be held at
-    /// once). A database in memory reads through sqlx.
+    /// once).
     pub async fn report_spans(
         &self,
         start: i64,
@@ -360,7 +360,7 @@ pub(crate) fn fts_query(text: &str) -> String {
 fn push_in_ids(
     q: &mut QueryBuilder<Sqlite>,
     column: &'static str,
-    ids: std::collections::HashSet<crate::model::TraceId>,
+    ids: &std::collections::HashSet<crate::model::TraceId>,
 ) {
     let hex: Vec<String> = ids.iter().map(hex::encode).collect();
     q.push(column)

@@ -1,10 +1,11 @@
 //! The SQLite writer's transaction, stepped through SQLite's C API on the
-//! writer's own connection (lent by sqlx, `with_locked`) in one blocking
-//! call, from `BEGIN` to `COMMIT`: each statement prepared once per batch
-//! and stepped once per row. Through sqlx, every value was copied into
-//! sqlx's arguments, each multi-row statement parsed and compiled again,
-//! and `BEGIN`, the hand-over of the connection and `COMMIT` were each a
-//! trip to sqlx's thread and back, a sixth of the writer's time under load.
+//! writer's own connection (`SqliteStore`'s, which sqlx never sees) in one
+//! blocking call, from `BEGIN` to `COMMIT`: each statement prepared once
+//! per batch and stepped once per row. Through sqlx, every value was copied
+//! into sqlx's arguments, each multi-row statement parsed and compiled
+//! again, and taking the connection, `BEGIN` and `COMMIT` were each a trip
+//! to sqlx's thread and back (docs/adr/0012). The conversion of older
+//! databases uses `packs` and `link` on sqlx's connection, lent.
 
 use std::collections::HashMap;
 use std::ffi::CStr;

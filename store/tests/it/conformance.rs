@@ -2219,8 +2219,9 @@ pub async fn spans_at_the_ends_of_time_read_back(ctx: Ctx) {
 }
 
 /// Span conditions (operation, attributes) are first asked of the newest
-/// thousand traces; a trace older than those is still found, by reading
-/// every pack, and a condition the newest meet answers from them alone.
+/// thousand traces; a trace older than those is still found, though its
+/// spans lie in a pack the first page read and in one only the second page
+/// reads, and a condition the newest meet answers from them alone.
 pub async fn span_conditions_reach_past_the_newest_traces(ctx: Ctx) {
     const TRACES: u64 = 1_200;
     let spans = (1..=TRACES)
@@ -2238,8 +2239,19 @@ pub async fn span_conditions_reach_past_the_newest_traces(ctx: Ctx) {
             span.attributes = attrs([("kind", s(kind)), ("n", Value::Int(n as i64))]);
             span
         })
-        .collect();
-    write(&ctx, &spans_batch("svc", spans)).await;
+        .collect::<Vec<_>>();
+    // The oldest trace in two packs: its rare span alone, written first (a
+    // pack only the second page of traces reads), and a common span among
+    // the newest traces' (a pack the first page reads already).
+    let (rare, newest) = spans.split_at(1);
+    write(&ctx, &spans_batch("svc", rare.to_vec())).await;
+    let mut child = timed(
+        span(tid(1), sid(TRACES + 1), Some(sid(1)), "common"),
+        T0 + 2,
+        T0 + 3,
+    );
+    child.attributes = attrs([("kind", s("new")), ("n", Value::Int(1_000_000))]);
+    write(&ctx, &spans_batch("svc", [newest, &[child]].concat())).await;
     let search = |operation: Option<&str>, attributes: &[&str], limit: u32| {
         let query = store::TraceQuery {
             operation: operation.map(str::to_owned),
@@ -2270,8 +2282,10 @@ pub async fn span_conditions_reach_past_the_newest_traces(ctx: Ctx) {
     );
     assert_eq!(search(None, &["kind=old"], 10).await, [id(1)]);
     assert_eq!(search(None, &["n<3"], 10).await, [id(2), id(1)]);
+    // Each condition met by a span of its own, in a pack of its own.
+    assert_eq!(search(Some("rare"), &["kind=new"], 10).await, [id(1)]);
     assert_eq!(
-        search(Some("rare"), &["kind=new"], 10).await,
+        search(Some("rare"), &["kind=none"], 10).await,
         Vec::<String>::new()
     );
     assert_eq!(

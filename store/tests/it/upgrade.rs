@@ -10,8 +10,9 @@ use crate::harness::{self, Backend, Ctx};
 /// What the spans were before packs-only storage and service lists, as the
 /// migrations left them (SQLite before its migration 11, PostgreSQL before
 /// its migration 9): a row per span (SQLite: narrow row and payload; its
-/// payloads as text, as an older loupe wrote small ones), the packs the
-/// reports read, their indexes, and `trace_services`.
+/// payloads as text, or compressed with or without a dictionary:
+/// `payload_value`), the packs the reports read, their indexes, and
+/// `trace_services`.
 const SQLITE_BEFORE: &str = "
     DROP TABLE span_packs;
     CREATE TABLE spans (
@@ -36,6 +37,8 @@ const SQLITE_BEFORE: &str = "
         WHERE kind IN (2, 5) OR parent_span_id IS NULL;
     CREATE TABLE payload_dicts (id INTEGER PRIMARY KEY, spans INTEGER NOT NULL,
         data BLOB NOT NULL);
+    INSERT INTO payload_dicts VALUES (1, 0, CAST(
+        '{\"http.route\":\"/checkout\",\"n\":7,\"link.kind\":\"retry\"}' AS BLOB));
     CREATE TABLE spans_packed (start_lo INTEGER NOT NULL, start_hi INTEGER NOT NULL,
         spans INTEGER NOT NULL, data BLOB NOT NULL);
     CREATE INDEX spans_packed_window ON spans_packed (start_hi, start_lo);
@@ -95,6 +98,30 @@ fn json_list<T: serde::Serialize>(items: &[T]) -> Option<String> {
     (!items.is_empty()).then(|| serde_json::to_string(items).expect("json"))
 }
 
+/// A payload value as SQLite's writer stored it, chosen by the span's row
+/// id: the JSON text, or (docs/adr/0008) the LEB128 id of a dictionary
+/// (0: none; 1: the row `SQLITE_BEFORE` stores) and one zstd frame.
+fn payload_value(backend: Backend, id: usize, json: Option<String>) -> String {
+    let Some(json) = json else {
+        return "NULL".to_owned();
+    };
+    let frame = match (backend, id % 3) {
+        (Backend::Postgres, _) | (_, 0) => return text(&json),
+        (_, 1) => [
+            vec![0],
+            zstd::bulk::compress(json.as_bytes(), 3).expect("zstd"),
+        ]
+        .concat(),
+        _ => {
+            let dictionary = "{\"http.route\":\"/checkout\",\"n\":7,\"link.kind\":\"retry\"}";
+            let mut compressor =
+                zstd::bulk::Compressor::with_dictionary(3, dictionary.as_bytes()).expect("zstd");
+            [vec![1], compressor.compress(json.as_bytes()).expect("zstd")].concat()
+        }
+    };
+    blob(backend, &frame)
+}
+
 /// The SQL an older loupe's writer amounted to for the batch's spans, and
 /// the rows of `trace_services` for them.
 fn old_rows(backend: Backend, batch: &Batch, first_id: usize) -> String {
@@ -105,9 +132,9 @@ fn old_rows(backend: Backend, batch: &Batch, first_id: usize) -> String {
         let scope = &batch.scopes[span.scope_idx].name;
         let id = first_id + i;
         let payload = [
-            text(&span.attributes.to_json_string()),
-            opt_text(json_list(&span.events).as_deref()),
-            opt_text(json_list(&span.links).as_deref()),
+            payload_value(backend, id, Some(span.attributes.to_json_string())),
+            payload_value(backend, id, json_list(&span.events)),
+            payload_value(backend, id, json_list(&span.links)),
         ]
         .join(", ");
         let (id_column, id_value, payload_columns, payload_values) = match backend {
