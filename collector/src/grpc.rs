@@ -13,6 +13,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use prost::Message as _;
+use bytes::Buf as _;
 use tonic::body::Body as TonicBody;
 use tonic::codec::{
     Codec, CompressionEncoding, DecodeBuf, Decoder, EnabledCompressionEncodings, EncodeBuf, Encoder,
@@ -169,7 +170,12 @@ impl<S: OtlpSignal> Decoder for OtlpDecoder<S> {
     type Error = Status;
 
     fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<S::Request>, Status> {
-        S::Request::decode(buf)
+        // Decoding through DecodeBuf pays its bounds check and BytesMut's
+        // bookkeeping on every varint, and splits the shared buffer for every
+        // id; the message as one Bytes (taken without a copy) decodes as fast
+        // as an HTTP body does.
+        let message = buf.copy_to_bytes(buf.remaining());
+        S::Request::decode(message)
             .map(Some)
             .map_err(|e| Status::invalid_argument(format!("invalid protobuf: {e}")))
     }
