@@ -9,12 +9,21 @@ use crate::harness::{self, Backend, Ctx};
 
 /// What the spans were before packs-only storage and service lists, as the
 /// migrations left them (SQLite before its migration 11, PostgreSQL before
-/// its migration 9): a row per span (SQLite: narrow row and payload; its
+/// its migration 9): trace summaries keyed by trace id (SQLite before its
+/// migration 13), a row per span (SQLite: narrow row and payload; its
 /// payloads as text, or compressed with or without a dictionary:
 /// `payload_value`), the packs the reports read, their indexes, and
 /// `trace_services`.
 const SQLITE_BEFORE: &str = "
     DROP TABLE span_packs;
+    CREATE TABLE traces_by_id (trace_id BLOB PRIMARY KEY, start_ns INTEGER NOT NULL,
+        end_ns INTEGER NOT NULL, span_count INTEGER NOT NULL, error_count INTEGER NOT NULL,
+        root_service TEXT, root_name TEXT) WITHOUT ROWID;
+    INSERT INTO traces_by_id SELECT trace_id, start_ns, end_ns, span_count, error_count,
+        root_service, root_name FROM traces;
+    DROP TABLE traces;
+    ALTER TABLE traces_by_id RENAME TO traces;
+    CREATE INDEX traces_window ON traces (start_ns, end_ns, error_count);
     CREATE TABLE spans (
         id INTEGER PRIMARY KEY, trace_id BLOB NOT NULL, span_id BLOB NOT NULL,
         parent_span_id BLOB, resource_id INTEGER NOT NULL, scope_id INTEGER NOT NULL,
@@ -42,10 +51,6 @@ const SQLITE_BEFORE: &str = "
     CREATE TABLE spans_packed (start_lo INTEGER NOT NULL, start_hi INTEGER NOT NULL,
         spans INTEGER NOT NULL, data BLOB NOT NULL);
     CREATE INDEX spans_packed_window ON spans_packed (start_hi, start_lo);
-    DROP INDEX traces_window;
-    ALTER TABLE traces DROP COLUMN services;
-    ALTER TABLE traces DROP COLUMN packs;
-    CREATE INDEX traces_window ON traces (start_ns, end_ns, error_count);
     CREATE TABLE trace_services (trace_id BLOB NOT NULL, service TEXT NOT NULL,
         PRIMARY KEY (trace_id, service)) WITHOUT ROWID;
     CREATE INDEX trace_services_service ON trace_services (service, trace_id);
