@@ -222,24 +222,29 @@ fn points(db: &Db, batch: &Batch, point_metric: &[usize], metric_ids: &[i64]) ->
 const PACK: &CStr = c"INSERT INTO span_packs (start_lo, start_hi, spans, data, details, \
     span_filter) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 
-const TRACE_KNOWN: &CStr = c"SELECT services, packs FROM traces WHERE trace_id = ?1";
+/// A trace's summary row: its id, service list and pack ids. Read after the
+/// batch's packs were inserted: the transaction then holds SQLite's write
+/// lock, so no other connection changes the row before it is written back.
+const TRACE_KNOWN: &CStr = c"SELECT id, services, packs FROM traces WHERE trace_id = ?1";
 
-const TRACE_PACKS: &CStr = c"UPDATE traces SET packs = ?2 WHERE trace_id = ?1";
+const TRACE_PACKS: &CStr = c"UPDATE traces SET packs = ?2 WHERE id = ?1";
 
-/// `services` and `packs` arrive merged with the row's own (`TRACE_KNOWN`), read
-/// after the batch's spans were inserted: the transaction then holds
-/// SQLite's write lock, so no other connection changes the row in between.
-const TRACE: &CStr = c"INSERT INTO traces (trace_id, start_ns, end_ns, span_count, error_count, \
-    root_service, root_name, services, packs) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
-    ON CONFLICT (trace_id) DO UPDATE SET \
-    start_ns = min(start_ns, excluded.start_ns), \
-    end_ns = max(end_ns, excluded.end_ns), \
-    span_count = span_count + excluded.span_count, \
-    error_count = error_count + excluded.error_count, \
-    root_service = coalesce(excluded.root_service, root_service), \
-    root_name = coalesce(excluded.root_name, root_name), \
-    services = excluded.services, \
-    packs = excluded.packs";
+const TRACE_NEW: &CStr = c"INSERT INTO traces (trace_id, start_ns, end_ns, span_count, \
+    error_count, root_service, root_name, services, packs) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+
+/// A known trace's row (`?1` its id, found by `TRACE_KNOWN`) with a batch's
+/// delta added; `services` and `packs` arrive merged with the row's own.
+const TRACE_ADD: &CStr = c"UPDATE traces SET \
+    start_ns = min(start_ns, ?2), \
+    end_ns = max(end_ns, ?3), \
+    span_count = span_count + ?4, \
+    error_count = error_count + ?5, \
+    root_service = coalesce(?6, root_service), \
+    root_name = coalesce(?7, root_name), \
+    services = ?8, \
+    packs = ?9 \
+    WHERE id = ?1";
 
 const COUNTER: &CStr = c"UPDATE counters SET value = value + ?1 WHERE name = ?2";
 
@@ -274,11 +279,11 @@ pub(crate) fn link(db: &Db, packs: &HashMap<TraceId, Vec<u8>>) -> Result<()> {
     let mut update = db.prepare(TRACE_PACKS)?;
     for (trace_id, ids) in packs {
         known.bind_blob(1, trace_id)?;
-        let Some((_, mut packs)) = known.first_text_and_blob()? else {
+        let Some((id, _, mut packs)) = known.first_summary()? else {
             continue;
         };
         packs.extend_from_slice(ids);
-        update.bind_blob(1, trace_id)?;
+        update.bind_int(1, id)?;
         update.bind_blob(2, &packs)?;
         update.execute()?;
     }
@@ -289,19 +294,29 @@ pub(crate) fn link(db: &Db, packs: &HashMap<TraceId, Vec<u8>>) -> Result<()> {
 /// ids included; `packs` from `packs`) and the traces each request id is in.
 fn traces(db: &Db, batch: &Batch, packs: &HashMap<TraceId, Vec<u8>>) -> Result<()> {
     let deltas = rows::trace_deltas(batch);
-    let mut stmt = db.prepare(TRACE)?;
     let mut known = db.prepare(TRACE_KNOWN)?;
+    let mut insert = db.prepare(TRACE_NEW)?;
+    let mut add = db.prepare(TRACE_ADD)?;
     for d in &deltas {
         known.bind_blob(1, &d.trace_id)?;
         let new_packs = packs.get(&d.trace_id).map_or(&[][..], |p| &p[..]);
-        let (services, packs) = match known.first_text_and_blob()? {
-            Some((stored, stored_packs)) => (
-                rows::service_list::union(&stored, &d.services),
-                [stored_packs, new_packs.to_vec()].concat(),
-            ),
-            None => (d.services.clone(), new_packs.to_vec()),
+        // A known trace is updated through the id found, rather than by an
+        // upsert that would look its trace id up in the index again.
+        let (stmt, services, packs) = match known.first_summary()? {
+            Some((id, stored, mut stored_packs)) => {
+                add.bind_int(1, id)?;
+                stored_packs.extend_from_slice(new_packs);
+                (
+                    &mut add,
+                    rows::service_list::union(&stored, &d.services),
+                    stored_packs,
+                )
+            }
+            None => {
+                insert.bind_blob(1, &d.trace_id)?;
+                (&mut insert, d.services.clone(), new_packs.to_vec())
+            }
         };
-        stmt.bind_blob(1, &d.trace_id)?;
         stmt.bind_int(2, d.start_ns)?;
         stmt.bind_int(3, d.end_ns)?;
         stmt.bind_int(4, d.span_count)?;

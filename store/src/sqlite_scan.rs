@@ -239,12 +239,17 @@ impl Stmt<'_> {
         row
     }
 
-    /// Runs a statement for its first row's first column as text and
-    /// second as a blob (`None` without a row), then readies it for the next.
-    pub(crate) fn first_text_and_blob(&mut self) -> Result<Option<(String, Vec<u8>)>> {
+    /// Runs a statement for its first row's columns as an integer, a text
+    /// and a blob (`None` without a row), then readies it for the next.
+    pub(crate) fn first_summary(&mut self) -> Result<Option<(i64, String, Vec<u8>)>> {
         let row = match self.step() {
-            Ok(true) => match String::from_utf8(self.bytes(0, true).to_vec()) {
-                Ok(text) => Ok(Some((text, self.bytes(1, false).to_vec()))),
+            Ok(true) => match String::from_utf8(self.bytes(1, true).to_vec()) {
+                Ok(text) => Ok(Some((
+                    // SAFETY: a valid statement positioned on a row.
+                    unsafe { ffi::sqlite3_column_int64(self.raw.as_ptr(), 0) },
+                    text,
+                    self.bytes(2, false).to_vec(),
+                ))),
                 Err(_) => Err(StoreError::Scan("a text that is not UTF-8".into())),
             },
             Ok(false) => Ok(None),
