@@ -38,7 +38,7 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status, span};
 use prost::Message as _;
 use serde_json::{Value as Json, json};
-use store::{Batch, Store};
+use store::{PreparedBatch, Store};
 
 use crate::synth::{Rng, b, i, s, splitmix64};
 
@@ -1177,7 +1177,7 @@ async fn ceiling_on(
     let mut machine = Some((0.0, 0.0));
     let wal_before = databases.wal_lsn().await;
     let give_up = Instant::now() + timeout;
-    let mut pending = Batch::default();
+    let mut pending = PreparedBatch::default();
     let n_bodies = workload.n_bodies();
     // Only the store's work is timed, and counted: packing each request's
     // spans, then writing them; generating and normalising them is not.
@@ -1193,7 +1193,7 @@ async fn ceiling_on(
         };
     let (mut spans, mut transactions) = (0, 0);
     for index in 0..n_bodies {
-        let mut normalized = collector::normalize::traces(workload.request(index), &rules);
+        let normalized = collector::normalize::traces(workload.request(index), &rules);
         if normalized.rejected > 0 {
             bail!(
                 "generated spans rejected: {}",
@@ -1202,9 +1202,9 @@ async fn ceiling_on(
         }
         let (cpu_before, machine_before) = (process_cpu_seconds("self"), machine_cpu_seconds());
         let started = Instant::now();
-        store.prepare(&mut normalized.batch).await?;
+        let prepared = store.prepare(normalized.batch)?;
         timed(started, cpu_before, machine_before);
-        pending.append(normalized.batch);
+        pending.append(prepared);
         if pending.n_items() < batch as usize && index + 1 < n_bodies {
             continue;
         }

@@ -12,7 +12,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use store::{Batch, Store};
+use store::{Batch, PreparedBatch, Store};
 use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -49,7 +49,7 @@ pub enum SubmitError {
 }
 
 struct Job {
-    batch: Batch,
+    batch: PreparedBatch,
     done: oneshot::Sender<Result<(), SubmitError>>,
     /// Held until the job is answered: the queue counts it until then.
     permit: OwnedSemaphorePermit,
@@ -105,7 +105,7 @@ impl Pipeline {
     /// Prepares the batch (`Store::prepare`, here on the receiving task,
     /// many at once, rather than in the writer), queues it and waits until
     /// it is committed.
-    pub async fn submit(&self, mut batch: Batch) -> Result<(), SubmitError> {
+    pub async fn submit(&self, batch: Batch) -> Result<(), SubmitError> {
         if batch.is_empty() {
             return Ok(());
         }
@@ -118,10 +118,10 @@ impl Pipeline {
             .map_err(|_| SubmitError::Overloaded {
                 waiting: self.capacity - self.permits.available_permits(),
             })?;
-        if let Err(err) = self.store.prepare(&mut batch).await {
-            // The writer does what was not prepared, and answers for it.
-            tracing::debug!(error = %err, "batch not prepared");
-        }
+        let batch = self
+            .store
+            .prepare(batch)
+            .map_err(|err| SubmitError::Store(err.to_string()))?;
         let (done, committed) = oneshot::channel();
         self.jobs
             .send(Job {
@@ -173,10 +173,10 @@ async fn run_writer(
 /// one export the database refuses cannot fail the others. The jobs' batches
 /// are moved into one, not copied, and split again only on failure.
 async fn write_jobs(store: &Store, jobs: Vec<Job>, metrics: &SelfMetrics) {
-    let mut merged = Batch::default();
+    let mut merged = PreparedBatch::default();
     let mut waiting = Vec::with_capacity(jobs.len());
     for job in jobs {
-        waiting.push((job.batch.shape(), job.done, job.permit));
+        waiting.push((job.done, job.permit));
         merged.append(job.batch);
     }
     let started = Instant::now();
@@ -184,20 +184,21 @@ async fn write_jobs(store: &Store, jobs: Vec<Job>, metrics: &SelfMetrics) {
     metrics.record_commit(merged.n_items(), started.elapsed(), result.is_ok());
     match result {
         Ok(()) => {
-            for (_, done, _permit) in waiting {
+            for (done, _permit) in waiting {
                 let _ = done.send(Ok(()));
             }
         }
         Err(err) if waiting.len() == 1 => {
             tracing::warn!(error = %err, items = merged.n_items(), "write failed");
-            for (_, done, _permit) in waiting {
+            for (done, _permit) in waiting {
                 let _ = done.send(Err(SubmitError::Store(err.to_string())));
             }
         }
         Err(err) => {
             tracing::warn!(error = %err, jobs = waiting.len(), "group commit failed; writing exports one by one");
-            for (shape, done, _permit) in waiting {
-                let batch = merged.split_front(shape);
+            // Each job's batch comes back out in the order it went in.
+            let parts = std::iter::from_fn(|| merged.split_first());
+            for ((done, _permit), batch) in waiting.into_iter().zip(parts) {
                 let started = Instant::now();
                 let result = store.write_batch(&batch).await;
                 metrics.record_commit(batch.n_items(), started.elapsed(), result.is_ok());

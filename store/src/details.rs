@@ -15,8 +15,8 @@
 //! `exception.type` (optional), dropped attributes, events and links
 //! counts, attributes, events (optional), links (optional).
 
+use crate::error::{Result, StoreError};
 use crate::model::{Batch, Span};
-use crate::{Result, StoreError};
 
 const FORMAT: u8 = 1;
 /// A frame that claims more is damaged: a commit holds far fewer spans.
@@ -62,8 +62,8 @@ impl SpanDetail {
             dropped_events_count: span.dropped_events_count,
             dropped_links_count: span.dropped_links_count,
             attributes: span.attributes.to_json_string(),
-            events: crate::rows::json_list(&span.events),
-            links: crate::rows::json_list(&span.links),
+            events: crate::stored_json::json_list(&span.events),
+            links: crate::stored_json::json_list(&span.links),
         }
     }
 }

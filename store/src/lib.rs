@@ -1,376 +1,70 @@
 //! store: where telemetry lives. One `Store`, two backends (SQLite, the
 //! embedded default, and PostgreSQL, for several loupe processes in front of
-//! one database), one contract:
+//! one database), one contract. It knows nothing of OTLP's wire types: the
+//! collector translates. Every module, bottom layer first:
 //!
-//! - `model`: what is written (a `Batch` of spans, log records, metric points
-//!   with their resources and scopes).
-//! - `value`: OpenTelemetry's AnyValue and the JSON form it is stored in.
-//! - `read`: what the readers give back, shaped as the JSON API serves it.
-//! - `report`: the narrow rows the load and cost reports stream.
-//! - `sqlite`, `postgres`: the two backends; `write_batch` is the only write.
-//!
-//! The store knows nothing about OTLP's wire types; the collector translates.
+//! - `error`: `StoreError`, the one error type.
+//! - `runtime`: blocking sections inside tokio, lock timeouts.
+//! - `value`: OpenTelemetry's AnyValue and attributes, and their JSON form.
+//! - `model`: what is written: a `Batch` of spans, log records and metric
+//!   points with their resources and scopes.
+//! - `views`: what readers return, shaped as the JSON API serves it, and
+//!   the queries they take.
+//! - `report_rows`: the narrow rows the load and cost reports stream.
+//! - `stored_json`: the JSON forms attributes, events and links are stored in.
+//! - `fingerprint`: the keys resources, scopes and metric streams are interned by.
+//! - `trace_lists`: a trace summary's lists of services and of packs.
+//! - `log_text`: log bodies' words, as both backends' full-text search sees them.
+//! - `details`, `span_filter`, `packed`: the three parts of a pack of spans.
+//! - `write_rows`: what a batch becomes on the write side (interned rows,
+//!   trace summary deltas, counters).
+//! - `prepared`: `PreparedBatch`, a batch packed ahead of its write.
+//! - `read_rows`: the rows the read queries fetch and their views.
+//! - `pack_reads`: spans read back from packs; trace search's span conditions.
+//! - `queries`: the read queries, written once and expanded into both backends.
+//! - `sqlite_ffi`: SQLite's C API (the workspace's only `unsafe`).
+//! - `sqlite_write`, `sqlite`: the SQLite writer's transaction; the backend.
+//! - `postgres_write`, `postgres`: the same for PostgreSQL.
+//! - `legacy`: the conversion of databases older than packs (ADR 0011).
+//! - `handles`: `Store`, the entry point.
+//! - `testing` (tests only): what unit tests build batches from.
 
-mod convert;
 mod details;
+mod error;
+mod fingerprint;
+mod handles;
+mod legacy;
+mod log_text;
 pub mod model;
+mod pack_reads;
 mod packed;
-mod payload;
 mod postgres;
-pub mod read;
-mod reads;
-pub mod report;
-mod rows;
+mod postgres_write;
+mod prepared;
+mod queries;
+mod read_rows;
+pub mod report_rows;
+mod runtime;
 mod span_filter;
-mod span_reads;
 mod sqlite;
-mod sqlite_insert;
-mod sqlite_scan;
+mod sqlite_ffi;
+mod sqlite_write;
+mod stored_json;
+#[cfg(test)]
+mod testing;
+mod trace_lists;
 pub mod value;
+pub mod views;
+mod write_rows;
 
-use std::time::Duration;
-
-pub use model::{Batch, PreparedPacks};
-pub use read::{
+pub use error::{Result, StoreError};
+pub use handles::Store;
+pub use model::Batch;
+pub use prepared::PreparedBatch;
+pub use report_rows::{AttributeSample, LogSource, MetricUsage, ReportSpan, SignalBytes, SpanLogs};
+pub use runtime::blocking;
+pub use views::{
     AttributeFilter, Comparison, LogQuery, LogView, Match, MetricInfo, MetricPointView, RequestLog,
-    RequestView, ServiceRed, SpanNode, SpanView, Stats, TraceQuery, TraceSummary, TraceView,
+    RequestView, ScopeView, ServiceRed, SpanNode, SpanView, Stats, TraceQuery, TraceSummary,
+    TraceView, percentile,
 };
-
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("unsupported database url {0:?}: use sqlite://PATH or postgres://…")]
-    BadUrl(String),
-    #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
-    #[error(
-        "PostgreSQL at {0} cannot be reached ({1}): is it running, and is the database URL right?"
-    )]
-    Unreachable(String, String),
-    #[error("migration failed: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
-    #[error("stored data is corrupt: {0}")]
-    Corrupt(String),
-    #[error("database error: {0}")]
-    Scan(String),
-}
-
-pub type Result<T, E = StoreError> = std::result::Result<T, E>;
-
-/// Runs CPU-bound or synchronously stepping work (the SQLite writer's C-API
-/// inserts, unpacking spans, a report's analysis) without stalling the other
-/// tasks of a multi-threaded runtime's worker; on a current-thread runtime
-/// (tests) there is no other worker to hand them to.
-pub fn blocking<T>(f: impl FnOnce() -> T) -> T {
-    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
-        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
-        _ => f(),
-    }
-}
-
-/// A connected database with its schema migrated.
-#[derive(Clone)]
-pub enum Store {
-    Sqlite(sqlite::SqliteStore),
-    Postgres(postgres::PgStore),
-}
-
-impl Store {
-    /// Connects (creating a SQLite file when missing) and runs the embedded migrations.
-    pub async fn open(url: &str) -> Result<Store> {
-        let store = Store::connect(url).await?;
-        store.migrate().await?;
-        Ok(store)
-    }
-
-    /// Connects without touching the schema.
-    pub async fn connect(url: &str) -> Result<Store> {
-        if url.starts_with("sqlite:") {
-            Ok(Store::Sqlite(sqlite::SqliteStore::connect(url).await?))
-        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            Ok(Store::Postgres(postgres::PgStore::connect(url).await?))
-        } else {
-            Err(StoreError::BadUrl(url.to_owned()))
-        }
-    }
-
-    pub async fn migrate(&self) -> Result<()> {
-        match self {
-            Store::Sqlite(s) => s.migrate().await,
-            Store::Postgres(s) => s.migrate().await,
-        }
-    }
-
-    pub fn backend(&self) -> &'static str {
-        match self {
-            Store::Sqlite(_) => "sqlite",
-            Store::Postgres(_) => "postgres",
-        }
-    }
-
-    /// Does the CPU work of the batch's write ahead of it, on the caller's
-    /// thread (packs its spans), outside the write's transaction: many
-    /// callers prepare at once, while SQLite's writer is one. Optional:
-    /// `write_batch` does what was not done.
-    pub async fn prepare(&self, batch: &mut Batch) -> Result<()> {
-        if !batch.spans.is_empty() && batch.prepared_packs().is_none() {
-            batch.packs = PreparedPacks(blocking(|| packed::pack_batch(batch))?);
-        }
-        Ok(())
-    }
-
-    /// Writes the whole batch in one transaction: on `Ok` every item is
-    /// committed (durable as the backend promises), on `Err` none is.
-    /// Not idempotent: a batch written twice is stored twice.
-    pub async fn write_batch(&self, batch: &Batch) -> Result<()> {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        match self {
-            Store::Sqlite(s) => s.write_batch(batch).await,
-            Store::Postgres(s) => s.write_batch(batch).await,
-        }
-    }
-
-    /// How many `write_batch` calls may usefully run at once: SQLite takes
-    /// one writer at a time; PostgreSQL commits several in parallel.
-    pub fn writers(&self) -> usize {
-        match self {
-            Store::Sqlite(_) => 1,
-            Store::Postgres(_) => 3,
-        }
-    }
-
-    /// Answers when the database does.
-    pub async fn ping(&self) -> Result<()> {
-        match self {
-            Store::Sqlite(s) => s.ping().await,
-            Store::Postgres(s) => s.ping().await,
-        }
-    }
-
-    pub async fn stats(&self) -> Result<Stats> {
-        match self {
-            Store::Sqlite(s) => s.stats().await,
-            Store::Postgres(s) => s.stats().await,
-        }
-    }
-
-    /// Every span of the trace and every log record carrying its id; `None`
-    /// when the store has no span and no log record of it.
-    pub async fn trace(&self, trace_id: &model::TraceId) -> Result<Option<TraceView>> {
-        match self {
-            Store::Sqlite(s) => s.trace(trace_id).await,
-            Store::Postgres(s) => s.trace(trace_id).await,
-        }
-    }
-
-    /// Every service that sent anything, by name.
-    pub async fn service_names(&self) -> Result<Vec<String>> {
-        match self {
-            Store::Sqlite(s) => s.service_names().await,
-            Store::Postgres(s) => s.service_names().await,
-        }
-    }
-
-    /// Every service known to the store with the figures of its requests
-    /// that started in `[start, end)`, by name; `trend` counts them in
-    /// `buckets` equal slices of the window.
-    pub async fn services(&self, start: i64, end: i64, buckets: usize) -> Result<Vec<ServiceRed>> {
-        let mut tally = read::ServicesTally::new(self.service_names().await?, start, end, buckets);
-        // A request is a span that serves one (server, consumer) or starts
-        // a trace.
-        self.report_spans(start, end, |s| {
-            if s.kind == 2 || s.kind == 5 || s.parent_span_id.is_none() {
-                tally.add(&s.service, s.end_ns - s.start_ns, s.is_error, s.start_ns);
-            }
-        })
-        .await?;
-        Ok(tally.finish())
-    }
-
-    /// Trace summaries matching every filter, newest first.
-    pub async fn traces(&self, query: &TraceQuery) -> Result<Vec<TraceSummary>> {
-        match self {
-            Store::Sqlite(s) => s.traces(query).await,
-            Store::Postgres(s) => s.traces(query).await,
-        }
-    }
-
-    /// Every span of the given traces (ids as hex), ordered by start time.
-    pub async fn spans_of_traces(&self, trace_ids: &[String]) -> Result<Vec<SpanView>> {
-        let ids: Vec<Vec<u8>> = trace_ids
-            .iter()
-            .filter_map(|id| rows::hex_id::<16>(id).map(|id| id.to_vec()))
-            .collect();
-        match self {
-            Store::Sqlite(s) => s.spans_of_traces(&ids).await,
-            Store::Postgres(s) => s.spans_of_traces(&ids).await,
-        }
-    }
-
-    /// The `SpanNode` of every span of the given traces (ids as hex).
-    pub async fn span_nodes(&self, trace_ids: &[String]) -> Result<Vec<SpanNode>> {
-        let ids: Vec<Vec<u8>> = trace_ids
-            .iter()
-            .filter_map(|id| rows::hex_id::<16>(id).map(|id| id.to_vec()))
-            .collect();
-        match self {
-            Store::Sqlite(s) => s.span_nodes(&ids).await,
-            Store::Postgres(s) => s.span_nodes(&ids).await,
-        }
-    }
-
-    /// The spans of the given (trace id, span id) pairs, as hex; unknown
-    /// pairs are left out.
-    pub async fn spans_by_id(&self, ids: &[(String, String)]) -> Result<Vec<SpanView>> {
-        let ids: Vec<(Vec<u8>, Vec<u8>)> = ids
-            .iter()
-            .filter_map(|(trace, span)| {
-                Some((
-                    rows::hex_id::<16>(trace)?.to_vec(),
-                    rows::hex_id::<8>(span)?.to_vec(),
-                ))
-            })
-            .collect();
-        match self {
-            Store::Sqlite(s) => s.spans_by_id(&ids).await,
-            Store::Postgres(s) => s.spans_by_id(&ids).await,
-        }
-    }
-
-    /// Resolves a trace id, span id or request id to its traces and logs;
-    /// `None` when nothing matches.
-    pub async fn request(&self, id: &str) -> Result<Option<RequestView>> {
-        match self {
-            Store::Sqlite(s) => s.request(id).await,
-            Store::Postgres(s) => s.request(id).await,
-        }
-    }
-
-    /// Log records matching every filter given, newest first.
-    pub async fn logs(&self, query: &LogQuery) -> Result<Vec<LogView>> {
-        match self {
-            Store::Sqlite(s) => s.logs(query).await,
-            Store::Postgres(s) => s.logs(query).await,
-        }
-    }
-
-    /// Metric names with kind, unit, description and series count.
-    pub async fn metrics(&self) -> Result<Vec<MetricInfo>> {
-        match self {
-            Store::Sqlite(s) => s.metrics().await,
-            Store::Postgres(s) => s.metrics().await,
-        }
-    }
-
-    /// The newest points of one metric, newest first.
-    pub async fn metric_points(&self, name: &str, limit: u32) -> Result<Vec<MetricPointView>> {
-        match self {
-            Store::Sqlite(s) => s.metric_points(name, limit).await,
-            Store::Postgres(s) => s.metric_points(name, limit).await,
-        }
-    }
-
-    /// The points of one metric stamped in `[start, end)`, oldest first, at
-    /// most `limit`.
-    pub async fn metric_points_between(
-        &self,
-        name: &str,
-        start: i64,
-        end: i64,
-        limit: u32,
-    ) -> Result<Vec<MetricPointView>> {
-        match self {
-            Store::Sqlite(s) => s.metric_points_between(name, start, end, limit).await,
-            Store::Postgres(s) => s.metric_points_between(name, start, end, limit).await,
-        }
-    }
-
-    /// Calls `each` with every span that started in `[start, end)`, in no
-    /// particular order, without holding them all.
-    pub async fn report_spans(
-        &self,
-        start: i64,
-        end: i64,
-        each: impl FnMut(report::ReportSpan),
-    ) -> Result<()> {
-        match self {
-            Store::Sqlite(s) => s.report_spans(start, end, each).await,
-            Store::Postgres(s) => s.report_spans(start, end, each).await,
-        }
-    }
-
-    /// Log records with a trace id stamped in `[start, end)`, counted by the
-    /// span that wrote them.
-    pub async fn span_logs(&self, start: i64, end: i64) -> Result<Vec<report::SpanLogs>> {
-        match self {
-            Store::Sqlite(s) => s.span_logs(start, end).await,
-            Store::Postgres(s) => s.span_logs(start, end).await,
-        }
-    }
-
-    /// Log records stamped in `[start, end)` by service, severity and scope.
-    pub async fn log_sources(&self, start: i64, end: i64) -> Result<Vec<report::LogSource>> {
-        match self {
-            Store::Sqlite(s) => s.log_sources(start, end).await,
-            Store::Postgres(s) => s.log_sources(start, end).await,
-        }
-    }
-
-    /// Metric points stamped in `[start, end)` by metric stream.
-    pub async fn metric_usage(&self, start: i64, end: i64) -> Result<Vec<report::MetricUsage>> {
-        match self {
-            Store::Sqlite(s) => s.metric_usage(start, end).await,
-            Store::Postgres(s) => s.metric_usage(start, end).await,
-        }
-    }
-
-    /// The attributes of the spans of the newest `traces` traces and of the
-    /// newest `logs` log records in `[start, end)`.
-    pub async fn attribute_sample(
-        &self,
-        start: i64,
-        end: i64,
-        traces: u32,
-        logs: u32,
-    ) -> Result<Vec<report::AttributeSample>> {
-        match self {
-            Store::Sqlite(s) => s.attribute_sample(start, end, traces, logs).await,
-            Store::Postgres(s) => s.attribute_sample(start, end, traces, logs).await,
-        }
-    }
-
-    /// Bytes received of each signal since the database was created.
-    pub async fn wire_bytes_total(&self) -> Result<report::SignalBytes> {
-        match self {
-            Store::Sqlite(s) => s.wire_bytes_total().await,
-            Store::Postgres(s) => s.wire_bytes_total().await,
-        }
-    }
-
-    /// Bytes each signal's tables and indexes occupy, all time.
-    pub async fn stored_bytes(&self) -> Result<report::SignalBytes> {
-        match self {
-            Store::Sqlite(s) => s.stored_bytes().await,
-            Store::Postgres(s) => s.stored_bytes().await,
-        }
-    }
-
-    /// Bytes the database occupies on disk.
-    pub async fn size_bytes(&self) -> Result<u64> {
-        match self {
-            Store::Sqlite(s) => s.size_bytes().await,
-            Store::Postgres(s) => s.size_bytes().await,
-        }
-    }
-
-    pub async fn close(&self) {
-        match self {
-            Store::Sqlite(s) => s.close().await,
-            Store::Postgres(s) => s.close().await,
-        }
-    }
-}
-
-/// How long a writer waits for a lock held by another connection or process.
-pub(crate) const LOCK_TIMEOUT: Duration = Duration::from_secs(30);

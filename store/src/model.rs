@@ -18,24 +18,9 @@ pub struct Batch {
     pub spans: Vec<Span>,
     pub logs: Vec<LogRecord>,
     pub metric_points: Vec<MetricPoint>,
-    /// The spans packed as the store keeps them, when `Store::prepare`
-    /// packed them ahead of the write; empty otherwise.
-    pub packs: PreparedPacks,
 }
 
-/// Spans packed ahead of the write (`Store::prepare`), on the thread that
-/// received them rather than in the writer's transaction: the packs hold
-/// the batch's spans in order, one pack for each batch merged.
-#[derive(Debug, Clone, Default)]
-pub struct PreparedPacks(pub(crate) Vec<crate::packed::Pack>);
-
 impl Batch {
-    /// The prepared packs, when they hold every span of the batch.
-    pub(crate) fn prepared_packs(&self) -> Option<&[crate::packed::Pack]> {
-        let packed: usize = self.packs.0.iter().map(|p| p.spans.max(0) as usize).sum();
-        (!self.spans.is_empty() && packed == self.spans.len()).then_some(&self.packs.0[..])
-    }
-
     pub fn is_empty(&self) -> bool {
         self.spans.is_empty() && self.logs.is_empty() && self.metric_points.is_empty()
     }
@@ -46,7 +31,7 @@ impl Batch {
     }
 
     /// How many of each part the batch holds, so that a merged batch can be split again.
-    pub fn shape(&self) -> Shape {
+    pub(crate) fn shape(&self) -> Shape {
         Shape {
             resources: self.resources.len(),
             scopes: self.scopes.len(),
@@ -58,28 +43,14 @@ impl Batch {
 
     /// Takes the first `shape` worth of parts out of `self` (as `append` put
     /// them in), rebasing the indexes of what remains.
-    pub fn split_front(&mut self, shape: Shape) -> Batch {
-        let mut front = Batch {
+    pub(crate) fn split_front(&mut self, shape: Shape) -> Batch {
+        let front = Batch {
             resources: self.resources.drain(..shape.resources).collect(),
             scopes: self.scopes.drain(..shape.scopes).collect(),
             spans: self.spans.drain(..shape.spans).collect(),
             logs: self.logs.drain(..shape.logs).collect(),
             metric_points: self.metric_points.drain(..shape.metric_points).collect(),
-            packs: PreparedPacks::default(),
         };
-        // Packs follow their spans when the cut falls between two packs;
-        // elsewhere neither side keeps any (the writer packs them).
-        let mut front_packs = 0;
-        let mut packed = 0usize;
-        while packed < shape.spans && front_packs < self.packs.0.len() {
-            packed += self.packs.0[front_packs].spans.max(0) as usize;
-            front_packs += 1;
-        }
-        if packed == shape.spans {
-            front.packs = PreparedPacks(self.packs.0.drain(..front_packs).collect());
-        } else {
-            self.packs.0.clear();
-        }
         for span in &mut self.spans {
             span.resource_idx -= shape.resources;
             span.scope_idx -= shape.scopes;
@@ -121,15 +92,6 @@ impl Batch {
 
     /// Moves `other` to the end of `self`, rebasing its resource and scope indexes.
     pub fn append(&mut self, mut other: Batch) {
-        // Packs stay prepared only when both sides are (or one side has no
-        // span); the writer packs what is not.
-        let ours = self.spans.is_empty() || self.prepared_packs().is_some();
-        let theirs = other.spans.is_empty() || other.prepared_packs().is_some();
-        if ours && theirs {
-            self.packs.0.append(&mut other.packs.0);
-        } else {
-            self.packs.0.clear();
-        }
         let resource_base = self.resources.len();
         let scope_base = self.scopes.len();
         self.resources.append(&mut other.resources);
@@ -155,7 +117,7 @@ impl Batch {
 
 /// The part counts of a batch; see `Batch::shape`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Shape {
+pub(crate) struct Shape {
     pub resources: usize,
     pub scopes: usize,
     pub spans: usize,
@@ -551,69 +513,30 @@ mod tests {
         }
     }
 
-    /// A batch of `n` spans starting at `start`, packed ahead or not.
-    fn spans(n: usize, start: i64, prepared: bool) -> Batch {
-        let span =
-            |i: usize| crate::rows::tests::span(i as u8, i as u8, None, start, start + 1, false);
-        let mut batch = Batch {
-            resources: vec![Resource {
-                service: "svc".into(),
-                attributes: Attributes::default(),
-                dropped_attributes_count: 0,
-                schema_url: String::new(),
-            }],
-            spans: (0..n).map(span).collect(),
-            ..Batch::default()
-        };
-        if prepared {
-            let details = vec![crate::details::SpanDetail::default(); n];
-            let pack = crate::packed::pack(&batch, &details).expect("packed");
-            batch.packs = PreparedPacks(pack.into_iter().collect());
-        }
-        batch
-    }
-
-    fn starts(b: &Batch) -> Vec<i64> {
-        b.packs.0.iter().map(|p| p.start_lo).collect()
-    }
-
     #[test]
-    fn prepared_packs_follow_their_spans_through_append_and_split() {
-        let mut merged = Batch::default();
-        merged.append(spans(2, 10, true));
-        merged.append(spans(0, 0, false));
-        merged.append(spans(3, 20, true));
-        assert_eq!(merged.prepared_packs().map(<[_]>::len), Some(2));
-        let front = merged.split_front(spans(2, 0, false).shape());
-        assert_eq!(starts(&front), [10]);
-        assert!(front.prepared_packs().is_some());
-        assert_eq!(starts(&merged), [20]);
-        assert!(merged.prepared_packs().is_some());
-
-        // A cut inside a pack: neither side keeps packs.
-        let two = Shape {
-            spans: 2,
-            ..Shape::default()
+    fn point_numbers_keep_non_finite_values() {
+        let summary = Summary {
+            count: 1,
+            sum: f64::INFINITY,
+            quantile_values: vec![Quantile {
+                quantile: 0.5,
+                value: f64::NAN,
+            }],
         };
-        let mut merged = Batch::default();
-        merged.append(spans(3, 10, true));
-        let front = merged.split_front(two);
-        assert!(front.prepared_packs().is_none());
-        assert!(merged.prepared_packs().is_none());
-
-        // One batch not prepared: the merged one is not either (the writer
-        // packs it all), whatever the order.
-        for parts in [
-            [spans(2, 10, true), spans(3, 20, false)],
-            [spans(3, 20, false), spans(2, 10, true)],
-        ] {
-            let mut merged = Batch::default();
-            for part in parts {
-                merged.append(part);
-            }
-            assert!(merged.prepared_packs().is_none());
-            assert!(merged.split_front(two).prepared_packs().is_none());
-        }
+        let json = serde_json::to_string(&summary).expect("serialises");
+        assert_eq!(
+            json,
+            r#"{"count":1,"sum":{"$double":"Infinity"},"quantile_values":[{"quantile":0.5,"value":{"$double":"NaN"}}]}"#
+        );
+        let back: Summary = serde_json::from_str(&json).expect("parses");
+        assert_eq!(back.sum, f64::INFINITY);
+        assert!(back.quantile_values[0].value.is_nan());
+        // What earlier versions stored for NaN (`null`) still reads.
+        let old: Summary = serde_json::from_str(
+            r#"{"count":1,"sum":1.5,"quantile_values":[{"quantile":0.5,"value":null}]}"#,
+        )
+        .expect("parses a stored null");
+        assert!(old.quantile_values[0].value.is_nan());
     }
 
     #[test]

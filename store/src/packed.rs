@@ -41,9 +41,9 @@
 use std::sync::Arc;
 
 use crate::details::SpanDetail;
+use crate::error::{Result, StoreError};
 use crate::model::{Batch, Span, SpanId, TraceId};
-use crate::report::ReportSpan;
-use crate::{Result, StoreError};
+use crate::report_rows::ReportSpan;
 
 const INLINE: u8 = 1;
 const TABLE: u8 = 2;
@@ -56,8 +56,8 @@ const FIXED: usize = 16 + 8 + 8 + 8 + 8 + 1 + 1 + 4;
 const TEXTS: usize = 7;
 
 /// One row of `span_packs`: the range of start times lets a report skip
-/// the packs wholly outside its window; `details` (`crate::details`) holds
-/// the rest of each span, `span_filter` (`crate::span_filter`) its span id,
+/// the packs wholly outside its window; `details` (`details`) holds
+/// the rest of each span, `span_filter` (`span_filter`) its span id,
 /// `traces` the distinct trace ids, whose summary rows list the pack.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Pack {
@@ -101,32 +101,6 @@ pub fn pack(batch: &Batch, details: &[SpanDetail]) -> Result<Option<Pack>> {
         span_filter: crate::span_filter::build(batch.spans.iter().map(|s| &s.span_id)),
         traces,
     }))
-}
-
-/// The packs `write_batch` stores for the batch: those `Store::prepare`
-/// made, or else one made now.
-pub fn of_batch(batch: &Batch) -> Result<std::borrow::Cow<'_, [Pack]>> {
-    match batch.prepared_packs() {
-        Some(prepared) => Ok(std::borrow::Cow::Borrowed(prepared)),
-        None => crate::blocking(|| pack_batch(batch)).map(std::borrow::Cow::Owned),
-    }
-}
-
-/// The batch's spans as the packs `write_batch` stores (one, or none
-/// without spans).
-pub fn pack_batch(batch: &Batch) -> Result<Vec<Pack>> {
-    let resources: Vec<i64> = batch
-        .resources
-        .iter()
-        .map(|r| crate::rows::ResourceRow::new(r).fingerprint)
-        .collect();
-    let scopes: Vec<i64> = batch
-        .scopes
-        .iter()
-        .map(|s| crate::rows::ScopeRow::new(s).fingerprint)
-        .collect();
-    let details = crate::details::of_batch(batch, &resources, &scopes);
-    Ok(pack(batch, &details)?.into_iter().collect())
 }
 
 /// Format 3 around a pack of another format.
@@ -454,7 +428,7 @@ mod tests {
 
     fn span(trace: u8, id: u8, parent: Option<u8>, start: i64, derived: Derived) -> Span {
         let mut span =
-            crate::rows::tests::span(trace, id, parent, start, start.saturating_add(7), false);
+            crate::testing::span(trace, id, parent, start, start.saturating_add(7), false);
         span.resource_idx = usize::from(id % 2);
         span.kind = SpanKind::Client;
         span.derived = derived;

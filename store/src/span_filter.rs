@@ -5,8 +5,9 @@
 //! about a third of their time.
 //!
 //! Format 1: the byte 1, then `m` bits (a multiple of 8, at least 64), bit
-//! `j` being bit `j % 8` (least significant first) of byte `1 + j / 8`, as
-//! PostgreSQL's `get_bit(filter, 8 + j)` reads it. A span id sets the `K`
+//! `j` being bit `j % 8` (least significant first) of byte `1 + j / 8`
+//! (the layout PostgreSQL's `get_bit` reads, kept from when filters were
+//! asked in SQL; both backends now ask them in Rust). A span id sets the `K`
 //! bits `(h1 + i·h2) mod m` for `i` in `0..K`, where `h1` and `h2` are the
 //! low and high halves of a 64-bit mix of the id (`probe`), `h2` made odd.
 //! Ten bits a span and seven probes: about one pack in a hundred that lacks

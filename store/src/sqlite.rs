@@ -12,29 +12,40 @@ use sqlx::sqlite::{
 };
 use sqlx::{QueryBuilder, Row, Sqlite};
 
-use crate::model::Batch;
-use crate::rows::{self, Interned, ResourceRow, ScopeRow};
-use crate::{LOCK_TIMEOUT, Result};
+use crate::error::{Result, StoreError};
+use crate::fingerprint::Fingerprints;
+use crate::legacy;
+use crate::log_text::fts_query;
+use crate::model::TraceId;
+use crate::packed::Unpacker;
+use crate::prepared::PreparedBatch;
+use crate::report_rows::{ReportSpan, SignalBytes};
+use crate::runtime::{LOCK_TIMEOUT, blocking, on_scan_thread};
+use crate::sqlite_ffi::{self, Db};
+use crate::sqlite_write;
+use crate::stored_json::literal_in_json;
+use crate::views::{AttributeFilter, Comparison};
+use crate::write_rows::{Interned, ResourceRow, ScopeRow, metric_rows};
 
 #[derive(Clone)]
-pub struct SqliteStore {
+pub(crate) struct SqliteStore {
     /// Migrations and the conversion of older databases; an idle
     /// connection closes after sqlx's idle timeout.
     writer: SqlitePool,
     /// Batches: a connection of the writer's own, stepped through the C API
-    /// (`sqlite_insert`) on the writing task's thread. Through sqlx's pool,
+    /// (`sqlite_write`) on the writing task's thread. Through sqlx's pool,
     /// taking the connection, borrowing its handle and giving it back were
     /// each a trip to sqlx's thread and back (the give-back a ping), a fifth
     /// of the writer's time under load. `None` once closed.
-    batches: Arc<Mutex<Option<crate::sqlite_scan::Db>>>,
+    batches: Arc<Mutex<Option<Db>>>,
     readers: SqlitePool,
     /// fingerprint → row id of interned resources, scopes and metrics, filled
     /// only after the rows' transaction committed.
     interned: Arc<Mutex<Interned>>,
-    /// The database file, for `sqlite_scan`.
+    /// The database file, for `sqlite_ffi`'s scans.
     file: PathBuf,
     /// `stored_bytes` walks every page; its answer is kept this long.
-    stored: Arc<Mutex<Option<(Instant, crate::report::SignalBytes)>>>,
+    stored: Arc<Mutex<Option<(Instant, SignalBytes)>>>,
     /// Told after each commit; see `checkpoints`.
     committed: Arc<tokio::sync::Notify>,
     checkpointer: SqlitePool,
@@ -85,29 +96,11 @@ async fn checkpoints(pool: SqlitePool, committed: Arc<tokio::sync::Notify>) {
 /// 51 800–59 600, 1 s 50 900), the WAL some tens of MB at most.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
 
-/// Runs a `sqlite_scan` read, which steps SQLite synchronously, on a
-/// blocking thread.
-async fn on_scan_thread<T: Send + 'static>(
-    scan: impl FnOnce() -> Result<T> + Send + 'static,
-) -> Result<T> {
-    tokio::task::spawn_blocking(scan)
-        .await
-        .map_err(|e| crate::StoreError::Scan(format!("scan thread failed: {e}")))?
-}
-
-/// Gives the migrating connection loupe's SQL functions (`loupe_text`,
-/// which the view `span_rows` of databases still to convert calls).
-async fn with_functions(conn: &mut sqlx::SqliteConnection) -> sqlx::Result<()> {
-    let mut handle = conn.lock_handle().await?;
-    crate::sqlite_scan::register_functions(handle.as_raw_handle())
-        .map_err(|e| sqlx::Error::Configuration(e.into()))
-}
-
 /// How long a measure of the tables' sizes is reused.
 const STORED_BYTES_FOR: Duration = Duration::from_secs(60);
 
 impl SqliteStore {
-    pub async fn connect(url: &str) -> Result<SqliteStore> {
+    pub(crate) async fn connect(url: &str) -> Result<SqliteStore> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -116,7 +109,7 @@ impl SqliteStore {
             .foreign_keys(false);
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
-            .after_connect(|conn, _| Box::pin(with_functions(conn)))
+            .after_connect(|conn, _| Box::pin(legacy::sqlite::register_functions(conn)))
             .connect_with(
                 WRITER_PRAGMAS
                     .iter()
@@ -127,13 +120,11 @@ impl SqliteStore {
         // opens that file, where `:memory:` would give each its own database.
         let file = Some(options.get_filename().to_owned())
             .filter(|f| f.is_file())
-            .ok_or_else(|| crate::StoreError::BadUrl(url.to_owned()))?;
+            .ok_or_else(|| StoreError::BadUrl(url.to_owned()))?;
         let batches = {
             let file = file.clone();
             let full = [("synchronous", "FULL"), ("foreign_keys", "OFF")];
-            crate::blocking(move || {
-                crate::sqlite_scan::Db::open_writer(&file, &[&full[..], &WRITER_PRAGMAS].concat())
-            })?
+            blocking(move || Db::open_writer(&file, &[&full[..], &WRITER_PRAGMAS].concat()))?
         };
         // Rows cross from SQLite's thread to the reader one by one; a deep
         // buffer lets SQLite run ahead instead of waking the reader per row
@@ -160,78 +151,19 @@ impl SqliteStore {
         })
     }
 
-    pub async fn migrate(&self) -> Result<()> {
+    pub(crate) async fn migrate(&self) -> Result<()> {
         sqlx::migrate!("../migrations/sqlite")
             .run(&self.writer)
             .await?;
-        self.convert_spans().await
+        legacy::sqlite::convert(&self.writer).await
     }
 
-    /// Rewrites the span rows of an older database into packs and drops
-    /// them (`convert`), in one transaction; nothing to do once done.
-    async fn convert_spans(&self) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
-        let old: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'spans'",
-        )
-        .fetch_one(&mut *tx)
-        .await?;
-        if old == 0 {
-            return Ok(());
-        }
-        let last: i64 = sqlx::query_scalar("SELECT coalesce(max(id), 0) FROM spans")
-            .fetch_one(&mut *tx)
-            .await?;
-        let query = format!(
-            "SELECT {} FROM span_rows s LEFT JOIN resources r ON r.id = s.resource_id \
-             LEFT JOIN scopes sc ON sc.id = s.scope_id WHERE s.id > $1 AND s.id <= $2 \
-             ORDER BY s.id",
-            crate::convert::OLD_SPAN_COLUMNS
-        );
-        let (mut converted, mut skipped) = (0u64, 0u64);
-        let mut after = 0;
-        while after < last {
-            let until = after.saturating_add(crate::convert::PACK_SPANS);
-            let rows: Vec<crate::convert::OldSpan> =
-                sqlx::query_as(sqlx::AssertSqlSafe(query.clone()))
-                    .bind(after)
-                    .bind(until)
-                    .fetch_all(&mut *tx)
-                    .await?;
-            after = until;
-            let (pack, refused) = crate::blocking(|| crate::convert::pack(rows));
-            skipped += refused;
-            let Some(pack) = pack? else {
-                continue;
-            };
-            converted += pack.spans.max(0) as u64;
-            let mut handle = tx.lock_handle().await?;
-            crate::blocking(|| {
-                crate::sqlite_scan::with_locked(&mut handle, |db| {
-                    let trace_packs = crate::sqlite_insert::packs(db, std::slice::from_ref(&pack))?;
-                    crate::sqlite_insert::link(db, &trace_packs)
-                })
-            })?;
-            drop(handle);
-            crate::convert::progress(converted);
-        }
-        sqlx::raw_sql(
-            "DROP VIEW span_rows; DROP TABLE spans; DROP TABLE spans_payload; \
-             DROP TABLE payload_dicts; DROP TABLE spans_packed;",
-        )
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        crate::convert::report(converted, skipped);
-        Ok(())
-    }
-
-    pub async fn ping(&self) -> Result<()> {
+    pub(crate) async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.readers).await?;
         Ok(())
     }
 
-    pub async fn close(&self) {
+    pub(crate) async fn close(&self) {
         drop(
             self.batches
                 .lock()
@@ -244,7 +176,7 @@ impl SqliteStore {
         self.committed.notify_one();
     }
 
-    pub async fn size_bytes(&self) -> Result<u64> {
+    pub(crate) async fn size_bytes(&self) -> Result<u64> {
         let row = sqlx::query(
             "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
         )
@@ -258,17 +190,17 @@ impl SqliteStore {
     /// channel, so memory holds a few packs whatever the window (through the
     /// readers' deep row buffer a long window's packs would all be held at
     /// once).
-    pub async fn report_spans(
+    pub(crate) async fn report_spans(
         &self,
         start: i64,
         end: i64,
-        mut each: impl FnMut(crate::report::ReportSpan),
+        mut each: impl FnMut(ReportSpan),
     ) -> Result<()> {
         let file = self.file.clone();
         let (tx, mut rx) = tokio::sync::mpsc::channel(4);
         let scan = on_scan_thread(move || {
-            let mut unpacker = crate::packed::Unpacker::default();
-            crate::sqlite_scan::packs(&file, start, end, |data| {
+            let mut unpacker = Unpacker::default();
+            sqlite_ffi::packs(&file, start, end, |data| {
                 let mut spans = Vec::new();
                 unpacker.unpack(data, start, end, &mut |span| spans.push(span))?;
                 Ok(tx.blocking_send(spans).is_ok())
@@ -283,7 +215,7 @@ impl SqliteStore {
         scanned
     }
 
-    pub async fn stored_bytes(&self) -> Result<crate::report::SignalBytes> {
+    pub(crate) async fn stored_bytes(&self) -> Result<SignalBytes> {
         let cached = *self.stored.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((at, bytes)) = cached
             && at.elapsed() < STORED_BYTES_FOR
@@ -297,22 +229,34 @@ impl SqliteStore {
         )
         .fetch_all(&self.readers)
         .await?;
-        let bytes = crate::report::SignalBytes::of_tables(rows);
+        let bytes = SignalBytes::of_tables(rows);
         *self.stored.lock().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), bytes));
         Ok(bytes)
     }
 
-    pub async fn write_batch(&self, batch: &Batch) -> Result<()> {
-        let resources: Vec<ResourceRow> = batch.resources.iter().map(ResourceRow::new).collect();
-        let scopes: Vec<ScopeRow> = batch.scopes.iter().map(ScopeRow::new).collect();
+    pub(crate) async fn write_batch(
+        &self,
+        prepared: &PreparedBatch,
+        fingerprints: &Fingerprints,
+    ) -> Result<()> {
+        let batch = prepared.batch();
+        let resources: Vec<ResourceRow> = batch
+            .resources
+            .iter()
+            .map(|r| ResourceRow::new(r, fingerprints))
+            .collect();
+        let scopes: Vec<ScopeRow> = batch
+            .scopes
+            .iter()
+            .map(|s| ScopeRow::new(s, fingerprints))
+            .collect();
         let resource_fps: Vec<i64> = resources.iter().map(|r| r.fingerprint).collect();
         let scope_fps: Vec<i64> = scopes.iter().map(|s| s.fingerprint).collect();
-        let (metrics, point_metric) = rows::metric_rows(batch, &resource_fps, &scope_fps);
+        let (metrics, point_metric) = metric_rows(batch, fingerprints, &resource_fps, &scope_fps);
         let metric_fps: Vec<i64> = metrics.iter().map(|m| m.fingerprint).collect();
-        let packs = crate::packed::of_batch(batch)?;
-        let write = crate::sqlite_insert::Write {
+        let write = sqlite_write::Write {
             batch,
-            packs: &packs,
+            packs: prepared.packs(),
             resources: &resources,
             scopes: &scopes,
             metrics: &metrics,
@@ -324,12 +268,12 @@ impl SqliteStore {
             ],
         };
 
-        let [resource_ids, scope_ids, metric_ids] = crate::blocking(|| {
+        let [resource_ids, scope_ids, metric_ids] = blocking(|| {
             let batches = self.batches.lock().unwrap_or_else(|e| e.into_inner());
             let db = batches
                 .as_ref()
-                .ok_or_else(|| crate::StoreError::Scan("the store is closed".into()))?;
-            crate::sqlite_insert::write(db, write)
+                .ok_or_else(|| StoreError::Scan("the store is closed".into()))?;
+            sqlite_write::write(db, write)
         })?;
         self.committed.notify_one();
 
@@ -344,15 +288,7 @@ impl SqliteStore {
         Ok(())
     }
 
-    crate::reads::impl_reads!(Sqlite, readers);
-}
-
-/// Words as an FTS5 query: each one quoted, so that user input is never FTS5 syntax.
-pub(crate) fn fts_query(text: &str) -> String {
-    text.split_whitespace()
-        .map(|word| format!("\"{}\"", word.replace('"', "\"\"")))
-        .collect::<Vec<_>>()
-        .join(" ")
+    crate::queries::impl_reads!(Sqlite, readers);
 }
 
 /// `column` is one of `ids`: a JSON array of their hex, one parameter
@@ -360,7 +296,7 @@ pub(crate) fn fts_query(text: &str) -> String {
 fn push_in_ids(
     q: &mut QueryBuilder<Sqlite>,
     column: &'static str,
-    ids: &std::collections::HashSet<crate::model::TraceId>,
+    ids: &std::collections::HashSet<TraceId>,
 ) {
     let hex: Vec<String> = ids.iter().map(hex::encode).collect();
     q.push(column)
@@ -390,9 +326,9 @@ fn push_attribute_filter(
     q: &mut QueryBuilder<Sqlite>,
     column: &'static str,
     key: &str,
-    filter: &crate::AttributeFilter,
+    filter: &AttributeFilter,
 ) {
-    use crate::Comparison::*;
+    use Comparison::*;
     let path = format!("$.\"{}\"", key.replace('\\', "\\\\").replace('"', "\\\""));
     let ordering = match filter.comparison {
         Equal | NotEqual => None,
@@ -412,7 +348,7 @@ fn push_attribute_filter(
             .push_bind(filter.value.parse::<f64>().unwrap_or(f64::NAN));
         return;
     }
-    if filter.comparison == Equal && rows::literal_in_json(&filter.value) {
+    if filter.comparison == Equal && literal_in_json(&filter.value) {
         push_contains(q, column, filter.value.clone());
         q.push(" AND ");
     }

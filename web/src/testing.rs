@@ -1,8 +1,8 @@
 //! What the unit tests of this crate share.
 
+use store::ScopeView;
 use store::SpanView;
 use store::model::{SpanKind, Status, StatusCode};
-use store::read::ScopeView;
 use store::value::Attributes;
 
 /// A span of service `svc` named after its id, with nothing else set; tests

@@ -6,12 +6,12 @@ use store::model::{
     Buckets, Derived, Event, Exemplar, ExponentialHistogram, Histogram, Link, MetricKind,
     PointValue, Quantile, Resource, Scope, SpanKind, Status, StatusCode, Summary,
 };
-use store::read::{MetricInfo, MetricPointView, Stats};
 use store::value::{Attributes, Value};
 use store::{Batch, LogQuery, LogView};
+use store::{MetricInfo, MetricPointView, Stats};
 
 use crate::fixtures::*;
-use crate::harness::{Backend, Ctx, TraceRow};
+use crate::harness::{Backend, Ctx, TraceRow, write_to};
 
 const ZERO_STATS: Stats = Stats {
     spans: 0,
@@ -22,8 +22,7 @@ const ZERO_STATS: Stats = Stats {
 };
 
 async fn write(ctx: &Ctx, batch: &Batch) {
-    ctx.store
-        .write_batch(batch)
+    write_to(&ctx.store, batch.clone())
         .await
         .unwrap_or_else(|e| panic!("[{:?}] write_batch failed: {e}", ctx.backend));
 }
@@ -319,7 +318,6 @@ pub async fn round_trip_spans(ctx: Ctx) {
     spans.push(root);
 
     let batch = Batch {
-        packs: Default::default(),
         resources,
         scopes,
         spans,
@@ -517,7 +515,6 @@ pub async fn trace_summary_out_of_order(ctx: Ctx) {
 
     // Batch 2: a failed child of another service, and another trace's root with an error.
     let b2 = Batch {
-        packs: Default::default(),
         resources: vec![resource("db"), resource("solo")],
         scopes: vec![scope("conformance")],
         spans: vec![
@@ -762,7 +759,6 @@ fn search_fixture() -> Batch {
     l5.trace_id = Some(t2);
     l5.request_id = Some("r-1".to_owned());
     Batch {
-        packs: Default::default(),
         resources: vec![resource("api"), resource("worker")],
         scopes: vec![scope("conformance")],
         spans: Vec::new(),
@@ -1396,7 +1392,6 @@ pub async fn interning_writes_once(ctx: Ctx) {
         schema_url: "https://opentelemetry.io/schemas/1.26.0".to_owned(),
     };
     let batch = |i: u64| Batch {
-        packs: Default::default(),
         resources: vec![rich_resource()],
         scopes: vec![scope("lib")],
         spans: vec![span(tid(i), sid(i), None, "op")],
@@ -1429,8 +1424,7 @@ pub async fn interning_writes_once(ctx: Ctx) {
     // Another process, with nothing cached, finds the same rows.
     let second = ctx.open_another().await;
     for i in 200..205 {
-        second
-            .write_batch(&batch(i))
+        write_to(&second, batch(i))
             .await
             .expect("second store writes");
     }
@@ -1525,7 +1519,6 @@ pub async fn two_stores_write_concurrently(ctx: Ctx) {
                     metric_points.reverse();
                 }
                 let batch = Batch {
-                    packs: Default::default(),
                     resources,
                     scopes,
                     spans,
@@ -1534,7 +1527,7 @@ pub async fn two_stores_write_concurrently(ctx: Ctx) {
                 };
                 barrier.wait().await;
                 // No panic here: the other writer would wait at the barrier forever.
-                if let Err(e) = store.write_batch(&batch).await {
+                if let Err(e) = write_to(&store, batch).await {
                     errors.push(format!("writer {who} round {round}: {e}"));
                 }
             }
@@ -1641,9 +1634,7 @@ pub async fn failed_batch_writes_nothing(ctx: Ctx) {
         vec![gauge("g2", T0, Attributes::default(), Value::Int(2))],
     );
     bad.scopes[0].name = "fresh-scope".to_owned();
-    let err = ctx
-        .store
-        .write_batch(&bad)
+    let err = write_to(&ctx.store, bad.clone())
         .await
         .expect_err("the trigger did not refuse the batch");
     assert!(
@@ -1669,9 +1660,7 @@ pub async fn failed_batch_writes_nothing(ctx: Ctx) {
     if ctx.backend == Backend::Postgres {
         let mut nul = bad.clone();
         nul.spans[1].name = "bad\u{0}name".to_owned();
-        let err = ctx
-            .store
-            .write_batch(&nul)
+        let err = write_to(&ctx.store, nul)
             .await
             .expect_err("PostgreSQL accepted a NUL in a text column");
         assert!(
@@ -1734,7 +1723,7 @@ pub async fn nul_in_text(ctx: Ctx) {
     let mut raw_log = log(T0 + 1, s("body\u{0}text"));
     raw_log.severity_text = "IN\u{0}FO".to_owned();
     let batch = batch_of("api", vec![raw], vec![raw_log], Vec::new());
-    let result = ctx.store.write_batch(&batch).await;
+    let result = write_to(&ctx.store, batch.clone()).await;
     match ctx.backend {
         Backend::Sqlite => {
             result.expect("SQLite stores a NUL");
@@ -1778,8 +1767,7 @@ pub async fn concurrent_writers_list_one_trace_services(ctx: Ctx) {
             for b in 0..BATCHES {
                 let n = 1 + w * 100 + b;
                 let sp = timed(span(trace, sid(n), Some(sid(999)), "op"), T0, T0 + 10);
-                store
-                    .write_batch(&spans_batch(NAMES[w as usize], vec![sp]))
+                write_to(&store, spans_batch(NAMES[w as usize], vec![sp]))
                     .await
                     .unwrap_or_else(|e| panic!("writer {w} batch {b}: {e}"));
             }
@@ -1827,8 +1815,7 @@ pub async fn concurrent_writers_on_one_store(ctx: Ctx) {
                         if i % 5 == 4 { failed(sp) } else { sp }
                     })
                     .collect();
-                store
-                    .write_batch(&spans_batch(&format!("svc-{task}"), spans))
+                write_to(&store, spans_batch(&format!("svc-{task}"), spans))
                     .await
                     .unwrap_or_else(|e| panic!("task {task} batch {b}: {e}"));
             }
@@ -1908,8 +1895,7 @@ pub async fn reopen_keeps_data(ctx: Ctx) {
         .expect("found");
     assert_span(&view.spans[0], &expected_span(&batch, 0));
     // The reopened store interns against the rows already there.
-    reopened
-        .write_batch(&batch)
+    write_to(&reopened, batch.clone())
         .await
         .expect("write after reopen");
     assert_eq!(ctx.count("resources").await, 1);

@@ -6,8 +6,8 @@ use store::model::{
     Derived, LogRecord, MetricDescriptor, MetricKind, MetricPoint, PointValue, Resource, Scope,
     Span, SpanId, SpanKind, Status, StatusCode, TraceId,
 };
-use store::read::{LogView, ScopeView, SpanView};
 use store::value::{Attributes, Value};
+use store::{LogView, ScopeView, SpanView};
 
 /// A plausible "now": 2023-11-14T22:13:20Z, in nanoseconds.
 pub const T0: i64 = 1_700_000_000_000_000_000;
@@ -178,7 +178,6 @@ pub fn batch_of(
     metric_points: Vec<MetricPoint>,
 ) -> Batch {
     Batch {
-        packs: Default::default(),
         resources: vec![resource(service)],
         scopes: vec![scope("conformance")],
         spans,

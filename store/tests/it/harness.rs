@@ -73,6 +73,12 @@ pub const TABLES: [&str; 9] = [
     "counters",
 ];
 
+/// Prepares and writes one batch, as the collector's pipeline does.
+pub async fn write_to(store: &Store, batch: store::Batch) -> store::Result<()> {
+    let prepared = store.prepare(batch)?;
+    store.write_batch(&prepared).await
+}
+
 impl Ctx {
     /// Another `Store` on the same database, as a second loupe process would open it.
     pub async fn open_another(&self) -> Store {

@@ -5,7 +5,7 @@ use store::value::Value;
 use store::{Store, TraceQuery};
 
 use crate::fixtures::*;
-use crate::harness::{self, Backend, Ctx};
+use crate::harness::{self, Backend, Ctx, write_to};
 
 /// What the spans were before packs-only storage and service lists, as the
 /// migrations left them (SQLite before its migration 11, PostgreSQL before
@@ -278,7 +278,7 @@ async fn span_rows_become_packs(backend: Backend) {
     harness::run(backend, move |ctx: Ctx| async move {
         let batches = batches();
         for batch in &batches {
-            ctx.store.write_batch(batch).await.expect("write");
+            write_to(&ctx.store, batch.clone()).await.expect("write");
         }
         let store = ctx.store.clone();
         let reads = |store: Store| async move {
@@ -353,12 +353,14 @@ async fn span_rows_become_packs(backend: Backend) {
         let store = Store::open(&ctx.url).await.expect("open again");
         assert_eq!(reads(store.clone()).await, before);
 
-        store
-            .write_batch(&spans_batch(
+        write_to(
+            &store,
+            spans_batch(
                 "cache",
                 vec![timed(span(tid(2), sid(6), Some(sid(5)), "GET"), T0 + 5_000, T0 + 5_002)],
-            ))
-            .await
+            ),
+        )
+        .await
             .expect("write after the conversion");
         let grown = store.trace(&tid(2)).await.expect("read").expect("trace");
         assert_eq!(grown.spans.len(), 2);

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use foldhash::HashMap;
 
 use store::model::{SpanId, TraceId};
-use store::report::{ReportSpan, SpanLogs};
+use store::{ReportSpan, SpanLogs};
 
 use super::{Names, PATH_SAMPLE, REPEATED_CALLS, SERIES_BUCKETS, Window};
 use crate::critical_path::{self, Node};

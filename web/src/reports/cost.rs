@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
-use store::report::{AttributeSample, LogSource, MetricUsage, SignalBytes};
+use store::{AttributeSample, LogSource, MetricUsage, SignalBytes};
 
 use super::analysis::Analysis;
 

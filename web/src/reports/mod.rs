@@ -158,7 +158,7 @@ pub fn bytes(n: f64) -> String {
 }
 
 /// Nearest-rank, as everywhere in loupe (the Services page too).
-pub use store::read::percentile;
+pub use store::percentile;
 
 /// Small integers for the few distinct strings a day of spans repeats
 /// millions of times (services, operations, endpoints).

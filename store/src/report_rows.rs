@@ -81,3 +81,72 @@ pub struct SignalBytes {
     pub logs: u64,
     pub metric_points: u64,
 }
+
+/// Which signal a table or index belongs to, for the bytes each signal
+/// occupies; `None` for what all signals share (resources, scopes, counters).
+pub(crate) fn signal_of_table(table: &str) -> Option<Signal> {
+    if table == "spans"
+        || table.starts_with("spans_")
+        || table.starts_with("span_packs")
+        || table.starts_with("trace")
+        || table.starts_with("request_traces")
+        || table == "payload_dicts"
+    {
+        Some(Signal::Spans)
+    } else if table == "logs" || table.starts_with("logs_") {
+        Some(Signal::Logs)
+    } else if table.starts_with("metric") {
+        Some(Signal::MetricPoints)
+    } else {
+        None
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Signal {
+    Spans,
+    Logs,
+    MetricPoints,
+}
+
+impl SignalBytes {
+    /// Sums (table or index, bytes) by the signal each belongs to.
+    pub(crate) fn of_tables(sizes: Vec<(String, i64)>) -> SignalBytes {
+        let mut bytes = SignalBytes::default();
+        for (table, size) in sizes {
+            let size = size.max(0) as u64;
+            match signal_of_table(&table) {
+                Some(Signal::Spans) => bytes.spans += size,
+                Some(Signal::Logs) => bytes.logs += size,
+                Some(Signal::MetricPoints) => bytes.metric_points += size,
+                None => {}
+            }
+        }
+        bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_belong_to_their_signal() {
+        for (table, signal) in [
+            ("spans", Some(Signal::Spans)),
+            ("spans_payload", Some(Signal::Spans)),
+            ("spans_packed", Some(Signal::Spans)),
+            ("span_packs", Some(Signal::Spans)),
+            ("traces", Some(Signal::Spans)),
+            ("request_traces", Some(Signal::Spans)),
+            ("logs", Some(Signal::Logs)),
+            ("logs_fts_data", Some(Signal::Logs)),
+            ("metric_points", Some(Signal::MetricPoints)),
+            ("metrics", Some(Signal::MetricPoints)),
+            ("resources", None),
+            ("counters", None),
+        ] {
+            assert_eq!(signal_of_table(table), signal, "{table}");
+        }
+    }
+}

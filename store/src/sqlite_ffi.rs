@@ -1,14 +1,15 @@
-//! SQLite's C API where sqlx's per-row costs dominate. The reports' packs
-//! (also the services overview's) are stepped on a blocking thread of their
-//! own connection, borrowed from SQLite and unpacked on the same thread,
-//! instead of each copied and handed from SQLite's thread to the reader.
-//! The writer's transactions (`sqlite_insert`) step on a connection of
-//! its own, which sqlx never sees; the conversion of older databases steps
-//! on sqlx's, lent (`with_locked`).
+//! SQLite's C API where sqlx's per-row costs dominate (docs/adr/0005,
+//! 0012). The reports' packs (also the services overview's) are stepped on
+//! a blocking thread of their own connection, borrowed from SQLite and
+//! unpacked on the same thread, instead of each copied and handed from
+//! SQLite's thread to the reader. The writer's transactions
+//! (`sqlite_write`) step on a connection of its own, which sqlx never
+//! sees; the conversion of older databases steps on sqlx's, lent
+//! (`with_locked`), and registers its SQL function here.
 //!
-//! The one `unsafe` of the workspace lives here, behind `Db` and `Stmt`,
-//! which own their handles and free them on drop (a lent connection is
-//! never closed).
+//! The one `unsafe` of the workspace lives here (the workspace's lints
+//! forbid it elsewhere), behind `Db` and `Stmt`, which own their handles
+//! and free them on drop (a lent connection is never closed).
 
 use std::ffi::{CStr, CString};
 use std::os::unix::ffi::OsStrExt as _;
@@ -17,7 +18,8 @@ use std::ptr::{self, NonNull};
 
 use libsqlite3_sys as ffi;
 
-use crate::{Result, StoreError};
+use crate::error::{Result, StoreError};
+use crate::runtime::LOCK_TIMEOUT;
 
 /// The packs whose range of starts meets the window (`span_packs_window`).
 const PACKS: &CStr = c"SELECT data FROM span_packs WHERE start_hi >= ?1 AND start_lo < ?2";
@@ -50,7 +52,11 @@ impl Drop for Stmt<'_> {
     }
 }
 
-fn error(db: *mut ffi::sqlite3, what: &str) -> StoreError {
+/// What went wrong on `db`, as SQLite last said.
+///
+/// # Safety
+/// `db` is null or a valid connection handle not in use on another thread.
+unsafe fn error(db: *mut ffi::sqlite3, what: &str) -> StoreError {
     let message = if db.is_null() {
         "out of memory".to_owned()
     } else {
@@ -64,6 +70,21 @@ fn error(db: *mut ffi::sqlite3, what: &str) -> StoreError {
 }
 
 impl Db {
+    /// A connection someone else owns, lent for a while: never closed here.
+    ///
+    /// # Safety
+    /// `raw` is a valid connection handle that outlives the value returned
+    /// and is used by no other thread meanwhile.
+    pub(crate) unsafe fn borrowed(raw: NonNull<ffi::sqlite3>) -> std::mem::ManuallyDrop<Db> {
+        std::mem::ManuallyDrop::new(Db(raw))
+    }
+
+    /// What SQLite last said went wrong on this connection.
+    fn error(&self, what: &str) -> StoreError {
+        // SAFETY: a valid handle, used by this thread alone meanwhile.
+        unsafe { error(self.0.as_ptr(), what) }
+    }
+
     fn open_read_only(path: &Path) -> Result<Db> {
         Db::open(path, ffi::SQLITE_OPEN_READONLY)
     }
@@ -93,12 +114,13 @@ impl Db {
                 ptr::null(),
             )
         };
-        let db = Db(NonNull::new(raw).ok_or_else(|| error(raw, "open"))?);
+        // SAFETY: `raw` is null (out of memory) or the handle just opened.
+        let db = Db(NonNull::new(raw).ok_or_else(|| unsafe { error(raw, "open") })?);
         if rc != ffi::SQLITE_OK {
-            return Err(error(raw, "open"));
+            return Err(db.error("open"));
         }
         // SAFETY: a valid, open handle.
-        unsafe { ffi::sqlite3_busy_timeout(raw, crate::LOCK_TIMEOUT.as_millis() as i32) };
+        unsafe { ffi::sqlite3_busy_timeout(raw, LOCK_TIMEOUT.as_millis() as i32) };
         Ok(db)
     }
 
@@ -127,7 +149,7 @@ impl Db {
         };
         match NonNull::new(raw) {
             Some(raw) if rc == ffi::SQLITE_OK => Ok(Stmt { raw, db: self }),
-            _ => Err(error(self.0.as_ptr(), "prepare")),
+            _ => Err(self.error("prepare")),
         }
     }
 }
@@ -137,7 +159,7 @@ impl Stmt<'_> {
         // SAFETY: a valid statement; SQLite checks the index.
         match unsafe { ffi::sqlite3_bind_int64(self.raw.as_ptr(), index, value) } {
             ffi::SQLITE_OK => Ok(()),
-            _ => Err(error(self.db.0.as_ptr(), "bind")),
+            _ => Err(self.db.error("bind")),
         }
     }
 
@@ -157,7 +179,7 @@ impl Stmt<'_> {
         };
         match rc {
             ffi::SQLITE_OK => Ok(()),
-            _ => Err(error(self.db.0.as_ptr(), "bind")),
+            _ => Err(self.db.error("bind")),
         }
     }
 
@@ -165,7 +187,7 @@ impl Stmt<'_> {
         // SAFETY: a valid statement; SQLite checks the index.
         match unsafe { ffi::sqlite3_bind_null(self.raw.as_ptr(), index) } {
             ffi::SQLITE_OK => Ok(()),
-            _ => Err(error(self.db.0.as_ptr(), "bind")),
+            _ => Err(self.db.error("bind")),
         }
     }
 
@@ -184,7 +206,7 @@ impl Stmt<'_> {
         };
         match rc {
             ffi::SQLITE_OK => Ok(()),
-            _ => Err(error(self.db.0.as_ptr(), "bind")),
+            _ => Err(self.db.error("bind")),
         }
     }
 
@@ -192,7 +214,7 @@ impl Stmt<'_> {
         // SAFETY: a valid statement; SQLite checks the index.
         match unsafe { ffi::sqlite3_bind_double(self.raw.as_ptr(), index, value) } {
             ffi::SQLITE_OK => Ok(()),
-            _ => Err(error(self.db.0.as_ptr(), "bind")),
+            _ => Err(self.db.error("bind")),
         }
     }
 
@@ -239,6 +261,18 @@ impl Stmt<'_> {
         row
     }
 
+    /// Runs a statement for its first row's first column as a blob
+    /// (`None` without a row), then readies it for the next.
+    pub(crate) fn first_blob(&mut self) -> Result<Option<Vec<u8>>> {
+        let row = match self.step() {
+            Ok(true) => Ok(Some(self.bytes(0, false).to_vec())),
+            Ok(false) => Ok(None),
+            Err(e) => Err(e),
+        };
+        self.reset();
+        row
+    }
+
     /// Runs a statement for its first row's columns as an integer, a text
     /// and a blob (`None` without a row), then readies it for the next.
     pub(crate) fn first_summary(&mut self) -> Result<Option<(i64, String, Vec<u8>)>> {
@@ -270,7 +304,7 @@ impl Stmt<'_> {
         match unsafe { ffi::sqlite3_step(self.raw.as_ptr()) } {
             ffi::SQLITE_ROW => Ok(true),
             ffi::SQLITE_DONE => Ok(false),
-            _ => Err(error(self.db.0.as_ptr(), "step")),
+            _ => Err(self.db.error("step")),
         }
     }
 
@@ -303,7 +337,9 @@ pub(crate) fn with_locked<T>(
     handle: &mut sqlx::sqlite::LockedSqliteHandle<'_>,
     f: impl FnOnce(&Db) -> Result<T>,
 ) -> Result<T> {
-    let db = std::mem::ManuallyDrop::new(Db(handle.as_raw_handle()));
+    // SAFETY: the lock sqlx hands over keeps the handle valid and its
+    // connection ours for as long as it is borrowed here.
+    let db = unsafe { Db::borrowed(handle.as_raw_handle()) };
     f(&db)
 }
 
@@ -328,57 +364,68 @@ pub(crate) fn packs(
     Ok(())
 }
 
-/// The dictionary a payload names, read inside the function that needs it.
-const DICTIONARY: &CStr = c"SELECT data FROM payload_dicts WHERE id = ?1";
+/// What a scalar function made by `register_blob_to_text` does with a
+/// blob, given the connection it runs on.
+type TextOfBlob = Box<dyn FnMut(&Db, &[u8]) -> Result<String> + Send>;
+type BlobToText = std::sync::Mutex<TextOfBlob>;
 
-/// Registers `loupe_text(value)` on a connection: the JSON text of a span
-/// payload value, decompressed when it is stored compressed (`payload`);
-/// text and NULL pass through. The view `span_rows` calls it, so every
-/// connection that reads spans whole needs it.
-pub(crate) fn register_functions(db: NonNull<ffi::sqlite3>) -> Result<()> {
-    let reader = Box::new(std::sync::Mutex::new(crate::payload::Reader::new()?));
-    // SAFETY: a valid handle; SQLite owns `reader` from here and frees it
-    // through `drop_reader` when the function is replaced or the
-    // connection closes (also when registration fails).
+/// Registers `name(value)` on the connection: NULL and text pass through,
+/// a blob becomes the text `f` makes of it (an error becomes the SQL
+/// statement's error). Deterministic and innocuous: no side effects, and
+/// whatever `f` reads on the connection is named by its argument.
+pub(crate) fn register_blob_to_text(
+    db: &Db,
+    name: &CStr,
+    f: impl FnMut(&Db, &[u8]) -> Result<String> + Send + 'static,
+) -> Result<()> {
+    let boxed: TextOfBlob = Box::new(f);
+    let user_data = Box::new(std::sync::Mutex::new(boxed));
+    // SAFETY: a valid handle and a NUL-terminated name; SQLite owns
+    // `user_data` from here and frees it through `drop_user_data` when the
+    // function is replaced or the connection closes (also when
+    // registration fails).
     let rc = unsafe {
         ffi::sqlite3_create_function_v2(
-            db.as_ptr(),
-            c"loupe_text".as_ptr(),
+            db.0.as_ptr(),
+            name.as_ptr(),
             1,
-            // Innocuous: no side effects, and what it reads besides its
-            // argument is the dictionary that argument names.
             ffi::SQLITE_UTF8 | ffi::SQLITE_DETERMINISTIC | ffi::SQLITE_INNOCUOUS,
-            Box::into_raw(reader).cast(),
-            Some(loupe_text),
+            Box::into_raw(user_data).cast(),
+            Some(blob_to_text),
             None,
             None,
-            Some(drop_reader),
+            Some(drop_user_data),
         )
     };
     match rc {
         ffi::SQLITE_OK => Ok(()),
-        _ => Err(error(db.as_ptr(), "register loupe_text")),
+        _ => Err(db.error("register a function")),
     }
 }
 
-type SharedReader = std::sync::Mutex<crate::payload::Reader>;
-
-unsafe extern "C" fn drop_reader(reader: *mut std::ffi::c_void) {
-    // SAFETY: the pointer `register_functions` gave away, freed once.
-    drop(unsafe { Box::from_raw(reader.cast::<SharedReader>()) });
+/// # Safety
+/// `user_data` is the pointer `register_blob_to_text` gave SQLite, freed once.
+unsafe extern "C" fn drop_user_data(user_data: *mut std::ffi::c_void) {
+    // SAFETY: as the caller promises.
+    drop(unsafe { Box::from_raw(user_data.cast::<BlobToText>()) });
 }
 
-unsafe extern "C" fn loupe_text(
+/// # Safety
+/// Called by SQLite with a valid context and `argc` valid values.
+unsafe extern "C" fn blob_to_text(
     ctx: *mut ffi::sqlite3_context,
     argc: i32,
     argv: *mut *mut ffi::sqlite3_value,
 ) {
-    // SAFETY (the whole body): SQLite calls this with a valid context and
-    // `argc` valid values; the blob's bytes live until the function returns.
+    if argc != 1 {
+        // SAFETY: a valid context, as SQLite promises.
+        return unsafe { result_error(ctx, "the function takes one value") };
+    }
+    // SAFETY (the rest): SQLite passes a valid context and one valid value;
+    // the blob's bytes live until the function returns; the user data is
+    // the `BlobToText` registered with the function, alive while it is; the
+    // connection is the one running the statement, borrowed, never closed.
     unsafe {
-        if argc != 1 {
-            return result_error(ctx, "loupe_text takes one value");
-        }
         let value = *argv;
         match ffi::sqlite3_value_type(value) {
             ffi::SQLITE_NULL | ffi::SQLITE_TEXT => ffi::sqlite3_result_value(ctx, value),
@@ -390,11 +437,14 @@ unsafe extern "C" fn loupe_text(
                 } else {
                     std::slice::from_raw_parts(data, len as usize)
                 };
-                let reader = &*ffi::sqlite3_user_data(ctx).cast::<SharedReader>();
-                let db = ffi::sqlite3_context_db_handle(ctx);
+                let f = &*ffi::sqlite3_user_data(ctx).cast::<BlobToText>();
+                let Some(db) = NonNull::new(ffi::sqlite3_context_db_handle(ctx)) else {
+                    return result_error(ctx, "no connection");
+                };
+                let db = Db::borrowed(db);
                 let answered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    let mut reader = reader.lock().unwrap_or_else(|e| e.into_inner());
-                    match reader.decode(blob, |id| dictionary(db, id)) {
+                    let mut f = f.lock().unwrap_or_else(|e| e.into_inner());
+                    match f(&db, blob) {
                         // SQLITE_TRANSIENT: SQLite copies the text before this returns.
                         Ok(text) => ffi::sqlite3_result_text64(
                             ctx,
@@ -407,30 +457,19 @@ unsafe extern "C" fn loupe_text(
                     }
                 }));
                 if answered.is_err() {
-                    result_error(ctx, "loupe_text failed");
+                    result_error(ctx, "the function failed");
                 }
             }
-            _ => result_error(ctx, "a span payload that is neither text nor blob"),
+            _ => result_error(ctx, "a value that is neither text nor blob"),
         }
     }
 }
 
-fn result_error(ctx: *mut ffi::sqlite3_context, message: &str) {
-    // SAFETY: a valid context; SQLite copies the message (explicit length).
+/// # Safety
+/// `ctx` is the valid context of a function call in progress.
+unsafe fn result_error(ctx: *mut ffi::sqlite3_context, message: &str) {
+    // SAFETY: as the caller promises; SQLite copies the message (explicit length).
     unsafe {
         ffi::sqlite3_result_error(ctx, message.as_ptr().cast(), message.len() as i32);
     }
-}
-
-/// Dictionary `id` read on the connection the function runs on.
-fn dictionary(db: *mut ffi::sqlite3, id: i64) -> Result<Option<Vec<u8>>> {
-    let db = NonNull::new(db).ok_or_else(|| StoreError::Scan("no connection".into()))?;
-    // The connection is the caller's: borrowed, never closed here.
-    let db = std::mem::ManuallyDrop::new(Db(db));
-    let mut stmt = db.prepare(DICTIONARY)?;
-    stmt.bind_int(1, id)?;
-    Ok(match stmt.step()? {
-        true => Some(stmt.bytes(0, false).to_vec()),
-        false => None,
-    })
 }

@@ -4,7 +4,7 @@
 
 macro_rules! impl_reads {
     ($db:ty, $pool:ident) => {
-        pub async fn stats(&self) -> $crate::Result<$crate::read::Stats> {
+        pub(crate) async fn stats(&self) -> $crate::error::Result<$crate::views::Stats> {
             let mut counters = std::collections::HashMap::new();
             for row in sqlx::query("SELECT name, value FROM counters")
                 .fetch_all(&self.$pool)
@@ -22,7 +22,7 @@ macro_rules! impl_reads {
                 .fetch_one(&self.$pool)
                 .await?;
             let counter = |name: &str| counters.get(name).copied().unwrap_or(0);
-            Ok($crate::read::Stats {
+            Ok($crate::views::Stats {
                 spans: counter("spans"),
                 logs: counter("logs"),
                 metric_points: counter("metric_points"),
@@ -31,14 +31,14 @@ macro_rules! impl_reads {
             })
         }
 
-        pub async fn trace(
+        pub(crate) async fn trace(
             &self,
             trace_id: &$crate::model::TraceId,
-        ) -> $crate::Result<Option<$crate::read::TraceView>> {
+        ) -> $crate::error::Result<Option<$crate::views::TraceView>> {
             let spans = self.spans_of_traces(&[trace_id.to_vec()]).await?;
-            let logs = sqlx::query_as::<_, $crate::rows::RawLog>(sqlx::AssertSqlSafe(format!(
+            let logs = sqlx::query_as::<_, $crate::read_rows::RawLog>(sqlx::AssertSqlSafe(format!(
                 "SELECT {} WHERE l.trace_id = $1 ORDER BY l.ts_ns, l.id",
-                $crate::rows::LOG_COLUMNS
+                $crate::read_rows::LOG_COLUMNS
             )))
             .bind(trace_id.to_vec())
             .fetch_all(&self.$pool)
@@ -46,13 +46,13 @@ macro_rules! impl_reads {
             if spans.is_empty() && logs.is_empty() {
                 return Ok(None);
             }
-            Ok(Some($crate::read::TraceView {
+            Ok(Some($crate::views::TraceView {
                 trace_id: hex::encode(trace_id),
                 spans,
                 logs: logs
                     .into_iter()
-                    .map($crate::rows::RawLog::into_view)
-                    .collect::<$crate::Result<_>>()?,
+                    .map($crate::read_rows::RawLog::into_view)
+                    .collect::<$crate::error::Result<_>>()?,
             }))
         }
 
@@ -61,12 +61,12 @@ macro_rules! impl_reads {
         async fn pack_ids_of_traces(
             &self,
             traces: &std::collections::HashSet<$crate::model::TraceId>,
-        ) -> $crate::Result<Vec<i64>> {
+        ) -> $crate::error::Result<Vec<i64>> {
             let mut q = sqlx::QueryBuilder::<$db>::new("SELECT packs FROM traces WHERE ");
             push_in_ids(&mut q, "trace_id", traces);
             let mut ids = std::collections::BTreeSet::new();
             for list in q.build_query_scalar::<Vec<u8>>().fetch_all(&self.$pool).await? {
-                ids.extend($crate::rows::pack_ids::of(&list));
+                ids.extend($crate::trace_lists::pack_ids::of(&list));
             }
             Ok(ids.into_iter().collect())
         }
@@ -78,7 +78,7 @@ macro_rules! impl_reads {
             &self,
             ids: &[i64],
             with_details: bool,
-        ) -> $crate::Result<Vec<(Vec<u8>, Option<Vec<u8>>)>> {
+        ) -> $crate::error::Result<Vec<(Vec<u8>, Option<Vec<u8>>)>> {
             let mut q = sqlx::QueryBuilder::<$db>::new("SELECT data, CASE WHEN ");
             q.push_bind(with_details)
                 .push(" THEN details END FROM span_packs WHERE id IN (");
@@ -95,9 +95,9 @@ macro_rules! impl_reads {
             &self,
             resources: std::collections::HashSet<i64>,
             scopes: std::collections::HashSet<i64>,
-        ) -> $crate::Result<(
-            std::collections::HashMap<i64, $crate::span_reads::ResourceInfo>,
-            std::collections::HashMap<i64, $crate::span_reads::ScopeInfo>,
+        ) -> $crate::error::Result<(
+            std::collections::HashMap<i64, $crate::pack_reads::ResourceInfo>,
+            std::collections::HashMap<i64, $crate::pack_reads::ScopeInfo>,
         )> {
             let mut found_resources = std::collections::HashMap::new();
             let resources: Vec<i64> = resources.into_iter().collect();
@@ -142,7 +142,7 @@ macro_rules! impl_reads {
         async fn full_spans(
             &self,
             trace_ids: &[Vec<u8>],
-        ) -> $crate::Result<Vec<($crate::report::ReportSpan, $crate::details::SpanDetail)>> {
+        ) -> $crate::error::Result<Vec<($crate::report_rows::ReportSpan, $crate::details::SpanDetail)>> {
             let wanted: std::collections::HashSet<$crate::model::TraceId> = trace_ids
                 .iter()
                 .filter_map(|t| <$crate::model::TraceId>::try_from(t.as_slice()).ok())
@@ -151,10 +151,10 @@ macro_rules! impl_reads {
                 return Ok(Vec::new());
             }
             let mut spans = Vec::new();
-            for ids in self.pack_ids_of_traces(&wanted).await?.chunks($crate::span_reads::PACKS_AT_ONCE) {
+            for ids in self.pack_ids_of_traces(&wanted).await?.chunks($crate::pack_reads::PACKS_AT_ONCE) {
                 let packs = self.packs_by_id(ids, true).await?;
-                spans.extend($crate::blocking(|| {
-                    $crate::span_reads::full_spans(&packs, |t| wanted.contains(t))
+                spans.extend($crate::runtime::blocking(|| {
+                    $crate::pack_reads::full_spans(&packs, |t| wanted.contains(t))
                 })?);
             }
             Ok(spans)
@@ -163,8 +163,8 @@ macro_rules! impl_reads {
         /// The spans given, as the API serves them.
         async fn span_views(
             &self,
-            spans: Vec<($crate::report::ReportSpan, $crate::details::SpanDetail)>,
-        ) -> $crate::Result<Vec<$crate::read::SpanView>> {
+            spans: Vec<($crate::report_rows::ReportSpan, $crate::details::SpanDetail)>,
+        ) -> $crate::error::Result<Vec<$crate::views::SpanView>> {
             let (resources, scopes) = self
                 .span_sources(
                     spans.iter().map(|(_, d)| d.resource).collect(),
@@ -173,17 +173,17 @@ macro_rules! impl_reads {
                 .await?;
             spans
                 .into_iter()
-                .map(|(s, d)| $crate::span_reads::view(s, d, &resources, &scopes))
+                .map(|(s, d)| $crate::pack_reads::view(s, d, &resources, &scopes))
                 .collect()
         }
 
-        pub async fn logs(
+        pub(crate) async fn logs(
             &self,
-            query: &$crate::read::LogQuery,
-        ) -> $crate::Result<Vec<$crate::read::LogView>> {
+            query: &$crate::views::LogQuery,
+        ) -> $crate::error::Result<Vec<$crate::views::LogView>> {
             let mut q = sqlx::QueryBuilder::<$db>::new(format!(
                 "SELECT {} WHERE 1 = 1",
-                $crate::rows::LOG_COLUMNS
+                $crate::read_rows::LOG_COLUMNS
             ));
             if let Some(service) = &query.service {
                 q.push(" AND l.service = ").push_bind(service.clone());
@@ -212,15 +212,15 @@ macro_rules! impl_reads {
             }
             q.push(" ORDER BY l.ts_ns DESC, l.id DESC LIMIT ")
                 .push_bind(i64::from(query.limit));
-            q.build_query_as::<$crate::rows::RawLog>()
+            q.build_query_as::<$crate::read_rows::RawLog>()
                 .fetch_all(&self.$pool)
                 .await?
                 .into_iter()
-                .map($crate::rows::RawLog::into_view)
+                .map($crate::read_rows::RawLog::into_view)
                 .collect()
         }
 
-        pub async fn service_names(&self) -> $crate::Result<Vec<String>> {
+        pub(crate) async fn service_names(&self) -> $crate::error::Result<Vec<String>> {
             Ok(sqlx::query_scalar::<_, String>(
                 "SELECT DISTINCT service FROM resources ORDER BY service",
             )
@@ -228,11 +228,11 @@ macro_rules! impl_reads {
             .await?)
         }
 
-        pub async fn traces(
+        pub(crate) async fn traces(
             &self,
-            query: &$crate::read::TraceQuery,
-        ) -> $crate::Result<Vec<$crate::read::TraceSummary>> {
-            let Some(mut conditions) = $crate::span_reads::SpanConditions::of(query)? else {
+            query: &$crate::views::TraceQuery,
+        ) -> $crate::error::Result<Vec<$crate::views::TraceSummary>> {
+            let Some(mut conditions) = $crate::pack_reads::SpanConditions::of(query)? else {
                 return self.trace_rows(query, None, query.offset, query.limit).await;
             };
             // The span conditions are asked of the traces that meet the
@@ -245,7 +245,7 @@ macro_rules! impl_reads {
                 .unwrap_or(usize::MAX);
             let mut matched: Vec<$crate::model::TraceId> = Vec::new();
             let mut seen: u32 = 0;
-            let mut page = $crate::span_reads::PROBE_TRACES;
+            let mut page = $crate::pack_reads::PROBE_TRACES;
             let with_details = conditions.needs_details();
             // Each pack is read once: what its spans met stays with their
             // traces until those traces' turn (a trace is a candidate once).
@@ -261,9 +261,9 @@ macro_rules! impl_reads {
                 let pack_ids: Vec<i64> = pack_ids.into_iter().collect();
                 let candidates: Vec<$crate::model::TraceId> =
                     page_rows.into_iter().map(|(t, _)| t).collect();
-                for pack_ids in pack_ids.chunks($crate::span_reads::PACKS_AT_ONCE) {
+                for pack_ids in pack_ids.chunks($crate::pack_reads::PACKS_AT_ONCE) {
                     for (data, details) in self.packs_by_id(pack_ids, with_details).await? {
-                        $crate::blocking(|| conditions.scan(&mut unpacker, &data, details.as_deref()))?;
+                        $crate::runtime::blocking(|| conditions.scan(&mut unpacker, &data, details.as_deref()))?;
                     }
                     read.extend(pack_ids);
                 }
@@ -273,7 +273,7 @@ macro_rules! impl_reads {
                     break;
                 }
                 seen = seen.saturating_add(page);
-                page = page.saturating_mul(4).min($crate::span_reads::MAX_PROBE_TRACES);
+                page = page.saturating_mul(4).min($crate::pack_reads::MAX_PROBE_TRACES);
             }
             let offset = usize::try_from(query.offset).unwrap_or(usize::MAX);
             let shown: std::collections::HashSet<$crate::model::TraceId> =
@@ -289,11 +289,11 @@ macro_rules! impl_reads {
         /// `among` when given, in the query's order, `limit` from `offset`.
         async fn trace_rows(
             &self,
-            query: &$crate::read::TraceQuery,
+            query: &$crate::views::TraceQuery,
             among: Option<&std::collections::HashSet<$crate::model::TraceId>>,
             offset: u32,
             limit: u32,
-        ) -> $crate::Result<Vec<$crate::read::TraceSummary>> {
+        ) -> $crate::error::Result<Vec<$crate::views::TraceSummary>> {
             let rows = Self::trace_page(
                 query,
                 among,
@@ -302,22 +302,22 @@ macro_rules! impl_reads {
                 "t.trace_id, t.root_service, t.root_name, t.start_ns, t.end_ns, \
                  t.span_count, t.error_count, t.services",
             )
-            .build_query_as::<$crate::rows::RawTraceSummary>()
+            .build_query_as::<$crate::read_rows::RawTraceSummary>()
             .fetch_all(&self.$pool)
             .await?;
             Ok(rows
                 .into_iter()
-                .map($crate::rows::RawTraceSummary::into_summary)
+                .map($crate::read_rows::RawTraceSummary::into_summary)
                 .collect())
         }
 
         /// As `trace_rows`, each trace's id and the ids of its packs.
         async fn trace_packs(
             &self,
-            query: &$crate::read::TraceQuery,
+            query: &$crate::views::TraceQuery,
             offset: u32,
             limit: u32,
-        ) -> $crate::Result<Vec<($crate::model::TraceId, Vec<i64>)>> {
+        ) -> $crate::error::Result<Vec<($crate::model::TraceId, Vec<i64>)>> {
             let rows = Self::trace_page(query, None, offset, limit, "t.trace_id, t.packs")
                 .build_query_as::<(Vec<u8>, Vec<u8>)>()
                 .fetch_all(&self.$pool)
@@ -325,8 +325,8 @@ macro_rules! impl_reads {
             rows.into_iter()
                 .map(|(trace_id, packs): (Vec<u8>, Vec<u8>)| {
                     Ok((
-                        $crate::rows::fixed_id(&trace_id, "trace")?,
-                        $crate::rows::pack_ids::of(&packs).collect(),
+                        $crate::read_rows::fixed_id(&trace_id, "trace")?,
+                        $crate::trace_lists::pack_ids::of(&packs).collect(),
                     ))
                 })
                 .collect()
@@ -334,7 +334,7 @@ macro_rules! impl_reads {
 
         /// The query of `trace_rows`, selecting `columns` of `traces t`.
         fn trace_page(
-            query: &$crate::read::TraceQuery,
+            query: &$crate::views::TraceQuery,
             among: Option<&std::collections::HashSet<$crate::model::TraceId>>,
             offset: u32,
             limit: u32,
@@ -348,7 +348,7 @@ macro_rules! impl_reads {
             ));
             if let Some(service) = &query.service {
                 q.push(" AND ");
-                push_contains(&mut q, "t.services", $crate::rows::service_list::token(service));
+                push_contains(&mut q, "t.services", $crate::trace_lists::service_list::token(service));
             }
             if let Some(among) = among {
                 q.push(" AND ");
@@ -390,11 +390,11 @@ macro_rules! impl_reads {
             q
         }
 
-        pub async fn request(
+        pub(crate) async fn request(
             &self,
             id: &str,
-        ) -> $crate::Result<Option<$crate::read::RequestView>> {
-            use $crate::read::Match;
+        ) -> $crate::error::Result<Option<$crate::views::RequestView>> {
+            use $crate::views::Match;
             let id = id.trim();
             let mut matched_as = Vec::new();
             let mut trace_ids: Vec<Vec<u8>> = Vec::new();
@@ -408,7 +408,7 @@ macro_rules! impl_reads {
                     }
                 }
             };
-            if let Some(trace_id) = $crate::rows::hex_id::<16>(id) {
+            if let Some(trace_id) = $crate::read_rows::hex_id::<16>(id) {
                 let found: Vec<Vec<u8>> = sqlx::query_scalar(
                     "SELECT trace_id FROM traces WHERE trace_id = $1 \
                      UNION SELECT trace_id FROM logs WHERE trace_id = $1",
@@ -418,7 +418,7 @@ macro_rules! impl_reads {
                 .await?;
                 add(found, Match::TraceId, &mut matched_as);
             }
-            if let Some(span_id) = $crate::rows::hex_id::<8>(id) {
+            if let Some(span_id) = $crate::read_rows::hex_id::<8>(id) {
                 let found = self.span_id_traces(&span_id).await?;
                 add(found, Match::SpanId, &mut matched_as);
             }
@@ -436,7 +436,7 @@ macro_rules! impl_reads {
 
             let mut q = sqlx::QueryBuilder::<$db>::new(format!(
                 "SELECT {} WHERE l.request_id = ",
-                $crate::rows::LOG_COLUMNS
+                $crate::read_rows::LOG_COLUMNS
             ));
             q.push_bind(id.to_owned());
             if !trace_ids.is_empty() {
@@ -450,13 +450,13 @@ macro_rules! impl_reads {
             q.push(" ORDER BY l.ts_ns, l.id LIMIT 10000");
             let trace_hex: Vec<String> = trace_ids.iter().map(hex::encode).collect();
             let mut logs = Vec::new();
-            for raw in q.build_query_as::<$crate::rows::RawLog>().fetch_all(&self.$pool).await? {
+            for raw in q.build_query_as::<$crate::read_rows::RawLog>().fetch_all(&self.$pool).await? {
                 let log = raw.into_view()?;
                 let matched_by = match &log.trace_id {
                     Some(trace_id) if trace_hex.contains(trace_id) => Match::TraceId,
                     _ => Match::RequestId,
                 };
-                logs.push($crate::read::RequestLog { log, matched_by });
+                logs.push($crate::views::RequestLog { log, matched_by });
             }
             if logs.iter().any(|l| l.matched_by == Match::RequestId) && !matched_as.contains(&Match::RequestId) {
                 matched_as.push(Match::RequestId);
@@ -464,7 +464,7 @@ macro_rules! impl_reads {
             if matched_as.is_empty() {
                 return Ok(None);
             }
-            Ok(Some($crate::read::RequestView {
+            Ok(Some($crate::views::RequestView {
                 id: id.to_owned(),
                 matched_as,
                 trace_ids: trace_hex,
@@ -474,34 +474,34 @@ macro_rules! impl_reads {
         }
 
         /// The `SpanNode` of every span of the given traces.
-        pub async fn span_nodes(
+        pub(crate) async fn span_nodes(
             &self,
             trace_ids: &[Vec<u8>],
-        ) -> $crate::Result<Vec<$crate::read::SpanNode>> {
+        ) -> $crate::error::Result<Vec<$crate::views::SpanNode>> {
             let wanted: std::collections::HashSet<$crate::model::TraceId> = trace_ids
                 .iter()
                 .filter_map(|t| <$crate::model::TraceId>::try_from(t.as_slice()).ok())
                 .collect();
             let mut nodes = Vec::new();
-            for ids in self.pack_ids_of_traces(&wanted).await?.chunks($crate::span_reads::PACKS_AT_ONCE) {
+            for ids in self.pack_ids_of_traces(&wanted).await?.chunks($crate::pack_reads::PACKS_AT_ONCE) {
                 let packs: Vec<Vec<u8>> = self
                     .packs_by_id(ids, false)
                     .await?
                     .into_iter()
                     .map(|(data, _)| data)
                     .collect();
-                nodes.extend($crate::blocking(|| {
-                    $crate::span_reads::nodes(&packs, |t| wanted.contains(t))
+                nodes.extend($crate::runtime::blocking(|| {
+                    $crate::pack_reads::nodes(&packs, |t| wanted.contains(t))
                 })?);
             }
             Ok(nodes)
         }
 
         /// The spans of the given (trace id, span id) pairs.
-        pub async fn spans_by_id(
+        pub(crate) async fn spans_by_id(
             &self,
             ids: &[(Vec<u8>, Vec<u8>)],
-        ) -> $crate::Result<Vec<$crate::read::SpanView>> {
+        ) -> $crate::error::Result<Vec<$crate::views::SpanView>> {
             let wanted: std::collections::HashSet<(&[u8], &[u8])> =
                 ids.iter().map(|(t, s)| (t.as_slice(), s.as_slice())).collect();
             let mut traces: Vec<Vec<u8>> = ids.iter().map(|(t, _)| t.clone()).collect();
@@ -518,13 +518,13 @@ macro_rules! impl_reads {
         }
 
         /// Every span of the given traces, ordered by start time.
-        pub async fn spans_of_traces(
+        pub(crate) async fn spans_of_traces(
             &self,
             trace_ids: &[Vec<u8>],
-        ) -> $crate::Result<Vec<$crate::read::SpanView>> {
+        ) -> $crate::error::Result<Vec<$crate::views::SpanView>> {
             let spans = self.full_spans(trace_ids).await?;
             let mut views = self.span_views(spans).await?;
-            $crate::span_reads::sort(&mut views);
+            $crate::pack_reads::sort(&mut views);
             Ok(views)
         }
 
@@ -534,7 +534,7 @@ macro_rules! impl_reads {
         async fn span_id_traces(
             &self,
             span_id: &$crate::model::SpanId,
-        ) -> $crate::Result<Vec<Vec<u8>>> {
+        ) -> $crate::error::Result<Vec<Vec<u8>>> {
             use futures_util::TryStreamExt as _;
             let mut filters = sqlx::query_as::<_, (i64, Vec<u8>)>("SELECT id, span_filter FROM span_packs")
                 .fetch(&self.$pool);
@@ -546,15 +546,15 @@ macro_rules! impl_reads {
             }
             drop(filters);
             let mut traces = Vec::new();
-            for chunk in candidates.chunks($crate::span_reads::PACKS_AT_ONCE) {
+            for chunk in candidates.chunks($crate::pack_reads::PACKS_AT_ONCE) {
                 let packs: Vec<Vec<u8>> = self
                     .packs_by_id(chunk, false)
                     .await?
                     .into_iter()
                     .map(|(data, _)| data)
                     .collect();
-                $crate::blocking(|| {
-                    $crate::span_reads::traces_with_span(&packs, span_id, &mut traces, 1000)
+                $crate::runtime::blocking(|| {
+                    $crate::pack_reads::traces_with_span(&packs, span_id, &mut traces, 1000)
                 })?;
                 if traces.len() >= 1000 {
                     break;
@@ -563,38 +563,38 @@ macro_rules! impl_reads {
             Ok(traces)
         }
 
-        pub async fn metrics(&self) -> $crate::Result<Vec<$crate::read::MetricInfo>> {
-            sqlx::query_as::<_, $crate::rows::RawMetricInfo>($crate::rows::METRICS_SQL)
+        pub(crate) async fn metrics(&self) -> $crate::error::Result<Vec<$crate::views::MetricInfo>> {
+            sqlx::query_as::<_, $crate::read_rows::RawMetricInfo>($crate::read_rows::METRICS_SQL)
                 .fetch_all(&self.$pool)
                 .await?
                 .into_iter()
-                .map($crate::rows::RawMetricInfo::into_view)
+                .map($crate::read_rows::RawMetricInfo::into_view)
                 .collect()
         }
 
-        pub async fn metric_points(
+        pub(crate) async fn metric_points(
             &self,
             name: &str,
             limit: u32,
-        ) -> $crate::Result<Vec<$crate::read::MetricPointView>> {
-            sqlx::query_as::<_, $crate::rows::RawPoint>($crate::rows::POINTS_SQL)
+        ) -> $crate::error::Result<Vec<$crate::views::MetricPointView>> {
+            sqlx::query_as::<_, $crate::read_rows::RawPoint>($crate::read_rows::POINTS_SQL)
                 .bind(name.to_owned())
                 .bind(i64::from(limit))
                 .fetch_all(&self.$pool)
                 .await?
                 .into_iter()
-                .map($crate::rows::RawPoint::into_view)
+                .map($crate::read_rows::RawPoint::into_view)
                 .collect()
         }
 
-        pub async fn metric_points_between(
+        pub(crate) async fn metric_points_between(
             &self,
             name: &str,
             start: i64,
             end: i64,
             limit: u32,
-        ) -> $crate::Result<Vec<$crate::read::MetricPointView>> {
-            sqlx::query_as::<_, $crate::rows::RawPoint>($crate::rows::POINTS_BETWEEN_SQL)
+        ) -> $crate::error::Result<Vec<$crate::views::MetricPointView>> {
+            sqlx::query_as::<_, $crate::read_rows::RawPoint>($crate::read_rows::POINTS_BETWEEN_SQL)
                 .bind(name.to_owned())
                 .bind(start)
                 .bind(end)
@@ -602,15 +602,15 @@ macro_rules! impl_reads {
                 .fetch_all(&self.$pool)
                 .await?
                 .into_iter()
-                .map($crate::rows::RawPoint::into_view)
+                .map($crate::read_rows::RawPoint::into_view)
                 .collect()
         }
 
-        pub async fn span_logs(
+        pub(crate) async fn span_logs(
             &self,
             start: i64,
             end: i64,
-        ) -> $crate::Result<Vec<$crate::report::SpanLogs>> {
+        ) -> $crate::error::Result<Vec<$crate::report_rows::SpanLogs>> {
             sqlx::query_as::<_, (Vec<u8>, Option<Vec<u8>>, i64, i64)>(
                 "SELECT trace_id, span_id, COUNT(*), CAST(SUM(wire_bytes) AS BIGINT) FROM logs \
                  WHERE trace_id IS NOT NULL AND ts_ns >= $1 AND ts_ns < $2 \
@@ -622,10 +622,10 @@ macro_rules! impl_reads {
             .await?
             .into_iter()
             .map(|(trace_id, span_id, records, bytes)| {
-                Ok($crate::report::SpanLogs {
-                    trace_id: $crate::rows::fixed_id(&trace_id, "trace")?,
+                Ok($crate::report_rows::SpanLogs {
+                    trace_id: $crate::read_rows::fixed_id(&trace_id, "trace")?,
                     span_id: span_id
-                        .map(|id| $crate::rows::fixed_id(&id, "span"))
+                        .map(|id| $crate::read_rows::fixed_id(&id, "span"))
                         .transpose()?,
                     records: records.max(0) as u64,
                     wire_bytes: bytes.max(0) as u64,
@@ -634,11 +634,11 @@ macro_rules! impl_reads {
             .collect()
         }
 
-        pub async fn log_sources(
+        pub(crate) async fn log_sources(
             &self,
             start: i64,
             end: i64,
-        ) -> $crate::Result<Vec<$crate::report::LogSource>> {
+        ) -> $crate::error::Result<Vec<$crate::report_rows::LogSource>> {
             Ok(sqlx::query_as::<_, (String, i32, String, String, i64, i64)>(
                 "SELECT l.service, l.severity_number, l.severity_text, sc.name, COUNT(*), \
                  CAST(SUM(l.wire_bytes) AS BIGINT) \
@@ -652,7 +652,7 @@ macro_rules! impl_reads {
             .await?
             .into_iter()
             .map(|(service, severity_number, severity_text, scope, records, bytes)| {
-                $crate::report::LogSource {
+                $crate::report_rows::LogSource {
                     service,
                     severity_number,
                     severity_text,
@@ -664,11 +664,11 @@ macro_rules! impl_reads {
             .collect())
         }
 
-        pub async fn metric_usage(
+        pub(crate) async fn metric_usage(
             &self,
             start: i64,
             end: i64,
-        ) -> $crate::Result<Vec<$crate::report::MetricUsage>> {
+        ) -> $crate::error::Result<Vec<$crate::report_rows::MetricUsage>> {
             Ok(sqlx::query_as::<_, (String, String, String, i64, i64, i64)>(
                 "SELECT r.service, m.name, m.kind, COUNT(*), CAST(SUM(p.wire_bytes) AS BIGINT), \
                  COUNT(DISTINCT p.attributes) \
@@ -682,7 +682,7 @@ macro_rules! impl_reads {
             .fetch_all(&self.$pool)
             .await?
             .into_iter()
-            .map(|(service, name, kind, points, bytes, series)| $crate::report::MetricUsage {
+            .map(|(service, name, kind, points, bytes, series)| $crate::report_rows::MetricUsage {
                 service,
                 name,
                 kind,
@@ -693,13 +693,13 @@ macro_rules! impl_reads {
             .collect())
         }
 
-        pub async fn attribute_sample(
+        pub(crate) async fn attribute_sample(
             &self,
             start: i64,
             end: i64,
             traces: u32,
             logs: u32,
-        ) -> $crate::Result<Vec<$crate::report::AttributeSample>> {
+        ) -> $crate::error::Result<Vec<$crate::report_rows::AttributeSample>> {
             let newest: Vec<Vec<u8>> = sqlx::query_scalar(
                 "SELECT trace_id FROM traces WHERE start_ns >= $1 AND start_ns < $2 \
                  ORDER BY start_ns DESC LIMIT $3",
@@ -726,7 +726,7 @@ macro_rules! impl_reads {
             .fetch_all(&self.$pool)
             .await?;
             let tagged = |signal: &'static str| {
-                move |(service, attributes): (String, String)| $crate::report::AttributeSample {
+                move |(service, attributes): (String, String)| $crate::report_rows::AttributeSample {
                     signal,
                     service,
                     attributes,
@@ -739,8 +739,8 @@ macro_rules! impl_reads {
                 .collect())
         }
 
-        pub async fn wire_bytes_total(&self) -> $crate::Result<$crate::report::SignalBytes> {
-            let mut total = $crate::report::SignalBytes::default();
+        pub(crate) async fn wire_bytes_total(&self) -> $crate::error::Result<$crate::report_rows::SignalBytes> {
+            let mut total = $crate::report_rows::SignalBytes::default();
             for (name, value) in sqlx::query_as::<_, (String, i64)>(
                 "SELECT name, value FROM counters WHERE name LIKE '%_wire_bytes'",
             )

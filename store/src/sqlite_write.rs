@@ -10,11 +10,16 @@
 use std::collections::HashMap;
 use std::ffi::CStr;
 
-use crate::Result;
+use crate::error::Result;
 use crate::model::{Batch, TraceId};
 use crate::packed::Pack;
-use crate::rows::{self, MetricRow, ResourceRow, ScopeRow};
-use crate::sqlite_scan::{Db, Stmt};
+use crate::sqlite_ffi::{Db, Stmt};
+use crate::stored_json::json_list;
+use crate::trace_lists::{pack_ids, service_list};
+use crate::write_rows::{
+    MetricRow, ResourceRow, ScopeRow, body_json, counter_deltas, point_number, point_value_json,
+    request_traces, trace_deltas,
+};
 
 /// What one batch becomes, and the ids already known of its resources,
 /// scopes and metrics (`None` where not interned yet).
@@ -150,7 +155,7 @@ fn intern<R>(
                 insert.execute()?;
                 select.bind_int(1, fingerprint(row))?;
                 select.first_int()?.ok_or_else(|| {
-                    crate::StoreError::Corrupt(format!(
+                    crate::error::StoreError::Corrupt(format!(
                         "row {} vanished while interning",
                         fingerprint(row)
                     ))
@@ -179,7 +184,7 @@ fn logs(db: &Db, batch: &Batch, resource_ids: &[i64], scope_ids: &[i64]) -> Resu
         stmt.bind_text(6, &batch.resources[log.resource_idx].service)?;
         stmt.bind_int(7, i64::from(log.severity_number))?;
         stmt.bind_text(8, &log.severity_text)?;
-        stmt.bind_text(9, &rows::body_json(&log.body))?;
+        stmt.bind_text(9, &body_json(&log.body))?;
         stmt.bind_text(10, &log.event_name)?;
         stmt.bind_text(11, &log.attributes.to_json_string())?;
         stmt.bind_int(12, i64::from(log.dropped_attributes_count))?;
@@ -207,12 +212,9 @@ fn points(db: &Db, batch: &Batch, point_metric: &[usize], metric_ids: &[i64]) ->
         stmt.bind_int(3, point.start_time_unix_nano)?;
         stmt.bind_int(4, point.time_unix_nano)?;
         stmt.bind_int(5, i64::from(point.flags))?;
-        stmt.bind_opt_double(
-            6,
-            rows::point_number(&point.value).filter(|n| n.is_finite()),
-        )?;
-        stmt.bind_text(7, &rows::point_value_json(&point.value))?;
-        stmt.bind_opt_text(8, rows::json_list(&point.exemplars).as_deref())?;
+        stmt.bind_opt_double(6, point_number(&point.value).filter(|n| n.is_finite()))?;
+        stmt.bind_text(7, &point_value_json(&point.value))?;
+        stmt.bind_opt_text(8, json_list(&point.exemplars).as_deref())?;
         stmt.bind_int(9, i64::from(point.wire_bytes))?;
         stmt.execute()?;
     }
@@ -252,7 +254,7 @@ const REQUEST_TRACE: &CStr =
     c"INSERT INTO request_traces (request_id, trace_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING";
 
 /// The packs; returns, for each trace they hold, the ids of its packs
-/// (`rows::pack_ids`) for its summary row.
+/// (`trace_lists::pack_ids`) for its summary row.
 pub(crate) fn packs(db: &Db, packs: &[Pack]) -> Result<HashMap<TraceId, Vec<u8>>> {
     let mut stmt = db.prepare(PACK)?;
     let mut of_trace: HashMap<TraceId, Vec<u8>> = HashMap::new();
@@ -266,7 +268,7 @@ pub(crate) fn packs(db: &Db, packs: &[Pack]) -> Result<HashMap<TraceId, Vec<u8>>
         stmt.execute()?;
         let id = db.last_insert_rowid();
         for trace_id in &pack.traces {
-            rows::pack_ids::push(of_trace.entry(*trace_id).or_default(), id);
+            pack_ids::push(of_trace.entry(*trace_id).or_default(), id);
         }
     }
     Ok(of_trace)
@@ -293,7 +295,7 @@ pub(crate) fn link(db: &Db, packs: &HashMap<TraceId, Vec<u8>>) -> Result<()> {
 /// The batch's changes to its traces' summaries (service lists and pack
 /// ids included; `packs` from `packs`) and the traces each request id is in.
 fn traces(db: &Db, batch: &Batch, packs: &HashMap<TraceId, Vec<u8>>) -> Result<()> {
-    let deltas = rows::trace_deltas(batch);
+    let deltas = trace_deltas(batch);
     let mut known = db.prepare(TRACE_KNOWN)?;
     let mut insert = db.prepare(TRACE_NEW)?;
     let mut add = db.prepare(TRACE_ADD)?;
@@ -308,7 +310,7 @@ fn traces(db: &Db, batch: &Batch, packs: &HashMap<TraceId, Vec<u8>>) -> Result<(
                 stored_packs.extend_from_slice(new_packs);
                 (
                     &mut add,
-                    rows::service_list::union(&stored, &d.services),
+                    service_list::union(&stored, &d.services),
                     stored_packs,
                 )
             }
@@ -328,7 +330,7 @@ fn traces(db: &Db, batch: &Batch, packs: &HashMap<TraceId, Vec<u8>>) -> Result<(
         stmt.execute()?;
     }
     let mut stmt = db.prepare(REQUEST_TRACE)?;
-    for (request_id, trace_id) in rows::request_traces(batch) {
+    for (request_id, trace_id) in request_traces(batch) {
         stmt.bind_text(1, request_id)?;
         stmt.bind_blob(2, &trace_id)?;
         stmt.execute()?;
@@ -336,10 +338,10 @@ fn traces(db: &Db, batch: &Batch, packs: &HashMap<TraceId, Vec<u8>>) -> Result<(
     Ok(())
 }
 
-/// The batch's additions to the running totals (`rows::counter_deltas`).
+/// The batch's additions to the running totals (`counter_deltas`).
 fn counters(db: &Db, batch: &Batch) -> Result<()> {
     let mut stmt = db.prepare(COUNTER)?;
-    for (name, n) in rows::counter_deltas(batch) {
+    for (name, n) in counter_deltas(batch) {
         if n > 0 {
             stmt.bind_int(1, i64::try_from(n).unwrap_or(i64::MAX))?;
             stmt.bind_text(2, name)?;
@@ -368,7 +370,7 @@ mod tests {
 
         let failed = transaction(&db, |db| {
             db.exec(c"INSERT INTO t VALUES (1)")?;
-            Err::<(), _>(crate::StoreError::Scan("refused".into()))
+            Err::<(), _>(crate::error::StoreError::Scan("refused".into()))
         });
         assert!(failed.is_err());
         assert!(db.autocommit(), "the failed transaction is rolled back");

@@ -1,18 +1,18 @@
 //! Spans read back from their packs (ADR 0011): whole spans for a trace's
 //! page, and the scan behind trace search's span conditions (operation,
 //! attributes), which SQL cannot see inside a pack. The SQL that fetches
-//! the packs is the backends' (`reads`); what is done with them is here,
+//! the packs is in `queries`; what is done with them is here,
 //! pure, once for both.
 
 use std::collections::HashMap;
 
 use crate::details::SpanDetail;
+use crate::error::{Result, StoreError};
 use crate::model::{Event, Link, SpanId, SpanKind, Status, StatusCode, TraceId};
 use crate::packed::Unpacker;
-use crate::read::{AttributeFilter, Comparison, ScopeView, SpanNode, SpanView, TraceQuery};
-use crate::report::ReportSpan;
-use crate::rows::{attributes, list};
-use crate::{Result, StoreError};
+use crate::report_rows::ReportSpan;
+use crate::stored_json::{attributes, list};
+use crate::views::{AttributeFilter, Comparison, ScopeView, SpanNode, SpanView, TraceQuery};
 
 /// A stored resource as spans show it: attributes (JSON) and schema URL.
 pub(crate) type ResourceInfo = (String, String);
@@ -239,7 +239,7 @@ pub(crate) fn attribute_matches(json: &str, key: &str, filter: &AttributeFilter)
         return false;
     }
     if filter.comparison == Comparison::Equal
-        && crate::rows::literal_in_json(&filter.value)
+        && crate::stored_json::literal_in_json(&filter.value)
         && !json.contains(filter.value.as_str())
     {
         return false;

@@ -1,5 +1,5 @@
 //! Reads what databases before ADR 0011 stored (loupe now writes none of
-//! it): their span rows are rewritten into packs (`convert`), reading each
+//! it): their span rows are rewritten into packs (`old_spans`), reading each
 //! payload through `loupe_text`. What wrote them is gone but for a
 //! compressor the tests make such values with.
 //!
@@ -10,7 +10,7 @@
 //! 450-byte attribute object to about 70 bytes, while every value still
 //! decompresses alone: whole-span reads and the trace search's attribute
 //! filters stay row by row, through the SQL function `loupe_text`
-//! (`sqlite_scan`) in the view `span_rows`.
+//! (`legacy::sqlite`) in the view `span_rows`.
 //!
 //! A stored value is either the JSON text itself (when compressing would
 //! not shrink it, and every value written before compression existed) or a
@@ -19,9 +19,9 @@
 
 use std::collections::HashMap;
 
+use crate::error::{Result, StoreError};
 #[cfg(test)]
 use crate::model::Span;
-use crate::{Result, StoreError};
 
 #[cfg(test)]
 const LEVEL: i32 = 3;
@@ -48,8 +48,8 @@ pub(crate) fn texts(spans: &[Span]) -> Vec<Texts> {
         .map(|s| {
             [
                 Some(s.attributes.to_json_string()),
-                crate::rows::json_list(&s.events),
-                crate::rows::json_list(&s.links),
+                crate::stored_json::json_list(&s.events),
+                crate::stored_json::json_list(&s.links),
             ]
         })
         .collect()
@@ -269,7 +269,7 @@ mod tests {
     use crate::value::{Attributes, Value};
 
     fn plain(i: usize) -> Span {
-        crate::rows::tests::span(i as u8, i as u8, None, 0, 1, false)
+        crate::testing::span(i as u8, i as u8, None, 0, 1, false)
     }
 
     fn span(i: usize) -> Span {

@@ -1,10 +1,11 @@
-//! Rewrites the span rows of a database older than packs-only storage
-//! (ADR 0011) into packs, then drops those rows: what SQL migrations could
-//! not do (the packs' formats are Rust's). Runs after the migrations, in one
-//! transaction, so a database is either wholly converted or not at all.
+//! A span row of a database older than packs-only storage (ADR 0011) and
+//! the pack a run of them is rewritten into: what SQL migrations could not
+//! do (the packs' formats are Rust's). Each backend's conversion runs after
+//! the migrations, in one transaction, so a database is either wholly
+//! converted or not at all.
 
-use crate::Result;
 use crate::details::SpanDetail;
+use crate::error::Result;
 use crate::model::{Batch, Derived, Resource, Span, SpanKind, Status, StatusCode};
 use crate::packed::Pack;
 use crate::value::Attributes;
@@ -74,11 +75,11 @@ pub(crate) fn pack(rows: Vec<OldSpan>) -> (Result<Option<Pack>>, u64) {
     let mut resources: Vec<(i64, String)> = Vec::new();
     for row in rows {
         let ids = (
-            crate::rows::fixed_id::<16>(&row.trace_id, "trace"),
-            crate::rows::fixed_id::<8>(&row.span_id, "span"),
+            crate::read_rows::fixed_id::<16>(&row.trace_id, "trace"),
+            crate::read_rows::fixed_id::<8>(&row.span_id, "span"),
             row.parent_span_id
                 .as_deref()
-                .map(|p| crate::rows::fixed_id::<8>(p, "parent span"))
+                .map(|p| crate::read_rows::fixed_id::<8>(p, "parent span"))
                 .transpose(),
         );
         let (Ok(trace_id), Ok(span_id), Ok(parent_span_id)) = ids else {

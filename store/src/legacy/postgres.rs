@@ -1,0 +1,79 @@
+//! PostgreSQL's half of the conversion of span rows into packs.
+
+use sqlx::postgres::PgPool;
+
+use super::old_spans::{OLD_SPAN_COLUMNS, OldSpan, PACK_SPANS, pack, progress, report};
+use crate::error::Result;
+use crate::postgres_write::insert_packs;
+use crate::runtime::blocking;
+
+/// The advisory lock the conversion of span rows is done under.
+const CONVERT_LOCK: i64 = 7_406_111_705_311_011;
+
+/// Rewrites the span rows of an older database into packs and drops
+/// them, in one transaction, under an advisory lock: a
+/// process starting meanwhile waits, then finds nothing to do.
+pub(crate) async fn convert(pool: &PgPool) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(CONVERT_LOCK)
+        .execute(&mut *tx)
+        .await?;
+    let old: bool = sqlx::query_scalar("SELECT to_regclass('spans') IS NOT NULL")
+        .fetch_one(&mut *tx)
+        .await?;
+    if !old {
+        return Ok(());
+    }
+    // In the table's own order, roughly the order of writing: sorting
+    // by start would spill the whole table to disk first.
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DECLARE old_spans NO SCROLL CURSOR FOR SELECT {} FROM spans s \
+         LEFT JOIN resources r ON r.id = s.resource_id \
+         LEFT JOIN scopes sc ON sc.id = s.scope_id",
+        OLD_SPAN_COLUMNS
+    )))
+    .execute(&mut *tx)
+    .await?;
+    let (mut converted, mut skipped) = (0u64, 0u64);
+    loop {
+        let rows: Vec<OldSpan> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "FETCH {} FROM old_spans",
+            PACK_SPANS
+        )))
+        .fetch_all(&mut *tx)
+        .await?;
+        if rows.is_empty() {
+            break;
+        }
+        let (pack, refused) = blocking(|| pack(rows));
+        skipped += refused;
+        let Some(pack) = pack? else {
+            continue;
+        };
+        converted += pack.spans.max(0) as u64;
+        let trace_packs = insert_packs(&mut tx, std::slice::from_ref(&pack)).await?;
+        let (traces, ids): (Vec<Vec<u8>>, Vec<Vec<u8>>) = trace_packs
+            .into_iter()
+            .map(|(trace, ids)| (trace.to_vec(), ids))
+            .unzip();
+        sqlx::query(
+            "UPDATE traces t SET packs = t.packs || p.ids \
+             FROM UNNEST($1::bytea[], $2::bytea[]) AS p(trace_id, ids) \
+             WHERE t.trace_id = p.trace_id",
+        )
+        .bind(traces)
+        .bind(ids)
+        .execute(&mut *tx)
+        .await?;
+        progress(converted);
+    }
+    sqlx::raw_sql(
+        "CLOSE old_spans; DROP VIEW span_rows; DROP TABLE spans; DROP TABLE spans_packed;",
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    report(converted, skipped);
+    Ok(())
+}

@@ -1,0 +1,358 @@
+//! PostgreSQL's writer: one batch, one transaction, each table written by
+//! a single `UNNEST` of column arrays. Several loupe processes may write at
+//! once: interning is `ON CONFLICT DO NOTHING` and a re-read, summary rows
+//! are upserted in trace-id order and counters updated one row at a time
+//! in a fixed order, so that concurrent writers never deadlock.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use sqlx::postgres::PgPool;
+use sqlx::{Postgres, Row, Transaction};
+
+use crate::error::{Result, StoreError};
+use crate::fingerprint::Fingerprints;
+use crate::log_text::body_text;
+use crate::model::{Batch, TraceId};
+use crate::packed::Pack;
+use crate::prepared::PreparedBatch;
+use crate::stored_json::json_list;
+use crate::trace_lists::pack_ids;
+use crate::write_rows::{
+    Interned, MetricRow, ResourceRow, ScopeRow, body_json, counter_deltas, metric_rows, missing,
+    point_number, point_value_json, request_traces, trace_deltas,
+};
+
+type Tx = Transaction<'static, Postgres>;
+
+/// Writes the batch in one transaction.
+pub(crate) async fn write(
+    pool: &PgPool,
+    interned: &Mutex<Interned>,
+    fingerprints: &Fingerprints,
+    prepared: &PreparedBatch,
+) -> Result<()> {
+    let batch = prepared.batch();
+    let resources: Vec<ResourceRow> = batch
+        .resources
+        .iter()
+        .map(|r| ResourceRow::new(r, fingerprints))
+        .collect();
+    let scopes: Vec<ScopeRow> = batch
+        .scopes
+        .iter()
+        .map(|s| ScopeRow::new(s, fingerprints))
+        .collect();
+    let resource_fps: Vec<i64> = resources.iter().map(|r| r.fingerprint).collect();
+    let scope_fps: Vec<i64> = scopes.iter().map(|s| s.fingerprint).collect();
+    let (metrics, point_metric) = metric_rows(batch, fingerprints, &resource_fps, &scope_fps);
+    let metric_fps: Vec<i64> = metrics.iter().map(|m| m.fingerprint).collect();
+
+    let mut tx = pool.begin().await?;
+    let resource_ids = intern_resources(&mut tx, interned, &resources).await?;
+    let scope_ids = intern_scopes(&mut tx, interned, &scopes).await?;
+    let metric_ids = intern_metrics(&mut tx, interned, &metrics, &resource_ids, &scope_ids).await?;
+    let trace_packs = insert_packs(&mut tx, prepared.packs()).await?;
+    insert_logs(&mut tx, batch, &resource_ids, &scope_ids).await?;
+    insert_points(&mut tx, batch, &point_metric, &metric_ids).await?;
+    upsert_traces(&mut tx, batch, &trace_packs).await?;
+    // Last, so that the counter rows other writers also update stay
+    // locked only for the commit itself; one row per statement, always in
+    // this order, because one UPDATE of several rows locks them in
+    // whatever order its scan meets them, and concurrent writers deadlock.
+    for (name, n) in counter_deltas(batch) {
+        if n > 0 {
+            sqlx::query("UPDATE counters SET value = value + $1 WHERE name = $2")
+                .bind(i64::try_from(n).unwrap_or(i64::MAX))
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    tx.commit().await?;
+
+    Interned::remember(
+        interned,
+        [
+            (&resource_fps[..], resource_ids),
+            (&scope_fps[..], scope_ids),
+            (&metric_fps[..], metric_ids),
+        ],
+    );
+    Ok(())
+}
+
+async fn intern_resources(
+    tx: &mut Tx,
+    interned: &Mutex<Interned>,
+    resources: &[ResourceRow],
+) -> Result<Vec<i64>> {
+    let fps: Vec<i64> = resources.iter().map(|r| r.fingerprint).collect();
+    let cached = Interned::cached(interned, |i| &i.resources, &fps);
+    let missing: Vec<&ResourceRow> = missing(resources, &cached, |r| r.fingerprint);
+    if !missing.is_empty() {
+        sqlx::query(
+            "INSERT INTO resources (fingerprint, service, attributes, dropped_attributes_count, schema_url) \
+             SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::text[]) \
+             ON CONFLICT (fingerprint) DO NOTHING",
+        )
+        .bind(missing.iter().map(|r| r.fingerprint).collect::<Vec<_>>())
+        .bind(missing.iter().map(|r| r.service.clone()).collect::<Vec<_>>())
+        .bind(missing.iter().map(|r| r.attributes.clone()).collect::<Vec<_>>())
+        .bind(missing.iter().map(|r| r.dropped_attributes_count).collect::<Vec<_>>())
+        .bind(missing.iter().map(|r| r.schema_url.clone()).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?;
+    }
+    resolve(tx, "resources", &fps, cached).await
+}
+
+async fn intern_scopes(
+    tx: &mut Tx,
+    interned: &Mutex<Interned>,
+    scopes: &[ScopeRow],
+) -> Result<Vec<i64>> {
+    let fps: Vec<i64> = scopes.iter().map(|s| s.fingerprint).collect();
+    let cached = Interned::cached(interned, |i| &i.scopes, &fps);
+    let missing: Vec<&ScopeRow> = missing(scopes, &cached, |s| s.fingerprint);
+    if !missing.is_empty() {
+        sqlx::query(
+            "INSERT INTO scopes (fingerprint, name, version, attributes, dropped_attributes_count, schema_url) \
+             SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[]) \
+             ON CONFLICT (fingerprint) DO NOTHING",
+        )
+        .bind(missing.iter().map(|s| s.fingerprint).collect::<Vec<_>>())
+        .bind(missing.iter().map(|s| s.name.clone()).collect::<Vec<_>>())
+        .bind(missing.iter().map(|s| s.version.clone()).collect::<Vec<_>>())
+        .bind(missing.iter().map(|s| s.attributes.clone()).collect::<Vec<_>>())
+        .bind(missing.iter().map(|s| s.dropped_attributes_count).collect::<Vec<_>>())
+        .bind(missing.iter().map(|s| s.schema_url.clone()).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?;
+    }
+    resolve(tx, "scopes", &fps, cached).await
+}
+
+async fn intern_metrics(
+    tx: &mut Tx,
+    interned: &Mutex<Interned>,
+    metrics: &[MetricRow],
+    resource_ids: &[i64],
+    scope_ids: &[i64],
+) -> Result<Vec<i64>> {
+    let fps: Vec<i64> = metrics.iter().map(|m| m.fingerprint).collect();
+    let cached = Interned::cached(interned, |i| &i.metrics, &fps);
+    let missing: Vec<&MetricRow> = missing(metrics, &cached, |m| m.fingerprint);
+    if !missing.is_empty() {
+        sqlx::query(
+            "INSERT INTO metrics (fingerprint, resource_id, scope_id, name, kind, unit, description, temporality, monotonic, metadata) \
+             SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[], $9::bool[], $10::text[]) \
+             ON CONFLICT (fingerprint) DO NOTHING",
+        )
+        .bind(missing.iter().map(|m| m.fingerprint).collect::<Vec<_>>())
+        .bind(missing.iter().map(|m| resource_ids[m.resource_idx]).collect::<Vec<_>>())
+        .bind(missing.iter().map(|m| scope_ids[m.scope_idx]).collect::<Vec<_>>())
+        .bind(missing.iter().map(|m| m.name.clone()).collect::<Vec<_>>())
+        .bind(missing.iter().map(|m| m.kind.to_owned()).collect::<Vec<_>>())
+        .bind(missing.iter().map(|m| m.unit.clone()).collect::<Vec<_>>())
+        .bind(missing.iter().map(|m| m.description.clone()).collect::<Vec<_>>())
+        .bind(missing.iter().map(|m| m.temporality).collect::<Vec<_>>())
+        .bind(missing.iter().map(|m| m.monotonic).collect::<Vec<_>>())
+        .bind(missing.iter().map(|m| m.metadata.clone()).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?;
+    }
+    resolve(tx, "metrics", &fps, cached).await
+}
+
+async fn resolve(
+    tx: &mut Tx,
+    table: &str,
+    fps: &[i64],
+    cached: Vec<Option<i64>>,
+) -> Result<Vec<i64>> {
+    let lookup: Vec<i64> = fps
+        .iter()
+        .zip(&cached)
+        .filter(|(_, id)| id.is_none())
+        .map(|(fp, _)| *fp)
+        .collect();
+    let mut found: HashMap<i64, i64> = HashMap::new();
+    if !lookup.is_empty() {
+        let sql = format!("SELECT fingerprint, id FROM {table} WHERE fingerprint = ANY($1)");
+        for row in sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(&lookup)
+            .fetch_all(&mut **tx)
+            .await?
+        {
+            found.insert(row.try_get(0)?, row.try_get(1)?);
+        }
+    }
+    fps.iter()
+        .zip(cached)
+        .map(|(fp, id)| {
+            id.or_else(|| found.get(fp).copied()).ok_or_else(|| {
+                StoreError::Corrupt(format!("{table} row {fp} vanished while interning"))
+            })
+        })
+        .collect()
+}
+
+/// The packs; returns, for each trace they hold, the ids of its packs
+/// (`trace_lists::pack_ids`) for its summary row.
+pub(crate) async fn insert_packs(tx: &mut Tx, packs: &[Pack]) -> Result<HashMap<TraceId, Vec<u8>>> {
+    let mut of_trace: HashMap<TraceId, Vec<u8>> = HashMap::new();
+    for pack in packs {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO span_packs (start_lo, start_hi, spans, data, details, span_filter) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        )
+        .bind(pack.start_lo)
+        .bind(pack.start_hi)
+        .bind(pack.spans)
+        .bind(&pack.data)
+        .bind(&pack.details)
+        .bind(&pack.span_filter)
+        .fetch_one(&mut **tx)
+        .await?;
+        for trace_id in &pack.traces {
+            pack_ids::push(of_trace.entry(*trace_id).or_default(), id);
+        }
+    }
+    Ok(of_trace)
+}
+
+/// PostgreSQL has no unsigned integers; a share past `i32::MAX` bytes would
+/// need a request over 2 GiB, far past any body limit.
+fn wire_bytes(bytes: u32) -> i32 {
+    i32::try_from(bytes).unwrap_or(i32::MAX)
+}
+
+async fn insert_logs(
+    tx: &mut Tx,
+    batch: &Batch,
+    resource_ids: &[i64],
+    scope_ids: &[i64],
+) -> Result<()> {
+    if batch.logs.is_empty() {
+        return Ok(());
+    }
+    let logs = &batch.logs;
+    sqlx::query(
+        "INSERT INTO logs (ts_ns, time_ns, observed_ns, resource_id, scope_id, service, \
+         severity_number, severity_text, body, body_text, event_name, attributes, \
+         dropped_attributes_count, flags, trace_id, span_id, request_id, wire_bytes) \
+         SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], \
+         $6::text[], $7::int[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], \
+         $13::bigint[], $14::bigint[], $15::bytea[], $16::bytea[], $17::text[], $18::int[])",
+    )
+    .bind(logs.iter().map(|l| l.effective_time()).collect::<Vec<_>>())
+    .bind(logs.iter().map(|l| l.time_unix_nano).collect::<Vec<_>>())
+    .bind(logs.iter().map(|l| l.observed_time_unix_nano).collect::<Vec<_>>())
+    .bind(logs.iter().map(|l| resource_ids[l.resource_idx]).collect::<Vec<_>>())
+    .bind(logs.iter().map(|l| scope_ids[l.scope_idx]).collect::<Vec<_>>())
+    .bind(logs.iter().map(|l| batch.resources[l.resource_idx].service.clone()).collect::<Vec<_>>())
+    .bind(logs.iter().map(|l| l.severity_number).collect::<Vec<_>>())
+    .bind(logs.iter().map(|l| l.severity_text.clone()).collect::<Vec<_>>())
+    .bind(logs.iter().map(|l| body_json(&l.body)).collect::<Vec<_>>())
+    .bind(logs.iter().map(|l| body_text(&l.body)).collect::<Vec<_>>())
+    .bind(logs.iter().map(|l| l.event_name.clone()).collect::<Vec<_>>())
+    .bind(logs.iter().map(|l| l.attributes.to_json_string()).collect::<Vec<_>>())
+    .bind(logs.iter().map(|l| i64::from(l.dropped_attributes_count)).collect::<Vec<_>>())
+    .bind(logs.iter().map(|l| i64::from(l.flags)).collect::<Vec<_>>())
+    .bind(logs.iter().map(|l| l.trace_id.map(|t| t.to_vec())).collect::<Vec<_>>())
+    .bind(logs.iter().map(|l| l.span_id.map(|s| s.to_vec())).collect::<Vec<_>>())
+    .bind(logs.iter().map(|l| l.request_id.clone()).collect::<Vec<_>>())
+    .bind(logs.iter().map(|l| wire_bytes(l.wire_bytes)).collect::<Vec<_>>())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn insert_points(
+    tx: &mut Tx,
+    batch: &Batch,
+    point_metric: &[usize],
+    metric_ids: &[i64],
+) -> Result<()> {
+    if batch.metric_points.is_empty() {
+        return Ok(());
+    }
+    let points = &batch.metric_points;
+    sqlx::query(
+        "INSERT INTO metric_points (metric_id, attributes, start_ns, time_ns, flags, number, data, exemplars, wire_bytes) \
+         SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], \
+         $6::float8[], $7::text[], $8::text[], $9::int[])",
+    )
+    .bind(point_metric.iter().map(|idx| metric_ids[*idx]).collect::<Vec<_>>())
+    .bind(points.iter().map(|p| p.attributes.to_json_string()).collect::<Vec<_>>())
+    .bind(points.iter().map(|p| p.start_time_unix_nano).collect::<Vec<_>>())
+    .bind(points.iter().map(|p| p.time_unix_nano).collect::<Vec<_>>())
+    .bind(points.iter().map(|p| i64::from(p.flags)).collect::<Vec<_>>())
+    .bind(points.iter().map(|p| point_number(&p.value).filter(|n| n.is_finite())).collect::<Vec<_>>())
+    .bind(points.iter().map(|p| point_value_json(&p.value)).collect::<Vec<_>>())
+    .bind(points.iter().map(|p| json_list(&p.exemplars)).collect::<Vec<_>>())
+    .bind(points.iter().map(|p| wire_bytes(p.wire_bytes)).collect::<Vec<_>>())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn upsert_traces(
+    tx: &mut Tx,
+    batch: &Batch,
+    packs: &HashMap<TraceId, Vec<u8>>,
+) -> Result<()> {
+    let deltas = trace_deltas(batch);
+    if deltas.is_empty() {
+        return Ok(());
+    }
+    // Writers of several processes may add to one trace at once: its
+    // services are merged here, under the row's lock, as
+    // `trace_lists::service_list::union` does (byte order is collation "C").
+    sqlx::query(
+        "INSERT INTO traces AS t (trace_id, start_ns, end_ns, span_count, error_count, root_service, root_name, services, packs) \
+         SELECT * FROM UNNEST($1::bytea[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::bytea[]) \
+         ON CONFLICT (trace_id) DO UPDATE SET \
+         start_ns = LEAST(t.start_ns, excluded.start_ns), \
+         end_ns = GREATEST(t.end_ns, excluded.end_ns), \
+         span_count = t.span_count + excluded.span_count, \
+         error_count = t.error_count + excluded.error_count, \
+         root_service = COALESCE(excluded.root_service, t.root_service), \
+         root_name = COALESCE(excluded.root_name, t.root_name), \
+         services = CASE WHEN strpos(t.services, excluded.services) > 0 THEN t.services ELSE \
+         (SELECT chr(31) || string_agg(name, chr(31) ORDER BY name) || chr(31) FROM \
+         (SELECT DISTINCT name COLLATE \"C\" AS name \
+         FROM unnest(string_to_array(t.services || excluded.services, chr(31))) AS name \
+         WHERE name <> '') AS names) END, \
+         packs = t.packs || excluded.packs",
+    )
+    .bind(deltas.iter().map(|d| d.trace_id.to_vec()).collect::<Vec<_>>())
+    .bind(deltas.iter().map(|d| d.start_ns).collect::<Vec<_>>())
+    .bind(deltas.iter().map(|d| d.end_ns).collect::<Vec<_>>())
+    .bind(deltas.iter().map(|d| d.span_count).collect::<Vec<_>>())
+    .bind(deltas.iter().map(|d| d.error_count).collect::<Vec<_>>())
+    .bind(deltas.iter().map(|d| d.root_service.clone()).collect::<Vec<_>>())
+    .bind(deltas.iter().map(|d| d.root_name.clone()).collect::<Vec<_>>())
+    .bind(deltas.iter().map(|d| d.services.clone()).collect::<Vec<_>>())
+    .bind(
+        deltas
+            .iter()
+            .map(|d| packs.get(&d.trace_id).cloned().unwrap_or_default())
+            .collect::<Vec<_>>(),
+    )
+    .execute(&mut **tx)
+    .await?;
+    let requests = request_traces(batch);
+    if !requests.is_empty() {
+        sqlx::query(
+            "INSERT INTO request_traces (request_id, trace_id) \
+             SELECT * FROM UNNEST($1::text[], $2::bytea[]) ON CONFLICT DO NOTHING",
+        )
+        .bind(requests.iter().map(|(r, _)| *r).collect::<Vec<_>>())
+        .bind(requests.iter().map(|(_, t)| t.to_vec()).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}

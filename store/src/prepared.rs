@@ -1,0 +1,138 @@
+//! A batch made ready for its write (`Writer::prepare`): its spans packed
+//! and compressed on the task that received them, many at once, instead of
+//! inside the one writer's transaction. The writer merges prepared batches
+//! into one transaction and, when that fails, takes them apart again to
+//! write each alone.
+
+use std::collections::VecDeque;
+
+use crate::details;
+use crate::error::Result;
+use crate::fingerprint::Fingerprints;
+use crate::model::{Batch, Shape};
+use crate::packed::{self, Pack};
+use crate::write_rows::{ResourceRow, ScopeRow};
+
+/// A batch and its spans as the packs `write_batch` stores, in span
+/// order: one pack for each batch with spans merged into it.
+#[derive(Debug, Default)]
+pub struct PreparedBatch {
+    batch: Batch,
+    packs: Vec<Pack>,
+    /// Each batch merged in, as its shape and its number of packs, oldest
+    /// first, so that `split_first` gives them back as they came.
+    parts: VecDeque<(Shape, usize)>,
+}
+
+impl PreparedBatch {
+    /// Packs the batch's spans (one pack, or none without spans).
+    pub(crate) fn new(batch: Batch, fingerprints: &Fingerprints) -> Result<PreparedBatch> {
+        let resources: Vec<i64> = batch
+            .resources
+            .iter()
+            .map(|r| ResourceRow::new(r, fingerprints).fingerprint)
+            .collect();
+        let scopes: Vec<i64> = batch
+            .scopes
+            .iter()
+            .map(|s| ScopeRow::new(s, fingerprints).fingerprint)
+            .collect();
+        let details = details::of_batch(&batch, &resources, &scopes);
+        let packs: Vec<Pack> = packed::pack(&batch, &details)?.into_iter().collect();
+        Ok(PreparedBatch {
+            parts: VecDeque::from([(batch.shape(), packs.len())]),
+            batch,
+            packs,
+        })
+    }
+
+    pub fn batch(&self) -> &Batch {
+        &self.batch
+    }
+
+    pub(crate) fn packs(&self) -> &[Pack] {
+        &self.packs
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.batch.is_empty()
+    }
+
+    /// Items, not requests, are what a batch is sized by.
+    pub fn n_items(&self) -> usize {
+        self.batch.n_items()
+    }
+
+    /// Moves `other` to the end of `self`, to be written in one transaction.
+    pub fn append(&mut self, other: PreparedBatch) {
+        self.batch.append(other.batch);
+        self.packs.extend(other.packs);
+        self.parts.extend(other.parts);
+    }
+
+    /// Takes the oldest batch merged in back out, as it was prepared.
+    pub fn split_first(&mut self) -> Option<PreparedBatch> {
+        let (shape, n_packs) = self.parts.pop_front()?;
+        Some(PreparedBatch {
+            batch: self.batch.split_front(shape),
+            packs: self.packs.drain(..n_packs).collect(),
+            parts: VecDeque::from([(shape, n_packs)]),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Resource, Scope};
+    use crate::testing::span;
+    use crate::value::Attributes;
+
+    /// A prepared batch of `n` spans starting at `start`.
+    fn spans(n: usize, start: i64) -> PreparedBatch {
+        let batch = Batch {
+            resources: vec![Resource {
+                service: "svc".into(),
+                attributes: Attributes::default(),
+                dropped_attributes_count: 0,
+                schema_url: String::new(),
+            }],
+            scopes: vec![Scope {
+                name: "lib".into(),
+                version: String::new(),
+                attributes: Attributes::default(),
+                dropped_attributes_count: 0,
+                schema_url: String::new(),
+            }],
+            spans: (0..n)
+                .map(|i| span(i as u8, i as u8, None, start, start + 1, false))
+                .collect(),
+            ..Batch::default()
+        };
+        PreparedBatch::new(batch, &Fingerprints).expect("prepared")
+    }
+
+    fn starts(b: &PreparedBatch) -> Vec<i64> {
+        b.packs.iter().map(|p| p.start_lo).collect()
+    }
+
+    #[test]
+    fn packs_follow_their_spans_through_append_and_split() {
+        let mut merged = PreparedBatch::default();
+        for part in [spans(2, 10), spans(0, 0), spans(3, 20)] {
+            merged.append(part);
+        }
+        assert_eq!(starts(&merged), [10, 20]);
+        assert_eq!(merged.n_items(), 5);
+
+        let first = merged.split_first().expect("first");
+        assert_eq!((first.n_items(), starts(&first)), (2, vec![10]));
+        let empty = merged.split_first().expect("second");
+        assert_eq!((empty.n_items(), starts(&empty)), (0, vec![]));
+        let last = merged.split_first().expect("third");
+        assert_eq!((last.n_items(), starts(&last)), (3, vec![20]));
+        assert_eq!(last.batch.spans[0].resource_idx, 0, "rebased");
+        assert!(merged.split_first().is_none());
+        assert!(merged.is_empty());
+    }
+}

@@ -1,0 +1,337 @@
+//! What a batch becomes on the write side, for both backends: the rows
+//! its resources, scopes and metric streams are interned as, the changes
+//! it makes to trace summaries, request ids and counters, and the stored
+//! forms of log bodies and point values.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Mutex;
+
+use crate::fingerprint::Fingerprints;
+use crate::model::{Batch, PointValue, Resource, Scope, TraceId};
+use crate::trace_lists::service_list;
+use crate::value::Value;
+
+/// fingerprint → row id of interned resources, scopes and metrics. Filled
+/// only after the rows' transaction committed, so it never names a row that
+/// a rollback took away. Rows are never deleted while the process runs.
+#[derive(Default)]
+pub(crate) struct Interned {
+    pub resources: HashMap<i64, i64>,
+    pub scopes: HashMap<i64, i64>,
+    pub metrics: HashMap<i64, i64>,
+}
+
+impl Interned {
+    pub fn cached(
+        this: &Mutex<Interned>,
+        pick: impl Fn(&Interned) -> &HashMap<i64, i64>,
+        fps: &[i64],
+    ) -> Vec<Option<i64>> {
+        let interned = this.lock().unwrap_or_else(|e| e.into_inner());
+        let map = pick(&interned);
+        fps.iter().map(|fp| map.get(fp).copied()).collect()
+    }
+
+    /// Records committed ids: resources, scopes, metrics, in that order.
+    pub fn remember(this: &Mutex<Interned>, tables: [(&[i64], Vec<i64>); 3]) {
+        let mut interned = this.lock().unwrap_or_else(|e| e.into_inner());
+        let [resources, scopes, metrics] = tables;
+        interned
+            .resources
+            .extend(resources.0.iter().copied().zip(resources.1));
+        interned
+            .scopes
+            .extend(scopes.0.iter().copied().zip(scopes.1));
+        interned
+            .metrics
+            .extend(metrics.0.iter().copied().zip(metrics.1));
+    }
+}
+
+/// The rows whose id is not cached yet, in fingerprint order: a writer
+/// inserting a row another has inserted but not committed waits for it, so
+/// writers inserting the same new rows in different orders would deadlock.
+pub(crate) fn missing<'a, T>(
+    rows: &'a [T],
+    cached: &[Option<i64>],
+    fingerprint: impl Fn(&T) -> i64,
+) -> Vec<&'a T> {
+    let mut missing: Vec<&T> = rows
+        .iter()
+        .zip(cached)
+        .filter(|(_, id)| id.is_none())
+        .map(|(row, _)| row)
+        .collect();
+    missing.sort_by_key(|row| fingerprint(row));
+    missing
+}
+
+pub(crate) struct ResourceRow {
+    pub fingerprint: i64,
+    pub service: String,
+    pub attributes: String,
+    pub dropped_attributes_count: i64,
+    pub schema_url: String,
+}
+
+impl ResourceRow {
+    pub fn new(resource: &Resource, fingerprints: &Fingerprints) -> ResourceRow {
+        let attributes = resource.attributes.to_json_string();
+        let key = format!(
+            "{}\u{0}{}\u{0}{}\u{0}{}",
+            resource.service, attributes, resource.dropped_attributes_count, resource.schema_url
+        );
+        ResourceRow {
+            fingerprint: fingerprints.of(&key),
+            service: resource.service.clone(),
+            attributes,
+            dropped_attributes_count: i64::from(resource.dropped_attributes_count),
+            schema_url: resource.schema_url.clone(),
+        }
+    }
+}
+
+pub(crate) struct ScopeRow {
+    pub fingerprint: i64,
+    pub name: String,
+    pub version: String,
+    pub attributes: String,
+    pub dropped_attributes_count: i64,
+    pub schema_url: String,
+}
+
+impl ScopeRow {
+    pub fn new(scope: &Scope, fingerprints: &Fingerprints) -> ScopeRow {
+        let attributes = scope.attributes.to_json_string();
+        let key = format!(
+            "{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}",
+            scope.name, scope.version, attributes, scope.dropped_attributes_count, scope.schema_url
+        );
+        ScopeRow {
+            fingerprint: fingerprints.of(&key),
+            name: scope.name.clone(),
+            version: scope.version.clone(),
+            attributes,
+            dropped_attributes_count: i64::from(scope.dropped_attributes_count),
+            schema_url: scope.schema_url.clone(),
+        }
+    }
+}
+
+/// A metric stream's identity apart from point attributes, interned per
+/// (resource, scope, descriptor).
+pub(crate) struct MetricRow {
+    pub fingerprint: i64,
+    pub resource_idx: usize,
+    pub scope_idx: usize,
+    pub name: String,
+    pub kind: &'static str,
+    pub unit: String,
+    pub description: String,
+    pub temporality: i32,
+    pub monotonic: bool,
+    pub metadata: String,
+}
+
+/// The distinct metric streams of a batch, and for each point the index of its stream.
+pub(crate) fn metric_rows(
+    batch: &Batch,
+    fingerprints: &Fingerprints,
+    resource_fingerprints: &[i64],
+    scope_fingerprints: &[i64],
+) -> (Vec<MetricRow>, Vec<usize>) {
+    let mut rows: Vec<MetricRow> = Vec::new();
+    let mut by_fingerprint: BTreeMap<i64, usize> = BTreeMap::new();
+    let mut point_metric = Vec::with_capacity(batch.metric_points.len());
+    for point in &batch.metric_points {
+        let metric = &point.metric;
+        let metadata = metric.metadata.to_json_string();
+        let key = format!(
+            "{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}",
+            resource_fingerprints[point.resource_idx],
+            scope_fingerprints[point.scope_idx],
+            metric.name,
+            metric.kind.as_str(),
+            metric.unit,
+            metric.description,
+            metric.temporality,
+            metric.monotonic,
+            metadata
+        );
+        let fingerprint = fingerprints.of(&key);
+        let idx = *by_fingerprint.entry(fingerprint).or_insert_with(|| {
+            rows.push(MetricRow {
+                fingerprint,
+                resource_idx: point.resource_idx,
+                scope_idx: point.scope_idx,
+                name: metric.name.clone(),
+                kind: metric.kind.as_str(),
+                unit: metric.unit.clone(),
+                description: metric.description.clone(),
+                temporality: metric.temporality,
+                monotonic: metric.monotonic,
+                metadata,
+            });
+            rows.len() - 1
+        });
+        point_metric.push(idx);
+    }
+    (rows, point_metric)
+}
+
+/// How one batch changes one trace's summary row.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct TraceDelta {
+    pub trace_id: TraceId,
+    pub start_ns: i64,
+    pub end_ns: i64,
+    pub span_count: i64,
+    pub error_count: i64,
+    /// Set when the batch holds the root span (the span without a parent).
+    pub root_service: Option<String>,
+    pub root_name: Option<String>,
+    /// The services of the batch's spans of the trace, as a `service_list`.
+    pub services: String,
+}
+
+/// The per-trace changes of a batch, sorted by trace id so that concurrent
+/// writers lock summary rows in the same order and never deadlock.
+pub(crate) fn trace_deltas(batch: &Batch) -> Vec<TraceDelta> {
+    let mut deltas: BTreeMap<TraceId, TraceDelta> = BTreeMap::new();
+    let mut services: HashMap<TraceId, Vec<&str>> = HashMap::new();
+    for span in &batch.spans {
+        let service = &batch.resources[span.resource_idx].service;
+        let delta = deltas.entry(span.trace_id).or_insert_with(|| TraceDelta {
+            trace_id: span.trace_id,
+            start_ns: span.start_time_unix_nano,
+            end_ns: span.end_time_unix_nano,
+            span_count: 0,
+            error_count: 0,
+            root_service: None,
+            root_name: None,
+            services: String::new(),
+        });
+        delta.start_ns = delta.start_ns.min(span.start_time_unix_nano);
+        delta.end_ns = delta.end_ns.max(span.end_time_unix_nano);
+        delta.span_count += 1;
+        delta.error_count += i64::from(span.derived.is_error);
+        if span.parent_span_id.is_none() {
+            delta.root_service = Some(service.clone());
+            delta.root_name = Some(span.name.clone());
+        }
+        services.entry(span.trace_id).or_default().push(service);
+    }
+    for delta in deltas.values_mut() {
+        let names = services.remove(&delta.trace_id).unwrap_or_default();
+        delta.services = service_list::of(names);
+    }
+    deltas.into_values().collect()
+}
+
+/// The (request id, trace id) pairs a batch's spans carry, once each and
+/// sorted (concurrent PostgreSQL writers insert in one order). A request's
+/// spans share a few traces: one row per pair, not an index entry per span.
+pub(crate) fn request_traces(batch: &Batch) -> Vec<(&str, TraceId)> {
+    let pairs: BTreeSet<(&str, TraceId)> = batch
+        .spans
+        .iter()
+        .filter_map(|s| Some((s.derived.request_id.as_deref()?, s.trace_id)))
+        .collect();
+    pairs.into_iter().collect()
+}
+
+/// What one batch adds to each running total in `counters`, in one fixed
+/// order (PostgreSQL writers would deadlock updating them in any order).
+pub(crate) fn counter_deltas(batch: &Batch) -> [(&'static str, u64); 6] {
+    let bytes = |sizes: &mut dyn Iterator<Item = u32>| sizes.map(u64::from).sum::<u64>();
+    [
+        ("logs", batch.logs.len() as u64),
+        (
+            "logs_wire_bytes",
+            bytes(&mut batch.logs.iter().map(|l| l.wire_bytes)),
+        ),
+        ("metric_points", batch.metric_points.len() as u64),
+        (
+            "metric_points_wire_bytes",
+            bytes(&mut batch.metric_points.iter().map(|p| p.wire_bytes)),
+        ),
+        ("spans", batch.spans.len() as u64),
+        (
+            "spans_wire_bytes",
+            bytes(&mut batch.spans.iter().map(|s| s.wire_bytes)),
+        ),
+    ]
+}
+
+pub(crate) fn point_value_json(value: &PointValue) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned())
+}
+
+/// The number a point is summed and charted by: the value of a gauge or sum,
+/// the sum of a histogram or summary.
+pub(crate) fn point_number(value: &PointValue) -> Option<f64> {
+    match value {
+        PointValue::Value(Value::Int(i)) => Some(*i as f64),
+        PointValue::Value(Value::Double(d)) => Some(*d),
+        PointValue::Value(_) => None,
+        PointValue::Histogram(h) => h.sum,
+        PointValue::ExponentialHistogram(h) => h.sum,
+        PointValue::Summary(s) => Some(s.sum),
+    }
+}
+
+pub(crate) fn body_json(body: &Value) -> String {
+    body.to_json_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::span;
+    use crate::value::Attributes;
+
+    #[test]
+    fn trace_deltas_fold_spans_per_trace() {
+        let batch = Batch {
+            resources: vec![Resource {
+                service: "api".into(),
+                attributes: Attributes::default(),
+                dropped_attributes_count: 0,
+                schema_url: String::new(),
+            }],
+            spans: vec![
+                span(2, 1, Some(9), 50, 60, true),
+                span(1, 2, Some(1), 20, 30, false),
+                span(1, 1, None, 10, 40, true),
+                span(1, 3, Some(1), 5, 45, true),
+            ],
+            ..Batch::default()
+        };
+        let deltas = trace_deltas(&batch);
+        assert_eq!(
+            deltas,
+            vec![
+                TraceDelta {
+                    trace_id: [1; 16],
+                    start_ns: 5,
+                    end_ns: 45,
+                    span_count: 3,
+                    error_count: 2,
+                    root_service: Some("api".into()),
+                    root_name: Some("op1".into()),
+                    services: "\u{1f}api\u{1f}".into(),
+                },
+                TraceDelta {
+                    trace_id: [2; 16],
+                    start_ns: 50,
+                    end_ns: 60,
+                    span_count: 1,
+                    error_count: 1,
+                    root_service: None,
+                    root_name: None,
+                    services: "\u{1f}api\u{1f}".into(),
+                },
+            ]
+        );
+    }
+}
