@@ -1168,6 +1168,7 @@ async fn ceiling_on(
     timeout: Duration,
 ) -> anyhow::Result<CeilingReport> {
     let store = Store::open(&db.url).await?;
+    let writer = store.writer();
     let rules = collector::Rules::default();
     let mut report = CeilingReport {
         batch,
@@ -1202,7 +1203,7 @@ async fn ceiling_on(
         }
         let (cpu_before, machine_before) = (process_cpu_seconds("self"), machine_cpu_seconds());
         let started = Instant::now();
-        let prepared = store.prepare(normalized.batch)?;
+        let prepared = writer.prepare(normalized.batch)?;
         timed(started, cpu_before, machine_before);
         pending.append(prepared);
         if pending.n_items() < batch as usize && index + 1 < n_bodies {
@@ -1211,7 +1212,7 @@ async fn ceiling_on(
         let batch = std::mem::take(&mut pending);
         let (cpu_before, machine_before) = (process_cpu_seconds("self"), machine_cpu_seconds());
         let started = Instant::now();
-        store.write_batch(&batch).await?;
+        writer.write_batch(&batch).await?;
         timed(started, cpu_before, machine_before);
         spans += batch.n_items() as u64;
         transactions += 1;

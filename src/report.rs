@@ -41,7 +41,7 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
     let service = args.service.as_deref().filter(|s| !s.is_empty());
     let out = match args.report {
         ReportKind::Load => {
-            let report = reports::load(&store, window, service, &mut progress).await?;
+            let report = reports::load(&store.reader(), window, service, &mut progress).await?;
             match args.format {
                 ReportFormat::Json => serde_json::to_string_pretty(&report)? + "\n",
                 ReportFormat::Csv => {
@@ -51,7 +51,8 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
             }
         }
         ReportKind::Cost => {
-            let report = reports::cost(&store, window, args.prices.prices(), &mut progress).await?;
+            let report =
+                reports::cost(&store.reader(), window, args.prices.prices(), &mut progress).await?;
             match args.format {
                 ReportFormat::Json => serde_json::to_string_pretty(&report)? + "\n",
                 ReportFormat::Csv => {

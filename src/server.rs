@@ -67,7 +67,7 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
 
     let metrics = Arc::new(SelfMetrics::default());
     let (pipeline, writer) = Pipeline::start(
-        store.clone(),
+        store.writer(),
         PipelineConfig {
             queue_items: config.queue_items,
             max_batch_items: config.max_batch_items,
@@ -110,7 +110,7 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
     );
     let http = serve_http(http_listener, http_router, request_timeout, stopped.clone());
     let ui_router = web::router(web::AppState {
-        store: store.clone(),
+        store: store.reader(),
         self_metrics: Arc::new(move |db_bytes| metrics.render(db_bytes)),
         prices: config.prices.prices(),
     });

@@ -12,7 +12,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use store::{Batch, PreparedBatch, Store};
+use store::{Batch, PreparedBatch, Writer};
 use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -59,7 +59,7 @@ struct Job {
 /// and the queue is drained.
 #[derive(Clone)]
 pub struct Pipeline {
-    store: Store,
+    writer: Writer,
     jobs: mpsc::UnboundedSender<Job>,
     permits: Arc<Semaphore>,
     capacity: usize,
@@ -67,7 +67,7 @@ pub struct Pipeline {
 
 impl Pipeline {
     pub fn start(
-        store: Store,
+        writer: Writer,
         config: PipelineConfig,
         metrics: Arc<SelfMetrics>,
     ) -> (Pipeline, JoinHandle<()>) {
@@ -75,34 +75,34 @@ impl Pipeline {
         let permits = Arc::new(Semaphore::new(capacity));
         let (jobs, queue) = mpsc::unbounded_channel();
         let queue = Arc::new(Mutex::new(queue));
-        let writers: Vec<_> = (0..store.writers())
+        let writers: Vec<_> = (0..writer.concurrency())
             .map(|_| {
                 tokio::spawn(run_writer(
-                    store.clone(),
+                    writer.clone(),
                     config.clone(),
                     queue.clone(),
                     metrics.clone(),
                 ))
             })
             .collect();
-        let writer = tokio::spawn(async move {
-            for writer in writers {
-                let _ = writer.await;
+        let drained = tokio::spawn(async move {
+            for task in writers {
+                let _ = task.await;
             }
         });
         metrics.set_queue(permits.clone(), capacity);
         (
             Pipeline {
-                store,
+                writer,
                 jobs,
                 permits,
                 capacity,
             },
-            writer,
+            drained,
         )
     }
 
-    /// Prepares the batch (`Store::prepare`, here on the receiving task,
+    /// Prepares the batch (`Writer::prepare`, here on the receiving task,
     /// many at once, rather than in the writer), queues it and waits until
     /// it is committed.
     pub async fn submit(&self, batch: Batch) -> Result<(), SubmitError> {
@@ -119,7 +119,7 @@ impl Pipeline {
                 waiting: self.capacity - self.permits.available_permits(),
             })?;
         let batch = self
-            .store
+            .writer
             .prepare(batch)
             .map_err(|err| SubmitError::Store(err.to_string()))?;
         let (done, committed) = oneshot::channel();
@@ -137,7 +137,7 @@ impl Pipeline {
 /// One writer: takes what waits (holding the queue only while taking), then
 /// writes it while the other writers, if the store has several, take the next.
 async fn run_writer(
-    store: Store,
+    writer: Writer,
     config: PipelineConfig,
     queue: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>,
     metrics: Arc<SelfMetrics>,
@@ -164,7 +164,7 @@ async fn run_writer(
         if !config.write_delay.is_zero() {
             tokio::time::sleep(config.write_delay).await;
         }
-        write_jobs(&store, jobs, &metrics).await;
+        write_jobs(&writer, jobs, &metrics).await;
     }
     tracing::debug!("writer drained its queue and stopped");
 }
@@ -172,7 +172,7 @@ async fn run_writer(
 /// One transaction for all jobs; if it fails, each job on its own, so that
 /// one export the database refuses cannot fail the others. The jobs' batches
 /// are moved into one, not copied, and split again only on failure.
-async fn write_jobs(store: &Store, jobs: Vec<Job>, metrics: &SelfMetrics) {
+async fn write_jobs(writer: &Writer, jobs: Vec<Job>, metrics: &SelfMetrics) {
     let mut merged = PreparedBatch::default();
     let mut waiting = Vec::with_capacity(jobs.len());
     for job in jobs {
@@ -180,7 +180,7 @@ async fn write_jobs(store: &Store, jobs: Vec<Job>, metrics: &SelfMetrics) {
         merged.append(job.batch);
     }
     let started = Instant::now();
-    let result = store.write_batch(&merged).await;
+    let result = writer.write_batch(&merged).await;
     metrics.record_commit(merged.n_items(), started.elapsed(), result.is_ok());
     match result {
         Ok(()) => {
@@ -200,7 +200,7 @@ async fn write_jobs(store: &Store, jobs: Vec<Job>, metrics: &SelfMetrics) {
             let parts = std::iter::from_fn(|| merged.split_first());
             for ((done, _permit), batch) in waiting.into_iter().zip(parts) {
                 let started = Instant::now();
-                let result = store.write_batch(&batch).await;
+                let result = writer.write_batch(&batch).await;
                 metrics.record_commit(batch.n_items(), started.elapsed(), result.is_ok());
                 let _ = done.send(result.map_err(|e| SubmitError::Store(e.to_string())));
             }
@@ -211,6 +211,7 @@ async fn write_jobs(store: &Store, jobs: Vec<Job>, metrics: &SelfMetrics) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use store::Store;
     use store::model::{Derived, Resource, Scope, Span, SpanKind, Status, StatusCode};
     use store::value::Attributes;
 
@@ -276,7 +277,7 @@ mod tests {
             write_delay: Duration::from_millis(20),
             ..PipelineConfig::default()
         };
-        let (pipeline, writer) = Pipeline::start(store.clone(), config, metrics.clone());
+        let (pipeline, writer) = Pipeline::start(store.writer(), config, metrics.clone());
         let submits: Vec<_> = (1..=40u8)
             .map(|n| {
                 let pipeline = pipeline.clone();
@@ -288,7 +289,7 @@ mod tests {
         }
         drop(pipeline);
         writer.await.unwrap();
-        assert_eq!(store.stats().await.unwrap().spans, 400);
+        assert_eq!(store.reader().stats().await.unwrap().spans, 400);
         let text = metrics.render(None);
         let commits: u64 = text
             .lines()
@@ -312,7 +313,7 @@ mod tests {
             write_delay: Duration::from_millis(100),
             ..PipelineConfig::default()
         };
-        let (pipeline, writer) = Pipeline::start(store.clone(), config, metrics.clone());
+        let (pipeline, writer) = Pipeline::start(store.writer(), config, metrics.clone());
         let first = tokio::spawn({
             let pipeline = pipeline.clone();
             async move { pipeline.submit(batch(1)).await }
@@ -330,6 +331,6 @@ mod tests {
         pipeline.submit(batch(3)).await.unwrap();
         drop(pipeline);
         writer.await.unwrap();
-        assert_eq!(store.stats().await.unwrap().spans, 20);
+        assert_eq!(store.reader().stats().await.unwrap().spans, 20);
     }
 }

@@ -1,126 +1,169 @@
-//! `Store`: one connected, migrated database of either backend, with the
-//! one contract both keep.
+//! `Store`: one connected, migrated database of either backend, and the
+//! two handles it hands out, as Jaeger's storage API has them: a `Reader`
+//! for the web layer and the reports, a `Writer` for the collector's
+//! pipeline. A `Reader` has no way to write: the compiler says so.
+//!
+//! ```compile_fail,E0599
+//! async fn no_write_through_a_reader(reader: store::Reader, batch: store::PreparedBatch) {
+//!     reader.write_batch(&batch).await.unwrap();
+//! }
+//! ```
+//!
+//! ```compile_fail,E0599
+//! fn no_writer_from_a_reader(reader: store::Reader) -> store::Writer {
+//!     reader.writer()
+//! }
+//! ```
 
 use crate::error::{Result, StoreError};
 use crate::fingerprint::Fingerprints;
 use crate::model::{Batch, TraceId};
-use crate::postgres;
+use crate::postgres::PgStore;
 use crate::prepared::PreparedBatch;
 use crate::read_rows::hex_id;
-use crate::report_rows;
+use crate::report_rows::{
+    AttributeSample, LogSource, MetricUsage, ReportSpan, SignalBytes, SpanLogs,
+};
 use crate::runtime::blocking;
-use crate::sqlite;
+use crate::sqlite::SqliteStore;
 use crate::views::{
     LogQuery, LogView, MetricInfo, MetricPointView, RequestView, ServiceRed, ServicesTally,
     SpanNode, SpanView, Stats, TraceQuery, TraceSummary, TraceView,
 };
 
-/// A connected database with its schema migrated.
-#[derive(Clone)]
-pub struct Store(Backend);
-
 #[derive(Clone)]
 enum Backend {
-    Sqlite(sqlite::SqliteStore),
-    Postgres(postgres::PgStore),
+    Sqlite(SqliteStore),
+    Postgres(PgStore),
+}
+
+/// Calls the same method on whichever backend `$backend` is.
+macro_rules! on_backend {
+    ($backend:expr, $db:ident => $call:expr) => {
+        match $backend {
+            Backend::Sqlite($db) => $call,
+            Backend::Postgres($db) => $call,
+        }
+    };
+}
+
+/// A connected database with its schema migrated. Cheap to clone: clones
+/// share the connections.
+#[derive(Clone)]
+pub struct Store {
+    backend: Backend,
+    fingerprints: Fingerprints,
 }
 
 impl Store {
-    /// Connects (creating a SQLite file when missing) and runs the embedded migrations.
+    /// Connects (creating a SQLite file when missing), runs the embedded
+    /// migrations and converts what an older version stored.
     pub async fn open(url: &str) -> Result<Store> {
-        let store = Store::connect(url).await?;
-        store.migrate().await?;
-        Ok(store)
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite(SqliteStore::connect(url).await?)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres(PgStore::connect(url).await?)
+        } else {
+            return Err(StoreError::BadUrl(url.to_owned()));
+        };
+        on_backend!(&backend, db => db.migrate().await)?;
+        Ok(Store {
+            backend,
+            fingerprints: Fingerprints,
+        })
     }
 
-    /// Connects without touching the schema.
-    pub async fn connect(url: &str) -> Result<Store> {
-        if url.starts_with("sqlite:") {
-            Ok(Store(Backend::Sqlite(
-                sqlite::SqliteStore::connect(url).await?,
-            )))
-        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            Ok(Store(Backend::Postgres(
-                postgres::PgStore::connect(url).await?,
-            )))
-        } else {
-            Err(StoreError::BadUrl(url.to_owned()))
+    /// What the web layer and the reports read through.
+    pub fn reader(&self) -> Reader {
+        Reader {
+            backend: self.backend.clone(),
         }
     }
 
-    pub async fn migrate(&self) -> Result<()> {
-        match &self.0 {
-            Backend::Sqlite(s) => s.migrate().await,
-            Backend::Postgres(s) => s.migrate().await,
+    /// What the collector's pipeline writes through.
+    pub fn writer(&self) -> Writer {
+        Writer {
+            backend: self.backend.clone(),
+            fingerprints: self.fingerprints.clone(),
         }
     }
 
     pub fn backend(&self) -> &'static str {
-        match &self.0 {
+        match self.backend {
             Backend::Sqlite(_) => "sqlite",
             Backend::Postgres(_) => "postgres",
         }
     }
 
+    /// Closes every connection; handles given out fail from then on.
+    pub async fn close(&self) {
+        on_backend!(&self.backend, db => db.close().await)
+    }
+}
+
+/// Writes batches. The contract, for both backends: `write_batch` writes a
+/// whole batch in one transaction, durable (as the backend promises) when
+/// it returns `Ok`, nothing of it when it returns `Err`; it is not
+/// idempotent (a batch written twice is stored twice); several may run at
+/// once, also from other processes on one PostgreSQL database.
+#[derive(Clone)]
+pub struct Writer {
+    backend: Backend,
+    fingerprints: Fingerprints,
+}
+
+impl Writer {
     /// Does the CPU work of the batch's write ahead of it, on the caller's
     /// thread (packs its spans), outside the write's transaction: many
     /// callers prepare at once, while SQLite's writer is one.
     pub fn prepare(&self, batch: Batch) -> Result<PreparedBatch> {
-        blocking(|| PreparedBatch::new(batch, &Fingerprints))
+        blocking(|| PreparedBatch::new(batch, &self.fingerprints))
     }
 
-    /// Writes the whole batch in one transaction: on `Ok` every item is
-    /// committed (durable as the backend promises), on `Err` none is.
-    /// Not idempotent: a batch written twice is stored twice.
+    /// Writes the whole batch in one transaction (see `Writer`).
     pub async fn write_batch(&self, batch: &PreparedBatch) -> Result<()> {
         if batch.is_empty() {
             return Ok(());
         }
-        match &self.0 {
-            Backend::Sqlite(s) => s.write_batch(batch, &Fingerprints).await,
-            Backend::Postgres(s) => s.write_batch(batch, &Fingerprints).await,
-        }
+        on_backend!(&self.backend, db => db.write_batch(batch, &self.fingerprints).await)
     }
 
     /// How many `write_batch` calls may usefully run at once: SQLite takes
     /// one writer at a time; PostgreSQL commits several in parallel.
-    pub fn writers(&self) -> usize {
-        match &self.0 {
+    pub fn concurrency(&self) -> usize {
+        match self.backend {
             Backend::Sqlite(_) => 1,
             Backend::Postgres(_) => 3,
         }
     }
+}
 
+/// Reads what the writers committed. Ids are taken and given as lowercase
+/// hex, times as Unix nanoseconds; windows are `[start, end)`.
+#[derive(Clone)]
+pub struct Reader {
+    backend: Backend,
+}
+
+impl Reader {
     /// Answers when the database does.
     pub async fn ping(&self) -> Result<()> {
-        match &self.0 {
-            Backend::Sqlite(s) => s.ping().await,
-            Backend::Postgres(s) => s.ping().await,
-        }
+        on_backend!(&self.backend, db => db.ping().await)
     }
 
     pub async fn stats(&self) -> Result<Stats> {
-        match &self.0 {
-            Backend::Sqlite(s) => s.stats().await,
-            Backend::Postgres(s) => s.stats().await,
-        }
+        on_backend!(&self.backend, db => db.stats().await)
     }
 
     /// Every span of the trace and every log record carrying its id; `None`
     /// when the store has no span and no log record of it.
     pub async fn trace(&self, trace_id: &TraceId) -> Result<Option<TraceView>> {
-        match &self.0 {
-            Backend::Sqlite(s) => s.trace(trace_id).await,
-            Backend::Postgres(s) => s.trace(trace_id).await,
-        }
+        on_backend!(&self.backend, db => db.trace(trace_id).await)
     }
 
     /// Every service that sent anything, by name.
     pub async fn service_names(&self) -> Result<Vec<String>> {
-        match &self.0 {
-            Backend::Sqlite(s) => s.service_names().await,
-            Backend::Postgres(s) => s.service_names().await,
-        }
+        on_backend!(&self.backend, db => db.service_names().await)
     }
 
     /// Every service known to the store with the figures of its requests
@@ -141,34 +184,19 @@ impl Store {
 
     /// Trace summaries matching every filter, newest first.
     pub async fn traces(&self, query: &TraceQuery) -> Result<Vec<TraceSummary>> {
-        match &self.0 {
-            Backend::Sqlite(s) => s.traces(query).await,
-            Backend::Postgres(s) => s.traces(query).await,
-        }
+        on_backend!(&self.backend, db => db.traces(query).await)
     }
 
     /// Every span of the given traces (ids as hex), ordered by start time.
     pub async fn spans_of_traces(&self, trace_ids: &[String]) -> Result<Vec<SpanView>> {
-        let ids: Vec<Vec<u8>> = trace_ids
-            .iter()
-            .filter_map(|id| hex_id::<16>(id).map(|id| id.to_vec()))
-            .collect();
-        match &self.0 {
-            Backend::Sqlite(s) => s.spans_of_traces(&ids).await,
-            Backend::Postgres(s) => s.spans_of_traces(&ids).await,
-        }
+        let ids = trace_ids_of(trace_ids);
+        on_backend!(&self.backend, db => db.spans_of_traces(&ids).await)
     }
 
     /// The `SpanNode` of every span of the given traces (ids as hex).
     pub async fn span_nodes(&self, trace_ids: &[String]) -> Result<Vec<SpanNode>> {
-        let ids: Vec<Vec<u8>> = trace_ids
-            .iter()
-            .filter_map(|id| hex_id::<16>(id).map(|id| id.to_vec()))
-            .collect();
-        match &self.0 {
-            Backend::Sqlite(s) => s.span_nodes(&ids).await,
-            Backend::Postgres(s) => s.span_nodes(&ids).await,
-        }
+        let ids = trace_ids_of(trace_ids);
+        on_backend!(&self.backend, db => db.span_nodes(&ids).await)
     }
 
     /// The spans of the given (trace id, span id) pairs, as hex; unknown
@@ -180,43 +208,28 @@ impl Store {
                 Some((hex_id::<16>(trace)?.to_vec(), hex_id::<8>(span)?.to_vec()))
             })
             .collect();
-        match &self.0 {
-            Backend::Sqlite(s) => s.spans_by_id(&ids).await,
-            Backend::Postgres(s) => s.spans_by_id(&ids).await,
-        }
+        on_backend!(&self.backend, db => db.spans_by_id(&ids).await)
     }
 
     /// Resolves a trace id, span id or request id to its traces and logs;
     /// `None` when nothing matches.
     pub async fn request(&self, id: &str) -> Result<Option<RequestView>> {
-        match &self.0 {
-            Backend::Sqlite(s) => s.request(id).await,
-            Backend::Postgres(s) => s.request(id).await,
-        }
+        on_backend!(&self.backend, db => db.request(id).await)
     }
 
     /// Log records matching every filter given, newest first.
     pub async fn logs(&self, query: &LogQuery) -> Result<Vec<LogView>> {
-        match &self.0 {
-            Backend::Sqlite(s) => s.logs(query).await,
-            Backend::Postgres(s) => s.logs(query).await,
-        }
+        on_backend!(&self.backend, db => db.logs(query).await)
     }
 
     /// Metric names with kind, unit, description and series count.
     pub async fn metrics(&self) -> Result<Vec<MetricInfo>> {
-        match &self.0 {
-            Backend::Sqlite(s) => s.metrics().await,
-            Backend::Postgres(s) => s.metrics().await,
-        }
+        on_backend!(&self.backend, db => db.metrics().await)
     }
 
     /// The newest points of one metric, newest first.
     pub async fn metric_points(&self, name: &str, limit: u32) -> Result<Vec<MetricPointView>> {
-        match &self.0 {
-            Backend::Sqlite(s) => s.metric_points(name, limit).await,
-            Backend::Postgres(s) => s.metric_points(name, limit).await,
-        }
+        on_backend!(&self.backend, db => db.metric_points(name, limit).await)
     }
 
     /// The points of one metric stamped in `[start, end)`, oldest first, at
@@ -228,10 +241,7 @@ impl Store {
         end: i64,
         limit: u32,
     ) -> Result<Vec<MetricPointView>> {
-        match &self.0 {
-            Backend::Sqlite(s) => s.metric_points_between(name, start, end, limit).await,
-            Backend::Postgres(s) => s.metric_points_between(name, start, end, limit).await,
-        }
+        on_backend!(&self.backend, db => db.metric_points_between(name, start, end, limit).await)
     }
 
     /// Calls `each` with every span that started in `[start, end)`, in no
@@ -240,41 +250,25 @@ impl Store {
         &self,
         start: i64,
         end: i64,
-        each: impl FnMut(report_rows::ReportSpan),
+        each: impl FnMut(ReportSpan),
     ) -> Result<()> {
-        match &self.0 {
-            Backend::Sqlite(s) => s.report_spans(start, end, each).await,
-            Backend::Postgres(s) => s.report_spans(start, end, each).await,
-        }
+        on_backend!(&self.backend, db => db.report_spans(start, end, each).await)
     }
 
     /// Log records with a trace id stamped in `[start, end)`, counted by the
     /// span that wrote them.
-    pub async fn span_logs(&self, start: i64, end: i64) -> Result<Vec<report_rows::SpanLogs>> {
-        match &self.0 {
-            Backend::Sqlite(s) => s.span_logs(start, end).await,
-            Backend::Postgres(s) => s.span_logs(start, end).await,
-        }
+    pub async fn span_logs(&self, start: i64, end: i64) -> Result<Vec<SpanLogs>> {
+        on_backend!(&self.backend, db => db.span_logs(start, end).await)
     }
 
     /// Log records stamped in `[start, end)` by service, severity and scope.
-    pub async fn log_sources(&self, start: i64, end: i64) -> Result<Vec<report_rows::LogSource>> {
-        match &self.0 {
-            Backend::Sqlite(s) => s.log_sources(start, end).await,
-            Backend::Postgres(s) => s.log_sources(start, end).await,
-        }
+    pub async fn log_sources(&self, start: i64, end: i64) -> Result<Vec<LogSource>> {
+        on_backend!(&self.backend, db => db.log_sources(start, end).await)
     }
 
     /// Metric points stamped in `[start, end)` by metric stream.
-    pub async fn metric_usage(
-        &self,
-        start: i64,
-        end: i64,
-    ) -> Result<Vec<report_rows::MetricUsage>> {
-        match &self.0 {
-            Backend::Sqlite(s) => s.metric_usage(start, end).await,
-            Backend::Postgres(s) => s.metric_usage(start, end).await,
-        }
+    pub async fn metric_usage(&self, start: i64, end: i64) -> Result<Vec<MetricUsage>> {
+        on_backend!(&self.backend, db => db.metric_usage(start, end).await)
     }
 
     /// The attributes of the spans of the newest `traces` traces and of the
@@ -285,41 +279,30 @@ impl Store {
         end: i64,
         traces: u32,
         logs: u32,
-    ) -> Result<Vec<report_rows::AttributeSample>> {
-        match &self.0 {
-            Backend::Sqlite(s) => s.attribute_sample(start, end, traces, logs).await,
-            Backend::Postgres(s) => s.attribute_sample(start, end, traces, logs).await,
-        }
+    ) -> Result<Vec<AttributeSample>> {
+        on_backend!(&self.backend, db => db.attribute_sample(start, end, traces, logs).await)
     }
 
     /// Bytes received of each signal since the database was created.
-    pub async fn wire_bytes_total(&self) -> Result<report_rows::SignalBytes> {
-        match &self.0 {
-            Backend::Sqlite(s) => s.wire_bytes_total().await,
-            Backend::Postgres(s) => s.wire_bytes_total().await,
-        }
+    pub async fn wire_bytes_total(&self) -> Result<SignalBytes> {
+        on_backend!(&self.backend, db => db.wire_bytes_total().await)
     }
 
     /// Bytes each signal's tables and indexes occupy, all time.
-    pub async fn stored_bytes(&self) -> Result<report_rows::SignalBytes> {
-        match &self.0 {
-            Backend::Sqlite(s) => s.stored_bytes().await,
-            Backend::Postgres(s) => s.stored_bytes().await,
-        }
+    pub async fn stored_bytes(&self) -> Result<SignalBytes> {
+        on_backend!(&self.backend, db => db.stored_bytes().await)
     }
 
     /// Bytes the database occupies on disk.
     pub async fn size_bytes(&self) -> Result<u64> {
-        match &self.0 {
-            Backend::Sqlite(s) => s.size_bytes().await,
-            Backend::Postgres(s) => s.size_bytes().await,
-        }
+        on_backend!(&self.backend, db => db.size_bytes().await)
     }
+}
 
-    pub async fn close(&self) {
-        match &self.0 {
-            Backend::Sqlite(s) => s.close().await,
-            Backend::Postgres(s) => s.close().await,
-        }
-    }
+/// Trace ids given as hex, as the backends bind them; others left out.
+fn trace_ids_of(trace_ids: &[String]) -> Vec<Vec<u8>> {
+    trace_ids
+        .iter()
+        .filter_map(|id| hex_id::<16>(id).map(|id| id.to_vec()))
+        .collect()
 }

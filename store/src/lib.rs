@@ -26,7 +26,8 @@
 //! - `sqlite_write`, `sqlite`: the SQLite writer's transaction; the backend.
 //! - `postgres_write`, `postgres`: the same for PostgreSQL.
 //! - `legacy`: the conversion of databases older than packs (ADR 0011).
-//! - `handles`: `Store`, the entry point.
+//! - `handles`: `Store`, the entry point, and the `Reader` and `Writer` it
+//!   hands out.
 //! - `testing` (tests only): what unit tests build batches from.
 
 mod details;
@@ -58,7 +59,7 @@ pub mod views;
 mod write_rows;
 
 pub use error::{Result, StoreError};
-pub use handles::Store;
+pub use handles::{Reader, Store, Writer};
 pub use model::Batch;
 pub use prepared::PreparedBatch;
 pub use report_rows::{AttributeSample, LogSource, MetricUsage, ReportSpan, SignalBytes, SpanLogs};

@@ -224,7 +224,7 @@ impl AttributeFilter {
     }
 }
 
-/// How an id matched in `Store::request`.
+/// How an id matched in `Reader::request`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Match {

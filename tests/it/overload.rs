@@ -181,7 +181,7 @@ async fn stopping_commits_every_accepted_export() {
     }
     assert!(acknowledged > 0);
     let store = store::Store::open(&database_url).await.unwrap();
-    let stats = store.stats().await.unwrap();
+    let stats = store.reader().stats().await.unwrap();
     // Graceful shutdown answers every export it took in, so what is stored is
     // exactly what was acknowledged.
     assert_eq!(stats.spans, acknowledged);

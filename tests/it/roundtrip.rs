@@ -425,8 +425,8 @@ async fn trace_summary_is_right_when_the_root_arrives_last() {
             .unwrap();
         assert_eq!(response.status(), 200);
     }
-    let store = server.running.as_ref().unwrap().store.clone();
-    let trace = store
+    let reader = server.running.as_ref().unwrap().store.reader();
+    let trace = reader
         .trace(&support::trace_id(42).try_into().unwrap())
         .await
         .unwrap()

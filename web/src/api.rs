@@ -168,7 +168,7 @@ pub(crate) struct FailuresResponse {
 
 /// Failed traces of the window grouped by their origin, biggest group first.
 pub(crate) async fn failures_in(
-    store: &store::Store,
+    store: &store::Reader,
     start: i64,
     end: i64,
 ) -> ApiResult<FailuresResponse> {

@@ -1,5 +1,5 @@
 //! web: the JSON API and the health endpoints. It only reads: every handler
-//! goes through `store::Store`'s readers; nothing here writes.
+//! goes through a `store::Reader`, which cannot write.
 //!
 //! - `api`: `/api/v1/…` handlers and their one error type.
 //! - `critical_path`: the spans a trace's duration waited for; pure.
@@ -23,14 +23,14 @@ mod ui;
 use std::sync::Arc;
 
 use axum::Router;
-use store::Store;
+use store::Reader;
 
 /// Renders loupe's own metrics in the Prometheus text format, given the database size.
 pub type SelfMetricsText = Arc<dyn Fn(Option<u64>) -> String + Send + Sync>;
 
 #[derive(Clone)]
 pub struct AppState {
-    pub store: Store,
+    pub store: Reader,
     pub self_metrics: SelfMetricsText,
     /// What the cost report's projection charges.
     pub prices: reports::Prices,

@@ -28,11 +28,12 @@ async fn write(ctx: &Ctx, batch: &Batch) {
 }
 
 async fn stats(ctx: &Ctx) -> Stats {
-    ctx.store.stats().await.expect("stats")
+    ctx.store.reader().stats().await.expect("stats")
 }
 
 async fn search(ctx: &Ctx, query: LogQuery) -> Vec<LogView> {
     ctx.store
+        .reader()
         .logs(&query)
         .await
         .unwrap_or_else(|e| panic!("[{:?}] logs({query:?}) failed: {e}", ctx.backend))
@@ -58,19 +59,34 @@ fn all(limit: u32) -> LogQuery {
 // ---------------------------------------------------------------------------
 
 pub async fn empty_store_answers(ctx: Ctx) {
-    ctx.store.ping().await.expect("ping");
+    ctx.store.reader().ping().await.expect("ping");
     assert_eq!(stats(&ctx).await, ZERO_STATS);
-    assert!(ctx.store.trace(&tid(1)).await.expect("trace").is_none());
-    assert!(search(&ctx, all(100)).await.is_empty());
-    assert!(ctx.store.metrics().await.expect("metrics").is_empty());
     assert!(
         ctx.store
+            .reader()
+            .trace(&tid(1))
+            .await
+            .expect("trace")
+            .is_none()
+    );
+    assert!(search(&ctx, all(100)).await.is_empty());
+    assert!(
+        ctx.store
+            .reader()
+            .metrics()
+            .await
+            .expect("metrics")
+            .is_empty()
+    );
+    assert!(
+        ctx.store
+            .reader()
             .metric_points("nothing", 10)
             .await
             .expect("metric_points")
             .is_empty()
     );
-    let size = ctx.store.size_bytes().await.expect("size_bytes");
+    let size = ctx.store.reader().size_bytes().await.expect("size_bytes");
     assert!(size > 0, "size_bytes of a migrated database is {size}");
 
     // An empty batch is a no-op, not an error.
@@ -85,11 +101,32 @@ pub async fn empty_store_answers(ctx: Ctx) {
         &spans_batch("api", vec![span(tid(1), sid(1), None, "root")]),
     )
     .await;
-    assert!(ctx.store.trace(&tid(1)).await.expect("trace").is_some());
-    assert!(ctx.store.trace(&tid(2)).await.expect("trace").is_none());
-    assert!(ctx.store.trace(&[0; 16]).await.expect("trace").is_none());
-    ctx.store.ping().await.expect("ping");
-    assert!(ctx.store.size_bytes().await.expect("size_bytes") > 0);
+    assert!(
+        ctx.store
+            .reader()
+            .trace(&tid(1))
+            .await
+            .expect("trace")
+            .is_some()
+    );
+    assert!(
+        ctx.store
+            .reader()
+            .trace(&tid(2))
+            .await
+            .expect("trace")
+            .is_none()
+    );
+    assert!(
+        ctx.store
+            .reader()
+            .trace(&[0; 16])
+            .await
+            .expect("trace")
+            .is_none()
+    );
+    ctx.store.reader().ping().await.expect("ping");
+    assert!(ctx.store.reader().size_bytes().await.expect("size_bytes") > 0);
 }
 
 /// Attributes holding every kind of value, and the edges of each.
@@ -328,6 +365,7 @@ pub async fn round_trip_spans(ctx: Ctx) {
 
     let view = ctx
         .store
+        .reader()
         .trace(&trace)
         .await
         .expect("trace")
@@ -459,6 +497,7 @@ pub async fn round_trip_logs(ctx: Ctx) {
     // The trace's logs come with it, oldest first, even with no span stored.
     let view = ctx
         .store
+        .reader()
         .trace(&trace)
         .await
         .expect("trace")
@@ -469,6 +508,7 @@ pub async fn round_trip_logs(ctx: Ctx) {
     assert_log(&view.logs[1], &expected_log(&batch, 1));
     let only_bytes = ctx
         .store
+        .reader()
         .trace(&tid(4))
         .await
         .expect("trace")
@@ -610,6 +650,7 @@ pub async fn trace_summary_out_of_order(ctx: Ctx) {
 
     let view = ctx
         .store
+        .reader()
         .trace(&trace)
         .await
         .expect("trace")
@@ -677,6 +718,7 @@ pub async fn stats_count_everything(ctx: Ctx) {
     // The appended items kept their own resource.
     let worker = ctx
         .store
+        .reader()
         .trace(&tid(3))
         .await
         .expect("trace")
@@ -995,6 +1037,7 @@ pub async fn log_text_search(ctx: Ctx) {
         "%_",
     ] {
         ctx.store
+            .reader()
             .logs(&LogQuery {
                 text: Some(text.to_owned()),
                 limit: 100,
@@ -1045,6 +1088,7 @@ fn expected_point(batch: &Batch, i: usize) -> MetricPointView {
 
 async fn points(ctx: &Ctx, name: &str, limit: u32) -> Vec<MetricPointView> {
     ctx.store
+        .reader()
         .metric_points(name, limit)
         .await
         .unwrap_or_else(|e| panic!("[{:?}] metric_points({name}) failed: {e}", ctx.backend))
@@ -1255,7 +1299,7 @@ pub async fn metrics_round_trip(ctx: Ctx) {
     };
     let what = |name: &str| format!("what {name} measures");
     assert_eq!(
-        ctx.store.metrics().await.expect("metrics"),
+        ctx.store.reader().metrics().await.expect("metrics"),
         vec![
             info(
                 "e.exp",
@@ -1375,7 +1419,10 @@ pub async fn metric_non_finite_values(ctx: Ctx) {
             name,
         );
     }
-    assert_eq!(ctx.store.metrics().await.expect("metrics").len(), 4);
+    assert_eq!(
+        ctx.store.reader().metrics().await.expect("metrics").len(),
+        4
+    );
 }
 
 pub async fn interning_writes_once(ctx: Ctx) {
@@ -1433,6 +1480,7 @@ pub async fn interning_writes_once(ctx: Ctx) {
     assert_eq!(ctx.count("metrics").await, 1);
     let via_second = ctx
         .store
+        .reader()
         .trace(&tid(200))
         .await
         .expect("trace")
@@ -1559,13 +1607,19 @@ pub async fn two_stores_write_concurrently(ctx: Ctx) {
     };
     let trace_ids: Vec<String> = ctx
         .store
+        .reader()
         .traces(&all)
         .await
         .expect("traces")
         .into_iter()
         .map(|t| t.trace_id)
         .collect();
-    let spans = ctx.store.spans_of_traces(&trace_ids).await.expect("spans");
+    let spans = ctx
+        .store
+        .reader()
+        .spans_of_traces(&trace_ids)
+        .await
+        .expect("spans");
     assert_eq!(spans.len() as i64, 2 * items * rounds);
     for span in &spans {
         assert_eq!(
@@ -1583,8 +1637,8 @@ pub async fn two_stores_write_concurrently(ctx: Ctx) {
         traces: 2 * items * rounds,
         services: width * rounds + 1,
     };
-    assert_eq!(a.stats().await.expect("stats a"), want);
-    assert_eq!(b.stats().await.expect("stats b"), want);
+    assert_eq!(a.reader().stats().await.expect("stats a"), want);
+    assert_eq!(b.reader().stats().await.expect("stats b"), want);
     assert_eq!(stats(&ctx).await, want);
     // Each sees the other's spans with the right resource and scope.
     for (store, n, service, scope) in [
@@ -1592,12 +1646,17 @@ pub async fn two_stores_write_concurrently(ctx: Ctx) {
         (&b, 100_002, "svc-0-2", "lib-0-2"),
         (&a, 200_000 + WIDTH as u64, "shared", "lib-0-0"),
     ] {
-        let view = store.trace(&tid(n)).await.expect("trace").expect("found");
+        let view = store
+            .reader()
+            .trace(&tid(n))
+            .await
+            .expect("trace")
+            .expect("found");
         assert_eq!(view.spans.len(), 1);
         assert_eq!(view.spans[0].service, service);
         assert_eq!(view.spans[0].scope.name, scope);
     }
-    let metrics = ctx.store.metrics().await.expect("metrics");
+    let metrics = ctx.store.reader().metrics().await.expect("metrics");
     assert_eq!(metrics.len(), ROUNDS as usize);
     for metric in metrics {
         assert_eq!(metric.series_count, items, "{}", metric.name);
@@ -1649,7 +1708,14 @@ pub async fn failed_batch_writes_nothing(ctx: Ctx) {
         async move {
             assert_eq!(stats(&ctx).await, stats_before, "stats after {what}");
             assert_eq!(ctx.counts().await, counts_before, "row counts after {what}");
-            assert!(ctx.store.trace(&tid(2)).await.expect("trace").is_none());
+            assert!(
+                ctx.store
+                    .reader()
+                    .trace(&tid(2))
+                    .await
+                    .expect("trace")
+                    .is_none()
+            );
             assert_eq!(ctx.trace_row(&tid(1)).await.expect("row").span_count, 1);
             assert!(points(&ctx, "g2", 10).await.is_empty());
         }
@@ -1676,6 +1742,7 @@ pub async fn failed_batch_writes_nothing(ctx: Ctx) {
     write(&ctx, &bad).await;
     let view = ctx
         .store
+        .reader()
         .trace(&tid(2))
         .await
         .expect("trace")
@@ -1710,6 +1777,7 @@ pub async fn nul_in_text(ctx: Ctx) {
     write(&ctx, &batch).await;
     let view = ctx
         .store
+        .reader()
         .trace(&tid(1))
         .await
         .expect("trace")
@@ -1729,6 +1797,7 @@ pub async fn nul_in_text(ctx: Ctx) {
             result.expect("SQLite stores a NUL");
             let view = ctx
                 .store
+                .reader()
                 .trace(&tid(2))
                 .await
                 .expect("trace")
@@ -1742,7 +1811,14 @@ pub async fn nul_in_text(ctx: Ctx) {
                 result.is_err(),
                 "PostgreSQL accepted a NUL in a text column"
             );
-            assert!(ctx.store.trace(&tid(2)).await.expect("trace").is_none());
+            assert!(
+                ctx.store
+                    .reader()
+                    .trace(&tid(2))
+                    .await
+                    .expect("trace")
+                    .is_none()
+            );
             assert_eq!(stats(&ctx).await.spans, 1);
         }
     }
@@ -1783,6 +1859,7 @@ pub async fn concurrent_writers_list_one_trace_services(ctx: Ctx) {
     assert_eq!(row.span_count, (WRITERS * BATCHES) as i64);
     let found = ctx
         .store
+        .reader()
         .traces(&store::TraceQuery {
             service: Some("émile".into()),
             limit: 10,
@@ -1887,8 +1964,9 @@ pub async fn reopen_keeps_data(ctx: Ctx) {
 
     // Opening again re-runs the migrations, which must be a no-op.
     let reopened = ctx.open_another().await;
-    assert_eq!(reopened.stats().await.expect("stats"), before);
+    assert_eq!(reopened.reader().stats().await.expect("stats"), before);
     let view = reopened
+        .reader()
         .trace(&tid(1))
         .await
         .expect("trace")
@@ -1900,7 +1978,7 @@ pub async fn reopen_keeps_data(ctx: Ctx) {
         .expect("write after reopen");
     assert_eq!(ctx.count("resources").await, 1);
     assert_eq!(ctx.count("metrics").await, 1);
-    assert_eq!(reopened.stats().await.expect("stats").spans, 2);
+    assert_eq!(reopened.reader().stats().await.expect("stats").spans, 2);
     reopened.close().await;
 }
 
@@ -1962,6 +2040,7 @@ pub async fn trace_search(ctx: Ctx) {
     let id = |n| hex::encode(tid(n));
     let all = ctx
         .store
+        .reader()
         .traces(&store::TraceQuery {
             limit: 10,
             ..Default::default()
@@ -2181,7 +2260,7 @@ pub async fn trace_search(ctx: Ctx) {
         if query.limit == 0 {
             query.limit = 10;
         }
-        let got = ids(ctx.store.traces(&query).await.unwrap());
+        let got = ids(ctx.store.reader().traces(&query).await.unwrap());
         assert_eq!(got, want, "[{:?}] {query:?}", ctx.backend);
     }
 }
@@ -2195,6 +2274,7 @@ pub async fn spans_at_the_ends_of_time_read_back(ctx: Ctx) {
     for (trace, names) in [(1, vec!["first", "last"]), (2, vec!["neighbour"])] {
         let view = ctx
             .store
+            .reader()
             .trace(&tid(trace))
             .await
             .expect("read")
@@ -2251,6 +2331,7 @@ pub async fn span_conditions_reach_past_the_newest_traces(ctx: Ctx) {
         let store = ctx.store.clone();
         async move {
             store
+                .reader()
                 .traces(&query)
                 .await
                 .expect("search")
@@ -2328,7 +2409,12 @@ pub async fn span_ids_resolve_among_many_commits(ctx: Ctx) {
     let traces_of = |id: [u8; 8]| {
         let store = ctx.store.clone();
         async move {
-            match store.request(&hex::encode(id)).await.expect("request") {
+            match store
+                .reader()
+                .request(&hex::encode(id))
+                .await
+                .expect("request")
+            {
                 Some(view) => {
                     assert_eq!(view.matched_as, vec![store::Match::SpanId]);
                     let mut ids = view.trace_ids;
@@ -2383,6 +2469,7 @@ pub async fn request_resolution(ctx: Ctx) {
 
     let view = ctx
         .store
+        .reader()
         .request("req-7")
         .await
         .unwrap()
@@ -2412,6 +2499,7 @@ pub async fn request_resolution(ctx: Ctx) {
 
     let by_trace = ctx
         .store
+        .reader()
         .request(&hex::encode(tid(1)).to_uppercase())
         .await
         .unwrap()
@@ -2423,6 +2511,7 @@ pub async fn request_resolution(ctx: Ctx) {
 
     let by_span = ctx
         .store
+        .reader()
         .request(&hex::encode(sid(2)))
         .await
         .unwrap()
@@ -2432,6 +2521,7 @@ pub async fn request_resolution(ctx: Ctx) {
 
     let only_logs = ctx
         .store
+        .reader()
         .request("req-8")
         .await
         .unwrap()
@@ -2442,7 +2532,7 @@ pub async fn request_resolution(ctx: Ctx) {
 
     for unknown in ["nope", &hex::encode(tid(42)), &hex::encode(sid(42)), ""] {
         assert_eq!(
-            ctx.store.request(unknown).await.unwrap(),
+            ctx.store.reader().request(unknown).await.unwrap(),
             None,
             "{unknown:?}"
         );
@@ -2454,6 +2544,7 @@ pub async fn span_nodes_and_spans_by_id(ctx: Ctx) {
     let hex = |bytes: &[u8]| hex::encode(bytes);
     let mut nodes = ctx
         .store
+        .reader()
         .span_nodes(&[hex(&tid(1)), hex(&tid(3)), "not-an-id".into()])
         .await
         .unwrap();
@@ -2479,6 +2570,7 @@ pub async fn span_nodes_and_spans_by_id(ctx: Ctx) {
     // A pair is a span id within its trace: span 2 is not in trace 2.
     let spans = ctx
         .store
+        .reader()
         .spans_by_id(&[
             (hex(&tid(1)), hex(&sid(2))),
             (hex(&tid(2)), hex(&sid(2))),
@@ -2506,7 +2598,12 @@ pub async fn service_red(ctx: Ctx) {
     // (db), and nothing for the internal orphan whose parent is missing.
     batch.spans[1].kind = SpanKind::Server;
     write(&ctx, &batch).await;
-    let red = ctx.store.services(T0, T0 + 1_000_000_000, 4).await.unwrap();
+    let red = ctx
+        .store
+        .reader()
+        .services(T0, T0 + 1_000_000_000, 4)
+        .await
+        .unwrap();
     type Figures = (String, u64, u64, Option<i64>, Option<i64>);
     let figures: Vec<Figures> = red
         .iter()
@@ -2530,6 +2627,7 @@ pub async fn service_red(ctx: Ctx) {
     // A window that starts after trace 1 holds only trace 2 and the orphan.
     let later = ctx
         .store
+        .reader()
         .services(T0 + 1_000, T0 + 10_000, 3)
         .await
         .unwrap();
@@ -2556,6 +2654,7 @@ pub async fn report_spans_stream_the_window(ctx: Ctx) {
     write(&ctx, &batch).await;
     let mut got = Vec::new();
     ctx.store
+        .reader()
         .report_spans(T0, T0 + 10_000, |s| got.push(s))
         .await
         .unwrap();
@@ -2599,13 +2698,14 @@ pub async fn report_spans_stream_the_window(ctx: Ctx) {
     // The window is half-open and by start time.
     let mut only_late = Vec::new();
     ctx.store
+        .reader()
         .report_spans(T0 + 7_000, T0 + 7_001, |s| {
             only_late.push(s.name.to_string())
         })
         .await
         .unwrap();
     assert_eq!(only_late, vec!["late".to_owned()], "[{:?}]", ctx.backend);
-    let wire = ctx.store.wire_bytes_total().await.unwrap();
+    let wire = ctx.store.reader().wire_bytes_total().await.unwrap();
     assert_eq!(wire.spans, 321, "[{:?}]", ctx.backend);
-    assert!(ctx.store.stored_bytes().await.unwrap().spans > 0);
+    assert!(ctx.store.reader().stored_bytes().await.unwrap().spans > 0);
 }

@@ -75,8 +75,9 @@ pub const TABLES: [&str; 9] = [
 
 /// Prepares and writes one batch, as the collector's pipeline does.
 pub async fn write_to(store: &Store, batch: store::Batch) -> store::Result<()> {
-    let prepared = store.prepare(batch)?;
-    store.write_batch(&prepared).await
+    let writer = store.writer();
+    let prepared = writer.prepare(batch)?;
+    writer.write_batch(&prepared).await
 }
 
 impl Ctx {

@@ -283,18 +283,20 @@ async fn span_rows_become_packs(backend: Backend) {
         let store = ctx.store.clone();
         let reads = |store: Store| async move {
             let traces = [
-                store.trace(&tid(1)).await.expect("trace").expect("trace 1"),
-                store.trace(&tid(2)).await.expect("trace").expect("trace 2"),
+                store.reader().trace(&tid(1)).await.expect("trace").expect("trace 1"),
+                store.reader().trace(&tid(2)).await.expect("trace").expect("trace 2"),
             ];
             let mut reported = Vec::new();
             store
+                .reader()
                 .report_spans(T0, T0 + 10_000, |s| reported.push(s))
                 .await
                 .expect("report spans");
             reported.sort_by_key(|s| s.span_id);
-            let by_request = store.request("req-before").await.expect("request");
-            let by_span = store.request(&hex::encode(sid(3))).await.expect("span id");
+            let by_request = store.reader().request("req-before").await.expect("request");
+            let by_span = store.reader().request(&hex::encode(sid(3))).await.expect("span id");
             let by_attribute = store
+                .reader()
                 .traces(&TraceQuery {
                     attributes: vec![store::AttributeFilter::parse("n>=7").expect("filter")],
                     operation: Some("Cart/Add".to_owned()),
@@ -362,7 +364,7 @@ async fn span_rows_become_packs(backend: Backend) {
         )
         .await
             .expect("write after the conversion");
-        let grown = store.trace(&tid(2)).await.expect("read").expect("trace");
+        let grown = store.reader().trace(&tid(2)).await.expect("read").expect("trace");
         assert_eq!(grown.spans.len(), 2);
         assert_eq!(ctx.trace_services(&tid(2)).await, ["cache", "solo"]);
         store.close().await;

@@ -11,7 +11,7 @@ pub mod cost;
 pub mod csv;
 pub mod load;
 
-use store::Store;
+use store::Reader;
 
 pub use analysis::Analysis;
 pub use cost::{CostReport, Prices};
@@ -190,7 +190,7 @@ pub const PROGRESS_EVERY: u64 = 100_000;
 
 /// Every span that started in the window, narrowed.
 async fn collect(
-    store: &Store,
+    store: &Reader,
     window: Window,
     progress: Progress<'_>,
 ) -> store::Result<analysis::Spans> {
@@ -210,7 +210,7 @@ async fn collect(
 
 /// The load report over `window`, rows limited to those touching `service`.
 pub async fn load(
-    store: &Store,
+    store: &Reader,
     window: Window,
     service: Option<&str>,
     progress: Progress<'_>,
@@ -232,7 +232,7 @@ const SAMPLE_LOGS: u32 = 2000;
 
 /// The cost report over `window` at `prices`.
 pub async fn cost(
-    store: &Store,
+    store: &Reader,
     window: Window,
     prices: Prices,
     progress: Progress<'_>,
