@@ -67,9 +67,10 @@ impl Store {
             return Err(StoreError::BadUrl(url.to_owned()));
         };
         on_backend!(&backend, db => db.migrate().await)?;
+        let key = on_backend!(&backend, db => db.fingerprint_key().await)?;
         Ok(Store {
             backend,
-            fingerprints: Fingerprints,
+            fingerprints: Fingerprints::keyed(&key),
         })
     }
 

@@ -109,7 +109,7 @@ mod tests {
                 .collect(),
             ..Batch::default()
         };
-        PreparedBatch::new(batch, &Fingerprints).expect("prepared")
+        PreparedBatch::new(batch, &Fingerprints::keyed(&[1; 16])).expect("prepared")
     }
 
     fn starts(b: &PreparedBatch) -> Vec<i64> {

@@ -31,6 +31,18 @@ macro_rules! impl_reads {
             })
         }
 
+        /// The key interning fingerprints are made with (`fingerprint`),
+        /// drawn by the migration that made the table.
+        pub(crate) async fn fingerprint_key(&self) -> $crate::error::Result<[u8; 16]> {
+            let key: Vec<u8> =
+                sqlx::query_scalar("SELECT value FROM settings WHERE name = 'fingerprint_key'")
+                    .fetch_one(&self.$pool)
+                    .await?;
+            key.try_into().map_err(|key: Vec<u8>| {
+                $crate::error::StoreError::Corrupt(format!("a fingerprint key of {} bytes", key.len()))
+            })
+        }
+
         pub(crate) async fn trace(
             &self,
             trace_id: &$crate::model::TraceId,

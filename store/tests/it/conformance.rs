@@ -1767,6 +1767,100 @@ pub async fn failed_batch_writes_nothing(ctx: Ctx) {
     assert_eq!(points(&ctx, "g2", 10).await.len(), 1);
 }
 
+/// FNV-1a, which resources and scopes were interned by before ADR 0014:
+/// anyone can compute it, so a sender could make content that collides.
+fn unkeyed_fingerprint(text: &str) -> i64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in text.as_bytes() {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash as i64
+}
+
+/// A sender who finds content colliding with another service's resource
+/// (or scope) under the old, unkeyed fingerprint has it interned first:
+/// planted here as a row of other content under that fingerprint. The
+/// other service's spans and logs still show their own resource and
+/// scope, and the sender's its own.
+pub async fn interning_cannot_be_collided_on_purpose(ctx: Ctx) {
+    let victim = Resource {
+        service: "payments".to_owned(),
+        attributes: attrs([
+            ("service.name", s("payments")),
+            ("k8s.pod.name", s("payments-7d9f")),
+        ]),
+        dropped_attributes_count: 0,
+        schema_url: String::new(),
+    };
+    let victim_scope = scope("payments.charges");
+    let resource_key = unkeyed_fingerprint(&format!(
+        "{}\u{0}{}\u{0}{}\u{0}{}",
+        victim.service,
+        victim.attributes.to_json_string(),
+        victim.dropped_attributes_count,
+        victim.schema_url
+    ));
+    let scope_key = unkeyed_fingerprint(&format!(
+        "{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}",
+        victim_scope.name,
+        victim_scope.version,
+        victim_scope.attributes.to_json_string(),
+        victim_scope.dropped_attributes_count,
+        victim_scope.schema_url
+    ));
+    let forged = resource("intruder");
+    let forged_scope = scope("intruder.lib");
+    ctx.execute(&format!(
+        "INSERT INTO resources (fingerprint, service, attributes, dropped_attributes_count, \
+         schema_url) VALUES ({resource_key}, 'intruder', '{}', 0, '')",
+        forged.attributes.to_json_string()
+    ))
+    .await;
+    ctx.execute(&format!(
+        "INSERT INTO scopes (fingerprint, name, version, attributes, dropped_attributes_count, \
+         schema_url) VALUES ({scope_key}, 'intruder.lib', '', '{{}}', 0, '')"
+    ))
+    .await;
+
+    let mut victim_log = log(T0, s("charged"));
+    victim_log.trace_id = Some(tid(1));
+    write(
+        &ctx,
+        &Batch {
+            resources: vec![victim.clone()],
+            scopes: vec![victim_scope.clone()],
+            spans: vec![span(tid(1), sid(1), None, "charge")],
+            logs: vec![victim_log],
+            ..Batch::default()
+        },
+    )
+    .await;
+    write(
+        &ctx,
+        &Batch {
+            resources: vec![forged.clone()],
+            scopes: vec![forged_scope.clone()],
+            spans: vec![span(tid(2), sid(2), None, "probe")],
+            ..Batch::default()
+        },
+    )
+    .await;
+
+    let reader = ctx.store.reader();
+    let paid = reader.trace(&tid(1)).await.expect("trace").expect("found");
+    assert_eq!(paid.spans[0].resource, victim.attributes);
+    assert_eq!(paid.spans[0].scope.name, victim_scope.name);
+    assert_eq!(paid.logs[0].resource, victim.attributes);
+    assert_eq!(paid.logs[0].scope.name, victim_scope.name);
+    let probe = reader.trace(&tid(2)).await.expect("trace").expect("found");
+    assert_eq!(probe.spans[0].resource, forged.attributes);
+    assert_eq!(probe.spans[0].scope.name, forged_scope.name);
+    // The planted rows, the victim's and the sender's: each kept apart.
+    assert_eq!(ctx.count("resources").await, 3);
+    assert_eq!(ctx.count("scopes").await, 3);
+}
+
 pub async fn nul_in_text(ctx: Ctx) {
     // NUL inside JSON-encoded values is escaped, so every backend keeps it.
     let mut good = span(tid(1), sid(1), None, "op");

@@ -49,6 +49,7 @@ conformance!(
     metrics_round_trip,
     metric_non_finite_values,
     interning_writes_once,
+    interning_cannot_be_collided_on_purpose,
     two_stores_write_concurrently,
     failed_batch_writes_nothing,
     nul_in_text,

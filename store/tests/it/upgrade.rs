@@ -13,8 +13,9 @@ use crate::harness::{self, Backend, Ctx, write_to};
 /// migration 13), a row per span (SQLite: narrow row and payload; its
 /// payloads as text, or compressed with or without a dictionary:
 /// `payload_value`), the packs the reports read, their indexes, and
-/// `trace_services`.
+/// `trace_services`; no fingerprint key (ADR 0014).
 const SQLITE_BEFORE: &str = "
+    DROP TABLE settings;
     DROP TABLE span_packs;
     CREATE TABLE traces_by_id (trace_id BLOB PRIMARY KEY, start_ns INTEGER NOT NULL,
         end_ns INTEGER NOT NULL, span_count INTEGER NOT NULL, error_count INTEGER NOT NULL,
@@ -57,6 +58,7 @@ const SQLITE_BEFORE: &str = "
     DELETE FROM _sqlx_migrations WHERE version >= 11;";
 
 const POSTGRES_BEFORE: &str = "
+    DROP TABLE settings;
     DROP TABLE span_packs;
     CREATE TABLE spans (
         trace_id BYTEA NOT NULL, span_id BYTEA NOT NULL, parent_span_id BYTEA,
