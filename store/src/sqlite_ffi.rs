@@ -11,6 +11,8 @@
 //! forbid it elsewhere), behind `Db` and `Stmt`, which own their handles
 //! and free them on drop (a lent connection is never closed).
 
+#![allow(unsafe_code)]
+
 use std::ffi::{CStr, CString};
 use std::os::unix::ffi::OsStrExt as _;
 use std::path::Path;
@@ -421,9 +423,9 @@ unsafe extern "C" fn blob_to_text(
         // SAFETY: a valid context, as SQLite promises.
         return unsafe { result_error(ctx, "the function takes one value") };
     }
-    // SAFETY (the rest): SQLite passes a valid context and one valid value;
-    // the blob's bytes live until the function returns; the user data is
-    // the `BlobToText` registered with the function, alive while it is; the
+    // SAFETY: SQLite passes a valid context and one valid value; the
+    // blob's bytes live until the function returns; the user data is the
+    // `BlobToText` registered with the function, alive while it is; the
     // connection is the one running the statement, borrowed, never closed.
     unsafe {
         let value = *argv;
