@@ -15,6 +15,7 @@
 //! }
 //! ```
 
+use crate::admin::DiskUsage;
 use crate::error::{Result, StoreError};
 use crate::fingerprint::Fingerprints;
 use crate::model::{Batch, TraceId};
@@ -94,6 +95,12 @@ impl Store {
             Backend::Sqlite(_) => "sqlite",
             Backend::Postgres(_) => "postgres",
         }
+    }
+
+    /// What the database occupies on disk, per table and index too. On
+    /// SQLite, committed WAL frames are first copied into the file.
+    pub async fn disk_usage(&self) -> Result<DiskUsage> {
+        on_backend!(&self.backend, db => db.disk_usage().await)
     }
 
     /// Closes every connection; handles given out fail from then on.

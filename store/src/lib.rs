@@ -26,10 +26,13 @@
 //! - `sqlite_write`, `sqlite`: the SQLite writer's transaction; the backend.
 //! - `postgres_write`, `postgres`: the same for PostgreSQL.
 //! - `legacy`: the conversion of databases older than packs (ADR 0011).
+//! - `admin`: sizes of tables and indexes; fresh PostgreSQL databases and
+//!   the server's WAL position, for `loupe bench`.
 //! - `handles`: `Store`, the entry point, and the `Reader` and `Writer` it
 //!   hands out.
 //! - `testing` (tests only): what unit tests build batches from.
 
+pub mod admin;
 mod details;
 mod error;
 mod fingerprint;

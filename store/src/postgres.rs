@@ -9,6 +9,7 @@ use sqlx::Connection as _;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{Postgres, QueryBuilder};
 
+use crate::admin::{DiskUsage, StoredObject, objects_of};
 use crate::error::{Result, StoreError};
 use crate::fingerprint::Fingerprints;
 use crate::legacy;
@@ -112,16 +113,32 @@ impl PgStore {
     }
 
     pub(crate) async fn stored_bytes(&self) -> Result<SignalBytes> {
-        // Each table with its indexes and TOAST.
-        let rows = sqlx::query_as::<_, (String, i64)>(
-            "SELECT c.relname::text, pg_total_relation_size(c.oid) FROM pg_class c \
-             JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE c.relkind = 'r' AND n.nspname = current_schema()",
+        let objects = self.objects().await?;
+        Ok(SignalBytes::of_tables(
+            objects.iter().map(|o| (o.table.as_str(), o.bytes)),
+        ))
+    }
+
+    /// Every table (with its TOAST) and index of the schema.
+    async fn objects(&self) -> Result<Vec<StoredObject>> {
+        let rows = sqlx::query_as::<_, (String, String, i64)>(
+            "SELECT c.relname::text, coalesce(t.relname, c.relname)::text, \
+             CASE WHEN c.relkind = 'i' THEN pg_relation_size(c.oid) \
+             ELSE pg_table_size(c.oid) END::bigint \
+             FROM pg_class c LEFT JOIN pg_index i ON i.indexrelid = c.oid \
+             LEFT JOIN pg_class t ON t.oid = i.indrelid \
+             WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'i')",
         )
         .fetch_all(&self.pool)
         .await?;
-        let bytes = SignalBytes::of_tables(rows);
-        Ok(bytes)
+        Ok(objects_of(rows))
+    }
+
+    pub(crate) async fn disk_usage(&self) -> Result<DiskUsage> {
+        Ok(DiskUsage {
+            bytes: self.size_bytes().await?,
+            objects: self.objects().await?,
+        })
     }
 
     pub(crate) async fn write_batch(

@@ -110,12 +110,11 @@ pub(crate) enum Signal {
 }
 
 impl SignalBytes {
-    /// Sums (table or index, bytes) by the signal each belongs to.
-    pub(crate) fn of_tables(sizes: Vec<(String, i64)>) -> SignalBytes {
+    /// Sums (table, bytes) by the signal each table belongs to.
+    pub(crate) fn of_tables<'a>(sizes: impl IntoIterator<Item = (&'a str, u64)>) -> SignalBytes {
         let mut bytes = SignalBytes::default();
         for (table, size) in sizes {
-            let size = size.max(0) as u64;
-            match signal_of_table(&table) {
+            match signal_of_table(table) {
                 Some(Signal::Spans) => bytes.spans += size,
                 Some(Signal::Logs) => bytes.logs += size,
                 Some(Signal::MetricPoints) => bytes.metric_points += size,

@@ -12,6 +12,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{QueryBuilder, Row, Sqlite};
 
+use crate::admin::{DiskUsage, StoredObject, objects_of};
 use crate::error::{Result, StoreError};
 use crate::fingerprint::Fingerprints;
 use crate::legacy;
@@ -222,16 +223,39 @@ impl SqliteStore {
         {
             return Ok(bytes);
         }
-        // dbstat walks every page; `aggregate` keeps it to one row per b-tree.
-        let rows = sqlx::query_as::<_, (String, i64)>(
-            "SELECT m.tbl_name, d.pgsize FROM dbstat('main', 1) d \
-             JOIN sqlite_schema m ON m.name = d.name",
+        let objects = self.objects().await?;
+        let bytes = SignalBytes::of_tables(objects.iter().map(|o| (o.table.as_str(), o.bytes)));
+        *self.stored.lock().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), bytes));
+        Ok(bytes)
+    }
+
+    /// Every table and index. dbstat walks every page; `aggregate` keeps
+    /// it to one row per b-tree.
+    async fn objects(&self) -> Result<Vec<StoredObject>> {
+        let rows = sqlx::query_as::<_, (String, String, i64)>(
+            "SELECT d.name, coalesce(m.tbl_name, d.name), d.pgsize FROM dbstat('main', 1) d \
+             LEFT JOIN sqlite_schema m ON m.name = d.name",
         )
         .fetch_all(&self.readers)
         .await?;
-        let bytes = SignalBytes::of_tables(rows);
-        *self.stored.lock().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), bytes));
-        Ok(bytes)
+        Ok(objects_of(rows))
+    }
+
+    /// The file and its WAL once every committed frame is copied into the
+    /// file and the WAL truncated, and what each table and index occupies.
+    pub(crate) async fn disk_usage(&self) -> Result<DiskUsage> {
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.checkpointer)
+            .await?;
+        let size = |suffix: &str| {
+            let mut name = self.file.clone().into_os_string();
+            name.push(suffix);
+            std::fs::metadata(name).map_or(0, |m| m.len())
+        };
+        Ok(DiskUsage {
+            bytes: size("") + size("-wal"),
+            objects: self.objects().await?,
+        })
     }
 
     pub(crate) async fn write_batch(

@@ -482,40 +482,21 @@ pub fn metrics(seed: u8) -> ExportMetricsServiceRequest {
 pub async fn fresh_postgres(test: &str) -> Option<(String, String)> {
     let admin_url = std::env::var("LOUPE_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-    let admin = match sqlx::PgPool::connect(&admin_url).await {
-        Ok(pool) => pool,
-        Err(err) => {
-            if std::env::var("LOUPE_REQUIRE_POSTGRES").as_deref() == Ok("1") {
-                panic!("PostgreSQL required but not reachable at {admin_url}: {err}");
-            }
-            eprintln!("=== POSTGRESQL NOT REACHABLE AT {admin_url}: {test} NOT TESTED ({err}) ===");
-            return None;
-        }
-    };
     let name = format!("loupe_it_{}_{}", test, std::process::id());
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(&admin)
-    .await
-    .unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&admin)
+    if let Err(err) = store::admin::drop_database(&admin_url, &name).await {
+        if std::env::var("LOUPE_REQUIRE_POSTGRES").as_deref() == Ok("1") {
+            panic!("PostgreSQL required but not reachable at {admin_url}: {err}");
+        }
+        eprintln!("=== POSTGRESQL NOT REACHABLE AT {admin_url}: {test} NOT TESTED ({err}) ===");
+        return None;
+    }
+    let url = store::admin::create_database(&admin_url, &name)
         .await
         .unwrap();
-    admin.close().await;
-    let (base, _) = admin_url.rsplit_once('/').expect("database url has a path");
-    Some((format!("{base}/{name}"), admin_url))
+    Some((url, admin_url))
 }
 
 pub async fn drop_postgres(admin_url: &str, database_url: &str) {
     let name = database_url.rsplit('/').next().unwrap();
-    let admin = sqlx::PgPool::connect(admin_url).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(&admin)
-    .await
-    .unwrap();
-    admin.close().await;
+    store::admin::drop_database(admin_url, name).await.unwrap();
 }

@@ -127,6 +127,33 @@ pub async fn empty_store_answers(ctx: Ctx) {
     );
     ctx.store.reader().ping().await.expect("ping");
     assert!(ctx.store.reader().size_bytes().await.expect("size_bytes") > 0);
+
+    // What each table and index occupies, within the database's size.
+    let disk = ctx.store.disk_usage().await.expect("disk_usage");
+    let listed: u64 = disk.objects.iter().map(|o| o.bytes).sum();
+    assert!(
+        disk.bytes >= listed,
+        "{} bytes, {listed} in objects",
+        disk.bytes
+    );
+    for table in ["span_packs", "traces", "resources"] {
+        let object = disk.objects.iter().find(|o| o.name == table);
+        assert!(
+            object.is_some_and(|o| o.table == table && o.bytes > 0),
+            "{table}: {object:?}"
+        );
+    }
+    assert!(
+        disk.objects
+            .iter()
+            .any(|o| o.table == "traces" && o.name != "traces"),
+        "the indexes of traces are listed with their table: {:?}",
+        disk.objects
+    );
+    assert!(
+        disk.objects.windows(2).all(|w| w[0].bytes >= w[1].bytes),
+        "largest first"
+    );
 }
 
 /// Attributes holding every kind of value, and the edges of each.

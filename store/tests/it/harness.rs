@@ -232,7 +232,7 @@ struct TestDb {
 
 enum Place {
     Sqlite(TempDir),
-    Postgres { admin: PgPool, name: String },
+    Postgres { admin_url: String, name: String },
 }
 
 impl TestDb {
@@ -287,22 +287,14 @@ impl TestDb {
             let _ = writeln!(std::io::stderr(), "{message}");
             return None;
         }
-        let admin = PgPoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(Duration::from_secs(30))
-            .connect(&admin_url)
-            .await
-            .unwrap_or_else(|e| panic!("PostgreSQL at {admin_url} answered once, then: {e}"));
         let name = format!("loupe_t_{}", unique_suffix());
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
-            .execute(&admin)
+        let url = store::admin::create_database(&admin_url, &name)
             .await
             .unwrap_or_else(|e| panic!("CREATE DATABASE {name}: {e}"));
-        let url = with_database(&admin_url, &name);
         let store = match Store::open(&url).await {
             Ok(store) => store,
             Err(e) => {
-                drop_database(&admin, &name).await;
+                drop_database(&admin_url, &name).await;
                 panic!("Store::open({url}) failed: {e}");
             }
         };
@@ -318,7 +310,7 @@ impl TestDb {
                 url,
                 raw: Raw::Postgres(raw),
             },
-            place: Place::Postgres { admin, name },
+            place: Place::Postgres { admin_url, name },
         })
     }
 
@@ -330,10 +322,7 @@ impl TestDb {
         }
         match self.place {
             Place::Sqlite(dir) => drop(dir),
-            Place::Postgres { admin, name } => {
-                drop_database(&admin, &name).await;
-                admin.close().await;
-            }
+            Place::Postgres { admin_url, name } => drop_database(&admin_url, &name).await,
         }
     }
 }
@@ -358,27 +347,11 @@ async fn postgres_unreachable(url: &str) -> Option<String> {
         .clone()
 }
 
-async fn drop_database(admin: &PgPool, name: &str) {
-    let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
-    if let Err(e) = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(admin).await {
+async fn drop_database(admin_url: &str, name: &str) {
+    if let Err(e) = store::admin::drop_database(admin_url, name).await {
         eprintln!("warning: could not drop test database {name}: {e}");
     }
 }
-
-/// `postgres://user@host:port/db?opts` with its database replaced by `name`.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, format!("?{query}")),
-        None => (url, String::new()),
-    };
-    let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let base = match base[authority_start..].find('/') {
-        Some(slash) => &base[..authority_start + slash],
-        None => base,
-    };
-    format!("{base}/{name}{query}")
-}
-
 fn unique_suffix() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
@@ -402,17 +375,4 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-#[test]
-fn with_database_replaces_the_path() {
-    assert_eq!(
-        with_database("postgres://postgres@127.0.0.1:5432/postgres", "x"),
-        "postgres://postgres@127.0.0.1:5432/x"
-    );
-    assert_eq!(
-        with_database("postgres://u:p@h/db?sslmode=disable", "x"),
-        "postgres://u:p@h/x?sslmode=disable"
-    );
-    assert_eq!(with_database("postgresql://h:5", "x"), "postgresql://h:5/x");
 }
