@@ -1,18 +1,20 @@
-//! loupe: the binary's library half. `config` turns flags, environment and an
-//! optional TOML file into `ServeConfig`; `server` starts the three listeners
-//! (OTLP/gRPC, OTLP/HTTP, UI) around one store and stops them in order.
-//! `bench` is the load generator behind `loupe bench`; `report` prints the
-//! load and cost reports of `web::reports` for `loupe report`; `demo` feeds
-//! a simulated shop's telemetry to a loupe for `loupe demo`.
+//! loupe: the binary's library half. `cli` holds every subcommand's flags;
+//! `config` fills the serve flags from the environment and an optional TOML
+//! file into `ServeConfig`; `server` starts the three listeners (OTLP/gRPC,
+//! OTLP/HTTP, UI) around one store and stops them in order. `bench` is the
+//! load generator behind `loupe bench`; `report` prints the load and cost
+//! reports of `web::reports` for `loupe report`; `demo` feeds a simulated
+//! shop's telemetry to a loupe for `loupe demo`.
 
 pub mod bench;
+pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod report;
 pub mod server;
 mod synth;
 
-pub use config::ServeConfig;
+pub use cli::ServeConfig;
 pub use server::{Running, shutdown_signal};
 
 /// An error and its causes on one line, each said once: database drivers

@@ -1,7 +1,8 @@
 use std::io::Write as _;
 use std::process::ExitCode;
 
-use loupe::config::{self, Command};
+use loupe::cli::Command;
+use loupe::config;
 
 // A span arrives as a few dozen small allocations (names, attribute keys and
 // values), freed on the writer's thread after its commit: under glibc's

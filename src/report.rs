@@ -6,7 +6,7 @@ use std::io::{IsTerminal as _, Write as _};
 use anyhow::{Context as _, bail};
 use web::reports::{self, CostReport, LoadReport, Window, bytes};
 
-use crate::config::{ReportArgs, ReportFormat, ReportKind};
+use crate::cli::{ReportArgs, ReportFormat, ReportKind};
 
 pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
     let window = Window::parse(Some(&args.since), args.until.as_deref(), reports::now_ns())

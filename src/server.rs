@@ -13,7 +13,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::config::ServeConfig;
+use crate::cli::ServeConfig;
 
 pub struct Running {
     pub otlp_grpc: SocketAddr,

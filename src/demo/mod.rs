@@ -10,14 +10,13 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use bytes::Bytes;
-use clap::Args;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 
 pub use shop::{SERVICES, Shop};
 
-use crate::config::ServeConfig;
+use crate::cli::DemoArgs;
 
 /// Live slices end this far behind the clock, so that every span of a
 /// request (a card-network timeout takes 2 s) has ended when it is sent.
@@ -26,50 +25,6 @@ const LAG: Duration = Duration::from_secs(4);
 const HISTORY_SLICE: Duration = Duration::from_secs(10);
 /// How long an export is retried (overload, loupe restarting) before the demo gives up.
 const GIVE_UP_AFTER: Duration = Duration::from_secs(60);
-
-#[derive(Debug, Clone, Args)]
-#[command(mut_arg("database_url", |a| a.default_value("sqlite://loupe-demo.db")))]
-pub struct DemoArgs {
-    /// OTLP/HTTP address of a loupe already running (http://HOST:4318); without it the demo starts one with the server settings below
-    #[arg(long, env = "LOUPE_DEMO_ENDPOINT")]
-    pub endpoint: Option<String>,
-    /// Address of that loupe's UI, for the links the demo prints (default: the endpoint's host, port 8080)
-    #[arg(long, env = "LOUPE_DEMO_UI", requires = "endpoint")]
-    pub ui: Option<String>,
-    /// Customer requests per second, on average
-    #[arg(long, env = "LOUPE_DEMO_RATE", default_value_t = 4.0, value_parser = rate)]
-    pub rate: f64,
-    /// Stop sending after this long (20 is seconds; or 90s, 15m, 2h); until Ctrl-C when absent
-    #[arg(long, env = "LOUPE_DEMO_DURATION", value_parser = duration)]
-    pub duration: Option<Duration>,
-    /// History sent first, so that charts and reports are full at once (0 for none)
-    #[arg(long, env = "LOUPE_DEMO_BACKFILL", default_value = "1h", value_parser = duration)]
-    pub backfill: Duration,
-    /// Seed of the simulation: the same seed makes the same shop
-    #[arg(long, env = "LOUPE_DEMO_SEED")]
-    pub seed: Option<u64>,
-    #[command(flatten, next_help_heading = "Server (when no --endpoint is given)")]
-    pub serve: ServeConfig,
-}
-
-fn rate(text: &str) -> Result<f64, String> {
-    match text.parse::<f64>() {
-        Ok(r) if r.is_finite() && r > 0.0 && r <= 10_000.0 => Ok(r),
-        _ => Err(format!(
-            "a rate is requests per second, more than 0 and at most 10000, got {text:?}"
-        )),
-    }
-}
-
-/// Seconds as a bare number, or `90s`, `15m`, `2h`, `1d`; `0` is none.
-fn duration(text: &str) -> Result<Duration, String> {
-    if let Ok(seconds) = text.parse::<u64>() {
-        return Ok(Duration::from_secs(seconds));
-    }
-    web::reports::parse_duration(text)
-        .map(|ns| Duration::from_nanos(ns.unsigned_abs()))
-        .ok_or_else(|| format!("expected seconds or a duration like 90s, 15m, 2h, got {text:?}"))
-}
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let mut running = None;

@@ -5,8 +5,8 @@ use opentelemetry_proto::tonic::metrics::v1::metric;
 use opentelemetry_proto::tonic::trace::v1::{Span, span};
 use prost::Message as _;
 
+use super::SERVICES;
 use super::shop::{Exports, METRIC_INTERVAL_NS, Shop};
-use super::{SERVICES, duration};
 
 const MINUTE: i64 = 60_000_000_000;
 const T0: i64 = 1_750_000_000_000_000_000;
@@ -55,26 +55,6 @@ fn spans(exports: &[Exports]) -> Vec<(String, Span)> {
 
 fn is_error(span: &Span) -> bool {
     span.status.as_ref().is_some_and(|s| s.code == 2)
-}
-
-#[test]
-fn durations_are_seconds_or_suffixed() {
-    for (input, seconds) in [
-        ("20", Some(20)),
-        ("0", Some(0)),
-        ("90s", Some(90)),
-        ("15m", Some(900)),
-        ("2h", Some(7200)),
-        ("2x", None),
-        ("-5", None),
-        ("", None),
-    ] {
-        assert_eq!(
-            duration(input).ok().map(|d| d.as_secs()),
-            seconds,
-            "{input:?}"
-        );
-    }
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Settings come from flags, then the environment, then the config file.
 
-use loupe::config::{self, Command};
+use loupe::cli::Command;
+use loupe::config;
 
 fn serve(args: &[&str]) -> anyhow::Result<loupe::ServeConfig> {
     let argv = std::iter::once("loupe")

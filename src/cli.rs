@@ -1,0 +1,258 @@
+//! The command line: every subcommand's flags, each also a `LOUPE_*`
+//! variable where it is a setting. `config` merges the `--config` file in;
+//! the subcommands' modules only read these types, so they never need
+//! each other.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "loupe",
+    version,
+    about = "OpenTelemetry collector and troubleshooting UI in one binary",
+    after_help = "First time? `loupe demo` starts loupe with a simulated shop sending it telemetry; open http://127.0.0.1:8080.\nYour own services: `loupe serve`, then set OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 in them.",
+    args_override_self = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Receive OTLP (gRPC and HTTP), store it, and serve the UI and JSON API.
+    Serve(ServeConfig),
+    /// Create or upgrade the database schema, then exit.
+    Migrate(DatabaseArgs),
+    /// Send realistic spans at full speed and report throughput, CPU, memory and disk use.
+    Bench(crate::bench::BenchArgs),
+    /// Print the load or cost report straight from the database (no server needed).
+    Report(ReportArgs),
+    /// Run loupe with a simulated shop sending it traces, logs and metrics (or feed a running loupe with --endpoint).
+    Demo(DemoArgs),
+}
+
+/// Prices the cost report projects a month of telemetry at.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct PriceArgs {
+    /// Price per GB received (10^9 bytes as sent), for the cost report
+    #[arg(long, env = "LOUPE_PRICE_PER_GB", default_value_t = 0.5, value_parser = price)]
+    pub price_per_gb: f64,
+    /// Price per million spans received, for the cost report
+    #[arg(long, env = "LOUPE_PRICE_PER_MILLION_SPANS", default_value_t = 0.0, value_parser = price)]
+    pub price_per_million_spans: f64,
+    /// Price per million log records received, for the cost report
+    #[arg(long, env = "LOUPE_PRICE_PER_MILLION_LOGS", default_value_t = 0.0, value_parser = price)]
+    pub price_per_million_logs: f64,
+    /// Price per million metric points received, for the cost report
+    #[arg(long, env = "LOUPE_PRICE_PER_MILLION_METRIC_POINTS", default_value_t = 0.0, value_parser = price)]
+    pub price_per_million_metric_points: f64,
+}
+
+impl PriceArgs {
+    pub fn prices(&self) -> web::reports::Prices {
+        web::reports::Prices {
+            per_gb: self.price_per_gb,
+            per_million_spans: self.price_per_million_spans,
+            per_million_logs: self.price_per_million_logs,
+            per_million_metric_points: self.price_per_million_metric_points,
+        }
+    }
+}
+
+fn price(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(p) if p.is_finite() && p >= 0.0 => Ok(p),
+        _ => Err(format!("a price is a number of at least 0, got {text:?}")),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportKind {
+    /// Requests, time, downstream load, critical paths and calls between services
+    Load,
+    /// Telemetry volume, bytes and the monthly cost projection
+    Cost,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    Table,
+    Json,
+    Csv,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// Which report
+    pub report: ReportKind,
+    /// TOML file with any of these settings, keys spelled like the flags
+    #[arg(long, env = "LOUPE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// sqlite://PATH or postgres://USER@HOST/DB
+    #[arg(long, env = "LOUPE_DATABASE_URL", default_value = "sqlite://loupe.db")]
+    pub database_url: String,
+    /// Start: a duration back from --until (15m, 24h, 7d) or a time (RFC 3339 or Unix ns)
+    #[arg(long, default_value = "24h")]
+    pub since: String,
+    /// End: a time (RFC 3339 or Unix ns); now when absent
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Only rows touching this service (load report)
+    #[arg(long)]
+    pub service: Option<String>,
+    /// table (for people), json (the API's), or csv (one table, see --table)
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: ReportFormat,
+    /// The table --format csv prints: load: services, endpoints, downstream, time_breakdown, edges, repeated_calls; cost: services, endpoints, attribute_keys, log_sources, metrics_by_series, per_request
+    #[arg(long, default_value = "endpoints")]
+    pub table: String,
+    #[command(flatten)]
+    pub prices: PriceArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// sqlite://PATH (created when missing) or postgres://USER@HOST/DB
+    #[arg(long, env = "LOUPE_DATABASE_URL", default_value = "sqlite://loupe.db")]
+    pub database_url: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeConfig {
+    /// TOML file with any of these settings, keys spelled like the flags
+    #[arg(long, env = "LOUPE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// sqlite://PATH (created when missing) or postgres://USER@HOST/DB
+    #[arg(long, env = "LOUPE_DATABASE_URL", default_value = "sqlite://loupe.db")]
+    pub database_url: String,
+    /// Where OTLP/gRPC is received
+    #[arg(long, env = "LOUPE_OTLP_GRPC_ADDR", default_value = "127.0.0.1:4317")]
+    pub otlp_grpc_addr: SocketAddr,
+    /// Where OTLP/HTTP is received
+    #[arg(long, env = "LOUPE_OTLP_HTTP_ADDR", default_value = "127.0.0.1:4318")]
+    pub otlp_http_addr: SocketAddr,
+    /// Where the UI, the JSON API and the health endpoints are served
+    #[arg(long, env = "LOUPE_UI_ADDR", default_value = "127.0.0.1:8080")]
+    pub ui_addr: SocketAddr,
+    /// Largest export accepted, in bytes, checked before and after decompression
+    #[arg(long, env = "LOUPE_MAX_BODY_BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Seconds a client has to send its request headers, and again its body
+    #[arg(long, env = "LOUPE_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+    /// Items (spans, log records, metric points) that may wait for the database before exports are refused with 429 / RESOURCE_EXHAUSTED
+    #[arg(long, env = "LOUPE_QUEUE_ITEMS", default_value_t = 131_072)]
+    pub queue_items: usize,
+    /// Items written per transaction at most
+    #[arg(long, env = "LOUPE_MAX_BATCH_ITEMS", default_value_t = 16_384)]
+    pub max_batch_items: usize,
+    /// Span and log attributes read as the request id, first match wins
+    #[arg(
+        long,
+        env = "LOUPE_REQUEST_ID_KEYS",
+        value_delimiter = ',',
+        default_value = "request_id,request.id,http.request.header.x-request-id,http.request.header.x_request_id,x-request-id,correlation_id"
+    )]
+    pub request_id_keys: Vec<String>,
+    /// Test hook: milliseconds the writer waits before every transaction
+    #[arg(
+        long,
+        env = "LOUPE_TEST_WRITE_DELAY_MS",
+        default_value_t = 0,
+        hide = true
+    )]
+    pub test_write_delay_ms: u64,
+    #[command(flatten)]
+    pub prices: PriceArgs,
+}
+
+impl ServeConfig {
+    /// The defaults with every listener on port 0 of the loopback interface.
+    pub fn for_tests(database_url: &str) -> ServeConfig {
+        let mut config = Cli::try_parse_from(["loupe", "serve", "--database-url", database_url])
+            .map(|cli| match cli.command {
+                Command::Serve(config) => config,
+                _ => unreachable!("parsed the serve subcommand"),
+            })
+            .unwrap_or_else(|e| panic!("default config parses: {e}"));
+        let any_port: SocketAddr = "127.0.0.1:0".parse().unwrap_or_else(|_| unreachable!());
+        config.otlp_grpc_addr = any_port;
+        config.otlp_http_addr = any_port;
+        config.ui_addr = any_port;
+        config
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(mut_arg("database_url", |a| a.default_value("sqlite://loupe-demo.db")))]
+pub struct DemoArgs {
+    /// OTLP/HTTP address of a loupe already running (http://HOST:4318); without it the demo starts one with the server settings below
+    #[arg(long, env = "LOUPE_DEMO_ENDPOINT")]
+    pub endpoint: Option<String>,
+    /// Address of that loupe's UI, for the links the demo prints (default: the endpoint's host, port 8080)
+    #[arg(long, env = "LOUPE_DEMO_UI", requires = "endpoint")]
+    pub ui: Option<String>,
+    /// Customer requests per second, on average
+    #[arg(long, env = "LOUPE_DEMO_RATE", default_value_t = 4.0, value_parser = rate)]
+    pub rate: f64,
+    /// Stop sending after this long (20 is seconds; or 90s, 15m, 2h); until Ctrl-C when absent
+    #[arg(long, env = "LOUPE_DEMO_DURATION", value_parser = duration)]
+    pub duration: Option<Duration>,
+    /// History sent first, so that charts and reports are full at once (0 for none)
+    #[arg(long, env = "LOUPE_DEMO_BACKFILL", default_value = "1h", value_parser = duration)]
+    pub backfill: Duration,
+    /// Seed of the simulation: the same seed makes the same shop
+    #[arg(long, env = "LOUPE_DEMO_SEED")]
+    pub seed: Option<u64>,
+    #[command(flatten, next_help_heading = "Server (when no --endpoint is given)")]
+    pub serve: ServeConfig,
+}
+
+fn rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 && r <= 10_000.0 => Ok(r),
+        _ => Err(format!(
+            "a rate is requests per second, more than 0 and at most 10000, got {text:?}"
+        )),
+    }
+}
+
+/// Seconds as a bare number, or `90s`, `15m`, `2h`, `1d`; `0` is none.
+fn duration(text: &str) -> Result<Duration, String> {
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Ok(Duration::from_secs(seconds));
+    }
+    web::reports::parse_duration(text)
+        .map(|ns| Duration::from_nanos(ns.unsigned_abs()))
+        .ok_or_else(|| format!("expected seconds or a duration like 90s, 15m, 2h, got {text:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::duration;
+
+    #[test]
+    fn durations_are_seconds_or_suffixed() {
+        for (input, seconds) in [
+            ("20", Some(20)),
+            ("0", Some(0)),
+            ("90s", Some(90)),
+            ("15m", Some(900)),
+            ("2h", Some(7200)),
+            ("2x", None),
+            ("-5", None),
+            ("", None),
+        ] {
+            assert_eq!(
+                duration(input).ok().map(|d| d.as_secs()),
+                seconds,
+                "{input:?}"
+            );
+        }
+    }
+}
