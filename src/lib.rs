@@ -1,63 +1,23 @@
-//! loupe: the binary's library half. `cli` holds every subcommand's flags;
-//! `config` fills the serve flags from the environment and an optional TOML
-//! file into `ServeConfig`; `server` starts the three listeners (OTLP/gRPC,
-//! OTLP/HTTP, UI) around one store and stops them in order. `bench` is the
-//! load generator behind `loupe bench`; `report` prints the load and cost
-//! reports of `web::reports` for `loupe report`; `demo` feeds a simulated
-//! shop's telemetry to a loupe for `loupe demo`.
+//! loupe's library half: a module per subcommand, and what they share.
+//!
+//! - `cli`: every subcommand's flags and `LOUPE_*` variables (clap types)
+//! - `config`: a `--config` TOML file merged under the flags
+//! - `server`: `loupe serve`, three listeners around one store, stopped in order
+//! - `report`: `loupe report`, `web::reports` printed from the database
+//! - `demo`: `loupe demo`, a simulated shop's telemetry sent to a loupe
+//! - `bench`: `loupe bench`, the load generator and what it measures
+//! - `errors`: a failure and its causes on one line, for stderr
+//! - `synth`: the random source and attribute constructors demo and bench share
 
 pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod errors;
 pub mod report;
 pub mod server;
 mod synth;
 
 pub use cli::ServeConfig;
+pub use errors::error_line;
 pub use server::{Running, shutdown_signal};
-
-/// An error and its causes on one line, each said once: database drivers
-/// often repeat their cause in their own message.
-pub fn error_line(err: &anyhow::Error) -> String {
-    let mut line = String::new();
-    for cause in err.chain() {
-        let text = cause
-            .to_string()
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ");
-        if text.is_empty() || line.contains(&text) {
-            continue;
-        }
-        if !line.is_empty() {
-            line.push_str(": ");
-        }
-        line.push_str(&text);
-    }
-    line
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn error_lines_say_each_cause_once() {
-        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
-        let cases: [(anyhow::Error, &str); 3] = [
-            (
-                anyhow::Error::new(io).context("cannot read x.toml"),
-                "cannot read x.toml: no such file",
-            ),
-            (
-                anyhow::anyhow!("inner trouble")
-                    .context("database error: inner trouble")
-                    .context("cannot open database sqlite://x"),
-                "cannot open database sqlite://x: database error: inner trouble",
-            ),
-            (anyhow::anyhow!("two\n  lines"), "two lines"),
-        ];
-        for (err, expected) in cases {
-            assert_eq!(super::error_line(&err), expected);
-        }
-    }
-}

@@ -279,7 +279,7 @@ impl Sender {
                     );
                 }
                 Err(err) => {
-                    let why = crate::error_line(&anyhow::Error::from(err));
+                    let why = crate::errors::error_line(&anyhow::Error::from(err));
                     if !self.reached.load(Ordering::Relaxed) {
                         bail!(
                             "cannot reach loupe at {url} ({why}): start `loupe serve` there, or leave out --endpoint and the demo starts one"
