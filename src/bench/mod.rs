@@ -32,7 +32,7 @@ pub use args::{BenchArgs, TransportChoice};
 
 use args::{Targets, Transport};
 use databases::{Databases, Fresh};
-use report::{Report, RunReport};
+use report::{Measured, Report, RunReport};
 use server::{ServerProcess, loadavg, writer_stats};
 use workload::{Body, Workload};
 
@@ -131,22 +131,22 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         databases.finish(args.keep);
     }
 
-    let report = Report {
+    let report = Report::new(Measured {
+        args: &args,
         cpus,
         loadavg_before,
         loadavg_after: loadavg(),
-        args: args.clone(),
         backend: databases.as_ref().map(Databases::backend),
         location,
         external: targets.is_some(),
         shape,
         runs,
         ceiling,
-    };
+    });
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report.to_json())?);
+        println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print!("{}", report.render());
+        print!("{report}");
     }
     match failure {
         Some(err) => Err(err),
