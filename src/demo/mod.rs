@@ -1,9 +1,14 @@
-//! `loupe demo`: a simulated shop (`shop`) sending its telemetry through the
-//! real OTLP/HTTP receiver, either of a `loupe serve` started here or of one
+//! `loupe demo`: a simulated shop sending its telemetry through the real
+//! OTLP/HTTP receiver, either of a `loupe serve` started here or of one
 //! already running (`--endpoint`). History first, so that the pages are full
-//! at once, then live at a modest rate.
+//! at once, then live at a modest rate. This file sends; the shop is pure.
+//!
+//! - `shop`: what happens in the shop: requests, calls, timings, failures
+//! - `telemetry`: the spans, log records and metrics its SDKs would send
+//! - `tests`: the shop's properties, checked over simulated time
 
 mod shop;
+mod telemetry;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;

@@ -11,27 +11,22 @@
 //! Every span and log record carries the request id; the gateway's access
 //! log carries only the request id, no trace context. A checkout that failed
 //! is retried by the client under the same request id, as a second trace.
+//!
+//! This file decides what happens; `telemetry` builds what the services'
+//! SDKs send about it.
 
 use std::collections::BTreeMap;
 
-use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
-use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs, SeverityNumber};
-use opentelemetry_proto::tonic::metrics::v1::{
-    AggregationTemporality, Exemplar, Gauge, Histogram, HistogramDataPoint, Metric,
-    NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum, exemplar, metric, number_data_point,
-};
-use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{
-    ResourceSpans, ScopeSpans, Span, Status, span, status,
-};
+use opentelemetry_proto::tonic::metrics::v1::HistogramDataPoint;
+use opentelemetry_proto::tonic::trace::v1::span;
 
-use crate::synth::{Rng, b, i, s, splitmix64};
-
-/// The services, in the order the pages will list them.
-pub const SERVICES: [&str; 5] = ["gateway", "orders", "payments", "inventory", "notifier"];
+use super::telemetry::{
+    ACCESS_LOG, AIO_PIKA, ASYNCPG, FASTAPI, HTTPX, Hist, MANUAL, Sev, Svc, Trace, counter, gauge,
+    pack, request_durations, resource_metrics,
+};
+pub use super::telemetry::{Exports, SERVICES};
+use crate::synth::{Rng, i, s, splitmix64};
 
 /// How often the services' SDKs export metrics (the OpenTelemetry Python
 /// SDK's default is 60 s; shorter, so that a minute of demo draws a line).
@@ -45,115 +40,6 @@ const DEADLOCK: f64 = 0.006;
 const SLOW_QUERY: f64 = 0.07;
 /// Share of failed checkouts the client tries again.
 const RETRY: f64 = 0.6;
-
-/// `http.server.request.duration` buckets, in seconds (the semantic conventions' advice).
-const BOUNDS: [f64; 14] = [
-    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
-];
-
-const FASTAPI: &str = "opentelemetry.instrumentation.fastapi";
-const HTTPX: &str = "opentelemetry.instrumentation.httpx";
-const ASYNCPG: &str = "opentelemetry.instrumentation.asyncpg";
-const AIO_PIKA: &str = "opentelemetry.instrumentation.aio_pika";
-const MANUAL: &str = "shop";
-const ACCESS_LOG: &str = "uvicorn.access";
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Svc {
-    Gateway,
-    Orders,
-    Payments,
-    Inventory,
-    Notifier,
-}
-
-impl Svc {
-    const ALL: [Svc; 5] = [
-        Svc::Gateway,
-        Svc::Orders,
-        Svc::Payments,
-        Svc::Inventory,
-        Svc::Notifier,
-    ];
-
-    fn name(self) -> &'static str {
-        SERVICES[self as usize]
-    }
-
-    fn version(self) -> &'static str {
-        ["2.14.1", "1.32.0", "3.2.7", "1.9.4", "0.8.2"][self as usize]
-    }
-
-    fn port(self) -> i64 {
-        [8000, 8001, 8002, 8003, 8004][self as usize]
-    }
-
-    /// Resident memory the service idles at, in MiB.
-    fn base_memory_mib(self) -> f64 {
-        [92.0, 148.0, 120.0, 105.0, 74.0][self as usize]
-    }
-}
-
-/// The export requests of one slice of simulated time.
-#[derive(Default)]
-pub struct Exports {
-    pub traces: ExportTraceServiceRequest,
-    pub logs: ExportLogsServiceRequest,
-    pub metrics: ExportMetricsServiceRequest,
-    /// Requests the shop's customers made in the slice (retries included).
-    pub requests: u64,
-    /// A checkout of the slice that failed, by request id.
-    pub failed_request: Option<String>,
-}
-
-impl Exports {
-    pub fn spans(&self) -> usize {
-        self.traces
-            .resource_spans
-            .iter()
-            .flat_map(|r| &r.scope_spans)
-            .map(|s| s.spans.len())
-            .sum()
-    }
-
-    pub fn log_records(&self) -> usize {
-        self.logs
-            .resource_logs
-            .iter()
-            .flat_map(|r| &r.scope_logs)
-            .map(|s| s.log_records.len())
-            .sum()
-    }
-}
-
-#[derive(Default)]
-struct Hist {
-    buckets: [u64; BOUNDS.len() + 1],
-    count: u64,
-    sum: f64,
-    min: f64,
-    max: f64,
-    /// The slowest request since the last export, as an exemplar.
-    exemplar: Option<(f64, i64, Vec<u8>, Vec<u8>)>,
-}
-
-impl Hist {
-    fn record(&mut self, seconds: f64, time: i64, trace_id: &[u8], span_id: &[u8]) {
-        let bucket = BOUNDS.iter().take_while(|b| seconds > **b).count();
-        self.buckets[bucket] += 1;
-        if self.count == 0 || seconds < self.min {
-            self.min = seconds;
-        }
-        if self.count == 0 || seconds > self.max {
-            self.max = seconds;
-        }
-        self.count += 1;
-        self.sum += seconds;
-        if self.exemplar.as_ref().is_none_or(|e| seconds > e.0) {
-            self.exemplar = Some((seconds, time, trace_id.to_vec(), span_id.to_vec()));
-        }
-    }
-}
 
 /// (service, method, route, status) of a server span.
 type Series = (Svc, &'static str, &'static str, i64);
@@ -173,15 +59,6 @@ pub struct Shop {
     next_order: u64,
     queue_depth: f64,
     instance_salt: u64,
-}
-
-/// One trace being made up: its spans and log records by service and scope.
-struct Trace {
-    trace_id: Vec<u8>,
-    request_id: String,
-    spans: Vec<(Svc, &'static str, Span)>,
-    logs: Vec<(Svc, &'static str, LogRecord)>,
-    failed: bool,
 }
 
 /// A service's handler of a call: fills in the spans below its server span
@@ -260,7 +137,7 @@ impl Shop {
             .iter()
             .find(|t| t.failed)
             .map(|t| t.request_id.clone());
-        self.pack(traces, &mut exports);
+        pack(traces, self.instance_salt, &mut exports);
         exports
     }
 
@@ -959,6 +836,8 @@ impl Shop {
         );
     }
 
+    /// Every service's metric export at `at`: the request durations its
+    /// server spans recorded, memory, and what each service counts of its own.
     fn export_metrics(&mut self, at: i64, out: &mut ExportMetricsServiceRequest) {
         let started = self.started_ns.max(0) as u64;
         let point_time = at.max(0) as u64;
@@ -969,47 +848,18 @@ impl Shop {
                 .durations
                 .iter_mut()
                 .filter(|((series_svc, ..), _)| *series_svc == svc)
-                .map(|((_, method, route, status), hist)| HistogramDataPoint {
-                    attributes: vec![
+                .map(|((_, method, route, status), hist)| {
+                    let attributes = vec![
                         s("http.request.method", *method),
                         s("http.route", *route),
                         i("http.response.status_code", *status),
                         s("url.scheme", "http"),
-                    ],
-                    start_time_unix_nano: started,
-                    time_unix_nano: point_time,
-                    count: hist.count,
-                    sum: Some(hist.sum),
-                    bucket_counts: hist.buckets.to_vec(),
-                    explicit_bounds: BOUNDS.to_vec(),
-                    min: Some(hist.min),
-                    max: Some(hist.max),
-                    exemplars: hist
-                        .exemplar
-                        .take()
-                        .map(|(value, time, trace_id, span_id)| Exemplar {
-                            time_unix_nano: time.max(0) as u64,
-                            trace_id,
-                            span_id,
-                            value: Some(exemplar::Value::AsDouble(value)),
-                            ..Default::default()
-                        })
-                        .into_iter()
-                        .collect(),
-                    ..Default::default()
+                    ];
+                    hist.data_point(attributes, started, point_time)
                 })
                 .collect();
             if !points.is_empty() {
-                metrics.push(Metric {
-                    name: "http.server.request.duration".into(),
-                    description: "Duration of HTTP server requests.".into(),
-                    unit: "s".into(),
-                    data: Some(metric::Data::Histogram(Histogram {
-                        data_points: points,
-                        aggregation_temporality: AggregationTemporality::Cumulative as i32,
-                    })),
-                    ..Default::default()
-                });
+                metrics.push(request_durations(points));
             }
             let memory = (svc.base_memory_mib() + self.rng.between(0.0, 12.0)) * 1_048_576.0;
             metrics.push(gauge(
@@ -1021,22 +871,14 @@ impl Shop {
                 memory,
             ));
             match svc {
-                Svc::Orders => metrics.push(Metric {
-                    name: "shop.orders.placed".into(),
-                    description: "Orders placed and paid.".into(),
-                    unit: "{order}".into(),
-                    data: Some(metric::Data::Sum(Sum {
-                        data_points: vec![NumberDataPoint {
-                            start_time_unix_nano: started,
-                            time_unix_nano: point_time,
-                            value: Some(number_data_point::Value::AsInt(self.orders_placed as i64)),
-                            ..Default::default()
-                        }],
-                        aggregation_temporality: AggregationTemporality::Cumulative as i32,
-                        is_monotonic: true,
-                    })),
-                    ..Default::default()
-                }),
+                Svc::Orders => metrics.push(counter(
+                    "shop.orders.placed",
+                    "Orders placed and paid.",
+                    "{order}",
+                    started,
+                    point_time,
+                    self.orders_placed as i64,
+                )),
                 Svc::Notifier => metrics.push(gauge(
                     "messaging.queue.depth",
                     "Messages waiting in the queue.",
@@ -1063,91 +905,8 @@ impl Shop {
                 }
                 _ => {}
             }
-            out.resource_metrics.push(ResourceMetrics {
-                resource: Some(self.resource(svc)),
-                scope_metrics: vec![ScopeMetrics {
-                    scope: Some(scope(MANUAL)),
-                    metrics,
-                    ..Default::default()
-                }],
-                ..Default::default()
-            });
-        }
-    }
-
-    fn resource(&self, svc: Svc) -> Resource {
-        let instance = splitmix64(self.instance_salt ^ svc as u64);
-        Resource {
-            attributes: vec![
-                s("service.name", svc.name()),
-                s("service.namespace", "shop"),
-                s("service.version", svc.version()),
-                s("service.instance.id", format!("{instance:016x}")),
-                s("deployment.environment.name", "demo"),
-                s(
-                    "host.name",
-                    format!("{}-{:05x}", svc.name(), instance & 0xfffff),
-                ),
-                s("process.runtime.name", "cpython"),
-                s("process.runtime.version", "3.12.7"),
-                s("telemetry.sdk.name", "opentelemetry"),
-                s("telemetry.sdk.language", "python"),
-                s("telemetry.sdk.version", "1.38.0"),
-            ],
-            ..Default::default()
-        }
-    }
-
-    /// Groups the traces' spans and log records by service and scope, the
-    /// way each service's SDK batches them.
-    fn pack(&self, traces: Vec<Trace>, out: &mut Exports) {
-        type ByScope<T> = BTreeMap<Svc, BTreeMap<&'static str, Vec<T>>>;
-        let mut spans: ByScope<Span> = BTreeMap::new();
-        let mut logs: ByScope<LogRecord> = BTreeMap::new();
-        for trace in traces {
-            for (svc, scope, span) in trace.spans {
-                spans
-                    .entry(svc)
-                    .or_default()
-                    .entry(scope)
-                    .or_default()
-                    .push(span);
-            }
-            for (svc, scope, record) in trace.logs {
-                logs.entry(svc)
-                    .or_default()
-                    .entry(scope)
-                    .or_default()
-                    .push(record);
-            }
-        }
-        for (svc, scopes) in spans {
-            out.traces.resource_spans.push(ResourceSpans {
-                resource: Some(self.resource(svc)),
-                scope_spans: scopes
-                    .into_iter()
-                    .map(|(name, spans)| ScopeSpans {
-                        scope: Some(scope(name)),
-                        spans,
-                        ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            });
-        }
-        for (svc, scopes) in logs {
-            out.logs.resource_logs.push(ResourceLogs {
-                resource: Some(self.resource(svc)),
-                scope_logs: scopes
-                    .into_iter()
-                    .map(|(name, log_records)| ScopeLogs {
-                        scope: Some(scope(name)),
-                        log_records,
-                        ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            });
+            out.resource_metrics
+                .push(resource_metrics(svc, self.instance_salt, metrics));
         }
     }
 }
@@ -1157,160 +916,4 @@ enum Endpoint {
     Checkout,
     Product,
     Order,
-}
-
-#[derive(Clone, Copy)]
-enum Sev {
-    Info,
-    Warn,
-    Error,
-}
-
-impl Trace {
-    #[allow(clippy::too_many_arguments)]
-    fn make_span(
-        &self,
-        id: Vec<u8>,
-        parent: Option<&[u8]>,
-        name: String,
-        kind: span::SpanKind,
-        start: i64,
-        end: i64,
-        attributes: Vec<KeyValue>,
-    ) -> Span {
-        Span {
-            trace_id: self.trace_id.clone(),
-            span_id: id,
-            parent_span_id: parent.map(<[u8]>::to_vec).unwrap_or_default(),
-            flags: 0x301, // sampled; parent is remote or not, known
-            name,
-            kind: kind as i32,
-            start_time_unix_nano: start.max(0) as u64,
-            end_time_unix_nano: end.max(start).max(0) as u64,
-            attributes,
-            ..Default::default()
-        }
-    }
-
-    /// `error`: `Some(message)` marks the span's status ERROR.
-    #[allow(clippy::too_many_arguments)]
-    fn span(
-        &mut self,
-        svc: Svc,
-        scope: &'static str,
-        id: Vec<u8>,
-        parent: Option<&[u8]>,
-        name: String,
-        kind: span::SpanKind,
-        start: i64,
-        end: i64,
-        attributes: Vec<KeyValue>,
-        error: Option<&str>,
-    ) {
-        let mut span = self.make_span(id, parent, name, kind, start, end, attributes);
-        if let Some(message) = error {
-            span.status = Some(Status {
-                code: status::StatusCode::Error as i32,
-                message: message.to_owned(),
-            });
-        }
-        self.spans.push((svc, scope, span));
-    }
-
-    /// Records an exception on the span `id` and sets its status to ERROR.
-    fn fail(&mut self, id: &[u8], at: i64, kind: &str, message: &str, stack: &str) {
-        if let Some((_, _, span)) = self.spans.iter_mut().find(|(_, _, s)| s.span_id == id) {
-            span.events.push(span::Event {
-                time_unix_nano: at.max(0) as u64,
-                name: "exception".into(),
-                attributes: vec![
-                    s("exception.type", kind),
-                    s("exception.message", message),
-                    s("exception.stacktrace", stack),
-                    b("exception.escaped", true),
-                ],
-                ..Default::default()
-            });
-            span.status = Some(Status {
-                code: status::StatusCode::Error as i32,
-                message: format!("{kind}: {message}"),
-            });
-        }
-    }
-
-    /// A log record; `span` ties it to the trace, `None` leaves only the
-    /// request id to find it by.
-    #[allow(clippy::too_many_arguments)]
-    fn log(
-        &mut self,
-        svc: Svc,
-        scope: &'static str,
-        at: i64,
-        severity: Sev,
-        body: String,
-        span: Option<&[u8]>,
-        mut attributes: Vec<KeyValue>,
-    ) {
-        let (number, text) = match severity {
-            Sev::Info => (SeverityNumber::Info, "INFO"),
-            Sev::Warn => (SeverityNumber::Warn, "WARNING"),
-            Sev::Error => (SeverityNumber::Error, "ERROR"),
-        };
-        attributes.push(s("request.id", self.request_id.clone()));
-        let at = at.max(0) as u64;
-        self.logs.push((
-            svc,
-            scope,
-            LogRecord {
-                time_unix_nano: at,
-                observed_time_unix_nano: at + 150_000,
-                severity_number: number as i32,
-                severity_text: text.into(),
-                body: Some(AnyValue {
-                    value: Some(any_value::Value::StringValue(body)),
-                }),
-                attributes,
-                flags: u32::from(span.is_some()),
-                trace_id: span.map(|_| self.trace_id.clone()).unwrap_or_default(),
-                span_id: span.map(<[u8]>::to_vec).unwrap_or_default(),
-                ..Default::default()
-            },
-        ));
-    }
-}
-
-fn scope(name: &str) -> InstrumentationScope {
-    InstrumentationScope {
-        name: name.to_owned(),
-        version: if name == MANUAL || name == ACCESS_LOG {
-            String::new()
-        } else {
-            "0.59b0".into()
-        },
-        ..Default::default()
-    }
-}
-
-fn gauge(
-    name: &str,
-    description: &str,
-    unit: &str,
-    attributes: Vec<KeyValue>,
-    at: u64,
-    value: f64,
-) -> Metric {
-    Metric {
-        name: name.into(),
-        description: description.into(),
-        unit: unit.into(),
-        data: Some(metric::Data::Gauge(Gauge {
-            data_points: vec![NumberDataPoint {
-                attributes,
-                time_unix_nano: at,
-                value: Some(number_data_point::Value::AsDouble(value)),
-                ..Default::default()
-            }],
-        })),
-        ..Default::default()
-    }
 }
