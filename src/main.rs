@@ -5,11 +5,8 @@ use loupe::cli::Command;
 use loupe::config;
 
 // A span arrives as a few dozen small allocations (names, attribute keys and
-// values), freed on the writer's thread after its commit: under glibc's
-// malloc, allocation was a fifth of the server's CPU and freeing a commit's
-// spans a quarter of the writer's time. jemalloc: 10–15% more spans a second
-// under `loupe bench`, peak RSS within 10% (mimalloc: as fast, RSS doubled).
-// See docs/adr/0012.
+// values), freed on the writer's thread after its commit, a pattern glibc's
+// malloc serves slowly: measured in docs/adr/0012.
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
