@@ -8,13 +8,10 @@
 //! its own `CREATE DATABASE loupe_bench_<pid>_<run>`, dropped afterwards.
 //! `--keep` keeps them all.
 //!
-//! Every SQL statement the bench runs is in the last part of this file,
-//! behind functions that take and return plain values, so that they can move
-//! behind `store` without the rest of the bench noticing.
+//! The bench runs no SQL of its own: databases are made, measured and
+//! dropped through `store` (`store::admin`, `Store::disk_usage`).
 
 use std::path::{Path, PathBuf};
-use std::str::FromStr as _;
-use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use store::Store;
@@ -37,7 +34,6 @@ pub(super) struct Fresh {
     pub(super) url: String,
     /// The SQLite file, or the PostgreSQL database name.
     name: String,
-    path: Option<PathBuf>,
     /// What the empty schema occupies, taken off what the run leaves.
     pub(super) empty: Disk,
 }
@@ -151,7 +147,7 @@ impl Databases {
     }
 
     pub(super) async fn fresh(&self, run: &str) -> anyhow::Result<Fresh> {
-        let (url, name, path) = match self {
+        let (url, name) = match self {
             Databases::Sqlite { dir, stem, .. } => {
                 let path = dir.join(format!("{stem}-{run}.db"));
                 for suffix in ["", "-wal", "-shm"] {
@@ -166,22 +162,19 @@ impl Databases {
                 (
                     format!("sqlite://{}", path.display()),
                     path.display().to_string(),
-                    Some(path),
                 )
             }
             Databases::Postgres { admin_url, prefix } => {
                 let name = format!("{prefix}_{run}");
-                create_postgres_database(admin_url, &name).await?;
-                let mut url = reqwest::Url::parse(admin_url)
-                    .with_context(|| format!("{} is not a URL", redact(admin_url)))?;
-                url.set_path(&format!("/{name}"));
-                (url.to_string(), name, None)
+                let url = store::admin::create_database(admin_url, &name)
+                    .await
+                    .with_context(|| format!("cannot create database {name}"))?;
+                (url, name)
             }
         };
         let fresh = Fresh {
             url,
             name,
-            path,
             empty: Disk::default(),
         };
         // Migrated here, so the empty schema's size is known before any span.
@@ -193,11 +186,23 @@ impl Databases {
         Ok(Fresh { empty, ..fresh })
     }
 
+    /// What the database occupies once nothing writes to it (SQLite's WAL
+    /// copied into the file first), per table and index too.
     pub(super) async fn disk(&self, db: &Fresh) -> anyhow::Result<Disk> {
-        match (self, &db.path) {
-            (Databases::Sqlite { .. }, Some(path)) => sqlite_disk(&db.url, path).await,
-            _ => postgres_disk(&db.url).await,
-        }
+        let store = Store::open(&db.url)
+            .await
+            .with_context(|| format!("cannot open {}", redact(&db.url)))?;
+        let usage = store.disk_usage().await;
+        store.close().await;
+        let usage = usage.with_context(|| format!("cannot measure {}", redact(&db.url)))?;
+        Ok(Disk {
+            bytes: usage.bytes,
+            objects: usage
+                .objects
+                .into_iter()
+                .map(|o| (o.name, o.bytes))
+                .collect(),
+        })
     }
 
     pub(super) async fn dispose(&self, db: &Fresh, keep: bool) {
@@ -211,7 +216,7 @@ impl Databases {
                 }
             }
             Databases::Postgres { admin_url, .. } => {
-                if let Err(err) = drop_postgres_database(admin_url, &db.name).await {
+                if let Err(err) = store::admin::drop_database(admin_url, &db.name).await {
                     eprintln!("loupe bench: could not drop database {}: {err:#}", db.name);
                 }
             }
@@ -238,7 +243,7 @@ impl Databases {
         let Databases::Postgres { admin_url, .. } = self else {
             return None;
         };
-        postgres_wal_position(admin_url).await
+        store::admin::wal_position(admin_url).await.ok()
     }
 }
 
@@ -268,107 +273,4 @@ fn redact(url: &str) -> String {
         }
         _ => url.to_owned(),
     }
-}
-
-// ---------------------------------------------------------------------------
-// The bench's SQL, all of it
-
-/// `CREATE DATABASE name` through the admin connection at `admin_url`.
-async fn create_postgres_database(admin_url: &str, name: &str) -> anyhow::Result<()> {
-    let admin = pg_connect(admin_url).await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
-        .execute(&admin)
-        .await
-        .with_context(|| format!("cannot create database {name}"))?;
-    admin.close().await;
-    Ok(())
-}
-
-/// `DROP DATABASE name`, even while connections to it remain.
-async fn drop_postgres_database(admin_url: &str, name: &str) -> anyhow::Result<()> {
-    let admin = pg_connect(admin_url).await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-    )))
-    .execute(&admin)
-    .await?;
-    admin.close().await;
-    Ok(())
-}
-
-/// The cluster's WAL position in bytes: what every database of it wrote
-/// since. None when it cannot be read.
-async fn postgres_wal_position(admin_url: &str) -> Option<u64> {
-    let admin = pg_connect(admin_url).await.ok()?;
-    let lsn: Option<i64> =
-        sqlx::query_scalar("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint")
-            .fetch_one(&admin)
-            .await
-            .ok();
-    admin.close().await;
-    lsn.map(|l| l.max(0) as u64)
-}
-
-/// The file and its WAL after a checkpoint, with what dbstat says each table
-/// and index occupies.
-async fn sqlite_disk(url: &str, path: &Path) -> anyhow::Result<Disk> {
-    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)?.create_if_missing(false);
-    let pool = sqlx::sqlite::SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(options)
-        .await
-        .with_context(|| format!("cannot open {}", path.display()))?;
-    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-        .execute(&pool)
-        .await?;
-    let objects: Vec<(String, i64)> =
-        sqlx::query_as("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC")
-            .fetch_all(&pool)
-            .await
-            .unwrap_or_default();
-    pool.close().await;
-    let size = |suffix: &str| {
-        std::fs::metadata(format!("{}{suffix}", path.display())).map_or(0, |m| m.len())
-    };
-    Ok(Disk {
-        bytes: size("") + size("-wal"),
-        objects: objects
-            .into_iter()
-            .map(|(name, bytes)| (name, bytes.max(0) as u64))
-            .collect(),
-    })
-}
-
-/// The database's size, with what each table and index of its `public`
-/// schema occupies.
-async fn postgres_disk(url: &str) -> anyhow::Result<Disk> {
-    let pool = pg_connect(url).await?;
-    let bytes: i64 = sqlx::query_scalar("SELECT pg_database_size(current_database())")
-        .fetch_one(&pool)
-        .await?;
-    let objects: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT c.relname::text, CASE WHEN c.relkind = 'i' THEN pg_relation_size(c.oid) \
-         ELSE pg_table_size(c.oid) END::bigint \
-         FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'i') \
-         ORDER BY 2 DESC",
-    )
-    .fetch_all(&pool)
-    .await?;
-    pool.close().await;
-    Ok(Disk {
-        bytes: bytes.max(0) as u64,
-        objects: objects
-            .into_iter()
-            .map(|(name, bytes)| (name, bytes.max(0) as u64))
-            .collect(),
-    })
-}
-
-async fn pg_connect(url: &str) -> anyhow::Result<sqlx::PgPool> {
-    sqlx::postgres::PgPoolOptions::new()
-        .max_connections(1)
-        .acquire_timeout(Duration::from_secs(30))
-        .connect(url)
-        .await
-        .with_context(|| format!("cannot connect to {}", redact(url)))
 }

@@ -490,7 +490,7 @@ fn write_run(f: &mut fmt::Formatter<'_>, run: &Run, otlp_per_span: f64) -> fmt::
 fn write_ceiling(f: &mut fmt::Formatter<'_>, c: &Ceiling, otlp_per_span: f64) -> fmt::Result {
     writeln!(
         f,
-        "ceiling (Store::prepare per request, Store::write_batch per {} spans, one writer, no network or decoding): {} spans in {:.2} s = {} spans/s",
+        "ceiling (Writer::prepare per request, Writer::write_batch per {} spans, one writer, no network or decoding): {} spans in {:.2} s = {} spans/s",
         c.spans_per_transaction,
         grouped(c.spans as f64),
         c.write_seconds,
