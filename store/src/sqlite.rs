@@ -89,12 +89,10 @@ async fn checkpoints(pool: SqlitePool, committed: Arc<tokio::sync::Notify>) {
     }
 }
 
-/// Commits dirty the same pages again and again (the index of trace ids
-/// and `request_traces`: random keys; the newest trace summaries);
-/// checkpointed after every commit, each such page was copied into the database file each time. Every 200 ms it
-/// is copied once for all the commits in between: a fifth more spans a
-/// second under `loupe bench` (0 ms 44 700, 50 ms 55 400, 200 ms
-/// 51 800–59 600, 1 s 50 900), the WAL some tens of MB at most.
+/// Commits dirty the same pages again and again (random keys of the
+/// trace-id index and `request_traces`; the newest trace summaries): a
+/// page checkpointed every 200 ms is copied into the file once for all the
+/// commits in between, not once a commit (docs/adr/0006 has the runs).
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
 
 /// How long a measure of the tables' sizes is reused.
