@@ -1,0 +1,22 @@
+//! The cases every backend must pass, by signal. Each takes a fresh,
+//! migrated store (`harness::run`).
+//!
+//! - `common`: what the cases share.
+//! - `store`: what holds for every signal.
+//! - `spans`, `search`, `logs`, `metrics`: each signal's reads.
+//! - `writers`: interning and concurrent writers.
+
+mod common;
+mod logs;
+mod metrics;
+mod search;
+mod spans;
+mod store;
+mod writers;
+
+pub use logs::*;
+pub use metrics::*;
+pub use search::*;
+pub use spans::*;
+pub use store::*;
+pub use writers::*;

@@ -1,0 +1,499 @@
+//! Trace search (every filter, span conditions past the newest traces)
+//! and resolving any id: trace id, span id, request id.
+
+use store::value::Value;
+
+use super::common::*;
+use crate::fixtures::*;
+use crate::harness::{Backend, Ctx};
+
+pub async fn trace_search(ctx: Ctx) {
+    write(&ctx, &search_traces()).await;
+    let ids = |summaries: Vec<store::TraceSummary>| {
+        summaries
+            .into_iter()
+            .map(|t| t.trace_id)
+            .collect::<Vec<_>>()
+    };
+    let id = |n| hex::encode(tid(n));
+    let all = ctx
+        .store
+        .reader()
+        .traces(&store::TraceQuery {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        all[2],
+        store::TraceSummary {
+            trace_id: id(1),
+            root_service: Some("gateway".into()),
+            root_name: Some("POST /checkout".into()),
+            start_time_unix_nano: T0,
+            duration_ns: 900,
+            span_count: 2,
+            error_count: 1,
+            services: vec!["db".into(), "gateway".into()],
+        },
+        "[{:?}]",
+        ctx.backend
+    );
+    assert_eq!(all[0].root_service, None, "no root yet");
+    let cases: Vec<(store::TraceQuery, Vec<String>)> = vec![
+        (store::TraceQuery::default(), vec![id(3), id(2), id(1)]),
+        (
+            store::TraceQuery {
+                service: Some("db".into()),
+                ..Default::default()
+            },
+            vec![id(3), id(1)],
+        ),
+        (
+            store::TraceQuery {
+                operation: Some("SELECT orders".into()),
+                ..Default::default()
+            },
+            vec![id(1)],
+        ),
+        (
+            store::TraceQuery {
+                service: Some("gateway".into()),
+                operation: Some("SELECT orders".into()),
+                ..Default::default()
+            },
+            vec![],
+        ),
+        (
+            store::TraceQuery {
+                failed: Some(true),
+                ..Default::default()
+            },
+            vec![id(1)],
+        ),
+        (
+            store::TraceQuery {
+                failed: Some(false),
+                ..Default::default()
+            },
+            vec![id(3), id(2)],
+        ),
+        (
+            store::TraceQuery {
+                min_duration_ns: Some(50),
+                ..Default::default()
+            },
+            vec![id(2), id(1)],
+        ),
+        (
+            store::TraceQuery {
+                min_duration_ns: Some(51),
+                max_duration_ns: Some(900),
+                ..Default::default()
+            },
+            vec![id(1)],
+        ),
+        (
+            store::TraceQuery {
+                start: Some(T0 + 2_000),
+                end: Some(T0 + 5_000),
+                ..Default::default()
+            },
+            vec![id(2)],
+        ),
+        (
+            store::TraceQuery {
+                attributes: vec![attr("http.route=/cart")],
+                ..Default::default()
+            },
+            vec![id(2)],
+        ),
+        (
+            store::TraceQuery {
+                attributes: vec![attr("retries=2")],
+                ..Default::default()
+            },
+            vec![id(1)],
+        ),
+        (
+            store::TraceQuery {
+                attributes: vec![attr("cached=false")],
+                ..Default::default()
+            },
+            vec![id(1)],
+        ),
+        (
+            store::TraceQuery {
+                attributes: vec![attr("$odd=yes")],
+                ..Default::default()
+            },
+            vec![id(2)],
+        ),
+        // Values found in the JSON as they are, and one that JSON escapes.
+        (
+            store::TraceQuery {
+                attributes: vec![attr("city=Zürich")],
+                ..Default::default()
+            },
+            vec![id(2)],
+        ),
+        (
+            store::TraceQuery {
+                attributes: vec![attr("city=Zür")],
+                ..Default::default()
+            },
+            vec![],
+        ),
+        (
+            store::TraceQuery {
+                attributes: vec![attr("greeting=say \"hi\"")],
+                ..Default::default()
+            },
+            vec![id(2)],
+        ),
+        (
+            store::TraceQuery {
+                attributes: vec![attr("http.route=/cart"), attr("retries=2")],
+                ..Default::default()
+            },
+            vec![],
+        ),
+        (
+            store::TraceQuery {
+                attributes: vec![attr("http.route!=/cart")],
+                ..Default::default()
+            },
+            vec![id(1)],
+        ),
+        (
+            store::TraceQuery {
+                attributes: vec![attr("retries>1")],
+                ..Default::default()
+            },
+            vec![id(1)],
+        ),
+        (
+            store::TraceQuery {
+                attributes: vec![attr("retries>2")],
+                ..Default::default()
+            },
+            vec![],
+        ),
+        (
+            store::TraceQuery {
+                attributes: vec![attr("retries<=2"), attr("retries>=2")],
+                ..Default::default()
+            },
+            vec![id(1)],
+        ),
+        (
+            store::TraceQuery {
+                // A text attribute never compares as a number.
+                attributes: vec![attr("http.route<5")],
+                ..Default::default()
+            },
+            vec![],
+        ),
+        (
+            store::TraceQuery {
+                attributes: vec![attr("we\"ird'key=x")],
+                ..Default::default()
+            },
+            vec![],
+        ),
+        (
+            store::TraceQuery {
+                limit: 1,
+                ..Default::default()
+            },
+            vec![id(3)],
+        ),
+        // Longest first over every match (900, 50, then under 50 ns), in pages.
+        (
+            store::TraceQuery {
+                longest_first: true,
+                ..Default::default()
+            },
+            vec![id(1), id(2), id(3)],
+        ),
+        (
+            store::TraceQuery {
+                longest_first: true,
+                offset: 1,
+                limit: 1,
+                ..Default::default()
+            },
+            vec![id(2)],
+        ),
+        (
+            store::TraceQuery {
+                offset: 1,
+                ..Default::default()
+            },
+            vec![id(2), id(1)],
+        ),
+    ];
+    for (mut query, want) in cases {
+        if query.limit == 0 {
+            query.limit = 10;
+        }
+        let got = ids(ctx.store.reader().traces(&query).await.unwrap());
+        assert_eq!(got, want, "[{:?}] {query:?}", ctx.backend);
+    }
+}
+
+/// Span conditions (operation, attributes) are first asked of the newest
+/// thousand traces; a trace older than those is still found, though its
+/// spans lie in a pack the first page read and in one only the second page
+/// reads, and a condition the newest meet answers from them alone.
+pub async fn span_conditions_reach_past_the_newest_traces(ctx: Ctx) {
+    const TRACES: u64 = 1_200;
+    let spans = (1..=TRACES)
+        .map(|n| {
+            let (name, kind) = if n == 1 {
+                ("rare", "old")
+            } else {
+                ("common", "new")
+            };
+            let mut span = timed(
+                span(tid(n), sid(n), None, name),
+                T0 + n as i64,
+                T0 + n as i64 + 5,
+            );
+            span.attributes = attrs([("kind", s(kind)), ("n", Value::Int(n as i64))]);
+            span
+        })
+        .collect::<Vec<_>>();
+    // The oldest trace in two packs: its rare span alone, written first (a
+    // pack only the second page of traces reads), and a common span among
+    // the newest traces' (a pack the first page reads already).
+    let (rare, newest) = spans.split_at(1);
+    write(&ctx, &spans_batch("svc", rare.to_vec())).await;
+    let mut child = timed(
+        span(tid(1), sid(TRACES + 1), Some(sid(1)), "common"),
+        T0 + 2,
+        T0 + 3,
+    );
+    child.attributes = attrs([("kind", s("new")), ("n", Value::Int(1_000_000))]);
+    write(&ctx, &spans_batch("svc", [newest, &[child]].concat())).await;
+    let search = |operation: Option<&str>, attributes: &[&str], limit: u32| {
+        let query = store::TraceQuery {
+            operation: operation.map(str::to_owned),
+            attributes: attributes
+                .iter()
+                .map(|a| store::AttributeFilter::parse(a).expect("filter"))
+                .collect(),
+            limit,
+            ..Default::default()
+        };
+        let store = ctx.store.clone();
+        async move {
+            store
+                .reader()
+                .traces(&query)
+                .await
+                .expect("search")
+                .into_iter()
+                .map(|t| t.trace_id)
+                .collect::<Vec<_>>()
+        }
+    };
+    let id = |n: u64| hex::encode(tid(n));
+    assert_eq!(
+        search(Some("rare"), &[], 10).await,
+        [id(1)],
+        "[{:?}]",
+        ctx.backend
+    );
+    assert_eq!(search(None, &["kind=old"], 10).await, [id(1)]);
+    assert_eq!(search(None, &["n<3"], 10).await, [id(2), id(1)]);
+    // Each condition met by a span of its own, in a pack of its own.
+    assert_eq!(search(Some("rare"), &["kind=new"], 10).await, [id(1)]);
+    assert_eq!(
+        search(Some("rare"), &["kind=none"], 10).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        search(Some("common"), &["kind=new"], 3).await,
+        [id(TRACES), id(TRACES - 1), id(TRACES - 2)]
+    );
+}
+
+/// A span id pasted alone finds every trace holding it among many commits
+/// (only the packs whose filter may hold it are read), also in a pack whose
+/// filter is damaged, and nothing for an id no span has.
+pub async fn span_ids_resolve_among_many_commits(ctx: Ctx) {
+    const COMMITS: u64 = 300;
+    for c in 0..COMMITS {
+        let spans = (0..3)
+            .map(|i| {
+                let n = 1 + c * 10 + i;
+                let at = T0 + c as i64 * 1_000;
+                timed(span(tid(n), sid(n), None, "op"), at, at + 10)
+            })
+            .collect();
+        write(&ctx, &spans_batch("svc", spans)).await;
+    }
+    // One span id in two traces of two commits far apart.
+    let shared = sid(999_999);
+    write(
+        &ctx,
+        &spans_batch("svc", vec![span(tid(5_001), shared, None, "a")]),
+    )
+    .await;
+    for c in 0..20 {
+        let n = 6_000 + c;
+        write(
+            &ctx,
+            &spans_batch("svc", vec![span(tid(n), sid(n), None, "b")]),
+        )
+        .await;
+    }
+    write(
+        &ctx,
+        &spans_batch("svc", vec![span(tid(5_002), shared, None, "c")]),
+    )
+    .await;
+    let empty = match ctx.backend {
+        Backend::Sqlite => "x''",
+        Backend::Postgres => "'\\x'::bytea",
+    };
+    // Commit 150's filter damaged: read whole.
+    let damaged = format!(
+        "UPDATE span_packs SET span_filter = {empty} WHERE start_lo = {}",
+        T0 + 150_000
+    );
+    ctx.execute(&damaged).await;
+    let traces_of = |id: [u8; 8]| {
+        let store = ctx.store.clone();
+        async move {
+            match store
+                .reader()
+                .request(&hex::encode(id))
+                .await
+                .expect("request")
+            {
+                Some(view) => {
+                    assert_eq!(view.matched_as, vec![store::Match::SpanId]);
+                    let mut ids = view.trace_ids;
+                    ids.sort();
+                    ids
+                }
+                None => Vec::new(),
+            }
+        }
+    };
+    let all_resolve = || async {
+        for c in [0, 1, 150, COMMITS - 1] {
+            for i in 0..3 {
+                let n = 1 + c * 10 + i;
+                assert_eq!(
+                    traces_of(sid(n)).await,
+                    [hex::encode(tid(n))],
+                    "[{:?}] span {n}",
+                    ctx.backend
+                );
+            }
+        }
+        assert_eq!(
+            traces_of(shared).await,
+            [hex::encode(tid(5_001)), hex::encode(tid(5_002))]
+        );
+        for stranger in [sid(4), sid(123_456), sid(7_777_777)] {
+            assert_eq!(traces_of(stranger).await, Vec::<String>::new());
+        }
+    };
+    all_resolve().await;
+
+    // Every filter damaged: every pack is read, and ids still resolve.
+    ctx.execute(&format!("UPDATE span_packs SET span_filter = {empty}"))
+        .await;
+    all_resolve().await;
+}
+
+pub async fn request_resolution(ctx: Ctx) {
+    let mut batch = search_traces();
+    batch.spans[0].derived.request_id = Some("req-7".into());
+    // A retry of the same request, in a trace of its own.
+    batch.spans[2].derived.request_id = Some("req-7".into());
+    let mut with_trace = log(T0 + 10, s("charging"));
+    with_trace.trace_id = Some(tid(1));
+    let mut only_request_id = log(T0 + 20, s("refund queued"));
+    only_request_id.request_id = Some("req-7".into());
+    let mut other = log(T0 + 30, s("unrelated"));
+    other.request_id = Some("req-8".into());
+    batch.logs = vec![with_trace, only_request_id, other];
+    write(&ctx, &batch).await;
+
+    let view = ctx
+        .store
+        .reader()
+        .request("req-7")
+        .await
+        .unwrap()
+        .expect("request id resolves");
+    assert_eq!(view.matched_as, vec![store::Match::RequestId]);
+    assert_eq!(
+        view.trace_ids.len(),
+        2,
+        "both traces of the request: {:?}",
+        view.trace_ids
+    );
+    assert_eq!(view.spans.len(), 3);
+    let matched: Vec<(String, store::Match)> = view
+        .logs
+        .iter()
+        .map(|l| (l.log.body.as_str().unwrap().to_owned(), l.matched_by))
+        .collect();
+    assert_eq!(
+        matched,
+        vec![
+            ("charging".into(), store::Match::TraceId),
+            ("refund queued".into(), store::Match::RequestId)
+        ],
+        "[{:?}]",
+        ctx.backend
+    );
+
+    let by_trace = ctx
+        .store
+        .reader()
+        .request(&hex::encode(tid(1)).to_uppercase())
+        .await
+        .unwrap()
+        .expect("trace id resolves");
+    assert_eq!(by_trace.matched_as, vec![store::Match::TraceId]);
+    assert_eq!(by_trace.trace_ids, vec![hex::encode(tid(1))]);
+    assert_eq!(by_trace.spans.len(), 2);
+    assert_eq!(by_trace.logs.len(), 1);
+
+    let by_span = ctx
+        .store
+        .reader()
+        .request(&hex::encode(sid(2)))
+        .await
+        .unwrap()
+        .expect("span id resolves");
+    assert_eq!(by_span.matched_as, vec![store::Match::SpanId]);
+    assert_eq!(by_span.trace_ids, vec![hex::encode(tid(1))]);
+
+    let only_logs = ctx
+        .store
+        .reader()
+        .request("req-8")
+        .await
+        .unwrap()
+        .expect("a request id known only to logs");
+    assert_eq!(only_logs.trace_ids, Vec::<String>::new());
+    assert_eq!(only_logs.logs.len(), 1);
+    assert_eq!(only_logs.logs[0].matched_by, store::Match::RequestId);
+
+    for unknown in ["nope", &hex::encode(tid(42)), &hex::encode(sid(42)), ""] {
+        assert_eq!(
+            ctx.store.reader().request(unknown).await.unwrap(),
+            None,
+            "{unknown:?}"
+        );
+    }
+}
