@@ -8,7 +8,7 @@ use axum::{Json, Router};
 use serde::Serialize;
 use store::{LogQuery, LogView, RequestLog, SpanView, TraceQuery, TraceSummary};
 
-use crate::AppState;
+use crate::state::AppState;
 use crate::error_origin::{self, ErrorOrigin};
 use crate::reports::{self, Window};
 

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use super::format;
 use super::pages::Layout;
 use super::services::{WindowLink, window_links};
-use crate::AppState;
+use crate::state::AppState;
 use crate::api::{self, ApiError};
 
 struct GroupRow {

@@ -19,7 +19,7 @@ use super::format;
 use super::pages::{Layout, UiError};
 use super::services::WINDOWS;
 use super::waterfall::{LogRow, log_time};
-use crate::AppState;
+use crate::state::AppState;
 
 /// Lines per page.
 const PAGE: u32 = 100;

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use super::format;
 use super::pages::{Layout, UiError};
 use super::services::{WindowLink, window_links};
-use crate::AppState;
+use crate::state::AppState;
 use crate::api::window_params;
 use crate::metrics_chart::{self, Chart, MAX_POINTS, SLICES};
 

@@ -29,7 +29,7 @@ use axum::middleware;
 use axum::response::Response;
 use axum::routing::get;
 
-use crate::AppState;
+use crate::state::AppState;
 
 /// Only loupe's own files: no inline script or style, no other origin.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \

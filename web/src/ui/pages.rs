@@ -13,7 +13,7 @@ use store::{Match, SpanView};
 use super::assets::URLS;
 use super::format;
 use super::waterfall::{self, Item, LogRow, SpanRow};
-use crate::AppState;
+use crate::state::AppState;
 use crate::error_origin::{self, ErrorOrigin};
 
 /// What the base template needs besides the page itself.

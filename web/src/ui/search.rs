@@ -13,7 +13,7 @@ use store::{TraceQuery, TraceSummary};
 use super::format;
 use super::pages::{Layout, UiError};
 use super::services::WINDOWS;
-use crate::AppState;
+use crate::state::AppState;
 use crate::api::{millis_to_nanos, parse_number, parse_window};
 
 const DEFAULT_LIMIT: u32 = 50;

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::format::{self, optional_duration, rate};
 use super::pages::{Layout, UiError};
-use crate::AppState;
+use crate::state::AppState;
 
 /// The windows the page offers as links.
 pub const WINDOWS: [&str; 5] = ["15m", "1h", "6h", "24h", "7d"];

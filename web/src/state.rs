@@ -1,0 +1,15 @@
+//! What every handler is given: the store it reads and the settings that
+//! shape its answers.
+
+use std::sync::Arc;
+
+/// Renders loupe's own metrics in the Prometheus text format, given the database size.
+pub type SelfMetricsText = Arc<dyn Fn(Option<u64>) -> String + Send + Sync>;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: store::Reader,
+    pub self_metrics: SelfMetricsText,
+    /// What the cost report's projection charges.
+    pub prices: crate::reports::Prices,
+}
