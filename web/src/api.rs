@@ -8,9 +8,9 @@ use axum::{Json, Router};
 use serde::Serialize;
 use store::{LogQuery, LogView, RequestLog, SpanView, TraceQuery, TraceSummary};
 
-use crate::state::AppState;
 use crate::error_origin::{self, ErrorOrigin};
 use crate::reports::{self, Window};
+use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()

@@ -10,10 +10,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use super::format;
-use super::pages::Layout;
+use super::layout::Layout;
 use super::services::{WindowLink, window_links};
-use crate::state::AppState;
 use crate::api::{self, ApiError};
+use crate::state::AppState;
 
 struct GroupRow {
     service: String,

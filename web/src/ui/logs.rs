@@ -10,13 +10,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use store::{LogQuery, LogView};
 
-use super::assets::URLS;
 use super::format;
-use super::pages::{Layout, UiError};
+use super::layout::{HxRequest, Layout, UiError, vary_on_htmx};
 use super::services::WINDOWS;
 use super::waterfall::{LogRow, log_time};
 use crate::state::AppState;
@@ -345,7 +344,7 @@ fn rows(f: &Filters, error: Option<String>, logs: &[LogView], now: i64) -> Rows 
 pub async fn page(
     State(state): State<AppState>,
     Query(params): Query<HashMap<String, String>>,
-    headers: HeaderMap,
+    HxRequest(partial): HxRequest,
 ) -> Response {
     let (f, error) = Filters::parse(&params);
     let now = now_ns();
@@ -358,9 +357,9 @@ pub async fn page(
     };
     let bad = error.is_some();
     let r = rows(&f, error, &logs, now);
-    if headers.contains_key("hx-request") {
+    if partial {
         // htmx swaps only 2xx answers; the message shows in the results.
-        return LogsRows { r }.into_response();
+        return vary_on_htmx(LogsRows { r }.into_response());
     }
     let raw = |key: &str| {
         params
@@ -388,13 +387,7 @@ pub async fn page(
         live: f.live,
     };
     let page = LogsPage {
-        layout: Layout {
-            title: "Logs".to_owned(),
-            css: &URLS.css,
-            js: &URLS.js,
-            htmx: &URLS.htmx,
-            query: String::new(),
-        },
+        layout: Layout::new("Logs", ""),
         form,
         r,
     };
@@ -403,7 +396,7 @@ pub async fn page(
     } else {
         StatusCode::OK
     };
-    (status, page).into_response()
+    vary_on_htmx((status, page).into_response())
 }
 
 /// `GET /logs/tail?…&after=NS`: the lines newer than `after`, headed by the

@@ -11,11 +11,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use super::format;
-use super::pages::{Layout, UiError};
+use super::layout::{Layout, UiError};
 use super::services::{WindowLink, window_links};
-use crate::state::AppState;
 use crate::api::window_params;
 use crate::metrics_chart::{self, Chart, MAX_POINTS, SLICES};
+use crate::state::AppState;
 
 const W: f64 = 880.0;
 const H: f64 = 220.0;

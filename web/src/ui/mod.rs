@@ -3,6 +3,7 @@
 //! askama's HTML escaping; nothing here uses `|safe`.
 //!
 //! - `assets`: the embedded static files and their cache-busting URLs.
+//! - `layout`: the frame of every page, the error page, the htmx check.
 //! - `format`: times, durations, values and colours as the pages show them.
 //! - `waterfall`: a trace's spans as a tree of rows.
 //! - `pages`: the handlers and their templates.
@@ -15,6 +16,7 @@
 mod assets;
 mod failures;
 mod format;
+mod layout;
 mod logs;
 mod metrics_explorer;
 mod pages;

@@ -6,85 +6,15 @@ use std::collections::HashMap;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use store::{Match, SpanView};
 
-use super::assets::URLS;
 use super::format;
+use super::layout::{HxRequest, Layout, UiError, UiResult, vary_on_htmx};
 use super::waterfall::{self, Item, LogRow, SpanRow};
-use crate::state::AppState;
 use crate::error_origin::{self, ErrorOrigin};
-
-/// What the base template needs besides the page itself.
-pub struct Layout {
-    pub title: String,
-    pub css: &'static str,
-    pub js: &'static str,
-    pub htmx: &'static str,
-    /// What the search box shows.
-    pub query: String,
-}
-
-impl Layout {
-    pub(super) fn new(title: impl Into<String>, query: impl Into<String>) -> Layout {
-        Layout {
-            title: title.into(),
-            css: &URLS.css,
-            js: &URLS.js,
-            htmx: &URLS.htmx,
-            query: query.into(),
-        }
-    }
-}
-
-/// A page that could not be shown: 404 when nothing matches, 503 when the
-/// database fails (details go to the log, not the page).
-pub enum UiError {
-    NotFound { query: String, message: String },
-    Store(store::StoreError),
-}
-
-impl From<store::StoreError> for UiError {
-    fn from(err: store::StoreError) -> UiError {
-        UiError::Store(err)
-    }
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "error.html")]
-struct ErrorPage {
-    layout: Layout,
-    heading: String,
-    message: String,
-}
-
-impl IntoResponse for UiError {
-    fn into_response(self) -> Response {
-        let (status, query, heading, message) = match self {
-            UiError::NotFound { query, message } => {
-                (StatusCode::NOT_FOUND, query, "Not found", message)
-            }
-            UiError::Store(err) => {
-                tracing::error!(error = %err, "read failed");
-                (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    String::new(),
-                    "Database unavailable",
-                    "The database did not answer; try again.".to_owned(),
-                )
-            }
-        };
-        let page = ErrorPage {
-            layout: Layout::new(heading, query),
-            heading: heading.to_owned(),
-            message,
-        };
-        (status, page).into_response()
-    }
-}
-
-type UiResult<T> = Result<T, UiError>;
+use crate::state::AppState;
 
 // ---------------------------------------------------------------- search
 
@@ -541,7 +471,7 @@ pub struct SpanPage {
 pub async fn span(
     State(state): State<AppState>,
     Path((trace_id, span_id)): Path<(String, String)>,
-    headers: HeaderMap,
+    HxRequest(partial): HxRequest,
 ) -> UiResult<Response> {
     let trace = load_trace(&state, &trace_id).await?;
     let span_id = span_id.trim().to_ascii_lowercase();
@@ -552,7 +482,7 @@ pub async fn span(
         });
     };
     let d = SpanDetail::new(span);
-    Ok(if headers.contains_key("hx-request") {
+    Ok(vary_on_htmx(if partial {
         SpanPartial { d }.into_response()
     } else {
         SpanPage {
@@ -560,5 +490,5 @@ pub async fn span(
             d,
         }
         .into_response()
-    })
+    }))
 }

@@ -10,11 +10,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use super::format;
-use super::pages::{Layout, UiError};
+use super::layout::{Layout, UiError};
 use super::services::{WindowLink, window_links};
-use crate::state::AppState;
 use crate::api::window_params;
 use crate::reports::{self, LoadReport, bytes, load::Series};
+use crate::state::AppState;
 
 fn pct(share: f64) -> String {
     format!("{:.1}%", share * 100.0)

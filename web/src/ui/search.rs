@@ -6,15 +6,15 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use store::{TraceQuery, TraceSummary};
 
 use super::format;
-use super::pages::{Layout, UiError};
+use super::layout::{HxRequest, Layout, UiError, vary_on_htmx};
 use super::services::WINDOWS;
-use crate::state::AppState;
 use crate::api::{millis_to_nanos, parse_number, parse_window};
+use crate::state::AppState;
 
 const DEFAULT_LIMIT: u32 = 50;
 
@@ -305,7 +305,7 @@ async fn rows(state: &AppState, params: &[(String, String)], f: &Filters) -> Res
 pub async fn traces(
     State(state): State<AppState>,
     Query(params): Query<Vec<(String, String)>>,
-    headers: HeaderMap,
+    HxRequest(partial): HxRequest,
 ) -> Result<Response, UiError> {
     let f = Filters::read(&params);
     let r = rows(&state, &params, &f).await?;
@@ -314,12 +314,9 @@ pub async fn traces(
     } else {
         StatusCode::OK
     };
-    // htmx asks for the rows only, except when restoring history (it then
-    // wants the whole page). htmx does not swap 4xx answers, so a partial
-    // carrying an error message is sent as 200; the full page keeps the 400.
-    let partial =
-        headers.contains_key("hx-request") && !headers.contains_key("hx-history-restore-request");
-    let mut response = if partial {
+    // htmx does not swap 4xx answers, so a partial carrying an error
+    // message is sent as 200; the full page keeps the 400.
+    let response = if partial {
         RowsPartial { r }.into_response()
     } else {
         let mut names: Vec<String> = state.store.service_names().await?;
@@ -356,10 +353,7 @@ pub async fn traces(
         };
         (status, page).into_response()
     };
-    response
-        .headers_mut()
-        .insert(header::VARY, HeaderValue::from_static("HX-Request"));
-    Ok(response)
+    Ok(vary_on_htmx(response))
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use super::format::{self, optional_duration, rate};
-use super::pages::{Layout, UiError};
+use super::layout::{Layout, UiError};
 use crate::state::AppState;
 
 /// The windows the page offers as links.

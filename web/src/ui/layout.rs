@@ -1,0 +1,136 @@
+//! What every page shares: the frame around it (`Layout`), the page shown
+//! when one cannot be (`UiError`), and how a handler tells an htmx request
+//! for a partial from a request for the whole page (`HxRequest`).
+
+use std::convert::Infallible;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::assets::URLS;
+
+/// What the base template needs besides the page itself.
+pub struct Layout {
+    pub title: String,
+    pub css: &'static str,
+    pub js: &'static str,
+    pub htmx: &'static str,
+    /// What the search box shows.
+    pub query: String,
+}
+
+impl Layout {
+    pub fn new(title: impl Into<String>, query: impl Into<String>) -> Layout {
+        Layout {
+            title: title.into(),
+            css: &URLS.css,
+            js: &URLS.js,
+            htmx: &URLS.htmx,
+            query: query.into(),
+        }
+    }
+}
+
+/// A page that could not be shown: 404 when nothing matches, 503 when the
+/// database fails (details go to the log, not the page).
+pub enum UiError {
+    NotFound { query: String, message: String },
+    Store(store::StoreError),
+}
+
+pub type UiResult<T> = Result<T, UiError>;
+
+impl From<store::StoreError> for UiError {
+    fn from(err: store::StoreError) -> UiError {
+        UiError::Store(err)
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    layout: Layout,
+    heading: String,
+    message: String,
+}
+
+impl IntoResponse for UiError {
+    fn into_response(self) -> Response {
+        let (status, query, heading, message) = match self {
+            UiError::NotFound { query, message } => {
+                (StatusCode::NOT_FOUND, query, "Not found", message)
+            }
+            UiError::Store(err) => {
+                tracing::error!(error = %err, "read failed");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    String::new(),
+                    "Database unavailable",
+                    "The database did not answer; try again.".to_owned(),
+                )
+            }
+        };
+        let page = ErrorPage {
+            layout: Layout::new(heading, query),
+            heading: heading.to_owned(),
+            message,
+        };
+        (status, page).into_response()
+    }
+}
+
+/// Whether htmx asked for a partial: an `HX-Request` that is not a history
+/// restore (htmx restoring a page it has no copy of wants all of it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HxRequest(pub bool);
+
+pub fn is_htmx(headers: &HeaderMap) -> bool {
+    headers.contains_key("hx-request") && !headers.contains_key("hx-history-restore-request")
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for HxRequest {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<HxRequest, Infallible> {
+        Ok(HxRequest(is_htmx(&parts.headers)))
+    }
+}
+
+/// Marks a response that is a partial for htmx and a whole page otherwise,
+/// so that no cache answers the one with the other.
+pub fn vary_on_htmx(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .append(header::VARY, HeaderValue::from_static("HX-Request"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn htmx_wants_a_partial_unless_it_restores_history() {
+        for (headers, partial) in [
+            (&[][..], false),
+            (&[("hx-request", "true")][..], true),
+            (
+                &[
+                    ("hx-request", "true"),
+                    ("hx-history-restore-request", "true"),
+                ][..],
+                false,
+            ),
+        ] {
+            let mut map = HeaderMap::new();
+            for (name, value) in headers {
+                map.insert(*name, HeaderValue::from_static(value));
+            }
+            assert_eq!(is_htmx(&map), partial, "{headers:?}");
+        }
+    }
+}
