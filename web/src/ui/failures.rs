@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use super::format;
 use super::layout::Layout;
 use super::services::{WindowLink, window_links};
+use super::sparkline::Sparkline;
 use crate::api::{self, ApiError};
 use crate::state::AppState;
 
@@ -25,7 +26,7 @@ struct GroupRow {
     first_seen: String,
     last_seen: String,
     examples: Vec<(String, String)>,
-    /// SVG polyline points of the trend, 120×20.
+    /// SVG polyline points of the trend.
     trend_points: String,
 }
 
@@ -38,7 +39,13 @@ struct FailuresPage {
     examined: usize,
     sampled: bool,
     groups: Vec<GroupRow>,
+    spark: Sparkline,
 }
+
+const SPARK: Sparkline = Sparkline {
+    width: 120.0,
+    height: 20.0,
+};
 
 pub async fn page(
     State(state): State<AppState>,
@@ -56,6 +63,7 @@ pub async fn page(
         examined: 0,
         sampled: false,
         groups: Vec::new(),
+        spark: SPARK,
     };
     let result = match api::window_of(&params) {
         Ok((start, end)) => api::failures_in(&state.store, start, end).await,
@@ -79,7 +87,7 @@ pub async fn page(
 fn row(group: crate::failures::FailureGroup) -> GroupRow {
     GroupRow {
         colour: format::colour(&group.service),
-        trend_points: trend_points(&group.trend),
+        trend_points: SPARK.counts(&group.trend),
         endpoints: group
             .entry_endpoints
             .iter()
@@ -97,39 +105,5 @@ fn row(group: crate::failures::FailureGroup) -> GroupRow {
         operation: group.operation,
         error: group.error,
         count: group.count,
-    }
-}
-
-/// The trend as polyline points in a 120×20 box, the highest count at the top.
-fn trend_points(trend: &[u64]) -> String {
-    let max = trend.iter().copied().max().unwrap_or(0).max(1) as f64;
-    let step = if trend.len() > 1 {
-        120.0 / (trend.len() - 1) as f64
-    } else {
-        0.0
-    };
-    trend
-        .iter()
-        .enumerate()
-        .map(|(i, n)| {
-            format!(
-                "{:.1},{:.1}",
-                i as f64 * step,
-                19.0 - 18.0 * (*n as f64) / max
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn trend_is_drawn_in_its_box() {
-        assert_eq!(trend_points(&[0, 2, 1]), "0.0,19.0 60.0,1.0 120.0,10.0");
-        assert_eq!(trend_points(&[0, 0]), "0.0,19.0 120.0,19.0");
-        assert_eq!(trend_points(&[]), "");
     }
 }

@@ -8,6 +8,7 @@
 //! - `waterfall`: a trace's spans as a tree of rows.
 //! - `pages`: the handlers and their templates.
 //! - `services`: the services page (`/`), RED figures and sparklines.
+//! - `sparkline`: a series as the points of an SVG polyline.
 //! - `search`: trace search (`/traces`), rows alone for htmx.
 //! - `reports`: the load and cost reports and the service map.
 //! - `metrics_explorer`: metrics, and one of them over time.
@@ -23,6 +24,7 @@ mod pages;
 mod reports;
 mod search;
 mod services;
+mod sparkline;
 mod waterfall;
 
 use axum::Router;

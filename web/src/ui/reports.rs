@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use super::format;
 use super::layout::{Layout, UiError};
 use super::services::{WindowLink, window_links};
+use super::sparkline::Sparkline;
 use crate::api::window_params;
 use crate::reports::{self, LoadReport, bytes, load::Series};
 use crate::state::AppState;
@@ -22,30 +23,11 @@ fn pct(share: f64) -> String {
 
 use format::{optional_duration as ms, rate};
 
-const SPARK_W: f64 = 72.0;
-const SPARK_H: f64 = 16.0;
-
-/// A polyline's points for `values` scaled to their maximum.
-fn polyline(values: &[f64]) -> String {
-    let max = values
-        .iter()
-        .copied()
-        .fold(0.0, f64::max)
-        .max(f64::MIN_POSITIVE);
-    let step = SPARK_W / (values.len().max(2) - 1) as f64;
-    values
-        .iter()
-        .enumerate()
-        .map(|(i, v)| {
-            format!(
-                "{:.1},{:.1}",
-                i as f64 * step,
-                SPARK_H - 1.0 - v / max * (SPARK_H - 2.0)
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
+/// The requests, error rate and p95 of each row, side by side.
+const SPARK: Sparkline = Sparkline {
+    width: 72.0,
+    height: 16.0,
+};
 
 /// One small chart: its polyline and what it says in words.
 pub struct Spark {
@@ -70,15 +52,15 @@ fn sparks(series: &Series) -> [Spark; 3] {
     let peak = |values: &[f64]| values.iter().copied().fold(0.0, f64::max);
     [
         Spark {
-            points: polyline(&requests),
+            points: SPARK.points(&requests),
             title: format!("requests per {per}, peak {}", peak(&requests)),
         },
         Spark {
-            points: polyline(&error_rate),
+            points: SPARK.points(&error_rate),
             title: format!("error rate per {per}, peak {}", pct(peak(&error_rate))),
         },
         Spark {
-            points: polyline(&p95),
+            points: SPARK.points(&p95),
             title: format!(
                 "p95 per {per}, peak {}",
                 format::duration(peak(&p95) as i64)
@@ -182,6 +164,7 @@ pub struct LoadPage {
     edges: Vec<EdgeView>,
     repeated: Vec<RepeatView>,
     threshold: u32,
+    spark: Sparkline,
 }
 
 fn params_query(since: &str, until: Option<&str>, service: &str) -> String {
@@ -271,6 +254,7 @@ pub async fn load(
         edges: vec![],
         repeated: vec![],
         threshold: reports::REPEATED_CALLS,
+        spark: SPARK,
     };
     let window = match window {
         Ok(window) => window,

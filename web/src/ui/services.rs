@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::format::{self, optional_duration, rate};
 use super::layout::{Layout, UiError};
+use super::sparkline::Sparkline;
 use crate::state::AppState;
 
 /// The windows the page offers as links.
@@ -19,8 +20,10 @@ pub const WINDOWS: [&str; 5] = ["15m", "1h", "6h", "24h", "7d"];
 /// Buckets of the sparkline, counted by `Store::services` in the same pass
 /// as the figures.
 const BUCKETS: usize = 12;
-const SPARK_WIDTH: f64 = 96.0;
-const SPARK_HEIGHT: f64 = 20.0;
+const SPARK: Sparkline = Sparkline {
+    width: 96.0,
+    height: 20.0,
+};
 
 pub struct WindowLink {
     pub label: &'static str,
@@ -53,8 +56,7 @@ pub struct ServicesPage {
     range: String,
     error: Option<String>,
     services: Vec<ServiceRow>,
-    spark_width: f64,
-    spark_height: f64,
+    spark: Sparkline,
 }
 
 /// The window links of a page: `prefix` is its path and parameter up to the
@@ -69,21 +71,6 @@ pub fn window_links(prefix: &str, active: Option<&str>, keep: &str) -> Vec<Windo
             active: active == Some(w),
         })
         .collect()
-}
-
-/// The polyline of one service's requests per bucket, scaled to its maximum.
-fn sparkline(counts: &[u64]) -> String {
-    let max = counts.iter().copied().max().unwrap_or(0).max(1) as f64;
-    let step = SPARK_WIDTH / (counts.len().max(2) - 1) as f64;
-    counts
-        .iter()
-        .enumerate()
-        .map(|(i, &c)| {
-            let y = SPARK_HEIGHT - 1.0 - (c as f64 / max) * (SPARK_HEIGHT - 2.0);
-            format!("{:.1},{:.1}", i as f64 * step, y)
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 pub async fn services(
@@ -101,8 +88,7 @@ pub async fn services(
             range: String::new(),
             error: Some(message),
             services: vec![],
-            spark_width: SPARK_WIDTH,
-            spark_height: SPARK_HEIGHT,
+            spark: SPARK,
         };
         Ok((StatusCode::BAD_REQUEST, page).into_response())
     };
@@ -137,7 +123,7 @@ pub async fn services(
                 p95: optional_duration(red.p95_ns),
                 p99: optional_duration(red.p99_ns),
                 requests: red.requests,
-                spark: sparkline(counts),
+                spark: SPARK.counts(counts),
                 spark_title: format!(
                     "requests per {}: {}",
                     format::duration(((end - start) / BUCKETS as i64).max(1)),
@@ -167,19 +153,7 @@ pub async fn services(
         range,
         error: None,
         services,
-        spark_width: SPARK_WIDTH,
-        spark_height: SPARK_HEIGHT,
+        spark: SPARK,
     }
     .into_response())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sparkline_scales_to_the_maximum() {
-        assert_eq!(sparkline(&[0, 2, 1]), "0.0,19.0 48.0,1.0 96.0,10.0");
-        assert_eq!(sparkline(&[0, 0]), "0.0,19.0 96.0,19.0");
-    }
 }
