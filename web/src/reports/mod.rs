@@ -314,4 +314,12 @@ mod tests {
         assert_eq!(percentile(&[7], 0.99), Some(7));
         assert_eq!(percentile::<i64>(&[], 0.5), None);
     }
+
+    #[test]
+    fn bytes_in_decimal_units() {
+        assert_eq!(
+            [0.0, 999.0, 1_500.0, 2_000_000.0].map(bytes),
+            ["0 B", "999 B", "1.5 KB", "2.0 MB"]
+        );
+    }
 }

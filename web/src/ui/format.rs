@@ -69,6 +69,28 @@ pub fn rate(per_second: f64) -> String {
     }
 }
 
+/// A share as a percentage: `34.8%`.
+pub fn percent(share: f64) -> String {
+    format!("{:.1}%", share * 100.0)
+}
+
+/// A window as the pages head it: `2023-11-14 22:13:20.000 – 2023-11-14 22:13:30.000 UTC`.
+pub fn time_range(start: i64, end: i64) -> String {
+    format!("{} – {} UTC", time(start), time(end))
+}
+
+/// A report's parameters as a query string (without `?`).
+pub fn report_query(since: &str, until: Option<&str>, service: &str) -> String {
+    let mut q = format!("since={}", path_segment(since));
+    if let Some(until) = until {
+        q.push_str(&format!("&until={}", path_segment(until)));
+    }
+    if !service.is_empty() {
+        q.push_str(&format!("&service={}", path_segment(service)));
+    }
+    q
+}
+
 /// A duration, or a dash where there is none (no requests).
 pub fn optional_duration(ns: Option<i64>) -> String {
     ns.map_or_else(|| "—".to_owned(), duration)
@@ -165,5 +187,10 @@ mod tests {
             ["0", "1.2e-5", "0.0125", "0.20", "3.26", "12.5", "340"]
         );
         assert_eq!(optional_duration(None), "—");
+        assert_eq!([0.0, 0.3481, 1.0].map(percent), ["0.0%", "34.8%", "100.0%"]);
+        assert_eq!(
+            time_range(0, 1_500_000_000),
+            "1970-01-01 00:00:00.000 – 1970-01-01 00:00:01.500 UTC"
+        );
     }
 }

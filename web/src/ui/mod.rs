@@ -1,27 +1,34 @@
-//! The web UI: server-rendered HTML (askama), htmx for the one lazy partial
-//! (span details), no build step. Every value from telemetry goes through
+//! The web UI: server-rendered HTML (askama), htmx for partial updates
+//! (search results, log lines and their live tail, span details, the rows
+//! a large trace left out), no build step. Every value from telemetry goes through
 //! askama's HTML escaping; nothing here uses `|safe`.
 //!
 //! - `assets`: the embedded static files and their cache-busting URLs.
-//! - `layout`: the frame of every page, the error page, the htmx check.
+//! - `cost_report`: the cost report (`/reports/cost`).
+//! - `failures`: failed requests grouped where they failed (`/failures`).
 //! - `format`: times, durations, values and colours as the pages show them.
-//! - `waterfall`: a trace's spans as a tree of rows.
-//! - `pages`: the handlers and their templates.
+//! - `layout`: the frame of every page, the error page, the htmx check.
+//! - `load_report`: the load report (`/reports/load`).
+//! - `logs`: the log search (`/logs`) and its live tail (`/logs/tail`).
+//! - `map`: the service map (`/map`), laid out by call depth.
+//! - `metrics_explorer`: metrics, and one of them over time.
+//! - `pages`: the search box's redirect, the request and trace views and
+//!   span details.
+//! - `search`: trace search (`/traces`), rows alone for htmx.
 //! - `services`: the services page (`/`), RED figures and sparklines.
 //! - `sparkline`: a series as the points of an SVG polyline.
-//! - `search`: trace search (`/traces`), rows alone for htmx.
-//! - `reports`: the load and cost reports and the service map.
-//! - `metrics_explorer`: metrics, and one of them over time.
-//! - `logs`: the log search (`/logs`) and its live tail (`/logs/tail`).
+//! - `waterfall`: a trace's spans as a tree of rows.
 
 mod assets;
+mod cost_report;
 mod failures;
 mod format;
 mod layout;
+mod load_report;
 mod logs;
+mod map;
 mod metrics_explorer;
 mod pages;
-mod reports;
 mod search;
 mod services;
 mod sparkline;
@@ -52,9 +59,9 @@ pub fn routes() -> Router<AppState> {
         .route("/logs", get(logs::page))
         .route("/logs/tail", get(logs::tail))
         .route("/failures", get(failures::page))
-        .route("/reports/load", get(reports::load))
-        .route("/reports/cost", get(reports::cost))
-        .route("/map", get(reports::map))
+        .route("/reports/load", get(load_report::page))
+        .route("/reports/cost", get(cost_report::page))
+        .route("/map", get(map::page))
         .route("/metrics-explorer", get(metrics_explorer::page))
         .route("/static/{name}", get(assets::serve))
         // Browsers ask for it whatever the page links.

@@ -1,0 +1,218 @@
+//! `/reports/cost`: the cost report of `crate::reports` as a page, with
+//! its CSV a click away.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use super::format::{self, percent as pct};
+use super::layout::{Layout, UiError};
+use super::services::{WindowLink, window_links};
+use crate::api::window_params;
+use crate::reports::{self, bytes};
+use crate::state::AppState;
+
+pub struct CostRowView {
+    pub service: String,
+    pub colour: usize,
+    pub endpoint: String,
+    pub spans: u64,
+    pub logs: u64,
+    pub points: u64,
+    pub received: String,
+    pub received_share: String,
+    pub share_width: String,
+    pub stored: String,
+    pub stored_share: String,
+    pub per_day: String,
+    pub monthly: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "report_cost.html")]
+pub struct CostPage {
+    layout: Layout,
+    windows: Vec<WindowLink>,
+    error: Option<String>,
+    range: String,
+    csv: Vec<(&'static str, String)>,
+    prices: Vec<(String, &'static str)>,
+    projection: String,
+    services: Vec<CostRowView>,
+    total: Option<CostRowView>,
+    endpoints: Vec<CostRowView>,
+    per_request: Vec<[String; 5]>,
+    sample: String,
+    keys: Vec<[String; 5]>,
+    sources: Vec<[String; 6]>,
+    metrics: Vec<[String; 5]>,
+}
+
+fn money(amount: f64) -> String {
+    if amount < 10.0 {
+        format!("{amount:.4}")
+    } else {
+        format!("{amount:.2}")
+    }
+}
+
+fn cost_row(c: &reports::cost::CostRow, max_share: f64) -> CostRowView {
+    CostRowView {
+        colour: format::colour(&c.service),
+        service: c.service.clone(),
+        endpoint: c.endpoint.clone().unwrap_or_default(),
+        spans: c.spans,
+        logs: c.logs,
+        points: c.metric_points,
+        received: bytes(c.wire_bytes as f64),
+        received_share: pct(c.wire_share),
+        share_width: format!(
+            "{:.1}",
+            c.wire_share / max_share.max(f64::MIN_POSITIVE) * 100.0
+        ),
+        stored: bytes(c.stored_bytes as f64),
+        stored_share: pct(c.stored_share),
+        per_day: bytes(c.wire_bytes_per_day),
+        monthly: money(c.monthly_cost),
+    }
+}
+
+pub async fn page(
+    State(state): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, UiError> {
+    let (since, window) = window_params(&params, "24h");
+    let until = params
+        .get("until")
+        .map(String::as_str)
+        .filter(|u| !u.is_empty());
+    let p = state.prices;
+    let mut page = CostPage {
+        layout: Layout::new("Cost report", ""),
+        windows: window_links("/reports/cost?since=", Some(&since), ""),
+        error: None,
+        range: String::new(),
+        csv: vec![],
+        prices: vec![
+            (money(p.per_gb), "per GB received"),
+            (money(p.per_million_spans), "per million spans"),
+            (money(p.per_million_logs), "per million log records"),
+            (
+                money(p.per_million_metric_points),
+                "per million metric points",
+            ),
+        ],
+        projection: String::new(),
+        services: vec![],
+        total: None,
+        endpoints: vec![],
+        per_request: vec![],
+        sample: String::new(),
+        keys: vec![],
+        sources: vec![],
+        metrics: vec![],
+    };
+    let window = match window {
+        Ok(window) => window,
+        Err(err) => {
+            page.error = Some(err);
+            return Ok((StatusCode::BAD_REQUEST, page).into_response());
+        }
+    };
+    let r = reports::cost(&state.store, window, state.prices, &mut |_| {}).await?;
+    let query = format::report_query(&since, until, "");
+    page.csv = reports::csv::COST_TABLES
+        .iter()
+        .map(|t| {
+            (
+                *t,
+                format!("/api/v1/reports/cost?{query}&format=csv&table={t}"),
+            )
+        })
+        .collect();
+    page.range = format::time_range(r.since_ns, r.until_ns);
+    page.projection = format!(
+        "{} received a day · {} spans, {} log records, {} metric points a day · a 30-day month: {} received, {}",
+        bytes(r.total.wire_bytes_per_day),
+        r.total.spans_per_day.round(),
+        r.total.logs_per_day.round(),
+        r.total.metric_points_per_day.round(),
+        bytes(r.total.monthly_gb * 1e9),
+        money(r.total.monthly_cost)
+    );
+    let max_service = r.services.iter().map(|c| c.wire_share).fold(0.0, f64::max);
+    page.services = r
+        .services
+        .iter()
+        .map(|c| cost_row(c, max_service))
+        .collect();
+    page.total = Some(cost_row(&r.total, 1.0));
+    let max_endpoint = r.endpoints.iter().map(|c| c.wire_share).fold(0.0, f64::max);
+    page.endpoints = r
+        .endpoints
+        .iter()
+        .map(|c| cost_row(c, max_endpoint))
+        .collect();
+    page.per_request = r
+        .per_request
+        .iter()
+        .map(|q| {
+            [
+                format!("{} {}", q.entry_service, q.entry_endpoint),
+                q.requests.to_string(),
+                format!("{:.1}", q.spans_per_request),
+                format!("{:.1}", q.logs_per_request),
+                bytes(q.wire_bytes_per_request),
+            ]
+        })
+        .collect();
+    page.sample = format!(
+        "measured on the spans of the newest traces ({} spans) and the newest {} log records, scaled to the window",
+        r.attribute_sample.spans, r.attribute_sample.logs
+    );
+    page.keys = r
+        .attribute_keys
+        .iter()
+        .map(|k| {
+            [
+                k.signal.clone(),
+                k.key.clone(),
+                k.occurrences.to_string(),
+                pct(k.share),
+                bytes(k.estimated_bytes as f64),
+            ]
+        })
+        .collect();
+    page.sources = r
+        .log_sources
+        .iter()
+        .map(|s| {
+            [
+                s.service.clone(),
+                s.severity.clone(),
+                s.scope.clone(),
+                s.records.to_string(),
+                bytes(s.wire_bytes as f64),
+                pct(s.share),
+            ]
+        })
+        .collect();
+    page.metrics = r
+        .metrics_by_series
+        .iter()
+        .map(|m| {
+            [
+                m.service.clone(),
+                m.name.clone(),
+                m.kind.clone(),
+                m.series.to_string(),
+                m.points.to_string(),
+            ]
+        })
+        .collect();
+    Ok(page.into_response())
+}

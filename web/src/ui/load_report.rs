@@ -1,0 +1,356 @@
+//! `/reports/load`: the load report of `crate::reports` as a page, with
+//! its CSV a click away.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use super::format::{self, optional_duration as ms, percent as pct, rate};
+use super::layout::{Layout, UiError};
+use super::services::{WindowLink, window_links};
+use super::sparkline::Sparkline;
+use crate::api::window_params;
+use crate::reports::{self, LoadReport, load::Series};
+use crate::state::AppState;
+
+/// The requests, error rate and p95 of each row, side by side.
+const SPARK: Sparkline = Sparkline {
+    width: 72.0,
+    height: 16.0,
+};
+
+/// One small chart: its polyline and what it says in words.
+pub struct Spark {
+    pub points: String,
+    pub title: String,
+}
+
+fn sparks(series: &Series) -> [Spark; 3] {
+    let per = format::duration(series.bucket_ns.max(1));
+    let requests: Vec<f64> = series.requests.iter().map(|&n| n as f64).collect();
+    let error_rate: Vec<f64> = series
+        .errors
+        .iter()
+        .zip(&series.requests)
+        .map(|(&e, &n)| if n == 0 { 0.0 } else { e as f64 / n as f64 })
+        .collect();
+    let p95: Vec<f64> = series
+        .p95_ns
+        .iter()
+        .map(|p| p.unwrap_or(0) as f64)
+        .collect();
+    let peak = |values: &[f64]| values.iter().copied().fold(0.0, f64::max);
+    [
+        Spark {
+            points: SPARK.points(&requests),
+            title: format!("requests per {per}, peak {}", peak(&requests)),
+        },
+        Spark {
+            points: SPARK.points(&error_rate),
+            title: format!("error rate per {per}, peak {}", pct(peak(&error_rate))),
+        },
+        Spark {
+            points: SPARK.points(&p95),
+            title: format!(
+                "p95 per {per}, peak {}",
+                format::duration(peak(&p95) as i64)
+            ),
+        },
+    ]
+}
+
+pub struct LoadRowView {
+    pub service: String,
+    pub colour: usize,
+    pub endpoint: String,
+    pub requests: u64,
+    pub rate: String,
+    pub error_rate: String,
+    pub failing: bool,
+    pub p50: String,
+    pub p95: String,
+    pub p99: String,
+    pub total: String,
+    pub self_time: String,
+    pub self_share: String,
+    /// Width in percent of the self-share bar.
+    pub share_width: String,
+    pub sparks: [Spark; 3],
+    pub href: String,
+}
+
+pub struct DownstreamView {
+    pub entry_service: String,
+    pub entry_colour: usize,
+    pub entry_endpoint: String,
+    pub service: String,
+    pub colour: usize,
+    pub requests: u64,
+    pub spans: u64,
+    pub calls: u64,
+    pub self_time: String,
+    pub errors: u64,
+    pub spans_per_request: String,
+    pub calls_per_request: String,
+    pub self_per_request: String,
+}
+
+pub struct PathView {
+    pub entry: String,
+    pub first: bool,
+    pub note: String,
+    pub service: String,
+    pub colour: usize,
+    pub operation: String,
+    pub p50: String,
+    pub p95: String,
+    pub mean: String,
+    pub mean_width: String,
+}
+
+pub struct EdgeView {
+    pub caller: String,
+    pub caller_colour: usize,
+    pub callee: String,
+    pub kind: String,
+    pub calls: u64,
+    pub rate: String,
+    pub error_rate: String,
+    pub failing: bool,
+    pub caller_p50: String,
+    pub caller_p95: String,
+    pub callee_p50: String,
+    pub callee_p95: String,
+    pub gap_p50: String,
+    pub gap_p95: String,
+}
+
+pub struct RepeatView {
+    pub service: String,
+    pub colour: usize,
+    pub operation: String,
+    pub child: String,
+    pub parents: u64,
+    pub max_calls: u64,
+    pub calls: u64,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "report_load.html")]
+pub struct LoadPage {
+    layout: Layout,
+    windows: Vec<WindowLink>,
+    error: Option<String>,
+    range: String,
+    since: String,
+    service: String,
+    services: Vec<String>,
+    csv: Vec<(&'static str, String)>,
+    totals: String,
+    service_rows: Vec<LoadRowView>,
+    endpoint_rows: Vec<LoadRowView>,
+    downstream: Vec<DownstreamView>,
+    paths: Vec<PathView>,
+    edges: Vec<EdgeView>,
+    repeated: Vec<RepeatView>,
+    threshold: u32,
+    spark: Sparkline,
+}
+
+fn load_rows(report: &LoadReport, endpoints: bool, since: &str) -> Vec<LoadRowView> {
+    let rows = if endpoints {
+        &report.endpoints
+    } else {
+        &report.services
+    };
+    let max_share = rows
+        .iter()
+        .map(|r| r.self_share)
+        .fold(0.0, f64::max)
+        .max(f64::MIN_POSITIVE);
+    rows.iter()
+        .map(|r| LoadRowView {
+            colour: format::colour(&r.service),
+            endpoint: r.endpoint.clone().unwrap_or_default(),
+            requests: r.requests,
+            rate: rate(r.rate_per_second),
+            error_rate: pct(r.error_rate),
+            failing: r.errors > 0,
+            p50: ms(r.p50_ns),
+            p95: ms(r.p95_ns),
+            p99: ms(r.p99_ns),
+            total: format::duration(r.total_ns),
+            self_time: format::duration(r.self_ns),
+            self_share: pct(r.self_share),
+            share_width: format!("{:.1}", r.self_share / max_share * 100.0),
+            sparks: sparks(&r.series),
+            href: format!(
+                "/reports/load?{}",
+                format::report_query(since, None, &r.service)
+            ),
+            service: r.service.clone(),
+        })
+        .collect()
+}
+
+pub async fn page(
+    State(state): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, UiError> {
+    let (since, window) = window_params(&params, "24h");
+    let until = params
+        .get("until")
+        .map(String::as_str)
+        .filter(|u| !u.is_empty());
+    let service = params
+        .get("service")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_default();
+    let keep = if service.is_empty() {
+        String::new()
+    } else {
+        format!("&service={}", format::path_segment(&service))
+    };
+    let mut page = LoadPage {
+        layout: Layout::new("Load report", ""),
+        windows: window_links("/reports/load?since=", Some(&since), &keep),
+        error: None,
+        range: String::new(),
+        since: since.clone(),
+        service: service.clone(),
+        services: state.store.service_names().await?,
+        csv: vec![],
+        totals: String::new(),
+        service_rows: vec![],
+        endpoint_rows: vec![],
+        downstream: vec![],
+        paths: vec![],
+        edges: vec![],
+        repeated: vec![],
+        threshold: reports::REPEATED_CALLS,
+        spark: SPARK,
+    };
+    let window = match window {
+        Ok(window) => window,
+        Err(err) => {
+            page.error = Some(err);
+            return Ok((StatusCode::BAD_REQUEST, page).into_response());
+        }
+    };
+    let filter = (!service.is_empty()).then_some(service.as_str());
+    let r = reports::load(&state.store, window, filter, &mut |_| {}).await?;
+    let query = format::report_query(&since, until, &service);
+    page.csv = reports::csv::LOAD_TABLES
+        .iter()
+        .map(|t| {
+            (
+                *t,
+                format!("/api/v1/reports/load?{query}&format=csv&table={t}"),
+            )
+        })
+        .collect();
+    page.range = format::time_range(r.since_ns, r.until_ns);
+    page.totals = format!(
+        "{} spans in {} traces · self time {} · percentiles are nearest-rank{}",
+        r.spans,
+        r.traces,
+        format::duration(r.self_ns),
+        if r.traces_without_root > 0 {
+            format!(
+                " · {} traces have no root in the window and count for no entry endpoint",
+                r.traces_without_root
+            )
+        } else {
+            String::new()
+        }
+    );
+    page.service_rows = load_rows(&r, false, &since);
+    page.endpoint_rows = load_rows(&r, true, &since);
+    page.downstream = r
+        .downstream
+        .iter()
+        .map(|d| DownstreamView {
+            entry_colour: format::colour(&d.entry_service),
+            entry_service: d.entry_service.clone(),
+            entry_endpoint: d.entry_endpoint.clone(),
+            colour: format::colour(&d.service),
+            service: d.service.clone(),
+            requests: d.entry_requests,
+            spans: d.spans,
+            calls: d.calls,
+            self_time: format::duration(d.self_ns),
+            errors: d.errors,
+            spans_per_request: format!("{:.2}", d.spans_per_request),
+            calls_per_request: format!("{:.2}", d.calls_per_request),
+            self_per_request: format::duration(d.self_ns_per_request as i64),
+        })
+        .collect();
+    let mut last_entry = String::new();
+    page.paths = r
+        .time_breakdown
+        .iter()
+        .map(|p| {
+            let entry = format!("{} {}", p.entry_service, p.entry_endpoint);
+            let first = entry != last_entry;
+            last_entry.clone_from(&entry);
+            PathView {
+                note: if p.sampled < p.traces {
+                    format!("{} traces, {} walked (sampled)", p.traces, p.sampled)
+                } else {
+                    format!("{} traces, all walked", p.traces)
+                },
+                entry,
+                first,
+                colour: format::colour(&p.service),
+                service: p.service.clone(),
+                operation: p.operation.clone(),
+                p50: pct(p.share_p50),
+                p95: pct(p.share_p95),
+                mean: pct(p.share_mean),
+                mean_width: format!("{:.1}", p.share_mean * 100.0),
+            }
+        })
+        .collect();
+    page.edges = r
+        .edges
+        .iter()
+        .map(|e| EdgeView {
+            caller_colour: format::colour(&e.caller),
+            caller: e.caller.clone(),
+            callee: e.callee.clone(),
+            kind: e.kind.clone(),
+            calls: e.calls,
+            rate: rate(e.rate_per_second),
+            error_rate: pct(e.error_rate),
+            failing: e.errors > 0,
+            caller_p50: ms(e.caller_p50_ns),
+            caller_p95: ms(e.caller_p95_ns),
+            callee_p50: ms(e.callee_p50_ns),
+            callee_p95: ms(e.callee_p95_ns),
+            gap_p50: ms(e.gap_p50_ns),
+            gap_p95: ms(e.gap_p95_ns),
+        })
+        .collect();
+    page.repeated = r
+        .repeated_calls
+        .iter()
+        .map(|c| RepeatView {
+            colour: format::colour(&c.service),
+            service: c.service.clone(),
+            operation: c.operation.clone(),
+            child: if c.child_service == c.service {
+                c.child_operation.clone()
+            } else {
+                format!("{} › {}", c.child_service, c.child_operation)
+            },
+            parents: c.parents,
+            max_calls: c.max_calls,
+            calls: c.calls,
+        })
+        .collect();
+    Ok(page.into_response())
+}
