@@ -152,56 +152,12 @@ async fn services(
     }))
 }
 
-/// How many failed traces the failures view examines at most: the newest ones.
-pub(crate) const FAILED_TRACES_EXAMINED: u32 = 1000;
-
-#[derive(Serialize)]
-pub(crate) struct FailuresResponse {
-    pub start_time_unix_nano: i64,
-    pub end_time_unix_nano: i64,
-    /// Failed traces looked at; when it reaches the limit, older ones in the
-    /// window were not (`sampled` is true).
-    pub traces_examined: usize,
-    pub sampled: bool,
-    pub groups: Vec<crate::failures::FailureGroup>,
-}
-
-/// Failed traces of the window grouped by their origin, biggest group first.
-pub(crate) async fn failures_in(
-    store: &store::Reader,
-    start: i64,
-    end: i64,
-) -> ApiResult<FailuresResponse> {
-    let traces = store
-        .traces(&TraceQuery {
-            failed: Some(true),
-            start: Some(start),
-            end: Some(end),
-            limit: FAILED_TRACES_EXAMINED,
-            ..TraceQuery::default()
-        })
-        .await?;
-    let trace_ids: Vec<String> = traces.iter().map(|t| t.trace_id.clone()).collect();
-    // Placed from narrow rows; whole spans are read for the origins alone.
-    let nodes = store.span_nodes(&trace_ids).await?;
-    let origins = store
-        .spans_by_id(&crate::failures::first_origins(&nodes))
-        .await?;
-    Ok(FailuresResponse {
-        start_time_unix_nano: start,
-        end_time_unix_nano: end,
-        traces_examined: traces.len(),
-        sampled: traces.len() == FAILED_TRACES_EXAMINED as usize,
-        groups: crate::failures::group(&traces, &origins, start, end, 24),
-    })
-}
-
 async fn failures(
     State(state): State<AppState>,
     Query(params): Query<HashMap<String, String>>,
-) -> ApiResult<Json<FailuresResponse>> {
+) -> ApiResult<Json<crate::failures::Failures>> {
     let (start, end) = window_of(&params)?;
-    Ok(Json(failures_in(&state.store, start, end).await?))
+    Ok(Json(crate::failures::read(&state.store, start, end).await?))
 }
 
 /// A report's window: `since` (a duration back, or a time; default 24h)

@@ -1,14 +1,57 @@
 //! Failed requests grouped by where they failed: one group per (origin
 //! service, origin operation, exception type or status message). A failure
 //! that propagated through five services counts once, at its origin; a trace
-//! with several origins counts at its earliest. Pure: the caller loads traces.
+//! with several origins counts at its earliest. Pure but for `read`, which
+//! loads a window's failed traces and groups them.
 
 use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
-use store::{SpanView, TraceSummary};
+use store::{SpanView, TraceQuery, TraceSummary};
 
 use crate::error_origin::{self, Placed};
+
+/// How many failed traces are examined at most: the newest ones.
+pub const FAILED_TRACES_EXAMINED: u32 = 1000;
+
+/// Slices of the window in a group's `trend`.
+const TREND_SLICES: usize = 24;
+
+/// The failures of a window, as the API answers and the page shows them.
+#[derive(Debug, Serialize)]
+pub struct Failures {
+    pub start_time_unix_nano: i64,
+    pub end_time_unix_nano: i64,
+    /// Failed traces looked at; when it reaches the limit, older ones in the
+    /// window were not (`sampled` is true).
+    pub traces_examined: usize,
+    pub sampled: bool,
+    pub groups: Vec<FailureGroup>,
+}
+
+/// Failed traces of `start..end` grouped by their origin, biggest group first.
+pub async fn read(store: &store::Reader, start: i64, end: i64) -> store::Result<Failures> {
+    let traces = store
+        .traces(&TraceQuery {
+            failed: Some(true),
+            start: Some(start),
+            end: Some(end),
+            limit: FAILED_TRACES_EXAMINED,
+            ..TraceQuery::default()
+        })
+        .await?;
+    let trace_ids: Vec<String> = traces.iter().map(|t| t.trace_id.clone()).collect();
+    // Placed from narrow rows; whole spans are read for the origins alone.
+    let nodes = store.span_nodes(&trace_ids).await?;
+    let origins = store.spans_by_id(&first_origins(&nodes)).await?;
+    Ok(Failures {
+        start_time_unix_nano: start,
+        end_time_unix_nano: end,
+        traces_examined: traces.len(),
+        sampled: traces.len() == FAILED_TRACES_EXAMINED as usize,
+        groups: group(&traces, &origins, start, end, TREND_SLICES),
+    })
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FailureGroup {

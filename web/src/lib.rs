@@ -6,7 +6,7 @@
 //!   one error type.
 //! - `critical_path`: the spans a trace's duration waited for; pure.
 //! - `error_origin`: where a trace's failure started; pure.
-//! - `failures`: failed traces grouped by their origin; pure.
+//! - `failures`: failed traces grouped by their origin; pure but for `read`.
 //! - `metrics_chart`: one metric over time for the metrics explorer; pure.
 //! - `reports`: the load and cost reports, shared with `loupe report`; pure
 //!   but for `collect`.

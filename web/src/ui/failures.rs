@@ -66,7 +66,9 @@ pub async fn page(
         spark: SPARK,
     };
     let result = match api::window_of(&params) {
-        Ok((start, end)) => api::failures_in(&state.store, start, end).await,
+        Ok((start, end)) => crate::failures::read(&state.store, start, end)
+            .await
+            .map_err(ApiError::from),
         Err(err) => Err(err),
     };
     match result {
