@@ -8,6 +8,8 @@
 //! - `error_origin`: where a trace's failure started; pure.
 //! - `failures`: failed traces grouped by their origin; pure but for `read`.
 //! - `metrics_chart`: one metric over time for the metrics explorer; pure.
+//! - `params`: query parameters: the time-window model of every page and
+//!   endpoint.
 //! - `reports`: the load and cost reports, shared with `loupe report`; pure
 //!   but for `collect`.
 //! - `state`: `AppState`, what every handler is given.
@@ -19,6 +21,7 @@ pub mod critical_path;
 pub mod error_origin;
 pub mod failures;
 pub mod metrics_chart;
+pub mod params;
 pub mod reports;
 mod state;
 #[cfg(test)]

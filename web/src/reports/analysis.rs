@@ -19,8 +19,20 @@ use foldhash::HashMap;
 use store::model::{SpanId, TraceId};
 use store::{ReportSpan, SpanLogs};
 
-use super::{Names, PATH_SAMPLE, REPEATED_CALLS, SERIES_BUCKETS, Window};
+use super::names::Names;
 use crate::critical_path::{self, Node};
+use crate::params::Window;
+
+/// The time slices each row's series is drawn in.
+pub const SERIES_BUCKETS: usize = 48;
+
+/// A span calls the same child operation at least this many times before
+/// the pattern is flagged as repeated calls (N+1).
+pub const REPEATED_CALLS: u32 = 5;
+
+/// At most this many traces per entry endpoint are walked for where the
+/// time goes; more are sampled (and the report says how many).
+pub const PATH_SAMPLE: usize = 1000;
 
 const SERVER: i32 = 2;
 const CLIENT: i32 = 3;

@@ -4,7 +4,8 @@
 
 use serde::Serialize;
 
-use super::{CostReport, LoadReport};
+use super::cost::CostReport;
+use super::load::LoadReport;
 
 /// The tables of each report, by the name `table=` / `--table` takes.
 pub const LOAD_TABLES: &[&str] = &[

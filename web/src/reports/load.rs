@@ -5,8 +5,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
-use super::analysis::{Analysis, EndpointAgg};
-use super::{REPEATED_CALLS, SERIES_BUCKETS, percentile};
+use store::percentile;
+
+use super::analysis::{Analysis, EndpointAgg, REPEATED_CALLS, SERIES_BUCKETS};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LoadReport {
