@@ -915,14 +915,14 @@ async fn reports_on(database_url: Option<String>) {
     for (page, link, active) in [
         (
             "/reports/load?service=payments",
-            "/reports/load?since=7d&amp;service=payments",
+            "/reports/load?window=7d&amp;service=payments",
             "24h",
         ),
-        ("/reports/cost?since=6h", "/reports/cost?since=7d", "6h"),
-        ("/map", "/map?since=7d", "1h"),
+        ("/reports/cost?since=6h", "/reports/cost?window=7d", "6h"),
+        ("/map", "/map?window=7d", "1h"),
         (
             "/metrics-explorer?metric=pool.connections&since=15m",
-            "/metrics-explorer?since=7d&amp;metric=pool.connections",
+            "/metrics-explorer?window=7d&amp;metric=pool.connections",
             "15m",
         ),
         ("/failures", "/failures?window=7d", "1h"),

@@ -538,7 +538,11 @@ async fn api_errors_and_health() {
             "no trace 0123456789abcdef0123456789abcdef",
         ),
         ("/api/v1/logs?limit=many", 400, "limit must be a number"),
-        ("/api/v1/logs?trace_id=12", 400, "trace id must be"),
+        (
+            "/api/v1/logs?trace_id=12",
+            400,
+            "trace_id must be 32 hex characters",
+        ),
         (
             "/api/v1/logs?severity_min=high",
             400,

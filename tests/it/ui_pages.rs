@@ -88,9 +88,9 @@ async fn services_page_lists_services_with_red_figures() {
         ">250 ms<",
         ">2<",
         "<polyline points=\"0.0,1.0 8.7,19.0",
-        &format!("href=\"/traces?service=checkout&amp;start={start}&amp;end={end}\">traces<"),
+        &format!("href=\"/traces?service=checkout&amp;from={start}&amp;to={end}\">traces<"),
         &format!(
-            "href=\"/traces?service=checkout&amp;status=error&amp;start={start}&amp;end={end}\">failures<"
+            "href=\"/traces?service=checkout&amp;status=error&amp;from={start}&amp;to={end}\">failures<"
         ),
     ] {
         assert!(checkout.contains(needle), "{needle}: {checkout}");
@@ -231,7 +231,7 @@ async fn trace_search_pages_back_with_an_older_link() {
     assert_eq!(rows(&html).len(), 1);
     assert!(rows(&html)[0].contains(&trace_hex(73)));
     let end = T0 + SECOND;
-    let older = format!("/traces?end={end}&limit=1");
+    let older = format!("/traces?to={end}&limit=1");
     assert!(
         html.contains(&format!("<a href=\"{}\"", older.replace('&', "&amp;"))),
         "{html}"
@@ -260,7 +260,10 @@ async fn bad_parameters_are_a_400_page_with_the_message() {
         ("/traces?bogus=1", "unknown parameter"),
         ("/?window=1w", "window must look like"),
         ("/?start=5&end=5", "start must be before end"),
-        ("/?end=abc", "end must be a number"),
+        (
+            "/?end=abc",
+            "end must be a time (Unix nanoseconds or RFC 3339)",
+        ),
     ] {
         let (status, html) = get(&server, path).await;
         assert_eq!(status, 400, "{path}: {html}");
@@ -316,7 +319,7 @@ async fn telemetry_and_parameters_are_escaped() {
     let (status, html) = get(&server, "/traces?status=%3Cimg%3E").await;
     assert_eq!(status, 400);
     assert!(
-        html.contains("got “&lt;img&gt;”") && !html.contains("<img"),
+        html.contains("got &quot;&lt;img&gt;&quot;") && !html.contains("<img"),
         "{html}"
     );
     server.stop().await;

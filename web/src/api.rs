@@ -1,15 +1,23 @@
-use std::collections::HashMap;
+//! The JSON API (`/api/v1/…`) and the health endpoints (`/healthz`,
+//! `/readyz`, `/metrics`). Every API handler reads its query string
+//! through `Query`, into a struct of `params`; `ApiError` is the one way an
+//! answer fails.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
-use store::{LogQuery, LogView, RequestLog, SpanView, TraceQuery, TraceSummary};
+use store::{LogView, RequestLog, SpanView, TraceSummary};
 
 use crate::error_origin::{self, ErrorOrigin};
-use crate::reports::{self, Window};
+use crate::params::{
+    ChartQuery, CostQuery, Format, FromQuery, LAST_DAY, LAST_HOUR, LoadQuery, LogsQuery, NoParams,
+    Pairs, ParamError, PointsQuery, TimeParams, TracesQuery, Unknown, Windowed, now_ns,
+};
+use crate::reports;
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -62,6 +70,25 @@ impl IntoResponse for ApiError {
 
 pub(crate) type ApiResult<T> = Result<T, ApiError>;
 
+impl From<ParamError> for ApiError {
+    fn from(err: ParamError) -> ApiError {
+        ApiError::BadRequest(err.to_string())
+    }
+}
+
+/// The query string read into `T` (see `params`). Anything wrong with it,
+/// an unknown parameter too, is a 400 whose message names the parameter.
+pub struct Query<T>(pub T);
+
+impl<S: Send + Sync, T: FromQuery> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> ApiResult<Query<T>> {
+        let pairs = Pairs::parse(parts.uri.query().unwrap_or_default());
+        Ok(Query(pairs.read(Unknown::Refuse)?))
+    }
+}
+
 async fn healthz() -> &'static str {
     "ok\n"
 }
@@ -88,7 +115,10 @@ async fn self_metrics(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-async fn stats(State(state): State<AppState>) -> ApiResult<Json<store::Stats>> {
+async fn stats(
+    State(state): State<AppState>,
+    Query(NoParams {}): Query<NoParams>,
+) -> ApiResult<Json<store::Stats>> {
     Ok(Json(state.store.stats().await?))
 }
 
@@ -105,6 +135,7 @@ struct TraceResponse {
 async fn trace(
     State(state): State<AppState>,
     Path(trace_id): Path<String>,
+    Query(NoParams {}): Query<NoParams>,
 ) -> ApiResult<Json<TraceResponse>> {
     let id = parse_trace_id(&trace_id)?;
     let trace = state
@@ -138,70 +169,46 @@ struct ServicesResponse {
     services: Vec<store::ServiceRed>,
 }
 
-/// RED figures per service over `window` (`15m`, `1h`, `6h`, `24h`, `7d`, …;
-/// default `1h`) ending now, or over `start`..`end` in nanoseconds.
+/// RED figures per service over the window (default: the last hour).
 async fn services(
     State(state): State<AppState>,
-    Query(params): Query<HashMap<String, String>>,
+    Query(time): Query<TimeParams>,
 ) -> ApiResult<Json<ServicesResponse>> {
-    let (start, end) = window_of(&params)?;
+    let window = time.check()?.window(LAST_HOUR, now_ns())?;
     Ok(Json(ServicesResponse {
-        start_time_unix_nano: start,
-        end_time_unix_nano: end,
-        services: state.store.services(start, end, TREND_BUCKETS).await?,
+        start_time_unix_nano: window.start,
+        end_time_unix_nano: window.end,
+        services: state
+            .store
+            .services(window.start, window.end, TREND_BUCKETS)
+            .await?,
     }))
 }
 
+/// Failed traces of the window (default: the last hour) grouped by origin.
 async fn failures(
     State(state): State<AppState>,
-    Query(params): Query<HashMap<String, String>>,
+    Query(time): Query<TimeParams>,
 ) -> ApiResult<Json<crate::failures::Failures>> {
-    let (start, end) = window_of(&params)?;
-    Ok(Json(crate::failures::read(&state.store, start, end).await?))
-}
-
-/// A report's window: `since` (a duration back, or a time; default 24h)
-/// to `until` (a time; default now).
-pub(crate) fn report_window(params: &HashMap<String, String>) -> ApiResult<Window> {
-    window_params(params, "24h").1.map_err(ApiError::BadRequest)
-}
-
-/// `since` as given (`default` when absent or empty), for the links of a
-/// page, and the window it names with `until`.
-pub(crate) fn window_params(
-    params: &HashMap<String, String>,
-    default: &str,
-) -> (String, Result<Window, String>) {
-    let since = params
-        .get("since")
-        .map(|s| s.trim())
-        .filter(|s| !s.is_empty())
-        .unwrap_or(default)
-        .to_owned();
-    let window = Window::parse(
-        Some(&since),
-        params.get("until").map(String::as_str),
-        reports::now_ns(),
-    );
-    (since, window)
-}
-
-fn non_empty<'a>(params: &'a HashMap<String, String>, key: &str) -> Option<&'a str> {
-    params.get(key).map(|v| v.trim()).filter(|v| !v.is_empty())
+    let window = time.check()?.window(LAST_HOUR, now_ns())?;
+    Ok(Json(
+        crate::failures::read(&state.store, window.start, window.end).await?,
+    ))
 }
 
 /// JSON by default; `format=csv` gives one table (`table=`, default `endpoints`).
 fn report_response<R: Serialize>(
     report: &R,
-    params: &HashMap<String, String>,
+    format: Option<Format>,
+    table: Option<&str>,
     name: &str,
     tables: &[&str],
     table_of: fn(&R, &str) -> Option<String>,
 ) -> ApiResult<Response> {
-    match non_empty(params, "format").unwrap_or("json") {
-        "json" => Ok(Json(report).into_response()),
-        "csv" => {
-            let table = non_empty(params, "table").unwrap_or("endpoints");
+    match format.unwrap_or(Format::Json) {
+        Format::Json => Ok(Json(report).into_response()),
+        Format::Csv => {
+            let table = table.unwrap_or("endpoints");
             let csv = table_of(report, table).ok_or_else(|| {
                 ApiError::BadRequest(format!(
                     "table must be one of {}, got {table:?}",
@@ -220,22 +227,18 @@ fn report_response<R: Serialize>(
             )
                 .into_response())
         }
-        other => Err(ApiError::BadRequest(format!(
-            "format must be json or csv, got {other:?}"
-        ))),
     }
 }
 
-/// One metric over `since`..`until` in 60 slices, optionally one line per
-/// value of `group_by` (a point attribute, or `service`).
+/// One metric over the window (default: the last hour) in 60 slices,
+/// optionally one line per value of `group_by` (a point attribute, or
+/// `service`).
 async fn metric_chart(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    Query(params): Query<HashMap<String, String>>,
+    Query(Windowed { time, query }): Query<Windowed<ChartQuery>>,
 ) -> ApiResult<Json<crate::metrics_chart::Chart>> {
-    let window = window_params(&params, "1h")
-        .1
-        .map_err(ApiError::BadRequest)?;
+    let window = time.check()?.window(LAST_HOUR, now_ns())?;
     let points = state
         .store
         .metric_points_between(
@@ -247,118 +250,60 @@ async fn metric_chart(
         .await?;
     Ok(Json(crate::metrics_chart::chart(
         &points,
-        non_empty(&params, "group_by"),
+        query.group_by.as_deref(),
         window.start,
         window.end,
         crate::metrics_chart::SLICES,
     )))
 }
 
+/// The load report over the window (default: the last day).
 async fn load_report(
     State(state): State<AppState>,
-    Query(params): Query<HashMap<String, String>>,
+    Query(Windowed { time, query }): Query<Windowed<LoadQuery>>,
 ) -> ApiResult<Response> {
-    let window = report_window(&params)?;
-    let report = reports::load(
-        &state.store,
-        window,
-        non_empty(&params, "service"),
-        &mut |_| {},
-    )
-    .await?;
+    let window = time.check()?.window(LAST_DAY, now_ns())?;
+    let report = reports::load(&state.store, window, query.service.as_deref(), &mut |_| {}).await?;
     report_response(
         &report,
-        &params,
+        query.format,
+        query.table.as_deref(),
         "load",
         reports::csv::LOAD_TABLES,
         reports::csv::load_table,
     )
 }
 
+/// The cost report over the window (default: the last day).
 async fn cost_report(
     State(state): State<AppState>,
-    Query(params): Query<HashMap<String, String>>,
+    Query(Windowed { time, query }): Query<Windowed<CostQuery>>,
 ) -> ApiResult<Response> {
-    let window = report_window(&params)?;
+    let window = time.check()?.window(LAST_DAY, now_ns())?;
     let report = reports::cost(&state.store, window, state.prices, &mut |_| {}).await?;
     report_response(
         &report,
-        &params,
+        query.format,
+        query.table.as_deref(),
         "cost",
         reports::csv::COST_TABLES,
         reports::csv::cost_table,
     )
 }
 
-/// `start`..`end` in nanoseconds, or `window` (default `1h`) ending at `end` or now.
-pub(crate) fn window_of(params: &HashMap<String, String>) -> ApiResult<(i64, i64)> {
-    let param = |key: &str| params.get(key).map(|v| v.trim()).filter(|v| !v.is_empty());
-    let end = param("end")
-        .map(|v| parse_number(v, "end"))
-        .transpose()?
-        .unwrap_or_else(reports::now_ns);
-    let start = match param("start") {
-        Some(start) => parse_number(start, "start")?,
-        None => end.saturating_sub(parse_window(param("window").unwrap_or("1h"))?),
-    };
-    if start >= end {
-        return Err(ApiError::BadRequest("start must be before end".into()));
-    }
-    Ok((start, end))
-}
-
-/// `90s`, `15m`, `1h`, `7d` as nanoseconds.
-pub(crate) fn parse_window(text: &str) -> ApiResult<i64> {
-    reports::parse_duration(text).ok_or_else(|| {
-        ApiError::BadRequest(format!("window must look like 15m, 1h or 7d, got {text:?}"))
-    })
-}
-
+/// Trace search over the window (default: all time), newest first or
+/// longest first.
 async fn traces(
     State(state): State<AppState>,
-    Query(params): Query<Vec<(String, String)>>,
+    Query(Windowed { time, query }): Query<Windowed<TracesQuery>>,
 ) -> ApiResult<Json<Vec<TraceSummary>>> {
-    let mut query = TraceQuery {
-        limit: 20,
-        ..TraceQuery::default()
-    };
-    for (key, value) in &params {
-        let value = value.trim();
-        if value.is_empty() {
-            continue;
-        }
-        match key.as_str() {
-            "service" => query.service = Some(value.to_owned()),
-            "operation" => query.operation = Some(value.to_owned()),
-            "status" => {
-                query.failed = Some(match value {
-                    "error" => true,
-                    "ok" => false,
-                    other => {
-                        return Err(ApiError::BadRequest(format!(
-                            "status must be error or ok, got {other:?}"
-                        )));
-                    }
-                })
-            }
-            "sort" => query.longest_first = longest_first(value)?,
-            "offset" => query.offset = parse_number(value, "offset")?,
-            "min_duration_ms" => query.min_duration_ns = Some(millis_to_nanos(value, key)?),
-            "max_duration_ms" => query.max_duration_ns = Some(millis_to_nanos(value, key)?),
-            "attr" => query
-                .attributes
-                .push(store::AttributeFilter::parse(value).ok_or_else(|| {
-                    ApiError::BadRequest(format!(
-                        "attr must be key=value, key!=value or key>n (>=, <, <= too), got {value:?}"
-                    ))
-                })?),
-            "start" => query.start = Some(parse_number(value, "start")?),
-            "end" => query.end = Some(parse_number(value, "end")?),
-            "limit" => query.limit = parse_number::<u32>(value, "limit")?.clamp(1, 1000),
-            other => return Err(ApiError::BadRequest(format!("unknown parameter {other:?}"))),
-        }
-    }
-    Ok(Json(state.store.traces(&query).await?))
+    let bounds = time.check()?.bounds(now_ns());
+    Ok(Json(
+        state
+            .store
+            .traces(&query.store_query(bounds, 20, 1000)?)
+            .await?,
+    ))
 }
 
 #[derive(Serialize)]
@@ -374,6 +319,7 @@ struct RequestResponse {
 async fn request(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    Query(NoParams {}): Query<NoParams>,
 ) -> ApiResult<Json<RequestResponse>> {
     let view = state.store.request(&id).await?.ok_or_else(|| {
         ApiError::NotFound(format!("no trace, span or request with id {:?}", id.trim()))
@@ -389,70 +335,28 @@ async fn request(
     }))
 }
 
-pub(crate) fn millis_to_nanos(text: &str, what: &str) -> ApiResult<i64> {
-    let millis: f64 = parse_number(text, what)?;
-    if !millis.is_finite() || millis < 0.0 {
-        return Err(ApiError::BadRequest(format!(
-            "{what} must be a non-negative number, got {text:?}"
-        )));
-    }
-    Ok((millis * 1e6).min(i64::MAX as f64) as i64)
-}
-
+/// Log search over the window (default: all time), newest first.
 async fn logs(
     State(state): State<AppState>,
-    Query(pairs): Query<Vec<(String, String)>>,
+    Query(Windowed { time, query }): Query<Windowed<LogsQuery>>,
 ) -> ApiResult<Json<Vec<LogView>>> {
-    let attributes = pairs
-        .iter()
-        .filter(|(key, value)| key == "attr" && !value.trim().is_empty())
-        .map(|(_, value)| {
-            store::AttributeFilter::parse(value).ok_or_else(|| {
-                ApiError::BadRequest(format!(
-                    "attr must be key=value, key!=value or key>n (>=, <, <= too), got {value:?}"
-                ))
-            })
-        })
-        .collect::<ApiResult<Vec<_>>>()?;
-    let params: HashMap<String, String> = pairs.into_iter().collect();
-    let param = |key: &str| params.get(key).map(|v| v.trim()).filter(|v| !v.is_empty());
-    let query = LogQuery {
-        attributes,
-        service: param("service").map(str::to_owned),
-        text: param("q").map(str::to_owned),
-        trace_id: param("trace_id").map(parse_trace_id).transpose()?,
-        request_id: param("request_id").map(str::to_owned),
-        severity_min: param("severity_min")
-            .map(|v| parse_number(v, "severity_min"))
-            .transpose()?,
-        start: param("start")
-            .map(|v| parse_number(v, "start"))
-            .transpose()?,
-        end: param("end").map(|v| parse_number(v, "end")).transpose()?,
-        limit: param("limit")
-            .map(|v| parse_number(v, "limit"))
-            .transpose()?
-            .unwrap_or(100)
-            .clamp(1, 1000),
-    };
-    Ok(Json(state.store.logs(&query).await?))
+    let bounds = time.check()?.bounds(now_ns());
+    Ok(Json(state.store.logs(&query.store_query(bounds)).await?))
 }
 
-async fn metrics(State(state): State<AppState>) -> ApiResult<Json<Vec<store::MetricInfo>>> {
+async fn metrics(
+    State(state): State<AppState>,
+    Query(NoParams {}): Query<NoParams>,
+) -> ApiResult<Json<Vec<store::MetricInfo>>> {
     Ok(Json(state.store.metrics().await?))
 }
 
 async fn metric_points(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    Query(params): Query<HashMap<String, String>>,
+    Query(query): Query<PointsQuery>,
 ) -> ApiResult<Json<Vec<store::MetricPointView>>> {
-    let limit = params
-        .get("limit")
-        .map(|v| parse_number(v, "limit"))
-        .transpose()?
-        .unwrap_or(100)
-        .clamp(1, 10_000);
+    let limit = query.limit.map_or(100, |n| n.0.clamp(1, 10_000));
     Ok(Json(state.store.metric_points(&name, limit).await?))
 }
 
@@ -465,40 +369,4 @@ fn parse_trace_id(text: &str) -> ApiResult<[u8; 16]> {
         ))
     })?;
     Ok(id)
-}
-
-/// Trace search's `sort`: `duration` is longest first, `start` newest first.
-pub(crate) fn longest_first(sort: &str) -> ApiResult<bool> {
-    match sort {
-        "start" => Ok(false),
-        "duration" => Ok(true),
-        other => Err(ApiError::BadRequest(format!(
-            "sort must be start or duration, got {other:?}"
-        ))),
-    }
-}
-
-pub(crate) fn parse_number<T: std::str::FromStr>(text: &str, what: &str) -> ApiResult<T> {
-    text.parse()
-        .map_err(|_| ApiError::BadRequest(format!("{what} must be a number, got {text:?}")))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn windows() {
-        for (text, expected) in [
-            ("15m", Some(900_000_000_000)),
-            ("1h", Some(3_600_000_000_000)),
-            ("7d", Some(604_800_000_000_000)),
-            ("90s", Some(90_000_000_000)),
-        ] {
-            assert_eq!(parse_window(text).ok(), expected, "{text}");
-        }
-        for bad in ["", "h", "1", "1w", "-1h", "0m", "99999999999999d"] {
-            assert!(parse_window(bad).is_err(), "{bad}");
-        }
-    }
 }

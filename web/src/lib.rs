@@ -8,8 +8,8 @@
 //! - `error_origin`: where a trace's failure started; pure.
 //! - `failures`: failed traces grouped by their origin; pure but for `read`.
 //! - `metrics_chart`: one metric over time for the metrics explorer; pure.
-//! - `params`: query parameters: the time-window model of every page and
-//!   endpoint.
+//! - `params`: the query parameters of every page and endpoint, and the
+//!   one time-window model they share.
 //! - `reports`: the load and cost reports, shared with `loupe report`; pure
 //!   but for `collect`.
 //! - `state`: `AppState`, what every handler is given.

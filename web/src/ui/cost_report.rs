@@ -1,18 +1,16 @@
 //! `/reports/cost`: the cost report of `crate::reports` as a page, with
 //! its CSV a click away.
 
-use std::collections::HashMap;
-
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use super::format::{self, percent as pct};
 use super::layout::{Layout, UiError};
-use super::services::{WindowLink, window_links};
-use crate::api::window_params;
+use super::window_picker::{self, WindowLink};
+use crate::params::{LAST_DAY, Pairs, TimeParams, Unknown, now_ns};
 use crate::reports::{self, bytes};
 use crate::state::AppState;
 
@@ -81,19 +79,17 @@ fn cost_row(c: &reports::cost::CostRow, max_share: f64) -> CostRowView {
     }
 }
 
-pub async fn page(
-    State(state): State<AppState>,
-    Query(params): Query<HashMap<String, String>>,
-) -> Result<Response, UiError> {
-    let (since, window) = window_params(&params, "24h");
-    let until = params
-        .get("until")
-        .map(String::as_str)
-        .filter(|u| !u.is_empty());
+pub async fn page(State(state): State<AppState>, pairs: Pairs) -> Result<Response, UiError> {
+    let time = pairs.time().text().or_default(LAST_DAY);
+    // Unknown parameters are ignored: a page opened from an old link or a
+    // bookmark still shows.
+    let window = pairs
+        .read::<TimeParams>(Unknown::Ignore)
+        .and_then(|time| time.check()?.window(LAST_DAY, now_ns()));
     let p = state.prices;
     let mut page = CostPage {
         layout: Layout::new("Cost report", ""),
-        windows: window_links("/reports/cost?since=", Some(&since), ""),
+        windows: window_picker::links("/reports/cost", time.picked(), ""),
         error: None,
         range: String::new(),
         csv: vec![],
@@ -119,12 +115,12 @@ pub async fn page(
     let window = match window {
         Ok(window) => window,
         Err(err) => {
-            page.error = Some(err);
+            page.error = Some(err.to_string());
             return Ok((StatusCode::BAD_REQUEST, page).into_response());
         }
     };
     let r = reports::cost(&state.store, window, state.prices, &mut |_| {}).await?;
-    let query = format::report_query(&since, until, "");
+    let query = format::query(time.pairs());
     page.csv = reports::csv::COST_TABLES
         .iter()
         .map(|t| {

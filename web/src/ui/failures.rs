@@ -1,19 +1,17 @@
 //! `/failures`: failed requests grouped where they failed, so that one bug
 //! that broke a thousand requests through five services is one row.
 
-use std::collections::HashMap;
-
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use super::format;
-use super::layout::Layout;
-use super::services::{WindowLink, window_links};
+use super::layout::{Layout, UiError};
 use super::sparkline::Sparkline;
-use crate::api::{self, ApiError};
+use super::window_picker::{self, WindowLink};
+use crate::params::{LAST_HOUR, Pairs, TimeParams, Unknown, now_ns};
 use crate::state::AppState;
 
 struct GroupRow {
@@ -47,43 +45,34 @@ const SPARK: Sparkline = Sparkline {
     height: 20.0,
 };
 
-pub async fn page(
-    State(state): State<AppState>,
-    Query(params): Query<HashMap<String, String>>,
-) -> Response {
-    let window = params
-        .get("window")
-        .cloned()
-        .unwrap_or_else(|| "1h".to_owned());
-    let windows = window_links("/failures?window=", Some(&window), "");
+pub async fn page(State(state): State<AppState>, pairs: Pairs) -> Result<Response, UiError> {
+    let time = pairs.time().text().or_default(LAST_HOUR);
     let mut page = FailuresPage {
         layout: Layout::new("Failures", ""),
-        windows,
+        windows: window_picker::links("/failures", time.picked(), ""),
         error: None,
         examined: 0,
         sampled: false,
         groups: Vec::new(),
         spark: SPARK,
     };
-    let result = match api::window_of(&params) {
-        Ok((start, end)) => crate::failures::read(&state.store, start, end)
-            .await
-            .map_err(ApiError::from),
-        Err(err) => Err(err),
+    // Unknown parameters are ignored: a page opened from an old link or a
+    // bookmark still shows.
+    let window = pairs
+        .read::<TimeParams>(Unknown::Ignore)
+        .and_then(|time| time.check()?.window(LAST_HOUR, now_ns()));
+    let window = match window {
+        Ok(window) => window,
+        Err(err) => {
+            page.error = Some(err.to_string());
+            return Ok((StatusCode::BAD_REQUEST, page).into_response());
+        }
     };
-    match result {
-        Ok(failures) => {
-            page.examined = failures.traces_examined;
-            page.sampled = failures.sampled;
-            page.groups = failures.groups.into_iter().map(row).collect();
-            page.into_response()
-        }
-        Err(ApiError::BadRequest(message)) => {
-            page.error = Some(message);
-            (StatusCode::BAD_REQUEST, page).into_response()
-        }
-        Err(err) => err.into_response(),
-    }
+    let failures = crate::failures::read(&state.store, window.start, window.end).await?;
+    page.examined = failures.traces_examined;
+    page.sampled = failures.sampled;
+    page.groups = failures.groups.into_iter().map(row).collect();
+    Ok(page.into_response())
 }
 
 fn row(group: crate::failures::FailureGroup) -> GroupRow {

@@ -79,16 +79,15 @@ pub fn time_range(start: i64, end: i64) -> String {
     format!("{} – {} UTC", time(start), time(end))
 }
 
-/// A report's parameters as a query string (without `?`).
-pub fn report_query(since: &str, until: Option<&str>, service: &str) -> String {
-    let mut q = format!("since={}", path_segment(since));
-    if let Some(until) = until {
-        q.push_str(&format!("&until={}", path_segment(until)));
-    }
-    if !service.is_empty() {
-        q.push_str(&format!("&service={}", path_segment(service)));
-    }
-    q
+/// Pairs as a query string (without `?`), values encoded, empty ones left
+/// out (the pages read them as absent anyway).
+pub fn query<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    pairs
+        .into_iter()
+        .filter(|(_, value)| !value.is_empty())
+        .map(|(name, value)| format!("{name}={}", path_segment(value)))
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// A duration, or a dash where there is none (no requests).
@@ -182,6 +181,10 @@ mod tests {
         assert_eq!(duration(250_000_000), "250 ms");
         assert_eq!(duration(1_200_000_000), "1.20 s");
         assert_eq!(path_segment("a b/ü"), "a%20b%2F%C3%BC");
+        assert_eq!(
+            query([("window", "1h"), ("service", ""), ("attr", "k=v&w")]),
+            "window=1h&attr=k%3Dv%26w"
+        );
         assert_eq!(
             [0.0, 1.0 / 86_400.0, 0.0125, 0.2, 3.256, 12.5, 340.2].map(rate),
             ["0", "1.2e-5", "0.0125", "0.20", "3.26", "12.5", "340"]

@@ -1,21 +1,30 @@
 //! `/reports/load`: the load report of `crate::reports` as a page, with
 //! its CSV a click away.
 
-use std::collections::HashMap;
-
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use super::format::{self, optional_duration as ms, percent as pct, rate};
 use super::layout::{Layout, UiError};
-use super::services::{WindowLink, window_links};
 use super::sparkline::Sparkline;
-use crate::api::window_params;
+use super::window_picker::{self, WindowLink};
+use crate::params::{LAST_DAY, LoadPageQuery, Pairs, TimeText, Unknown, Windowed, now_ns};
 use crate::reports::{self, LoadReport, load::Series};
 use crate::state::AppState;
+
+/// The load report over `time`, of what touches `service` (all, when empty).
+pub fn href(time: &TimeText, service: &str) -> String {
+    format!("/reports/load?{}", query(time, service))
+}
+
+fn query(time: &TimeText, service: &str) -> String {
+    let mut pairs = time.pairs();
+    pairs.push(("service", service));
+    format::query(pairs)
+}
 
 /// The requests, error rate and p95 of each row, side by side.
 const SPARK: Sparkline = Sparkline {
@@ -84,6 +93,8 @@ pub struct LoadRowView {
 }
 
 pub struct DownstreamView {
+    /// The report of what touches `service`.
+    pub href: String,
     pub entry_service: String,
     pub entry_colour: usize,
     pub entry_endpoint: String,
@@ -146,7 +157,9 @@ pub struct LoadPage {
     windows: Vec<WindowLink>,
     error: Option<String>,
     range: String,
-    since: String,
+    /// The window, as hidden fields of the service form.
+    window_fields: Vec<(&'static str, String)>,
+    map_href: String,
     service: String,
     services: Vec<String>,
     csv: Vec<(&'static str, String)>,
@@ -161,7 +174,7 @@ pub struct LoadPage {
     spark: Sparkline,
 }
 
-fn load_rows(report: &LoadReport, endpoints: bool, since: &str) -> Vec<LoadRowView> {
+fn load_rows(report: &LoadReport, endpoints: bool, time: &TimeText) -> Vec<LoadRowView> {
     let rows = if endpoints {
         &report.endpoints
     } else {
@@ -188,39 +201,30 @@ fn load_rows(report: &LoadReport, endpoints: bool, since: &str) -> Vec<LoadRowVi
             self_share: pct(r.self_share),
             share_width: format!("{:.1}", r.self_share / max_share * 100.0),
             sparks: sparks(&r.series),
-            href: format!(
-                "/reports/load?{}",
-                format::report_query(since, None, &r.service)
-            ),
+            href: href(time, &r.service),
             service: r.service.clone(),
         })
         .collect()
 }
 
-pub async fn page(
-    State(state): State<AppState>,
-    Query(params): Query<HashMap<String, String>>,
-) -> Result<Response, UiError> {
-    let (since, window) = window_params(&params, "24h");
-    let until = params
-        .get("until")
-        .map(String::as_str)
-        .filter(|u| !u.is_empty());
-    let service = params
-        .get("service")
-        .map(|s| s.trim().to_owned())
-        .unwrap_or_default();
-    let keep = if service.is_empty() {
-        String::new()
-    } else {
-        format!("&service={}", format::path_segment(&service))
-    };
+pub async fn page(State(state): State<AppState>, pairs: Pairs) -> Result<Response, UiError> {
+    let time = pairs.time().text().or_default(LAST_DAY);
+    let service = pairs.get("service").unwrap_or_default().to_owned();
     let mut page = LoadPage {
         layout: Layout::new("Load report", ""),
-        windows: window_links("/reports/load?since=", Some(&since), &keep),
+        windows: window_picker::links(
+            "/reports/load",
+            time.picked(),
+            &format::query([("service", service.as_str())]),
+        ),
         error: None,
         range: String::new(),
-        since: since.clone(),
+        window_fields: time
+            .pairs()
+            .into_iter()
+            .map(|(name, text)| (name, text.to_owned()))
+            .collect(),
+        map_href: format!("/map?{}", format::query(time.pairs())),
         service: service.clone(),
         services: state.store.service_names().await?,
         csv: vec![],
@@ -234,16 +238,21 @@ pub async fn page(
         threshold: reports::REPEATED_CALLS,
         spark: SPARK,
     };
+    // Unknown parameters are ignored: a page opened from an old link or a
+    // bookmark still shows.
+    let window = pairs
+        .read::<Windowed<LoadPageQuery>>(Unknown::Ignore)
+        .and_then(|read| read.time.check()?.window(LAST_DAY, now_ns()));
     let window = match window {
         Ok(window) => window,
         Err(err) => {
-            page.error = Some(err);
+            page.error = Some(err.to_string());
             return Ok((StatusCode::BAD_REQUEST, page).into_response());
         }
     };
     let filter = (!service.is_empty()).then_some(service.as_str());
     let r = reports::load(&state.store, window, filter, &mut |_| {}).await?;
-    let query = format::report_query(&since, until, &service);
+    let query = query(&time, &service);
     page.csv = reports::csv::LOAD_TABLES
         .iter()
         .map(|t| {
@@ -268,12 +277,13 @@ pub async fn page(
             String::new()
         }
     );
-    page.service_rows = load_rows(&r, false, &since);
-    page.endpoint_rows = load_rows(&r, true, &since);
+    page.service_rows = load_rows(&r, false, &time);
+    page.endpoint_rows = load_rows(&r, true, &time);
     page.downstream = r
         .downstream
         .iter()
         .map(|d| DownstreamView {
+            href: href(&time, &d.service),
             entry_colour: format::colour(&d.entry_service),
             entry_service: d.entry_service.clone(),
             entry_endpoint: d.entry_endpoint.clone(),

@@ -5,14 +5,15 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use super::format::{self, optional_duration as ms, percent as pct, rate};
 use super::layout::{Layout, UiError};
-use super::services::{WindowLink, window_links};
-use crate::api::window_params;
+use super::load_report;
+use super::window_picker::{self, WindowLink};
+use crate::params::{LAST_HOUR, Pairs, TimeParams, Unknown, now_ns};
 use crate::reports;
 use crate::state::AppState;
 
@@ -130,14 +131,16 @@ pub fn layout(services: &[String], calls: &[(String, String)]) -> BTreeMap<Strin
         .collect()
 }
 
-pub async fn page(
-    State(state): State<AppState>,
-    Query(params): Query<HashMap<String, String>>,
-) -> Result<Response, UiError> {
-    let (since, window) = window_params(&params, "1h");
+pub async fn page(State(state): State<AppState>, pairs: Pairs) -> Result<Response, UiError> {
+    let time = pairs.time().text().or_default(LAST_HOUR);
+    // Unknown parameters are ignored: a page opened from an old link or a
+    // bookmark still shows.
+    let window = pairs
+        .read::<TimeParams>(Unknown::Ignore)
+        .and_then(|time| time.check()?.window(LAST_HOUR, now_ns()));
     let mut page = MapPage {
         layout: Layout::new("Service map", ""),
-        windows: window_links("/map?since=", Some(&since), ""),
+        windows: window_picker::links("/map", time.picked(), ""),
         error: None,
         range: String::new(),
         width: 0.0,
@@ -148,7 +151,7 @@ pub async fn page(
     let window = match window {
         Ok(window) => window,
         Err(err) => {
-            page.error = Some(err);
+            page.error = Some(err.to_string());
             return Ok((StatusCode::BAD_REQUEST, page).into_response());
         }
     };
@@ -190,12 +193,7 @@ pub async fn page(
         .filter(|e| e.kind == "database")
         .map(|e| e.callee.as_str())
         .collect();
-    let query = |service: &str| {
-        format!(
-            "/reports/load?{}",
-            format::report_query(&since, None, service)
-        )
-    };
+    let query = |service: &str| load_report::href(&time, service);
     for name in places.keys() {
         let (x, y) = at(name);
         let (requests, failing) = match red.get(name.as_str()) {

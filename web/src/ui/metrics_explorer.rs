@@ -2,19 +2,17 @@
 //! and one metric over time as an SVG chart (lines, a heatmap for
 //! histograms, exemplars linking to their traces).
 
-use std::collections::HashMap;
-
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use super::format;
 use super::layout::{Layout, UiError};
-use super::services::{WindowLink, window_links};
-use crate::api::window_params;
+use super::window_picker::{self, WindowLink};
 use crate::metrics_chart::{self, Chart, MAX_POINTS, SLICES};
+use crate::params::{ExplorerQuery, LAST_HOUR, Pairs, Unknown, Windowed, now_ns};
 use crate::state::AppState;
 
 const W: f64 = 880.0;
@@ -80,7 +78,8 @@ pub struct ExplorerPage {
     error: Option<String>,
     metrics: Vec<MetricRow>,
     metric: String,
-    since: String,
+    /// The window, as hidden fields of the group-by form.
+    window_fields: Vec<(&'static str, String)>,
     chart: Option<ChartView>,
     w: f64,
     h: f64,
@@ -268,22 +267,20 @@ fn view(chart: &Chart, metric: &str, query: &str, group_by: Option<&str>) -> Cha
     }
 }
 
-pub async fn page(
-    State(state): State<AppState>,
-    Query(params): Query<HashMap<String, String>>,
-) -> Result<Response, UiError> {
-    let (since, window) = window_params(&params, "1h");
-    let metric = params
-        .get("metric")
-        .map(|m| m.trim().to_owned())
-        .unwrap_or_default();
-    let group_by = params.get("group_by").filter(|g| !g.is_empty()).cloned();
-    let group_by = group_by.as_deref();
-    let keep = if metric.is_empty() {
-        String::new()
-    } else {
-        format!("&metric={}", format::path_segment(&metric))
+pub async fn page(State(state): State<AppState>, pairs: Pairs) -> Result<Response, UiError> {
+    let time = pairs.time().text().or_default(LAST_HOUR);
+    // Unknown parameters are ignored: a page opened from an old link or a
+    // bookmark still shows.
+    let read = pairs.read::<Windowed<ExplorerQuery>>(Unknown::Ignore);
+    // The metric and grouping as given, also when the window is wrong.
+    let given = |name| pairs.get(name).map(str::to_owned);
+    let (metric, group_by) = match &read {
+        Ok(read) => (read.query.metric.clone(), read.query.group_by.clone()),
+        Err(_) => (given("metric"), given("group_by")),
     };
+    let metric = metric.unwrap_or_default();
+    let group_by = group_by.as_deref();
+    let window_query = format::query(time.pairs());
     let metrics = state
         .store
         .metrics()
@@ -291,9 +288,8 @@ pub async fn page(
         .into_iter()
         .map(|m| MetricRow {
             href: format!(
-                "/metrics-explorer?since={}&metric={}",
-                format::path_segment(&since),
-                format::path_segment(&m.name)
+                "/metrics-explorer?{window_query}&{}",
+                format::query([("metric", m.name.as_str())])
             ),
             current: m.name == metric,
             kind: m.kind.as_str().to_owned(),
@@ -305,21 +301,29 @@ pub async fn page(
         .collect();
     let mut page = ExplorerPage {
         layout: Layout::new("Metrics", ""),
-        windows: window_links("/metrics-explorer?since=", Some(&since), &keep),
+        windows: window_picker::links(
+            "/metrics-explorer",
+            time.picked(),
+            &format::query([("metric", metric.as_str())]),
+        ),
         error: None,
         metrics,
         metric: metric.clone(),
-        since: since.clone(),
+        window_fields: time
+            .pairs()
+            .into_iter()
+            .map(|(name, text)| (name, text.to_owned()))
+            .collect(),
         chart: None,
         w: W,
         h: H,
         left: LEFT,
         plot_bottom: H - BOTTOM,
     };
-    let window = match window {
+    let window = match read.and_then(|read| read.time.check()?.window(LAST_HOUR, now_ns())) {
         Ok(window) => window,
         Err(err) => {
-            page.error = Some(err);
+            page.error = Some(err.to_string());
             return Ok((StatusCode::BAD_REQUEST, page).into_response());
         }
     };
@@ -329,11 +333,9 @@ pub async fn page(
             .metric_points_between(&metric, window.start, window.end, MAX_POINTS)
             .await?;
         let chart = metrics_chart::chart(&points, group_by, window.start, window.end, SLICES);
-        let mut query = format!("since={}", format::path_segment(&since));
-        if let Some(g) = group_by {
-            query.push_str(&format!("&group_by={}", format::path_segment(g)));
-        }
-        page.chart = Some(view(&chart, &metric, &query, group_by));
+        let mut pairs = time.pairs();
+        pairs.extend(group_by.map(|g| ("group_by", g)));
+        page.chart = Some(view(&chart, &metric, &format::query(pairs), group_by));
     }
     Ok(page.into_response())
 }

@@ -18,6 +18,7 @@
 //! - `services`: the services page (`/`), RED figures and sparklines.
 //! - `sparkline`: a series as the points of an SVG polyline.
 //! - `waterfall`: a trace's spans as a tree of rows.
+//! - `window_picker`: the links to the windows a page offers.
 
 mod assets;
 mod cost_report;
@@ -33,6 +34,7 @@ mod search;
 mod services;
 mod sparkline;
 mod waterfall;
+mod window_picker;
 
 use axum::Router;
 use axum::http::{HeaderValue, header};

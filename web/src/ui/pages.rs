@@ -1,11 +1,9 @@
 //! The handlers and the templates they fill. Templates get strings ready to
 //! print; the logic stays here.
 
-use std::collections::HashMap;
-
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use store::{Match, SpanView};
@@ -14,17 +12,19 @@ use super::format;
 use super::layout::{HxRequest, Layout, UiError, UiResult, vary_on_htmx};
 use super::waterfall::{self, Item, LogRow, SpanRow};
 use crate::error_origin::{self, ErrorOrigin};
+use crate::params::{Pairs, RowsQuery, SearchQuery, TraceViewQuery, Unknown};
 use crate::state::AppState;
 
 // ---------------------------------------------------------------- search
 
-pub async fn search(Query(params): Query<HashMap<String, String>>) -> Redirect {
-    match params
-        .get("id")
-        .map(|id| id.trim())
-        .filter(|id| !id.is_empty())
-    {
-        Some(id) => Redirect::to(&format!("/requests/{}", format::path_segment(id))),
+// The pages below ignore parameters they do not take: they are opened from
+// links and bookmarks, and one naming a parameter they no longer read
+// still shows.
+
+pub async fn search(pairs: Pairs) -> Redirect {
+    let query = pairs.read::<SearchQuery>(Unknown::Ignore);
+    match query.ok().and_then(|query| query.id) {
+        Some(id) => Redirect::to(&format!("/requests/{}", format::path_segment(&id))),
         None => Redirect::to("/"),
     }
 }
@@ -216,12 +216,6 @@ const ROW_BUDGET: usize = 500;
 /// Records listed under the waterfall; the logs page pages through the rest.
 const LOG_BUDGET: usize = 1_000;
 
-#[derive(serde::Deserialize)]
-pub struct TraceParams {
-    /// A span to keep shown (with its ancestors) however large the trace.
-    span: Option<String>,
-}
-
 /// The rows of a waterfall and which of them to keep shown: the origin of
 /// its failure and the spans in `focus`.
 fn waterfall_rows(
@@ -264,11 +258,16 @@ async fn load_trace(state: &AppState, trace_id: &str) -> UiResult<store::TraceVi
 pub async fn trace(
     State(state): State<AppState>,
     Path(trace_id): Path<String>,
-    Query(params): Query<TraceParams>,
+    pairs: Pairs,
 ) -> UiResult<TracePage> {
+    // A span to keep shown (with its ancestors) however large the trace.
+    let span = pairs
+        .read::<TraceViewQuery>(Unknown::Ignore)
+        .ok()
+        .and_then(|q| q.span);
     let trace = load_trace(&state, &trace_id).await?;
     let origin = error_origin::find(&trace.spans);
-    let focus: Vec<&str> = params.span.as_deref().map(str::trim).into_iter().collect();
+    let focus: Vec<&str> = span.as_deref().into_iter().collect();
     let (rows, focus) = waterfall_rows(&trace, origin.as_ref(), &focus);
     let depths: Vec<usize> = rows.iter().map(|r| r.depth).collect();
     let shown = waterfall::window(&depths, &focus, ROW_BUDGET);
@@ -308,25 +307,31 @@ pub struct WaterfallRows {
     items: Vec<Item>,
 }
 
-#[derive(serde::Deserialize)]
-pub struct RunParams {
-    from: String,
-    to: String,
-}
-
 /// A run of waterfall rows a large trace left out (`from` … `to`, span ids
 /// of its first and last row), for the placeholder that stood for it; if
 /// the run is large itself, its own top levels and placeholders again.
 pub async fn waterfall_run(
     State(state): State<AppState>,
     Path(trace_id): Path<String>,
-    Query(run): Query<RunParams>,
+    pairs: Pairs,
 ) -> UiResult<Response> {
+    let run = pairs.read::<RowsQuery>(Unknown::Ignore);
+    let Ok(RowsQuery {
+        from: Some(run_first),
+        to: Some(run_last),
+    }) = run
+    else {
+        return Ok((
+            StatusCode::BAD_REQUEST,
+            "from and to must be the span ids of the run's first and last row",
+        )
+            .into_response());
+    };
     let trace = load_trace(&state, &trace_id).await?;
     let origin = error_origin::find(&trace.spans);
     let (rows, _) = waterfall_rows(&trace, origin.as_ref(), &[]);
-    let first = rows.iter().position(|r| r.span_id == run.from);
-    let last = first.and_then(|f| Some(f + rows[f..].iter().position(|r| r.span_id == run.to)?));
+    let first = rows.iter().position(|r| r.span_id == run_first);
+    let last = first.and_then(|f| Some(f + rows[f..].iter().position(|r| r.span_id == run_last)?));
     let (Some(first), Some(last)) = (first, last) else {
         // More spans arrived since the page was made and moved the rows.
         return Ok((

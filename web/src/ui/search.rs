@@ -5,58 +5,64 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use store::{TraceQuery, TraceSummary};
 
 use super::format;
 use super::layout::{HxRequest, Layout, UiError, vary_on_htmx};
-use super::services::WINDOWS;
-use crate::api::{millis_to_nanos, parse_number, parse_window};
+use super::window_picker::WINDOWS;
+use crate::params::{Pairs, ParamError, TimeText, TracesQuery, Unknown, Windowed, now_ns};
 use crate::state::AppState;
 
 const DEFAULT_LIMIT: u32 = 50;
+const MAX_LIMIT: u32 = 500;
 
-/// The filters as typed, to refill the form and rebuild links.
+/// The filters as typed, under the parameters' current names: to refill
+/// the form and to build the links to other pages of results.
 #[derive(Default, Clone)]
 struct Filters {
     service: String,
     operation: String,
     status: String,
-    min_ms: String,
-    max_ms: String,
+    min_duration_ms: String,
+    max_duration_ms: String,
     attrs: Vec<String>,
-    window: String,
-    start: String,
-    end: String,
+    time: TimeText,
     sort: String,
     offset: String,
     limit: String,
 }
 
 impl Filters {
-    fn read(params: &[(String, String)]) -> Filters {
-        let mut f = Filters::default();
-        for (key, value) in params {
-            let value = value.trim().to_owned();
-            match key.as_str() {
-                "service" => f.service = value,
-                "operation" => f.operation = value,
-                "status" => f.status = value,
-                "min_ms" => f.min_ms = value,
-                "max_ms" => f.max_ms = value,
-                "attr" if !value.is_empty() => f.attrs.push(value),
-                "window" => f.window = value,
-                "start" => f.start = value,
-                "end" => f.end = value,
-                "sort" => f.sort = value,
-                "offset" => f.offset = value,
-                "limit" => f.limit = value,
-                _ => {}
-            }
+    fn read(pairs: &Pairs) -> Filters {
+        let get = |name| pairs.get(name).unwrap_or_default().to_owned();
+        // The form said `min_ms` and `max_ms` before it used the API's names.
+        let either = |name, old| {
+            pairs
+                .get(name)
+                .or(pairs.get(old))
+                .unwrap_or_default()
+                .to_owned()
+        };
+        Filters {
+            service: get("service"),
+            operation: get("operation"),
+            // `any` is the form's word for no condition.
+            status: pairs
+                .get("status")
+                .filter(|status| *status != "any")
+                .unwrap_or_default()
+                .to_owned(),
+            min_duration_ms: either("min_duration_ms", "min_ms"),
+            max_duration_ms: either("max_duration_ms", "max_ms"),
+            attrs: pairs.all("attr").map(str::to_owned).collect(),
+            time: pairs.time().text(),
+            sort: get("sort"),
+            offset: get("offset"),
+            limit: get("limit"),
         }
-        f
     }
 
     /// The query string of these filters (without `?`), empty fields left out.
@@ -65,88 +71,27 @@ impl Filters {
             ("service", &self.service),
             ("operation", &self.operation),
             ("status", &self.status),
-            ("min_ms", &self.min_ms),
-            ("max_ms", &self.max_ms),
+            ("min_duration_ms", &self.min_duration_ms),
+            ("max_duration_ms", &self.max_duration_ms),
         ];
         pairs.extend(self.attrs.iter().map(|a| ("attr", a.as_str())));
+        pairs.extend(self.time.pairs());
         pairs.extend([
-            ("window", self.window.as_str()),
-            ("start", &self.start),
-            ("end", &self.end),
-            ("sort", &self.sort),
+            ("sort", self.sort.as_str()),
             ("offset", &self.offset),
             ("limit", &self.limit),
         ]);
-        pairs
-            .into_iter()
-            .filter(|(_, v)| !v.is_empty() && *v != "any")
-            .map(|(k, v)| format!("{k}={}", format::path_segment(v)))
-            .collect::<Vec<_>>()
-            .join("&")
+        format::query(pairs)
     }
 }
 
-/// The store query of the parameters; the message of the first bad one.
-fn parse(params: &[(String, String)]) -> Result<TraceQuery, String> {
-    let e = |err: crate::api::ApiError| err.to_string();
-    let mut query = TraceQuery {
-        limit: DEFAULT_LIMIT,
-        ..TraceQuery::default()
-    };
-    let mut window = None;
-    for (key, value) in params {
-        let value = value.trim();
-        if value.is_empty() {
-            continue;
-        }
-        match key.as_str() {
-            "service" => query.service = Some(value.to_owned()),
-            "operation" => query.operation = Some(value.to_owned()),
-            "status" => {
-                query.failed = match value {
-                    "any" => None,
-                    "error" => Some(true),
-                    "ok" => Some(false),
-                    other => return Err(format!("status must be any, error or ok, got “{other}”")),
-                }
-            }
-            "min_ms" => query.min_duration_ns = Some(millis_to_nanos(value, "min_ms").map_err(e)?),
-            "max_ms" => query.max_duration_ns = Some(millis_to_nanos(value, "max_ms").map_err(e)?),
-            "attr" => query
-                .attributes
-                .push(store::AttributeFilter::parse(value).ok_or_else(|| {
-                    format!(
-                        "attr must be key=value, key!=value or key>n (>=, <, <= too), got “{value}”"
-                    )
-                })?),
-            "window" => window = Some(parse_window(value).map_err(e)?),
-            "start" => query.start = Some(parse_number(value, "start").map_err(e)?),
-            "end" => query.end = Some(parse_number(value, "end").map_err(e)?),
-            "sort" => query.longest_first = crate::api::longest_first(value).map_err(e)?,
-            "offset" => query.offset = parse_number(value, "offset").map_err(e)?,
-            "limit" => {
-                query.limit = parse_number::<u32>(value, "limit")
-                    .map_err(e)?
-                    .clamp(1, 500)
-            }
-            other => return Err(format!("unknown parameter “{other}”")),
-        }
-    }
-    // A window bounds the start relative to now; an explicit start wins.
-    if let (None, Some(window)) = (query.start, window) {
-        query.start = Some(crate::reports::now_ns().saturating_sub(window));
-    }
-    if let (Some(start), Some(end)) = (query.start, query.end)
-        && start >= end
-    {
-        return Err("start must be before end".to_owned());
-    }
-    if let (Some(min), Some(max)) = (query.min_duration_ns, query.max_duration_ns)
-        && min > max
-    {
-        return Err("min duration must not exceed max duration".to_owned());
-    }
-    Ok(query)
+/// The store query of the parameters.
+fn parse(pairs: &Pairs) -> Result<TraceQuery, ParamError> {
+    // This page has always refused parameters it does not take: a misspelt
+    // filter would otherwise list every trace as if it matched.
+    let Windowed { time, query } = pairs.read::<Windowed<TracesQuery>>(Unknown::Refuse)?;
+    let bounds = time.check()?.bounds(now_ns());
+    query.store_query(bounds, DEFAULT_LIMIT, MAX_LIMIT)
 }
 
 struct ResultRow {
@@ -220,8 +165,8 @@ struct SearchPage {
     services: Vec<SelectOption>,
     windows: Vec<SelectOption>,
     /// Kept as hidden fields when the range came from a link.
-    start: String,
-    end: String,
+    from: String,
+    to: String,
     r: Rows,
 }
 
@@ -236,12 +181,12 @@ fn options(values: &[(&str, &str)], current: &str) -> Vec<SelectOption> {
         .collect()
 }
 
-async fn rows(state: &AppState, params: &[(String, String)], f: &Filters) -> Result<Rows, UiError> {
-    let query = match parse(params) {
+async fn rows(state: &AppState, pairs: &Pairs, f: &Filters) -> Result<Rows, UiError> {
+    let query = match parse(pairs) {
         Ok(query) => query,
-        Err(message) => {
+        Err(err) => {
             return Ok(Rows {
-                error: Some(message),
+                error: Some(err.to_string()),
                 rows: vec![],
                 note: String::new(),
                 next: None,
@@ -268,11 +213,17 @@ async fn rows(state: &AppState, params: &[(String, String)], f: &Filters) -> Res
             };
             Some((format!("/traces?{}", next.query()), "shorter traces →"))
         }
-        // Newest first: the oldest shown bounds the next page. Traces
-        // starting in the same nanosecond as it would be skipped: rare enough.
+        // Newest first: the oldest shown bounds the next page, which keeps
+        // this page's lower bound (a window becomes the time it started at).
+        // Traces starting in the same nanosecond as it would be skipped:
+        // rare enough.
         Some(oldest) if more => {
             let older = Filters {
-                end: oldest.to_string(),
+                time: TimeText {
+                    window: None,
+                    from: query.start.map(|start| start.to_string()),
+                    to: Some(oldest.to_string()),
+                },
                 ..f.clone()
             };
             Some((format!("/traces?{}", older.query()), "older traces →"))
@@ -304,11 +255,11 @@ async fn rows(state: &AppState, params: &[(String, String)], f: &Filters) -> Res
 
 pub async fn traces(
     State(state): State<AppState>,
-    Query(params): Query<Vec<(String, String)>>,
+    pairs: Pairs,
     HxRequest(partial): HxRequest,
 ) -> Result<Response, UiError> {
-    let f = Filters::read(&params);
-    let r = rows(&state, &params, &f).await?;
+    let f = Filters::read(&pairs);
+    let r = rows(&state, &pairs, &f).await?;
     let status = if r.error.is_some() {
         StatusCode::BAD_REQUEST
     } else {
@@ -336,18 +287,19 @@ pub async fn traces(
         }));
         let mut windows: Vec<(&str, &str)> = vec![("", "any time")];
         windows.extend(WINDOWS.iter().map(|w| (*w, *w)));
-        let windows = options(&windows, &f.window);
-        let explicit = !f.start.is_empty();
+        let windows = options(&windows, f.time.window.as_deref().unwrap_or_default());
+        // A range from a link (the services page, an older page) stays in
+        // hidden fields; the form itself picks windows only.
+        let (from, to) = match &f.time.from {
+            Some(from) => (from.clone(), f.time.to.clone().unwrap_or_default()),
+            None => (String::new(), String::new()),
+        };
         let page = SearchPage {
             layout: Layout::new("Traces", ""),
             services,
             windows,
-            start: f.start.clone(),
-            end: if explicit {
-                f.end.clone()
-            } else {
-                String::new()
-            },
+            from,
+            to,
             f,
             r,
         };
@@ -360,23 +312,11 @@ pub async fn traces(
 mod tests {
     use super::*;
 
-    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-        list.iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
-
     #[test]
     fn parameters() {
-        let p = parse(&pairs(&[
-            ("service", "api"),
-            ("status", "error"),
-            ("attr", "http.route = /x"),
-            ("attr", "a=b=c"),
-            ("min_ms", "1.5"),
-            ("sort", "duration"),
-            ("operation", ""),
-        ]))
+        let p = parse(&Pairs::parse(
+            "service=api&status=error&attr=http.route+%3D+/x&attr=a%3Db%3Dc&min_ms=1.5&sort=duration&operation=",
+        ))
         .unwrap();
         assert_eq!(p.service.as_deref(), Some("api"));
         assert_eq!(p.failed, Some(true));
@@ -389,28 +329,31 @@ mod tests {
             ]
         );
         assert!(p.longest_first && p.operation.is_none());
+        assert_eq!(p.limit, DEFAULT_LIMIT);
+        assert_eq!(parse(&Pairs::parse("limit=9999")).unwrap().limit, MAX_LIMIT);
         for bad in [
-            ("status", "maybe"),
-            ("attr", "novalue"),
-            ("attr", "=x"),
-            ("min_ms", "-1"),
-            ("window", "1w"),
-            ("sort", "name"),
-            ("bogus", "1"),
+            "status=maybe",
+            "attr=novalue",
+            "attr=%3Dx",
+            "min_ms=-1",
+            "window=1w",
+            "sort=name",
+            "bogus=1",
+            "from=5&to=5",
+            "min_duration_ms=5&max_duration_ms=4",
         ] {
-            assert!(parse(&pairs(&[bad])).is_err(), "{bad:?}");
+            assert!(parse(&Pairs::parse(bad)).is_err(), "{bad}");
         }
-        assert!(parse(&pairs(&[("start", "5"), ("end", "5")])).is_err());
     }
 
     #[test]
-    fn links_keep_the_filters() {
-        let f = Filters::read(&pairs(&[
-            ("service", "a b"),
-            ("status", "any"),
-            ("attr", "k=v&w"),
-            ("end", "9"),
-        ]));
-        assert_eq!(f.query(), "service=a%20b&attr=k%3Dv%26w&end=9");
+    fn links_keep_the_filters_under_their_new_names() {
+        let f = Filters::read(&Pairs::parse(
+            "service=a+b&status=any&attr=k%3Dv%26w&end=9&min_ms=3",
+        ));
+        assert_eq!(
+            f.query(),
+            "service=a%20b&min_duration_ms=3&attr=k%3Dv%26w&to=9"
+        );
     }
 }

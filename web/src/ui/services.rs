@@ -1,21 +1,18 @@
 //! The services page (`/`): RED figures per service over a window, with a
 //! sparkline of requests.
 
-use std::collections::HashMap;
-
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use super::format::{self, optional_duration, rate};
 use super::layout::{Layout, UiError};
 use super::sparkline::Sparkline;
+use super::window_picker::{self, WindowLink};
+use crate::params::{LAST_HOUR, Pairs, TimeParams, Unknown, now_ns};
 use crate::state::AppState;
-
-/// The windows the page offers as links.
-pub const WINDOWS: [&str; 5] = ["15m", "1h", "6h", "24h", "7d"];
 
 /// Buckets of the sparkline, counted by `Store::services` in the same pass
 /// as the figures.
@@ -24,12 +21,6 @@ const SPARK: Sparkline = Sparkline {
     width: 96.0,
     height: 20.0,
 };
-
-pub struct WindowLink {
-    pub label: &'static str,
-    pub href: String,
-    pub active: bool,
-}
 
 struct ServiceRow {
     name: String,
@@ -59,32 +50,11 @@ pub struct ServicesPage {
     spark: Sparkline,
 }
 
-/// The window links of a page: `prefix` is its path and parameter up to the
-/// window (`/?window=`, `/map?since=`), `keep` the other parameters to
-/// carry (`&service=…`); `active` is the current window, if any.
-pub fn window_links(prefix: &str, active: Option<&str>, keep: &str) -> Vec<WindowLink> {
-    WINDOWS
-        .iter()
-        .map(|&w| WindowLink {
-            label: w,
-            href: format!("{prefix}{w}{keep}"),
-            active: active == Some(w),
-        })
-        .collect()
-}
-
-pub async fn services(
-    State(state): State<AppState>,
-    Query(params): Query<HashMap<String, String>>,
-) -> Result<Response, UiError> {
-    let param = |key: &str| params.get(key).map(|v| v.trim()).filter(|v| !v.is_empty());
-    let explicit = param("start").is_some();
-    let window = param("window").unwrap_or("1h");
-    let active = (!explicit).then_some(window);
+pub async fn services(State(state): State<AppState>, pairs: Pairs) -> Result<Response, UiError> {
     let bad = |message: String| {
         let page = ServicesPage {
             layout: Layout::new("Services", ""),
-            windows: window_links("/?window=", None, ""),
+            windows: window_picker::links("/", None, ""),
             range: String::new(),
             error: Some(message),
             services: vec![],
@@ -92,23 +62,20 @@ pub async fn services(
         };
         Ok((StatusCode::BAD_REQUEST, page).into_response())
     };
-    if let Some(unknown) = params
-        .keys()
-        .find(|k| !matches!(k.as_str(), "window" | "start" | "end"))
-    {
-        return bad(format!("unknown parameter “{unknown}”"));
-    }
-    let (start, end) = match crate::api::window_of(&params) {
-        Ok(range) => range,
+    // This page has always refused parameters it does not take: it takes
+    // only a window, and a misspelt one would show the last hour unasked.
+    let window = pairs
+        .read::<TimeParams>(Unknown::Refuse)
+        .and_then(|time| time.check()?.window(LAST_HOUR, now_ns()));
+    let window = match window {
+        Ok(window) => window,
         Err(err) => return bad(err.to_string()),
     };
+    let (start, end) = (window.start, window.end);
+    let time = pairs.time().text().or_default(LAST_HOUR);
     let totals = state.store.services(start, end, BUCKETS).await?;
-    // Links to the search carry the same time range.
-    let range_query = if explicit {
-        format!("&start={start}&end={end}")
-    } else {
-        format!("&window={}", format::path_segment(window))
-    };
+    // Links to the search carry the same window.
+    let range_query = format::query(time.pairs());
     let services = totals
         .into_iter()
         .map(|red| {
@@ -117,7 +84,7 @@ pub async fn services(
             ServiceRow {
                 colour: format::colour(&red.service),
                 rate: rate(red.rate_per_second),
-                error_rate: format!("{:.1}%", red.error_rate * 100.0),
+                error_rate: format::percent(red.error_rate),
                 failing: red.errors > 0,
                 p50: optional_duration(red.p50_ns),
                 p95: optional_duration(red.p95_ns),
@@ -133,23 +100,19 @@ pub async fn services(
                         .collect::<Vec<_>>()
                         .join(" ")
                 ),
-                traces_href: format!("/traces?service={encoded}{range_query}"),
-                failures_href: format!("/traces?service={encoded}&status=error{range_query}"),
+                traces_href: format!("/traces?service={encoded}&{range_query}"),
+                failures_href: format!("/traces?service={encoded}&status=error&{range_query}"),
                 name: red.service,
             }
         })
         .collect();
-    let range = match active {
-        Some(w) => format!(
-            "last {w} · {} – {} UTC",
-            format::time(start),
-            format::time(end)
-        ),
-        None => format!("{} – {} UTC", format::time(start), format::time(end)),
+    let range = match time.picked() {
+        Some(w) => format!("last {w} · {}", format::time_range(start, end)),
+        None => format::time_range(start, end),
     };
     Ok(ServicesPage {
         layout: Layout::new("Services", ""),
-        windows: window_links("/?window=", active, ""),
+        windows: window_picker::links("/", time.picked(), ""),
         range,
         error: None,
         services,

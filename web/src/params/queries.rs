@@ -1,0 +1,215 @@
+//! The parameters of each page and endpoint, one struct each (a window's
+//! are read beside them, through `Windowed`). Values arrive trimmed and
+//! non-empty (`Pairs`), so `None` is also what `?service=` gives.
+//!
+//! Every struct refuses names it does not know (`deny_unknown_fields`);
+//! the reader checks them first, to say `unknown parameter "x"`, and lets
+//! pages ignore them instead.
+
+use serde::Deserialize;
+use store::{LogQuery, TraceQuery};
+
+use super::error::ParamError;
+use super::values::{
+    Attr, Cursor, Flag, Format, Millis, Number, Severity, Sort, StatusFilter, TraceId,
+};
+
+/// For endpoints that take no parameter: every name is unknown.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoParams {}
+
+/// `/api/v1/traces` and the trace search page (`/traces`), with a window.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TracesQuery {
+    pub service: Option<String>,
+    pub operation: Option<String>,
+    pub status: Option<StatusFilter>,
+    /// The page's form once said `min_ms` and `max_ms`.
+    #[serde(alias = "min_ms")]
+    pub min_duration_ms: Option<Millis>,
+    #[serde(alias = "max_ms")]
+    pub max_duration_ms: Option<Millis>,
+    #[serde(default)]
+    pub attr: Vec<Attr>,
+    pub sort: Option<Sort>,
+    pub offset: Option<Number<u32>>,
+    pub limit: Option<Number<u32>>,
+}
+
+impl TracesQuery {
+    /// The store's query over `start..end`; `limit` is `default_limit`
+    /// when absent and at most `max_limit`.
+    pub fn store_query(
+        &self,
+        (start, end): (Option<i64>, Option<i64>),
+        default_limit: u32,
+        max_limit: u32,
+    ) -> Result<TraceQuery, ParamError> {
+        let min = self.min_duration_ms.map(|m| m.0);
+        let max = self.max_duration_ms.map(|m| m.0);
+        if let (Some(min), Some(max)) = (min, max)
+            && min > max
+        {
+            return Err(ParamError::new(
+                "min_duration_ms must not exceed max_duration_ms",
+            ));
+        }
+        Ok(TraceQuery {
+            service: self.service.clone(),
+            operation: self.operation.clone(),
+            failed: self.status.and_then(|s| s.failed),
+            min_duration_ns: min,
+            max_duration_ns: max,
+            attributes: self.attr.iter().map(|a| a.0.clone()).collect(),
+            start,
+            end,
+            longest_first: self.sort.is_some_and(|s| s.longest_first),
+            offset: self.offset.map_or(0, |n| n.0),
+            limit: self
+                .limit
+                .map_or(default_limit, |n| n.0.clamp(1, max_limit)),
+        })
+    }
+}
+
+/// `/api/v1/logs`, with a window.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogsQuery {
+    pub service: Option<String>,
+    /// Words that must all occur in the body.
+    pub q: Option<String>,
+    pub trace_id: Option<TraceId>,
+    pub request_id: Option<String>,
+    pub severity_min: Option<Number<i32>>,
+    #[serde(default)]
+    pub attr: Vec<Attr>,
+    pub limit: Option<Number<u32>>,
+}
+
+impl LogsQuery {
+    pub fn store_query(&self, (start, end): (Option<i64>, Option<i64>)) -> LogQuery {
+        LogQuery {
+            service: self.service.clone(),
+            text: self.q.clone(),
+            trace_id: self.trace_id.map(|id| id.0),
+            request_id: self.request_id.clone(),
+            severity_min: self.severity_min.map(|n| n.0),
+            attributes: self.attr.iter().map(|a| a.0.clone()).collect(),
+            start,
+            end,
+            limit: self.limit.map_or(100, |n| n.0.clamp(1, 1000)),
+        }
+    }
+}
+
+/// The logs page (`/logs`) and its live tail (`/logs/tail`, which alone
+/// reads `after`), with a window.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogsPageQuery {
+    pub q: Option<String>,
+    /// The lowest severity shown.
+    pub severity: Option<Severity>,
+    pub service: Option<String>,
+    pub trace_id: Option<TraceId>,
+    pub request_id: Option<String>,
+    pub attr: Option<Attr>,
+    pub live: Option<Flag>,
+    /// The newest time the live tail has shown.
+    pub after: Option<Cursor>,
+}
+
+impl LogsPageQuery {
+    pub fn store_query(&self, (start, end): (Option<i64>, Option<i64>), limit: u32) -> LogQuery {
+        LogQuery {
+            service: self.service.clone(),
+            text: self.q.clone(),
+            trace_id: self.trace_id.map(|id| id.0),
+            request_id: self.request_id.clone(),
+            severity_min: self.severity.map(|s| s.0),
+            attributes: self.attr.iter().map(|a| a.0.clone()).collect(),
+            start,
+            end,
+            limit,
+        }
+    }
+}
+
+/// `/api/v1/metrics/{name}/points`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PointsQuery {
+    pub limit: Option<Number<u32>>,
+}
+
+/// `/api/v1/metrics/{name}/chart`, with a window.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChartQuery {
+    /// A point attribute, or `service`: one line per value.
+    pub group_by: Option<String>,
+}
+
+/// The metrics explorer (`/metrics-explorer`), with a window.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExplorerQuery {
+    /// The metric charted, if any.
+    pub metric: Option<String>,
+    pub group_by: Option<String>,
+}
+
+/// `/api/v1/reports/load`, with a window.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadQuery {
+    /// Only the rows that touch this service.
+    pub service: Option<String>,
+    pub format: Option<Format>,
+    /// The table of the CSV.
+    pub table: Option<String>,
+}
+
+/// `/api/v1/reports/cost`, with a window.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CostQuery {
+    pub format: Option<Format>,
+    /// The table of the CSV.
+    pub table: Option<String>,
+}
+
+/// The load report's page (`/reports/load`), with a window.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadPageQuery {
+    pub service: Option<String>,
+}
+
+/// The search box (`/search`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchQuery {
+    /// A trace id, span id or request id.
+    pub id: Option<String>,
+}
+
+/// A trace's page (`/traces/{trace_id}`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TraceViewQuery {
+    /// A span to keep shown (with its ancestors) however large the trace.
+    pub span: Option<String>,
+}
+
+/// The rows a large trace's page left out (`/traces/{trace_id}/rows`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RowsQuery {
+    /// The span ids of the run's first and last row.
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
