@@ -389,7 +389,7 @@ async fn a_large_trace_opens_with_its_top_levels_and_loads_the_rest_on_demand() 
         placeholders[20]
     );
     let href = format!(
-        "/traces/{trace_id}/rows?from={}&amp;to={}",
+        "/traces/{trace_id}/rows?first={}&amp;last={}",
         id(1 + 9 * 51 + 20),
         id(1 + 9 * 51 + 50)
     );
@@ -415,12 +415,17 @@ async fn a_large_trace_opens_with_its_top_levels_and_loads_the_rest_on_demand() 
     // A run that no longer lines up says so instead of failing.
     let (status, _, stale) = server
         .page(
-            &format!("/traces/{trace_id}/rows?from={}&to={}", id(1529), id(3)),
+            &format!("/traces/{trace_id}/rows?first={}&last={}", id(1529), id(3)),
             true,
         )
         .await;
     assert_eq!(status, 200);
     assert!(stale.contains("reload"), "{stale}");
+    // A run is named by its first and last span; without them, nothing to load.
+    let (status, _, _) = server
+        .page(&format!("/traces/{trace_id}/rows?first={}", id(3)), true)
+        .await;
+    assert_eq!(status, 400);
 
     // A link to a span deep in the trace keeps it shown.
     let deep = id(1 + 25 * 51 + 7);

@@ -210,6 +210,6 @@ pub struct TraceViewQuery {
 #[serde(deny_unknown_fields)]
 pub struct RowsQuery {
     /// The span ids of the run's first and last row.
-    pub from: Option<String>,
-    pub to: Option<String>,
+    pub first: Option<String>,
+    pub last: Option<String>,
 }

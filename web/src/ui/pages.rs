@@ -307,8 +307,8 @@ pub struct WaterfallRows {
     items: Vec<Item>,
 }
 
-/// A run of waterfall rows a large trace left out (`from` … `to`, span ids
-/// of its first and last row), for the placeholder that stood for it; if
+/// A run of waterfall rows a large trace left out (`first` … `last`, span
+/// ids of its first and last row), for the placeholder that stood for it; if
 /// the run is large itself, its own top levels and placeholders again.
 pub async fn waterfall_run(
     State(state): State<AppState>,
@@ -317,13 +317,13 @@ pub async fn waterfall_run(
 ) -> UiResult<Response> {
     let run = pairs.read::<RowsQuery>(Unknown::Ignore);
     let Ok(RowsQuery {
-        from: Some(run_first),
-        to: Some(run_last),
+        first: Some(run_first),
+        last: Some(run_last),
     }) = run
     else {
         return Ok((
             StatusCode::BAD_REQUEST,
-            "from and to must be the span ids of the run's first and last row",
+            "first and last must be the span ids of the run's first and last row",
         )
             .into_response());
     };

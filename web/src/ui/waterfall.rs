@@ -321,7 +321,7 @@ pub fn items(rows: Vec<SpanRow>, shown: &[Shown], trace_id: &str) -> Vec<Item> {
             Shown::More { first, last } => {
                 let run = rows.get(first..=last)?;
                 let depth = run.iter().flatten().map(|r| r.depth).min()?;
-                let (from, to) = (
+                let (first, last) = (
                     &run.first()?.as_ref()?.span_id,
                     &run.last()?.as_ref()?.span_id,
                 );
@@ -329,7 +329,7 @@ pub fn items(rows: Vec<SpanRow>, shown: &[Shown], trace_id: &str) -> Vec<Item> {
                     depth,
                     depth_class: depth.min(MAX_DEPTH_CLASS),
                     count: run.len(),
-                    href: format!("/traces/{trace_id}/rows?from={from}&to={to}"),
+                    href: format!("/traces/{trace_id}/rows?first={first}&last={last}"),
                 }))
             }
         })
@@ -471,6 +471,6 @@ mod tests {
                 Item::More(m) => format!("{} at {}: {}", m.count, m.depth, m.href),
             })
             .collect();
-        assert_eq!(printed, ["a", "b", "2 at 1: /traces/t/rows?from=c&to=d"]);
+        assert_eq!(printed, ["a", "b", "2 at 1: /traces/t/rows?first=c&last=d"]);
     }
 }
