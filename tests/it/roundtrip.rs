@@ -680,3 +680,141 @@ async fn failures_grouped(mut server: Server) {
     assert_eq!(body["groups"], json!([]), "nothing failed in the last hour");
     server.stop().await;
 }
+
+/// One window, `[T0, T0 + 10 s)`, in every spelling the pages and
+/// endpoints read: new names and old, nanoseconds and RFC 3339.
+pub(crate) fn window_spellings() -> Vec<String> {
+    let (from, to) = (support::T0, support::T0 + 10_000_000_000);
+    vec![
+        format!("from={from}&to={to}"),
+        "from=2023-11-14T22:13:20Z&to=2023-11-14T22:13:30Z".to_owned(),
+        "from=2023-11-14T23:13:20%2B01:00&to=2023-11-14T22:13:30.000000000Z".to_owned(),
+        format!("window=10s&to={to}"),
+        "window=10s&to=2023-11-14T22:13:30Z".to_owned(),
+        format!("from={from}&end={to}"),
+        format!("since=10s&until={to}"),
+        format!("since={from}&until={to}"),
+        "since=2023-11-14T22:13:20Z&until=2023-11-14T22:13:30Z".to_owned(),
+        format!("start={from}&end={to}"),
+        format!("window=10s&end={to}"),
+    ]
+}
+
+/// A bound given under two names, and a start not before its end: each a
+/// 400 whose message names both parameters.
+pub(crate) const WINDOW_CONFLICTS: [(&str, &str); 7] = [
+    (
+        "window=1h&since=2h",
+        "window and since cannot both be given",
+    ),
+    (
+        "from=1700000000000000000&start=1700000000000000000",
+        "from and start cannot both be given",
+    ),
+    (
+        "from=1700000000000000000&since=2023-11-14T22:13:20Z",
+        "from and since cannot both be given",
+    ),
+    (
+        "to=1700000010000000000&until=1700000010000000000",
+        "to and until cannot both be given",
+    ),
+    (
+        "to=1700000010000000000&end=1700000010000000000",
+        "to and end cannot both be given",
+    ),
+    (
+        "from=1700000010000000000&to=1700000000000000000",
+        "from must be before to",
+    ),
+    (
+        "start=2023-11-14T22:13:30Z&end=2023-11-14T22:13:20Z",
+        "start must be before end",
+    ),
+];
+
+#[tokio::test]
+async fn every_api_endpoint_names_an_unknown_parameter() {
+    let mut server = Server::start().await;
+    let trace_path = "/api/v1/traces/0123456789abcdef0123456789abcdef?foo=1";
+    for (path, unknown) in [
+        ("/api/v1/stats?foo=1", "foo"),
+        ("/api/v1/services?window=1h&limit=5", "limit"),
+        ("/api/v1/failures?foo=", "foo"),
+        ("/api/v1/traces?service=a&servce=b", "servce"),
+        (trace_path, "foo"),
+        ("/api/v1/requests/req-1?window=1h", "window"),
+        // The logs page's name for it, not the API's.
+        ("/api/v1/logs?severity=17", "severity"),
+        ("/api/v1/metrics?foo=1", "foo"),
+        ("/api/v1/metrics/m/points?window=1h", "window"),
+        ("/api/v1/metrics/m/chart?metric=m", "metric"),
+        ("/api/v1/reports/load?since=1h&foo=1", "foo"),
+        ("/api/v1/reports/cost?service=a", "service"),
+    ] {
+        let (status, body) = server.get_json(path).await;
+        assert_eq!(status, 400, "{path}: {body}");
+        assert_eq!(
+            body["error"],
+            format!("unknown parameter \"{unknown}\""),
+            "{path}"
+        );
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn every_spelling_of_a_window_is_the_same_window() {
+    let mut server = Server::start().await;
+    send_all(&server, Transport::HttpProtobuf, 1).await;
+    let trace_id = hex::encode(support::trace_id(1));
+    let (from, to) = (support::T0, support::T0 + 10_000_000_000);
+    for window in window_spellings() {
+        let (status, body) = server.get_json(&format!("/api/v1/services?{window}")).await;
+        assert_eq!(status, 200, "{window}: {body}");
+        assert_eq!(
+            (&body["start_time_unix_nano"], &body["end_time_unix_nano"]),
+            (&json!(from), &json!(to)),
+            "{window}"
+        );
+        assert_eq!(body["services"][0]["requests"], 1, "{window}: {body}");
+        let (status, body) = server
+            .get_json(&format!("/api/v1/reports/load?{window}"))
+            .await;
+        assert_eq!(status, 200, "{window}: {body}");
+        assert_eq!(
+            (&body["since_ns"], &body["until_ns"]),
+            (&json!(from), &json!(to))
+        );
+        // The searches read the same window.
+        let (status, body) = server
+            .get_json(&format!("/api/v1/traces?{window}&service=checkout"))
+            .await;
+        assert_eq!(status, 200, "{window}: {body}");
+        assert_eq!(body[0]["trace_id"], trace_id.as_str(), "{window}");
+        let (status, body) = server
+            .get_json(&format!("/api/v1/logs?{window}&request_id=req-1"))
+            .await;
+        assert_eq!(status, 200, "{window}: {body}");
+        assert_eq!(body.as_array().unwrap().len(), 2, "{window}: {body}");
+    }
+    // A window that ends before the trace starts has none of it.
+    let (_, body) = server
+        .get_json(&format!("/api/v1/traces?window=1h&to={from}"))
+        .await;
+    assert_eq!(body, json!([]));
+    for (window, message) in WINDOW_CONFLICTS {
+        for path in [
+            "/api/v1/services",
+            "/api/v1/traces",
+            "/api/v1/logs",
+            "/api/v1/reports/cost",
+        ] {
+            let (status, body) = server.get_json(&format!("{path}?{window}")).await;
+            assert_eq!(status, 400, "{path}?{window}: {body}");
+            let error = body["error"].as_str().unwrap();
+            assert!(error.contains(message), "{path}?{window}: {error}");
+        }
+    }
+    server.stop().await;
+}

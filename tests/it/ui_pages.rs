@@ -324,3 +324,48 @@ async fn telemetry_and_parameters_are_escaped() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn every_spelling_of_a_window_shows_the_same_range_and_links_the_new_names() {
+    let mut server = Server::start().await;
+    fixture(&server).await;
+    let range = "2023-11-14 22:13:20.000 – 2023-11-14 22:13:30.000 UTC";
+    for window in crate::roundtrip::window_spellings() {
+        for page in ["/", "/reports/load", "/reports/cost", "/map", "/failures"] {
+            let (status, html) = get(&server, &format!("{page}?{window}")).await;
+            assert_eq!(status, 200, "{page}?{window}: {html}");
+            if page != "/failures" {
+                assert!(html.contains(range), "{page}?{window}: {html}");
+            }
+            for old in ["since=", "until=", "start=", "end="] {
+                assert!(!html.contains(old), "{page}?{window} links {old}: {html}");
+            }
+        }
+        // The search shows what started in the window, and its links
+        // carry it under the new names.
+        let (status, html) = get(&server, &format!("/traces?{window}&limit=1")).await;
+        assert_eq!(status, 200, "{window}: {html}");
+        assert_eq!(rows(&html).len(), 1, "{window}: {html}");
+        assert!(html.contains("older traces"), "{window}: {html}");
+        for old in ["since=", "until=", "start=", "end="] {
+            assert!(!html.contains(old), "/traces?{window} links {old}: {html}");
+        }
+    }
+    // The services page links its window to the search as it was given.
+    let (_, html) = get(&server, &format!("/?since=10s&until={}", T0 + 10 * SECOND)).await;
+    assert!(
+        html.contains(&format!(
+            "href=\"/traces?service=checkout&amp;window=10s&amp;to={}\"",
+            T0 + 10 * SECOND
+        )),
+        "{html}"
+    );
+    for (window, message) in crate::roundtrip::WINDOW_CONFLICTS {
+        for page in ["/", "/traces", "/logs", "/reports/load", "/map"] {
+            let (status, html) = get(&server, &format!("{page}?{window}")).await;
+            assert_eq!(status, 400, "{page}?{window}: {html}");
+            assert!(html.contains(message), "{page}?{window}: {html}");
+        }
+    }
+    server.stop().await;
+}
