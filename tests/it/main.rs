@@ -4,6 +4,7 @@
 mod bad_input;
 mod config;
 mod demo;
+mod layout;
 mod overload;
 mod postgres;
 mod reports;
