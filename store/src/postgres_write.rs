@@ -19,7 +19,7 @@ use crate::prepared::PreparedBatch;
 use crate::stored_json::json_list;
 use crate::trace_lists::pack_ids;
 use crate::write_rows::{
-    Interned, MetricRow, ResourceRow, ScopeRow, body_json, counter_deltas, metric_rows, missing,
+    InternRows, Interned, MetricRow, ResourceRow, ScopeRow, body_json, counter_deltas, missing,
     point_number, point_value_json, request_traces, trace_deltas,
 };
 
@@ -33,28 +33,18 @@ pub(crate) async fn write(
     prepared: &PreparedBatch,
 ) -> Result<()> {
     let batch = prepared.batch();
-    let resources: Vec<ResourceRow> = batch
-        .resources
-        .iter()
-        .map(|r| ResourceRow::new(r, fingerprints))
-        .collect();
-    let scopes: Vec<ScopeRow> = batch
-        .scopes
-        .iter()
-        .map(|s| ScopeRow::new(s, fingerprints))
-        .collect();
-    let resource_fps: Vec<i64> = resources.iter().map(|r| r.fingerprint).collect();
-    let scope_fps: Vec<i64> = scopes.iter().map(|s| s.fingerprint).collect();
-    let (metrics, point_metric) = metric_rows(batch, fingerprints, &resource_fps, &scope_fps);
-    let metric_fps: Vec<i64> = metrics.iter().map(|m| m.fingerprint).collect();
+    let rows = InternRows::of(batch, fingerprints);
+    let fps = rows.fingerprints();
+    let [resources, scopes, metrics] = Interned::cached(interned, &fps);
 
     let mut tx = pool.begin().await?;
-    let resource_ids = intern_resources(&mut tx, interned, &resources).await?;
-    let scope_ids = intern_scopes(&mut tx, interned, &scopes).await?;
-    let metric_ids = intern_metrics(&mut tx, interned, &metrics, &resource_ids, &scope_ids).await?;
+    let resource_ids = intern_resources(&mut tx, &rows.resources, resources).await?;
+    let scope_ids = intern_scopes(&mut tx, &rows.scopes, scopes).await?;
+    let metric_ids =
+        intern_metrics(&mut tx, &rows.metrics, metrics, &resource_ids, &scope_ids).await?;
     let trace_packs = insert_packs(&mut tx, prepared.packs()).await?;
     insert_logs(&mut tx, batch, &resource_ids, &scope_ids).await?;
-    insert_points(&mut tx, batch, &point_metric, &metric_ids).await?;
+    insert_points(&mut tx, batch, &rows.point_metric, &metric_ids).await?;
     upsert_traces(&mut tx, batch, &trace_packs).await?;
     // Last, so that the counter rows other writers also update stay
     // locked only for the commit itself; one row per statement, always in
@@ -71,24 +61,18 @@ pub(crate) async fn write(
     }
     tx.commit().await?;
 
-    Interned::remember(
-        interned,
-        [
-            (&resource_fps[..], resource_ids),
-            (&scope_fps[..], scope_ids),
-            (&metric_fps[..], metric_ids),
-        ],
-    );
+    Interned::remember(interned, &fps, [resource_ids, scope_ids, metric_ids]);
     Ok(())
 }
 
+/// Row ids for `resources`, `cached` where known; the others inserted unless a
+/// row of the same fingerprint exists, then read back.
 async fn intern_resources(
     tx: &mut Tx,
-    interned: &Mutex<Interned>,
     resources: &[ResourceRow],
+    cached: Vec<Option<i64>>,
 ) -> Result<Vec<i64>> {
     let fps: Vec<i64> = resources.iter().map(|r| r.fingerprint).collect();
-    let cached = Interned::cached(interned, |i| &i.resources, &fps);
     let missing: Vec<&ResourceRow> = missing(resources, &cached, |r| r.fingerprint);
     if !missing.is_empty() {
         sqlx::query(
@@ -107,13 +91,14 @@ async fn intern_resources(
     resolve(tx, "resources", &fps, cached).await
 }
 
+/// Row ids for `scopes`, `cached` where known; the others inserted unless a
+/// row of the same fingerprint exists, then read back.
 async fn intern_scopes(
     tx: &mut Tx,
-    interned: &Mutex<Interned>,
     scopes: &[ScopeRow],
+    cached: Vec<Option<i64>>,
 ) -> Result<Vec<i64>> {
     let fps: Vec<i64> = scopes.iter().map(|s| s.fingerprint).collect();
-    let cached = Interned::cached(interned, |i| &i.scopes, &fps);
     let missing: Vec<&ScopeRow> = missing(scopes, &cached, |s| s.fingerprint);
     if !missing.is_empty() {
         sqlx::query(
@@ -135,13 +120,12 @@ async fn intern_scopes(
 
 async fn intern_metrics(
     tx: &mut Tx,
-    interned: &Mutex<Interned>,
     metrics: &[MetricRow],
+    cached: Vec<Option<i64>>,
     resource_ids: &[i64],
     scope_ids: &[i64],
 ) -> Result<Vec<i64>> {
     let fps: Vec<i64> = metrics.iter().map(|m| m.fingerprint).collect();
-    let cached = Interned::cached(interned, |i| &i.metrics, &fps);
     let missing: Vec<&MetricRow> = missing(metrics, &cached, |m| m.fingerprint);
     if !missing.is_empty() {
         sqlx::query(

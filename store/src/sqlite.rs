@@ -26,7 +26,7 @@ use crate::sqlite_ffi::{self, Db};
 use crate::sqlite_write;
 use crate::stored_json::literal_in_json;
 use crate::views::{AttributeFilter, Comparison};
-use crate::write_rows::{Interned, ResourceRow, ScopeRow, metric_rows};
+use crate::write_rows::{InternRows, Interned};
 
 #[derive(Clone)]
 pub(crate) struct SqliteStore {
@@ -261,36 +261,16 @@ impl SqliteStore {
         prepared: &PreparedBatch,
         fingerprints: &Fingerprints,
     ) -> Result<()> {
-        let batch = prepared.batch();
-        let resources: Vec<ResourceRow> = batch
-            .resources
-            .iter()
-            .map(|r| ResourceRow::new(r, fingerprints))
-            .collect();
-        let scopes: Vec<ScopeRow> = batch
-            .scopes
-            .iter()
-            .map(|s| ScopeRow::new(s, fingerprints))
-            .collect();
-        let resource_fps: Vec<i64> = resources.iter().map(|r| r.fingerprint).collect();
-        let scope_fps: Vec<i64> = scopes.iter().map(|s| s.fingerprint).collect();
-        let (metrics, point_metric) = metric_rows(batch, fingerprints, &resource_fps, &scope_fps);
-        let metric_fps: Vec<i64> = metrics.iter().map(|m| m.fingerprint).collect();
+        let rows = InternRows::of(prepared.batch(), fingerprints);
+        let fps = rows.fingerprints();
         let write = sqlite_write::Write {
-            batch,
+            batch: prepared.batch(),
             packs: prepared.packs(),
-            resources: &resources,
-            scopes: &scopes,
-            metrics: &metrics,
-            point_metric: &point_metric,
-            cached: [
-                Interned::cached(&self.interned, |i| &i.resources, &resource_fps),
-                Interned::cached(&self.interned, |i| &i.scopes, &scope_fps),
-                Interned::cached(&self.interned, |i| &i.metrics, &metric_fps),
-            ],
+            rows: &rows,
+            cached: Interned::cached(&self.interned, &fps),
         };
 
-        let [resource_ids, scope_ids, metric_ids] = blocking(|| {
+        let ids = blocking(|| {
             let batches = self.batches.lock().unwrap_or_else(|e| e.into_inner());
             let db = batches
                 .as_ref()
@@ -299,14 +279,7 @@ impl SqliteStore {
         })?;
         self.committed.notify_one();
 
-        Interned::remember(
-            &self.interned,
-            [
-                (&resource_fps[..], resource_ids),
-                (&scope_fps[..], scope_ids),
-                (&metric_fps[..], metric_ids),
-            ],
-        );
+        Interned::remember(&self.interned, &fps, ids);
         Ok(())
     }
 

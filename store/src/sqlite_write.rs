@@ -17,8 +17,8 @@ use crate::sqlite_ffi::{Db, Stmt};
 use crate::stored_json::json_list;
 use crate::trace_lists::{pack_ids, service_list};
 use crate::write_rows::{
-    MetricRow, ResourceRow, ScopeRow, body_json, counter_deltas, point_number, point_value_json,
-    request_traces, trace_deltas,
+    InternRows, body_json, counter_deltas, point_number, point_value_json, request_traces,
+    trace_deltas,
 };
 
 /// What one batch becomes, and the ids already known of its resources,
@@ -26,11 +26,7 @@ use crate::write_rows::{
 pub(crate) struct Write<'a> {
     pub batch: &'a Batch,
     pub packs: &'a [Pack],
-    pub resources: &'a [ResourceRow],
-    pub scopes: &'a [ScopeRow],
-    pub metrics: &'a [MetricRow],
-    /// The `metrics` row of each of the batch's points.
-    pub point_metric: &'a [usize],
+    pub rows: &'a InternRows,
     pub cached: [Vec<Option<i64>>; 3],
 }
 
@@ -43,7 +39,7 @@ pub(crate) fn write(db: &Db, w: Write<'_>) -> Result<[Vec<i64>; 3]> {
             db,
             RESOURCE,
             c"SELECT id FROM resources WHERE fingerprint = ?1",
-            w.resources,
+            &w.rows.resources,
             resources,
             |r| r.fingerprint,
             |stmt, r| {
@@ -58,7 +54,7 @@ pub(crate) fn write(db: &Db, w: Write<'_>) -> Result<[Vec<i64>; 3]> {
             db,
             SCOPE,
             c"SELECT id FROM scopes WHERE fingerprint = ?1",
-            w.scopes,
+            &w.rows.scopes,
             scopes,
             |s| s.fingerprint,
             |stmt, s| {
@@ -74,7 +70,7 @@ pub(crate) fn write(db: &Db, w: Write<'_>) -> Result<[Vec<i64>; 3]> {
             db,
             METRIC,
             c"SELECT id FROM metrics WHERE fingerprint = ?1",
-            w.metrics,
+            &w.rows.metrics,
             metrics,
             |m| m.fingerprint,
             |stmt, m| {
@@ -91,7 +87,7 @@ pub(crate) fn write(db: &Db, w: Write<'_>) -> Result<[Vec<i64>; 3]> {
             },
         )?;
         logs(db, w.batch, &resource_ids, &scope_ids)?;
-        points(db, w.batch, w.point_metric, &metric_ids)?;
+        points(db, w.batch, &w.rows.point_metric, &metric_ids)?;
         if !w.batch.spans.is_empty() {
             let trace_packs = packs(db, w.packs)?;
             traces(db, w.batch, &trace_packs)?;

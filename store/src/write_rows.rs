@@ -22,29 +22,67 @@ pub(crate) struct Interned {
 }
 
 impl Interned {
-    pub fn cached(
-        this: &Mutex<Interned>,
-        pick: impl Fn(&Interned) -> &HashMap<i64, i64>,
-        fps: &[i64],
-    ) -> Vec<Option<i64>> {
+    /// The ids known of these fingerprints (resources, scopes, metrics).
+    pub fn cached(this: &Mutex<Interned>, fps: &[Vec<i64>; 3]) -> [Vec<Option<i64>>; 3] {
         let interned = this.lock().unwrap_or_else(|e| e.into_inner());
-        let map = pick(&interned);
-        fps.iter().map(|fp| map.get(fp).copied()).collect()
+        let maps = [&interned.resources, &interned.scopes, &interned.metrics];
+        std::array::from_fn(|t| fps[t].iter().map(|fp| maps[t].get(fp).copied()).collect())
     }
 
-    /// Records committed ids: resources, scopes, metrics, in that order.
-    pub fn remember(this: &Mutex<Interned>, tables: [(&[i64], Vec<i64>); 3]) {
+    /// Records committed ids of these fingerprints, table by table.
+    pub fn remember(this: &Mutex<Interned>, fps: &[Vec<i64>; 3], ids: [Vec<i64>; 3]) {
         let mut interned = this.lock().unwrap_or_else(|e| e.into_inner());
-        let [resources, scopes, metrics] = tables;
-        interned
+        let Interned {
+            resources,
+            scopes,
+            metrics,
+        } = &mut *interned;
+        for ((map, fps), ids) in [resources, scopes, metrics].into_iter().zip(fps).zip(ids) {
+            map.extend(fps.iter().copied().zip(ids));
+        }
+    }
+}
+
+/// The rows a batch interns (its resources, scopes and metric streams),
+/// each with its fingerprint, and the metric stream of each point.
+pub(crate) struct InternRows {
+    pub resources: Vec<ResourceRow>,
+    pub scopes: Vec<ScopeRow>,
+    pub metrics: Vec<MetricRow>,
+    /// The `metrics` row of each of the batch's points.
+    pub point_metric: Vec<usize>,
+}
+
+impl InternRows {
+    pub fn of(batch: &Batch, fingerprints: &Fingerprints) -> InternRows {
+        let resources: Vec<ResourceRow> = batch
             .resources
-            .extend(resources.0.iter().copied().zip(resources.1));
-        interned
+            .iter()
+            .map(|r| ResourceRow::new(r, fingerprints))
+            .collect();
+        let scopes: Vec<ScopeRow> = batch
             .scopes
-            .extend(scopes.0.iter().copied().zip(scopes.1));
-        interned
-            .metrics
-            .extend(metrics.0.iter().copied().zip(metrics.1));
+            .iter()
+            .map(|s| ScopeRow::new(s, fingerprints))
+            .collect();
+        let resource_fps: Vec<i64> = resources.iter().map(|r| r.fingerprint).collect();
+        let scope_fps: Vec<i64> = scopes.iter().map(|s| s.fingerprint).collect();
+        let (metrics, point_metric) = metric_rows(batch, fingerprints, &resource_fps, &scope_fps);
+        InternRows {
+            resources,
+            scopes,
+            metrics,
+            point_metric,
+        }
+    }
+
+    /// The fingerprints of the resources, scopes and metrics, in order.
+    pub fn fingerprints(&self) -> [Vec<i64>; 3] {
+        [
+            self.resources.iter().map(|r| r.fingerprint).collect(),
+            self.scopes.iter().map(|s| s.fingerprint).collect(),
+            self.metrics.iter().map(|m| m.fingerprint).collect(),
+        ]
     }
 }
 
@@ -134,7 +172,7 @@ pub(crate) struct MetricRow {
 }
 
 /// The distinct metric streams of a batch, and for each point the index of its stream.
-pub(crate) fn metric_rows(
+fn metric_rows(
     batch: &Batch,
     fingerprints: &Fingerprints,
     resource_fingerprints: &[i64],
