@@ -96,11 +96,20 @@ pub struct ReportArgs {
     /// sqlite://PATH or postgres://USER@HOST/DB
     #[arg(long, env = "LOUPE_DATABASE_URL", default_value = "sqlite://loupe.db")]
     pub database_url: String,
-    /// Start: a duration back from --until (15m, 24h, 7d) or a time (RFC 3339 or Unix ns)
-    #[arg(long, default_value = "24h")]
-    pub since: String,
+    /// How far back from --to the report looks (15m, 24h, 7d); 24h when neither this nor --from is given
+    #[arg(long)]
+    pub window: Option<String>,
+    /// Start: a time (RFC 3339 or Unix ns)
+    #[arg(long)]
+    pub from: Option<String>,
     /// End: a time (RFC 3339 or Unix ns); now when absent
     #[arg(long)]
+    pub to: Option<String>,
+    /// The older name of --window (a duration) or --from (a time), as the API's `since`
+    #[arg(long, hide = true)]
+    pub since: Option<String>,
+    /// The older name of --to, as the API's `until`
+    #[arg(long, hide = true)]
     pub until: Option<String>,
     /// Only rows touching this service (load report)
     #[arg(long)]

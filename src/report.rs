@@ -4,13 +4,32 @@
 use std::io::{IsTerminal as _, Write as _};
 
 use anyhow::{Context as _, bail};
-use web::reports::{self, CostReport, LoadReport, Window, bytes};
+use web::params::{LAST_DAY, TimeParams};
+use web::reports::{self, CostReport, LoadReport, bytes};
 
 use crate::cli::{ReportArgs, ReportFormat, ReportKind};
 
 pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
-    let window = Window::parse(Some(&args.since), args.until.as_deref(), reports::now_ns())
-        .map_err(anyhow::Error::msg)?;
+    // The API's window, flag for parameter, so a report reads the same
+    // window on the command line as in the browser.
+    let flag = |value: &Option<String>| {
+        value
+            .as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
+    let window = TimeParams {
+        window: flag(&args.window),
+        from: flag(&args.from),
+        to: flag(&args.to),
+        since: flag(&args.since),
+        until: flag(&args.until),
+        ..TimeParams::default()
+    }
+    .check()
+    .and_then(|spec| spec.window(LAST_DAY, reports::now_ns()))
+    .map_err(|err| anyhow::anyhow!("{}", err.message()))?;
     let tables = match args.report {
         ReportKind::Load => reports::csv::LOAD_TABLES,
         ReportKind::Cost => reports::csv::COST_TABLES,

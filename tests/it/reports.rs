@@ -698,17 +698,17 @@ fn csv_matches_json(csv: &str, rows: &Json) {
 }
 
 fn cli(database_url: &str, args: &[&str]) -> String {
+    let (from, to) = (T0.to_string(), (T0 + HOUR_NS).to_string());
+    cli_over(database_url, &["--from", &from, "--to", &to], args)
+}
+
+/// `loupe report` over the window its flags name.
+fn cli_over(database_url: &str, window: &[&str], args: &[&str]) -> String {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_loupe"))
         .args(["report"])
         .args(args)
-        .args([
-            "--database-url",
-            database_url,
-            "--since",
-            &T0.to_string(),
-            "--until",
-            &(T0 + HOUR_NS).to_string(),
-        ])
+        .args(["--database-url", database_url])
+        .args(window)
         .args([
             "--price-per-gb",
             "2",
@@ -811,6 +811,18 @@ async fn reports_on(database_url: Option<String>) {
         let from_cli: Json =
             serde_json::from_str(&cli(&database_url, &[report, "--format", "json"])).unwrap();
         assert_eq!(&from_cli, body, "CLI and API agree on the {report} report");
+        // The window flags are the API's: the older names and a window
+        // back from `--to` read the same hour.
+        let (start, end) = (T0.to_string(), (T0 + HOUR_NS).to_string());
+        for window in [
+            &["--since", &start, "--until", &end][..],
+            &["--window", "1h", "--to", &end][..],
+            &["--since", "60m", "--to", &end][..],
+        ] {
+            let json = cli_over(&database_url, window, &[report, "--format", "json"]);
+            let json: Json = serde_json::from_str(&json).unwrap();
+            assert_eq!(&json, body, "{report} over {window:?}");
+        }
         let text = cli(&database_url, &[report]);
         assert!(text.contains("orders"), "{text}");
     }

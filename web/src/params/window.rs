@@ -266,25 +266,6 @@ impl TimeText {
 }
 
 impl Window {
-    /// `loupe report`'s `--since` and `--until`, read as the parameters
-    /// `since` and `until` are, over the last day by default.
-    pub fn parse(since: Option<&str>, until: Option<&str>, now: i64) -> Result<Window, String> {
-        let text = |t: Option<&str>| {
-            t.map(str::trim)
-                .filter(|t| !t.is_empty())
-                .map(str::to_owned)
-        };
-        let params = TimeParams {
-            since: text(since),
-            until: text(until),
-            ..TimeParams::default()
-        };
-        params
-            .check()
-            .and_then(|spec| spec.window(LAST_DAY, now))
-            .map_err(|err| err.message().to_owned())
-    }
-
     pub fn seconds(&self) -> f64 {
         (self.end - self.start) as f64 / 1e9
     }
@@ -580,25 +561,5 @@ mod tests {
             assert_eq!(pairs(&t), expected, "{query}");
             assert_eq!(t.picked(), picked, "{query}");
         }
-    }
-
-    #[test]
-    fn the_report_command_reads_since_and_until() {
-        assert_eq!(
-            Window::parse(None, None, NOW),
-            Ok(Window {
-                start: NOW - 24 * H,
-                end: NOW
-            })
-        );
-        assert_eq!(
-            Window::parse(Some(" 2h "), Some("5000000000000000"), NOW),
-            Ok(Window {
-                start: 5_000_000_000_000_000 - 2 * H,
-                end: 5_000_000_000_000_000
-            })
-        );
-        assert!(Window::parse(Some("soon"), None, NOW).is_err());
-        assert!(Window::parse(Some("1h"), Some("yesterday"), NOW).is_err());
     }
 }
