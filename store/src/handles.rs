@@ -1,7 +1,8 @@
 //! `Store`: one connected, migrated database of either backend, and the
-//! two handles it hands out, as Jaeger's storage API has them: a `Reader`
-//! for the web layer and the reports, a `Writer` for the collector's
-//! pipeline. A `Reader` has no way to write: the compiler says so.
+//! handles it hands out, as Jaeger's storage API has them: a `Reader` for
+//! the web layer and the reports, a `Writer` for the collector's pipeline,
+//! and a `Sweeper` that removes data past its retention. A `Reader` has no
+//! way to write: the compiler says so.
 //!
 //! ```compile_fail,E0599
 //! async fn no_write_through_a_reader(reader: store::Reader, batch: store::PreparedBatch) {
@@ -15,6 +16,8 @@
 //! }
 //! ```
 
+use std::sync::Arc;
+
 use crate::admin::DiskUsage;
 use crate::error::{Result, StoreError};
 use crate::fingerprint::Fingerprints;
@@ -25,6 +28,7 @@ use crate::read_rows::hex_id;
 use crate::report_rows::{
     AttributeSample, LogSource, MetricUsage, ReportSpan, SignalBytes, SpanLogs,
 };
+use crate::retention::{REQUEST_ID_CHUNKS_PER_SWEEP, REQUEST_IDS_CHUNK, Removed, STEP};
 use crate::runtime::blocking;
 use crate::sqlite::SqliteStore;
 use crate::views::{
@@ -90,6 +94,14 @@ impl Store {
         }
     }
 
+    /// What removes data past its retention.
+    pub fn sweeper(&self) -> Sweeper {
+        Sweeper {
+            backend: self.backend.clone(),
+            request_ids_after: Arc::new(tokio::sync::Mutex::new(String::new())),
+        }
+    }
+
     pub fn backend(&self) -> &'static str {
         match self.backend {
             Backend::Sqlite(_) => "sqlite",
@@ -145,6 +157,56 @@ impl Writer {
         }
     }
 }
+
+/// Removes data past its retention (docs/adr/0016): spans, trace
+/// summaries, log records and metric points older than a cutoff, a short
+/// transaction at a time, paced so that the writers keep most of the
+/// database's time; then the request ids of removed traces.
+#[derive(Clone)]
+pub struct Sweeper {
+    backend: Backend,
+    /// Where the walk of request ids stopped, to go on from there.
+    request_ids_after: Arc<tokio::sync::Mutex<String>>,
+}
+
+impl Sweeper {
+    /// Removes every span that started, trace whose every span ended, log
+    /// record and metric point stamped before `cutoff` (Unix ns). A pack of
+    /// spans goes once all its spans are older: an export's spans are
+    /// seconds apart. Counters (`Reader::stats`) lose what is removed.
+    pub async fn sweep(&self, cutoff: i64) -> Result<Removed> {
+        let mut removed = Removed::default();
+        loop {
+            let started = std::time::Instant::now();
+            let step = on_backend!(&self.backend, db => db.sweep_step(cutoff, STEP).await)?;
+            removed.add(step.removed);
+            if !step.more {
+                break;
+            }
+            // As long again as the step took: the writers get at least half.
+            tokio::time::sleep(started.elapsed().max(MIN_PAUSE)).await;
+        }
+        let mut after = self.request_ids_after.lock().await;
+        for _ in 0..REQUEST_ID_CHUNKS_PER_SWEEP {
+            let (n, next) = on_backend!(
+                &self.backend,
+                db => db.sweep_request_ids(&after, REQUEST_IDS_CHUNK).await
+            )?;
+            removed.request_ids += n;
+            match next {
+                Some(next) => *after = next,
+                None => {
+                    after.clear();
+                    break;
+                }
+            }
+        }
+        Ok(removed)
+    }
+}
+
+/// The least pause between two steps of a sweep.
+const MIN_PAUSE: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// Reads what the writers committed. Ids are taken and given as lowercase
 /// hex, times as Unix nanoseconds; windows are `[start, end)`.

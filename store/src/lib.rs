@@ -19,12 +19,14 @@
 //! - `write_rows`: what a batch becomes on the write side (interned rows,
 //!   trace summary deltas, counters).
 //! - `prepared`: `PreparedBatch`, a batch packed ahead of its write.
+//! - `retention`: what removing old data removes, step by step.
 //! - `read_rows`: the rows the read queries fetch and their views.
 //! - `pack_reads`: spans read back from packs; trace search's span conditions.
 //! - `queries`: the read queries, written once and expanded into both backends.
 //! - `sqlite_ffi`: SQLite's C API (the workspace's only `unsafe`).
-//! - `sqlite_write`, `sqlite`: the SQLite writer's transaction; the backend.
-//! - `postgres_write`, `postgres`: the same for PostgreSQL.
+//! - `sqlite_write`, `sqlite_sweep`, `sqlite`: the SQLite writer's
+//!   transaction, its retention steps, the backend.
+//! - `postgres_write`, `postgres_sweep`, `postgres`: the same for PostgreSQL.
 //! - `legacy`: the conversion of databases older than packs (ADR 0011).
 //! - `admin`: sizes of tables and indexes; fresh PostgreSQL databases and
 //!   the server's WAL position, for `loupe bench`.
@@ -43,15 +45,18 @@ pub mod model;
 mod pack_reads;
 mod packed;
 mod postgres;
+mod postgres_sweep;
 mod postgres_write;
 mod prepared;
 mod queries;
 mod read_rows;
 pub mod report_rows;
+pub mod retention;
 mod runtime;
 mod span_filter;
 mod sqlite;
 mod sqlite_ffi;
+mod sqlite_sweep;
 mod sqlite_write;
 mod stored_json;
 #[cfg(test)]
@@ -62,7 +67,7 @@ pub mod views;
 mod write_rows;
 
 pub use error::{Result, StoreError};
-pub use handles::{Reader, Store, Writer};
+pub use handles::{Reader, Store, Sweeper, Writer};
 pub use model::Batch;
 pub use prepared::PreparedBatch;
 pub use report_rows::{AttributeSample, LogSource, MetricUsage, ReportSpan, SignalBytes, SpanLogs};

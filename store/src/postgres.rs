@@ -16,9 +16,11 @@ use crate::legacy;
 use crate::log_text::search_words;
 use crate::model::TraceId;
 use crate::packed::Unpacker;
+use crate::postgres_sweep;
 use crate::postgres_write;
 use crate::prepared::PreparedBatch;
 use crate::report_rows::{ReportSpan, SignalBytes};
+use crate::retention::{Step, StepLimits};
 use crate::runtime::{LOCK_TIMEOUT, blocking};
 use crate::stored_json::literal_in_json;
 use crate::views::{AttributeFilter, Comparison};
@@ -147,6 +149,18 @@ impl PgStore {
         fingerprints: &Fingerprints,
     ) -> Result<()> {
         postgres_write::write(&self.pool, &self.interned, fingerprints, prepared).await
+    }
+
+    pub(crate) async fn sweep_step(&self, cutoff: i64, limits: StepLimits) -> Result<Step> {
+        postgres_sweep::step(&self.pool, cutoff, limits).await
+    }
+
+    pub(crate) async fn sweep_request_ids(
+        &self,
+        after: &str,
+        chunk: i64,
+    ) -> Result<(u64, Option<String>)> {
+        postgres_sweep::request_ids(&self.pool, after, chunk).await
     }
 
     crate::queries::impl_reads!(Postgres, pool);

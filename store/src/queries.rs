@@ -58,6 +58,7 @@ macro_rules! impl_reads {
             if spans.is_empty() && logs.is_empty() {
                 return Ok(None);
             }
+            let expired_spans = self.expired_spans(&[trace_id.to_vec()], spans.len()).await?;
             Ok(Some($crate::views::TraceView {
                 trace_id: hex::encode(trace_id),
                 spans,
@@ -65,7 +66,30 @@ macro_rules! impl_reads {
                     .into_iter()
                     .map($crate::read_rows::RawLog::into_view)
                     .collect::<$crate::error::Result<_>>()?,
+                expired_spans,
             }))
+        }
+
+        /// How many of the spans the summaries of these traces count are
+        /// no longer stored, `found` being those that are.
+        async fn expired_spans(
+            &self,
+            trace_ids: &[Vec<u8>],
+            found: usize,
+        ) -> $crate::error::Result<u64> {
+            if trace_ids.is_empty() {
+                return Ok(0);
+            }
+            let mut q = sqlx::QueryBuilder::<$db>::new(
+                "SELECT CAST(COALESCE(SUM(span_count), 0) AS BIGINT) FROM traces WHERE ",
+            );
+            let ids: std::collections::HashSet<$crate::model::TraceId> = trace_ids
+                .iter()
+                .filter_map(|t| <$crate::model::TraceId>::try_from(t.as_slice()).ok())
+                .collect();
+            push_in_ids(&mut q, "trace_id", &ids);
+            let counted: i64 = q.build_query_scalar().fetch_one(&self.$pool).await?;
+            Ok((counted.max(0) as u64).saturating_sub(found as u64))
         }
 
         /// The ids of the packs holding spans of these traces, each once,
@@ -435,7 +459,10 @@ macro_rules! impl_reads {
                 add(found, Match::SpanId, &mut matched_as);
             }
             let found: Vec<Vec<u8>> = sqlx::query_scalar(
-                "SELECT trace_id FROM request_traces WHERE request_id = $1 \
+                // Rows of traces retention removed wait for the sweep's walk
+                // (`retention`): only traces still there count.
+                "SELECT r.trace_id FROM request_traces r WHERE r.request_id = $1 \
+                 AND EXISTS (SELECT 1 FROM traces t WHERE t.trace_id = r.trace_id) \
                  UNION SELECT trace_id FROM logs WHERE request_id = $1 AND trace_id IS NOT NULL \
                  LIMIT 1000",
             )
@@ -476,12 +503,14 @@ macro_rules! impl_reads {
             if matched_as.is_empty() {
                 return Ok(None);
             }
+            let expired_spans = self.expired_spans(&trace_ids, spans.len()).await?;
             Ok(Some($crate::views::RequestView {
                 id: id.to_owned(),
                 matched_as,
                 trace_ids: trace_hex,
                 spans,
                 logs,
+                expired_spans,
             }))
         }
 

@@ -21,8 +21,10 @@ use crate::model::TraceId;
 use crate::packed::Unpacker;
 use crate::prepared::PreparedBatch;
 use crate::report_rows::{ReportSpan, SignalBytes};
+use crate::retention::{Step, StepLimits};
 use crate::runtime::{LOCK_TIMEOUT, blocking, on_scan_thread};
 use crate::sqlite_ffi::{self, Db};
+use crate::sqlite_sweep;
 use crate::sqlite_write;
 use crate::stored_json::literal_in_json;
 use crate::views::{AttributeFilter, Comparison};
@@ -256,6 +258,31 @@ impl SqliteStore {
         })
     }
 
+    /// Runs `f` on the writer's own connection, between two batches.
+    fn on_writer<T>(&self, f: impl FnOnce(&Db) -> Result<T>) -> Result<T> {
+        let done = blocking(|| {
+            let batches = self.batches.lock().unwrap_or_else(|e| e.into_inner());
+            let db = batches
+                .as_ref()
+                .ok_or_else(|| StoreError::Scan("the store is closed".into()))?;
+            f(db)
+        });
+        self.committed.notify_one();
+        done
+    }
+
+    pub(crate) async fn sweep_step(&self, cutoff: i64, limits: StepLimits) -> Result<Step> {
+        self.on_writer(|db| sqlite_sweep::step(db, cutoff, limits))
+    }
+
+    pub(crate) async fn sweep_request_ids(
+        &self,
+        after: &str,
+        chunk: i64,
+    ) -> Result<(u64, Option<String>)> {
+        self.on_writer(|db| sqlite_sweep::request_ids(db, after, chunk))
+    }
+
     pub(crate) async fn write_batch(
         &self,
         prepared: &PreparedBatch,
@@ -270,14 +297,7 @@ impl SqliteStore {
             cached: Interned::cached(&self.interned, &fps),
         };
 
-        let ids = blocking(|| {
-            let batches = self.batches.lock().unwrap_or_else(|e| e.into_inner());
-            let db = batches
-                .as_ref()
-                .ok_or_else(|| StoreError::Scan("the store is closed".into()))?;
-            sqlite_write::write(db, write)
-        })?;
-        self.committed.notify_one();
+        let ids = self.on_writer(|db| sqlite_write::write(db, write))?;
 
         Interned::remember(&self.interned, &fps, ids);
         Ok(())

@@ -137,6 +137,12 @@ impl Db {
         self.prepare(sql)?.execute()
     }
 
+    /// Rows the last INSERT, UPDATE or DELETE on this connection changed.
+    pub(crate) fn changes(&self) -> i64 {
+        // SAFETY: a valid handle, used by this thread alone meanwhile.
+        unsafe { ffi::sqlite3_changes64(self.0.as_ptr()) }
+    }
+
     /// False inside a transaction (`BEGIN` until `COMMIT` or `ROLLBACK`).
     pub(crate) fn autocommit(&self) -> bool {
         // SAFETY: a valid handle, used by this thread alone meanwhile.
@@ -263,6 +269,37 @@ impl Stmt<'_> {
         row
     }
 
+    /// Runs a statement for the first column of every row, as integers,
+    /// then readies it for the next.
+    pub(crate) fn ints(&mut self) -> Result<Vec<i64>> {
+        let mut values = Vec::new();
+        let stepped = loop {
+            match self.step() {
+                // SAFETY: a valid statement positioned on a row.
+                Ok(true) => values.push(unsafe { ffi::sqlite3_column_int64(self.raw.as_ptr(), 0) }),
+                Ok(false) => break Ok(values),
+                Err(e) => break Err(e),
+            }
+        };
+        self.reset();
+        stepped
+    }
+
+    /// Runs a statement for its first row's first column as text (`None`
+    /// without a row or for NULL), then readies it for the next.
+    pub(crate) fn first_text(&mut self) -> Result<Option<String>> {
+        let row = match self.step() {
+            Ok(true) if self.is_null(0) => Ok(None),
+            Ok(true) => String::from_utf8(self.bytes(0, true).to_vec())
+                .map(Some)
+                .map_err(|_| StoreError::Scan("a text that is not UTF-8".into())),
+            Ok(false) => Ok(None),
+            Err(e) => Err(e),
+        };
+        self.reset();
+        row
+    }
+
     /// Runs a statement for its first row's first column as a blob
     /// (`None` without a row), then readies it for the next.
     pub(crate) fn first_blob(&mut self) -> Result<Option<Vec<u8>>> {
@@ -308,6 +345,12 @@ impl Stmt<'_> {
             ffi::SQLITE_DONE => Ok(false),
             _ => Err(self.db.error("step")),
         }
+    }
+
+    /// Whether the column of the row the statement is on is NULL.
+    fn is_null(&mut self, column: i32) -> bool {
+        // SAFETY: a valid statement positioned on a row; SQLite checks the column.
+        unsafe { ffi::sqlite3_column_type(self.raw.as_ptr(), column) == ffi::SQLITE_NULL }
     }
 
     /// The column's bytes, valid until the next step (the borrow says so).

@@ -86,6 +86,9 @@ pub struct TraceView {
     pub spans: Vec<SpanView>,
     /// Log records carrying the trace id, oldest first.
     pub logs: Vec<LogView>,
+    /// Spans the trace's summary counts that are no longer stored: older
+    /// ones removed by retention, in a trace cut at its boundary.
+    pub expired_spans: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -254,6 +257,8 @@ pub struct RequestView {
     pub spans: Vec<SpanView>,
     /// Log records of those traces or with the request id, oldest first.
     pub logs: Vec<RequestLog>,
+    /// Spans of those traces that retention removed (see `TraceView`).
+    pub expired_spans: u64,
 }
 
 /// Requests, errors and duration of one service over a window, counted

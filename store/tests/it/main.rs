@@ -64,4 +64,5 @@ conformance!(
     service_red,
     span_nodes_and_spans_by_id,
     report_spans_stream_the_window,
+    retention_removes_what_is_older,
 );

@@ -13,9 +13,11 @@ use crate::harness::{self, Backend, Ctx, write_to};
 /// migration 13), a row per span (SQLite: narrow row and payload; its
 /// payloads as text, or compressed with or without a dictionary:
 /// `payload_value`), the packs the reports read, their indexes, and
-/// `trace_services`; no fingerprint key (ADR 0014).
+/// `trace_services`; no fingerprint key (ADR 0014) and no trigger that
+/// removes a log record's full-text row (ADR 0016).
 const SQLITE_BEFORE: &str = "
     DROP TABLE settings;
+    DROP TRIGGER logs_fts_delete;
     DROP TABLE span_packs;
     CREATE TABLE traces_by_id (trace_id BLOB PRIMARY KEY, start_ns INTEGER NOT NULL,
         end_ns INTEGER NOT NULL, span_count INTEGER NOT NULL, error_count INTEGER NOT NULL,

@@ -4,11 +4,13 @@
 //! - `common`: what the cases share.
 //! - `store`: what holds for every signal.
 //! - `spans`, `search`, `logs`, `metrics`: each signal's reads.
+//! - `retention`: what a sweep removes and keeps.
 //! - `writers`: interning and concurrent writers.
 
 mod common;
 mod logs;
 mod metrics;
+mod retention;
 mod search;
 mod spans;
 mod store;
@@ -16,6 +18,7 @@ mod writers;
 
 pub use logs::*;
 pub use metrics::*;
+pub use retention::*;
 pub use search::*;
 pub use spans::*;
 pub use store::*;

@@ -1,0 +1,113 @@
+//! PostgreSQL's retention steps, each one short transaction. Several
+//! processes may sweep one database at once: each step locks only rows no
+//! one else holds (`SKIP LOCKED`), so sweepers share the work, and a
+//! writer adding to a trace being removed never waits in a cycle with a
+//! sweeper, which waits for nobody but the counter rows writers take last.
+
+use sqlx::postgres::PgPool;
+
+use crate::error::Result;
+use crate::retention::{Removed, Step, StepLimits};
+
+/// Removes, in one transaction, at most `limits` of each kind of data
+/// older than `cutoff`, and takes them off the running totals.
+pub(crate) async fn step(pool: &PgPool, cutoff: i64, limits: StepLimits) -> Result<Step> {
+    let mut tx = pool.begin().await?;
+    let packs: Vec<i32> = sqlx::query_scalar(
+        "DELETE FROM span_packs WHERE id IN (SELECT id FROM span_packs WHERE start_hi < $1 \
+         ORDER BY start_hi LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING spans",
+    )
+    .bind(cutoff)
+    .bind(limits.packs)
+    .fetch_all(&mut *tx)
+    .await?;
+    let spans: i64 = packs.iter().map(|n| i64::from(*n)).sum();
+    let traces = sqlx::query(
+        "DELETE FROM traces WHERE trace_id IN (SELECT trace_id FROM traces \
+         WHERE start_ns < $1 AND end_ns < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
+    )
+    .bind(cutoff)
+    .bind(limits.rows)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected() as i64;
+    let logs = sqlx::query(
+        "DELETE FROM logs WHERE id IN (SELECT id FROM logs WHERE ts_ns < $1 \
+         ORDER BY ts_ns LIMIT $2 FOR UPDATE SKIP LOCKED)",
+    )
+    .bind(cutoff)
+    .bind(limits.rows)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected() as i64;
+    let metric_ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM metrics ORDER BY id")
+        .fetch_all(&mut *tx)
+        .await?;
+    let mut points = 0;
+    for metric_id in metric_ids {
+        if points >= limits.rows {
+            break;
+        }
+        points += sqlx::query(
+            "DELETE FROM metric_points WHERE ctid = ANY(ARRAY(SELECT ctid FROM metric_points \
+             WHERE metric_id = $1 AND time_ns < $2 LIMIT $3 FOR UPDATE SKIP LOCKED))",
+        )
+        .bind(metric_id)
+        .bind(cutoff)
+        .bind(limits.rows - points)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected() as i64;
+    }
+    // In the writers' order (`write_rows::counter_deltas`), one row a
+    // statement, so that sweepers and writers lock them alike.
+    for (name, n) in [("logs", logs), ("metric_points", points), ("spans", spans)] {
+        if n > 0 {
+            sqlx::query("UPDATE counters SET value = GREATEST(value - $1, 0) WHERE name = $2")
+                .bind(n)
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(Step {
+        removed: Removed {
+            spans: spans.max(0) as u64,
+            traces: traces.max(0) as u64,
+            logs: logs.max(0) as u64,
+            metric_points: points.max(0) as u64,
+            request_ids: 0,
+        },
+        more: Step::more_after(limits, packs.len() as i64, &[traces, logs, points]),
+    })
+}
+
+/// Removes the request-id rows of removed traces among the `chunk` rows
+/// after `after`; returns how many, and where the next chunk starts
+/// (`None`: the table's end was reached).
+pub(crate) async fn request_ids(
+    pool: &PgPool,
+    after: &str,
+    chunk: i64,
+) -> Result<(u64, Option<String>)> {
+    let end: Option<String> = sqlx::query_scalar(
+        "SELECT request_id FROM request_traces WHERE request_id > $1 \
+         ORDER BY request_id LIMIT 1 OFFSET $2",
+    )
+    .bind(after)
+    .bind(chunk - 1)
+    .fetch_optional(pool)
+    .await?;
+    let removed = sqlx::query(
+        "DELETE FROM request_traces r WHERE r.request_id > $1 \
+         AND ($2::text IS NULL OR r.request_id <= $2) \
+         AND NOT EXISTS (SELECT 1 FROM traces t WHERE t.trace_id = r.trace_id)",
+    )
+    .bind(after)
+    .bind(end.as_deref())
+    .execute(pool)
+    .await?
+    .rows_affected();
+    Ok((removed, end))
+}

@@ -1,0 +1,117 @@
+//! SQLite's retention steps, on the writer's own connection (so a step
+//! and a batch never wait on SQLite's lock for each other: they take
+//! turns on the writer's mutex), each one short transaction.
+
+use std::ffi::CStr;
+
+use crate::error::Result;
+use crate::retention::{Removed, Step, StepLimits};
+use crate::sqlite_ffi::Db;
+use crate::sqlite_write::transaction;
+
+/// Packs whose every span started before `?1`, oldest first.
+const PACKS: &CStr = c"DELETE FROM span_packs WHERE id IN \
+    (SELECT id FROM span_packs WHERE start_hi < ?1 ORDER BY start_hi LIMIT ?2) RETURNING spans";
+
+/// Summaries of traces whose every span ended before `?1` (through
+/// `traces_window`, whose first column is the start).
+const TRACES: &CStr = c"DELETE FROM traces WHERE id IN \
+    (SELECT id FROM traces WHERE start_ns < ?1 AND end_ns < ?1 LIMIT ?2)";
+
+/// Log records stamped before `?1`; their full-text rows go with them
+/// (the trigger `logs_fts_delete`).
+const LOGS: &CStr = c"DELETE FROM logs WHERE id IN \
+    (SELECT id FROM logs WHERE ts_ns < ?1 ORDER BY ts_ns LIMIT ?2)";
+
+const METRICS: &CStr = c"SELECT id FROM metrics ORDER BY id";
+
+/// One metric stream's points stamped before `?2` (through
+/// `metric_points_metric_time`).
+const POINTS: &CStr = c"DELETE FROM metric_points WHERE rowid IN \
+    (SELECT rowid FROM metric_points WHERE metric_id = ?1 AND time_ns < ?2 LIMIT ?3)";
+
+const COUNTER: &CStr = c"UPDATE counters SET value = max(value - ?1, 0) WHERE name = ?2";
+
+/// Removes, in one transaction, at most `limits` of each kind of data
+/// older than `cutoff`, and takes them off the running totals.
+pub(crate) fn step(db: &Db, cutoff: i64, limits: StepLimits) -> Result<Step> {
+    transaction(db, |db| {
+        let mut stmt = db.prepare(PACKS)?;
+        stmt.bind_int(1, cutoff)?;
+        stmt.bind_int(2, limits.packs)?;
+        let packs = stmt.ints()?;
+        drop(stmt);
+        let spans: i64 = packs.iter().sum();
+
+        let traces = delete(db, TRACES, cutoff, limits.rows)?;
+        let logs = delete(db, LOGS, cutoff, limits.rows)?;
+
+        let metric_ids = db.prepare(METRICS)?.ints()?;
+        let mut points = 0;
+        let mut stmt = db.prepare(POINTS)?;
+        for metric_id in metric_ids {
+            if points >= limits.rows {
+                break;
+            }
+            stmt.bind_int(1, metric_id)?;
+            stmt.bind_int(2, cutoff)?;
+            stmt.bind_int(3, limits.rows - points)?;
+            stmt.execute()?;
+            points += db.changes();
+        }
+        drop(stmt);
+
+        let mut counter = db.prepare(COUNTER)?;
+        for (name, n) in [("logs", logs), ("metric_points", points), ("spans", spans)] {
+            if n > 0 {
+                counter.bind_int(1, n)?;
+                counter.bind_text(2, name)?;
+                counter.execute()?;
+            }
+        }
+        Ok(Step {
+            removed: Removed {
+                spans: spans.max(0) as u64,
+                traces: traces.max(0) as u64,
+                logs: logs.max(0) as u64,
+                metric_points: points.max(0) as u64,
+                request_ids: 0,
+            },
+            more: Step::more_after(limits, packs.len() as i64, &[traces, logs, points]),
+        })
+    })
+}
+
+fn delete(db: &Db, sql: &CStr, cutoff: i64, limit: i64) -> Result<i64> {
+    let mut stmt = db.prepare(sql)?;
+    stmt.bind_int(1, cutoff)?;
+    stmt.bind_int(2, limit)?;
+    stmt.execute()?;
+    Ok(db.changes())
+}
+
+/// The last request id of the next chunk after `?1`.
+const REQUEST_CHUNK_END: &CStr =
+    c"SELECT request_id FROM request_traces WHERE request_id > ?1 ORDER BY request_id LIMIT 1 OFFSET ?2";
+
+/// The rows in `(?1, ?2]` (or past `?1` when `?2` is NULL) whose trace is gone.
+const REQUEST_ORPHANS: &CStr = c"DELETE FROM request_traces \
+    WHERE request_id > ?1 AND (?2 IS NULL OR request_id <= ?2) \
+    AND NOT EXISTS (SELECT 1 FROM traces t WHERE t.trace_id = request_traces.trace_id)";
+
+/// Removes the request-id rows of removed traces among the `chunk` rows
+/// after `after`; returns how many, and where the next chunk starts
+/// (`None`: the table's end was reached).
+pub(crate) fn request_ids(db: &Db, after: &str, chunk: i64) -> Result<(u64, Option<String>)> {
+    transaction(db, |db| {
+        let mut end = db.prepare(REQUEST_CHUNK_END)?;
+        end.bind_text(1, after)?;
+        end.bind_int(2, chunk - 1)?;
+        let end = end.first_text()?;
+        let mut stmt = db.prepare(REQUEST_ORPHANS)?;
+        stmt.bind_text(1, after)?;
+        stmt.bind_opt_text(2, end.as_deref())?;
+        stmt.execute()?;
+        Ok((db.changes().max(0) as u64, end))
+    })
+}

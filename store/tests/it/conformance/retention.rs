@@ -1,0 +1,193 @@
+//! Retention: what a sweep removes, what it keeps, and what reads show of
+//! a trace cut at the boundary.
+
+use store::LogQuery;
+use store::model::Span;
+use store::retention::Removed;
+use store::value::{Attributes, Value};
+
+use super::common::*;
+use crate::fixtures::*;
+use crate::harness::Ctx;
+
+const SECOND: i64 = 1_000_000_000;
+
+fn with_request(mut span: Span, request_id: &str) -> Span {
+    span.derived.request_id = Some(request_id.to_owned());
+    span
+}
+
+/// Old data before the cutoff, in more packs and rows than one step of a
+/// sweep takes (32 packs, 1 000 rows); a trace with spans on both sides
+/// of it; new data after it. One sweep removes the old, keeps the new, and
+/// reads show the cut trace's expired spans.
+pub async fn retention_removes_what_is_older(ctx: Ctx) {
+    let cutoff = T0 + 3600 * SECOND;
+    let old = |n: u64| T0 + n as i64 * SECOND;
+    // 40 old traces of two spans, one export each: 40 packs.
+    for n in 0..40u64 {
+        let root = timed(
+            span(tid(100 + n), sid(1), None, "GET /old"),
+            old(n),
+            old(n) + 5,
+        );
+        let child = timed(
+            span(tid(100 + n), sid(2), Some(sid(1)), "db"),
+            old(n) + 1,
+            old(n) + 2,
+        );
+        write(
+            &ctx,
+            &spans_batch(
+                "api",
+                vec![with_request(root, &format!("req-old-{n}")), child],
+            ),
+        )
+        .await;
+    }
+    // A trace cut at the boundary: its root started before, a child
+    // arrived in a later export after.
+    let cut_root = timed(
+        span(tid(1), sid(1), None, "POST /late"),
+        old(50),
+        cutoff + SECOND,
+    );
+    write(
+        &ctx,
+        &spans_batch("api", vec![with_request(cut_root, "req-cut")]),
+    )
+    .await;
+    let cut_child = timed(
+        span(tid(1), sid(2), Some(sid(1)), "slow"),
+        cutoff + 10,
+        cutoff + 20,
+    );
+    write(&ctx, &spans_batch("worker", vec![cut_child])).await;
+    // New.
+    let new_root = timed(
+        span(tid(2), sid(1), None, "GET /new"),
+        cutoff + 5,
+        cutoff + 9,
+    );
+    write(
+        &ctx,
+        &spans_batch("api", vec![with_request(new_root, "req-new")]),
+    )
+    .await;
+
+    let old_logs: Vec<_> = (0..1001)
+        .map(|i| {
+            let mut record = log(old(0) + i, s("ancient ember"));
+            record.trace_id = Some(tid(100));
+            record
+        })
+        .collect();
+    write(&ctx, &logs_batch("api", old_logs)).await;
+    write(
+        &ctx,
+        &logs_batch("api", vec![log(cutoff + 1, s("fresh ember"))]),
+    )
+    .await;
+    let points = |from: i64, n: i64| {
+        (0..n)
+            .map(|i| {
+                gauge(
+                    "queue.depth",
+                    from + i,
+                    Attributes::default(),
+                    Value::Int(i),
+                )
+            })
+            .collect()
+    };
+    write(&ctx, &points_batch("api", points(old(0), 1001))).await;
+    write(&ctx, &points_batch("api", points(cutoff, 3))).await;
+
+    let before = stats(&ctx).await;
+    let removed = ctx.store.sweeper().sweep(cutoff).await.expect("sweep");
+    assert_eq!(
+        removed,
+        Removed {
+            spans: 81,
+            traces: 40,
+            logs: 1001,
+            metric_points: 1001,
+            request_ids: 40,
+        },
+        "[{:?}]",
+        ctx.backend
+    );
+
+    let reader = ctx.store.reader();
+    for n in [0, 39] {
+        assert!(reader.trace(&tid(100 + n)).await.expect("trace").is_none());
+        let request = reader
+            .request(&format!("req-old-{n}"))
+            .await
+            .expect("request");
+        assert!(request.is_none(), "{request:?}");
+    }
+    let cut = reader.trace(&tid(1)).await.expect("trace").expect("kept");
+    assert_eq!(cut.spans.len(), 1);
+    assert_eq!(cut.spans[0].name, "slow");
+    assert_eq!(cut.expired_spans, 1);
+    let cut = reader
+        .request("req-cut")
+        .await
+        .expect("request")
+        .expect("kept");
+    assert_eq!((cut.spans.len(), cut.expired_spans), (1, 1));
+    let new = reader.trace(&tid(2)).await.expect("trace").expect("kept");
+    assert_eq!((new.spans.len(), new.expired_spans), (1, 0));
+    assert!(reader.request("req-new").await.expect("request").is_some());
+
+    let after = stats(&ctx).await;
+    assert_eq!(after.spans, before.spans - 81);
+    assert_eq!(after.logs, before.logs - 1001);
+    assert_eq!(after.metric_points, before.metric_points - 1001);
+    assert_eq!(after.traces, 2);
+    assert_eq!(ctx.count("spans").await, 2);
+    assert_eq!(ctx.count("logs").await, 1);
+    assert_eq!(ctx.count("metric_points").await, 3);
+    assert_eq!(ctx.count("request_traces").await, 2);
+
+    let text = |words: &str| LogQuery {
+        text: Some(words.to_owned()),
+        ..all(100)
+    };
+    assert!(search(&ctx, text("ancient")).await.is_empty());
+    assert_eq!(search(&ctx, text("ember")).await.len(), 1);
+    let mut spans = 0;
+    reader
+        .report_spans(i64::MIN, i64::MAX, |_| spans += 1)
+        .await
+        .expect("report spans");
+    assert_eq!(spans, 2);
+    assert!(
+        ctx.store
+            .reader()
+            .metric_points("queue.depth", 100)
+            .await
+            .expect("points")
+            .iter()
+            .all(|p| p.time_unix_nano >= cutoff)
+    );
+
+    // Nothing older is left: a second sweep removes nothing; new writes
+    // go on as before.
+    let again = ctx.store.sweeper().sweep(cutoff).await.expect("sweep");
+    assert!(again.is_empty(), "{again:?}");
+    write(
+        &ctx,
+        &spans_batch(
+            "api",
+            vec![timed(
+                span(tid(3), sid(1), None, "GET /next"),
+                cutoff + 30,
+                cutoff + 31,
+            )],
+        ),
+    )
+    .await;
+    assert_eq!(stats(&ctx).await.spans, after.spans + 1);
+}
