@@ -130,6 +130,8 @@ struct TraceResponse {
     error_origin: Option<ErrorOrigin>,
     /// Ids of the spans on the critical path, in start order.
     critical_path: Vec<String>,
+    /// Older spans of the trace that retention removed.
+    expired_spans: u64,
 }
 
 async fn trace(
@@ -156,6 +158,7 @@ async fn trace(
         spans: trace.spans,
         logs: trace.logs,
         error_origin,
+        expired_spans: trace.expired_spans,
     }))
 }
 
@@ -314,6 +317,8 @@ struct RequestResponse {
     spans: Vec<SpanView>,
     logs: Vec<RequestLog>,
     error_origin: Option<ErrorOrigin>,
+    /// Older spans of these traces that retention removed.
+    expired_spans: u64,
 }
 
 async fn request(
@@ -332,6 +337,7 @@ async fn request(
         spans: view.spans,
         logs: view.logs,
         error_origin,
+        expired_spans: view.expired_spans,
     }))
 }
 

@@ -112,6 +112,8 @@ pub struct RequestPage {
     id: String,
     matched_as: String,
     banner: Banner,
+    /// Older spans retention removed from these traces.
+    expired_spans: u64,
     traces: Vec<TraceLink>,
     logs: Vec<LogRow>,
 }
@@ -182,6 +184,7 @@ pub async fn request(
             .collect::<Vec<_>>()
             .join(", "),
         banner: Banner::new(origin.as_ref(), &view.spans),
+        expired_spans: view.expired_spans,
         id: view.id,
         traces,
         logs,
@@ -199,6 +202,8 @@ pub struct TracePage {
     duration: String,
     span_count: usize,
     error_count: usize,
+    /// Older spans retention removed: the trace is cut, not broken.
+    expired_spans: u64,
     banner: Banner,
     items: Vec<Item>,
     /// Rows printed, when fewer than the spans: the rest load on demand.
@@ -285,6 +290,7 @@ pub async fn trace(
             _ => String::new(),
         },
         span_count: trace.spans.len(),
+        expired_spans: trace.expired_spans,
         error_count: trace.spans.iter().filter(|s| s.is_error).count(),
         banner: Banner::new(origin.as_ref(), &trace.spans),
         rows_shown: (rows_shown < trace.spans.len()).then_some(rows_shown),
