@@ -160,6 +160,9 @@ pub struct ServeConfig {
     /// Items written per transaction at most
     #[arg(long, env = "LOUPE_MAX_BATCH_ITEMS", default_value_t = 16_384)]
     pub max_batch_items: usize,
+    /// How long spans, log records and metric points are kept, by their own timestamps (90m, 24h, 7d); 0 keeps everything
+    #[arg(long, env = "LOUPE_RETENTION", default_value = "7d", value_parser = retention)]
+    pub retention: Retention,
     /// Span and log attributes read as the request id, first match wins
     #[arg(
         long,
@@ -181,7 +184,8 @@ pub struct ServeConfig {
 }
 
 impl ServeConfig {
-    /// The defaults with every listener on port 0 of the loopback interface.
+    /// The defaults with every listener on port 0 of the loopback
+    /// interface, keeping everything.
     pub fn for_tests(database_url: &str) -> ServeConfig {
         let mut config = Cli::try_parse_from(["loupe", "serve", "--database-url", database_url])
             .map(|cli| match cli.command {
@@ -193,6 +197,8 @@ impl ServeConfig {
         config.otlp_grpc_addr = any_port;
         config.otlp_http_addr = any_port;
         config.ui_addr = any_port;
+        // The tests' telemetry is stamped in 2023, long past any retention.
+        config.retention = Retention(None);
         config
     }
 }
@@ -231,6 +237,22 @@ fn rate(text: &str) -> Result<f64, String> {
     }
 }
 
+/// How long telemetry is kept; `None`: everything, for good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention(pub Option<Duration>);
+
+/// A duration (`90m`, `24h`, `7d`), or `0` for none: keep everything.
+fn retention(text: &str) -> Result<Retention, String> {
+    match text.trim() {
+        "0" => Ok(Retention(None)),
+        text => web::reports::parse_duration(text)
+            .map(|ns| Retention(Some(Duration::from_nanos(ns.unsigned_abs()))))
+            .ok_or_else(|| {
+                format!("expected a duration like 24h or 7d, or 0 to keep everything, got {text:?}")
+            }),
+    }
+}
+
 /// Seconds as a bare number, or `90s`, `15m`, `2h`, `1d`; `0` is none.
 fn duration(text: &str) -> Result<Duration, String> {
     if let Ok(seconds) = text.parse::<u64>() {
@@ -243,7 +265,23 @@ fn duration(text: &str) -> Result<Duration, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::duration;
+    use super::{duration, retention};
+
+    #[test]
+    fn retention_is_a_duration_or_zero() {
+        for (input, seconds) in [
+            ("7d", Some(Some(604_800))),
+            ("90m", Some(Some(5400))),
+            (" 24h ", Some(Some(86_400))),
+            ("0", Some(None)),
+            ("0d", None),
+            ("7", None),
+            ("forever", None),
+        ] {
+            let got = retention(input).ok().map(|r| r.0.map(|d| d.as_secs()));
+            assert_eq!(got, seconds, "{input:?}");
+        }
+    }
 
     #[test]
     fn durations_are_seconds_or_suffixed() {

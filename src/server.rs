@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use collector::{Ingest, Pipeline, PipelineConfig, Rules, SelfMetrics};
-use store::Store;
+use store::{Store, Sweeper};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -23,6 +23,7 @@ pub struct Running {
     stop: watch::Sender<bool>,
     listeners: Vec<JoinHandle<anyhow::Result<()>>>,
     writer: JoinHandle<()>,
+    sweeper: Option<JoinHandle<()>>,
 }
 
 impl Running {
@@ -46,6 +47,9 @@ impl Running {
         // Every sender of the queue lived in the listeners, so the writer
         // now drains what is left and ends.
         self.writer.await.context("writer task failed")?;
+        if let Some(sweeper) = self.sweeper {
+            sweeper.await.context("retention task failed")?;
+        }
         self.store.close().await;
         result
     }
@@ -114,7 +118,11 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
         self_metrics: Arc::new(move |db_bytes| metrics.render(db_bytes)),
         prices: config.prices.prices(),
     });
-    let ui_server = serve_http(ui_listener, ui_router, request_timeout, stopped);
+    let ui_server = serve_http(ui_listener, ui_router, request_timeout, stopped.clone());
+    let sweeper = config
+        .retention
+        .0
+        .map(|age| tokio::spawn(sweep(store.sweeper(), age, stopped)));
 
     let listeners = vec![
         tokio::spawn(async move { grpc.await.context("OTLP/gRPC server failed") }),
@@ -129,7 +137,41 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
         stop,
         listeners,
         writer,
+        sweeper,
     })
+}
+
+/// How often data past its retention is removed (and at start).
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+
+/// Removes what is older than `max_age` at start and every `SWEEP_EVERY`
+/// until stopped; a sweep in progress stops between two of its steps.
+async fn sweep(sweeper: Sweeper, max_age: Duration, mut stopped: watch::Receiver<bool>) {
+    let max_age = i64::try_from(max_age.as_nanos()).unwrap_or(i64::MAX);
+    loop {
+        let cutoff = web::reports::now_ns().saturating_sub(max_age);
+        tokio::select! {
+            swept = sweeper.sweep(cutoff) => match swept {
+                Ok(removed) if !removed.is_empty() => tracing::info!(
+                    spans = removed.spans,
+                    traces = removed.traces,
+                    logs = removed.logs,
+                    metric_points = removed.metric_points,
+                    request_ids = removed.request_ids,
+                    "removed what is past its retention"
+                ),
+                Ok(_) => {}
+                Err(err) => {
+                    tracing::warn!(error = %err, "retention sweep failed; trying again later")
+                }
+            },
+            _ = stopped.wait_for(|stop| *stop) => return,
+        }
+        tokio::select! {
+            () = tokio::time::sleep(SWEEP_EVERY) => {}
+            _ = stopped.wait_for(|stop| *stop) => return,
+        }
+    }
 }
 
 /// How long a stop waits for requests in flight before closing them.

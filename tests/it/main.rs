@@ -8,6 +8,7 @@ mod layout;
 mod overload;
 mod postgres;
 mod reports;
+mod retention;
 mod roundtrip;
 mod startup;
 mod support;
