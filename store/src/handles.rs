@@ -160,7 +160,7 @@ impl Writer {
 
 /// Removes data past its retention (docs/adr/0016): spans, trace
 /// summaries, log records and metric points older than a cutoff, a short
-/// transaction at a time, paced so that the writers keep most of the
+/// transaction at a time, paced so that the writers keep two thirds of the
 /// database's time; then the request ids of removed traces.
 #[derive(Clone)]
 pub struct Sweeper {
@@ -183,8 +183,9 @@ impl Sweeper {
             if !step.more {
                 break;
             }
-            // As long again as the step took: the writers get at least half.
-            tokio::time::sleep(started.elapsed().max(MIN_PAUSE)).await;
+            // Twice as long as the step took: the writers get at least
+            // two thirds of the database's time.
+            tokio::time::sleep((started.elapsed() * 2).max(MIN_PAUSE)).await;
         }
         let mut after = self.request_ids_after.lock().await;
         for _ in 0..REQUEST_ID_CHUNKS_PER_SWEEP {
