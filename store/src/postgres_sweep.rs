@@ -7,7 +7,7 @@
 use sqlx::postgres::PgPool;
 
 use crate::error::Result;
-use crate::retention::{Removed, Step, StepLimits};
+use crate::retention::{Step, StepLimits};
 
 /// Removes, in one transaction, at most `limits` of each kind of data
 /// older than `cutoff`, and takes them off the running totals.
@@ -59,9 +59,10 @@ pub(crate) async fn step(pool: &PgPool, cutoff: i64, limits: StepLimits) -> Resu
         .await?
         .rows_affected() as i64;
     }
-    // In the writers' order (`write_rows::counter_deltas`), one row a
-    // statement, so that sweepers and writers lock them alike.
-    for (name, n) in [("logs", logs), ("metric_points", points), ("spans", spans)] {
+    let step = Step::of(limits, packs.len() as i64, spans, [traces, logs, points]);
+    // One row a statement, in the writers' order, so that sweepers and
+    // writers lock them alike.
+    for (name, n) in step.counter_deltas() {
         if n > 0 {
             sqlx::query("UPDATE counters SET value = GREATEST(value - $1, 0) WHERE name = $2")
                 .bind(n)
@@ -71,16 +72,7 @@ pub(crate) async fn step(pool: &PgPool, cutoff: i64, limits: StepLimits) -> Resu
         }
     }
     tx.commit().await?;
-    Ok(Step {
-        removed: Removed {
-            spans: spans.max(0) as u64,
-            traces: traces.max(0) as u64,
-            logs: logs.max(0) as u64,
-            metric_points: points.max(0) as u64,
-            request_ids: 0,
-        },
-        more: Step::more_after(limits, packs.len() as i64, &[traces, logs, points]),
-    })
+    Ok(step)
 }
 
 /// Removes the request-id rows of removed traces among the `chunk` rows

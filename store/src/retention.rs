@@ -53,9 +53,37 @@ pub(crate) struct Step {
 }
 
 impl Step {
-    /// A step that removed `packs` packs and `rows` of some kind of row.
-    pub(crate) fn more_after(limits: StepLimits, packs: i64, rows: &[i64]) -> bool {
-        packs >= limits.packs || rows.iter().any(|n| *n >= limits.rows)
+    /// A step that removed `packs` packs holding `spans` spans, and these
+    /// trace summaries, log records and metric points.
+    pub(crate) fn of(
+        limits: StepLimits,
+        packs: i64,
+        spans: i64,
+        [traces, logs, points]: [i64; 3],
+    ) -> Step {
+        let count = |n: i64| n.max(0) as u64;
+        Step {
+            removed: Removed {
+                spans: count(spans),
+                traces: count(traces),
+                logs: count(logs),
+                metric_points: count(points),
+                request_ids: 0,
+            },
+            more: packs >= limits.packs || [traces, logs, points].iter().any(|n| *n >= limits.rows),
+        }
+    }
+
+    /// What the step takes off each running total, in the writers' order
+    /// (`write_rows::counter_deltas`), which concurrent PostgreSQL
+    /// transactions must share.
+    pub(crate) fn counter_deltas(&self) -> [(&'static str, i64); 3] {
+        let n = |count: u64| i64::try_from(count).unwrap_or(i64::MAX);
+        [
+            ("logs", n(self.removed.logs)),
+            ("metric_points", n(self.removed.metric_points)),
+            ("spans", n(self.removed.spans)),
+        ]
     }
 }
 
@@ -79,17 +107,15 @@ mod tests {
     fn a_step_at_any_limit_has_more_to_do() {
         let limits = StepLimits { packs: 2, rows: 3 };
         for (packs, rows, more) in [
-            (0, &[0, 0][..], false),
-            (1, &[2, 2][..], false),
-            (2, &[0, 0][..], true),
-            (0, &[0, 3][..], true),
-            (0, &[4][..], true),
+            (0, [0, 0, 0], false),
+            (1, [2, 2, 2], false),
+            (2, [0, 0, 0], true),
+            (0, [0, 3, 0], true),
+            (0, [0, 0, 4], true),
         ] {
-            assert_eq!(
-                Step::more_after(limits, packs, rows),
-                more,
-                "{packs} {rows:?}"
-            );
+            let step = Step::of(limits, packs, packs * 10, rows);
+            assert_eq!(step.more, more, "{packs} {rows:?}");
+            assert_eq!(step.removed.spans, packs as u64 * 10);
         }
     }
 }

@@ -5,7 +5,7 @@
 use std::ffi::CStr;
 
 use crate::error::Result;
-use crate::retention::{Removed, Step, StepLimits};
+use crate::retention::{Step, StepLimits};
 use crate::sqlite_ffi::Db;
 use crate::sqlite_write::transaction;
 
@@ -61,24 +61,16 @@ pub(crate) fn step(db: &Db, cutoff: i64, limits: StepLimits) -> Result<Step> {
         }
         drop(stmt);
 
+        let step = Step::of(limits, packs.len() as i64, spans, [traces, logs, points]);
         let mut counter = db.prepare(COUNTER)?;
-        for (name, n) in [("logs", logs), ("metric_points", points), ("spans", spans)] {
+        for (name, n) in step.counter_deltas() {
             if n > 0 {
                 counter.bind_int(1, n)?;
                 counter.bind_text(2, name)?;
                 counter.execute()?;
             }
         }
-        Ok(Step {
-            removed: Removed {
-                spans: spans.max(0) as u64,
-                traces: traces.max(0) as u64,
-                logs: logs.max(0) as u64,
-                metric_points: points.max(0) as u64,
-                request_ids: 0,
-            },
-            more: Step::more_after(limits, packs.len() as i64, &[traces, logs, points]),
-        })
+        Ok(step)
     })
 }
 
