@@ -43,7 +43,19 @@ async fn a_server_removes_what_is_past_its_retention() {
     keeping
         .export("/v1/logs", support::logs(1).encode_to_vec())
         .await;
-    assert_eq!(keeping.stats().await["spans"], 4);
+    // A trace cut by the retention: its root (2023) came in one export,
+    // a child stamped now in another.
+    let mut root = support::traces(3);
+    root.resource_spans[0].scope_spans[0]
+        .spans
+        .retain(|s| s.parent_span_id.is_empty());
+    keeping.export("/v1/traces", root.encode_to_vec()).await;
+    let mut child = shifted(support::traces(3), now_ns() - support::T0);
+    child.resource_spans[0].scope_spans[0]
+        .spans
+        .retain(|s| !s.parent_span_id.is_empty());
+    keeping.export("/v1/traces", child.encode_to_vec()).await;
+    assert_eq!(keeping.stats().await["spans"], 6);
     let database_url = keeping.database_url();
     keeping.stop().await;
 
@@ -56,7 +68,7 @@ async fn a_server_removes_what_is_past_its_retention() {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let stats = server.stats().await;
-        if stats["spans"] == 2 && stats["logs"] == 0 {
+        if stats["spans"] == 3 && stats["logs"] == 0 {
             break;
         }
         assert!(Instant::now() < deadline, "still stored: {stats}");
@@ -70,6 +82,19 @@ async fn a_server_removes_what_is_past_its_retention() {
     assert_eq!(status, 200);
     assert_eq!(trace["spans"].as_array().map(Vec::len), Some(2));
     assert_eq!(trace["expired_spans"], 0);
-    assert_eq!(server.stats().await["traces"], 1);
+    assert_eq!(server.stats().await["traces"], 2);
+
+    // The cut trace answers with what is left, and says what went.
+    let cut = hex::encode(support::trace_id(3));
+    let (status, trace) = server.get_json(&format!("/api/v1/traces/{cut}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(trace["spans"].as_array().map(Vec::len), Some(1));
+    assert_eq!(trace["expired_spans"], 1);
+    let (status, _, page) = server.page(&format!("/traces/{cut}"), false).await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("Older spans expired: 1 span of this trace"),
+        "{page}"
+    );
     server.stop().await;
 }
