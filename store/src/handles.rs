@@ -176,13 +176,16 @@ impl Sweeper {
     /// seconds apart. Counters (`Reader::stats`) lose what is removed.
     pub async fn sweep(&self, cutoff: i64) -> Result<Removed> {
         let mut removed = Removed::default();
+        let mut limits = STEP;
         loop {
             let started = std::time::Instant::now();
-            let step = on_backend!(&self.backend, db => db.sweep_step(cutoff, STEP).await)?;
+            let step = on_backend!(&self.backend, db => db.sweep_step(cutoff, limits).await)?;
             removed.add(step.removed);
-            if !step.more {
+            if !step.more() {
                 break;
             }
+            // Kinds that came up short are done: later steps skip them.
+            limits = step.next;
             // Twice as long as the step took: the writers get at least
             // two thirds of the database's time.
             tokio::time::sleep((started.elapsed() * 2).max(MIN_PAUSE)).await;

@@ -13,51 +13,61 @@ use crate::retention::{Step, StepLimits};
 /// older than `cutoff`, and takes them off the running totals.
 pub(crate) async fn step(pool: &PgPool, cutoff: i64, limits: StepLimits) -> Result<Step> {
     let mut tx = pool.begin().await?;
-    let packs: Vec<i32> = sqlx::query_scalar(
-        "DELETE FROM span_packs WHERE id IN (SELECT id FROM span_packs WHERE start_hi < $1 \
-         ORDER BY start_hi LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING spans",
-    )
-    .bind(cutoff)
-    .bind(limits.packs)
-    .fetch_all(&mut *tx)
-    .await?;
-    let spans: i64 = packs.iter().map(|n| i64::from(*n)).sum();
-    let traces = sqlx::query(
-        "DELETE FROM traces WHERE trace_id IN (SELECT trace_id FROM traces \
-         WHERE start_ns < $1 AND end_ns < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
-    )
-    .bind(cutoff)
-    .bind(limits.rows)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected() as i64;
-    let logs = sqlx::query(
-        "DELETE FROM logs WHERE id IN (SELECT id FROM logs WHERE ts_ns < $1 \
-         ORDER BY ts_ns LIMIT $2 FOR UPDATE SKIP LOCKED)",
-    )
-    .bind(cutoff)
-    .bind(limits.rows)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected() as i64;
-    let metric_ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM metrics ORDER BY id")
+    let mut packs: Vec<i32> = Vec::new();
+    if limits.packs > 0 {
+        packs = sqlx::query_scalar(
+            "DELETE FROM span_packs WHERE id IN (SELECT id FROM span_packs WHERE start_hi < $1 \
+             ORDER BY start_hi LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING spans",
+        )
+        .bind(cutoff)
+        .bind(limits.packs)
         .fetch_all(&mut *tx)
         .await?;
-    let mut points = 0;
-    for metric_id in metric_ids {
-        if points >= limits.rows {
-            break;
+    }
+    let spans: i64 = packs.iter().map(|n| i64::from(*n)).sum();
+    let mut delete = async |sql: &'static str, limit: i64| -> Result<i64> {
+        if limit <= 0 {
+            return Ok(0);
         }
-        points += sqlx::query(
-            "DELETE FROM metric_points WHERE ctid = ANY(ARRAY(SELECT ctid FROM metric_points \
-             WHERE metric_id = $1 AND time_ns < $2 LIMIT $3 FOR UPDATE SKIP LOCKED))",
-        )
-        .bind(metric_id)
-        .bind(cutoff)
-        .bind(limits.rows - points)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected() as i64;
+        let done = sqlx::query(sql)
+            .bind(cutoff)
+            .bind(limit)
+            .execute(&mut *tx)
+            .await?;
+        Ok(done.rows_affected() as i64)
+    };
+    let traces = delete(
+        "DELETE FROM traces WHERE trace_id IN (SELECT trace_id FROM traces \
+         WHERE start_ns < $1 AND end_ns < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
+        limits.traces,
+    )
+    .await?;
+    let logs = delete(
+        "DELETE FROM logs WHERE id IN (SELECT id FROM logs WHERE ts_ns < $1 \
+         ORDER BY ts_ns LIMIT $2 FOR UPDATE SKIP LOCKED)",
+        limits.logs,
+    )
+    .await?;
+    let mut points = 0;
+    if limits.points > 0 {
+        let metric_ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM metrics ORDER BY id")
+            .fetch_all(&mut *tx)
+            .await?;
+        for metric_id in metric_ids {
+            if points >= limits.points {
+                break;
+            }
+            points += sqlx::query(
+                "DELETE FROM metric_points WHERE ctid = ANY(ARRAY(SELECT ctid FROM metric_points \
+                 WHERE metric_id = $1 AND time_ns < $2 LIMIT $3 FOR UPDATE SKIP LOCKED))",
+            )
+            .bind(metric_id)
+            .bind(cutoff)
+            .bind(limits.points - points)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected() as i64;
+        }
     }
     let step = Step::of(limits, packs.len() as i64, spans, [traces, logs, points]);
     // One row a statement, in the writers' order, so that sweepers and

@@ -30,31 +30,37 @@ impl Removed {
     }
 }
 
-/// How much one step removes at most, each in one short transaction: the
-/// writer waits for a step, so a step must be short. A pack holds an
-/// export's spans (hundreds), a row one item.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How much of each kind one step removes at most, in one short
+/// transaction: the writer waits for a step, so a step must be short. A
+/// pack holds an export's spans (hundreds), a row one item. 0: that kind is
+/// done for this sweep and not looked at again.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct StepLimits {
     pub packs: i64,
-    pub rows: i64,
+    pub traces: i64,
+    pub logs: i64,
+    pub points: i64,
 }
 
 pub(crate) const STEP: StepLimits = StepLimits {
     packs: 32,
-    rows: 1000,
+    traces: 1000,
+    logs: 1000,
+    points: 1000,
 };
 
 /// What one step of removing data older than a cutoff did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Step {
     pub removed: Removed,
-    /// Whether some kind hit its limit: more may be left.
-    pub more: bool,
+    /// The limits of the next step: those of the kinds that hit theirs
+    /// (more may be left), 0 for the kinds now done.
+    pub next: StepLimits,
 }
 
 impl Step {
-    /// A step that removed `packs` packs holding `spans` spans, and these
-    /// trace summaries, log records and metric points.
+    /// A step under `limits` that removed `packs` packs holding `spans`
+    /// spans, and these trace summaries, log records and metric points.
     pub(crate) fn of(
         limits: StepLimits,
         packs: i64,
@@ -62,6 +68,13 @@ impl Step {
         [traces, logs, points]: [i64; 3],
     ) -> Step {
         let count = |n: i64| n.max(0) as u64;
+        let again = |removed: i64, limit: i64| {
+            if limit > 0 && removed >= limit {
+                limit
+            } else {
+                0
+            }
+        };
         Step {
             removed: Removed {
                 spans: count(spans),
@@ -70,8 +83,18 @@ impl Step {
                 metric_points: count(points),
                 request_ids: 0,
             },
-            more: packs >= limits.packs || [traces, logs, points].iter().any(|n| *n >= limits.rows),
+            next: StepLimits {
+                packs: again(packs, limits.packs),
+                traces: again(traces, limits.traces),
+                logs: again(logs, limits.logs),
+                points: again(points, limits.points),
+            },
         }
+    }
+
+    /// Whether some kind hit its limit: more may be left.
+    pub(crate) fn more(&self) -> bool {
+        self.next != StepLimits::default()
     }
 
     /// What the step takes off each running total, in the writers' order
@@ -104,17 +127,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_step_at_any_limit_has_more_to_do() {
-        let limits = StepLimits { packs: 2, rows: 3 };
-        for (packs, rows, more) in [
-            (0, [0, 0, 0], false),
-            (1, [2, 2, 2], false),
-            (2, [0, 0, 0], true),
-            (0, [0, 3, 0], true),
-            (0, [0, 0, 4], true),
+    fn a_step_looks_again_only_at_the_kinds_at_their_limit() {
+        let limits = StepLimits {
+            packs: 2,
+            traces: 3,
+            logs: 3,
+            points: 0,
+        };
+        let next = |packs, traces, logs| StepLimits {
+            packs,
+            traces,
+            logs,
+            points: 0,
+        };
+        for (packs, rows, expected) in [
+            (0, [0, 0, 0], next(0, 0, 0)),
+            (1, [2, 2, 2], next(0, 0, 0)),
+            (2, [0, 0, 0], next(2, 0, 0)),
+            (0, [3, 4, 0], next(0, 3, 3)),
+            // A kind already done stays done, whatever it reports.
+            (0, [0, 0, 9], next(0, 0, 0)),
         ] {
             let step = Step::of(limits, packs, packs * 10, rows);
-            assert_eq!(step.more, more, "{packs} {rows:?}");
+            assert_eq!(step.next, expected, "{packs} {rows:?}");
+            assert_eq!(step.more(), expected != StepLimits::default());
             assert_eq!(step.removed.spans, packs as u64 * 10);
         }
     }

@@ -33,33 +33,37 @@ const POINTS: &CStr = c"DELETE FROM metric_points WHERE rowid IN \
 const COUNTER: &CStr = c"UPDATE counters SET value = max(value - ?1, 0) WHERE name = ?2";
 
 /// Removes, in one transaction, at most `limits` of each kind of data
-/// older than `cutoff`, and takes them off the running totals.
+/// older than `cutoff` (none of a kind whose limit is 0), and takes them
+/// off the running totals.
 pub(crate) fn step(db: &Db, cutoff: i64, limits: StepLimits) -> Result<Step> {
     transaction(db, |db| {
-        let mut stmt = db.prepare(PACKS)?;
-        stmt.bind_int(1, cutoff)?;
-        stmt.bind_int(2, limits.packs)?;
-        let packs = stmt.ints()?;
-        drop(stmt);
+        let mut packs = Vec::new();
+        if limits.packs > 0 {
+            let mut stmt = db.prepare(PACKS)?;
+            stmt.bind_int(1, cutoff)?;
+            stmt.bind_int(2, limits.packs)?;
+            packs = stmt.ints()?;
+        }
         let spans: i64 = packs.iter().sum();
 
-        let traces = delete(db, TRACES, cutoff, limits.rows)?;
-        let logs = delete(db, LOGS, cutoff, limits.rows)?;
+        let traces = delete(db, TRACES, cutoff, limits.traces)?;
+        let logs = delete(db, LOGS, cutoff, limits.logs)?;
 
-        let metric_ids = db.prepare(METRICS)?.ints()?;
         let mut points = 0;
-        let mut stmt = db.prepare(POINTS)?;
-        for metric_id in metric_ids {
-            if points >= limits.rows {
-                break;
+        if limits.points > 0 {
+            let metric_ids = db.prepare(METRICS)?.ints()?;
+            let mut stmt = db.prepare(POINTS)?;
+            for metric_id in metric_ids {
+                if points >= limits.points {
+                    break;
+                }
+                stmt.bind_int(1, metric_id)?;
+                stmt.bind_int(2, cutoff)?;
+                stmt.bind_int(3, limits.points - points)?;
+                stmt.execute()?;
+                points += db.changes();
             }
-            stmt.bind_int(1, metric_id)?;
-            stmt.bind_int(2, cutoff)?;
-            stmt.bind_int(3, limits.rows - points)?;
-            stmt.execute()?;
-            points += db.changes();
         }
-        drop(stmt);
 
         let step = Step::of(limits, packs.len() as i64, spans, [traces, logs, points]);
         let mut counter = db.prepare(COUNTER)?;
@@ -74,7 +78,12 @@ pub(crate) fn step(db: &Db, cutoff: i64, limits: StepLimits) -> Result<Step> {
     })
 }
 
+/// Rows `sql` removes of those older than `cutoff`, at most `limit`
+/// (none when it is 0).
 fn delete(db: &Db, sql: &CStr, cutoff: i64, limit: i64) -> Result<i64> {
+    if limit <= 0 {
+        return Ok(0);
+    }
     let mut stmt = db.prepare(sql)?;
     stmt.bind_int(1, cutoff)?;
     stmt.bind_int(2, limit)?;
