@@ -187,7 +187,7 @@ impl Ingest {
                     .record_refused(S::SIGNAL, transport, accepted + rejected);
                 Err(match err {
                     SubmitError::Overloaded { .. } => IngestError::Overloaded(err.to_string()),
-                    SubmitError::Store(_) | SubmitError::ShuttingDown => {
+                    SubmitError::Store(_) | SubmitError::NoRoom(_) | SubmitError::ShuttingDown => {
                         IngestError::Unavailable(err.to_string())
                     }
                 })

@@ -9,7 +9,7 @@
 //! batch is prepared while another commits. An export
 //! is answered with success only after that commit.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use store::{Batch, PreparedBatch, Writer};
@@ -44,6 +44,8 @@ pub enum SubmitError {
     Overloaded { waiting: usize },
     #[error("database unavailable: {0}")]
     Store(String),
+    #[error("no room for more data: {0}")]
+    NoRoom(String),
     #[error("shutting down")]
     ShuttingDown,
 }
@@ -63,6 +65,8 @@ pub struct Pipeline {
     jobs: mpsc::UnboundedSender<Job>,
     permits: Arc<Semaphore>,
     capacity: usize,
+    /// Why exports are refused for want of room, while they are.
+    no_room: Arc<RwLock<Option<String>>>,
 }
 
 impl Pipeline {
@@ -97,9 +101,17 @@ impl Pipeline {
                 jobs,
                 permits,
                 capacity,
+                no_room: Arc::default(),
             },
             drained,
         )
+    }
+
+    /// Refuses every export, as retryable, with `reason` until called
+    /// again with `None`: the database is at its size limit with nothing
+    /// left that may go, and a write would fail half-way or fill the disk.
+    pub fn set_no_room(&self, reason: Option<String>) {
+        *self.no_room.write().unwrap_or_else(|e| e.into_inner()) = reason;
     }
 
     /// Prepares the batch (`Writer::prepare`, here on the receiving task,
@@ -108,6 +120,9 @@ impl Pipeline {
     pub async fn submit(&self, batch: Batch) -> Result<(), SubmitError> {
         if batch.is_empty() {
             return Ok(());
+        }
+        if let Some(reason) = &*self.no_room.read().unwrap_or_else(|e| e.into_inner()) {
+            return Err(SubmitError::NoRoom(reason.clone()));
         }
         // A batch larger than the whole queue still gets in, alone.
         let wanted = batch.n_items().clamp(1, self.capacity) as u32;
@@ -332,5 +347,25 @@ mod tests {
         drop(pipeline);
         writer.await.unwrap();
         assert_eq!(store.reader().stats().await.unwrap().spans, 20);
+    }
+
+    #[tokio::test]
+    async fn no_room_refuses_until_room_is_back() {
+        let (store, _dir) = store().await;
+        let (pipeline, writer) = Pipeline::start(
+            store.writer(),
+            PipelineConfig::default(),
+            Arc::new(SelfMetrics::default()),
+        );
+        pipeline.set_no_room(Some("at --max-size".into()));
+        assert_eq!(
+            pipeline.submit(batch(1)).await,
+            Err(SubmitError::NoRoom("at --max-size".into()))
+        );
+        pipeline.set_no_room(None);
+        pipeline.submit(batch(2)).await.unwrap();
+        drop(pipeline);
+        writer.await.unwrap();
+        assert_eq!(store.reader().stats().await.unwrap().spans, 10);
     }
 }

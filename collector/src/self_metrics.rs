@@ -141,7 +141,7 @@ impl SelfMetrics {
             ),
             (
                 "loupe_items_refused_total",
-                "Items of exports refused whole (overload, database unavailable) for the client to retry.",
+                "Items of exports refused whole (overload, database unavailable, no room left) for the client to retry.",
                 3,
             ),
         ] {
