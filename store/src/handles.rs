@@ -28,7 +28,10 @@ use crate::read_rows::hex_id;
 use crate::report_rows::{
     AttributeSample, LogSource, MetricUsage, ReportSpan, SignalBytes, SpanLogs,
 };
-use crate::retention::{REQUEST_ID_CHUNKS_PER_SWEEP, REQUEST_IDS_CHUNK, Removed, STEP};
+use crate::retention::{
+    Fitted, GIVE_BACK_STEP, MAX_CUTS, REQUEST_ID_CHUNKS_PER_SWEEP, REQUEST_IDS_CHUNK, Removed,
+    STEP, Space, cutoff_for, target,
+};
 use crate::runtime::blocking;
 use crate::sqlite::SqliteStore;
 use crate::views::{
@@ -175,6 +178,77 @@ impl Sweeper {
     /// spans goes once all its spans are older: an export's spans are
     /// seconds apart. Counters (`Reader::stats`) lose what is removed.
     pub async fn sweep(&self, cutoff: i64) -> Result<Removed> {
+        let mut removed = self.remove_before(cutoff).await?;
+        removed.request_ids += self.walk_request_ids().await?;
+        Ok(removed)
+    }
+
+    /// What the SQLite file occupies and the room beside it; `None` on
+    /// PostgreSQL, whose files and disk are its server's.
+    pub async fn space(&self) -> Result<Option<Space>> {
+        match &self.backend {
+            Backend::Sqlite(db) => db.space().await.map(Some),
+            Backend::Postgres(_) => Ok(None),
+        }
+    }
+
+    /// Keeps the SQLite file within its limit (`Space::limit`: at most
+    /// `max_size`, and leaving `min_free_disk` on its filesystem): once
+    /// its pages in use pass 95 % of it (`Space::must_shrink`), removes
+    /// the oldest data, whatever its kind, until they are down to 85 %;
+    /// then hands free pages past the limit back to the filesystem. `None`
+    /// on PostgreSQL or without a limit.
+    pub async fn fit(
+        &self,
+        max_size: Option<u64>,
+        min_free_disk: Option<u64>,
+    ) -> Result<Option<Fitted>> {
+        let Backend::Sqlite(db) = &self.backend else {
+            return Ok(None);
+        };
+        let mut space = db.space().await?;
+        let Some(limit) = space.limit(max_size, min_free_disk) else {
+            return Ok(None);
+        };
+        let mut removed = Removed::default();
+        if space.must_shrink(limit) {
+            let target = target(limit);
+            for _ in 0..MAX_CUTS {
+                let Some((oldest, newest)) = db.time_range().await? else {
+                    break;
+                };
+                let cutoff = cutoff_for(oldest, newest, space.used_bytes(), target);
+                removed.add(self.remove_before(cutoff).await?);
+                space = db.space().await?;
+                if space.used_bytes() <= target || cutoff > newest {
+                    break;
+                }
+            }
+            removed.request_ids += self.walk_request_ids().await?;
+        }
+        if space.can_give_back && space.file_bytes > limit && space.free_bytes > 0 {
+            let mut excess = (space.file_bytes - limit).min(space.free_bytes);
+            while excess > 0 {
+                let started = std::time::Instant::now();
+                let given = db.give_back(excess.min(GIVE_BACK_STEP)).await?;
+                if given == 0 {
+                    break;
+                }
+                excess = excess.saturating_sub(given);
+                tokio::time::sleep((started.elapsed() * 2).max(MIN_PAUSE)).await;
+            }
+            space = db.space().await?;
+        }
+        Ok(Some(Fitted {
+            removed,
+            space,
+            limit,
+            within: space.used_bytes() <= limit,
+        }))
+    }
+
+    /// Steps of removing what is older than `cutoff` until none is left.
+    async fn remove_before(&self, cutoff: i64) -> Result<Removed> {
         let mut removed = Removed::default();
         let mut limits = STEP;
         loop {
@@ -182,7 +256,7 @@ impl Sweeper {
             let step = on_backend!(&self.backend, db => db.sweep_step(cutoff, limits).await)?;
             removed.add(step.removed);
             if !step.more() {
-                break;
+                return Ok(removed);
             }
             // Kinds that came up short are done: later steps skip them.
             limits = step.next;
@@ -190,13 +264,19 @@ impl Sweeper {
             // two thirds of the database's time.
             tokio::time::sleep((started.elapsed() * 2).max(MIN_PAUSE)).await;
         }
+    }
+
+    /// The request ids of removed traces, a bounded walk from where the
+    /// last stopped.
+    async fn walk_request_ids(&self) -> Result<u64> {
+        let mut removed = 0;
         let mut after = self.request_ids_after.lock().await;
         for _ in 0..REQUEST_ID_CHUNKS_PER_SWEEP {
             let (n, next) = on_backend!(
                 &self.backend,
                 db => db.sweep_request_ids(&after, REQUEST_IDS_CHUNK).await
             )?;
-            removed.request_ids += n;
+            removed += n;
             match next {
                 Some(next) => *after = next,
                 None => {

@@ -122,6 +122,98 @@ pub(crate) const REQUEST_IDS_CHUNK: i64 = 1000;
 /// stopped at the next sweep.
 pub(crate) const REQUEST_ID_CHUNKS_PER_SWEEP: usize = 64;
 
+/// What the database file occupies, and the room left beside it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Space {
+    /// The file's pages, in use or free.
+    pub file_bytes: u64,
+    /// Free pages inside the file: writes fill them before the file grows.
+    pub free_bytes: u64,
+    /// What the filesystem holding the file still has for loupe.
+    pub disk_available: u64,
+    /// Whether free pages can be handed back to the filesystem: SQLite
+    /// does so only for files made with `auto_vacuum = INCREMENTAL`, as
+    /// loupe makes them since retention by size came (not earlier ones).
+    pub can_give_back: bool,
+}
+
+impl Space {
+    pub fn used_bytes(&self) -> u64 {
+        self.file_bytes.saturating_sub(self.free_bytes)
+    }
+
+    /// The most the database may occupy: `max_size`, and no more than
+    /// leaves `min_free_disk` on its filesystem. `None`: no limit.
+    pub fn limit(&self, max_size: Option<u64>, min_free_disk: Option<u64>) -> Option<u64> {
+        let by_disk =
+            min_free_disk.map(|min| (self.file_bytes + self.disk_available).saturating_sub(min));
+        match (max_size, by_disk) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Whether data must go to keep under `limit`: once the pages in use
+    /// pass 95 % of it, so that removal starts before writes fail.
+    pub fn must_shrink(&self, limit: u64) -> bool {
+        self.used_bytes() > percent(limit, HIGH_WATER)
+    }
+}
+
+/// Past this share of the limit (%), the oldest data goes...
+const HIGH_WATER: u64 = 95;
+/// ...until the pages in use are down to this share: removal runs in
+/// rounds, not at every commit.
+const LOW_WATER: u64 = 85;
+
+pub(crate) fn percent(bytes: u64, percent: u64) -> u64 {
+    (u128::from(bytes) * u128::from(percent) / 100) as u64
+}
+
+/// The pages in use a removal for `limit` brings the database down to.
+pub(crate) fn target(limit: u64) -> u64 {
+    percent(limit, LOW_WATER)
+}
+
+/// Where to cut data stamped in `[oldest, newest]` (Unix ns) to bring the
+/// `used` bytes down to `target`, as if bytes spread evenly in time. Pages
+/// are not freed as evenly (indexes keyed at random thin out rather than
+/// empty), so the caller measures again and cuts again: each cut takes at
+/// least a 32nd of the range, so that a few dozen cuts reach the newest.
+/// Past `newest` everything goes.
+pub(crate) fn cutoff_for(oldest: i64, newest: i64, used: u64, target: u64) -> i64 {
+    if used <= target {
+        return oldest;
+    }
+    let range = newest.saturating_sub(oldest).max(0) as f64;
+    let share = ((used - target) as f64 / used as f64).max(1.0 / 32.0);
+    if share >= 1.0 {
+        return newest.saturating_add(1);
+    }
+    let cut = (range * share).ceil() as i64;
+    oldest.saturating_add(cut.max(1))
+}
+
+/// Cuts a fit makes at most, before the free-page hand-back.
+pub(crate) const MAX_CUTS: usize = 64;
+
+/// Bytes of free pages handed back to the filesystem per step: a step
+/// holds the writer, as a sweep's step does.
+pub(crate) const GIVE_BACK_STEP: u64 = 4 << 20;
+
+/// What keeping the database under a size did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Fitted {
+    pub removed: Removed,
+    /// The space once done.
+    pub space: Space,
+    /// The limit it was kept within.
+    pub limit: u64,
+    /// False when the pages in use are still over the limit with nothing
+    /// left to remove: writes must wait for room.
+    pub within: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,5 +245,60 @@ mod tests {
             assert_eq!(step.more(), expected != StepLimits::default());
             assert_eq!(step.removed.spans, packs as u64 * 10);
         }
+    }
+
+    #[test]
+    fn the_limit_is_the_smaller_of_the_size_and_the_disk_room() {
+        const GB: u64 = 1_000_000_000;
+        let space = Space {
+            file_bytes: 10 * GB,
+            free_bytes: 2 * GB,
+            disk_available: 5 * GB,
+            can_give_back: true,
+        };
+        for (max_size, min_free, limit) in [
+            (None, None, None),
+            (Some(20 * GB), None, Some(20 * GB)),
+            // The file may grow into the disk but for the last GB.
+            (None, Some(GB), Some(14 * GB)),
+            (Some(20 * GB), Some(GB), Some(14 * GB)),
+            (Some(12 * GB), Some(GB), Some(12 * GB)),
+            // The disk is below its floor: the file must give some back.
+            (None, Some(7 * GB), Some(8 * GB)),
+            (None, Some(100 * GB), Some(0)),
+        ] {
+            assert_eq!(
+                space.limit(max_size, min_free),
+                limit,
+                "{max_size:?} {min_free:?}"
+            );
+        }
+        assert_eq!(space.used_bytes(), 8 * GB);
+        assert!(!space.must_shrink(9 * GB));
+        assert!(space.must_shrink(8 * GB));
+    }
+
+    #[test]
+    fn a_cut_takes_the_share_of_time_the_excess_is_of_the_bytes() {
+        for (used, target, cutoff) in [
+            // Already under: nothing goes.
+            (80, 85, 1_000),
+            // A fifth too much: the oldest fifth of the range.
+            (100, 80, 1_200),
+            (200, 50, 1_750),
+            // A sliver over still takes a 32nd of the range.
+            (1_000_000, 999_999, 1_032),
+            // Nothing may stay: past the newest.
+            (100, 0, 2_001),
+        ] {
+            assert_eq!(
+                cutoff_for(1_000, 2_000, used, target),
+                cutoff,
+                "{used} {target}"
+            );
+        }
+        // One instant of data: the cut is past it.
+        assert_eq!(cutoff_for(5, 5, 100, 50), 6);
+        assert_eq!(target(1_000), 850);
     }
 }

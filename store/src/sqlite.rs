@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
 };
 use sqlx::{QueryBuilder, Row, Sqlite};
 
@@ -21,7 +22,7 @@ use crate::model::TraceId;
 use crate::packed::Unpacker;
 use crate::prepared::PreparedBatch;
 use crate::report_rows::{ReportSpan, SignalBytes};
-use crate::retention::{Step, StepLimits};
+use crate::retention::{Space, Step, StepLimits};
 use crate::runtime::{LOCK_TIMEOUT, blocking, on_scan_thread};
 use crate::sqlite_ffi::{self, Db};
 use crate::sqlite_sweep;
@@ -108,14 +109,18 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(LOCK_TIMEOUT)
             .foreign_keys(false);
+        // A new file keeps a map of its pages, so that pages freed by
+        // retention can be handed back to the filesystem (`give_back`);
+        // SQLite takes the setting only before the first table, so an
+        // older file keeps reusing its free pages instead.
+        let writer_options = WRITER_PRAGMAS
+            .iter()
+            .fold(options.clone(), |o, (name, value)| o.pragma(*name, *value))
+            .auto_vacuum(SqliteAutoVacuum::Incremental);
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .after_connect(|conn, _| Box::pin(legacy::sqlite::register_functions(conn)))
-            .connect_with(
-                WRITER_PRAGMAS
-                    .iter()
-                    .fold(options.clone(), |o, (name, value)| o.pragma(*name, *value)),
-            )
+            .connect_with(writer_options)
             .await?;
         // The writer's connection made the file: every connection after it
         // opens that file, where `:memory:` would give each its own database.
@@ -273,6 +278,18 @@ impl SqliteStore {
 
     pub(crate) async fn sweep_step(&self, cutoff: i64, limits: StepLimits) -> Result<Step> {
         self.on_writer(|db| sqlite_sweep::step(db, cutoff, limits))
+    }
+
+    pub(crate) async fn space(&self) -> Result<Space> {
+        self.on_writer(|db| sqlite_sweep::space(db, &self.file))
+    }
+
+    pub(crate) async fn time_range(&self) -> Result<Option<(i64, i64)>> {
+        self.on_writer(sqlite_sweep::time_range)
+    }
+
+    pub(crate) async fn give_back(&self, bytes: u64) -> Result<u64> {
+        self.on_writer(|db| sqlite_sweep::give_back(db, bytes))
     }
 
     pub(crate) async fn sweep_request_ids(

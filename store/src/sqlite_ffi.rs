@@ -285,6 +285,26 @@ impl Stmt<'_> {
         stepped
     }
 
+    /// Runs a statement for its first row's first two columns as integers
+    /// or NULL (`None` without a row), then readies it for the next.
+    pub(crate) fn first_pair(&mut self) -> Result<Option<(Option<i64>, Option<i64>)>> {
+        let row = match self.step() {
+            Ok(true) => {
+                let mut column = |index: i32| {
+                    // SAFETY: a valid statement positioned on a row, and a
+                    // column it has.
+                    let value = unsafe { ffi::sqlite3_column_int64(self.raw.as_ptr(), index) };
+                    (!self.is_null(index)).then_some(value)
+                };
+                Ok(Some((column(0), column(1))))
+            }
+            Ok(false) => Ok(None),
+            Err(e) => Err(e),
+        };
+        self.reset();
+        row
+    }
+
     /// Runs a statement for its first row's first column as text (`None`
     /// without a row or for NULL), then readies it for the next.
     pub(crate) fn first_text(&mut self) -> Result<Option<String>> {

@@ -2,10 +2,11 @@
 //! and a batch never wait on SQLite's lock for each other: they take
 //! turns on the writer's mutex), each one short transaction.
 
-use std::ffi::CStr;
+use std::ffi::{CStr, CString};
+use std::path::Path;
 
-use crate::error::Result;
-use crate::retention::{Step, StepLimits};
+use crate::error::{Result, StoreError};
+use crate::retention::{Space, Step, StepLimits};
 use crate::sqlite_ffi::Db;
 use crate::sqlite_write::transaction;
 
@@ -115,4 +116,60 @@ pub(crate) fn request_ids(db: &Db, after: &str, chunk: i64) -> Result<(u64, Opti
         stmt.execute()?;
         Ok((db.changes().max(0) as u64, end))
     })
+}
+
+/// The file's pages and the filesystem's room beside `file`.
+pub(crate) fn space(db: &Db, file: &Path) -> Result<Space> {
+    let pragma = |sql: &CStr| -> Result<u64> {
+        Ok(db.prepare(sql)?.first_int()?.unwrap_or(0).max(0) as u64)
+    };
+    let page_size = pragma(c"PRAGMA page_size")?;
+    let disk = file.parent().filter(|dir| !dir.as_os_str().is_empty());
+    let disk = rustix::fs::statvfs(disk.unwrap_or(Path::new(".")))
+        .map_err(|err| StoreError::Scan(format!("cannot measure the disk's free space: {err}")))?;
+    Ok(Space {
+        file_bytes: pragma(c"PRAGMA page_count")? * page_size,
+        free_bytes: pragma(c"PRAGMA freelist_count")? * page_size,
+        disk_available: disk.f_bavail.saturating_mul(disk.f_frsize),
+        // 2: INCREMENTAL.
+        can_give_back: pragma(c"PRAGMA auto_vacuum")? == 2,
+    })
+}
+
+/// The oldest and newest time stamped on a pack (its last span's start, as
+/// retention reads it), a log record or a metric point; `None` when
+/// nothing is stored. Each bound is one index's first or last entry.
+const TIME_RANGE: &CStr = c"SELECT min(lo), max(hi) FROM ( \
+    SELECT (SELECT min(start_hi) FROM span_packs) lo, (SELECT max(start_hi) FROM span_packs) hi \
+    UNION ALL SELECT (SELECT min(ts_ns) FROM logs), (SELECT max(ts_ns) FROM logs) \
+    UNION ALL SELECT (SELECT min(time_ns) FROM metric_points p WHERE p.metric_id = m.id), \
+        (SELECT max(time_ns) FROM metric_points p WHERE p.metric_id = m.id) FROM metrics m)";
+
+pub(crate) fn time_range(db: &Db) -> Result<Option<(i64, i64)>> {
+    let mut stmt = db.prepare(TIME_RANGE)?;
+    Ok(stmt.first_pair()?.and_then(|(lo, hi)| lo.zip(hi)))
+}
+
+/// Hands free pages worth about `bytes` back to the filesystem (the file
+/// shrinks at the next checkpoint); returns the bytes they held.
+pub(crate) fn give_back(db: &Db, bytes: u64) -> Result<u64> {
+    let page_size = db
+        .prepare(c"PRAGMA page_size")?
+        .first_int()?
+        .unwrap_or(4096)
+        .max(512) as u64;
+    let free = db
+        .prepare(c"PRAGMA freelist_count")?
+        .first_int()?
+        .unwrap_or(0)
+        .max(0) as u64;
+    let pages = bytes.div_ceil(page_size).min(free);
+    if pages == 0 {
+        return Ok(0);
+    }
+    let sql = CString::new(format!("PRAGMA incremental_vacuum({pages})"))
+        .map_err(|_| StoreError::Scan("a number holds no NUL byte".into()))?;
+    // Stepped to its end: each step frees some of the pages.
+    db.prepare(&sql)?.ints()?;
+    Ok(pages * page_size)
 }

@@ -65,4 +65,5 @@ conformance!(
     span_nodes_and_spans_by_id,
     report_spans_stream_the_window,
     retention_removes_what_is_older,
+    fit_removes_the_oldest_first,
 );

@@ -8,7 +8,7 @@ use store::value::{Attributes, Value};
 
 use super::common::*;
 use crate::fixtures::*;
-use crate::harness::Ctx;
+use crate::harness::{Backend, Ctx};
 
 const SECOND: i64 = 1_000_000_000;
 
@@ -190,4 +190,80 @@ pub async fn retention_removes_what_is_older(ctx: Ctx) {
     )
     .await;
     assert_eq!(stats(&ctx).await.spans, after.spans + 1);
+}
+
+/// A size limit: on SQLite the oldest data goes first until the pages in
+/// use are under the limit, and the file hands free pages back; on
+/// PostgreSQL, whose disk is its server's, there is nothing to measure.
+pub async fn fit_removes_the_oldest_first(ctx: Ctx) {
+    // 40 exports, a second apart, of log records whose bodies share no
+    // word (the full-text index grows with them) and a trace each.
+    let at = |n: i64| T0 + n * SECOND;
+    for n in 0..40i64 {
+        let records = (0..200)
+            .map(|i| {
+                log(
+                    at(n) + i,
+                    s(&format!("e{n} w{}x{} v{}", n * 977 + i, i * 31, n ^ i)),
+                )
+            })
+            .collect();
+        write(&ctx, &logs_batch("api", records)).await;
+        let root = timed(
+            span(tid(n as u64 + 1), sid(1), None, "GET /"),
+            at(n),
+            at(n) + 5,
+        );
+        write(&ctx, &spans_batch("api", vec![root])).await;
+    }
+    let sweeper = ctx.store.sweeper();
+    let Some(space) = sweeper.space().await.expect("space") else {
+        assert!(matches!(ctx.backend, Backend::Postgres));
+        assert!(sweeper.fit(Some(1), None).await.expect("fit").is_none());
+        return;
+    };
+    assert!(
+        space.can_give_back,
+        "a new file keeps a page map: {space:?}"
+    );
+    let limit = space.used_bytes() / 10 * 7;
+    let fitted = sweeper
+        .fit(Some(limit), None)
+        .await
+        .expect("fit")
+        .expect("a SQLite file is measured");
+    assert!(fitted.within, "{fitted:?}");
+    assert_eq!(fitted.limit, limit);
+    assert!(fitted.space.used_bytes() <= limit, "{fitted:?}");
+    assert!(fitted.space.file_bytes <= limit, "{fitted:?}");
+    assert!(
+        fitted.removed.logs >= 200 && fitted.removed.spans >= 1,
+        "{fitted:?}"
+    );
+
+    let reader = ctx.store.reader();
+    assert!(reader.trace(&tid(1)).await.expect("trace").is_none());
+    assert!(reader.trace(&tid(40)).await.expect("trace").is_some());
+    let text = |words: &str| LogQuery {
+        text: Some(words.to_owned()),
+        ..all(1000)
+    };
+    assert!(search(&ctx, text("e0")).await.is_empty());
+    assert_eq!(search(&ctx, text("e39")).await.len(), 200);
+
+    // Within the limit, a second fit has nothing to do.
+    let again = sweeper
+        .fit(Some(limit), None)
+        .await
+        .expect("fit")
+        .expect("measured");
+    assert!(again.removed.is_empty() && again.within, "{again:?}");
+    // A limit nothing can meet: everything goes, and it says so.
+    let none = sweeper
+        .fit(Some(1), None)
+        .await
+        .expect("fit")
+        .expect("measured");
+    assert!(!none.within, "{none:?}");
+    assert_eq!(stats(&ctx).await.logs, 0);
 }
