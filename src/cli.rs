@@ -163,6 +163,12 @@ pub struct ServeConfig {
     /// How long spans, log records and metric points are kept, by their own timestamps (90m, 24h, 7d); 0 keeps everything
     #[arg(long, env = "LOUPE_RETENTION", default_value = "7d", value_parser = retention)]
     pub retention: Retention,
+    /// SQLite: the most the database file may occupy (500MB, 20GB, 1GiB); the oldest data goes first to keep under it; 0 or absent: no limit
+    #[arg(long, env = "LOUPE_MAX_SIZE", default_value = "0", value_parser = size)]
+    pub max_size: Size,
+    /// SQLite: free space the database's filesystem keeps; the oldest data goes to keep it, and exports are refused with 503 / UNAVAILABLE once nothing more can; 0: no guard
+    #[arg(long, env = "LOUPE_MIN_FREE_DISK", default_value = "1GB", value_parser = size)]
+    pub min_free_disk: Size,
     /// Span and log attributes read as the request id, first match wins
     #[arg(
         long,
@@ -199,6 +205,8 @@ impl ServeConfig {
         config.ui_addr = any_port;
         // The tests' telemetry is stamped in 2023, long past any retention.
         config.retention = Retention(None);
+        // Nor may a test depend on the free space of a shared disk.
+        config.min_free_disk = Size(None);
         config
     }
 }
@@ -253,6 +261,45 @@ fn retention(text: &str) -> Result<Retention, String> {
     }
 }
 
+/// A number of bytes; `None`: no limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Size(pub Option<u64>);
+
+/// Bytes with a decimal (`KB`, `MB`, `GB`, `TB`) or binary (`KiB` …
+/// `TiB`) unit, as a bare number, or `0` for none.
+fn size(text: &str) -> Result<Size, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        "tb" => 1_000_000_000_000,
+        "kib" => 1 << 10,
+        "mib" => 1 << 20,
+        "gib" => 1 << 30,
+        "tib" => 1 << 40,
+        _ => {
+            return Err(format!(
+                "expected a size like 500MB or 20GB, or 0, got {text:?}"
+            ));
+        }
+    };
+    match number.parse::<f64>() {
+        Ok(0.0) => Ok(Size(None)),
+        Ok(n) if n.is_finite() && n > 0.0 && n * (scale as f64) < 1e18 => {
+            Ok(Size(Some((n * scale as f64).round() as u64)))
+        }
+        _ => Err(format!(
+            "expected a size like 500MB or 20GB, or 0, got {text:?}"
+        )),
+    }
+}
+
 /// Seconds as a bare number, or `90s`, `15m`, `2h`, `1d`; `0` is none.
 fn duration(text: &str) -> Result<Duration, String> {
     if let Ok(seconds) = text.parse::<u64>() {
@@ -265,7 +312,27 @@ fn duration(text: &str) -> Result<Duration, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{duration, retention};
+    use super::{duration, retention, size};
+
+    #[test]
+    fn sizes_take_decimal_and_binary_units() {
+        for (input, bytes) in [
+            ("20GB", Some(Some(20_000_000_000))),
+            ("1.5 GB", Some(Some(1_500_000_000))),
+            ("500mb", Some(Some(500_000_000))),
+            ("1GiB", Some(Some(1 << 30))),
+            ("4096", Some(Some(4096))),
+            ("0", Some(None)),
+            ("0GB", Some(None)),
+            ("", None),
+            ("GB", None),
+            ("-1GB", None),
+            ("20 parsecs", None),
+            ("9999999TB", None),
+        ] {
+            assert_eq!(size(input).ok().map(|s| s.0), bytes, "{input:?}");
+        }
+    }
 
     #[test]
     fn retention_is_a_duration_or_zero() {

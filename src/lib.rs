@@ -3,6 +3,7 @@
 //! - `cli`: every subcommand's flags and `LOUPE_*` variables (clap types)
 //! - `config`: a `--config` TOML file merged under the flags
 //! - `server`: `loupe serve`, three listeners around one store, stopped in order
+//! - `retention`: the loops that keep the database within its age and size
 //! - `report`: `loupe report`, `web::reports` printed from the database
 //! - `demo`: `loupe demo`, a simulated shop's telemetry sent to a loupe
 //! - `bench`: `loupe bench`, the load generator and what it measures
@@ -15,6 +16,7 @@ pub mod config;
 pub mod demo;
 pub mod errors;
 pub mod report;
+mod retention;
 pub mod server;
 mod synth;
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use collector::{Ingest, Pipeline, PipelineConfig, Rules, SelfMetrics};
-use store::{Store, Sweeper};
+use store::Store;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -23,7 +23,8 @@ pub struct Running {
     stop: watch::Sender<bool>,
     listeners: Vec<JoinHandle<anyhow::Result<()>>>,
     writer: JoinHandle<()>,
-    sweeper: Option<JoinHandle<()>>,
+    /// Retention's loops (`crate::retention`).
+    upkeep: Vec<JoinHandle<()>>,
 }
 
 impl Running {
@@ -47,8 +48,8 @@ impl Running {
         // Every sender of the queue lived in the listeners, so the writer
         // now drains what is left and ends.
         self.writer.await.context("writer task failed")?;
-        if let Some(sweeper) = self.sweeper {
-            sweeper.await.context("retention task failed")?;
+        for task in self.upkeep {
+            task.await.context("retention task failed")?;
         }
         self.store.close().await;
         result
@@ -65,6 +66,11 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
     let store = Store::open(&config.database_url)
         .await
         .with_context(|| format!("cannot open database {}", redact(&config.database_url)))?;
+    if config.max_size.0.is_some() && store.backend() == "postgres" {
+        anyhow::bail!(
+            "--max-size limits a SQLite file; on PostgreSQL size the server's disk and keep the data in check with --retention"
+        );
+    }
     let grpc_listener = bind(config.otlp_grpc_addr, "OTLP/gRPC").await?;
     let http_listener = bind(config.otlp_http_addr, "OTLP/HTTP").await?;
     let ui_listener = bind(config.ui_addr, "the UI").await?;
@@ -83,7 +89,7 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
         request_id_keys: config.request_id_keys.clone(),
         ..Rules::default()
     };
-    let ingest = Ingest::new(pipeline, rules, metrics.clone());
+    let ingest = Ingest::new(pipeline.clone(), rules, metrics.clone());
     let (stop, stopped) = watch::channel(false);
     let until_stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
@@ -119,10 +125,7 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
         prices: config.prices.prices(),
     });
     let ui_server = serve_http(ui_listener, ui_router, request_timeout, stopped.clone());
-    let sweeper = config
-        .retention
-        .0
-        .map(|age| tokio::spawn(sweep(store.sweeper(), age, stopped)));
+    let upkeep = crate::retention::start(config, store.sweeper(), pipeline, &stopped);
 
     let listeners = vec![
         tokio::spawn(async move { grpc.await.context("OTLP/gRPC server failed") }),
@@ -137,41 +140,8 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
         stop,
         listeners,
         writer,
-        sweeper,
+        upkeep,
     })
-}
-
-/// How often data past its retention is removed (and at start).
-const SWEEP_EVERY: Duration = Duration::from_secs(60);
-
-/// Removes what is older than `max_age` at start and every `SWEEP_EVERY`
-/// until stopped; a sweep in progress stops between two of its steps.
-async fn sweep(sweeper: Sweeper, max_age: Duration, mut stopped: watch::Receiver<bool>) {
-    let max_age = i64::try_from(max_age.as_nanos()).unwrap_or(i64::MAX);
-    loop {
-        let cutoff = web::reports::now_ns().saturating_sub(max_age);
-        tokio::select! {
-            swept = sweeper.sweep(cutoff) => match swept {
-                Ok(removed) if !removed.is_empty() => tracing::info!(
-                    spans = removed.spans,
-                    traces = removed.traces,
-                    logs = removed.logs,
-                    metric_points = removed.metric_points,
-                    request_ids = removed.request_ids,
-                    "removed what is past its retention"
-                ),
-                Ok(_) => {}
-                Err(err) => {
-                    tracing::warn!(error = %err, "retention sweep failed; trying again later")
-                }
-            },
-            _ = stopped.wait_for(|stop| *stop) => return,
-        }
-        tokio::select! {
-            () = tokio::time::sleep(SWEEP_EVERY) => {}
-            _ = stopped.wait_for(|stop| *stop) => return,
-        }
-    }
 }
 
 /// How long a stop waits for requests in flight before closing them.

@@ -5,6 +5,7 @@ mod bad_input;
 mod config;
 mod demo;
 mod layout;
+mod max_size;
 mod overload;
 mod postgres;
 mod reports;

@@ -1,0 +1,143 @@
+//! Keeping the database within its limits while `loupe serve` runs: age
+//! (`--retention`), checked every minute, and size (`--max-size`, the
+//! free-disk guard), checked every second; `store::Sweeper` does the
+//! removing (docs/adr/0016, 0017).
+
+use std::time::Duration;
+
+use collector::Pipeline;
+use store::Sweeper;
+use tokio::sync::watch;
+
+use crate::cli::ServeConfig;
+
+/// How often data past its retention is removed (and at start).
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+
+/// How often the file's size and the disk's room are measured: a
+/// measure is two pragmas and a `statvfs`, and at a hundred thousand
+/// spans a second a second's growth is some 10 MB.
+const MEASURE_EVERY: Duration = Duration::from_secs(1);
+
+/// Starts what the configuration asks for: none, one or both loops.
+pub fn start(
+    config: &ServeConfig,
+    sweeper: Sweeper,
+    pipeline: Pipeline,
+    stopped: &watch::Receiver<bool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    if let Some(age) = config.retention.0 {
+        tasks.push(tokio::spawn(by_age(sweeper.clone(), age, stopped.clone())));
+    }
+    let (max_size, min_free_disk) = (config.max_size.0, config.min_free_disk.0);
+    if max_size.is_some() || min_free_disk.is_some() {
+        tasks.push(tokio::spawn(by_size(
+            sweeper,
+            pipeline,
+            max_size,
+            min_free_disk,
+            stopped.clone(),
+        )));
+    }
+    tasks
+}
+
+/// Removes what is older than `max_age` at start and every `SWEEP_EVERY`
+/// until stopped; a sweep in progress stops between two of its steps.
+async fn by_age(sweeper: Sweeper, max_age: Duration, mut stopped: watch::Receiver<bool>) {
+    let max_age = i64::try_from(max_age.as_nanos()).unwrap_or(i64::MAX);
+    loop {
+        let cutoff = web::reports::now_ns().saturating_sub(max_age);
+        tokio::select! {
+            swept = sweeper.sweep(cutoff) => match swept {
+                Ok(removed) if !removed.is_empty() => tracing::info!(
+                    spans = removed.spans,
+                    traces = removed.traces,
+                    logs = removed.logs,
+                    metric_points = removed.metric_points,
+                    request_ids = removed.request_ids,
+                    "removed what is past its retention"
+                ),
+                Ok(_) => {}
+                Err(err) => {
+                    tracing::warn!(error = %err, "retention sweep failed; trying again later")
+                }
+            },
+            _ = stopped.wait_for(|stop| *stop) => return,
+        }
+        tokio::select! {
+            () = tokio::time::sleep(SWEEP_EVERY) => {}
+            _ = stopped.wait_for(|stop| *stop) => return,
+        }
+    }
+}
+
+/// Keeps the database within `max_size` and leaving `min_free_disk`,
+/// measured every `MEASURE_EVERY`; while neither can be kept with what
+/// may go, exports are refused as retryable.
+async fn by_size(
+    sweeper: Sweeper,
+    pipeline: Pipeline,
+    max_size: Option<u64>,
+    min_free_disk: Option<u64>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let mut refusing = false;
+    loop {
+        tokio::select! {
+            fitted = sweeper.fit(max_size, min_free_disk) => match fitted {
+                // PostgreSQL: its server's disk, not loupe's (`serve`
+                // refuses `--max-size` there).
+                Ok(None) => return,
+                Ok(Some(fitted)) => {
+                    let removed = fitted.removed;
+                    if !removed.is_empty() {
+                        tracing::info!(
+                            spans = removed.spans,
+                            traces = removed.traces,
+                            logs = removed.logs,
+                            metric_points = removed.metric_points,
+                            limit = %web::reports::bytes(fitted.limit as f64),
+                            "removed the oldest data to keep within the size limit"
+                        );
+                    }
+                    let reason = (!fitted.within).then(|| no_room(&fitted, max_size));
+                    if let Some(reason) = &reason
+                        && !refusing
+                    {
+                        tracing::error!("{reason}; refusing exports until there is room");
+                    } else if reason.is_none() && refusing {
+                        tracing::info!("room again: accepting exports");
+                    }
+                    refusing = reason.is_some();
+                    pipeline.set_no_room(reason);
+                }
+                Err(err) => tracing::warn!(error = %err, "size check failed; trying again"),
+            },
+            _ = stopped.wait_for(|stop| *stop) => return,
+        }
+        tokio::select! {
+            () = tokio::time::sleep(MEASURE_EVERY) => {}
+            _ = stopped.wait_for(|stop| *stop) => return,
+        }
+    }
+}
+
+/// Why nothing more can be written, for the refusal and the log.
+fn no_room(fitted: &store::retention::Fitted, max_size: Option<u64>) -> String {
+    let bytes = |n: u64| web::reports::bytes(n as f64);
+    let what = if max_size == Some(fitted.limit) {
+        "--max-size".to_owned()
+    } else {
+        format!(
+            "the room --min-free-disk leaves ({} available on the disk)",
+            bytes(fitted.space.disk_available)
+        )
+    };
+    format!(
+        "the database uses {} of the {} {what} allows, with nothing older left to remove",
+        bytes(fitted.space.used_bytes()),
+        bytes(fitted.limit),
+    )
+}
