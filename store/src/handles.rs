@@ -35,7 +35,7 @@ use crate::retention::{
 use crate::runtime::blocking;
 use crate::sqlite::SqliteStore;
 use crate::views::{
-    LogQuery, LogView, MetricInfo, MetricPointView, RequestView, ServiceRed, ServicesTally,
+    LogQuery, LogView, MetricInfo, MetricPointView, Oldest, RequestView, ServiceRed, ServicesTally,
     SpanNode, SpanView, Stats, TraceQuery, TraceSummary, TraceView,
 };
 
@@ -43,6 +43,15 @@ use crate::views::{
 enum Backend {
     Sqlite(SqliteStore),
     Postgres(PgStore),
+}
+
+impl Backend {
+    fn name(&self) -> &'static str {
+        match self {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
 }
 
 /// Calls the same method on whichever backend `$backend` is.
@@ -106,10 +115,7 @@ impl Store {
     }
 
     pub fn backend(&self) -> &'static str {
-        match self.backend {
-            Backend::Sqlite(_) => "sqlite",
-            Backend::Postgres(_) => "postgres",
-        }
+        self.backend.name()
     }
 
     /// What the database occupies on disk, per table and index too. On
@@ -307,6 +313,16 @@ impl Reader {
 
     pub async fn stats(&self) -> Result<Stats> {
         on_backend!(&self.backend, db => db.stats().await)
+    }
+
+    /// `sqlite` or `postgres`.
+    pub fn backend(&self) -> &'static str {
+        self.backend.name()
+    }
+
+    /// The oldest time kept of each signal.
+    pub async fn oldest(&self) -> Result<Oldest> {
+        on_backend!(&self.backend, db => db.oldest().await)
     }
 
     /// Every span of the trace and every log record carrying its id; `None`

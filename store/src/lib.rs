@@ -73,7 +73,7 @@ pub use prepared::PreparedBatch;
 pub use report_rows::{AttributeSample, LogSource, MetricUsage, ReportSpan, SignalBytes, SpanLogs};
 pub use runtime::blocking;
 pub use views::{
-    AttributeFilter, Comparison, LogQuery, LogView, Match, MetricInfo, MetricPointView, RequestLog,
-    RequestView, ScopeView, ServiceRed, SpanNode, SpanView, Stats, TraceQuery, TraceSummary,
-    TraceView, percentile,
+    AttributeFilter, Comparison, LogQuery, LogView, Match, MetricInfo, MetricPointView, Oldest,
+    RequestLog, RequestView, ScopeView, ServiceRed, SpanNode, SpanView, Stats, TraceQuery,
+    TraceSummary, TraceView, percentile,
 };

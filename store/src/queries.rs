@@ -256,6 +256,24 @@ macro_rules! impl_reads {
                 .collect()
         }
 
+        /// Each bound is an index's first entry (per metric stream for
+        /// points).
+        pub(crate) async fn oldest(&self) -> $crate::error::Result<$crate::views::Oldest> {
+            let (spans, logs, metric_points): (Option<i64>, Option<i64>, Option<i64>) =
+                sqlx::query_as(
+                    "SELECT (SELECT min(start_hi) FROM span_packs), (SELECT min(ts_ns) FROM logs), \
+                     (SELECT min((SELECT min(time_ns) FROM metric_points p WHERE p.metric_id = m.id)) \
+                      FROM metrics m)",
+                )
+                .fetch_one(&self.$pool)
+                .await?;
+            Ok($crate::views::Oldest {
+                spans,
+                logs,
+                metric_points,
+            })
+        }
+
         pub(crate) async fn service_names(&self) -> $crate::error::Result<Vec<String>> {
             Ok(sqlx::query_scalar::<_, String>(
                 "SELECT DISTINCT service FROM resources ORDER BY service",

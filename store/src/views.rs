@@ -15,6 +15,16 @@ pub struct Stats {
     pub services: i64,
 }
 
+/// The oldest time stamped on what is kept of each signal (Unix ns;
+/// `None`: nothing kept). For spans, the start of the last span of the
+/// oldest pack (retention's measure, seconds from the oldest span).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Oldest {
+    pub spans: Option<i64>,
+    pub logs: Option<i64>,
+    pub metric_points: Option<i64>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ScopeView {
     pub name: String,

@@ -104,6 +104,15 @@ pub async fn retention_removes_what_is_older(ctx: Ctx) {
     write(&ctx, &points_batch("api", points(cutoff, 3))).await;
 
     let before = stats(&ctx).await;
+    let oldest = ctx.store.reader().oldest().await.expect("oldest");
+    assert_eq!(
+        oldest,
+        store::Oldest {
+            spans: Some(old(0) + 1),
+            logs: Some(old(0)),
+            metric_points: Some(old(0)),
+        }
+    );
     let removed = ctx.store.sweeper().sweep(cutoff).await.expect("sweep");
     assert_eq!(
         removed,
@@ -141,6 +150,15 @@ pub async fn retention_removes_what_is_older(ctx: Ctx) {
     assert_eq!((new.spans.len(), new.expired_spans), (1, 0));
     assert!(reader.request("req-new").await.expect("request").is_some());
 
+    let oldest = reader.oldest().await.expect("oldest");
+    assert_eq!(
+        oldest,
+        store::Oldest {
+            spans: Some(cutoff + 5),
+            logs: Some(cutoff + 1),
+            metric_points: Some(cutoff),
+        }
+    );
     let after = stats(&ctx).await;
     assert_eq!(after.spans, before.spans - 81);
     assert_eq!(after.logs, before.logs - 1001);
