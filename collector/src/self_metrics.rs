@@ -52,6 +52,30 @@ struct ItemCounters {
     refused: AtomicU64,
 }
 
+/// One signal and transport's item counters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemCounts {
+    pub signal: &'static str,
+    pub transport: &'static str,
+    pub received: u64,
+    pub accepted: u64,
+    pub rejected: u64,
+    pub refused: u64,
+}
+
+/// Every counter at one instant.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Snapshot {
+    pub items: Vec<ItemCounts>,
+    pub queue_items: u64,
+    pub queue_capacity: u64,
+    pub commits: u64,
+    pub failed_commits: u64,
+    pub commit_seconds_sum: f64,
+    /// (upper bound in seconds, commits that took at most that long).
+    pub commit_buckets: Vec<(f64, u64)>,
+}
+
 /// Upper bounds of the commit-latency histogram, in seconds.
 const COMMIT_BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0];
 
@@ -112,6 +136,37 @@ impl SelfMetrics {
     }
 
     /// Items waiting for the writer now.
+    /// The counters as they stand, for `/system`.
+    pub fn snapshot(&self) -> Snapshot {
+        let mut items = Vec::new();
+        for signal in Signal::ALL {
+            for transport in Transport::ALL {
+                let c = self.counters(signal, transport);
+                items.push(ItemCounts {
+                    signal: signal.as_str(),
+                    transport: transport.as_str(),
+                    received: c.received.load(Relaxed),
+                    accepted: c.accepted.load(Relaxed),
+                    rejected: c.rejected.load(Relaxed),
+                    refused: c.refused.load(Relaxed),
+                });
+            }
+        }
+        Snapshot {
+            items,
+            queue_items: self.queue_depth(),
+            queue_capacity: self.queue.get().map_or(0, |(_, capacity)| *capacity as u64),
+            commits: self.commits.load(Relaxed),
+            failed_commits: self.failed_commits.load(Relaxed),
+            commit_seconds_sum: self.commit_seconds_micros.load(Relaxed) as f64 / 1e6,
+            commit_buckets: COMMIT_BUCKETS
+                .iter()
+                .zip(&self.commit_buckets)
+                .map(|(bound, n)| (*bound, n.load(Relaxed)))
+                .collect(),
+        }
+    }
+
     pub fn queue_depth(&self) -> u64 {
         self.queue
             .get()
