@@ -8,6 +8,7 @@
 //! - `demo`: `loupe demo`, a simulated shop's telemetry sent to a loupe
 //! - `bench`: `loupe bench`, the load generator and what it measures
 //! - `errors`: a failure and its causes on one line, for stderr
+//! - `vitals`: what `serve` measures of itself for `/system`
 //! - `synth`: the random source and attribute constructors demo and bench share
 
 pub mod bench;
@@ -19,6 +20,7 @@ pub mod report;
 mod retention;
 pub mod server;
 mod synth;
+mod vitals;
 
 pub use cli::ServeConfig;
 pub use errors::error_line;

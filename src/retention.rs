@@ -3,6 +3,7 @@
 //! free-disk guard), checked every second; `store::Sweeper` does the
 //! removing (docs/adr/0016, 0017).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use collector::Pipeline;
@@ -10,6 +11,7 @@ use store::Sweeper;
 use tokio::sync::watch;
 
 use crate::cli::ServeConfig;
+use crate::vitals::Vitals;
 
 /// How often data past its retention is removed (and at start).
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
@@ -19,22 +21,40 @@ const SWEEP_EVERY: Duration = Duration::from_secs(60);
 /// spans a second a second's growth is some 10 MB.
 const MEASURE_EVERY: Duration = Duration::from_secs(1);
 
-/// Starts what the configuration asks for: none, one or both loops.
+/// Retention's settings as `/system` shows them.
+pub fn settings(config: &ServeConfig) -> web::system::RetentionState {
+    web::system::RetentionState {
+        max_age_secs: config.retention.0.map(|age| age.as_secs()),
+        max_size_bytes: config.max_size.0,
+        min_free_disk_bytes: config.min_free_disk.0,
+        ..Default::default()
+    }
+}
+
+/// Starts what the configuration asks for: none, one or both loops,
+/// which report to `vitals`.
 pub fn start(
     config: &ServeConfig,
     sweeper: Sweeper,
     pipeline: Pipeline,
+    vitals: Arc<Vitals>,
     stopped: &watch::Receiver<bool>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     let mut tasks = Vec::new();
     if let Some(age) = config.retention.0 {
-        tasks.push(tokio::spawn(by_age(sweeper.clone(), age, stopped.clone())));
+        tasks.push(tokio::spawn(by_age(
+            sweeper.clone(),
+            age,
+            vitals.clone(),
+            stopped.clone(),
+        )));
     }
     let (max_size, min_free_disk) = (config.max_size.0, config.min_free_disk.0);
     if max_size.is_some() || min_free_disk.is_some() {
         tasks.push(tokio::spawn(by_size(
             sweeper,
             pipeline,
+            vitals,
             max_size,
             min_free_disk,
             stopped.clone(),
@@ -45,21 +65,33 @@ pub fn start(
 
 /// Removes what is older than `max_age` at start and every `SWEEP_EVERY`
 /// until stopped; a sweep in progress stops between two of its steps.
-async fn by_age(sweeper: Sweeper, max_age: Duration, mut stopped: watch::Receiver<bool>) {
+async fn by_age(
+    sweeper: Sweeper,
+    max_age: Duration,
+    vitals: Arc<Vitals>,
+    mut stopped: watch::Receiver<bool>,
+) {
     let max_age = i64::try_from(max_age.as_nanos()).unwrap_or(i64::MAX);
     loop {
         let cutoff = web::reports::now_ns().saturating_sub(max_age);
         tokio::select! {
             swept = sweeper.sweep(cutoff) => match swept {
-                Ok(removed) if !removed.is_empty() => tracing::info!(
-                    spans = removed.spans,
-                    traces = removed.traces,
-                    logs = removed.logs,
-                    metric_points = removed.metric_points,
-                    request_ids = removed.request_ids,
-                    "removed what is past its retention"
-                ),
-                Ok(_) => {}
+                Ok(removed) => {
+                    vitals.retention(|r| {
+                        r.removed.add(removed);
+                        r.last_sweep_at_ns = Some(web::reports::now_ns());
+                    });
+                    if !removed.is_empty() {
+                        tracing::info!(
+                            spans = removed.spans,
+                            traces = removed.traces,
+                            logs = removed.logs,
+                            metric_points = removed.metric_points,
+                            request_ids = removed.request_ids,
+                            "removed what is past its retention"
+                        );
+                    }
+                }
                 Err(err) => {
                     tracing::warn!(error = %err, "retention sweep failed; trying again later")
                 }
@@ -79,6 +111,7 @@ async fn by_age(sweeper: Sweeper, max_age: Duration, mut stopped: watch::Receive
 async fn by_size(
     sweeper: Sweeper,
     pipeline: Pipeline,
+    vitals: Arc<Vitals>,
     max_size: Option<u64>,
     min_free_disk: Option<u64>,
     mut stopped: watch::Receiver<bool>,
@@ -111,6 +144,12 @@ async fn by_size(
                         tracing::info!("room again: accepting exports");
                     }
                     refusing = reason.is_some();
+                    vitals.retention(|r| {
+                        r.removed.add(removed);
+                        r.space = Some(fitted.space);
+                        r.limit_bytes = Some(fitted.limit);
+                        r.refusing.clone_from(&reason);
+                    });
                     pipeline.set_no_room(reason);
                 }
                 Err(err) => tracing::warn!(error = %err, "size check failed; trying again"),

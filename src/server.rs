@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::cli::ServeConfig;
+use crate::vitals::Vitals;
 
 pub struct Running {
     pub otlp_grpc: SocketAddr,
@@ -23,7 +24,8 @@ pub struct Running {
     stop: watch::Sender<bool>,
     listeners: Vec<JoinHandle<anyhow::Result<()>>>,
     writer: JoinHandle<()>,
-    /// Retention's loops (`crate::retention`).
+    /// Retention's loops (`crate::retention`) and the sampler of
+    /// `crate::vitals`.
     upkeep: Vec<JoinHandle<()>>,
 }
 
@@ -119,13 +121,26 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
         },
     );
     let http = serve_http(http_listener, http_router, request_timeout, stopped.clone());
+    let vitals = Vitals::new(metrics.clone(), crate::retention::settings(config));
     let ui_router = web::router(web::AppState {
         store: store.reader(),
         self_metrics: Arc::new(move |db_bytes| metrics.render(db_bytes)),
         prices: config.prices.prices(),
+        running: Arc::new({
+            let vitals = vitals.clone();
+            move || vitals.running()
+        }),
+        slow_reads: Arc::default(),
     });
     let ui_server = serve_http(ui_listener, ui_router, request_timeout, stopped.clone());
-    let upkeep = crate::retention::start(config, store.sweeper(), pipeline, &stopped);
+    let mut upkeep =
+        crate::retention::start(config, store.sweeper(), pipeline, vitals.clone(), &stopped);
+    upkeep.push(tokio::spawn(crate::vitals::sample(
+        vitals,
+        store.sweeper(),
+        store.reader(),
+        stopped.clone(),
+    )));
 
     let listeners = vec![
         tokio::spawn(async move { grpc.await.context("OTLP/gRPC server failed") }),

@@ -13,6 +13,7 @@ mod retention;
 mod roundtrip;
 mod startup;
 mod support;
+mod system;
 mod ui;
 mod ui_failures;
 mod ui_logs;

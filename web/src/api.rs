@@ -26,6 +26,7 @@ pub fn routes() -> Router<AppState> {
         .route("/readyz", get(readyz))
         .route("/metrics", get(self_metrics))
         .route("/api/v1/stats", get(stats))
+        .route("/api/v1/system", get(system))
         .route("/api/v1/services", get(services))
         .route("/api/v1/failures", get(failures))
         .route("/api/v1/traces", get(traces))
@@ -105,14 +106,29 @@ async fn readyz(State(state): State<AppState>) -> Response {
 
 async fn self_metrics(State(state): State<AppState>) -> Response {
     let database_bytes = state.store.size_bytes().await.ok();
+    let mut text = (state.self_metrics)(database_bytes);
+    // The database may be down: the collector's figures still answer.
+    match crate::system::read(&state.store, (state.running)(), &state.slow_reads).await {
+        Ok(system) => text.push_str(&crate::system::prometheus(&system)),
+        Err(err) => tracing::warn!(error = %err, "system figures unavailable"),
+    }
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        (state.self_metrics)(database_bytes),
+        text,
     )
         .into_response()
+}
+
+async fn system(
+    State(state): State<AppState>,
+    Query(NoParams {}): Query<NoParams>,
+) -> ApiResult<Json<crate::system::System>> {
+    Ok(Json(
+        crate::system::read(&state.store, (state.running)(), &state.slow_reads).await?,
+    ))
 }
 
 async fn stats(

@@ -13,6 +13,8 @@
 //! - `reports`: the load and cost reports, shared with `loupe report`; pure
 //!   but for `collect`.
 //! - `state`: `AppState`, what every handler is given.
+//! - `system`: loupe about itself (`/system`, `/api/v1/system`, part of
+//!   `/metrics`), and the timing of every read.
 //! - `testing`: span builders for this crate's unit tests.
 //! - `ui`: the server-rendered HTML pages and their embedded static assets.
 
@@ -24,6 +26,7 @@ pub mod metrics_chart;
 pub mod params;
 pub mod reports;
 mod state;
+pub mod system;
 #[cfg(test)]
 mod testing;
 mod ui;
@@ -33,5 +36,32 @@ pub use state::{AppState, SelfMetricsText};
 /// The UI and API router. `loupe serve` serves it, and so do the end-to-end
 /// tests (`tests/it/`), on port 0, through HTTP like any client.
 pub fn router(state: AppState) -> axum::Router {
-    api::routes().merge(ui::routes()).with_state(state)
+    api::routes()
+        .merge(ui::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            time_reads,
+        ))
+        .with_state(state)
+}
+
+/// Times every request but the static files' into `state.slow_reads`
+/// (`/system` shows the slowest).
+async fn time_reads(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let path = request.uri().path_and_query().map_or_else(
+        || request.uri().path().to_owned(),
+        |p| p.as_str().to_owned(),
+    );
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    if !path.starts_with("/static/") {
+        state
+            .slow_reads
+            .record(&path, started.elapsed(), params::now_ns());
+    }
+    response
 }

@@ -12,4 +12,8 @@ pub struct AppState {
     pub self_metrics: SelfMetricsText,
     /// What the cost report's projection charges.
     pub prices: crate::reports::Prices,
+    /// What only the running server knows of itself (`/system`).
+    pub running: crate::system::RunningFigures,
+    /// The slowest reads of the last hour, recorded by `router`.
+    pub slow_reads: Arc<crate::system::SlowReads>,
 }

@@ -17,6 +17,7 @@
 //! - `search`: trace search (`/traces`), rows alone for htmx.
 //! - `services`: the services page (`/`), RED figures and sparklines.
 //! - `sparkline`: a series as the points of an SVG polyline.
+//! - `system`: loupe about itself (`/system`).
 //! - `waterfall`: a trace's spans as a tree of rows.
 //! - `window_picker`: the links to the windows a page offers.
 
@@ -33,6 +34,7 @@ mod pages;
 mod search;
 mod services;
 mod sparkline;
+mod system;
 mod waterfall;
 mod window_picker;
 
@@ -65,6 +67,7 @@ pub fn routes() -> Router<AppState> {
         .route("/reports/cost", get(cost_report::page))
         .route("/map", get(map::page))
         .route("/metrics-explorer", get(metrics_explorer::page))
+        .route("/system", get(system::show))
         .route("/static/{name}", get(assets::serve))
         // Browsers ask for it whatever the page links.
         .route(
