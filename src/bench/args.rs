@@ -62,6 +62,9 @@ pub struct BenchArgs {
     /// Keep the benchmark databases instead of removing them
     #[arg(long)]
     pub keep: bool,
+    /// After the first run, time the everyday reads (services, failures, reports, searches, ids) on the database it made, each against its target
+    #[arg(long, conflicts_with = "target")]
+    pub queries: bool,
     /// Print the results as one JSON document on stdout
     #[arg(long)]
     pub json: bool,

@@ -8,6 +8,7 @@
 //! - `server`: `loupe serve` as a child process; `/proc` readings
 //! - `client`: the load, from concurrent OTLP/HTTP or OTLP/gRPC clients
 //! - `ceiling`: the same spans written straight through the store
+//! - `queries`: the everyday reads timed against their targets (`--queries`)
 //! - `report`: the figures and targets, as a table or as JSON
 //!
 //! For each transport (OTLP/HTTP protobuf, then OTLP/gRPC) `run` starts
@@ -18,6 +19,7 @@ mod args;
 mod ceiling;
 mod client;
 mod databases;
+mod queries;
 mod report;
 mod server;
 mod services;
@@ -92,11 +94,13 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                         writer: None,
                         wal_bytes: None,
                         disk: None,
+                        queries: None,
                     })
             }
             None => {
                 let databases = databases.as_ref().unwrap_or_else(|| unreachable!());
-                run_local(databases, *transport, &bodies, &args, timeout).await
+                let queries = args.queries && i == 0;
+                run_local(databases, *transport, &bodies, &args, timeout, queries).await
             }
         };
         match result {
@@ -166,9 +170,10 @@ async fn run_local(
     bodies: &Arc<Vec<Body>>,
     args: &BenchArgs,
     timeout: Duration,
+    queries: bool,
 ) -> anyhow::Result<RunReport> {
     let db = databases.fresh(transport.name()).await?;
-    let result = run_on(databases, &db, transport, bodies, args, timeout).await;
+    let result = run_on(databases, &db, transport, bodies, args, timeout, queries).await;
     databases.dispose(&db, args.keep).await;
     result
 }
@@ -180,6 +185,7 @@ async fn run_on(
     bodies: &Arc<Vec<Body>>,
     args: &BenchArgs,
     timeout: Duration,
+    queries: bool,
 ) -> anyhow::Result<RunReport> {
     let server = ServerProcess::start(&db.url).await?;
     let endpoint = match transport {
@@ -198,6 +204,13 @@ async fn run_on(
     .await;
     let wal_after = databases.wal_lsn().await;
     let writer = writer_stats(server.ui).await;
+    let timed = match (&loaded, queries) {
+        (Ok(_), true) => {
+            progress(args, "timing the everyday reads…");
+            Some(queries::time(server.ui).await)
+        }
+        _ => None,
+    };
     let stopped = server.stop().await;
     let load = loaded?;
     stopped?;
@@ -206,5 +219,6 @@ async fn run_on(
         writer,
         wal_bytes: wal_before.zip(wal_after).map(|(b, a)| a.saturating_sub(b)),
         disk: Some(databases.disk(db).await?.minus(&db.empty)),
+        queries: timed.transpose()?,
     })
 }

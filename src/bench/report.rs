@@ -12,6 +12,7 @@ use super::args::BenchArgs;
 use super::ceiling::CeilingReport;
 use super::client::Load;
 use super::databases::Disk;
+use super::queries::QueryReport;
 use super::server::WriterStats;
 use super::workload::{SPANS_PER_TRACE, Shape};
 
@@ -22,6 +23,7 @@ pub(super) struct RunReport {
     pub(super) writer: Option<WriterStats>,
     pub(super) wal_bytes: Option<u64>,
     pub(super) disk: Option<Disk>,
+    pub(super) queries: Option<QueryReport>,
 }
 
 /// Everything a bench run measured, and where.
@@ -47,6 +49,8 @@ pub(super) struct Report {
     runs: Vec<Run>,
     ceiling: Option<Ceiling>,
     targets: Vec<Target>,
+    /// `--queries`: the reads timed on the first run's database.
+    queries: Option<QueryReport>,
 }
 
 #[derive(Debug, Serialize)]
@@ -168,8 +172,9 @@ struct Target {
 }
 
 impl Report {
-    pub(super) fn new(measured: Measured<'_>) -> Report {
+    pub(super) fn new(mut measured: Measured<'_>) -> Report {
         let args = measured.args;
+        let queries = measured.runs.iter_mut().find_map(|run| run.queries.take());
         let ceiling_per_s = measured.ceiling.as_ref().map(CeilingReport::spans_per_s);
         let runs: Vec<Run> = measured
             .runs
@@ -213,6 +218,7 @@ impl Report {
             runs,
             ceiling: measured.ceiling.as_ref().map(Ceiling::new),
             targets,
+            queries,
         }
     }
 }
@@ -413,6 +419,10 @@ impl fmt::Display for Report {
                     t.limit
                 )?;
             }
+        }
+        if let Some(queries) = &self.queries {
+            writeln!(f)?;
+            write!(f, "{queries}")?;
         }
         Ok(())
     }

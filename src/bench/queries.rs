@@ -1,0 +1,245 @@
+//! `loupe bench --queries`: the reads a team makes all day, timed against
+//! the loupe the bench just loaded, each beside its target (the table a
+//! database of any size should meet: docs in the README). Ids, names and
+//! attribute values are found through the API first, as a user would
+//! paste them.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use serde::Serialize;
+
+/// Timed runs of each read, after one untimed: the median is reported.
+const RUNS: usize = 3;
+
+#[derive(Debug, Serialize)]
+pub(super) struct QueryTiming {
+    name: &'static str,
+    path: String,
+    target_ms: f64,
+    median_ms: f64,
+    min_ms: f64,
+    max_ms: f64,
+    /// Rows (or spans, for one trace) the answer held, to show it was
+    /// not empty by mistake.
+    rows: Option<usize>,
+    within_target: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct QueryReport {
+    spans_stored: u64,
+    timings: Vec<QueryTiming>,
+}
+
+/// What the reads ask for, found in the data.
+struct Found {
+    trace_id: String,
+    span_id: String,
+    operation: String,
+    attribute: (String, String),
+}
+
+async fn get_json(
+    client: &reqwest::Client,
+    url: &reqwest::Url,
+) -> anyhow::Result<serde_json::Value> {
+    let response = client.get(url.clone()).send().await?;
+    let status = response.status();
+    let body = response.text().await?;
+    if !status.is_success() {
+        bail!("GET {url} answered {status}: {body}");
+    }
+    Ok(serde_json::from_str(&body).unwrap_or(serde_json::Value::Null))
+}
+
+async fn find(client: &reqwest::Client, base: &reqwest::Url) -> anyhow::Result<Found> {
+    let traces = get_json(client, &base.join("/api/v1/traces?limit=1&window=7d")?).await?;
+    let trace_id = traces[0]["trace_id"]
+        .as_str()
+        .context("no trace to read: load some first")?
+        .to_owned();
+    let trace = get_json(client, &base.join(&format!("/api/v1/traces/{trace_id}"))?).await?;
+    let spans = trace["spans"].as_array().context("a trace without spans")?;
+    // A child span: its operation and attributes are those a search names.
+    let span = spans
+        .iter()
+        .find(|s| !s["parent_span_id"].is_null())
+        .or_else(|| spans.first())
+        .context("a trace without spans")?;
+    let attribute = spans
+        .iter()
+        .filter_map(|s| s["attributes"].as_object())
+        .flat_map(|a| a.iter())
+        .find_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
+        .context("no span with a string attribute")?;
+    Ok(Found {
+        trace_id,
+        span_id: span["span_id"].as_str().unwrap_or_default().to_owned(),
+        operation: span["name"].as_str().unwrap_or_default().to_owned(),
+        attribute,
+    })
+}
+
+fn rows_of(answer: &serde_json::Value) -> Option<usize> {
+    answer
+        .as_array()
+        .map(Vec::len)
+        .or_else(|| answer["spans"].as_array().map(Vec::len))
+        .or_else(|| answer["groups"].as_array().map(Vec::len))
+        .or_else(|| answer["endpoints"].as_array().map(Vec::len))
+}
+
+/// Times the table of reads against the UI at `ui`.
+pub(super) async fn time(ui: SocketAddr) -> anyhow::Result<QueryReport> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(600))
+        .build()?;
+    let base = reqwest::Url::parse(&format!("http://{ui}"))?;
+    let found = find(&client, &base).await?;
+    let (key, value) = &found.attribute;
+    let day = [("window", "24h")];
+    let url = |path: &str, params: &[(&str, &str)]| {
+        reqwest::Url::parse_with_params(&format!("http://{ui}{path}"), params)
+    };
+    let table: Vec<(&'static str, reqwest::Url, f64)> = vec![
+        (
+            "services overview, 1 h",
+            url("/api/v1/services", &[("window", "1h")])?,
+            100.0,
+        ),
+        (
+            "services overview, 24 h",
+            url("/api/v1/services", &day)?,
+            100.0,
+        ),
+        ("services page", url("/", &[])?, 100.0),
+        ("failures, 24 h", url("/api/v1/failures", &day)?, 100.0),
+        (
+            "load report, 24 h",
+            url("/api/v1/reports/load", &day)?,
+            1000.0,
+        ),
+        (
+            "cost report, 24 h",
+            url("/api/v1/reports/cost", &day)?,
+            1000.0,
+        ),
+        ("service map, 24 h", url("/map", &day)?, 1000.0),
+        (
+            "search by operation, matching",
+            url(
+                "/api/v1/traces",
+                &[("operation", &found.operation), ("window", "24h")],
+            )?,
+            500.0,
+        ),
+        (
+            "search by operation, none",
+            url(
+                "/api/v1/traces",
+                &[("operation", "no such operation"), ("window", "24h")],
+            )?,
+            500.0,
+        ),
+        (
+            "search by attribute, matching",
+            url(
+                "/api/v1/traces",
+                &[("attr", &format!("{key}={value}")), ("window", "24h")],
+            )?,
+            500.0,
+        ),
+        (
+            "search by attribute, none",
+            url(
+                "/api/v1/traces",
+                &[("attr", &format!("{key}=no such value")), ("window", "24h")],
+            )?,
+            500.0,
+        ),
+        (
+            "span id",
+            url(&format!("/api/v1/requests/{}", found.span_id), &[])?,
+            50.0,
+        ),
+        (
+            "trace by id",
+            url(&format!("/api/v1/traces/{}", found.trace_id), &[])?,
+            10.0,
+        ),
+        (
+            "request by trace id",
+            url(&format!("/api/v1/requests/{}", found.trace_id), &[])?,
+            10.0,
+        ),
+    ];
+    let stats = get_json(&client, &base.join("/api/v1/stats")?).await?;
+    let mut timings = Vec::new();
+    for (name, url, target_ms) in table {
+        let mut answer = serde_json::Value::Null;
+        let mut took = Vec::new();
+        for run in 0..=RUNS {
+            let started = Instant::now();
+            let response = client.get(url.clone()).send().await?;
+            let status = response.status();
+            let body = response.text().await?;
+            let elapsed = started.elapsed().as_secs_f64() * 1e3;
+            if !status.is_success() {
+                bail!("{name}: GET {url} answered {status}: {body}");
+            }
+            if run > 0 {
+                took.push(elapsed);
+            } else {
+                answer = serde_json::from_str(&body).unwrap_or(serde_json::Value::Null);
+            }
+        }
+        took.sort_by(f64::total_cmp);
+        let median_ms = took[took.len() / 2];
+        timings.push(QueryTiming {
+            name,
+            path: format!(
+                "{}{}",
+                url.path(),
+                url.query()
+                    .filter(|q| !q.is_empty())
+                    .map_or(String::new(), |q| format!("?{q}"))
+            ),
+            target_ms,
+            median_ms,
+            min_ms: took[0],
+            max_ms: took[took.len() - 1],
+            rows: rows_of(&answer),
+            within_target: median_ms <= target_ms,
+        });
+    }
+    Ok(QueryReport {
+        spans_stored: stats["spans"].as_u64().unwrap_or(0),
+        timings,
+    })
+}
+
+impl fmt::Display for QueryReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "reads over {} stored spans (median of {RUNS} warm runs, through HTTP):",
+            self.spans_stored
+        )?;
+        for t in &self.timings {
+            writeln!(
+                f,
+                "  {:<32} {:>9.1} ms (target {:>5.0} ms) {} {:>6}  {}",
+                t.name,
+                t.median_ms,
+                t.target_ms,
+                if t.within_target { "ok  " } else { "OVER" },
+                t.rows.map_or(String::new(), |n| format!("{n} rows")),
+                t.path
+            )?;
+        }
+        Ok(())
+    }
+}
