@@ -358,6 +358,22 @@ def run_cases(report: Report, b: Browser, seeds: list[dict], large_trace_id: str
 
     report.check("page /metrics-explorer charts the seeded histogram", metrics_page)
 
+    def system_page():
+        b.open("/")
+        b.driver.find_element(By.LINK_TEXT, "System").click()
+        b.wait("the system page", lambda d: b.path() == "/system")
+        b.wait_text("Slowest reads")
+        kept = b.text("main")
+        for heading in ("Database", "Kept", "Retention", "Ingest", "Writer"):
+            expect(heading in kept, f"{heading!r} missing from /system: {short(kept)}")
+        rows = b.driver.find_elements(By.XPATH, "//h2[text()='Kept']/following-sibling::table[1]/tbody/tr")
+        spans = [r.text for r in rows if r.text.startswith("spans")]
+        expect(spans and not spans[0].startswith("spans 0"), f"no spans kept: {[r.text for r in rows]}")
+        b.screenshot("system")
+        b.expect_clean_console()
+
+    report.check("page /system tells what loupe holds", system_page)
+
     def trace_page():
         b.open(f"/traces/{trace_id}")
         b.wait_text(trace_id, "h1")
