@@ -298,7 +298,11 @@ macro_rules! impl_reads {
             let wanted = usize::try_from(u64::from(query.offset) + u64::from(query.limit))
                 .unwrap_or(usize::MAX);
             let mut matched: Vec<$crate::model::TraceId> = Vec::new();
-            let mut seen: u32 = 0;
+            // Where the last page ended (its last trace's sort key and id):
+            // the next starts after it, so that a walk through a million
+            // traces reads each summary once (an OFFSET reads past every
+            // row it skips, again at every page).
+            let mut after: Option<(i64, Vec<u8>)> = None;
             let mut page = $crate::pack_reads::PROBE_TRACES;
             let with_details = conditions.needs_details();
             // Each pack is read once: what its spans met stays with their
@@ -306,15 +310,18 @@ macro_rules! impl_reads {
             let mut read: std::collections::HashSet<i64> = std::collections::HashSet::new();
             let mut unpacker = $crate::packed::Unpacker::default();
             while matched.len() < wanted {
-                let page_rows = self.trace_packs(query, seen, page).await?;
+                let page_rows = self.trace_packs(query, after.as_ref(), page).await?;
                 let pack_ids: std::collections::BTreeSet<i64> = page_rows
                     .iter()
-                    .flat_map(|(_, packs)| packs.iter().copied())
+                    .flat_map(|(_, packs, _)| packs.iter().copied())
                     .filter(|id| !read.contains(id))
                     .collect();
                 let pack_ids: Vec<i64> = pack_ids.into_iter().collect();
+                if let Some((trace, _, key)) = page_rows.last() {
+                    after = Some((*key, trace.to_vec()));
+                }
                 let candidates: Vec<$crate::model::TraceId> =
-                    page_rows.into_iter().map(|(t, _)| t).collect();
+                    page_rows.into_iter().map(|(t, _, _)| t).collect();
                 for pack_ids in pack_ids.chunks($crate::pack_reads::PACKS_AT_ONCE) {
                     for (data, details) in self.packs_by_id(pack_ids, with_details).await? {
                         $crate::runtime::blocking(|| conditions.scan(&mut unpacker, &data, details.as_deref()))?;
@@ -326,7 +333,6 @@ macro_rules! impl_reads {
                 if (candidates.len() as u32) < page {
                     break;
                 }
-                seen = seen.saturating_add(page);
                 page = page.saturating_mul(4).min($crate::pack_reads::MAX_PROBE_TRACES);
             }
             let offset = usize::try_from(query.offset).unwrap_or(usize::MAX);
@@ -351,6 +357,7 @@ macro_rules! impl_reads {
             let rows = Self::trace_page(
                 query,
                 among,
+                None,
                 offset,
                 limit,
                 "t.trace_id, t.root_service, t.root_name, t.start_ns, t.end_ns, \
@@ -365,22 +372,30 @@ macro_rules! impl_reads {
                 .collect())
         }
 
-        /// As `trace_rows`, each trace's id and the ids of its packs.
+        /// As `trace_rows`, each trace's id, the ids of its packs and its
+        /// sort key (start, or duration longest first), `limit` of them
+        /// after the trace `after` (a key and an id) when given.
         async fn trace_packs(
             &self,
             query: &$crate::views::TraceQuery,
-            offset: u32,
+            after: Option<&(i64, Vec<u8>)>,
             limit: u32,
-        ) -> $crate::error::Result<Vec<($crate::model::TraceId, Vec<i64>)>> {
-            let rows = Self::trace_page(query, None, offset, limit, "t.trace_id, t.packs")
-                .build_query_as::<(Vec<u8>, Vec<u8>)>()
+        ) -> $crate::error::Result<Vec<($crate::model::TraceId, Vec<i64>, i64)>> {
+            let columns = if query.longest_first {
+                "t.trace_id, t.packs, t.end_ns - t.start_ns"
+            } else {
+                "t.trace_id, t.packs, t.start_ns"
+            };
+            let rows = Self::trace_page(query, None, after, 0, limit, columns)
+                .build_query_as::<(Vec<u8>, Vec<u8>, i64)>()
                 .fetch_all(&self.$pool)
                 .await?;
             rows.into_iter()
-                .map(|(trace_id, packs): (Vec<u8>, Vec<u8>)| {
+                .map(|(trace_id, packs, key): (Vec<u8>, Vec<u8>, i64)| {
                     Ok((
                         $crate::read_rows::fixed_id(&trace_id, "trace")?,
                         $crate::trace_lists::pack_ids::of(&packs).collect(),
+                        key,
                     ))
                 })
                 .collect()
@@ -390,6 +405,7 @@ macro_rules! impl_reads {
         fn trace_page(
             query: &$crate::views::TraceQuery,
             among: Option<&std::collections::HashSet<$crate::model::TraceId>>,
+            after: Option<&(i64, Vec<u8>)>,
             offset: u32,
             limit: u32,
             columns: &'static str,
@@ -428,6 +444,22 @@ macro_rules! impl_reads {
             }
             if let Some(end) = query.end {
                 q.push(" AND t.start_ns < ").push_bind(end);
+            }
+            let key = if query.longest_first {
+                "t.end_ns - t.start_ns"
+            } else {
+                "t.start_ns"
+            };
+            if let Some((after_key, after_id)) = after {
+                // Past (key, id) in the order below; the first comparison
+                // alone bounds the index range.
+                q.push(format!(" AND {key} <= "))
+                    .push_bind(*after_key)
+                    .push(format!(" AND ({key} < "))
+                    .push_bind(*after_key)
+                    .push(" OR t.trace_id > ")
+                    .push_bind(after_id.clone())
+                    .push(")");
             }
             let order = if query.longest_first {
                 " ORDER BY t.end_ns - t.start_ns DESC, t.trace_id"

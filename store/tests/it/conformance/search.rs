@@ -318,6 +318,25 @@ pub async fn span_conditions_reach_past_the_newest_traces(ctx: Ctx) {
         search(Some("common"), &["kind=new"], 3).await,
         [id(TRACES), id(TRACES - 1), id(TRACES - 2)]
     );
+    // Longest first, every trace as long: ties go by trace id, so two of
+    // the matches are past the first page of traces (1 000), and found
+    // after it.
+    let longest = store::TraceQuery {
+        attributes: vec![store::AttributeFilter::parse("n>=1199").expect("filter")],
+        longest_first: true,
+        limit: 10,
+        ..Default::default()
+    };
+    let found: Vec<String> = ctx
+        .store
+        .reader()
+        .traces(&longest)
+        .await
+        .expect("search")
+        .into_iter()
+        .map(|t| t.trace_id)
+        .collect();
+    assert_eq!(found, [id(1), id(1199), id(1200)], "[{:?}]", ctx.backend);
 }
 
 /// A span id pasted alone finds every trace holding it among many commits
