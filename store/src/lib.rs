@@ -43,6 +43,7 @@ mod legacy;
 mod log_text;
 pub mod model;
 mod pack_reads;
+mod pack_terms;
 mod packed;
 mod postgres;
 mod postgres_sweep;

@@ -166,6 +166,18 @@ impl SpanConditions {
         }))
     }
 
+    /// Whether a pack with these terms (`pack_terms`) may hold a span that
+    /// meets one of the conditions; a pack that may not is not read.
+    pub(crate) fn may_meet_any(&self, terms: &[u8]) -> bool {
+        self.operation
+            .as_ref()
+            .is_some_and(|(name, _)| crate::pack_terms::may_have_operation(terms, name))
+            || self
+                .attributes
+                .iter()
+                .any(|(key, filter)| crate::pack_terms::may_pass(terms, key, filter))
+    }
+
     /// Whether the packs' details must be read (attribute filters).
     pub(crate) fn needs_details(&self) -> bool {
         !self.attributes.is_empty()
@@ -347,5 +359,39 @@ mod tests {
         };
         assert!(attribute_matches(json, "q\"k", &quoted));
         assert!(!attribute_matches("not json", "s", &filter("s=GET")));
+    }
+
+    #[test]
+    fn value_texts_are_those_the_stored_json_reads_back() {
+        // A search skips packs by the text `pack_terms` indexes for each
+        // value: it must be the text read back here from the stored JSON.
+        for value in [
+            crate::value::Value::String("a \"quoted\" ünïcode".into()),
+            crate::value::Value::Int(-42),
+            crate::value::Value::Int(i64::MAX),
+            crate::value::Value::Bool(true),
+            crate::value::Value::Double(1.0),
+            crate::value::Value::Double(0.1),
+            crate::value::Value::Double(1e300),
+            crate::value::Value::Double(-2.5e-8),
+        ] {
+            let json = crate::value::Attributes(vec![("k".into(), value.clone())]).to_json_string();
+            let filter = AttributeFilter {
+                key: "k".into(),
+                comparison: Comparison::Equal,
+                value: crate::pack_terms::value_text(&value).expect("indexed"),
+            };
+            assert!(
+                attribute_matches(&json, "k", &filter),
+                "{value:?} as {json}"
+            );
+        }
+        for value in [
+            crate::value::Value::Double(f64::NAN),
+            crate::value::Value::Empty,
+            crate::value::Value::Bytes(vec![1]),
+        ] {
+            assert_eq!(crate::pack_terms::value_text(&value), None, "{value:?}");
+        }
     }
 }

@@ -67,6 +67,9 @@ pub struct Pack {
     pub data: Vec<u8>,
     pub details: Vec<u8>,
     pub span_filter: Vec<u8>,
+    /// What trace search asks of the spans (`pack_terms`); `None`: too
+    /// much to hold, the pack is read.
+    pub terms: Option<Vec<u8>>,
     pub traces: Vec<TraceId>,
 }
 
@@ -99,6 +102,7 @@ pub fn pack(batch: &Batch, details: &[SpanDetail]) -> Result<Option<Pack>> {
         data: compress(&pack_table(batch).unwrap_or_else(|| pack_inline(batch))),
         details: crate::details::encode(details)?,
         span_filter: crate::span_filter::build(batch.spans.iter().map(|s| &s.span_id)),
+        terms: crate::pack_terms::build(&batch.spans),
         traces,
     }))
 }

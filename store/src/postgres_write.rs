@@ -188,8 +188,8 @@ pub(crate) async fn insert_packs(tx: &mut Tx, packs: &[Pack]) -> Result<HashMap<
     let mut of_trace: HashMap<TraceId, Vec<u8>> = HashMap::new();
     for pack in packs {
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO span_packs (start_lo, start_hi, spans, data, details, span_filter) \
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            "INSERT INTO span_packs (start_lo, start_hi, spans, data, details, span_filter, terms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         )
         .bind(pack.start_lo)
         .bind(pack.start_hi)
@@ -197,6 +197,7 @@ pub(crate) async fn insert_packs(tx: &mut Tx, packs: &[Pack]) -> Result<HashMap<
         .bind(&pack.data)
         .bind(&pack.details)
         .bind(&pack.span_filter)
+        .bind(&pack.terms)
         .fetch_one(&mut **tx)
         .await?;
         for trace_id in &pack.traces {

@@ -110,11 +110,35 @@ macro_rules! impl_reads {
         /// Packs by id: (data, details), details only when asked for.
         /// Callers ask for a few at a time (`PACKS_AT_ONCE`), so that memory
         /// holds a few packs whatever the traces' number.
+        /// Those of these packs whose spans may meet one of the
+        /// conditions (`pack_terms`), or that have no terms to tell.
+        async fn packs_worth_reading(
+            &self,
+            ids: &[i64],
+            conditions: &$crate::pack_reads::SpanConditions,
+        ) -> $crate::error::Result<Vec<i64>> {
+            let mut q = sqlx::QueryBuilder::<$db>::new("SELECT id, terms FROM span_packs WHERE id IN (");
+            let mut list = q.separated(", ");
+            for id in ids {
+                list.push_bind(*id);
+            }
+            q.push(")");
+            let rows: Vec<(i64, Option<Vec<u8>>)> = q.build_query_as().fetch_all(&self.$pool).await?;
+            Ok(rows
+                .into_iter()
+                .filter(|(_, terms)| terms.as_deref().is_none_or(|t| conditions.may_meet_any(t)))
+                .map(|(id, _)| id)
+                .collect())
+        }
+
         async fn packs_by_id(
             &self,
             ids: &[i64],
             with_details: bool,
         ) -> $crate::error::Result<Vec<(Vec<u8>, Option<Vec<u8>>)>> {
+            if ids.is_empty() {
+                return Ok(Vec::new());
+            }
             let mut q = sqlx::QueryBuilder::<$db>::new("SELECT data, CASE WHEN ");
             q.push_bind(with_details)
                 .push(" THEN details END FROM span_packs WHERE id IN (");
@@ -323,7 +347,10 @@ macro_rules! impl_reads {
                 let candidates: Vec<$crate::model::TraceId> =
                     page_rows.into_iter().map(|(t, _, _)| t).collect();
                 for pack_ids in pack_ids.chunks($crate::pack_reads::PACKS_AT_ONCE) {
-                    for (data, details) in self.packs_by_id(pack_ids, with_details).await? {
+                    // A pack whose terms rule out every condition is not
+                    // read: a search nothing matches reads terms alone.
+                    let worth = self.packs_worth_reading(pack_ids, &conditions).await?;
+                    for (data, details) in self.packs_by_id(&worth, with_details).await? {
                         $crate::runtime::blocking(|| conditions.scan(&mut unpacker, &data, details.as_deref()))?;
                     }
                     read.extend(pack_ids);

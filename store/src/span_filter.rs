@@ -32,18 +32,24 @@ pub(crate) fn probe(id: &SpanId) -> (u64, u64) {
     (z & 0xffff_ffff, (z >> 32) | 1)
 }
 
-fn bits_of<'a>(id: &SpanId, m: u64) -> impl Iterator<Item = usize> + 'a {
-    let (h1, h2) = probe(id);
+fn bits_of(probe: (u64, u64), m: u64) -> impl Iterator<Item = usize> {
+    let (h1, h2) = probe;
     (0..K).map(move |i| ((h1 + i * h2) % m) as usize)
 }
 
 /// The filter of these ids.
 pub(crate) fn build<'a>(ids: impl ExactSizeIterator<Item = &'a SpanId>) -> Vec<u8> {
-    let m = (ids.len() * BITS_PER_ID).max(MIN_BITS).div_ceil(8) * 8;
+    of_probes(ids.map(probe))
+}
+
+/// A filter of the same format over any items, each given by its probe
+/// (two halves below 2^32, the second odd).
+pub(crate) fn of_probes(probes: impl ExactSizeIterator<Item = (u64, u64)>) -> Vec<u8> {
+    let m = (probes.len() * BITS_PER_ID).max(MIN_BITS).div_ceil(8) * 8;
     let mut filter = vec![0u8; 1 + m / 8];
     filter[0] = FORMAT;
-    for id in ids {
-        for j in bits_of(id, m as u64) {
+    for probe in probes {
+        for j in bits_of(probe, m as u64) {
             filter[1 + j / 8] |= 1 << (j % 8);
         }
     }
@@ -53,11 +59,16 @@ pub(crate) fn build<'a>(ids: impl ExactSizeIterator<Item = &'a SpanId>) -> Vec<u
 /// False only when the filter's pack surely lacks `id`; a filter of another
 /// format, or damaged, may hold anything.
 pub(crate) fn may_contain(filter: &[u8], id: &SpanId) -> bool {
+    may_hold(filter, probe(id))
+}
+
+/// As `may_contain`, for the item of this probe.
+pub(crate) fn may_hold(filter: &[u8], probe: (u64, u64)) -> bool {
     let m = (filter.len().saturating_sub(1) * 8) as u64;
     if filter.first() != Some(&FORMAT) || m < MIN_BITS as u64 {
         return true;
     }
-    bits_of(id, m).all(|j| filter[1 + j / 8] & (1 << (j % 8)) != 0)
+    bits_of(probe, m).all(|j| filter[1 + j / 8] & (1 << (j % 8)) != 0)
 }
 
 #[cfg(test)]

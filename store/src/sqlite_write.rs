@@ -218,7 +218,7 @@ fn points(db: &Db, batch: &Batch, point_metric: &[usize], metric_ids: &[i64]) ->
 }
 
 const PACK: &CStr = c"INSERT INTO span_packs (start_lo, start_hi, spans, data, details, \
-    span_filter) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+    span_filter, terms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 
 /// A trace's summary row: its id, service list and pack ids. Read after the
 /// batch's packs were inserted: the transaction then holds SQLite's write
@@ -261,6 +261,7 @@ pub(crate) fn packs(db: &Db, packs: &[Pack]) -> Result<HashMap<TraceId, Vec<u8>>
         stmt.bind_blob(4, &pack.data)?;
         stmt.bind_blob(5, &pack.details)?;
         stmt.bind_blob(6, &pack.span_filter)?;
+        stmt.bind_opt_blob(7, pack.terms.as_deref())?;
         stmt.execute()?;
         let id = db.last_insert_rowid();
         for trace_id in &pack.traces {

@@ -60,6 +60,7 @@ conformance!(
     request_resolution,
     span_ids_resolve_among_many_commits,
     span_conditions_reach_past_the_newest_traces,
+    packs_ruled_out_by_their_terms_are_skipped_not_missed,
     spans_at_the_ends_of_time_read_back,
     service_red,
     span_nodes_and_spans_by_id,
