@@ -128,6 +128,12 @@ pub(crate) fn sort(spans: &mut [SpanView]) {
 pub(crate) const PROBE_TRACES: u32 = 1000;
 pub(crate) const MAX_PROBE_TRACES: u32 = 64_000;
 
+/// Packs a trace search reads alone, when no more may meet one of its
+/// conditions, rather than walking the traces of its window: a second or
+/// so of unpacking at most, and room for the false positives (about one
+/// pack in a hundred) of some 25 million spans in exports of 512.
+pub(crate) const FEW_PACKS: usize = 512;
+
 /// Packs read from the database at once, so that memory holds a few
 /// whatever the number of traces a read covers.
 pub(crate) const PACKS_AT_ONCE: usize = 32;
@@ -229,6 +235,16 @@ impl SpanConditions {
     /// Whether the trace met every condition in the packs scanned.
     pub(crate) fn met_all(&self, trace: &TraceId) -> bool {
         self.met.get(trace).is_some_and(|met| *met == self.all())
+    }
+
+    /// The traces that met every condition in the packs scanned.
+    pub(crate) fn met_by_all(&self) -> std::collections::HashSet<TraceId> {
+        let all = self.all();
+        self.met
+            .iter()
+            .filter(|(_, met)| **met == all)
+            .map(|(trace, _)| *trace)
+            .collect()
     }
 
     /// Drops what is known of these traces (decided: the search has taken

@@ -110,6 +110,34 @@ macro_rules! impl_reads {
         /// Packs by id: (data, details), details only when asked for.
         /// Callers ask for a few at a time (`PACKS_AT_ONCE`), so that memory
         /// holds a few packs whatever the traces' number.
+        /// The packs that may hold a span of the query's window meeting
+        /// one of the conditions (by their terms; a pack without terms
+        /// may), when there are `FEW_PACKS` or fewer; `None` past that.
+        async fn few_packs_that_may_meet(
+            &self,
+            query: &$crate::views::TraceQuery,
+            conditions: &$crate::pack_reads::SpanConditions,
+        ) -> $crate::error::Result<Option<Vec<i64>>> {
+            use futures_util::TryStreamExt as _;
+            // The spans of a trace that started in the window started in
+            // it or after: their packs' last starts are past its start.
+            let mut q = sqlx::QueryBuilder::<$db>::new("SELECT id, terms FROM span_packs");
+            if let Some(start) = query.start {
+                q.push(" WHERE start_hi >= ").push_bind(start);
+            }
+            let mut rows = q.build_query_as::<(i64, Option<Vec<u8>>)>().fetch(&self.$pool);
+            let mut few = Vec::new();
+            while let Some((id, terms)) = rows.try_next().await? {
+                if terms.as_deref().is_none_or(|t| conditions.may_meet_any(t)) {
+                    if few.len() == $crate::pack_reads::FEW_PACKS {
+                        return Ok(None);
+                    }
+                    few.push(id);
+                }
+            }
+            Ok(Some(few))
+        }
+
         /// Those of these packs whose spans may meet one of the
         /// conditions (`pack_terms`), or that have no terms to tell.
         async fn packs_worth_reading(
@@ -313,6 +341,24 @@ macro_rules! impl_reads {
             let Some(mut conditions) = $crate::pack_reads::SpanConditions::of(query)? else {
                 return self.trace_rows(query, None, query.offset, query.limit).await;
             };
+            let with_details = conditions.needs_details();
+            // A rare condition: when the terms of few packs say they may
+            // hold a span meeting one, those packs alone are read, and the
+            // traces that met every condition in them are all there are
+            // (every span meeting one is in such a pack).
+            if let Some(candidates) = self.few_packs_that_may_meet(query, &conditions).await? {
+                let mut unpacker = $crate::packed::Unpacker::default();
+                for ids in candidates.chunks($crate::pack_reads::PACKS_AT_ONCE) {
+                    for (data, details) in self.packs_by_id(ids, with_details).await? {
+                        $crate::runtime::blocking(|| conditions.scan(&mut unpacker, &data, details.as_deref()))?;
+                    }
+                }
+                let matched = conditions.met_by_all();
+                if matched.is_empty() {
+                    return Ok(Vec::new());
+                }
+                return self.trace_rows(query, Some(&matched), query.offset, query.limit).await;
+            }
             // The span conditions are asked of the traces that meet the
             // others, in the query's order, a page at a time through their
             // own packs, until the page asked for is complete: a common
@@ -328,7 +374,6 @@ macro_rules! impl_reads {
             // row it skips, again at every page).
             let mut after: Option<(i64, Vec<u8>)> = None;
             let mut page = $crate::pack_reads::PROBE_TRACES;
-            let with_details = conditions.needs_details();
             // Each pack is read once: what its spans met stays with their
             // traces until those traces' turn (a trace is a candidate once).
             let mut read: std::collections::HashSet<i64> = std::collections::HashSet::new();
