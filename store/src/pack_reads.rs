@@ -395,7 +395,9 @@ mod tests {
             let filter = AttributeFilter {
                 key: "k".into(),
                 comparison: Comparison::Equal,
-                value: crate::pack_terms::value_text(&value).expect("indexed"),
+                value: crate::pack_terms::value_text(&value)
+                    .expect("indexed")
+                    .into_owned(),
             };
             assert!(
                 attribute_matches(&json, "k", &filter),

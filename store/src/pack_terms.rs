@@ -9,6 +9,7 @@
 //!
 //! Pure.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use crate::model::Span;
@@ -57,12 +58,12 @@ fn probe(kind: u8, parts: &[&str]) -> (u64, u64) {
 /// `pack_reads::attribute_matches` reads it from the stored JSON), when
 /// the value alone fixes it; `None` for values it does not (maps, arrays,
 /// bytes, non-finite doubles, empty), whose keys are marked unindexed.
-pub(crate) fn value_text(value: &Value) -> Option<String> {
+pub(crate) fn value_text(value: &Value) -> Option<Cow<'_, str>> {
     match value {
-        Value::String(s) => Some(s.clone()),
-        Value::Bool(b) => Some(b.to_string()),
-        Value::Int(i) => Some(i.to_string()),
-        Value::Double(d) => serde_json::Number::from_f64(*d).map(|n| n.to_string()),
+        Value::String(s) => Some(Cow::Borrowed(s)),
+        Value::Bool(b) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
+        Value::Int(i) => Some(Cow::Owned(i.to_string())),
+        Value::Double(d) => serde_json::Number::from_f64(*d).map(|n| Cow::Owned(n.to_string())),
         Value::Empty | Value::Bytes(_) | Value::Array(_) | Value::Map(_) => None,
     }
 }
@@ -70,13 +71,14 @@ pub(crate) fn value_text(value: &Value) -> Option<String> {
 /// The filter of these spans' terms; `None` past `MAX_TERMS`.
 pub(crate) fn build(spans: &[Span]) -> Option<Vec<u8>> {
     let mut operations: HashSet<&str> = HashSet::new();
-    // Stored key → its values' texts, `None` once unindexed.
-    let mut keys: HashMap<String, Option<HashSet<String>>> = HashMap::new();
+    // Key → its values' texts, `None` once unindexed; borrowed from the
+    // spans (this runs for every export), stored forms made per key.
+    let mut keys: HashMap<&str, Option<HashSet<Cow<'_, str>>>> = HashMap::new();
     for span in spans {
         operations.insert(&span.name);
         for (key, value) in &span.attributes.0 {
             let values = keys
-                .entry(stored_key(key))
+                .entry(key.as_str())
                 .or_insert_with(|| Some(HashSet::new()));
             if let Some(set) = values {
                 match value_text(value) {
@@ -94,6 +96,8 @@ pub(crate) fn build(spans: &[Span]) -> Option<Vec<u8>> {
         return None;
     }
     for (key, values) in &keys {
+        let key = stored_key(key);
+        let key = key.as_str();
         probes.push(probe(KEY, &[key]));
         match values {
             Some(values) => probes.extend(values.iter().map(|v| probe(VALUE, &[key, v]))),
@@ -240,10 +244,6 @@ mod tests {
     fn probes_are_pinned() {
         // Stored filters are probed with these: a change would make
         // searches skip packs that match.
-        assert_eq!(
-            probe(OPERATION, &["GET /cart"]),
-            probe(OPERATION, &["GET /cart"])
-        );
         assert_ne!(probe(VALUE, &["ab", "c"]), probe(VALUE, &["a", "bc"]));
         assert_eq!(probe(KEY, &["http.method"]), (265_257_546, 4_231_022_201));
     }
