@@ -105,10 +105,10 @@ async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 async fn self_metrics(State(state): State<AppState>) -> Response {
-    let database_bytes = state.store.size_bytes().await.ok();
-    let mut text = (state.self_metrics)(database_bytes);
     // The database may be down: the collector's figures still answer.
-    match crate::system::read(&state.store, (state.running)(), &state.slow_reads).await {
+    let system = crate::system::read(&state.store, (state.running)(), &state.slow_reads).await;
+    let mut text = (state.self_metrics)(system.as_ref().ok().map(|s| s.database_bytes));
+    match system {
         Ok(system) => text.push_str(&crate::system::prometheus(&system)),
         Err(err) => tracing::warn!(error = %err, "system figures unavailable"),
     }

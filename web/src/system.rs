@@ -148,20 +148,14 @@ pub struct System {
     /// SQLite: the pages in use, the rest being free pages writes reuse.
     pub used_bytes: Option<u64>,
     pub disk_available_bytes: Option<u64>,
-    pub growth_bytes_per_day: Option<f64>,
     /// At the growth per day, until the pages in use reach `--max-size`
     /// (whereupon the oldest data goes); `None` when not growing.
     pub days_until_max_size: Option<f64>,
     pub kept: Vec<Kept>,
-    pub retention: RetentionState,
-    pub ingest: Vec<Ingested>,
-    pub queue_items: u64,
-    pub queue_capacity: u64,
-    pub commits: u64,
-    pub commit_failures: u64,
-    pub commit_seconds_mean: Option<f64>,
-    pub commit_seconds_p99_at_most: Option<f64>,
     pub slowest_reads: Vec<SlowRead>,
+    /// What the server measured of itself, its fields beside these.
+    #[serde(flatten)]
+    pub running: Running,
 }
 
 /// Days until `used` reaches `limit` growing by `per_day`.
@@ -208,18 +202,10 @@ pub async fn read(
         database_bytes,
         used_bytes,
         disk_available_bytes: space.map(|s| s.disk_available),
-        growth_bytes_per_day: running.growth_bytes_per_day,
         days_until_max_size,
         kept,
-        retention: running.retention,
-        ingest: running.ingest,
-        queue_items: running.queue_items,
-        queue_capacity: running.queue_capacity,
-        commits: running.commits,
-        commit_failures: running.commit_failures,
-        commit_seconds_mean: running.commit_seconds_mean,
-        commit_seconds_p99_at_most: running.commit_seconds_p99_at_most,
         slowest_reads: slow_reads.slowest(now, 10),
+        running,
     })
 }
 
@@ -247,7 +233,7 @@ pub fn prometheus(system: &System) -> String {
             &[(String::new(), available as f64)],
         );
     }
-    if let Some(growth) = system.growth_bytes_per_day {
+    if let Some(growth) = system.running.growth_bytes_per_day {
         gauge(
             "loupe_database_growth_bytes_per_day",
             "Change of the database's size per day, over the last day or since the start.",
@@ -272,10 +258,10 @@ pub fn prometheus(system: &System) -> String {
         "1 while exports are refused because the size limit cannot be kept.",
         &[(
             String::new(),
-            f64::from(u8::from(system.retention.refusing.is_some())),
+            f64::from(u8::from(system.running.retention.refusing.is_some())),
         )],
     );
-    let removed = system.retention.removed;
+    let removed = system.running.retention.removed;
     let _ = writeln!(
         out,
         "# HELP loupe_retention_removed_total Items retention removed since the start.\n# TYPE loupe_retention_removed_total counter"

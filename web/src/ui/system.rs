@@ -103,16 +103,19 @@ fn page(system: System) -> SystemPage {
     }
     database.push(row(
         "growth per day",
-        match system.growth_bytes_per_day {
+        match system.running.growth_bytes_per_day {
             Some(g) if g < 0.0 => format!("−{} (retention removes more than arrives)", bytes(-g)),
             Some(g) => bytes(g),
             None => "measuring (needs 10 minutes)".to_owned(),
         },
     ));
-    if let Some(max) = system.retention.max_size_bytes {
+    if let Some(max) = system.running.retention.max_size_bytes {
         database.push(row(
             "until --max-size",
-            match (system.days_until_max_size, system.growth_bytes_per_day) {
+            match (
+                system.days_until_max_size,
+                system.running.growth_bytes_per_day,
+            ) {
                 (Some(days), _) => {
                     format!(
                         "{days:.1} days at that growth ({} limit)",
@@ -138,7 +141,7 @@ fn page(system: System) -> SystemPage {
         })
         .collect();
 
-    let r = &system.retention;
+    let r = &system.running.retention;
     let mut retention = vec![
         row(
             "--retention",
@@ -175,6 +178,7 @@ fn page(system: System) -> SystemPage {
     }
 
     let ingest = system
+        .running
         .ingest
         .iter()
         .map(|i| IngestRow {
@@ -195,22 +199,25 @@ fn page(system: System) -> SystemPage {
             "queue",
             format!(
                 "{} of {} items",
-                count(system.queue_items),
-                count(system.queue_capacity)
+                count(system.running.queue_items),
+                count(system.running.queue_capacity)
             ),
         ),
         row(
             "commits",
             format!(
                 "{} ({} failed)",
-                count(system.commits),
-                count(system.commit_failures)
+                count(system.running.commits),
+                count(system.running.commit_failures)
             ),
         ),
-        row("commit time, mean", seconds(system.commit_seconds_mean)),
+        row(
+            "commit time, mean",
+            seconds(system.running.commit_seconds_mean),
+        ),
         row(
             "commit time, p99 at most",
-            seconds(system.commit_seconds_p99_at_most),
+            seconds(system.running.commit_seconds_p99_at_most),
         ),
         row("up for", age(system.uptime_secs)),
     ];
@@ -227,7 +234,7 @@ fn page(system: System) -> SystemPage {
 
     SystemPage {
         layout: Layout::new("System", ""),
-        refusing: system.retention.refusing.clone(),
+        refusing: system.running.retention.refusing.clone(),
         database,
         kept,
         retention,
