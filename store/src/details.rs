@@ -17,6 +17,7 @@
 
 use crate::error::{Result, StoreError};
 use crate::model::{Batch, Span};
+use crate::varint::{Reader, put_i64, put_opt, put_text, put_u64};
 
 const FORMAT: u8 = 1;
 /// A frame that claims more is damaged: a commit holds far fewer spans.
@@ -126,10 +127,7 @@ pub fn decode(data: &[u8], spans: usize) -> Result<Vec<SpanDetail>> {
         _ => return Err(corrupt("not a zstd frame of a sane size".into())),
     };
     let plain = zstd::bulk::decompress(frame, size).map_err(|e| corrupt(format!("zstd: {e}")))?;
-    let mut r = Reader {
-        data: &plain,
-        at: 0,
-    };
+    let mut r = Reader::new(&plain, "span details");
     let n = r.u64()? as usize;
     if n != spans {
         return Err(corrupt(format!("{n} spans' details for {spans} spans")));
@@ -159,92 +157,8 @@ pub fn decode(data: &[u8], spans: usize) -> Result<Vec<SpanDetail>> {
     column!(attributes, Reader::text);
     column!(events, |r: &mut Reader| r.opt(Reader::text));
     column!(links, |r: &mut Reader| r.opt(Reader::text));
-    if r.at != plain.len() {
-        return Err(corrupt(format!("{} bytes left over", plain.len() - r.at)));
-    }
+    r.finish()?;
     Ok(out)
-}
-
-fn put_u64(w: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        w.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    w.push(v as u8);
-}
-
-fn put_i64(w: &mut Vec<u8>, v: i64) {
-    put_u64(w, ((v << 1) ^ (v >> 63)) as u64);
-}
-
-fn put_text(w: &mut Vec<u8>, text: &str) {
-    put_u64(w, text.len() as u64);
-    w.extend_from_slice(text.as_bytes());
-}
-
-fn put_opt<T>(w: &mut Vec<u8>, v: Option<T>, put: fn(&mut Vec<u8>, T)) {
-    match v {
-        None => w.push(0),
-        Some(v) => {
-            w.push(1);
-            put(w, v);
-        }
-    }
-}
-
-struct Reader<'a> {
-    data: &'a [u8],
-    at: usize,
-}
-
-impl Reader<'_> {
-    fn u64(&mut self) -> Result<u64> {
-        let mut v = 0u64;
-        for shift in (0..64).step_by(7) {
-            let byte = *self
-                .data
-                .get(self.at)
-                .ok_or_else(|| corrupt(format!("cut short at byte {}", self.at)))?;
-            self.at += 1;
-            v |= u64::from(byte & 0x7f) << shift;
-            if byte & 0x80 == 0 {
-                return Ok(v);
-            }
-        }
-        Err(corrupt(format!("an integer too long at byte {}", self.at)))
-    }
-
-    fn u32(&mut self) -> Result<u32> {
-        Ok(u32::try_from(self.u64()?).unwrap_or(u32::MAX))
-    }
-
-    fn i64(&mut self) -> Result<i64> {
-        let v = self.u64()?;
-        Ok(((v >> 1) as i64) ^ -((v & 1) as i64))
-    }
-
-    fn text(&mut self) -> Result<String> {
-        let len = usize::try_from(self.u64()?).unwrap_or(usize::MAX);
-        let bytes = self
-            .data
-            .get(self.at..self.at.saturating_add(len))
-            .ok_or_else(|| corrupt(format!("cut short at byte {}", self.at)))?;
-        self.at += len;
-        String::from_utf8(bytes.to_vec()).map_err(|_| corrupt("a text not UTF-8".into()))
-    }
-
-    fn opt<T>(&mut self, read: fn(&mut Self) -> Result<T>) -> Result<Option<T>> {
-        let tag = *self
-            .data
-            .get(self.at)
-            .ok_or_else(|| corrupt(format!("cut short at byte {}", self.at)))?;
-        self.at += 1;
-        match tag {
-            0 => Ok(None),
-            1 => read(self).map(Some),
-            other => Err(corrupt(format!("an option tagged {other}"))),
-        }
-    }
 }
 
 fn corrupt(what: String) -> StoreError {

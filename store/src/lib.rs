@@ -64,6 +64,7 @@ mod stored_json;
 mod testing;
 mod trace_lists;
 pub mod value;
+mod varint;
 pub mod views;
 mod write_rows;
 
