@@ -54,6 +54,7 @@ mod read_rows;
 pub mod report_rows;
 pub mod retention;
 mod runtime;
+pub mod sketch;
 mod span_filter;
 mod sqlite;
 mod sqlite_ffi;

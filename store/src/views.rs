@@ -345,15 +345,8 @@ impl ServicesTally {
     }
 }
 
-/// The nearest-rank percentile (`q` in 0..=1) of sorted values: the smallest
-/// value with at least `q` of all values at or below it. Exact, no interpolation.
-pub fn percentile<T: Copy>(sorted: &[T], q: f64) -> Option<T> {
-    if sorted.is_empty() {
-        return None;
-    }
-    let rank = (q * sorted.len() as f64).ceil() as usize;
-    Some(sorted[rank.clamp(1, sorted.len()) - 1])
-}
+pub use crate::sketch::percentile;
+
 
 impl ServiceRed {
     /// Figures from a service's request durations, error count and trend.
