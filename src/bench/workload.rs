@@ -35,6 +35,8 @@ pub(super) struct Workload {
     salt: u64,
     /// When the first trace started.
     base_ns: u64,
+    /// How far apart traces start.
+    trace_every_ns: u64,
 }
 
 /// What the generated requests hold, for the report.
@@ -50,12 +52,18 @@ pub(super) struct Shape {
 impl Workload {
     pub(super) fn new(total_spans: u64, batch: u32) -> Workload {
         let now_ns = web::reports::now_ns() as u64;
+        // The traces take an hour (or 40 µs apart, when there are more
+        // than an hour of them at that rate), ending a few minutes ago: a
+        // database of the spans a team stores in an hour, which the
+        // overview's windows cut through as they would a real one.
+        let traces = total_spans.div_ceil(SPANS_PER_TRACE).max(1);
+        let trace_every_ns = (3_600_000_000_000 / traces).max(40_000);
         Workload {
             total_spans,
             batch: u64::from(batch),
             salt: splitmix64(now_ns ^ u64::from(std::process::id()).rotate_left(32)),
-            // A few minutes ago, so that every span is plausibly recent.
-            base_ns: now_ns.saturating_sub(300_000_000_000),
+            base_ns: now_ns.saturating_sub(300_000_000_000 + traces * trace_every_ns),
+            trace_every_ns,
         }
     }
 
@@ -209,8 +217,8 @@ impl Workload {
         let not_found = trace_rng.below(100) < 3;
         let edge_host = EDGES[(trace % EDGES.len() as u64) as usize].host;
 
-        // Times: the trace starts every 40 µs and lasts 5–300 ms.
-        let start = self.base_ns + trace * 40_000;
+        // Times: the trace starts every `trace_every_ns` and lasts 5–300 ms.
+        let start = self.base_ns + trace * self.trace_every_ns;
         let duration = 5_000_000 + trace_rng.below(295_000_000);
         let at = |from: f64, to: f64| {
             (
