@@ -163,6 +163,9 @@ pub struct ServeConfig {
     /// How long spans, log records and metric points are kept, by their own timestamps (90m, 24h, 7d); 0 keeps everything
     #[arg(long, env = "LOUPE_RETENTION", default_value = "7d", value_parser = retention)]
     pub retention: Retention,
+    /// How long the per-minute rollups of requests (what the services overview reads across whole minutes) are kept; 0 keeps them
+    #[arg(long, env = "LOUPE_ROLLUP_RETENTION", default_value = "90d", value_parser = retention)]
+    pub rollup_retention: Retention,
     /// SQLite: the most the database file may occupy (500MB, 20GB, 1GiB); the oldest data goes first to keep under it; 0 or absent: no limit
     #[arg(long, env = "LOUPE_MAX_SIZE", default_value = "0", value_parser = size)]
     pub max_size: Size,
@@ -205,6 +208,7 @@ impl ServeConfig {
         config.ui_addr = any_port;
         // The tests' telemetry is stamped in 2023, long past any retention.
         config.retention = Retention(None);
+        config.rollup_retention = Retention(None);
         // Nor may a test depend on the free space of a shared disk.
         config.min_free_disk = Size(None);
         config

@@ -32,6 +32,7 @@ use crate::retention::{
     Fitted, GIVE_BACK_STEP, MAX_CUTS, REQUEST_ID_CHUNKS_PER_SWEEP, REQUEST_IDS_CHUNK, Removed,
     STEP, Space, cutoff_for, target,
 };
+use crate::rollup;
 use crate::runtime::blocking;
 use crate::sqlite::SqliteStore;
 use crate::views::{
@@ -84,6 +85,7 @@ impl Store {
             return Err(StoreError::BadUrl(url.to_owned()));
         };
         on_backend!(&backend, db => db.migrate().await)?;
+        on_backend!(&backend, db => db.settle_rollups_from().await)?;
         let key = on_backend!(&backend, db => db.fingerprint_key().await)?;
         Ok(Store {
             backend,
@@ -253,6 +255,27 @@ impl Sweeper {
         }))
     }
 
+    /// Makes the rollup rows of each key one (rows the writers appended
+    /// since the last call), and removes the rollups of minutes that
+    /// started before `cutoff` (Unix ns; `None` keeps them), in short
+    /// paced steps. Returns the rows removed.
+    pub async fn keep_rollups(&self, cutoff: Option<i64>) -> Result<u64> {
+        let before = cutoff.map(rollup::minute_of);
+        let mut removed = 0;
+        loop {
+            let started = std::time::Instant::now();
+            let (merged, gone) = on_backend!(
+                &self.backend,
+                db => db.rollup_step(ROLLUP_MINUTES_A_STEP, before, ROLLUP_ROWS_A_STEP).await
+            )?;
+            removed += u64::try_from(gone).unwrap_or(0);
+            if merged < ROLLUP_MINUTES_A_STEP && gone < ROLLUP_ROWS_A_STEP {
+                return Ok(removed);
+            }
+            tokio::time::sleep((started.elapsed() * 2).max(MIN_PAUSE)).await;
+        }
+    }
+
     /// Steps of removing what is older than `cutoff` until none is left.
     async fn remove_before(&self, cutoff: i64) -> Result<Removed> {
         let mut removed = Removed::default();
@@ -294,6 +317,11 @@ impl Sweeper {
         Ok(removed)
     }
 }
+
+/// Minutes merged and rows of old rollups removed in one step: a minute
+/// holds a row per endpoint and batch that had one.
+const ROLLUP_MINUTES_A_STEP: i64 = 8;
+const ROLLUP_ROWS_A_STEP: i64 = 5_000;
 
 /// The least pause between two steps of a sweep.
 const MIN_PAUSE: std::time::Duration = std::time::Duration::from_millis(5);
@@ -338,17 +366,25 @@ impl Reader {
 
     /// Every service known to the store with the figures of its requests
     /// that started in `[start, end)`, by name; `trend` counts them in
-    /// `buckets` equal slices of the window.
+    /// `buckets` equal slices of the window. Whole minutes are read from
+    /// rollups, the partial minutes at the edges from the spans.
     pub async fn services(&self, start: i64, end: i64, buckets: usize) -> Result<Vec<ServiceRed>> {
         let mut tally = ServicesTally::new(self.service_names().await?, start, end, buckets);
-        // A request is a span that serves one (server, consumer) or starts
-        // a trace.
-        self.report_spans(start, end, |s| {
-            if s.kind == 2 || s.kind == 5 || s.parent_span_id.is_none() {
-                tally.add(&s.service, s.end_ns - s.start_ns, s.is_error, s.start_ns);
-            }
-        })
-        .await?;
+        let from = on_backend!(&self.backend, db => db.rollups_from().await)?;
+        let cover = rollup::cover(start, end, from);
+        if !cover.minutes.is_empty() {
+            on_backend!(&self.backend, db => db.rollups(cover.minutes.clone(), |key, figures| {
+                tally.add_minute(&key.service, key.minute, &figures);
+            }).await)?;
+        }
+        for (start, end) in cover.spans {
+            self.report_spans(start, end, |s| {
+                if rollup::is_request(s.kind, s.parent_span_id.is_some()) {
+                    tally.add(&s.service, s.end_ns - s.start_ns, s.is_error, s.start_ns);
+                }
+            })
+            .await?;
+        }
         Ok(tally.finish())
     }
 

@@ -53,6 +53,8 @@ mod queries;
 mod read_rows;
 pub mod report_rows;
 pub mod retention;
+pub mod rollup;
+mod rollup_reads;
 mod runtime;
 pub mod sketch;
 mod span_filter;

@@ -155,6 +155,15 @@ impl PgStore {
         postgres_sweep::step(&self.pool, cutoff, limits).await
     }
 
+    pub(crate) async fn rollup_step(
+        &self,
+        minutes: i64,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<(i64, i64)> {
+        postgres_sweep::rollup_step(&self.pool, minutes, before, limit).await
+    }
+
     pub(crate) async fn sweep_request_ids(
         &self,
         after: &str,
@@ -164,6 +173,7 @@ impl PgStore {
     }
 
     crate::queries::impl_reads!(Postgres, pool);
+    crate::rollup_reads::impl_rollup_reads!(Postgres, pool, pool);
 }
 
 /// `column` is one of `ids`, bound as one array.

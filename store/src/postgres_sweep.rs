@@ -7,7 +7,9 @@
 use sqlx::postgres::PgPool;
 
 use crate::error::Result;
+use crate::postgres_write::insert_rollups;
 use crate::retention::{Step, StepLimits};
+use crate::rollup::{self, Figures, Key};
 
 /// Removes, in one transaction, at most `limits` of each kind of data
 /// older than `cutoff`, and takes them off the running totals.
@@ -112,4 +114,72 @@ pub(crate) async fn request_ids(
     .await?
     .rows_affected();
     Ok((removed, end))
+}
+
+/// Taken for the length of a merge of rollups, so that one process
+/// merges at a time (others skip theirs): two merging one minute would
+/// wait on each other's rows.
+const MERGE_LOCK: i64 = 0x6c6f_7570_6552;
+
+/// In one transaction: removes at most `limit` rollup rows of minutes
+/// before `before` (none when `None`), then, unless another process is
+/// merging, makes the rows of each key one in at most `minutes` of the
+/// oldest minutes with rows not merged yet. A merge takes rows by deleting
+/// them: rows another transaction took are not taken twice. Returns how
+/// many minutes were merged and rows removed.
+pub(crate) async fn rollup_step(
+    pool: &PgPool,
+    minutes: i64,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<(i64, i64)> {
+    let mut tx = pool.begin().await?;
+    let mut removed = 0;
+    if let Some(minute) = before {
+        removed = sqlx::query(
+            "DELETE FROM rollups WHERE id IN (SELECT id FROM rollups WHERE minute < $1 \
+             LIMIT $2 FOR UPDATE SKIP LOCKED)",
+        )
+        .bind(minute)
+        .bind(limit)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected() as i64;
+    }
+    let mut merged = 0;
+    let alone: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
+        .bind(MERGE_LOCK)
+        .fetch_one(&mut *tx)
+        .await?;
+    if alone {
+        let todo: Vec<i64> = sqlx::query_scalar(
+            "SELECT DISTINCT minute FROM rollups WHERE NOT merged ORDER BY minute LIMIT $1",
+        )
+        .bind(minutes)
+        .fetch_all(&mut *tx)
+        .await?;
+        let taken = sqlx::query_as::<_, (i64, String, String, i64, i64, i64, Vec<u8>)>(
+            "DELETE FROM rollups WHERE minute = ANY($1) \
+             RETURNING minute, service, name, requests, errors, duration_ns, sketch",
+        )
+        .bind(&todo)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut rows = Vec::with_capacity(taken.len());
+        for (minute, service, name, requests, errors, duration, sketch) in taken {
+            let figures = Figures::of_row(requests, errors, duration, &sketch)?;
+            rows.push((
+                Key {
+                    minute,
+                    service,
+                    name,
+                },
+                figures,
+            ));
+        }
+        insert_rollups(&mut tx, &rollup::merged(rows), true).await?;
+        merged = todo.len() as i64;
+    }
+    tx.commit().await?;
+    Ok((merged, removed))
 }

@@ -16,6 +16,7 @@ use crate::log_text::body_text;
 use crate::model::{Batch, TraceId};
 use crate::packed::Pack;
 use crate::prepared::PreparedBatch;
+use crate::rollup;
 use crate::stored_json::json_list;
 use crate::trace_lists::pack_ids;
 use crate::write_rows::{
@@ -46,6 +47,7 @@ pub(crate) async fn write(
     insert_logs(&mut tx, batch, &resource_ids, &scope_ids).await?;
     insert_points(&mut tx, batch, &rows.point_metric, &metric_ids).await?;
     upsert_traces(&mut tx, batch, &trace_packs).await?;
+    insert_rollups(&mut tx, &prepared.rollups(), false).await?;
     // Last, so that the counter rows other writers also update stay
     // locked only for the commit itself; one row per statement, always in
     // this order, because one UPDATE of several rows locks them in
@@ -205,6 +207,44 @@ pub(crate) async fn insert_packs(tx: &mut Tx, packs: &[Pack]) -> Result<HashMap<
         }
     }
     Ok(of_trace)
+}
+
+/// Appends rollup rows, as merged (the sweeper's) or not (a batch's), in
+/// one statement.
+pub(crate) async fn insert_rollups(
+    tx: &mut Tx,
+    rows: &[(rollup::Key, rollup::Figures)],
+    merged: bool,
+) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut columns = (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+    for (key, figures) in rows {
+        columns.0.push(key.minute);
+        columns.1.push(key.service.as_str());
+        columns.2.push(key.name.as_str());
+        columns.3.push(figures.requests);
+        columns.4.push(figures.errors);
+        columns.5.push(figures.duration_ns);
+        columns.6.push(figures.sketch.to_bytes());
+    }
+    sqlx::query(
+        "INSERT INTO rollups (minute, service, name, requests, errors, duration_ns, sketch, merged) \
+         SELECT *, $8 FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::bigint[], \
+         $5::bigint[], $6::bigint[], $7::bytea[])",
+    )
+    .bind(columns.0)
+    .bind(columns.1)
+    .bind(columns.2)
+    .bind(columns.3)
+    .bind(columns.4)
+    .bind(columns.5)
+    .bind(columns.6)
+    .bind(merged)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// PostgreSQL has no unsigned integers; a share past `i32::MAX` bytes would

@@ -2,7 +2,8 @@
 //! and compressed on the task that received them, many at once, instead of
 //! inside the one writer's transaction. The writer merges prepared batches
 //! into one transaction and, when that fails, takes them apart again to
-//! write each alone.
+//! write each alone. The batch's rollup rows (`rollup::of_batch`) are
+//! made here too.
 
 use std::collections::VecDeque;
 
@@ -11,6 +12,7 @@ use crate::error::Result;
 use crate::fingerprint::Fingerprints;
 use crate::model::{Batch, Shape};
 use crate::packed::{self, Pack};
+use crate::rollup;
 use crate::write_rows::{ResourceRow, ScopeRow};
 
 /// A batch and its spans as the packs `write_batch` stores, in span
@@ -19,9 +21,11 @@ use crate::write_rows::{ResourceRow, ScopeRow};
 pub struct PreparedBatch {
     batch: Batch,
     packs: Vec<Pack>,
-    /// Each batch merged in, as its shape and its number of packs, oldest
-    /// first, so that `split_first` gives them back as they came.
-    parts: VecDeque<(Shape, usize)>,
+    rollups: rollup::Rows,
+    /// Each batch merged in, as its shape, its number of packs and of
+    /// rollup rows, oldest first, so that `split_first` gives them back as
+    /// they came.
+    parts: VecDeque<(Shape, usize, usize)>,
 }
 
 impl PreparedBatch {
@@ -39,10 +43,12 @@ impl PreparedBatch {
             .collect();
         let details = details::of_batch(&batch, &resources, &scopes);
         let packs: Vec<Pack> = packed::pack(&batch, &details)?.into_iter().collect();
+        let rollups = rollup::of_batch(&batch);
         Ok(PreparedBatch {
-            parts: VecDeque::from([(batch.shape(), packs.len())]),
+            parts: VecDeque::from([(batch.shape(), packs.len(), rollups.len())]),
             batch,
             packs,
+            rollups,
         })
     }
 
@@ -52,6 +58,11 @@ impl PreparedBatch {
 
     pub(crate) fn packs(&self) -> &[Pack] {
         &self.packs
+    }
+
+    /// The rollup rows of every batch merged in, one per key.
+    pub(crate) fn rollups(&self) -> rollup::Rows {
+        rollup::merged(self.rollups.iter().cloned())
     }
 
     pub fn is_empty(&self) -> bool {
@@ -67,16 +78,18 @@ impl PreparedBatch {
     pub fn append(&mut self, other: PreparedBatch) {
         self.batch.append(other.batch);
         self.packs.extend(other.packs);
+        self.rollups.extend(other.rollups);
         self.parts.extend(other.parts);
     }
 
     /// Takes the oldest batch merged in back out, as it was prepared.
     pub fn split_first(&mut self) -> Option<PreparedBatch> {
-        let (shape, n_packs) = self.parts.pop_front()?;
+        let (shape, n_packs, n_rollups) = self.parts.pop_front()?;
         Some(PreparedBatch {
             batch: self.batch.split_front(shape),
             packs: self.packs.drain(..n_packs).collect(),
-            parts: VecDeque::from([(shape, n_packs)]),
+            rollups: self.rollups.drain(..n_rollups).collect(),
+            parts: VecDeque::from([(shape, n_packs, n_rollups)]),
         })
     }
 }
@@ -124,9 +137,13 @@ mod tests {
         }
         assert_eq!(starts(&merged), [10, 20]);
         assert_eq!(merged.n_items(), 5);
+        // Every span is a root, so a request of its rollups.
+        let requests = |b: &PreparedBatch| b.rollups().iter().map(|(_, f)| f.requests).sum::<i64>();
+        assert_eq!(requests(&merged), 5);
 
         let first = merged.split_first().expect("first");
         assert_eq!((first.n_items(), starts(&first)), (2, vec![10]));
+        assert_eq!(requests(&first), 2);
         let empty = merged.split_first().expect("second");
         assert_eq!((empty.n_items(), starts(&empty)), (0, vec![]));
         let last = merged.split_first().expect("third");

@@ -14,6 +14,8 @@ pub struct Removed {
     pub metric_points: u64,
     /// Request ids whose traces were all removed.
     pub request_ids: u64,
+    /// Rows of per-minute rollups past their own retention.
+    pub rollups: u64,
 }
 
 impl Removed {
@@ -23,6 +25,7 @@ impl Removed {
         self.logs += other.logs;
         self.metric_points += other.metric_points;
         self.request_ids += other.request_ids;
+        self.rollups += other.rollups;
     }
 
     pub fn is_empty(&self) -> bool {
@@ -81,7 +84,7 @@ impl Step {
                 traces: count(traces),
                 logs: count(logs),
                 metric_points: count(points),
-                request_ids: 0,
+                ..Removed::default()
             },
             next: StepLimits {
                 packs: again(packs, limits.packs),

@@ -288,6 +288,15 @@ impl SqliteStore {
         self.on_writer(sqlite_sweep::time_range)
     }
 
+    pub(crate) async fn rollup_step(
+        &self,
+        minutes: i64,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<(i64, i64)> {
+        self.on_writer(|db| sqlite_sweep::rollup_step(db, minutes, before, limit))
+    }
+
     pub(crate) async fn give_back(&self, bytes: u64) -> Result<u64> {
         self.on_writer(|db| sqlite_sweep::give_back(db, bytes))
     }
@@ -307,9 +316,11 @@ impl SqliteStore {
     ) -> Result<()> {
         let rows = InternRows::of(prepared.batch(), fingerprints);
         let fps = rows.fingerprints();
+        let rollups = prepared.rollups();
         let write = sqlite_write::Write {
             batch: prepared.batch(),
             packs: prepared.packs(),
+            rollups: &rollups,
             rows: &rows,
             cached: Interned::cached(&self.interned, &fps),
         };
@@ -321,6 +332,7 @@ impl SqliteStore {
     }
 
     crate::queries::impl_reads!(Sqlite, readers);
+    crate::rollup_reads::impl_rollup_reads!(Sqlite, readers, writer);
 }
 
 /// `column` is one of `ids`: a JSON array of their hex, one parameter

@@ -352,6 +352,27 @@ impl Stmt<'_> {
         row
     }
 
+    /// Runs a statement, handing every row to `each`, then readies it for
+    /// the next.
+    pub(crate) fn each_row(
+        &mut self,
+        mut each: impl FnMut(Row<'_, '_>) -> Result<()>,
+    ) -> Result<()> {
+        let stepped = loop {
+            match self.step() {
+                Ok(true) => {
+                    if let Err(e) = each(Row(self)) {
+                        break Err(e);
+                    }
+                }
+                Ok(false) => break Ok(()),
+                Err(e) => break Err(e),
+            }
+        };
+        self.reset();
+        stepped
+    }
+
     fn reset(&mut self) {
         // SAFETY: a valid statement; bindings are kept and rebound next.
         unsafe { ffi::sqlite3_reset(self.raw.as_ptr()) };
@@ -392,6 +413,26 @@ impl Stmt<'_> {
                 std::slice::from_raw_parts(data, len as usize)
             }
         }
+    }
+}
+
+/// The row a statement is on, only while it is on it (`Stmt::each_row`).
+pub(crate) struct Row<'s, 'db>(&'s mut Stmt<'db>);
+
+impl Row<'_, '_> {
+    pub(crate) fn int(&mut self, column: i32) -> i64 {
+        // SAFETY: a valid statement positioned on a row (the only place a
+        // `Row` is made); SQLite checks the column.
+        unsafe { ffi::sqlite3_column_int64(self.0.raw.as_ptr(), column) }
+    }
+
+    pub(crate) fn text(&mut self, column: i32) -> Result<String> {
+        String::from_utf8(self.0.bytes(column, true).to_vec())
+            .map_err(|_| StoreError::Scan("a text that is not UTF-8".into()))
+    }
+
+    pub(crate) fn blob(&mut self, column: i32) -> &[u8] {
+        self.0.bytes(column, false)
     }
 }
 

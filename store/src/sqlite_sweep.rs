@@ -7,8 +7,9 @@ use std::path::Path;
 
 use crate::error::{Result, StoreError};
 use crate::retention::{Space, Step, StepLimits};
+use crate::rollup::{self, Figures, Key};
 use crate::sqlite_ffi::Db;
-use crate::sqlite_write::transaction;
+use crate::sqlite_write::{insert_rollups, transaction};
 
 /// Packs whose every span started before `?1`, oldest first.
 const PACKS: &CStr = c"DELETE FROM span_packs WHERE id IN \
@@ -90,6 +91,56 @@ fn delete(db: &Db, sql: &CStr, cutoff: i64, limit: i64) -> Result<i64> {
     stmt.bind_int(2, limit)?;
     stmt.execute()?;
     Ok(db.changes())
+}
+
+/// The oldest minutes with rollup rows not merged yet.
+const UNMERGED_MINUTES: &CStr =
+    c"SELECT DISTINCT minute FROM rollups WHERE NOT merged ORDER BY minute LIMIT ?1";
+
+/// Every rollup row of a minute, taken out to be merged.
+const TAKE_MINUTE: &CStr = c"DELETE FROM rollups WHERE minute = ?1 \
+    RETURNING minute, service, name, requests, errors, duration_ns, sketch";
+
+/// Rollup rows of minutes before `?1`.
+const OLD_ROLLUPS: &CStr = c"DELETE FROM rollups WHERE id IN \
+    (SELECT id FROM rollups WHERE minute < ?1 LIMIT ?2)";
+
+/// In one transaction: removes at most `limit` rollup rows of minutes
+/// before `before` (none when `None`), then makes the rows of each key one
+/// in at most `minutes` of the oldest minutes with rows not merged yet;
+/// returns how many minutes were merged and rows removed.
+pub(crate) fn rollup_step(
+    db: &Db,
+    minutes: i64,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<(i64, i64)> {
+    transaction(db, |db| {
+        let removed = match before {
+            Some(minute) => delete(db, OLD_ROLLUPS, minute, limit)?,
+            None => 0,
+        };
+        let mut todo = db.prepare(UNMERGED_MINUTES)?;
+        todo.bind_int(1, minutes)?;
+        let todo = todo.ints()?;
+        let mut take = db.prepare(TAKE_MINUTE)?;
+        for &minute in &todo {
+            take.bind_int(1, minute)?;
+            let mut rows = Vec::new();
+            take.each_row(|mut row| {
+                let key = Key {
+                    minute: row.int(0),
+                    service: row.text(1)?,
+                    name: row.text(2)?,
+                };
+                let figures = Figures::of_row(row.int(3), row.int(4), row.int(5), row.blob(6))?;
+                rows.push((key, figures));
+                Ok(())
+            })?;
+            insert_rollups(db, &rollup::merged(rows), true)?;
+        }
+        Ok((todo.len() as i64, removed))
+    })
 }
 
 /// The last request id of the next chunk after `?1`.

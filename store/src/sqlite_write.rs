@@ -13,6 +13,7 @@ use std::ffi::CStr;
 use crate::error::Result;
 use crate::model::{Batch, TraceId};
 use crate::packed::Pack;
+use crate::rollup;
 use crate::sqlite_ffi::{Db, Stmt};
 use crate::stored_json::json_list;
 use crate::trace_lists::{pack_ids, service_list};
@@ -26,6 +27,7 @@ use crate::write_rows::{
 pub(crate) struct Write<'a> {
     pub batch: &'a Batch,
     pub packs: &'a [Pack],
+    pub rollups: &'a [(rollup::Key, rollup::Figures)],
     pub rows: &'a InternRows,
     pub cached: [Vec<Option<i64>>; 3],
 }
@@ -92,6 +94,7 @@ pub(crate) fn write(db: &Db, w: Write<'_>) -> Result<[Vec<i64>; 3]> {
             let trace_packs = packs(db, w.packs)?;
             traces(db, w.batch, &trace_packs)?;
         }
+        insert_rollups(db, w.rollups, false)?;
         counters(db, w.batch)?;
         Ok([resource_ids, scope_ids, metric_ids])
     })
@@ -330,6 +333,33 @@ fn traces(db: &Db, batch: &Batch, packs: &HashMap<TraceId, Vec<u8>>) -> Result<(
     for (request_id, trace_id) in request_traces(batch) {
         stmt.bind_text(1, request_id)?;
         stmt.bind_blob(2, &trace_id)?;
+        stmt.execute()?;
+    }
+    Ok(())
+}
+
+const ROLLUP: &CStr = c"INSERT INTO rollups (minute, service, name, requests, \
+    errors, duration_ns, sketch, merged) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+
+/// Appends rollup rows, as merged (the sweeper's) or not (a batch's).
+pub(crate) fn insert_rollups(
+    db: &Db,
+    rows: &[(rollup::Key, rollup::Figures)],
+    merged: bool,
+) -> Result<()> {
+    let mut stmt = db.prepare(ROLLUP)?;
+    let mut sketch = Vec::new();
+    for (key, figures) in rows {
+        sketch.clear();
+        figures.sketch.encode(&mut sketch);
+        stmt.bind_int(1, key.minute)?;
+        stmt.bind_text(2, &key.service)?;
+        stmt.bind_text(3, &key.name)?;
+        stmt.bind_int(4, figures.requests)?;
+        stmt.bind_int(5, figures.errors)?;
+        stmt.bind_int(6, figures.duration_ns)?;
+        stmt.bind_blob(7, &sketch)?;
+        stmt.bind_int(8, i64::from(merged))?;
         stmt.execute()?;
     }
     Ok(())

@@ -293,90 +293,156 @@ pub struct ServiceRed {
 }
 
 /// The services overview being added up from its requests (server and
-/// consumer spans and trace roots), one at a time, whichever way the rows
-/// are read.
+/// consumer spans and trace roots), one at a time or a rolled-up minute
+/// at a time, whichever way they are read. Percentiles come from a
+/// sketch: within `sketch::RELATIVE_ERROR` of the exact ones.
 pub struct ServicesTally {
     start: i64,
     end: i64,
     width: f64,
     buckets: usize,
-    by_service: std::collections::BTreeMap<String, (Vec<i64>, u64, Vec<u64>)>,
+    by_service: std::collections::BTreeMap<String, Tally>,
+}
+
+struct Tally {
+    durations: crate::sketch::Sketch,
+    errors: u64,
+    /// Requests read one by one, per slice.
+    trend: Vec<u64>,
+    /// Requests of rolled-up minutes, shared out per slice.
+    shares: Vec<f64>,
+}
+
+impl Tally {
+    /// The trend: the requests counted one by one, and the shares rounded
+    /// so that they add up to the rolled-up requests (largest remainders
+    /// first).
+    fn trend(mut self) -> Vec<u64> {
+        let total = self.shares.iter().sum::<f64>().round() as u64;
+        let mut given = 0;
+        for (n, share) in self.trend.iter_mut().zip(&self.shares) {
+            *n += share.floor() as u64;
+            given += share.floor() as u64;
+        }
+        let mut order: Vec<usize> = (0..self.shares.len()).collect();
+        order.sort_by(|&a, &b| {
+            (self.shares[b].fract())
+                .total_cmp(&self.shares[a].fract())
+                .then(a.cmp(&b))
+        });
+        for &slice in order.iter().take(total.saturating_sub(given) as usize) {
+            self.trend[slice] += 1;
+        }
+        self.trend
+    }
 }
 
 impl ServicesTally {
     /// Every service in `names` is listed, requests or not.
     pub fn new(names: Vec<String>, start: i64, end: i64, buckets: usize) -> ServicesTally {
         let buckets = buckets.max(1);
-        ServicesTally {
+        let mut tally = ServicesTally {
             start,
             end,
             width: (end - start).max(1) as f64 / buckets as f64,
             buckets,
-            by_service: names
-                .into_iter()
-                .map(|name| (name, (Vec::new(), 0, vec![0; buckets])))
-                .collect(),
+            by_service: std::collections::BTreeMap::new(),
+        };
+        for name in names {
+            tally.of(&name);
         }
+        tally
+    }
+
+    fn of(&mut self, service: &str) -> &mut Tally {
+        if !self.by_service.contains_key(service) {
+            let tally = Tally {
+                durations: crate::sketch::Sketch::default(),
+                errors: 0,
+                trend: vec![0; self.buckets],
+                shares: vec![0.0; self.buckets],
+            };
+            self.by_service.insert(service.to_owned(), tally);
+        }
+        self.by_service.get_mut(service).expect("just inserted")
+    }
+
+    /// The trend's slice a time falls in (times past the end in the last).
+    fn slice(&self, at: i64) -> f64 {
+        ((at - self.start) as f64 / self.width).clamp(0.0, self.buckets as f64)
     }
 
     pub fn add(&mut self, service: &str, duration: i64, is_error: bool, started: i64) {
+        let bucket = (self.slice(started) as usize).min(self.buckets - 1);
+        let tally = self.of(service);
+        tally.durations.add(duration);
+        tally.errors += u64::from(is_error);
+        tally.trend[bucket] += 1;
+    }
+
+    /// Adds a rolled-up minute of a service's requests. Its requests are
+    /// shared out over the trend's slices the minute overlaps, in
+    /// proportion, so that a trend finer than a minute stays level; the
+    /// shares are rounded once, at the end, so that rows of one minute
+    /// give the same trend merged or not.
+    pub fn add_minute(&mut self, service: &str, minute: i64, figures: &crate::rollup::Figures) {
+        let from = self.slice(minute.saturating_mul(crate::rollup::MINUTE_NS));
+        let to = self.slice(
+            minute
+                .saturating_add(1)
+                .saturating_mul(crate::rollup::MINUTE_NS),
+        );
+        let requests = figures.requests.max(0) as f64;
         let buckets = self.buckets;
-        let entry = match self.by_service.get_mut(service) {
-            Some(entry) => entry,
-            None => self
-                .by_service
-                .entry(service.to_owned())
-                .or_insert_with(|| (Vec::new(), 0, vec![0; buckets])),
-        };
-        entry.0.push(duration);
-        entry.1 += u64::from(is_error);
-        let bucket = (((started - self.start) as f64 / self.width) as usize).min(buckets - 1);
-        entry.2[bucket] += 1;
+        let tally = self.of(service);
+        tally.durations.merge(&figures.sketch);
+        tally.errors += u64::try_from(figures.errors).unwrap_or(0);
+        if to <= from {
+            // Wholly before or after the window: its edge slice.
+            tally.shares[(from as usize).min(buckets - 1)] += requests;
+            return;
+        }
+        let first = (from as usize).min(buckets - 1);
+        let last = (to.ceil() as usize).clamp(first + 1, buckets);
+        for bucket in first..last {
+            let overlap = (to.min((bucket + 1) as f64) - from.max(bucket as f64)).max(0.0);
+            tally.shares[bucket] += requests * overlap / (to - from);
+        }
     }
 
     pub fn finish(self) -> Vec<ServiceRed> {
-        let window = self.end - self.start;
+        let window_seconds = (self.end - self.start).max(1) as f64 / 1e9;
         self.by_service
             .into_iter()
-            .map(|(service, (durations, errors, trend))| {
-                ServiceRed::from_durations(service, durations, errors, window, trend)
+            .map(|(service, tally)| {
+                let requests = tally.durations.count();
+                let (errors, p50_ns, p95_ns, p99_ns) = (
+                    tally.errors,
+                    tally.durations.percentile(0.50),
+                    tally.durations.percentile(0.95),
+                    tally.durations.percentile(0.99),
+                );
+                ServiceRed {
+                    service,
+                    requests,
+                    errors,
+                    rate_per_second: requests as f64 / window_seconds,
+                    error_rate: if requests == 0 {
+                        0.0
+                    } else {
+                        errors as f64 / requests as f64
+                    },
+                    p50_ns,
+                    p95_ns,
+                    p99_ns,
+                    trend: tally.trend(),
+                }
             })
             .collect()
     }
 }
 
 pub use crate::sketch::percentile;
-
-
-impl ServiceRed {
-    /// Figures from a service's request durations, error count and trend.
-    pub fn from_durations(
-        service: String,
-        mut durations: Vec<i64>,
-        errors: u64,
-        window_ns: i64,
-        trend: Vec<u64>,
-    ) -> ServiceRed {
-        durations.sort_unstable();
-        let requests = durations.len() as u64;
-        let window_seconds = (window_ns.max(1)) as f64 / 1e9;
-        ServiceRed {
-            service,
-            requests,
-            errors,
-            rate_per_second: requests as f64 / window_seconds,
-            error_rate: if requests == 0 {
-                0.0
-            } else {
-                errors as f64 / requests as f64
-            },
-            p50_ns: percentile(&durations, 0.50),
-            p95_ns: percentile(&durations, 0.95),
-            p99_ns: percentile(&durations, 0.99),
-            trend,
-        }
-    }
-}
 
 #[cfg(test)]
 mod tests {
@@ -429,24 +495,59 @@ mod tests {
 
     #[test]
     fn red_figures() {
-        let red = ServiceRed::from_durations(
-            "api".into(),
-            vec![30, 10, 20, 40],
-            1,
-            2_000_000_000,
-            vec![4],
-        );
-        assert_eq!(red.requests, 4);
-        assert_eq!(red.rate_per_second, 2.0);
-        assert_eq!(red.error_rate, 0.25);
+        let mut tally = ServicesTally::new(vec!["idle".into()], 0, 2_000_000_000, 4);
+        for (duration, error, at) in [
+            (30, false, 0),
+            (10, true, 600_000_000),
+            (20, false, 1_999_999_999),
+            (40, false, 5),
+        ] {
+            tally.add("api", duration, error, at);
+        }
+        let red = tally.finish();
+        let (api, idle) = (&red[0], &red[1]);
         assert_eq!(
-            (red.p50_ns, red.p95_ns, red.p99_ns),
+            (
+                api.requests,
+                api.errors,
+                api.rate_per_second,
+                api.error_rate
+            ),
+            (4, 1, 2.0, 0.25)
+        );
+        assert_eq!(
+            (api.p50_ns, api.p95_ns, api.p99_ns),
             (Some(20), Some(40), Some(40))
         );
-        let idle = ServiceRed::from_durations("idle".into(), vec![], 0, 1_000_000_000, vec![0]);
+        assert_eq!(api.trend, vec![2, 1, 0, 1]);
         assert_eq!(
             (idle.requests, idle.error_rate, idle.p50_ns),
             (0, 0.0, None)
         );
+    }
+
+    #[test]
+    fn a_rolled_up_minute_is_shared_out_over_the_slices_it_overlaps() {
+        let m = crate::rollup::MINUTE_NS;
+        let figures = |requests| crate::rollup::Figures {
+            requests,
+            ..Default::default()
+        };
+        // (window, slices, minute, requests) → trend
+        type Case = ((i64, i64), usize, i64, i64, Vec<u64>);
+        let cases: [Case; 5] = [
+            ((0, 4 * m), 4, 1, 10, vec![0, 10, 0, 0]),
+            ((0, m), 4, 0, 10, vec![3, 3, 2, 2]),
+            ((0, m), 3, 0, 7, vec![3, 2, 2]),
+            ((m / 2, 5 * m / 2), 2, 1, 6, vec![3, 3]),
+            ((0, 10 * m), 2, 4, 9, vec![9, 0]),
+        ];
+        for ((start, end), slices, minute, requests, trend) in cases {
+            let mut tally = ServicesTally::new(vec![], start, end, slices);
+            tally.add_minute("s", minute, &figures(requests));
+            let red = tally.finish();
+            assert_eq!(red[0].trend, trend, "minute {minute} of {start}..{end}");
+            assert_eq!(red[0].trend.iter().sum::<u64>(), requests as u64);
+        }
     }
 }

@@ -49,6 +49,7 @@ pub struct Ingested {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RetentionState {
     pub max_age_secs: Option<u64>,
+    pub rollup_max_age_secs: Option<u64>,
     pub max_size_bytes: Option<u64>,
     pub min_free_disk_bytes: Option<u64>,
     pub removed: Removed,
@@ -272,6 +273,7 @@ pub fn prometheus(system: &System) -> String {
         ("logs", removed.logs),
         ("metric_points", removed.metric_points),
         ("request_ids", removed.request_ids),
+        ("rollups", removed.rollups),
     ] {
         let _ = writeln!(out, "loupe_retention_removed_total{{kind=\"{kind}\"}} {n}");
     }

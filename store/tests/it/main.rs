@@ -67,4 +67,5 @@ conformance!(
     report_spans_stream_the_window,
     retention_removes_what_is_older,
     fit_removes_the_oldest_first,
+    rollups_answer_as_the_spans_do,
 );

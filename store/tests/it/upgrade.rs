@@ -13,10 +13,12 @@ use crate::harness::{self, Backend, Ctx, write_to};
 /// migration 13), a row per span (SQLite: narrow row and payload; its
 /// payloads as text, or compressed with or without a dictionary:
 /// `payload_value`), the packs the reports read, their indexes, and
-/// `trace_services`; no fingerprint key (ADR 0014) and no trigger that
-/// removes a log record's full-text row (ADR 0016).
+/// `trace_services`; no fingerprint key (ADR 0014), no trigger that
+/// removes a log record's full-text row (ADR 0016) and no rollups (ADR
+/// 0019).
 const SQLITE_BEFORE: &str = "
     DROP TABLE settings;
+    DROP TABLE rollups;
     DROP TRIGGER logs_fts_delete;
     DROP TABLE span_packs;
     CREATE TABLE traces_by_id (trace_id BLOB PRIMARY KEY, start_ns INTEGER NOT NULL,
@@ -61,6 +63,7 @@ const SQLITE_BEFORE: &str = "
 
 const POSTGRES_BEFORE: &str = "
     DROP TABLE settings;
+    DROP TABLE rollups;
     DROP TABLE span_packs;
     CREATE TABLE spans (
         trace_id BYTEA NOT NULL, span_id BYTEA NOT NULL, parent_span_id BYTEA,
@@ -309,11 +312,22 @@ async fn span_rows_become_packs(backend: Backend) {
                 })
                 .await
                 .expect("search");
-            (traces, reported, by_request, by_span, by_attribute)
+            // Written by this loupe, whole minutes come from rollups;
+            // converted, from the spans, which hold no rollups (minutes
+            // before the conversion's newest span are read from spans).
+            let minute = 60_000_000_000;
+            let whole = T0 - T0.rem_euclid(minute);
+            let services = store
+                .reader()
+                .services(whole - minute, whole + 2 * minute, 3)
+                .await
+                .expect("services");
+            (traces, reported, by_request, by_span, by_attribute, services)
         };
         let before = reads(store.clone()).await;
         assert_eq!(before.1.len(), 5);
         assert_eq!(before.4.len(), 1);
+        assert!(before.5.iter().any(|red| red.requests > 0), "{:?}", before.5);
         store.close().await;
 
         let mut old = match backend {

@@ -149,6 +149,11 @@ fn page(system: System) -> SystemPage {
                 .map_or("keeps everything".to_owned(), |s| age(s as f64)),
         ),
         row(
+            "--rollup-retention",
+            r.rollup_max_age_secs
+                .map_or("keeps every rollup".to_owned(), |s| age(s as f64)),
+        ),
+        row(
             "--max-size",
             r.max_size_bytes
                 .map_or("none".to_owned(), |b| bytes(b as f64)),
@@ -161,12 +166,13 @@ fn page(system: System) -> SystemPage {
         row(
             "removed since the start",
             format!(
-                "{} spans, {} traces, {} log records, {} metric points, {} request ids",
+                "{} spans, {} traces, {} log records, {} metric points, {} request ids, {} rollup rows",
                 count(r.removed.spans),
                 count(r.removed.traces),
                 count(r.removed.logs),
                 count(r.removed.metric_points),
-                count(r.removed.request_ids)
+                count(r.removed.request_ids),
+                count(r.removed.rollups)
             ),
         ),
     ];

@@ -122,6 +122,7 @@ pub async fn retention_removes_what_is_older(ctx: Ctx) {
             logs: 1001,
             metric_points: 1001,
             request_ids: 40,
+            rollups: 0,
         },
         "[{:?}]",
         ctx.backend

@@ -1,0 +1,286 @@
+//! Rollups (docs/adr/0019): per minute, service and endpoint, the count,
+//! errors, total time and a latency sketch of the requests that started
+//! in it, made from each batch as it is prepared and written in the
+//! batch's transaction. Pages that look across a window add up whole
+//! minutes from rollups and read spans only at the window's edges, so
+//! their cost follows the window's minutes, not the spans in them.
+//!
+//! A writer appends its batch's rows; rows of one key are merged later
+//! (`Sweeper::merge_rollups`). Readers add up whatever rows there are,
+//! merged or not, so the answer is the same either way.
+
+use std::collections::BTreeMap;
+
+use crate::error::Result;
+use crate::model::Batch;
+use crate::sketch::Sketch;
+
+pub const MINUTE_NS: i64 = 60_000_000_000;
+
+/// What the pages count as a request: a span that serves one (server,
+/// consumer) or starts a trace. `kind` is OTLP's number.
+pub fn is_request(kind: i32, has_parent: bool) -> bool {
+    kind == 2 || kind == 5 || !has_parent
+}
+
+/// The minute (since the Unix epoch) a time falls in.
+pub fn minute_of(ns: i64) -> i64 {
+    ns.div_euclid(MINUTE_NS)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Key {
+    pub minute: i64,
+    pub service: String,
+    /// The request span's name: its endpoint.
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Figures {
+    pub requests: i64,
+    pub errors: i64,
+    /// The sum of the requests' durations.
+    pub duration_ns: i64,
+    pub sketch: Sketch,
+}
+
+impl Figures {
+    pub fn add(&mut self, duration_ns: i64, is_error: bool) {
+        self.requests += 1;
+        self.errors += i64::from(is_error);
+        self.duration_ns = self.duration_ns.saturating_add(duration_ns);
+        self.sketch.add(duration_ns);
+    }
+
+    pub fn merge(&mut self, other: &Figures) {
+        self.requests += other.requests;
+        self.errors += other.errors;
+        self.duration_ns = self.duration_ns.saturating_add(other.duration_ns);
+        self.sketch.merge(&other.sketch);
+    }
+}
+
+impl Figures {
+    /// A stored row's figures; a damaged sketch is an error.
+    pub fn of_row(requests: i64, errors: i64, duration_ns: i64, sketch: &[u8]) -> Result<Figures> {
+        Ok(Figures {
+            requests,
+            errors,
+            duration_ns,
+            sketch: Sketch::decode(sketch)?,
+        })
+    }
+}
+
+pub type Rows = Vec<(Key, Figures)>;
+
+/// How a window `[start, end)` is read: the whole minutes in `minutes`
+/// from rollups, the times in `spans` from the spans themselves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cover {
+    pub minutes: std::ops::Range<i64>,
+    pub spans: Vec<(i64, i64)>,
+}
+
+/// Splits a window into the whole minutes rollups hold (those from
+/// `from`, the first minute with rollups; `None`: every minute) and the
+/// partial minutes at its edges.
+pub fn cover(start: i64, end: i64, from: Option<i64>) -> Cover {
+    let first = start.div_euclid(MINUTE_NS) + i64::from(start.rem_euclid(MINUTE_NS) != 0);
+    let first = first.max(from.unwrap_or(i64::MIN));
+    let last = end.div_euclid(MINUTE_NS);
+    let (Some(lo), Some(hi)) = (first.checked_mul(MINUTE_NS), last.checked_mul(MINUTE_NS)) else {
+        return Cover {
+            minutes: 0..0,
+            spans: vec![(start, end)],
+        };
+    };
+    if first >= last {
+        return Cover {
+            minutes: 0..0,
+            spans: vec![(start, end)],
+        };
+    }
+    let mut spans = Vec::new();
+    if start < lo {
+        spans.push((start, lo));
+    }
+    if hi < end {
+        spans.push((hi, end));
+    }
+    Cover {
+        minutes: first..last,
+        spans,
+    }
+}
+
+/// The rollup rows of a batch's requests, one per key, by key.
+pub fn of_batch(batch: &Batch) -> Rows {
+    let mut by_key: BTreeMap<(i64, &str, &str), Figures> = BTreeMap::new();
+    for span in &batch.spans {
+        if !is_request(span.kind.as_i32(), span.parent_span_id.is_some()) {
+            continue;
+        }
+        let service = batch
+            .resources
+            .get(span.resource_idx)
+            .map_or("", |r| r.service.as_str());
+        let key = (
+            minute_of(span.start_time_unix_nano),
+            service,
+            span.name.as_str(),
+        );
+        by_key.entry(key).or_default().add(
+            span.end_time_unix_nano - span.start_time_unix_nano,
+            span.derived.is_error,
+        );
+    }
+    by_key
+        .into_iter()
+        .map(|((minute, service, name), figures)| {
+            let key = Key {
+                minute,
+                service: service.to_owned(),
+                name: name.to_owned(),
+            };
+            (key, figures)
+        })
+        .collect()
+}
+
+/// Rows of one key made one, by key.
+pub fn merged(rows: impl IntoIterator<Item = (Key, Figures)>) -> Rows {
+    let mut by_key: BTreeMap<Key, Figures> = BTreeMap::new();
+    for (key, figures) in rows {
+        match by_key.get_mut(&key) {
+            Some(sum) => sum.merge(&figures),
+            None => {
+                by_key.insert(key, figures);
+            }
+        }
+    }
+    by_key.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Resource, SpanKind};
+    use crate::testing::span;
+    use crate::value::Attributes;
+
+    fn resource(service: &str) -> Resource {
+        Resource {
+            service: service.into(),
+            attributes: Attributes::default(),
+            dropped_attributes_count: 0,
+            schema_url: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_window_is_whole_minutes_from_rollups_and_its_edges_from_spans() {
+        let m = MINUTE_NS;
+        let cover = |start, end, from| {
+            let c = super::cover(start, end, from);
+            (c.minutes, c.spans)
+        };
+        // (start, end, first minute with rollups) → (minutes, span ranges)
+        assert_eq!(cover(0, 3 * m, None), (0..3, vec![]));
+        assert_eq!(
+            cover(10, 3 * m + 5, None),
+            (1..3, vec![(10, m), (3 * m, 3 * m + 5)])
+        );
+        assert_eq!(
+            cover(10, m + 5, None),
+            (0..0, vec![(10, m + 5)]),
+            "no whole minute"
+        );
+        assert_eq!(cover(10, 2 * m - 1, None), (0..0, vec![(10, 2 * m - 1)]));
+        assert_eq!(
+            cover(0, 5 * m, Some(2)),
+            (2..5, vec![(0, 2 * m)]),
+            "before rollups"
+        );
+        assert_eq!(cover(0, 5 * m, Some(9)), (0..0, vec![(0, 5 * m)]));
+        assert_eq!(
+            cover(-m - 1, 0, None),
+            (-1..0, vec![(-m - 1, -m)]),
+            "before 1970"
+        );
+        let (minutes, spans) = cover(i64::MIN, i64::MAX, None);
+        assert_eq!(
+            minutes.start * m - i64::MIN,
+            spans[0].1 - spans[0].0,
+            "whole range"
+        );
+        assert_eq!(spans[1].1, i64::MAX);
+    }
+
+    #[test]
+    fn requests_are_rolled_up_by_minute_service_and_name() {
+        let m = MINUTE_NS;
+        let mut batch = Batch {
+            resources: vec![resource("a"), resource("b")],
+            ..Batch::default()
+        };
+        // (resource, name, kind, has parent, start, duration, error)
+        let spans = [
+            (0, "GET /", SpanKind::Internal, false, 10, 5, false), // a root
+            (0, "GET /", SpanKind::Server, true, 20, 7, true),
+            (0, "GET /", SpanKind::Server, true, m + 1, 3, false), // next minute
+            (0, "query", SpanKind::Client, true, 30, 1, false),    // not a request
+            (1, "consume", SpanKind::Consumer, true, 40, 2, false),
+            (1, "GET /", SpanKind::Server, true, -1, 4, false), // the minute before 0
+        ];
+        for (i, (resource, name, kind, parent, start, duration, error)) in
+            spans.into_iter().enumerate()
+        {
+            let mut s = span(
+                i as u8,
+                i as u8 + 1,
+                parent.then_some(99),
+                start,
+                start + duration,
+                error,
+            );
+            s.resource_idx = resource;
+            s.name = name.into();
+            s.kind = kind;
+            batch.spans.push(s);
+        }
+        let rows: Vec<(i64, String, String, i64, i64, i64)> = of_batch(&batch)
+            .into_iter()
+            .map(|(k, f)| {
+                (
+                    k.minute,
+                    k.service,
+                    k.name,
+                    f.requests,
+                    f.errors,
+                    f.duration_ns,
+                )
+            })
+            .collect();
+        let row = |minute, service: &str, name: &str, n, e, d| {
+            (minute, service.to_owned(), name.to_owned(), n, e, d)
+        };
+        assert_eq!(
+            rows,
+            vec![
+                row(-1, "b", "GET /", 1, 0, 4),
+                row(0, "a", "GET /", 2, 1, 12),
+                row(0, "b", "consume", 1, 0, 2),
+                row(1, "a", "GET /", 1, 0, 3),
+            ]
+        );
+
+        let twice = merged(of_batch(&batch).into_iter().chain(of_batch(&batch)));
+        assert_eq!(twice.len(), 4);
+        let (key, figures) = &twice[1];
+        assert_eq!((key.minute, figures.requests, figures.errors), (0, 4, 2));
+        assert_eq!(figures.sketch.count(), 4);
+        assert_eq!(figures.sketch.percentile(1.0), Some(7));
+    }
+}

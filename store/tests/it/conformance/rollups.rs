@@ -1,0 +1,196 @@
+//! Rollups: the services overview added up from per-minute rollups agrees
+//! with its spans, before and after the rows are merged, with late data,
+//! once the spans are gone, and within rollups' own retention.
+
+use store::ServiceRed;
+use store::model::SpanKind;
+
+use super::common::*;
+use crate::fixtures::*;
+use crate::harness::Ctx;
+
+const MINUTE: i64 = 60_000_000_000;
+
+/// A service's requests as (start, duration, is an error).
+type Requests = Vec<(i64, i64, bool)>;
+
+/// Five minutes of requests of two services and two endpoints each, in
+/// 40 exports; every request has a client span below it, which is not a
+/// request. Returns the requests of each service.
+async fn five_minutes(ctx: &Ctx, from: i64) -> [Requests; 2] {
+    let mut made: [Requests; 2] = [vec![], vec![]];
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for export in 0..40u64 {
+        let service = (export % 2) as usize;
+        let mut spans = Vec::new();
+        for i in 0..25u64 {
+            let n = export * 25 + i;
+            let start = from + (next() % (5 * MINUTE as u64)) as i64;
+            let duration = 1_000_000 + (next() % 300_000_000) as i64;
+            let error = next() % 10 == 0;
+            let name = if n % 3 == 0 { "POST /pay" } else { "GET /cart" };
+            let mut root = timed(
+                span(tid(n + 1), sid(1), Some(sid(9)), name),
+                start,
+                start + duration,
+            );
+            root.kind = SpanKind::Server;
+            root.derived.is_error = error;
+            let mut client = timed(
+                span(tid(n + 1), sid(2), Some(sid(1)), "call"),
+                start,
+                start + 1,
+            );
+            client.kind = SpanKind::Client;
+            spans.extend([root, client]);
+            made[service].push((start, duration, error));
+        }
+        write(ctx, &spans_batch(["cart", "pay"][service], spans)).await;
+    }
+    made
+}
+
+/// What the overview must say of `requests` in `[start, end)`: the count
+/// and errors exactly, the percentiles within the sketch's bound.
+fn check(red: &ServiceRed, requests: &Requests, start: i64, end: i64, what: &str) {
+    let mut durations: Vec<i64> = requests
+        .iter()
+        .filter(|(at, _, _)| (start..end).contains(at))
+        .map(|(_, d, _)| *d)
+        .collect();
+    let errors = requests
+        .iter()
+        .filter(|(at, _, e)| *e && (start..end).contains(at))
+        .count() as u64;
+    durations.sort_unstable();
+    assert_eq!(
+        (red.requests, red.errors),
+        (durations.len() as u64, errors),
+        "{what}: {red:?}"
+    );
+    assert_eq!(red.trend.iter().sum::<u64>(), red.requests, "{what}: trend");
+    for (q, got) in [(0.5, red.p50_ns), (0.95, red.p95_ns), (0.99, red.p99_ns)] {
+        let exact = store::views::percentile(&durations, q).expect("requests");
+        let got = got.expect("a percentile");
+        let bound = (exact as f64 * store::sketch::RELATIVE_ERROR).ceil() as i64 + 1;
+        assert!(
+            (got - exact).abs() <= bound,
+            "{what}: p{q} {got} against {exact}"
+        );
+    }
+}
+
+async fn rows(ctx: &Ctx) -> (i64, i64) {
+    (
+        ctx.scalar("SELECT COUNT(*) FROM rollups", None).await,
+        ctx.scalar("SELECT COUNT(*) FROM rollups WHERE NOT merged", None)
+            .await,
+    )
+}
+
+pub async fn rollups_answer_as_the_spans_do(ctx: Ctx) {
+    let from = T0 - T0.rem_euclid(MINUTE) + 10 * MINUTE;
+    let made = five_minutes(&ctx, from).await;
+    let reader = ctx.store.reader();
+    // Partial minutes at both edges, whole ones between; and the whole
+    // five minutes.
+    let windows = [
+        (from + 30_000_000_000, from + 4 * MINUTE + 10_000_000_000),
+        (from, from + 5 * MINUTE),
+    ];
+    let mut answers = Vec::new();
+    for (start, end) in windows {
+        let red = reader.services(start, end, 7).await.expect("services");
+        assert_eq!(red.len(), 2);
+        for (service, requests) in red.iter().zip(&made) {
+            check(
+                service,
+                requests,
+                start,
+                end,
+                &format!("{:?} {start}..{end}", ctx.backend),
+            );
+        }
+        answers.push(red);
+    }
+    let (appended, unmerged) = rows(&ctx).await;
+    assert_eq!(
+        appended, unmerged,
+        "[{:?}] writers append rows not merged",
+        ctx.backend
+    );
+    // 2 services × 2 endpoints × 5 minutes, but 20 exports each.
+    assert!(appended > 20, "[{:?}] {appended} rows", ctx.backend);
+
+    // Merged: one row a key, the same answers.
+    let sweeper = ctx.store.sweeper();
+    assert_eq!(sweeper.keep_rollups(None).await.expect("merge"), 0);
+    assert_eq!(rows(&ctx).await, (20, 0), "[{:?}]", ctx.backend);
+    for ((start, end), answer) in windows.iter().zip(&answers) {
+        let red = reader.services(*start, *end, 7).await.expect("services");
+        assert_eq!(&red, answer, "[{:?}] after the merge", ctx.backend);
+    }
+
+    // A late request in a merged minute is added, then merged in.
+    let late = from + MINUTE + 7;
+    let mut root = timed(
+        span(tid(5000), sid(1), None, "GET /cart"),
+        late,
+        late + 5_000_000,
+    );
+    root.derived.is_error = true;
+    write(&ctx, &spans_batch("cart", vec![root])).await;
+    let mut with_late = made.clone();
+    with_late[0].push((late, 5_000_000, true));
+    let (start, end) = windows[1];
+    let red = reader.services(start, end, 7).await.expect("services");
+    check(&red[0], &with_late[0], start, end, "late");
+    sweeper.keep_rollups(None).await.expect("merge");
+    assert_eq!(
+        rows(&ctx).await,
+        (20, 0),
+        "[{:?}] merged again",
+        ctx.backend
+    );
+    assert_eq!(reader.services(start, end, 7).await.expect("services"), red);
+
+    // The spans past their retention are gone; whole minutes still answer.
+    sweeper.sweep(from + 10 * MINUTE).await.expect("sweep");
+    let mut spans_left = 0;
+    reader
+        .report_spans(from, from + 5 * MINUTE, |_| spans_left += 1)
+        .await
+        .expect("report");
+    assert_eq!(spans_left, 0);
+    assert_eq!(reader.services(start, end, 7).await.expect("services"), red);
+
+    // Rollups of minutes past their own retention go.
+    let removed = sweeper
+        .keep_rollups(Some(from + 2 * MINUTE))
+        .await
+        .expect("keep");
+    assert_eq!(
+        removed, 8,
+        "[{:?}] 2 services × 2 endpoints × 2 minutes",
+        ctx.backend
+    );
+    let red = reader.services(start, end, 7).await.expect("services");
+    let kept: Vec<Requests> = with_late
+        .iter()
+        .map(|r| {
+            r.iter()
+                .filter(|(at, _, _)| *at >= from + 2 * MINUTE)
+                .copied()
+                .collect()
+        })
+        .collect();
+    for (service, requests) in red.iter().zip(&kept) {
+        check(service, requests, start, end, "kept");
+    }
+}
