@@ -90,6 +90,7 @@ pub(crate) fn signal_of_table(table: &str) -> Option<Signal> {
         || table.starts_with("span_packs")
         || table.starts_with("trace")
         || table.starts_with("request_traces")
+        || table.starts_with("rollups")
         || table == "payload_dicts"
     {
         Some(Signal::Spans)
@@ -138,6 +139,8 @@ mod tests {
             ("span_packs", Some(Signal::Spans)),
             ("traces", Some(Signal::Spans)),
             ("request_traces", Some(Signal::Spans)),
+            ("rollups", Some(Signal::Spans)),
+            ("rollups_minute", Some(Signal::Spans)),
             ("logs", Some(Signal::Logs)),
             ("logs_fts_data", Some(Signal::Logs)),
             ("metric_points", Some(Signal::MetricPoints)),
