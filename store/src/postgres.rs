@@ -14,7 +14,7 @@ use crate::error::{Result, StoreError};
 use crate::fingerprint::Fingerprints;
 use crate::legacy;
 use crate::log_text::search_words;
-use crate::model::TraceId;
+use crate::model::{SpanId, TraceId};
 use crate::packed::Unpacker;
 use crate::postgres_sweep;
 use crate::postgres_write;
@@ -22,6 +22,7 @@ use crate::prepared::PreparedBatch;
 use crate::report_rows::{ReportSpan, SignalBytes};
 use crate::retention::{Step, StepLimits};
 use crate::runtime::{LOCK_TIMEOUT, blocking};
+use crate::span_filter;
 use crate::stored_json::literal_in_json;
 use crate::views::{AttributeFilter, Comparison};
 use crate::write_rows::Interned;
@@ -153,6 +154,23 @@ impl PgStore {
 
     pub(crate) async fn sweep_step(&self, cutoff: i64, limits: StepLimits) -> Result<Step> {
         postgres_sweep::step(&self.pool, cutoff, limits).await
+    }
+
+    /// The packs whose span-id filter may hold `span_id`: every filter
+    /// read and asked (an index holding them would refuse a large
+    /// export's: PostgreSQL's index entries take a third of a page).
+    pub(crate) async fn packs_that_may_hold(&self, span_id: &SpanId) -> Result<Vec<i64>> {
+        use futures_util::TryStreamExt as _;
+        let mut filters =
+            sqlx::query_as::<_, (i64, Vec<u8>)>("SELECT id, span_filter FROM span_packs")
+                .fetch(&self.pool);
+        let mut ids = Vec::new();
+        while let Some((id, filter)) = filters.try_next().await? {
+            if span_filter::may_contain(&filter, span_id) {
+                ids.push(id);
+            }
+        }
+        Ok(ids)
     }
 
     pub(crate) async fn rollup_step(

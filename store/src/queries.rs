@@ -691,23 +691,13 @@ macro_rules! impl_reads {
             Ok(views)
         }
 
-        /// The traces holding a span id (at most 1 000): every pack's span
-        /// filter is asked, and the packs whose filter may hold the id
-        /// are unpacked.
+        /// The traces holding a span id (at most 1 000): the packs whose
+        /// span filter may hold the id (`packs_that_may_hold`) are unpacked.
         async fn span_id_traces(
             &self,
             span_id: &$crate::model::SpanId,
         ) -> $crate::error::Result<Vec<Vec<u8>>> {
-            use futures_util::TryStreamExt as _;
-            let mut filters = sqlx::query_as::<_, (i64, Vec<u8>)>("SELECT id, span_filter FROM span_packs")
-                .fetch(&self.$pool);
-            let mut candidates: Vec<i64> = Vec::new();
-            while let Some((id, filter)) = filters.try_next().await? {
-                if $crate::span_filter::may_contain(&filter, span_id) {
-                    candidates.push(id);
-                }
-            }
-            drop(filters);
+            let candidates = self.packs_that_may_hold(span_id).await?;
             let mut traces = Vec::new();
             for chunk in candidates.chunks($crate::pack_reads::PACKS_AT_ONCE) {
                 let packs: Vec<Vec<u8>> = self

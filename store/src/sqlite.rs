@@ -18,12 +18,13 @@ use crate::error::{Result, StoreError};
 use crate::fingerprint::Fingerprints;
 use crate::legacy;
 use crate::log_text::fts_query;
-use crate::model::TraceId;
+use crate::model::{SpanId, TraceId};
 use crate::packed::Unpacker;
 use crate::prepared::PreparedBatch;
 use crate::report_rows::{ReportSpan, SignalBytes};
 use crate::retention::{Space, Step, StepLimits};
 use crate::runtime::{LOCK_TIMEOUT, blocking, on_scan_thread};
+use crate::span_filter;
 use crate::sqlite_ffi::{self, Db};
 use crate::sqlite_sweep;
 use crate::sqlite_write;
@@ -219,6 +220,18 @@ impl SqliteStore {
         };
         let (scanned, ()) = tokio::join!(scan, read);
         scanned
+    }
+
+    /// The packs whose span-id filter may hold `span_id`: every filter
+    /// asked on a blocking thread, read from the index that holds them.
+    pub(crate) async fn packs_that_may_hold(&self, span_id: &SpanId) -> Result<Vec<i64>> {
+        let (file, span_id) = (self.file.clone(), *span_id);
+        on_scan_thread(move || {
+            sqlite_ffi::packs_whose_filter(&file, |filter| {
+                span_filter::may_contain(filter, &span_id)
+            })
+        })
+        .await
     }
 
     pub(crate) async fn stored_bytes(&self) -> Result<SignalBytes> {

@@ -26,6 +26,10 @@ use crate::runtime::LOCK_TIMEOUT;
 /// The packs whose range of starts meets the window (`span_packs_window`).
 const PACKS: &CStr = c"SELECT data FROM span_packs WHERE start_hi >= ?1 AND start_lo < ?2";
 
+/// Every pack's span-id filter, from the index that holds them alone.
+const SPAN_FILTERS: &CStr =
+    c"SELECT id, span_filter FROM span_packs INDEXED BY span_packs_span_filters";
+
 pub(crate) struct Db(NonNull<ffi::sqlite3>);
 
 // SAFETY: connections are opened in SQLite's multi-thread mode
@@ -468,6 +472,23 @@ pub(crate) fn packs(
         }
     }
     Ok(())
+}
+
+/// The ids of the packs whose span-id filter says `may_hold`.
+pub(crate) fn packs_whose_filter(
+    path: &Path,
+    may_hold: impl Fn(&[u8]) -> bool,
+) -> Result<Vec<i64>> {
+    let db = Db::open_read_only(path)?;
+    let mut stmt = db.prepare(SPAN_FILTERS)?;
+    let mut ids = Vec::new();
+    stmt.each_row(|mut row| {
+        if may_hold(row.blob(1)) {
+            ids.push(row.int(0));
+        }
+        Ok(())
+    })?;
+    Ok(ids)
 }
 
 /// What a scalar function made by `register_blob_to_text` does with a
