@@ -107,9 +107,6 @@ macro_rules! impl_reads {
             Ok(ids.into_iter().collect())
         }
 
-        /// Packs by id: (data, details), details only when asked for.
-        /// Callers ask for a few at a time (`PACKS_AT_ONCE`), so that memory
-        /// holds a few packs whatever the traces' number.
         /// The packs that may hold a span of the query's window meeting
         /// one of the conditions (by their terms; a pack without terms
         /// may), when there are `FEW_PACKS` or fewer; `None` past that.
@@ -159,6 +156,9 @@ macro_rules! impl_reads {
                 .collect())
         }
 
+        /// Packs by id: (data, details), details only when asked for.
+        /// Callers ask for a few at a time (`PACKS_AT_ONCE`), so that memory
+        /// holds a few packs whatever the traces' number.
         async fn packs_by_id(
             &self,
             ids: &[i64],

@@ -60,10 +60,6 @@ impl Sketch {
     }
 
     pub fn add(&mut self, value: i64) {
-        self.add_n(value, 1);
-    }
-
-    fn add_n(&mut self, value: i64, n: u64) {
         if self.count() == 0 {
             (self.min, self.max) = (value, value);
         } else {
@@ -71,13 +67,13 @@ impl Sketch {
             self.max = self.max.max(value);
         }
         if value <= 0 {
-            self.zeros += n;
+            self.zeros += 1;
             return;
         }
         let i = index(value);
         match self.buckets.binary_search_by_key(&i, |(at, _)| *at) {
-            Ok(at) => self.buckets[at].1 += n,
-            Err(at) => self.buckets.insert(at, (i, n)),
+            Ok(at) => self.buckets[at].1 += 1,
+            Err(at) => self.buckets.insert(at, (i, 1)),
         }
     }
 
