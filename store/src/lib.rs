@@ -67,7 +67,7 @@ mod stored_json;
 mod testing;
 mod trace_lists;
 pub mod value;
-mod varint;
+pub mod varint;
 pub mod views;
 mod write_rows;
 

@@ -59,6 +59,18 @@ impl Sketch {
         self.zeros + self.buckets.iter().map(|(_, n)| n).sum::<u64>()
     }
 
+    /// Adds `value` `n` times.
+    pub fn add_n(&mut self, value: i64, n: u64) {
+        if n == 0 {
+            return;
+        }
+        let mut one = Sketch::default();
+        one.add(value);
+        one.zeros *= n;
+        one.buckets.iter_mut().for_each(|b| b.1 *= n);
+        self.merge(&one);
+    }
+
     pub fn add(&mut self, value: i64) {
         if self.count() == 0 {
             (self.min, self.max) = (value, value);
@@ -175,6 +187,13 @@ impl Sketch {
     /// What `encode` wrote; damaged data is an error, never a wrong sketch.
     pub fn decode(data: &[u8]) -> Result<Sketch> {
         let mut r = Reader::new(data, "latency sketch");
+        let sketch = Sketch::read(&mut r)?;
+        r.finish()?;
+        Ok(sketch)
+    }
+
+    /// A sketch `encode` wrote amid other data.
+    pub fn read(r: &mut Reader<'_>) -> Result<Sketch> {
         let zeros = r.u64()?;
         let (min, max) = (r.i64()?, r.i64()?);
         let n = r.u64()?;
@@ -196,7 +215,6 @@ impl Sketch {
             buckets.push((index, count));
             previous = i;
         }
-        r.finish()?;
         Ok(Sketch {
             zeros,
             min,

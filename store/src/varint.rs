@@ -4,7 +4,7 @@
 
 use crate::error::{Result, StoreError};
 
-pub(crate) fn put_u64(w: &mut Vec<u8>, mut v: u64) {
+pub fn put_u64(w: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         w.push((v as u8) | 0x80);
         v >>= 7;
@@ -12,16 +12,16 @@ pub(crate) fn put_u64(w: &mut Vec<u8>, mut v: u64) {
     w.push(v as u8);
 }
 
-pub(crate) fn put_i64(w: &mut Vec<u8>, v: i64) {
+pub fn put_i64(w: &mut Vec<u8>, v: i64) {
     put_u64(w, ((v << 1) ^ (v >> 63)) as u64);
 }
 
-pub(crate) fn put_text(w: &mut Vec<u8>, text: &str) {
+pub fn put_text(w: &mut Vec<u8>, text: &str) {
     put_u64(w, text.len() as u64);
     w.extend_from_slice(text.as_bytes());
 }
 
-pub(crate) fn put_opt<T>(w: &mut Vec<u8>, v: Option<T>, put: fn(&mut Vec<u8>, T)) {
+pub fn put_opt<T>(w: &mut Vec<u8>, v: Option<T>, put: fn(&mut Vec<u8>, T)) {
     match v {
         None => w.push(0),
         Some(v) => {
@@ -33,19 +33,19 @@ pub(crate) fn put_opt<T>(w: &mut Vec<u8>, v: Option<T>, put: fn(&mut Vec<u8>, T)
 
 /// Reads what the `put_` functions wrote; `what` names the format in
 /// the errors of damaged data.
-pub(crate) struct Reader<'a> {
+pub struct Reader<'a> {
     data: &'a [u8],
     at: usize,
     what: &'static str,
 }
 
 impl<'a> Reader<'a> {
-    pub(crate) fn new(data: &'a [u8], what: &'static str) -> Reader<'a> {
+    pub fn new(data: &'a [u8], what: &'static str) -> Reader<'a> {
         Reader { data, at: 0, what }
     }
 
     /// Refuses bytes left over.
-    pub(crate) fn finish(&self) -> Result<()> {
+    pub fn finish(&self) -> Result<()> {
         if self.at == self.data.len() {
             Ok(())
         } else {
@@ -57,7 +57,7 @@ impl<'a> Reader<'a> {
         StoreError::Corrupt(format!("{}: {what}", self.what))
     }
 
-    pub(crate) fn u64(&mut self) -> Result<u64> {
+    pub fn u64(&mut self) -> Result<u64> {
         let mut v = 0u64;
         for shift in (0..64).step_by(7) {
             let byte = *self
@@ -73,16 +73,16 @@ impl<'a> Reader<'a> {
         Err(self.corrupt(format!("an integer too long at byte {}", self.at)))
     }
 
-    pub(crate) fn u32(&mut self) -> Result<u32> {
+    pub fn u32(&mut self) -> Result<u32> {
         Ok(u32::try_from(self.u64()?).unwrap_or(u32::MAX))
     }
 
-    pub(crate) fn i64(&mut self) -> Result<i64> {
+    pub fn i64(&mut self) -> Result<i64> {
         let v = self.u64()?;
         Ok(((v >> 1) as i64) ^ -((v & 1) as i64))
     }
 
-    pub(crate) fn text(&mut self) -> Result<String> {
+    pub fn text(&mut self) -> Result<String> {
         let len = usize::try_from(self.u64()?).unwrap_or(usize::MAX);
         let bytes = self
             .data
@@ -92,7 +92,7 @@ impl<'a> Reader<'a> {
         String::from_utf8(bytes.to_vec()).map_err(|_| self.corrupt("a text not UTF-8".into()))
     }
 
-    pub(crate) fn opt<T>(&mut self, read: fn(&mut Self) -> Result<T>) -> Result<Option<T>> {
+    pub fn opt<T>(&mut self, read: fn(&mut Self) -> Result<T>) -> Result<Option<T>> {
         let tag = *self
             .data
             .get(self.at)
