@@ -16,6 +16,7 @@
 //! }
 //! ```
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use crate::admin::DiskUsage;
@@ -86,6 +87,7 @@ impl Store {
         };
         on_backend!(&backend, db => db.migrate().await)?;
         on_backend!(&backend, db => db.settle_rollups_from().await)?;
+        on_backend!(&backend, db => db.settle_report_rollups().await)?;
         let key = on_backend!(&backend, db => db.fingerprint_key().await)?;
         Ok(Store {
             backend,
@@ -276,6 +278,34 @@ impl Sweeper {
         }
     }
 
+    /// Up to `limit` minutes whose report rollups are stale, oldest first:
+    /// those no batch has touched since `quiet_before`, and those stale
+    /// since `overdue_before` however busy (Unix ns).
+    pub async fn report_minutes_due(
+        &self,
+        quiet_before: i64,
+        overdue_before: i64,
+        limit: i64,
+    ) -> Result<Vec<i64>> {
+        on_backend!(&self.backend, db => db.report_minutes_due(quiet_before, overdue_before, limit).await)
+    }
+
+    /// The ids of the stale marks of `minutes`. Read before the spans a
+    /// new rollup is made from: a mark committed later stays.
+    pub async fn report_rollup_marks(&self, minutes: Range<i64>) -> Result<Vec<i64>> {
+        on_backend!(&self.backend, db => db.report_rollup_marks(minutes).await)
+    }
+
+    /// Stores report rollups (`None`: the minute holds nothing) and
+    /// removes the stale marks they answer, in one transaction.
+    pub async fn put_report_rollups(
+        &self,
+        rows: &[(i64, Option<Vec<u8>>)],
+        marks: &[i64],
+    ) -> Result<()> {
+        on_backend!(&self.backend, db => db.put_report_rollups(rows, marks).await)
+    }
+
     /// Steps of removing what is older than `cutoff` until none is left.
     async fn remove_before(&self, cutoff: i64) -> Result<Removed> {
         let mut removed = Removed::default();
@@ -386,6 +416,27 @@ impl Reader {
             .await?;
         }
         Ok(tally.finish())
+    }
+
+    /// The report rollups (`web::reports::figures`' bytes) of the minutes
+    /// in `minutes` that are not stale, and the stale minutes, each by minute.
+    pub async fn report_rollups(
+        &self,
+        minutes: Range<i64>,
+    ) -> Result<(Vec<(i64, Vec<u8>)>, Vec<i64>)> {
+        // Marks first: a minute rolled up between the two reads is then
+        // read from its spans, never taken as fresh while it was stale.
+        let stale =
+            on_backend!(&self.backend, db => db.stale_report_minutes(minutes.clone()).await)?;
+        let mut rows = on_backend!(&self.backend, db => db.report_rollups(minutes).await)?;
+        rows.retain(|(m, _)| stale.binary_search(m).is_err());
+        rows.sort_unstable_by_key(|(m, _)| *m);
+        Ok((rows, stale))
+    }
+
+    /// How many minutes wait for their report rollups.
+    pub async fn report_minutes_pending(&self) -> Result<u64> {
+        on_backend!(&self.backend, db => db.report_minutes_pending().await)
     }
 
     /// Trace summaries matching every filter, newest first.

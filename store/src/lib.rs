@@ -51,6 +51,7 @@ mod postgres_write;
 mod prepared;
 mod queries;
 mod read_rows;
+mod report_rollups;
 pub mod report_rows;
 pub mod retention;
 pub mod rollup;

@@ -192,6 +192,15 @@ impl PgStore {
 
     crate::queries::impl_reads!(Postgres, pool);
     crate::rollup_reads::impl_rollup_reads!(Postgres, pool, pool);
+    crate::report_rollups::impl_report_rollups!(Postgres, pool, pool);
+
+    pub(crate) async fn put_report_rollups(
+        &self,
+        rows: &[(i64, Option<Vec<u8>>)],
+        marks: &[i64],
+    ) -> Result<()> {
+        postgres_sweep::put_report_rollups(&self.pool, rows, marks).await
+    }
 }
 
 /// `column` is one of `ids`, bound as one array.

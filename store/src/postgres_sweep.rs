@@ -145,6 +145,15 @@ pub(crate) async fn rollup_step(
         .execute(&mut *tx)
         .await?
         .rows_affected() as i64;
+        removed += sqlx::query(
+            "DELETE FROM report_rollups WHERE minute IN (SELECT minute FROM report_rollups \
+             WHERE minute < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
+        )
+        .bind(minute)
+        .bind(limit)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected() as i64;
     }
     let mut merged = 0;
     let alone: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
@@ -182,4 +191,40 @@ pub(crate) async fn rollup_step(
     }
     tx.commit().await?;
     Ok((merged, removed))
+}
+
+/// Stores the report rollups of some minutes (`None`: the minute holds
+/// nothing) and removes the stale marks they answer, in one transaction.
+pub(crate) async fn put_report_rollups(
+    pool: &PgPool,
+    rows: &[(i64, Option<Vec<u8>>)],
+    marks: &[i64],
+) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    for (minute, data) in rows {
+        match data {
+            Some(data) => {
+                sqlx::query(
+                    "INSERT INTO report_rollups (minute, data) VALUES ($1, $2) \
+                     ON CONFLICT (minute) DO UPDATE SET data = excluded.data",
+                )
+                .bind(minute)
+                .bind(data)
+                .execute(&mut *tx)
+                .await?;
+            }
+            None => {
+                sqlx::query("DELETE FROM report_rollups WHERE minute = $1")
+                    .bind(minute)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+    }
+    sqlx::query("DELETE FROM report_rollups_stale WHERE id = ANY($1)")
+        .bind(marks)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
 }

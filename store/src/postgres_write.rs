@@ -48,6 +48,16 @@ pub(crate) async fn write(
     insert_points(&mut tx, batch, &rows.point_metric, &metric_ids).await?;
     upsert_traces(&mut tx, batch, &trace_packs).await?;
     insert_rollups(&mut tx, &prepared.rollups(), false).await?;
+    let stale = crate::report_rollups::stale_minutes(batch);
+    if !stale.is_empty() {
+        sqlx::query(
+            "INSERT INTO report_rollups_stale (minute, at_ns) SELECT m, $2 FROM UNNEST($1::bigint[]) m",
+        )
+        .bind(&stale)
+        .bind(crate::report_rollups::now_ns())
+        .execute(&mut *tx)
+        .await?;
+    }
     // Last, so that the counter rows other writers also update stay
     // locked only for the commit itself; one row per statement, always in
     // this order, because one UPDATE of several rows locks them in

@@ -330,10 +330,12 @@ impl SqliteStore {
         let rows = InternRows::of(prepared.batch(), fingerprints);
         let fps = rows.fingerprints();
         let rollups = prepared.rollups();
+        let stale = crate::report_rollups::stale_minutes(prepared.batch());
         let write = sqlite_write::Write {
             batch: prepared.batch(),
             packs: prepared.packs(),
             rollups: &rollups,
+            stale: &stale,
             rows: &rows,
             cached: Interned::cached(&self.interned, &fps),
         };
@@ -346,6 +348,15 @@ impl SqliteStore {
 
     crate::queries::impl_reads!(Sqlite, readers);
     crate::rollup_reads::impl_rollup_reads!(Sqlite, readers, writer);
+    crate::report_rollups::impl_report_rollups!(Sqlite, readers, writer);
+
+    pub(crate) async fn put_report_rollups(
+        &self,
+        rows: &[(i64, Option<Vec<u8>>)],
+        marks: &[i64],
+    ) -> Result<()> {
+        self.on_writer(|db| sqlite_sweep::put_report_rollups(db, rows, marks))
+    }
 }
 
 /// `column` is one of `ids`: a JSON array of their hex, one parameter

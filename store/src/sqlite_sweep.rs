@@ -105,6 +105,9 @@ const TAKE_MINUTE: &CStr = c"DELETE FROM rollups WHERE minute = ?1 \
 const OLD_ROLLUPS: &CStr = c"DELETE FROM rollups WHERE id IN \
     (SELECT id FROM rollups WHERE minute < ?1 LIMIT ?2)";
 
+const OLD_REPORT_ROLLUPS: &CStr = c"DELETE FROM report_rollups WHERE minute IN \
+    (SELECT minute FROM report_rollups WHERE minute < ?1 LIMIT ?2)";
+
 /// In one transaction: removes at most `limit` rollup rows of minutes
 /// before `before` (none when `None`), then makes the rows of each key one
 /// in at most `minutes` of the oldest minutes with rows not merged yet;
@@ -117,7 +120,10 @@ pub(crate) fn rollup_step(
 ) -> Result<(i64, i64)> {
     transaction(db, |db| {
         let removed = match before {
-            Some(minute) => delete(db, OLD_ROLLUPS, minute, limit)?,
+            Some(minute) => {
+                delete(db, OLD_ROLLUPS, minute, limit)?
+                    + delete(db, OLD_REPORT_ROLLUPS, minute, limit)?
+            }
             None => 0,
         };
         let mut todo = db.prepare(UNMERGED_MINUTES)?;
@@ -223,4 +229,41 @@ pub(crate) fn give_back(db: &Db, bytes: u64) -> Result<u64> {
     // Stepped to its end: each step frees some of the pages.
     db.prepare(&sql)?.ints()?;
     Ok(pages * page_size)
+}
+
+const PUT_REPORT_ROLLUP: &CStr = c"INSERT INTO report_rollups (minute, data) VALUES (?1, ?2) \
+      ON CONFLICT (minute) DO UPDATE SET data = excluded.data";
+const DROP_REPORT_ROLLUP: &CStr = c"DELETE FROM report_rollups WHERE minute = ?1";
+const DROP_STALE_MARK: &CStr = c"DELETE FROM report_rollups_stale WHERE id = ?1";
+
+/// Stores the report rollups of some minutes (`None`: the minute holds
+/// nothing) and removes the stale marks they answer, in one transaction.
+pub(crate) fn put_report_rollups(
+    db: &Db,
+    rows: &[(i64, Option<Vec<u8>>)],
+    marks: &[i64],
+) -> Result<()> {
+    transaction(db, |db| {
+        let mut put = db.prepare(PUT_REPORT_ROLLUP)?;
+        let mut drop = db.prepare(DROP_REPORT_ROLLUP)?;
+        for (minute, data) in rows {
+            match data {
+                Some(data) => {
+                    put.bind_int(1, *minute)?;
+                    put.bind_blob(2, data)?;
+                    put.execute()?;
+                }
+                None => {
+                    drop.bind_int(1, *minute)?;
+                    drop.execute()?;
+                }
+            }
+        }
+        let mut unmark = db.prepare(DROP_STALE_MARK)?;
+        for &id in marks {
+            unmark.bind_int(1, id)?;
+            unmark.execute()?;
+        }
+        Ok(())
+    })
 }

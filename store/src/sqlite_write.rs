@@ -28,6 +28,8 @@ pub(crate) struct Write<'a> {
     pub batch: &'a Batch,
     pub packs: &'a [Pack],
     pub rollups: &'a [(rollup::Key, rollup::Figures)],
+    /// The minutes whose report rollups the batch makes stale.
+    pub stale: &'a [i64],
     pub rows: &'a InternRows,
     pub cached: [Vec<Option<i64>>; 3],
 }
@@ -95,6 +97,7 @@ pub(crate) fn write(db: &Db, w: Write<'_>) -> Result<[Vec<i64>; 3]> {
             traces(db, w.batch, &trace_packs)?;
         }
         insert_rollups(db, w.rollups, false)?;
+        mark_stale(db, w.stale)?;
         counters(db, w.batch)?;
         Ok([resource_ids, scope_ids, metric_ids])
     })
@@ -360,6 +363,19 @@ pub(crate) fn insert_rollups(
         stmt.bind_int(6, figures.duration_ns)?;
         stmt.bind_blob(7, &sketch)?;
         stmt.bind_int(8, i64::from(merged))?;
+        stmt.execute()?;
+    }
+    Ok(())
+}
+
+const STALE: &CStr = c"INSERT INTO report_rollups_stale (minute, at_ns) VALUES (?1, ?2)";
+
+fn mark_stale(db: &Db, minutes: &[i64]) -> Result<()> {
+    let mut stmt = db.prepare(STALE)?;
+    let at = crate::report_rollups::now_ns();
+    for &minute in minutes {
+        stmt.bind_int(1, minute)?;
+        stmt.bind_int(2, at)?;
         stmt.execute()?;
     }
     Ok(())

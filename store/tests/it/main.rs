@@ -68,4 +68,5 @@ conformance!(
     retention_removes_what_is_older,
     fit_removes_the_oldest_first,
     rollups_answer_as_the_spans_do,
+    report_rollups_follow_their_stale_marks,
 );

@@ -19,6 +19,8 @@ use crate::harness::{self, Backend, Ctx, write_to};
 const SQLITE_BEFORE: &str = "
     DROP TABLE settings;
     DROP TABLE rollups;
+    DROP TABLE report_rollups;
+    DROP TABLE report_rollups_stale;
     DROP TRIGGER logs_fts_delete;
     DROP TABLE span_packs;
     CREATE TABLE traces_by_id (trace_id BLOB PRIMARY KEY, start_ns INTEGER NOT NULL,
@@ -64,6 +66,8 @@ const SQLITE_BEFORE: &str = "
 const POSTGRES_BEFORE: &str = "
     DROP TABLE settings;
     DROP TABLE rollups;
+    DROP TABLE report_rollups;
+    DROP TABLE report_rollups_stale;
     DROP TABLE span_packs;
     CREATE TABLE spans (
         trace_id BYTEA NOT NULL, span_id BYTEA NOT NULL, parent_span_id BYTEA,

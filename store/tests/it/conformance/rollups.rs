@@ -4,6 +4,7 @@
 
 use store::ServiceRed;
 use store::model::SpanKind;
+use store::value::Value;
 
 use super::common::*;
 use crate::fixtures::*;
@@ -193,4 +194,107 @@ pub async fn rollups_answer_as_the_spans_do(ctx: Ctx) {
     for (service, requests) in red.iter().zip(&kept) {
         check(service, requests, start, end, "kept");
     }
+}
+
+/// Report rollups (ADR 0021): a batch marks the minutes it touches and
+/// their neighbours stale; a minute stored with its marks removed reads
+/// back fresh; a mark committed after the marks were read survives the
+/// store; old minutes go with rollups' retention.
+pub async fn report_rollups_follow_their_stale_marks(ctx: Ctx) {
+    let from = T0 - T0.rem_euclid(MINUTE) + 10 * MINUTE;
+    let minute = from / MINUTE;
+    let reader = ctx.store.reader();
+    let sweeper = ctx.store.sweeper();
+    let at = |m: i64, n: u64| {
+        timed(
+            span(tid(n), sid(1), None, "GET /a"),
+            m * MINUTE + 5,
+            m * MINUTE + 9,
+        )
+    };
+    write(
+        &ctx,
+        &spans_batch("a", vec![at(minute, 1), at(minute + 3, 2)]),
+    )
+    .await;
+    let mut linked = log(from + 2 * MINUTE + 1, Value::String("a line".into()));
+    linked.trace_id = Some(tid(1));
+    write(&ctx, &logs_batch("a", vec![linked])).await;
+    let range = minute - 5..minute + 10;
+    let (rows, stale) = reader.report_rollups(range.clone()).await.expect("read");
+    assert!(rows.is_empty());
+    let want: Vec<i64> = (minute - 1..=minute + 4).collect();
+    assert_eq!(
+        stale, want,
+        "[{:?}] minutes ±1 of spans and logs",
+        ctx.backend
+    );
+    assert_eq!(reader.report_minutes_pending().await.expect("pending"), 6);
+
+    // Quiet since a moment ago: none due; in an hour: all, oldest first.
+    let now = now_ns();
+    let due = |q: i64| sweeper.report_minutes_due(q, i64::MIN, 4);
+    assert_eq!(
+        due(now - 3_600_000_000_000).await.expect("due"),
+        Vec::<i64>::new()
+    );
+    let first = due(now + 3_600_000_000_000).await.expect("due");
+    assert_eq!(first, want[..4], "[{:?}]", ctx.backend);
+    // Overdue however busy.
+    let overdue = sweeper
+        .report_minutes_due(i64::MIN, now + 3_600_000_000_000, 100)
+        .await
+        .expect("due");
+    assert_eq!(overdue, want);
+
+    let marks = sweeper
+        .report_rollup_marks(minute - 1..minute + 1)
+        .await
+        .expect("marks");
+    assert_eq!(marks.len(), 2, "[{:?}] one batch touched each", ctx.backend);
+    // A batch after the marks were read: its mark stays.
+    write(&ctx, &spans_batch("a", vec![at(minute, 3)])).await;
+    sweeper
+        .put_report_rollups(
+            &[(minute - 1, None), (minute, Some(b"figures".to_vec()))],
+            &marks,
+        )
+        .await
+        .expect("put");
+    let (rows, stale) = reader.report_rollups(range.clone()).await.expect("read");
+    assert!(rows.is_empty(), "[{:?}] minute still stale", ctx.backend);
+    assert_eq!(stale, want, "[{:?}]", ctx.backend);
+    let marks = sweeper
+        .report_rollup_marks(minute - 1..minute + 2)
+        .await
+        .expect("marks");
+    sweeper
+        .put_report_rollups(
+            &[
+                (minute - 1, None),
+                (minute, Some(b"again".to_vec())),
+                (minute + 1, None),
+            ],
+            &marks,
+        )
+        .await
+        .expect("put");
+    let (rows, stale) = reader.report_rollups(range.clone()).await.expect("read");
+    assert_eq!(rows, [(minute, b"again".to_vec())], "[{:?}]", ctx.backend);
+    assert_eq!(stale, want[3..], "[{:?}]", ctx.backend);
+
+    // Past rollups' retention, the minute goes.
+    sweeper
+        .keep_rollups(Some((minute + 1) * MINUTE))
+        .await
+        .expect("keep");
+    let (rows, _) = reader.report_rollups(range).await.expect("read");
+    assert!(rows.is_empty(), "[{:?}] {rows:?}", ctx.backend);
+}
+
+fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_nanos() as i64
 }
