@@ -28,6 +28,20 @@ const MEASURE_EVERY: Duration = Duration::from_secs(1);
 /// until it is merged.
 const MERGE_ROLLUPS_EVERY: Duration = Duration::from_secs(5);
 
+/// How often stale minutes are looked for to roll up for the reports.
+const ROLL_UP_REPORTS_EVERY: Duration = Duration::from_secs(2);
+
+/// A stale minute is rolled up once no batch has touched it for this long
+/// (its spans have likely all arrived), or once it has been stale this
+/// long however busy.
+const QUIET_NS: i64 = 10_000_000_000;
+const OVERDUE_NS: i64 = 600_000_000_000;
+
+/// Stale minutes rolled up between two looks at the clock and the stop,
+/// and at most together, read with a minute of context on each side.
+const REPORT_MINUTES_A_ROUND: i64 = 16;
+const REPORT_MINUTES_A_PASS: i64 = 2;
+
 /// Retention's settings as `/system` shows them.
 pub fn settings(config: &ServeConfig) -> web::system::RetentionState {
     web::system::RetentionState {
@@ -43,17 +57,21 @@ pub fn settings(config: &ServeConfig) -> web::system::RetentionState {
 /// which report to `vitals`.
 pub fn start(
     config: &ServeConfig,
+    reader: store::Reader,
     sweeper: Sweeper,
     pipeline: Pipeline,
     vitals: Arc<Vitals>,
     stopped: &watch::Receiver<bool>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
-    let mut tasks = vec![tokio::spawn(rollups(
-        sweeper.clone(),
-        config.rollup_retention.0,
-        vitals.clone(),
-        stopped.clone(),
-    ))];
+    let mut tasks = vec![
+        tokio::spawn(rollups(
+            sweeper.clone(),
+            config.rollup_retention.0,
+            vitals.clone(),
+            stopped.clone(),
+        )),
+        tokio::spawn(report_rollups(reader, sweeper.clone(), stopped.clone())),
+    ];
     if let Some(age) = config.retention.0 {
         tasks.push(tokio::spawn(by_age(
             sweeper.clone(),
@@ -144,6 +162,52 @@ async fn rollups(
             _ = stopped.wait_for(|stop| *stop) => return,
         }
     }
+}
+
+/// Rolls up the minutes whose spans changed, for the load and cost
+/// reports and the map (docs/adr/0021), until stopped.
+async fn report_rollups(
+    reader: store::Reader,
+    sweeper: Sweeper,
+    mut stopped: watch::Receiver<bool>,
+) {
+    loop {
+        let rolled = tokio::select! {
+            done = roll_up(&reader, &sweeper) => done,
+            _ = stopped.wait_for(|stop| *stop) => return,
+        };
+        let pause = match rolled {
+            // More may be due: look again at once, the stop first.
+            Ok(n) if n as i64 >= REPORT_MINUTES_A_ROUND => Duration::ZERO,
+            Ok(_) => ROLL_UP_REPORTS_EVERY,
+            Err(err) => {
+                tracing::warn!(error = %err, "rolling up minutes for the reports failed; trying again later");
+                ROLL_UP_REPORTS_EVERY
+            }
+        };
+        tokio::select! {
+            () = tokio::time::sleep(pause) => {}
+            _ = stopped.wait_for(|stop| *stop) => return,
+        }
+    }
+}
+
+/// Rolls up the stale minutes that are due, oldest first; returns how many.
+async fn roll_up(reader: &store::Reader, sweeper: &Sweeper) -> store::Result<usize> {
+    let now = web::reports::now_ns();
+    let due = sweeper
+        .report_minutes_due(now - QUIET_NS, now - OVERDUE_NS, REPORT_MINUTES_A_ROUND)
+        .await?;
+    let mut done = 0;
+    for run in web::reports::runs(&due, REPORT_MINUTES_A_PASS) {
+        // Marks before spans: a batch committed after this read leaves a
+        // mark that stays, and the minute is rolled up again.
+        let marks = sweeper.report_rollup_marks(run.clone()).await?;
+        let rows = web::reports::minute_figures(reader, run).await?;
+        sweeper.put_report_rollups(&rows, &marks).await?;
+        done += rows.len();
+    }
+    Ok(done)
 }
 
 /// Keeps the database within `max_size` and leaving `min_free_disk`,

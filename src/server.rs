@@ -133,8 +133,14 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
         slow_reads: Arc::default(),
     });
     let ui_server = serve_http(ui_listener, ui_router, request_timeout, stopped.clone());
-    let mut upkeep =
-        crate::retention::start(config, store.sweeper(), pipeline, vitals.clone(), &stopped);
+    let mut upkeep = crate::retention::start(
+        config,
+        store.reader(),
+        store.sweeper(),
+        pipeline,
+        vitals.clone(),
+        &stopped,
+    );
     upkeep.push(tokio::spawn(crate::vitals::sample(
         vitals,
         store.sweeper(),

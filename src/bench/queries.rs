@@ -31,7 +31,30 @@ pub(super) struct QueryTiming {
 #[derive(Debug, Serialize)]
 pub(super) struct QueryReport {
     spans_stored: u64,
+    /// From the end of the load until no minute waited for its report
+    /// rollups (docs/adr/0021): how long the reports read spans instead.
+    report_rollups_after_secs: f64,
     timings: Vec<QueryTiming>,
+}
+
+/// Waits until every minute loaded has its report rollups (the reports
+/// are timed as a team sees them all day); returns how long that took.
+async fn rolled_up(client: &reqwest::Client, base: &reqwest::Url) -> anyhow::Result<f64> {
+    const PATIENCE: Duration = Duration::from_secs(1800);
+    let started = Instant::now();
+    loop {
+        let system = get_json(client, &base.join("/api/v1/system")?).await?;
+        let pending = system["report_minutes_pending"]
+            .as_u64()
+            .context("/api/v1/system has no report_minutes_pending")?;
+        if pending == 0 {
+            return Ok(started.elapsed().as_secs_f64());
+        }
+        if started.elapsed() > PATIENCE {
+            bail!("{pending} minutes still wait for their report rollups after {PATIENCE:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 /// What the reads ask for, found in the data.
@@ -98,6 +121,7 @@ pub(super) async fn time(ui: SocketAddr) -> anyhow::Result<QueryReport> {
         .timeout(Duration::from_secs(600))
         .build()?;
     let base = reqwest::Url::parse(&format!("http://{ui}"))?;
+    let report_rollups_after_secs = rolled_up(&client, &base).await?;
     let found = find(&client, &base).await?;
     let (key, value) = &found.attribute;
     let day = [("window", "24h")];
@@ -217,6 +241,7 @@ pub(super) async fn time(ui: SocketAddr) -> anyhow::Result<QueryReport> {
     }
     Ok(QueryReport {
         spans_stored: stats["spans"].as_u64().unwrap_or(0),
+        report_rollups_after_secs,
         timings,
     })
 }
@@ -225,8 +250,9 @@ impl fmt::Display for QueryReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "reads over {} stored spans (median of {RUNS} warm runs, through HTTP):",
-            self.spans_stored
+            "reads over {} stored spans (median of {RUNS} warm runs, through HTTP), \
+             the reports' rollups made {:.0} s after the load:",
+            self.spans_stored, self.report_rollups_after_secs
         )?;
         for t in &self.timings {
             writeln!(

@@ -8,6 +8,7 @@ mod layout;
 mod max_size;
 mod overload;
 mod postgres;
+mod report_rollups;
 mod reports;
 mod retention;
 mod roundtrip;

@@ -153,6 +153,9 @@ pub struct System {
     /// (whereupon the oldest data goes); `None` when not growing.
     pub days_until_max_size: Option<f64>,
     pub kept: Vec<Kept>,
+    /// Minutes whose data changed since the load and cost reports' figures
+    /// of them were rolled up: read from the spans until they are again.
+    pub report_minutes_pending: u64,
     pub slowest_reads: Vec<SlowRead>,
     /// What the server measured of itself, its fields beside these.
     #[serde(flatten)]
@@ -205,6 +208,7 @@ pub async fn read(
         disk_available_bytes: space.map(|s| s.disk_available),
         days_until_max_size,
         kept,
+        report_minutes_pending: store.report_minutes_pending().await?,
         slowest_reads: slow_reads.slowest(now, 10),
         running,
     })
@@ -241,6 +245,11 @@ pub fn prometheus(system: &System) -> String {
             &[(String::new(), growth)],
         );
     }
+    gauge(
+        "loupe_report_minutes_pending",
+        "Minutes whose report rollups wait to be made again.",
+        &[(String::new(), system.report_minutes_pending as f64)],
+    );
     let ages: Vec<_> = system
         .kept
         .iter()

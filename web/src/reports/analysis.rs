@@ -12,6 +12,7 @@
 //! - The *entry endpoint* of a trace is the endpoint of its root; all the
 //!   trace's work in other services is downstream load caused by it.
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use foldhash::HashMap;
@@ -19,9 +20,11 @@ use foldhash::HashMap;
 use store::model::{SpanId, TraceId};
 use store::{ReportSpan, SpanLogs};
 
+use super::figures::{EdgeKind, Figures, PPM};
 use super::names::Names;
 use crate::critical_path::{self, Node};
 use crate::params::Window;
+use store::rollup::MINUTE_NS;
 
 /// The time slices each row's series is drawn in.
 pub const SERIES_BUCKETS: usize = 48;
@@ -171,104 +174,19 @@ pub fn endpoint_name(span: &ReportSpan, out: &mut String) {
     parts.iter().for_each(|part| out.push_str(part));
 }
 
-/// Requests, time and telemetry of one (service, endpoint).
-#[derive(Debug, Default, Clone)]
-pub struct EndpointAgg {
-    pub requests: u64,
-    pub errors: u64,
-    /// (series bucket, duration, failed) of each request.
-    pub durations: Vec<(u16, i64, bool)>,
-    pub total_ns: i64,
-    pub self_ns: i64,
-    pub spans: u64,
-    pub span_bytes: u64,
-    pub logs: u64,
-    pub log_bytes: u64,
-}
-
-/// What one entry endpoint caused in another service.
-#[derive(Debug, Default, Clone)]
-pub struct DownstreamAgg {
-    pub spans: u64,
-    pub calls: u64,
-    pub self_ns: i64,
-    pub errors: u64,
-}
-
-/// One entry endpoint's traces: their telemetry and where their time went.
-#[derive(Debug, Default, Clone)]
-pub struct EntryAgg {
-    pub traces: u64,
-    pub spans: u64,
-    pub logs: u64,
-    pub wire_bytes: u64,
-    /// Traces walked for the critical path (at most `PATH_SAMPLE`).
-    pub path_traces: u64,
-    /// (service, operation) → its share of each walked trace's path, for
-    /// the traces where it was on the path; the others count as 0.
-    pub path: HashMap<(u32, u32), Vec<f64>>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum EdgeKind {
-    /// A call answered while the caller waited (HTTP, gRPC).
-    Sync,
-    /// A message through a queue: producer to consumer.
-    Async,
-    /// A client span to a database that sends no spans of its own.
-    Database,
-}
-
-impl EdgeKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EdgeKind::Sync => "sync",
-            EdgeKind::Async => "async",
-            EdgeKind::Database => "database",
-        }
-    }
-}
-
-/// Calls from one service to another.
-#[derive(Debug, Default, Clone)]
-pub struct EdgeAgg {
-    pub calls: u64,
-    pub errors: u64,
-    /// The caller's client or producer span durations.
-    pub caller: Vec<i64>,
-    /// The callee's server or consumer span durations.
-    pub callee: Vec<i64>,
-    /// Per call: caller less callee (sync), or the wait from the producer's
-    /// start to the consumer's start (async).
-    pub gap: Vec<i64>,
-}
-
-/// One child operation called `REPEATED_CALLS` or more times under one parent.
-#[derive(Debug, Default, Clone)]
-pub struct RepeatAgg {
-    pub parents: u64,
-    pub calls: u64,
-    pub max_calls: u64,
-}
-
-/// Everything the reports need, from one pass.
+/// Everything the reports need, from one pass or merged from many.
 #[derive(Debug)]
 pub struct Analysis {
     pub window: Window,
     pub names: Names,
-    pub spans: u64,
-    pub traces: u64,
-    pub traces_without_root: u64,
-    /// Earliest span start seen, to tell the span of time data covers.
-    pub first_start: Option<i64>,
-    pub endpoints: HashMap<(u32, u32), EndpointAgg>,
-    /// (entry service, entry endpoint, other service).
-    pub downstream: HashMap<(u32, u32, u32), DownstreamAgg>,
-    pub entries: HashMap<(u32, u32), EntryAgg>,
-    /// (caller service, callee service or database, kind).
-    pub edges: HashMap<(u32, u32, EdgeKind), EdgeAgg>,
-    /// (parent service, parent operation, child service, child operation).
-    pub repeated: HashMap<(u32, u32, u32, u32), RepeatAgg>,
+    pub figures: Figures,
+}
+
+impl std::ops::Deref for Analysis {
+    type Target = Figures;
+    fn deref(&self) -> &Figures {
+        &self.figures
+    }
 }
 
 /// Hands `each` the spans of every trace in turn, traces by id, a trace's
@@ -318,8 +236,61 @@ fn each_trace(spans: &[Span], mut each: impl FnMut(&[Span])) {
 
 type TraceLogs = HashMap<TraceId, Vec<(Option<SpanId>, u64, u64)>>;
 
+/// What one pass counts, and where: spans read around `counted` give their
+/// traces' context, and only what started in `counted` is counted, each
+/// in the part (a stretch of `part_ns`) it started in. A span counts in
+/// its own part; a trace, its entry's requests and critical path in its
+/// root's (else its first span's).
+#[derive(Debug, Clone)]
+pub struct Parts {
+    pub counted: Range<i64>,
+    pub part_ns: i64,
+    /// The window whose series slices the requests, if any.
+    pub series: Option<Window>,
+    /// Traces walked for the critical path, at most, per entry and part.
+    pub path_sample: u64,
+}
+
+impl Parts {
+    /// One part, all of `window`, with its series.
+    pub fn window(window: Window) -> Parts {
+        Parts {
+            counted: window.start..window.end,
+            part_ns: (window.end - window.start).max(1),
+            series: Some(window),
+            path_sample: PATH_SAMPLE as u64,
+        }
+    }
+}
+
+struct Pass {
+    parts: Parts,
+    figures: Vec<Figures>,
+}
+
 impl Analysis {
+    /// An analysis of nothing yet, to merge into.
+    pub fn empty(window: Window) -> Analysis {
+        Analysis {
+            window,
+            names: Names::default(),
+            figures: Figures::default(),
+        }
+    }
+
+    /// Every span of `spans` that started in the window, its traces' work.
     pub fn run(window: Window, spans: Spans, logs: &[SpanLogs]) -> Analysis {
+        let (names, figures) = Analysis::run_parts(Parts::window(window), spans, logs);
+        let mut analysis = Analysis::empty(window);
+        if let Some(f) = figures.first() {
+            analysis.add(&names, f, None);
+        }
+        analysis
+    }
+
+    /// The figures of each part of `parts.counted`, from the spans read
+    /// around it and the log records written in it.
+    pub fn run_parts(parts: Parts, spans: Spans, logs: &[SpanLogs]) -> (Names, Vec<Figures>) {
         let Spans { names, spans, .. } = spans;
         let mut by_trace: TraceLogs = HashMap::default();
         for group in logs {
@@ -329,35 +300,74 @@ impl Analysis {
                 group.wire_bytes,
             ));
         }
-        let mut analysis = Analysis {
-            window,
-            names,
-            spans: spans.len() as u64,
-            traces: 0,
-            traces_without_root: 0,
-            first_start: spans.iter().map(|s| s.start).min(),
-            endpoints: HashMap::default(),
-            downstream: HashMap::default(),
-            entries: HashMap::default(),
-            edges: HashMap::default(),
-            repeated: HashMap::default(),
+        let n = (parts.counted.end - parts.counted.start).max(0) as u128;
+        let n = n.div_ceil(parts.part_ns.max(1) as u128) as usize;
+        let mut pass = Pass {
+            parts,
+            figures: vec![Figures::default(); n],
         };
         let mut scratch = Scratch::default();
         each_trace(&spans, |trace| {
             let logs = by_trace.get(&trace[0].trace).map(Vec::as_slice);
-            analysis.trace(trace, logs.unwrap_or(&[]), &mut scratch);
+            pass.trace(trace, logs.unwrap_or(&[]), &mut scratch);
         });
-        analysis
+        (names, pass.figures)
     }
 
-    fn bucket(&self, start: i64) -> u16 {
-        let width = (self.window.end - self.window.start).max(1) as i128;
-        let offset = (start - self.window.start).max(0) as i128;
-        ((offset * SERIES_BUCKETS as i128 / width) as usize).min(SERIES_BUCKETS - 1) as u16
+    /// Adds figures (ids of `names`), placing a minute's requests in the
+    /// series slices it overlaps when `minute` says which minute they are.
+    pub fn add(&mut self, names: &Names, figures: &Figures, minute: Option<i64>) {
+        let places = minute.map(|m| placement(self.window, m));
+        self.figures
+            .merge(&mut self.names, figures, names, places.as_deref());
+    }
+}
+
+/// The slice of `window`'s series that `t` falls in.
+fn slice(window: Window, t: i64) -> u16 {
+    let width = (window.end - window.start).max(1) as i128;
+    let offset = (t - window.start).max(0) as i128;
+    ((offset * SERIES_BUCKETS as i128 / width) as usize).min(SERIES_BUCKETS - 1) as u16
+}
+
+/// The slices a minute (its index since the epoch) overlaps, each with the
+/// share of the minute in it.
+fn placement(window: Window, minute: i64) -> Vec<(u16, f64)> {
+    let (start, end) = (minute * MINUTE_NS, (minute + 1) * MINUTE_NS);
+    let width = (window.end - window.start).max(1) as f64 / SERIES_BUCKETS as f64;
+    (slice(window, start)..=slice(window, end - 1))
+        .map(|b| {
+            let lo = window.start as f64 + f64::from(b) * width;
+            let overlap = ((lo + width).min(end as f64) - lo.max(start as f64)).max(0.0);
+            (b, overlap / MINUTE_NS as f64)
+        })
+        .filter(|&(_, share)| share > 0.0)
+        .collect()
+}
+
+impl Pass {
+    fn index(&self, t: i64) -> Option<usize> {
+        let c = &self.parts.counted;
+        c.contains(&t)
+            .then(|| ((t - c.start) / self.parts.part_ns) as usize)
+            .filter(|&i| i < self.figures.len())
+    }
+
+    fn part(&mut self, t: i64) -> Option<&mut Figures> {
+        self.index(t).map(|i| &mut self.figures[i])
+    }
+
+    /// The part of `t`, or the nearest one: log records are read for the
+    /// counted stretch, so they count even when their span is outside it.
+    fn part_near(&mut self, t: i64) -> Option<&mut Figures> {
+        let c = &self.parts.counted;
+        if c.is_empty() {
+            return None;
+        }
+        self.part(t.clamp(c.start, c.end - 1))
     }
 
     fn trace(&mut self, spans: &[Span], logs: &[(Option<SpanId>, u64, u64)], s: &mut Scratch) {
-        self.traces += 1;
         let n = spans.len();
         s.reset(spans);
         let Scratch {
@@ -422,40 +432,75 @@ impl Analysis {
             }
         }
 
+        let root = (0..n)
+            .filter(|&i| spans[i].parent.is_none())
+            .min_by_key(|&i| spans[i].start);
+        let entry = root.map(|r| (spans[r].service, spans[r].endpoint));
+        let first = root.map_or(spans[0].start, |r| spans[r].start);
+        if let Some(p) = self.part(first) {
+            p.traces += 1;
+            p.traces_without_root += u64::from(root.is_none());
+        }
+
+        let series = self.parts.series;
         for (i, span) in spans.iter().enumerate() {
+            let Some(p) = self.part(span.start) else {
+                continue;
+            };
+            p.spans += 1;
             let r = &spans[local_root[i].unwrap_or(i)];
-            let agg = self.endpoints.entry((r.service, r.endpoint)).or_default();
+            let agg = p.endpoints.entry((r.service, r.endpoint)).or_default();
             agg.self_ns += self_ns[i];
             agg.spans += 1;
             agg.span_bytes += span.wire_bytes;
             if span.is_request() {
-                let bucket = self.bucket(span.start);
-                let agg = self
+                let agg = p
                     .endpoints
                     .entry((span.service, span.endpoint))
                     .or_default();
                 agg.requests += 1;
                 agg.errors += u64::from(span.error);
-                agg.durations.push((bucket, span.duration(), span.error));
+                agg.latency.add(span.duration());
                 agg.total_ns += span.duration();
+                if let Some(window) = series {
+                    let s = agg.series.entry(slice(window, span.start)).or_default();
+                    s.requests += 1.0;
+                    s.errors += f64::from(u8::from(span.error));
+                    s.latency.add(span.duration());
+                }
+            }
+            let Some(entry) = entry else {
+                continue;
+            };
+            let e = p.entries.entry(entry).or_default();
+            e.spans += 1;
+            e.wire_bytes += span.wire_bytes;
+            if span.service != entry.0 {
+                let d = p
+                    .downstream
+                    .entry((entry.0, entry.1, span.service))
+                    .or_default();
+                d.spans += 1;
+                d.calls += u64::from(span.is_request());
+                d.self_ns += self_ns[i];
+                d.errors += u64::from(span.error);
             }
         }
 
-        let root = (0..n)
-            .filter(|&i| spans[i].parent.is_none())
-            .min_by_key(|&i| spans[i].start);
-        let entry = root.map(|r| (spans[r].service, spans[r].endpoint));
-
         // Log records, charged to the span that wrote them and to the entry.
         for &(span_id, records, bytes) in logs {
-            if let Some(&i) = span_id.as_ref().and_then(|id| index.get(id)) {
+            let at = span_id.as_ref().and_then(|id| index.get(id)).copied();
+            let Some(p) = self.part_near(at.map_or(first, |i| spans[i].start)) else {
+                continue;
+            };
+            if let Some(i) = at {
                 let r = &spans[local_root[i].unwrap_or(i)];
-                let agg = self.endpoints.entry((r.service, r.endpoint)).or_default();
+                let agg = p.endpoints.entry((r.service, r.endpoint)).or_default();
                 agg.logs += records;
                 agg.log_bytes += bytes;
             }
             if let Some(entry) = entry {
-                let e = self.entries.entry(entry).or_default();
+                let e = p.entries.entry(entry).or_default();
                 e.logs += records;
                 e.wire_bytes += bytes;
             }
@@ -464,30 +509,16 @@ impl Analysis {
         self.edges_and_repeats(spans, parent, children);
 
         let (Some(root), Some(entry)) = (root, entry) else {
-            self.traces_without_root += 1;
             return;
         };
-        let e = self.entries.entry(entry).or_default();
-        e.traces += 1;
-        e.spans += n as u64;
-        e.wire_bytes += spans.iter().map(|s| s.wire_bytes).sum::<u64>();
-        for (i, span) in spans.iter().enumerate() {
-            if span.service == entry.0 {
-                continue;
-            }
-            let d = self
-                .downstream
-                .entry((entry.0, entry.1, span.service))
-                .or_default();
-            d.spans += 1;
-            d.calls += u64::from(span.is_request());
-            d.self_ns += self_ns[i];
-            d.errors += u64::from(span.error);
-        }
-
-        let e = self.entries.get_mut(&entry).expect("inserted above");
         let duration = spans[root].duration();
-        if e.path_traces >= PATH_SAMPLE as u64 || duration == 0 {
+        let sample = self.parts.path_sample;
+        let Some(p) = self.part(spans[root].start) else {
+            return;
+        };
+        let e = p.entries.entry(entry).or_default();
+        e.traces += 1;
+        if e.path_traces >= sample || duration == 0 {
             return;
         }
         e.path_traces += 1;
@@ -508,13 +539,15 @@ impl Analysis {
             }
         }
         for (key, t) in shares {
-            e.path
-                .entry(key)
-                .or_default()
-                .push(t as f64 / duration as f64);
+            let share = t as f64 / duration as f64;
+            let p = e.path.entry(key).or_default();
+            p.sum += share;
+            p.shares.add((share * PPM).round() as i64);
         }
     }
 
+    /// Calls between services, counted where the callee started (a
+    /// database's, where the client did); repeated calls where the parent did.
     fn edges_and_repeats(
         &mut self,
         spans: &[Span],
@@ -522,8 +555,11 @@ impl Analysis {
         children: &[Vec<usize>],
     ) {
         for (i, span) in spans.iter().enumerate() {
-            if let Some(p) = parent[i] {
-                let caller = &spans[p];
+            let Some(p) = self.part(span.start) else {
+                continue;
+            };
+            if let Some(at) = parent[i] {
+                let caller = &spans[at];
                 if caller.service != span.service {
                     let asynchronous = span.kind == CONSUMER || caller.kind == PRODUCER;
                     let kind = if asynchronous {
@@ -531,21 +567,21 @@ impl Analysis {
                     } else {
                         EdgeKind::Sync
                     };
-                    let edge = self
+                    let edge = p
                         .edges
                         .entry((caller.service, span.service, kind))
                         .or_default();
                     edge.calls += 1;
                     edge.errors += u64::from(span.error);
-                    edge.callee.push(span.duration());
+                    edge.callee.add(span.duration());
                     if asynchronous {
-                        edge.gap.push(span.start - caller.start);
+                        edge.gap.add(span.start - caller.start);
                         if caller.kind == PRODUCER {
-                            edge.caller.push(caller.duration());
+                            edge.caller.add(caller.duration());
                         }
                     } else if caller.kind == CLIENT {
-                        edge.caller.push(caller.duration());
-                        edge.gap.push(caller.duration() - span.duration());
+                        edge.caller.add(caller.duration());
+                        edge.gap.add(caller.duration() - span.duration());
                     }
                 }
             }
@@ -554,13 +590,13 @@ impl Analysis {
                     .iter()
                     .any(|&c| spans[c].service != span.service);
                 if !answered {
-                    let edge = self
+                    let edge = p
                         .edges
                         .entry((span.service, db, EdgeKind::Database))
                         .or_default();
                     edge.calls += 1;
                     edge.errors += u64::from(span.error);
-                    edge.caller.push(span.duration());
+                    edge.caller.add(span.duration());
                 }
             }
             if children[i].len() >= REPEATED_CALLS as usize {
@@ -570,7 +606,7 @@ impl Analysis {
                 }
                 for ((child_service, child_op), count) in counts {
                     if count >= u64::from(REPEATED_CALLS) {
-                        let r = self
+                        let r = p
                             .repeated
                             .entry((span.service, span.op, child_service, child_op))
                             .or_default();

@@ -5,9 +5,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
-use store::percentile;
-
-use super::analysis::{Analysis, EndpointAgg, REPEATED_CALLS, SERIES_BUCKETS};
+use super::analysis::{Analysis, REPEATED_CALLS, SERIES_BUCKETS};
+use super::figures::{EndpointAgg, PPM};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LoadReport {
@@ -125,6 +124,22 @@ pub struct RepeatedRow {
     pub threshold: u32,
 }
 
+/// Shares of counts as whole counts adding up to their rounded sum: each
+/// rounded down, then the largest remainders rounded up.
+fn whole(shares: &[f64]) -> Vec<u64> {
+    let mut out: Vec<u64> = shares.iter().map(|s| s.max(0.0).floor() as u64).collect();
+    let total = shares.iter().sum::<f64>().round().max(0.0) as u64;
+    let mut by_remainder: Vec<usize> = (0..shares.len()).collect();
+    by_remainder.sort_by(|&a, &b| {
+        (shares[b] - shares[b].floor()).total_cmp(&(shares[a] - shares[a].floor()))
+    });
+    let short = total.saturating_sub(out.iter().sum());
+    for &i in by_remainder.iter().take(short as usize) {
+        out[i] += 1;
+    }
+    out
+}
+
 fn ratio(a: f64, b: f64) -> f64 {
     if b == 0.0 { 0.0 } else { a / b }
 }
@@ -138,23 +153,22 @@ impl LoadReport {
         let self_total: i64 = a.endpoints.values().map(|e| e.self_ns).sum();
 
         let row = |svc: String, endpoint: Option<String>, agg: &EndpointAgg| {
-            let mut durations: Vec<i64> = agg.durations.iter().map(|d| d.1).collect();
-            durations.sort_unstable();
-            let mut by_bucket = agg.durations.clone();
-            by_bucket.sort_unstable();
             let mut series = Series {
                 bucket_ns,
                 requests: vec![0; SERIES_BUCKETS],
                 errors: vec![0; SERIES_BUCKETS],
                 p95_ns: vec![None; SERIES_BUCKETS],
             };
-            for chunk in by_bucket.chunk_by(|x, y| x.0 == y.0) {
-                let b = chunk[0].0 as usize;
-                series.requests[b] = chunk.len() as u64;
-                series.errors[b] = chunk.iter().filter(|d| d.2).count() as u64;
-                let values: Vec<i64> = chunk.iter().map(|d| d.1).collect();
-                series.p95_ns[b] = percentile(&values, 0.95);
+            let mut requests = vec![0.0; SERIES_BUCKETS];
+            let mut errors = vec![0.0; SERIES_BUCKETS];
+            for (&b, slice) in agg.series.range(..SERIES_BUCKETS as u16) {
+                let b = usize::from(b);
+                requests[b] = slice.requests;
+                errors[b] = slice.errors;
+                series.p95_ns[b] = slice.latency.percentile(0.95);
             }
+            series.requests = whole(&requests);
+            series.errors = whole(&errors);
             LoadRow {
                 service: svc,
                 endpoint,
@@ -162,9 +176,9 @@ impl LoadReport {
                 rate_per_second: ratio(agg.requests as f64, seconds),
                 errors: agg.errors,
                 error_rate: ratio(agg.errors as f64, agg.requests as f64),
-                p50_ns: percentile(&durations, 0.5),
-                p95_ns: percentile(&durations, 0.95),
-                p99_ns: percentile(&durations, 0.99),
+                p50_ns: agg.latency.percentile(0.5),
+                p95_ns: agg.latency.percentile(0.95),
+                p99_ns: agg.latency.percentile(0.99),
                 total_ns: agg.total_ns,
                 self_ns: agg.self_ns,
                 self_share: ratio(agg.self_ns as f64, self_total as f64),
@@ -175,12 +189,7 @@ impl LoadReport {
         let mut by_service: BTreeMap<String, EndpointAgg> = BTreeMap::new();
         let mut endpoints = Vec::new();
         for (&(svc, ep), agg) in &a.endpoints {
-            let s = by_service.entry(name(svc)).or_default();
-            s.requests += agg.requests;
-            s.errors += agg.errors;
-            s.durations.extend_from_slice(&agg.durations);
-            s.total_ns += agg.total_ns;
-            s.self_ns += agg.self_ns;
+            by_service.entry(name(svc)).or_default().absorb(agg);
             if touches(a.names.name(svc)) {
                 endpoints.push(row(name(svc), Some(name(ep)), agg));
             }
@@ -230,14 +239,14 @@ impl LoadReport {
         let mut time_breakdown = Vec::new();
         for (&(es, ee), entry) in &a.entries {
             let entry_touches = touches(a.names.name(es));
-            for (&(s, op), shares) in &entry.path {
+            for (&(s, op), on_path) in &entry.path {
                 if !entry_touches && !touches(a.names.name(s)) {
                     continue;
                 }
                 // Walked traces where it was off the path hold 0 of it.
-                let mut all = shares.clone();
-                all.resize(entry.path_traces as usize, 0.0);
-                all.sort_unstable_by(f64::total_cmp);
+                let mut all = on_path.shares.clone();
+                all.add_n(0, entry.path_traces.saturating_sub(all.count()));
+                let share = |q: f64| all.percentile(q).map_or(0.0, |v| v as f64 / PPM);
                 time_breakdown.push(PathRow {
                     entry_service: name(es),
                     entry_endpoint: name(ee),
@@ -245,9 +254,9 @@ impl LoadReport {
                     sampled: entry.path_traces,
                     service: name(s),
                     operation: name(op),
-                    share_p50: percentile(&all, 0.5).unwrap_or(0.0),
-                    share_p95: percentile(&all, 0.95).unwrap_or(0.0),
-                    share_mean: ratio(all.iter().sum(), all.len() as f64),
+                    share_p50: share(0.5),
+                    share_p95: share(0.95),
+                    share_mean: ratio(on_path.sum, entry.path_traces as f64),
                 });
             }
         }
@@ -258,18 +267,12 @@ impl LoadReport {
                 .then_with(|| (&x.service, &x.operation).cmp(&(&y.service, &y.operation)))
         });
 
-        let sorted = |values: &[i64]| {
-            let mut v = values.to_vec();
-            v.sort_unstable();
-            v
-        };
         let mut edges: Vec<EdgeRow> = a
             .edges
             .iter()
             .filter(|((c, e, _), _)| touches(a.names.name(*c)) || touches(a.names.name(*e)))
             .map(|(&(c, e, kind), agg)| {
-                let (caller, callee, gap) =
-                    (sorted(&agg.caller), sorted(&agg.callee), sorted(&agg.gap));
+                let (caller, callee, gap) = (&agg.caller, &agg.callee, &agg.gap);
                 EdgeRow {
                     caller: name(c),
                     callee: name(e),
@@ -278,12 +281,12 @@ impl LoadReport {
                     rate_per_second: ratio(agg.calls as f64, seconds),
                     errors: agg.errors,
                     error_rate: ratio(agg.errors as f64, agg.calls as f64),
-                    caller_p50_ns: percentile(&caller, 0.5),
-                    caller_p95_ns: percentile(&caller, 0.95),
-                    callee_p50_ns: percentile(&callee, 0.5),
-                    callee_p95_ns: percentile(&callee, 0.95),
-                    gap_p50_ns: percentile(&gap, 0.5),
-                    gap_p95_ns: percentile(&gap, 0.95),
+                    caller_p50_ns: caller.percentile(0.5),
+                    caller_p95_ns: caller.percentile(0.95),
+                    callee_p50_ns: callee.percentile(0.5),
+                    callee_p95_ns: callee.percentile(0.95),
+                    gap_p50_ns: gap.percentile(0.5),
+                    gap_p95_ns: gap.percentile(0.95),
                 }
             })
             .collect();
@@ -318,7 +321,7 @@ impl LoadReport {
             since_ns: a.window.start,
             until_ns: a.window.end,
             service: service.map(str::to_owned),
-            percentiles: "nearest-rank".into(),
+            percentiles: "nearest-rank, within 1 %".into(),
             spans: a.spans,
             traces: a.traces,
             traces_without_root: a.traces_without_root,
@@ -350,5 +353,27 @@ impl LoadReport {
             .collect();
         out.sort();
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_become_whole_counts_that_add_up() {
+        for (shares, want) in [
+            (vec![], vec![]),
+            (vec![3.0, 0.0, 2.0], vec![3, 0, 2]),
+            (
+                vec![0.43, 0.43, 0.43, 0.43, 0.43, 0.43, 0.42],
+                vec![1, 1, 1, 0, 0, 0, 0],
+            ),
+            (vec![1.5, 1.5], vec![2, 1]),
+            (vec![0.2, 0.7, 0.1], vec![0, 1, 0]),
+        ] {
+            let got = whole(&shares);
+            assert_eq!(got, want, "{shares:?}");
+        }
     }
 }

@@ -14,10 +14,17 @@
 pub mod analysis;
 pub mod cost;
 pub mod csv;
+pub mod figures;
 pub mod load;
 mod names;
 
+use std::ops::Range;
+
 use store::Reader;
+use store::rollup::MINUTE_NS;
+
+use analysis::Parts;
+use figures::Figures;
 
 pub use analysis::{Analysis, PATH_SAMPLE, REPEATED_CALLS, SERIES_BUCKETS};
 pub use cost::{CostReport, Prices};
@@ -49,16 +56,17 @@ pub use store::percentile;
 pub type Progress<'a> = &'a mut (dyn FnMut(u64) + Send);
 pub const PROGRESS_EVERY: u64 = 100_000;
 
-/// Every span that started in the window, narrowed.
+/// Every span that started in `[start, end)`, narrowed.
 async fn collect(
     store: &Reader,
-    window: Window,
+    start: i64,
+    end: i64,
     progress: Progress<'_>,
 ) -> store::Result<analysis::Spans> {
     let mut spans = analysis::Spans::default();
     let mut read = 0u64;
     store
-        .report_spans(window.start, window.end, |span| {
+        .report_spans(start, end, |span| {
             spans.push(span);
             read += 1;
             if read.is_multiple_of(PROGRESS_EVERY) {
@@ -69,6 +77,80 @@ async fn collect(
     Ok(spans)
 }
 
+/// How far around the spans counted the spans are read, so that a trace
+/// that straddles the edge of a stretch is seen whole (a longer one is
+/// seen in part, as at the edges of any window).
+pub const CONTEXT_NS: i64 = MINUTE_NS;
+
+/// The stretches of `window` its report rollups do not answer: the
+/// partial minutes at its edges and the stale minutes (sorted), runs of
+/// them joined.
+fn from_spans(window: Window, minutes: Range<i64>, stale: &[i64]) -> Vec<Range<i64>> {
+    if minutes.is_empty() {
+        return std::iter::once(window.start..window.end).collect();
+    }
+    let mut out: Vec<Range<i64>> = Vec::new();
+    let mut push = |r: Range<i64>| match out.last_mut() {
+        Some(last) if last.end == r.start => last.end = r.end,
+        _ if r.is_empty() => {}
+        _ => out.push(r),
+    };
+    push(window.start..minutes.start * MINUTE_NS);
+    for &m in stale {
+        push(m * MINUTE_NS..(m + 1) * MINUTE_NS);
+    }
+    push(minutes.end * MINUTE_NS..window.end);
+    out
+}
+
+/// The analysis of `window`: whole minutes merged from their report
+/// rollups, the rest counted from the spans (with their log records when
+/// `with_logs`).
+async fn analyse(
+    store: &Reader,
+    window: Window,
+    with_logs: bool,
+    progress: Progress<'_>,
+) -> store::Result<Analysis> {
+    let first =
+        window.start.div_euclid(MINUTE_NS) + i64::from(window.start.rem_euclid(MINUTE_NS) != 0);
+    let minutes = first..window.end.div_euclid(MINUTE_NS).max(first);
+    let mut analysis = Analysis::empty(window);
+    let mut stale = Vec::new();
+    if !minutes.is_empty() {
+        let (rows, marked) = store.report_rollups(minutes.clone()).await?;
+        stale = marked;
+        for (minute, data) in rows {
+            let (names, figures) = Figures::decode(&data)?;
+            analysis.add(&names, &figures, Some(minute));
+        }
+    }
+    for counted in from_spans(window, minutes, &stale) {
+        let spans = collect(
+            store,
+            counted.start - CONTEXT_NS,
+            counted.end + CONTEXT_NS,
+            progress,
+        )
+        .await?;
+        let logs = match with_logs {
+            true => store.span_logs(counted.start, counted.end).await?,
+            false => Vec::new(),
+        };
+        let parts = Parts {
+            part_ns: (counted.end - counted.start).max(1),
+            counted,
+            series: Some(window),
+            path_sample: PATH_SAMPLE as u64,
+        };
+        let (names, figures) = store::blocking(|| Analysis::run_parts(parts, spans, &logs));
+        if let Some(f) = figures.first() {
+            analysis.add(&names, f, None);
+        }
+    }
+    Ok(analysis)
+}
+
 /// The load report over `window`, rows limited to those touching `service`.
 pub async fn load(
     store: &Reader,
@@ -77,12 +159,10 @@ pub async fn load(
     progress: Progress<'_>,
 ) -> store::Result<LoadReport> {
     let started = std::time::Instant::now();
-    let spans = collect(store, window, progress).await?;
-    let read = started.elapsed();
-    let analysis = store::blocking(|| Analysis::run(window, spans, &[]));
+    let analysis = analyse(store, window, false, progress).await?;
     let analysed = started.elapsed();
     let report = LoadReport::from_analysis(&analysis, service);
-    tracing::debug!(spans = report.spans, ?read, ?analysed, total = ?started.elapsed(), "load report");
+    tracing::debug!(spans = report.spans, ?analysed, total = ?started.elapsed(), "load report");
     Ok(report)
 }
 
@@ -98,9 +178,7 @@ pub async fn cost(
     prices: Prices,
     progress: Progress<'_>,
 ) -> store::Result<CostReport> {
-    let spans = collect(store, window, progress).await?;
-    let span_logs = store.span_logs(window.start, window.end).await?;
-    let analysis = store::blocking(|| Analysis::run(window, spans, &span_logs));
+    let analysis = analyse(store, window, true, progress).await?;
     let inputs = cost::CostInputs {
         log_sources: store.log_sources(window.start, window.end).await?,
         metric_usage: store.metric_usage(window.start, window.end).await?,
@@ -111,6 +189,53 @@ pub async fn cost(
         stored_total: store.stored_bytes().await?,
     };
     Ok(CostReport::build(&analysis, &inputs, prices))
+}
+
+/// Traces walked for the critical path per entry endpoint and minute.
+const PATH_SAMPLE_A_MINUTE: u64 = 100;
+
+/// The figures of each minute of `minutes` (since the epoch) as the store
+/// keeps them in report rollups, `None` for a minute that held nothing:
+/// counted from their spans and log records, with a minute of context on
+/// each side (docs/adr/0021). Reads only; the caller stores them.
+pub async fn minute_figures(
+    store: &Reader,
+    minutes: Range<i64>,
+) -> store::Result<Vec<(i64, Option<Vec<u8>>)>> {
+    let counted = minutes.start * MINUTE_NS..minutes.end * MINUTE_NS;
+    let spans = collect(
+        store,
+        counted.start - CONTEXT_NS,
+        counted.end + CONTEXT_NS,
+        &mut |_| {},
+    )
+    .await?;
+    let logs = store.span_logs(counted.start, counted.end).await?;
+    let parts = Parts {
+        counted,
+        part_ns: MINUTE_NS,
+        series: None,
+        path_sample: PATH_SAMPLE_A_MINUTE,
+    };
+    Ok(store::blocking(|| {
+        let (names, figures) = Analysis::run_parts(parts, spans, &logs);
+        (minutes.start..)
+            .zip(&figures)
+            .map(|(minute, f)| (minute, (!f.is_empty()).then(|| f.encode(&names))))
+            .collect()
+    }))
+}
+
+/// Sorted minutes as runs of consecutive ones, each at most `most` long.
+pub fn runs(minutes: &[i64], most: i64) -> Vec<Range<i64>> {
+    let mut out: Vec<Range<i64>> = Vec::new();
+    for &m in minutes {
+        match out.last_mut() {
+            Some(last) if last.end == m && last.end - last.start < most => last.end += 1,
+            _ => out.push(m..m + 1),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -125,6 +250,51 @@ mod tests {
         assert_eq!(percentile(&values, 0.0), Some(10));
         assert_eq!(percentile(&[7], 0.99), Some(7));
         assert_eq!(percentile::<i64>(&[], 0.5), None);
+    }
+
+    fn ends(ranges: &[Range<i64>]) -> Vec<(i64, i64)> {
+        ranges.iter().map(|r| (r.start, r.end)).collect()
+    }
+
+    #[test]
+    fn minutes_in_runs() {
+        for (minutes, want) in [
+            (vec![], vec![]),
+            (vec![7], vec![(7, 8)]),
+            (vec![1, 2, 3, 5, 6, 9], vec![(1, 4), (5, 7), (9, 10)]),
+            (vec![1, 2, 3, 4, 5, 6], vec![(1, 5), (5, 7)]),
+        ] {
+            assert_eq!(ends(&runs(&minutes, 4)), want, "{minutes:?}");
+        }
+    }
+
+    #[test]
+    fn what_the_rollups_do_not_answer_is_read_from_spans() {
+        const M: i64 = MINUTE_NS;
+        let window = |start, end| Window { start, end };
+        for (w, minutes, stale, want) in [
+            // Less than a minute: all from spans.
+            (window(10, 20), 1..1, vec![], vec![(10, 20)]),
+            // Whole minutes exactly: nothing.
+            (window(2 * M, 5 * M), 2..5, vec![], vec![]),
+            // Partial edges.
+            (
+                window(2 * M - 5, 5 * M + 7),
+                2..5,
+                vec![],
+                vec![(2 * M - 5, 2 * M), (5 * M, 5 * M + 7)],
+            ),
+            // Stale minutes joined to an edge and to each other.
+            (
+                window(2 * M - 5, 9 * M),
+                2..9,
+                vec![2, 5, 6],
+                vec![(2 * M - 5, 3 * M), (5 * M, 7 * M)],
+            ),
+            (window(2 * M, 5 * M), 2..5, vec![4], vec![(4 * M, 5 * M)]),
+        ] {
+            assert_eq!(ends(&from_spans(w, minutes, &stale)), want, "{w:?}");
+        }
     }
 
     #[test]

@@ -21,4 +21,12 @@ impl Names {
     pub fn name(&self, id: u32) -> &str {
         &self.names[id as usize]
     }
+
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
 }
