@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use collector::Pipeline;
 use store::Sweeper;
+use store::rollup::MINUTE_NS;
 use tokio::sync::watch;
 
 use crate::cli::ServeConfig;
@@ -70,7 +71,12 @@ pub fn start(
             vitals.clone(),
             stopped.clone(),
         )),
-        tokio::spawn(report_rollups(reader, sweeper.clone(), stopped.clone())),
+        tokio::spawn(report_rollups(
+            reader,
+            sweeper.clone(),
+            config.retention.0,
+            stopped.clone(),
+        )),
     ];
     if let Some(age) = config.retention.0 {
         tasks.push(tokio::spawn(by_age(
@@ -169,11 +175,13 @@ async fn rollups(
 async fn report_rollups(
     reader: store::Reader,
     sweeper: Sweeper,
+    max_age: Option<Duration>,
     mut stopped: watch::Receiver<bool>,
 ) {
+    let max_age = max_age.map(|age| i64::try_from(age.as_nanos()).unwrap_or(i64::MAX));
     loop {
         let rolled = tokio::select! {
-            done = roll_up(&reader, &sweeper) => done,
+            done = roll_up(&reader, &sweeper, max_age) => done,
             _ = stopped.wait_for(|stop| *stop) => return,
         };
         let pause = match rolled {
@@ -193,12 +201,27 @@ async fn report_rollups(
 }
 
 /// Rolls up the stale minutes that are due, oldest first; returns how many.
-async fn roll_up(reader: &store::Reader, sweeper: &Sweeper) -> store::Result<usize> {
+/// A minute whose spans (or those of the minutes around it) are past
+/// `max_age` is not rolled up again: its spans are, or are about to be,
+/// gone, and figures made from what is left would replace whole ones
+/// (late data for a long-gone minute); its marks are dropped.
+async fn roll_up(
+    reader: &store::Reader,
+    sweeper: &Sweeper,
+    max_age: Option<i64>,
+) -> store::Result<usize> {
     let now = web::reports::now_ns();
     let due = sweeper
         .report_minutes_due(now - QUIET_NS, now - OVERDUE_NS, REPORT_MINUTES_A_ROUND)
         .await?;
-    let mut done = 0;
+    let expired =
+        |minute: i64| max_age.is_some_and(|age| (minute - 1) * MINUTE_NS < now.saturating_sub(age));
+    let (gone, due): (Vec<i64>, Vec<i64>) = due.into_iter().partition(|&m| expired(m));
+    for run in web::reports::runs(&gone, REPORT_MINUTES_A_ROUND) {
+        let marks = sweeper.report_rollup_marks(run).await?;
+        sweeper.put_report_rollups(&[], &marks).await?;
+    }
+    let mut done = gone.len();
     for run in web::reports::runs(&due, REPORT_MINUTES_A_PASS) {
         // Marks before spans: a batch committed after this read leaves a
         // mark that stays, and the minute is rolled up again.

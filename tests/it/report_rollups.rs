@@ -5,6 +5,9 @@
 //! three of them straddling one, so that a minute's figures need the
 //! spans of the minute beside it.
 
+use std::time::{Duration, Instant};
+
+use loupe::cli::Retention;
 use serde_json::Value as Json;
 
 use crate::reports::{MS, checkout_at, cli_over, logs};
@@ -106,6 +109,16 @@ async fn pending(server: &Server) -> u64 {
         .expect("pending minutes")
 }
 
+/// Until no minute waits for its rollup: each goes quiet 10 s after its
+/// last batch.
+async fn rolled_up(server: &Server) {
+    let waited = Instant::now();
+    while pending(server).await > 0 {
+        assert!(waited.elapsed().as_secs() < 120, "minutes still stale");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 async fn rollups_agree_on(database_url: Option<String>) {
     let mut server = Server::start_with(|c| {
         if let Some(url) = &database_url {
@@ -136,11 +149,7 @@ async fn rollups_agree_on(database_url: Option<String>) {
     assert_eq!(load["spans"], 8 * 10, "{load}");
 
     // The minutes go quiet, and are rolled up.
-    let waited = std::time::Instant::now();
-    while pending(&server).await > 0 {
-        assert!(waited.elapsed().as_secs() < 120, "minutes still stale");
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
+    rolled_up(&server).await;
     for (path, from_spans) in reports.iter().zip(&from_spans) {
         let (status, from_rollups) = server.get_json(path).await;
         assert_eq!(status, 200, "{from_rollups}");
@@ -181,4 +190,37 @@ async fn report_rollups_agree_with_spans_on_postgres() {
     };
     rollups_agree_on(Some(url.clone())).await;
     support::drop_postgres(&admin_url, &url).await;
+}
+
+/// A late trace for minutes past `--retention` leaves their rollups as
+/// they were: made from it alone, they would replace the whole minutes'.
+#[tokio::test]
+async fn late_spans_for_expired_minutes_leave_their_rollups() {
+    let mut keeping = Server::start().await;
+    seed(&keeping).await;
+    rolled_up(&keeping).await;
+    let (since, until) = window();
+    let path = format!("/api/v1/reports/load?since={since}&until={until}");
+    let (_, before) = keeping.get_json(&path).await;
+    let database_url = keeping.database_url();
+    keeping.stop().await;
+
+    let mut server = Server::start_with(|c| {
+        c.database_url = database_url;
+        c.retention = Retention(Some(Duration::from_secs(86_400)));
+    })
+    .await;
+    let waited = Instant::now();
+    while server.stats().await["spans"] != 0 {
+        assert!(waited.elapsed().as_secs() < 60, "spans still kept");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for (_, body) in checkout_at(99, true, 150, T1 + 30_000 * MS) {
+        server.export("/v1/traces", body).await;
+    }
+    rolled_up(&server).await;
+    let (status, after) = server.get_json(&path).await;
+    assert_eq!(status, 200, "{after}");
+    assert_same(&after, &before, "the load report");
+    server.stop().await;
 }
