@@ -33,6 +33,11 @@ pub struct BenchArgs {
     /// Spans sent per transport, and written by the ceiling run
     #[arg(long, default_value_t = 500_000, value_parser = clap::value_parser!(u64).range(1..=50_000_000))]
     pub spans: u64,
+    /// How long before the run the spans start: `1h` is the spans a team
+    /// sending 3 000 a second stores in an hour (10 000 000); `6d` spreads
+    /// them over the days the week-long reads cut through
+    #[arg(long, default_value = "1h", value_parser = spread)]
+    pub spread: u64,
     /// Concurrent clients, each with its own connection and one request in flight
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub clients: u32,
@@ -68,6 +73,17 @@ pub struct BenchArgs {
     /// Print the results as one JSON document on stdout
     #[arg(long)]
     pub json: bool,
+}
+
+/// A duration such as `1h` or `6d`, in nanoseconds: under the 7 days
+/// `loupe serve` keeps by default, so nothing loaded is swept meanwhile.
+fn spread(text: &str) -> Result<u64, String> {
+    const WEEK_NS: i64 = 7 * 86_400_000_000_000;
+    match web::reports::parse_duration(text) {
+        Some(ns) if ns < WEEK_NS => Ok(ns as u64),
+        Some(_) => Err("must be under 7d (the default --retention)".into()),
+        None => Err(format!("{text:?} is not a duration such as 1h or 6d")),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -54,7 +54,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     let loadavg_before = loadavg();
 
-    let mut workload = Workload::new(args.spans, args.batch);
+    let mut workload = Workload::new(args.spans, args.batch, args.spread);
     progress(
         &args,
         &format!(

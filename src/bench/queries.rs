@@ -125,6 +125,7 @@ pub(super) async fn time(ui: SocketAddr) -> anyhow::Result<QueryReport> {
     let found = find(&client, &base).await?;
     let (key, value) = &found.attribute;
     let day = [("window", "24h")];
+    let week = [("window", "7d")];
     let url = |path: &str, params: &[(&str, &str)]| {
         reqwest::Url::parse_with_params(&format!("http://{ui}{path}"), params)
     };
@@ -152,6 +153,23 @@ pub(super) async fn time(ui: SocketAddr) -> anyhow::Result<QueryReport> {
             1000.0,
         ),
         ("service map, 24 h", url("/map", &day)?, 1000.0),
+        (
+            "services overview, 7 d",
+            url("/api/v1/services", &week)?,
+            100.0,
+        ),
+        ("failures, 7 d", url("/api/v1/failures", &week)?, 100.0),
+        (
+            "load report, 7 d",
+            url("/api/v1/reports/load", &week)?,
+            1000.0,
+        ),
+        (
+            "cost report, 7 d",
+            url("/api/v1/reports/cost", &week)?,
+            1000.0,
+        ),
+        ("service map, 7 d", url("/map", &week)?, 1000.0),
         (
             "search by operation, matching",
             url(

@@ -50,14 +50,14 @@ pub(super) struct Shape {
 }
 
 impl Workload {
-    pub(super) fn new(total_spans: u64, batch: u32) -> Workload {
+    pub(super) fn new(total_spans: u64, batch: u32, spread_ns: u64) -> Workload {
         let now_ns = web::reports::now_ns() as u64;
-        // The traces take an hour (or 40 µs apart, when there are more
-        // than an hour of them at that rate), ending a few minutes ago: a
-        // database of the spans a team stores in an hour, which the
-        // overview's windows cut through as they would a real one.
+        // The traces take `spread_ns` (or 40 µs apart, when there are more
+        // than that at that rate), ending a few minutes ago: a database of
+        // the spans a team stores in that time, which the reads' windows
+        // cut through as they would a real one.
         let traces = total_spans.div_ceil(SPANS_PER_TRACE).max(1);
-        let trace_every_ns = (3_600_000_000_000 / traces).max(40_000);
+        let trace_every_ns = (spread_ns / traces).max(40_000);
         Workload {
             total_spans,
             batch: u64::from(batch),
@@ -508,7 +508,7 @@ mod tests {
 
     #[test]
     fn generated_spans_are_valid_unique_and_sized() {
-        let workload = Workload::new(3 * 512 + 100, 512);
+        let workload = Workload::new(3 * 512 + 100, 512, 3_600_000_000_000);
         assert_eq!(workload.n_bodies(), 4);
         let rules = collector::Rules::default();
         let mut span_ids = std::collections::HashSet::new();
