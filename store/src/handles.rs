@@ -403,8 +403,8 @@ impl Reader {
         let from = on_backend!(&self.backend, db => db.rollups_from().await)?;
         let cover = rollup::cover(start, end, from);
         if !cover.minutes.is_empty() {
-            on_backend!(&self.backend, db => db.rollups(cover.minutes.clone(), |key, figures| {
-                tally.add_minute(&key.service, key.minute, &figures);
+            on_backend!(&self.backend, db => db.rollups(cover.minutes.clone(), |key, span, figures| {
+                tally.add_minutes(&key.service, key.minute..key.minute + span, &figures);
             }).await)?;
         }
         for (start, end) in cover.spans {

@@ -146,6 +146,15 @@ pub(crate) async fn rollup_step(
         .await?
         .rows_affected() as i64;
         removed += sqlx::query(
+            "DELETE FROM rollups_hourly WHERE id IN (SELECT id FROM rollups_hourly \
+             WHERE minute <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
+        )
+        .bind(minute - rollup::HOUR_MINUTES)
+        .bind(limit)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected() as i64;
+        removed += sqlx::query(
             "DELETE FROM report_rollups WHERE minute IN (SELECT minute FROM report_rollups \
              WHERE minute < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
         )
@@ -187,6 +196,11 @@ pub(crate) async fn rollup_step(
             ));
         }
         insert_rollups(&mut tx, &rollup::merged(rows), true).await?;
+        let hours: std::collections::BTreeSet<i64> =
+            todo.iter().map(|&m| rollup::hour_of(m)).collect();
+        for hour in hours {
+            remake_hour(&mut tx, hour).await?;
+        }
         merged = todo.len() as i64;
     }
     tx.commit().await?;
@@ -226,5 +240,63 @@ pub(crate) async fn put_report_rollups(
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
+    Ok(())
+}
+
+/// Makes the hourly rows of the hour starting at minute `hour` the sum of
+/// its merged minute rows (only the process holding the merge lock does).
+async fn remake_hour(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, hour: i64) -> Result<()> {
+    let rows = sqlx::query_as::<_, (i64, String, String, i64, i64, i64, Vec<u8>)>(
+        "SELECT minute, service, name, requests, errors, duration_ns, sketch FROM rollups \
+         WHERE minute >= $1 AND minute < $2 AND merged",
+    )
+    .bind(hour)
+    .bind(hour + rollup::HOUR_MINUTES)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut keyed = Vec::with_capacity(rows.len());
+    for (minute, service, name, requests, errors, duration, sketch) in rows {
+        let figures = Figures::of_row(requests, errors, duration, &sketch)?;
+        keyed.push((
+            Key {
+                minute,
+                service,
+                name,
+            },
+            figures,
+        ));
+    }
+    sqlx::query("DELETE FROM rollups_hourly WHERE minute = $1")
+        .bind(hour)
+        .execute(&mut **tx)
+        .await?;
+    let rows = rollup::hourly(hour, keyed);
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut columns = (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+    for (key, figures) in &rows {
+        columns.0.push(key.minute);
+        columns.1.push(key.service.as_str());
+        columns.2.push(key.name.as_str());
+        columns.3.push(figures.requests);
+        columns.4.push(figures.errors);
+        columns.5.push(figures.duration_ns);
+        columns.6.push(figures.sketch.to_bytes());
+    }
+    sqlx::query(
+        "INSERT INTO rollups_hourly (minute, service, name, requests, errors, duration_ns, sketch) \
+         SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::bigint[], \
+         $5::bigint[], $6::bigint[], $7::bytea[])",
+    )
+    .bind(columns.0)
+    .bind(columns.1)
+    .bind(columns.2)
+    .bind(columns.3)
+    .bind(columns.4)
+    .bind(columns.5)
+    .bind(columns.6)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }

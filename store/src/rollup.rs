@@ -75,6 +75,34 @@ impl Figures {
 
 pub type Rows = Vec<(Key, Figures)>;
 
+/// Minutes an hourly rollup row spans; its `minute` is the hour's first.
+pub const HOUR_MINUTES: i64 = 60;
+
+/// The first minute of the hour `minute` is in.
+pub fn hour_of(minute: i64) -> i64 {
+    minute.div_euclid(HOUR_MINUTES) * HOUR_MINUTES
+}
+
+/// The whole hours among `minutes`, as minutes (empty when there is none).
+pub fn whole_hours(minutes: std::ops::Range<i64>) -> std::ops::Range<i64> {
+    let start = hour_of(minutes.start.saturating_add(HOUR_MINUTES - 1));
+    let end = hour_of(minutes.end).max(start);
+    start..end
+}
+
+/// Rows of one hour's minutes as the hour's: one per service and endpoint.
+pub fn hourly(hour: i64, rows: impl IntoIterator<Item = (Key, Figures)>) -> Rows {
+    merged(rows.into_iter().map(|(key, figures)| {
+        (
+            Key {
+                minute: hour,
+                ..key
+            },
+            figures,
+        )
+    }))
+}
+
 /// How a window `[start, end)` is read: the whole minutes in `minutes`
 /// from rollups, the times in `spans` from the spans themselves.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -176,6 +204,22 @@ mod tests {
             attributes: Attributes::default(),
             dropped_attributes_count: 0,
             schema_url: String::new(),
+        }
+    }
+
+    #[test]
+    fn whole_hours_of_minutes() {
+        for ((start, end), want) in [
+            ((0, 60), (0, 60)),
+            ((1, 60), (60, 60)),
+            ((1, 121), (60, 120)),
+            ((59, 180), (60, 180)),
+            ((-61, 0), (-60, 0)),
+            ((10, 20), (60, 60)),
+        ] {
+            let got = whole_hours(start..end);
+            assert_eq!((got.start, got.end), want, "{start}..{end}");
+            assert!(got.is_empty() || (got.start >= start && got.end <= end));
         }
     }
 

@@ -55,33 +55,73 @@ macro_rules! impl_rollup_reads {
             }
         }
 
-        /// Calls `each` with every rollup row of the minutes in `minutes`,
-        /// merged or not, in no particular order.
+        /// Calls `each` with what rollups hold of the minutes in `minutes`,
+        /// each row with the minutes it spans: the whole hours' hourly rows
+        /// and their minute rows not merged yet, and the other minutes'
+        /// rows, merged or not; in no particular order.
         pub(crate) async fn rollups(
             &self,
             minutes: std::ops::Range<i64>,
-            mut each: impl FnMut($crate::rollup::Key, $crate::rollup::Figures),
+            mut each: impl FnMut($crate::rollup::Key, i64, $crate::rollup::Figures),
         ) -> $crate::error::Result<()> {
             use futures_util::TryStreamExt as _;
-            let mut rows = sqlx::query_as::<_, (i64, String, String, i64, i64, i64, Vec<u8>)>(
-                "SELECT minute, service, name, requests, errors, duration_ns, sketch \
-                 FROM rollups WHERE minute >= $1 AND minute < $2",
-            )
-            .bind(minutes.start)
-            .bind(minutes.end)
-            .fetch(&self.$readers);
-            while let Some((minute, service, name, requests, errors, duration, sketch)) =
-                rows.try_next().await?
-            {
-                let figures = $crate::rollup::Figures::of_row(requests, errors, duration, &sketch)?;
-                each(
-                    $crate::rollup::Key {
-                        minute,
-                        service,
-                        name,
-                    },
-                    figures,
-                );
+            const COLUMNS: &str = "minute, service, name, requests, errors, duration_ns, sketch";
+            let hours = $crate::rollup::whole_hours(minutes.clone());
+            let (edges, hours) = if hours.is_empty() {
+                ([minutes.clone(), minutes.end..minutes.end], None)
+            } else {
+                (
+                    [minutes.start..hours.start, hours.end..minutes.end],
+                    Some(hours),
+                )
+            };
+            let mut reads = Vec::new();
+            for edge in edges.into_iter().filter(|r| !r.is_empty()) {
+                reads.push((
+                    format!("SELECT {COLUMNS} FROM rollups WHERE minute >= $1 AND minute < $2"),
+                    edge,
+                    1,
+                ));
+            }
+            if let Some(hours) = hours {
+                reads.push((
+                    format!(
+                        "SELECT {COLUMNS} FROM rollups \
+                         WHERE minute >= $1 AND minute < $2 AND NOT merged"
+                    ),
+                    hours.clone(),
+                    1,
+                ));
+                reads.push((
+                    format!(
+                        "SELECT {COLUMNS} FROM rollups_hourly WHERE minute >= $1 AND minute < $2"
+                    ),
+                    hours,
+                    $crate::rollup::HOUR_MINUTES,
+                ));
+            }
+            for (sql, range, span) in reads {
+                let mut rows = sqlx::query_as::<_, (i64, String, String, i64, i64, i64, Vec<u8>)>(
+                    sqlx::AssertSqlSafe(sql),
+                )
+                .bind(range.start)
+                .bind(range.end)
+                .fetch(&self.$readers);
+                while let Some((minute, service, name, requests, errors, duration, sketch)) =
+                    rows.try_next().await?
+                {
+                    let figures =
+                        $crate::rollup::Figures::of_row(requests, errors, duration, &sketch)?;
+                    each(
+                        $crate::rollup::Key {
+                            minute,
+                            service,
+                            name,
+                        },
+                        span,
+                        figures,
+                    );
+                }
             }
             Ok(())
         }

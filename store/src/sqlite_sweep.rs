@@ -105,6 +105,55 @@ const TAKE_MINUTE: &CStr = c"DELETE FROM rollups WHERE minute = ?1 \
 const OLD_ROLLUPS: &CStr = c"DELETE FROM rollups WHERE id IN \
     (SELECT id FROM rollups WHERE minute < ?1 LIMIT ?2)";
 
+/// Hourly rows of hours that ended by `?1` + an hour.
+const OLD_HOURLY: &CStr = c"DELETE FROM rollups_hourly WHERE id IN \
+    (SELECT id FROM rollups_hourly WHERE minute <= ?1 LIMIT ?2)";
+
+const HOUR_MERGED: &CStr = c"SELECT minute, service, name, requests, errors, duration_ns, sketch \
+    FROM rollups WHERE minute >= ?1 AND minute < ?2 AND merged";
+const DROP_HOUR: &CStr = c"DELETE FROM rollups_hourly WHERE minute = ?1";
+const HOURLY: &CStr = c"INSERT INTO rollups_hourly (minute, service, name, requests, \
+    errors, duration_ns, sketch) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+
+/// Makes the hourly rows of the hour starting at minute `hour` the sum of
+/// its merged minute rows.
+fn remake_hour(db: &Db, hour: i64) -> Result<()> {
+    let mut read = db.prepare(HOUR_MERGED)?;
+    read.bind_int(1, hour)?;
+    read.bind_int(2, hour + rollup::HOUR_MINUTES)?;
+    let mut rows = Vec::new();
+    read.each_row(|mut row| {
+        let key = Key {
+            minute: row.int(0),
+            service: row.text(1)?,
+            name: row.text(2)?,
+        };
+        rows.push((
+            key,
+            Figures::of_row(row.int(3), row.int(4), row.int(5), row.blob(6))?,
+        ));
+        Ok(())
+    })?;
+    let mut drop = db.prepare(DROP_HOUR)?;
+    drop.bind_int(1, hour)?;
+    drop.execute()?;
+    let mut insert = db.prepare(HOURLY)?;
+    let mut sketch = Vec::new();
+    for (key, figures) in rollup::hourly(hour, rows) {
+        sketch.clear();
+        figures.sketch.encode(&mut sketch);
+        insert.bind_int(1, key.minute)?;
+        insert.bind_text(2, &key.service)?;
+        insert.bind_text(3, &key.name)?;
+        insert.bind_int(4, figures.requests)?;
+        insert.bind_int(5, figures.errors)?;
+        insert.bind_int(6, figures.duration_ns)?;
+        insert.bind_blob(7, &sketch)?;
+        insert.execute()?;
+    }
+    Ok(())
+}
+
 const OLD_REPORT_ROLLUPS: &CStr = c"DELETE FROM report_rollups WHERE minute IN \
     (SELECT minute FROM report_rollups WHERE minute < ?1 LIMIT ?2)";
 
@@ -122,6 +171,7 @@ pub(crate) fn rollup_step(
         let removed = match before {
             Some(minute) => {
                 delete(db, OLD_ROLLUPS, minute, limit)?
+                    + delete(db, OLD_HOURLY, minute - rollup::HOUR_MINUTES, limit)?
                     + delete(db, OLD_REPORT_ROLLUPS, minute, limit)?
             }
             None => 0,
@@ -144,6 +194,11 @@ pub(crate) fn rollup_step(
                 Ok(())
             })?;
             insert_rollups(db, &rollup::merged(rows), true)?;
+        }
+        let hours: std::collections::BTreeSet<i64> =
+            todo.iter().map(|&m| rollup::hour_of(m)).collect();
+        for hour in hours {
+            remake_hour(db, hour)?;
         }
         Ok((todo.len() as i64, removed))
     })

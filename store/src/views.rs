@@ -380,18 +380,19 @@ impl ServicesTally {
         tally.trend[bucket] += 1;
     }
 
-    /// Adds a rolled-up minute of a service's requests. Its requests are
-    /// shared out over the trend's slices the minute overlaps, in
+    /// Adds rolled-up minutes (one, or an hour) of a service's requests.
+    /// Their requests are shared out over the trend's slices they overlap, in
     /// proportion, so that a trend finer than a minute stays level; the
     /// shares are rounded once, at the end, so that rows of one minute
     /// give the same trend merged or not.
-    pub fn add_minute(&mut self, service: &str, minute: i64, figures: &crate::rollup::Figures) {
-        let from = self.slice(minute.saturating_mul(crate::rollup::MINUTE_NS));
-        let to = self.slice(
-            minute
-                .saturating_add(1)
-                .saturating_mul(crate::rollup::MINUTE_NS),
-        );
+    pub fn add_minutes(
+        &mut self,
+        service: &str,
+        minutes: std::ops::Range<i64>,
+        figures: &crate::rollup::Figures,
+    ) {
+        let from = self.slice(minutes.start.saturating_mul(crate::rollup::MINUTE_NS));
+        let to = self.slice(minutes.end.saturating_mul(crate::rollup::MINUTE_NS));
         let requests = figures.requests.max(0) as f64;
         let buckets = self.buckets;
         let tally = self.of(service);
@@ -533,20 +534,26 @@ mod tests {
             requests,
             ..Default::default()
         };
-        // (window, slices, minute, requests) → trend
-        type Case = ((i64, i64), usize, i64, i64, Vec<u64>);
-        let cases: [Case; 5] = [
-            ((0, 4 * m), 4, 1, 10, vec![0, 10, 0, 0]),
-            ((0, m), 4, 0, 10, vec![3, 3, 2, 2]),
-            ((0, m), 3, 0, 7, vec![3, 2, 2]),
-            ((m / 2, 5 * m / 2), 2, 1, 6, vec![3, 3]),
-            ((0, 10 * m), 2, 4, 9, vec![9, 0]),
+        // (window, slices, minutes, requests) → trend
+        type Case = ((i64, i64), usize, (i64, i64), i64, Vec<u64>);
+        let cases: [Case; 7] = [
+            ((0, 4 * m), 4, (1, 2), 10, vec![0, 10, 0, 0]),
+            ((0, m), 4, (0, 1), 10, vec![3, 3, 2, 2]),
+            ((0, m), 3, (0, 1), 7, vec![3, 2, 2]),
+            ((m / 2, 5 * m / 2), 2, (1, 2), 6, vec![3, 3]),
+            ((0, 10 * m), 2, (4, 5), 9, vec![9, 0]),
+            // An hour's row, over the slices of a day.
+            ((0, 240 * m), 4, (60, 120), 8, vec![0, 8, 0, 0]),
+            ((0, 240 * m), 8, (60, 120), 8, vec![0, 0, 4, 4, 0, 0, 0, 0]),
         ];
-        for ((start, end), slices, minute, requests, trend) in cases {
+        for ((start, end), slices, (from, to), requests, trend) in cases {
             let mut tally = ServicesTally::new(vec![], start, end, slices);
-            tally.add_minute("s", minute, &figures(requests));
+            tally.add_minutes("s", from..to, &figures(requests));
             let red = tally.finish();
-            assert_eq!(red[0].trend, trend, "minute {minute} of {start}..{end}");
+            assert_eq!(
+                red[0].trend, trend,
+                "minutes {from}..{to} of {start}..{end}"
+            );
             assert_eq!(red[0].trend.iter().sum::<u64>(), requests as u64);
         }
     }

@@ -69,4 +69,5 @@ conformance!(
     fit_removes_the_oldest_first,
     rollups_answer_as_the_spans_do,
     report_rollups_follow_their_stale_marks,
+    hourly_rollups_answer_for_whole_hours,
 );

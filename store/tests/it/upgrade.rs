@@ -21,6 +21,7 @@ const SQLITE_BEFORE: &str = "
     DROP TABLE rollups;
     DROP TABLE report_rollups;
     DROP TABLE report_rollups_stale;
+    DROP TABLE rollups_hourly;
     DROP TRIGGER logs_fts_delete;
     DROP TABLE span_packs;
     CREATE TABLE traces_by_id (trace_id BLOB PRIMARY KEY, start_ns INTEGER NOT NULL,
@@ -68,6 +69,7 @@ const POSTGRES_BEFORE: &str = "
     DROP TABLE rollups;
     DROP TABLE report_rollups;
     DROP TABLE report_rollups_stale;
+    DROP TABLE rollups_hourly;
     DROP TABLE span_packs;
     CREATE TABLE spans (
         trace_id BYTEA NOT NULL, span_id BYTEA NOT NULL, parent_span_id BYTEA,

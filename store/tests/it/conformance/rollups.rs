@@ -19,6 +19,11 @@ type Requests = Vec<(i64, i64, bool)>;
 /// 40 exports; every request has a client span below it, which is not a
 /// request. Returns the requests of each service.
 async fn five_minutes(ctx: &Ctx, from: i64) -> [Requests; 2] {
+    requests_over(ctx, from, 5 * MINUTE).await
+}
+
+/// As `five_minutes`, the requests spread over `over` nanoseconds.
+async fn requests_over(ctx: &Ctx, from: i64, over: i64) -> [Requests; 2] {
     let mut made: [Requests; 2] = [vec![], vec![]];
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut next = move || {
@@ -32,7 +37,7 @@ async fn five_minutes(ctx: &Ctx, from: i64) -> [Requests; 2] {
         let mut spans = Vec::new();
         for i in 0..25u64 {
             let n = export * 25 + i;
-            let start = from + (next() % (5 * MINUTE as u64)) as i64;
+            let start = from + (next() % over as u64) as i64;
             let duration = 1_000_000 + (next() % 300_000_000) as i64;
             let error = next() % 10 == 0;
             let name = if n % 3 == 0 { "POST /pay" } else { "GET /cart" };
@@ -194,6 +199,64 @@ pub async fn rollups_answer_as_the_spans_do(ctx: Ctx) {
     for (service, requests) in red.iter().zip(&kept) {
         check(service, requests, start, end, "kept");
     }
+}
+
+/// Hourly rollups: a window's whole hours are read from one row a key and
+/// hour plus the minute rows not merged yet; the answers are the spans'.
+pub async fn hourly_rollups_answer_for_whole_hours(ctx: Ctx) {
+    const HOUR: i64 = 60 * MINUTE;
+    let from = T0 - T0.rem_euclid(HOUR) + 10 * HOUR;
+    let mut made = requests_over(&ctx, from, 150 * MINUTE).await;
+    let reader = ctx.store.reader();
+    let sweeper = ctx.store.sweeper();
+    sweeper.keep_rollups(None).await.expect("merge");
+    let hourly = "SELECT COUNT(*) FROM rollups_hourly";
+    assert_eq!(
+        ctx.scalar(hourly, None).await,
+        12,
+        "[{:?}] 2 services × 2 endpoints × 3 hours",
+        ctx.backend
+    );
+    let windows = [
+        (from - 7 * MINUTE + 13, from + 150 * MINUTE),
+        (from, from + 2 * HOUR),
+        (from + 30 * MINUTE + 5, from + 151 * MINUTE),
+    ];
+    let answer = |made: [Requests; 2], what: &'static str| {
+        let reader = reader.clone();
+        let backend = ctx.backend;
+        async move {
+            for (start, end) in windows {
+                let red = reader.services(start, end, 9).await.expect("services");
+                for (service, requests) in red.iter().zip(&made) {
+                    check(
+                        service,
+                        requests,
+                        start,
+                        end,
+                        &format!("{backend:?} {what} {start}..{end}"),
+                    );
+                }
+            }
+        }
+    };
+    answer(made.clone(), "merged").await;
+
+    // A late request in a whole hour counts before its minute is merged
+    // again, and after, from the hour remade.
+    let late = from + 70 * MINUTE + 3;
+    let mut root = timed(
+        span(tid(9000), sid(1), None, "GET /cart"),
+        late,
+        late + 7_000_000,
+    );
+    root.derived.is_error = true;
+    write(&ctx, &spans_batch("cart", vec![root])).await;
+    made[0].push((late, 7_000_000, true));
+    answer(made.clone(), "late, not merged").await;
+    sweeper.keep_rollups(None).await.expect("merge");
+    assert_eq!(ctx.scalar(hourly, None).await, 12, "[{:?}]", ctx.backend);
+    answer(made, "late, merged").await;
 }
 
 /// Report rollups (ADR 0021): a batch marks the minutes it touches and
