@@ -71,6 +71,8 @@ async fn system_tells_what_loupe_holds_and_how_it_runs() {
     assert_eq!(ingest("traces", "grpc")["accepted"], 0);
     assert!(system["commits"].as_u64().unwrap_or(0) >= 1);
     assert!(system["queue_capacity"].as_u64().unwrap_or(0) > 0);
+    // The minutes just written wait (10 s quiet) for their report rollups.
+    assert!(system["report_minutes_pending"].is_u64(), "{system}");
 
     let (status, _, page) = server.page("/system", false).await;
     assert_eq!(status, 200);
@@ -78,6 +80,7 @@ async fn system_tells_what_loupe_holds_and_how_it_runs() {
         "<h1>System</h1>",
         "Kept",
         "Slowest reads",
+        "minutes waiting for their report rollups",
         "1.0 GB",
         "sqlite",
     ] {
@@ -98,6 +101,7 @@ async fn system_tells_what_loupe_holds_and_how_it_runs() {
         "loupe_no_room 0",
         "loupe_oldest_item_age_seconds{signal=\"logs\"}",
         "loupe_database_used_bytes ",
+        "loupe_report_minutes_pending ",
     ] {
         assert!(metrics.contains(line), "{line} not in {metrics}");
     }

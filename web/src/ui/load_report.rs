@@ -264,7 +264,7 @@ pub async fn page(State(state): State<AppState>, pairs: Pairs) -> Result<Respons
         .collect();
     page.range = format::time_range(r.since_ns, r.until_ns);
     page.totals = format!(
-        "{} spans in {} traces · self time {} · percentiles are nearest-rank{}",
+        "{} spans in {} traces · self time {} · percentiles are nearest-rank, within 1 %{}",
         r.spans,
         r.traces,
         format::duration(r.self_ns),

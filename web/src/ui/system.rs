@@ -225,6 +225,13 @@ fn page(system: System) -> SystemPage {
             "commit time, p99 at most",
             seconds(system.running.commit_seconds_p99_at_most),
         ),
+        row(
+            "minutes waiting for their report rollups",
+            format!(
+                "{} (read from the spans until rolled up)",
+                count(system.report_minutes_pending)
+            ),
+        ),
         row("up for", age(system.uptime_secs)),
     ];
 
