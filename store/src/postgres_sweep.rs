@@ -7,9 +7,9 @@
 use sqlx::postgres::PgPool;
 
 use crate::error::Result;
-use crate::postgres_write::insert_rollups;
+use crate::postgres_write::{Tx, insert_rollups};
 use crate::retention::{Step, StepLimits};
-use crate::rollup::{self, Figures, Key};
+use crate::rollup::{self, Destination};
 
 /// Removes, in one transaction, at most `limits` of each kind of data
 /// older than `cutoff`, and takes them off the running totals.
@@ -176,26 +176,18 @@ pub(crate) async fn rollup_step(
         .bind(minutes)
         .fetch_all(&mut *tx)
         .await?;
-        let taken = sqlx::query_as::<_, (i64, String, String, i64, i64, i64, Vec<u8>)>(
-            "DELETE FROM rollups WHERE minute = ANY($1) \
-             RETURNING minute, service, name, requests, errors, duration_ns, sketch",
-        )
+        let taken = sqlx::query_as::<_, rollup::Row>(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM rollups WHERE minute = ANY($1) RETURNING {}",
+            rollup::ROW_COLUMNS
+        )))
         .bind(&todo)
         .fetch_all(&mut *tx)
         .await?;
-        let mut rows = Vec::with_capacity(taken.len());
-        for (minute, service, name, requests, errors, duration, sketch) in taken {
-            let figures = Figures::of_row(requests, errors, duration, &sketch)?;
-            rows.push((
-                Key {
-                    minute,
-                    service,
-                    name,
-                },
-                figures,
-            ));
-        }
-        insert_rollups(&mut tx, &rollup::merged(rows), true).await?;
+        let rows = taken
+            .into_iter()
+            .map(rollup::of_row)
+            .collect::<Result<Vec<_>>>()?;
+        insert_rollups(&mut tx, &rollup::merged(rows), Destination::Merged).await?;
         let hours: std::collections::BTreeSet<i64> =
             todo.iter().map(|&m| rollup::hour_of(m)).collect();
         for hour in hours {
@@ -245,58 +237,22 @@ pub(crate) async fn put_report_rollups(
 
 /// Makes the hourly rows of the hour starting at minute `hour` the sum of
 /// its merged minute rows (only the process holding the merge lock does).
-async fn remake_hour(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, hour: i64) -> Result<()> {
-    let rows = sqlx::query_as::<_, (i64, String, String, i64, i64, i64, Vec<u8>)>(
-        "SELECT minute, service, name, requests, errors, duration_ns, sketch FROM rollups \
-         WHERE minute >= $1 AND minute < $2 AND merged",
-    )
+async fn remake_hour(tx: &mut Tx, hour: i64) -> Result<()> {
+    let rows = sqlx::query_as::<_, rollup::Row>(sqlx::AssertSqlSafe(format!(
+        "SELECT {} FROM rollups WHERE minute >= $1 AND minute < $2 AND merged",
+        rollup::ROW_COLUMNS
+    )))
     .bind(hour)
     .bind(hour + rollup::HOUR_MINUTES)
     .fetch_all(&mut **tx)
     .await?;
-    let mut keyed = Vec::with_capacity(rows.len());
-    for (minute, service, name, requests, errors, duration, sketch) in rows {
-        let figures = Figures::of_row(requests, errors, duration, &sketch)?;
-        keyed.push((
-            Key {
-                minute,
-                service,
-                name,
-            },
-            figures,
-        ));
-    }
+    let rows = rows
+        .into_iter()
+        .map(rollup::of_row)
+        .collect::<Result<Vec<_>>>()?;
     sqlx::query("DELETE FROM rollups_hourly WHERE minute = $1")
         .bind(hour)
         .execute(&mut **tx)
         .await?;
-    let rows = rollup::hourly(hour, keyed);
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let mut columns = (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
-    for (key, figures) in &rows {
-        columns.0.push(key.minute);
-        columns.1.push(key.service.as_str());
-        columns.2.push(key.name.as_str());
-        columns.3.push(figures.requests);
-        columns.4.push(figures.errors);
-        columns.5.push(figures.duration_ns);
-        columns.6.push(figures.sketch.to_bytes());
-    }
-    sqlx::query(
-        "INSERT INTO rollups_hourly (minute, service, name, requests, errors, duration_ns, sketch) \
-         SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::bigint[], \
-         $5::bigint[], $6::bigint[], $7::bytea[])",
-    )
-    .bind(columns.0)
-    .bind(columns.1)
-    .bind(columns.2)
-    .bind(columns.3)
-    .bind(columns.4)
-    .bind(columns.5)
-    .bind(columns.6)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+    insert_rollups(tx, &rollup::hourly(hour, rows), Destination::Hourly).await
 }

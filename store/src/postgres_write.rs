@@ -24,7 +24,7 @@ use crate::write_rows::{
     point_number, point_value_json, request_traces, trace_deltas,
 };
 
-type Tx = Transaction<'static, Postgres>;
+pub(crate) type Tx = Transaction<'static, Postgres>;
 
 /// Writes the batch in one transaction.
 pub(crate) async fn write(
@@ -47,8 +47,8 @@ pub(crate) async fn write(
     insert_logs(&mut tx, batch, &resource_ids, &scope_ids).await?;
     insert_points(&mut tx, batch, &rows.point_metric, &metric_ids).await?;
     upsert_traces(&mut tx, batch, &trace_packs).await?;
-    insert_rollups(&mut tx, &prepared.rollups(), false).await?;
-    let stale = crate::report_rollups::stale_minutes(batch);
+    insert_rollups(&mut tx, &prepared.rollups(), rollup::Destination::Appended).await?;
+    let stale = prepared.stale_minutes();
     if !stale.is_empty() {
         sqlx::query(
             "INSERT INTO report_rollups_stale (minute, at_ns) SELECT m, $2 FROM UNNEST($1::bigint[]) m",
@@ -219,12 +219,11 @@ pub(crate) async fn insert_packs(tx: &mut Tx, packs: &[Pack]) -> Result<HashMap<
     Ok(of_trace)
 }
 
-/// Appends rollup rows, as merged (the sweeper's) or not (a batch's), in
-/// one statement.
+/// Inserts rollup rows where `to` says, in one statement.
 pub(crate) async fn insert_rollups(
     tx: &mut Tx,
     rows: &[(rollup::Key, rollup::Figures)],
-    merged: bool,
+    to: rollup::Destination,
 ) -> Result<()> {
     if rows.is_empty() {
         return Ok(());
@@ -239,21 +238,32 @@ pub(crate) async fn insert_rollups(
         columns.5.push(figures.duration_ns);
         columns.6.push(figures.sketch.to_bytes());
     }
-    sqlx::query(
-        "INSERT INTO rollups (minute, service, name, requests, errors, duration_ns, sketch, merged) \
-         SELECT *, $8 FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::bigint[], \
-         $5::bigint[], $6::bigint[], $7::bytea[])",
-    )
-    .bind(columns.0)
-    .bind(columns.1)
-    .bind(columns.2)
-    .bind(columns.3)
-    .bind(columns.4)
-    .bind(columns.5)
-    .bind(columns.6)
-    .bind(merged)
-    .execute(&mut **tx)
-    .await?;
+    let sql = match to {
+        rollup::Destination::Appended | rollup::Destination::Merged => {
+            "INSERT INTO rollups (minute, service, name, requests, errors, duration_ns, sketch, \
+             merged) SELECT *, $8 FROM UNNEST($1::bigint[], $2::text[], $3::text[], \
+             $4::bigint[], $5::bigint[], $6::bigint[], $7::bytea[])"
+        }
+        rollup::Destination::Hourly => {
+            "INSERT INTO rollups_hourly (minute, service, name, requests, errors, duration_ns, \
+             sketch) SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::bigint[], \
+             $5::bigint[], $6::bigint[], $7::bytea[])"
+        }
+    };
+    let query = sqlx::query(sql)
+        .bind(columns.0)
+        .bind(columns.1)
+        .bind(columns.2)
+        .bind(columns.3)
+        .bind(columns.4)
+        .bind(columns.5)
+        .bind(columns.6);
+    let query = match to {
+        rollup::Destination::Appended => query.bind(false),
+        rollup::Destination::Merged => query.bind(true),
+        rollup::Destination::Hourly => query,
+    };
+    query.execute(&mut **tx).await?;
     Ok(())
 }
 

@@ -2,16 +2,17 @@
 //! and compressed on the task that received them, many at once, instead of
 //! inside the one writer's transaction. The writer merges prepared batches
 //! into one transaction and, when that fails, takes them apart again to
-//! write each alone. The batch's rollup rows (`rollup::of_batch`) are
-//! made here too.
+//! write each alone. The batch's rollup rows (`rollup::of_batch`) and
+//! the minutes it makes stale for the report rollups are found here too.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 
 use crate::details;
 use crate::error::Result;
 use crate::fingerprint::Fingerprints;
 use crate::model::{Batch, Shape};
 use crate::packed::{self, Pack};
+use crate::report_rollups;
 use crate::rollup;
 use crate::write_rows::{ResourceRow, ScopeRow};
 
@@ -22,6 +23,9 @@ pub struct PreparedBatch {
     batch: Batch,
     packs: Vec<Pack>,
     rollups: rollup::Rows,
+    /// The minutes whose report rollups the batches make stale
+    /// (`report_rollups::stale_minutes`).
+    stale: BTreeSet<i64>,
     /// Each batch merged in, as its shape, its number of packs and of
     /// rollup rows, oldest first, so that `split_first` gives them back as
     /// they came.
@@ -46,6 +50,7 @@ impl PreparedBatch {
         let rollups = rollup::of_batch(&batch);
         Ok(PreparedBatch {
             parts: VecDeque::from([(batch.shape(), packs.len(), rollups.len())]),
+            stale: report_rollups::stale_minutes(&batch).into_iter().collect(),
             batch,
             packs,
             rollups,
@@ -65,6 +70,11 @@ impl PreparedBatch {
         rollup::merged(self.rollups.iter().cloned())
     }
 
+    /// The minutes to mark stale for the report rollups, in order.
+    pub(crate) fn stale_minutes(&self) -> Vec<i64> {
+        self.stale.iter().copied().collect()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.batch.is_empty()
     }
@@ -79,14 +89,19 @@ impl PreparedBatch {
         self.batch.append(other.batch);
         self.packs.extend(other.packs);
         self.rollups.extend(other.rollups);
+        self.stale.extend(other.stale);
         self.parts.extend(other.parts);
     }
 
     /// Takes the oldest batch merged in back out, as it was prepared.
     pub fn split_first(&mut self) -> Option<PreparedBatch> {
         let (shape, n_packs, n_rollups) = self.parts.pop_front()?;
+        let batch = self.batch.split_front(shape);
+        // The rest keeps the minutes of all: marking one more stale costs
+        // a rollup made again, never a wrong one.
         Some(PreparedBatch {
-            batch: self.batch.split_front(shape),
+            stale: report_rollups::stale_minutes(&batch).into_iter().collect(),
+            batch,
             packs: self.packs.drain(..n_packs).collect(),
             rollups: self.rollups.drain(..n_rollups).collect(),
             parts: VecDeque::from([(shape, n_packs, n_rollups)]),
@@ -151,5 +166,19 @@ mod tests {
         assert_eq!(last.batch.spans[0].resource_idx, 0, "rebased");
         assert!(merged.split_first().is_none());
         assert!(merged.is_empty());
+    }
+
+    #[test]
+    fn stale_minutes_follow_their_batches_through_append_and_split() {
+        let m = rollup::MINUTE_NS;
+        let mut merged = PreparedBatch::default();
+        for part in [spans(1, 5 * m), spans(2, 9 * m)] {
+            merged.append(part);
+        }
+        assert_eq!(merged.stale_minutes(), [4, 5, 6, 8, 9, 10]);
+        let first = merged.split_first().expect("first");
+        assert_eq!(first.stale_minutes(), [4, 5, 6]);
+        let last = merged.split_first().expect("last");
+        assert_eq!(last.stale_minutes(), [8, 9, 10]);
     }
 }

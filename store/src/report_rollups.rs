@@ -30,11 +30,10 @@ pub(crate) fn stale_minutes(batch: &Batch) -> Vec<i64> {
     with_neighbours(spans.chain(logs).map(minute_of))
 }
 
-/// The minutes of packs spanning `[lo, hi]` each, and their neighbours.
+/// The minutes `[lo, hi]` of each range (a pack's), and their neighbours.
 pub(crate) fn minutes_of_ranges(ranges: impl IntoIterator<Item = (i64, i64)>) -> Vec<i64> {
     let mut minutes = BTreeSet::new();
     for (lo, hi) in ranges {
-        let (lo, hi) = (minute_of(lo), minute_of(hi));
         if hi - lo > SPREAD {
             minutes.extend([lo, hi]);
         } else {
@@ -71,16 +70,20 @@ macro_rules! impl_report_rollups {
             if setting.as_deref() != Some($crate::report_rollups::UNSETTLED) {
                 return Ok(());
             }
-            let packs: Vec<(i64, i64)> =
-                sqlx::query_as("SELECT start_lo, start_hi FROM span_packs")
-                    .fetch_all(&self.$writer)
-                    .await?;
-            let logs: Vec<i64> =
-                sqlx::query_scalar("SELECT ts_ns FROM logs WHERE trace_id IS NOT NULL")
-                    .fetch_all(&self.$writer)
-                    .await?;
+            // In minutes (times before 1970 are refused at ingest, so the
+            // division rounds down), each distinct once.
+            let packs: Vec<(i64, i64)> = sqlx::query_as(
+                "SELECT DISTINCT start_lo / 60000000000, start_hi / 60000000000 FROM span_packs",
+            )
+            .fetch_all(&self.$writer)
+            .await?;
+            let logs: Vec<i64> = sqlx::query_scalar(
+                "SELECT DISTINCT ts_ns / 60000000000 FROM logs WHERE trace_id IS NOT NULL",
+            )
+            .fetch_all(&self.$writer)
+            .await?;
             let minutes = $crate::report_rollups::minutes_of_ranges(
-                packs.into_iter().chain(logs.into_iter().map(|t| (t, t))),
+                packs.into_iter().chain(logs.into_iter().map(|m| (m, m))),
             );
             let at = $crate::report_rollups::now_ns();
             let mut tx = self.$writer.begin().await?;
@@ -177,22 +180,17 @@ pub(crate) use impl_report_rollups;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rollup::MINUTE_NS;
 
     #[test]
     fn a_minute_is_stale_with_its_neighbours() {
-        let m = MINUTE_NS;
         for (ranges, want) in [
             (vec![], vec![]),
-            (vec![(5 * m + 1, 5 * m + 2)], vec![4, 5, 6]),
-            (vec![(5 * m, 7 * m - 1)], vec![4, 5, 6, 7]),
-            (
-                vec![(5 * m, 5 * m), (9 * m, 9 * m)],
-                vec![4, 5, 6, 8, 9, 10],
-            ),
+            (vec![(5, 5)], vec![4, 5, 6]),
+            (vec![(5, 6)], vec![4, 5, 6, 7]),
+            (vec![(5, 5), (9, 9)], vec![4, 5, 6, 8, 9, 10]),
             (vec![(-1, -1)], vec![-2, -1, 0]),
             (
-                vec![(0, (SPREAD + 1) * m)],
+                vec![(0, SPREAD + 1)],
                 vec![-1, 0, 1, SPREAD, SPREAD + 1, SPREAD + 2],
             ),
         ] {

@@ -75,6 +75,57 @@ impl Figures {
 
 pub type Rows = Vec<(Key, Figures)>;
 
+/// Shares of counts (a rolled-up minute's requests spread over the
+/// slices of a chart) as whole counts that add up to their rounded sum:
+/// each rounded down, then the largest remainders (the first of equal
+/// ones) rounded up.
+pub fn whole_counts(shares: &[f64]) -> Vec<u64> {
+    let mut counts: Vec<u64> = shares.iter().map(|s| s.max(0.0).floor() as u64).collect();
+    let total = shares.iter().sum::<f64>().round().max(0.0) as u64;
+    let short = total.saturating_sub(counts.iter().sum());
+    let mut order: Vec<usize> = (0..shares.len()).collect();
+    order.sort_by(|&a, &b| {
+        shares[b]
+            .fract()
+            .total_cmp(&shares[a].fract())
+            .then(a.cmp(&b))
+    });
+    for &i in order.iter().take(short as usize) {
+        counts[i] += 1;
+    }
+    counts
+}
+
+/// Where rollup rows are written: the minutes' table, as a batch appends
+/// them (not merged) or as the sweeper merges them, or the hours' table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Destination {
+    Appended,
+    Merged,
+    Hourly,
+}
+
+/// A rollup row as both tables' reads fetch it: minute, service, name,
+/// requests, errors, duration_ns, sketch.
+pub(crate) type Row = (i64, String, String, i64, i64, i64, Vec<u8>);
+
+/// The columns a `Row` is read from, in its order.
+pub(crate) const ROW_COLUMNS: &str = "minute, service, name, requests, errors, duration_ns, sketch";
+
+/// A fetched row as its key and figures; a damaged sketch is an error.
+pub(crate) fn of_row(row: Row) -> Result<(Key, Figures)> {
+    let (minute, service, name, requests, errors, duration_ns, sketch) = row;
+    let figures = Figures::of_row(requests, errors, duration_ns, &sketch)?;
+    Ok((
+        Key {
+            minute,
+            service,
+            name,
+        },
+        figures,
+    ))
+}
+
 /// Minutes an hourly rollup row spans; its `minute` is the hour's first.
 pub const HOUR_MINUTES: i64 = 60;
 
@@ -204,6 +255,22 @@ mod tests {
             attributes: Attributes::default(),
             dropped_attributes_count: 0,
             schema_url: String::new(),
+        }
+    }
+
+    #[test]
+    fn shares_become_whole_counts_that_add_up() {
+        for (shares, want) in [
+            (vec![], vec![]),
+            (vec![3.0, 0.0, 2.0], vec![3, 0, 2]),
+            (
+                vec![0.43, 0.43, 0.43, 0.43, 0.43, 0.43, 0.42],
+                vec![1, 1, 1, 0, 0, 0, 0],
+            ),
+            (vec![1.5, 1.5], vec![2, 1]),
+            (vec![0.2, 0.7, 0.1], vec![0, 1, 0]),
+        ] {
+            assert_eq!(whole_counts(&shares), want, "{shares:?}");
         }
     }
 

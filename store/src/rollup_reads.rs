@@ -65,7 +65,7 @@ macro_rules! impl_rollup_reads {
             mut each: impl FnMut($crate::rollup::Key, i64, $crate::rollup::Figures),
         ) -> $crate::error::Result<()> {
             use futures_util::TryStreamExt as _;
-            const COLUMNS: &str = "minute, service, name, requests, errors, duration_ns, sketch";
+            const COLUMNS: &str = $crate::rollup::ROW_COLUMNS;
             let hours = $crate::rollup::whole_hours(minutes.clone());
             let (edges, hours) = if hours.is_empty() {
                 ([minutes.clone(), minutes.end..minutes.end], None)
@@ -101,26 +101,13 @@ macro_rules! impl_rollup_reads {
                 ));
             }
             for (sql, range, span) in reads {
-                let mut rows = sqlx::query_as::<_, (i64, String, String, i64, i64, i64, Vec<u8>)>(
-                    sqlx::AssertSqlSafe(sql),
-                )
-                .bind(range.start)
-                .bind(range.end)
-                .fetch(&self.$readers);
-                while let Some((minute, service, name, requests, errors, duration, sketch)) =
-                    rows.try_next().await?
-                {
-                    let figures =
-                        $crate::rollup::Figures::of_row(requests, errors, duration, &sketch)?;
-                    each(
-                        $crate::rollup::Key {
-                            minute,
-                            service,
-                            name,
-                        },
-                        span,
-                        figures,
-                    );
+                let mut rows = sqlx::query_as::<_, $crate::rollup::Row>(sqlx::AssertSqlSafe(sql))
+                    .bind(range.start)
+                    .bind(range.end)
+                    .fetch(&self.$readers);
+                while let Some(row) = rows.try_next().await? {
+                    let (key, figures) = $crate::rollup::of_row(row)?;
+                    each(key, span, figures);
                 }
             }
             Ok(())

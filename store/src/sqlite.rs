@@ -330,7 +330,7 @@ impl SqliteStore {
         let rows = InternRows::of(prepared.batch(), fingerprints);
         let fps = rows.fingerprints();
         let rollups = prepared.rollups();
-        let stale = crate::report_rollups::stale_minutes(prepared.batch());
+        let stale = prepared.stale_minutes();
         let write = sqlite_write::Write {
             batch: prepared.batch(),
             packs: prepared.packs(),

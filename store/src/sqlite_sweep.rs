@@ -7,8 +7,8 @@ use std::path::Path;
 
 use crate::error::{Result, StoreError};
 use crate::retention::{Space, Step, StepLimits};
-use crate::rollup::{self, Figures, Key};
-use crate::sqlite_ffi::Db;
+use crate::rollup::{self, Destination, Figures, Key};
+use crate::sqlite_ffi::{Db, Stmt};
 use crate::sqlite_write::{insert_rollups, transaction};
 
 /// Packs whose every span started before `?1`, oldest first.
@@ -112,17 +112,11 @@ const OLD_HOURLY: &CStr = c"DELETE FROM rollups_hourly WHERE id IN \
 const HOUR_MERGED: &CStr = c"SELECT minute, service, name, requests, errors, duration_ns, sketch \
     FROM rollups WHERE minute >= ?1 AND minute < ?2 AND merged";
 const DROP_HOUR: &CStr = c"DELETE FROM rollups_hourly WHERE minute = ?1";
-const HOURLY: &CStr = c"INSERT INTO rollups_hourly (minute, service, name, requests, \
-    errors, duration_ns, sketch) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 
-/// Makes the hourly rows of the hour starting at minute `hour` the sum of
-/// its merged minute rows.
-fn remake_hour(db: &Db, hour: i64) -> Result<()> {
-    let mut read = db.prepare(HOUR_MERGED)?;
-    read.bind_int(1, hour)?;
-    read.bind_int(2, hour + rollup::HOUR_MINUTES)?;
+/// Every rollup row `stmt` (bound, selecting `rollup::ROW_COLUMNS`) yields.
+fn rollup_rows(stmt: &mut Stmt<'_>) -> Result<rollup::Rows> {
     let mut rows = Vec::new();
-    read.each_row(|mut row| {
+    stmt.each_row(|mut row| {
         let key = Key {
             minute: row.int(0),
             service: row.text(1)?,
@@ -134,24 +128,20 @@ fn remake_hour(db: &Db, hour: i64) -> Result<()> {
         ));
         Ok(())
     })?;
+    Ok(rows)
+}
+
+/// Makes the hourly rows of the hour starting at minute `hour` the sum of
+/// its merged minute rows.
+fn remake_hour(db: &Db, hour: i64) -> Result<()> {
+    let mut read = db.prepare(HOUR_MERGED)?;
+    read.bind_int(1, hour)?;
+    read.bind_int(2, hour + rollup::HOUR_MINUTES)?;
+    let rows = rollup_rows(&mut read)?;
     let mut drop = db.prepare(DROP_HOUR)?;
     drop.bind_int(1, hour)?;
     drop.execute()?;
-    let mut insert = db.prepare(HOURLY)?;
-    let mut sketch = Vec::new();
-    for (key, figures) in rollup::hourly(hour, rows) {
-        sketch.clear();
-        figures.sketch.encode(&mut sketch);
-        insert.bind_int(1, key.minute)?;
-        insert.bind_text(2, &key.service)?;
-        insert.bind_text(3, &key.name)?;
-        insert.bind_int(4, figures.requests)?;
-        insert.bind_int(5, figures.errors)?;
-        insert.bind_int(6, figures.duration_ns)?;
-        insert.bind_blob(7, &sketch)?;
-        insert.execute()?;
-    }
-    Ok(())
+    insert_rollups(db, &rollup::hourly(hour, rows), Destination::Hourly)
 }
 
 const OLD_REPORT_ROLLUPS: &CStr = c"DELETE FROM report_rollups WHERE minute IN \
@@ -182,18 +172,8 @@ pub(crate) fn rollup_step(
         let mut take = db.prepare(TAKE_MINUTE)?;
         for &minute in &todo {
             take.bind_int(1, minute)?;
-            let mut rows = Vec::new();
-            take.each_row(|mut row| {
-                let key = Key {
-                    minute: row.int(0),
-                    service: row.text(1)?,
-                    name: row.text(2)?,
-                };
-                let figures = Figures::of_row(row.int(3), row.int(4), row.int(5), row.blob(6))?;
-                rows.push((key, figures));
-                Ok(())
-            })?;
-            insert_rollups(db, &rollup::merged(rows), true)?;
+            let rows = rollup_rows(&mut take)?;
+            insert_rollups(db, &rollup::merged(rows), Destination::Merged)?;
         }
         let hours: std::collections::BTreeSet<i64> =
             todo.iter().map(|&m| rollup::hour_of(m)).collect();

@@ -96,7 +96,7 @@ pub(crate) fn write(db: &Db, w: Write<'_>) -> Result<[Vec<i64>; 3]> {
             let trace_packs = packs(db, w.packs)?;
             traces(db, w.batch, &trace_packs)?;
         }
-        insert_rollups(db, w.rollups, false)?;
+        insert_rollups(db, w.rollups, rollup::Destination::Appended)?;
         mark_stale(db, w.stale)?;
         counters(db, w.batch)?;
         Ok([resource_ids, scope_ids, metric_ids])
@@ -343,14 +343,21 @@ fn traces(db: &Db, batch: &Batch, packs: &HashMap<TraceId, Vec<u8>>) -> Result<(
 
 const ROLLUP: &CStr = c"INSERT INTO rollups (minute, service, name, requests, \
     errors, duration_ns, sketch, merged) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+const HOURLY: &CStr = c"INSERT INTO rollups_hourly (minute, service, name, requests, \
+    errors, duration_ns, sketch) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 
-/// Appends rollup rows, as merged (the sweeper's) or not (a batch's).
+/// Inserts rollup rows where `to` says.
 pub(crate) fn insert_rollups(
     db: &Db,
     rows: &[(rollup::Key, rollup::Figures)],
-    merged: bool,
+    to: rollup::Destination,
 ) -> Result<()> {
-    let mut stmt = db.prepare(ROLLUP)?;
+    let (sql, merged) = match to {
+        rollup::Destination::Appended => (ROLLUP, Some(false)),
+        rollup::Destination::Merged => (ROLLUP, Some(true)),
+        rollup::Destination::Hourly => (HOURLY, None),
+    };
+    let mut stmt = db.prepare(sql)?;
     let mut sketch = Vec::new();
     for (key, figures) in rows {
         sketch.clear();
@@ -362,7 +369,9 @@ pub(crate) fn insert_rollups(
         stmt.bind_int(5, figures.errors)?;
         stmt.bind_int(6, figures.duration_ns)?;
         stmt.bind_blob(7, &sketch)?;
-        stmt.bind_int(8, i64::from(merged))?;
+        if let Some(merged) = merged {
+            stmt.bind_int(8, i64::from(merged))?;
+        }
         stmt.execute()?;
     }
     Ok(())

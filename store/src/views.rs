@@ -318,20 +318,9 @@ impl Tally {
     /// so that they add up to the rolled-up requests (largest remainders
     /// first).
     fn trend(mut self) -> Vec<u64> {
-        let total = self.shares.iter().sum::<f64>().round() as u64;
-        let mut given = 0;
-        for (n, share) in self.trend.iter_mut().zip(&self.shares) {
-            *n += share.floor() as u64;
-            given += share.floor() as u64;
-        }
-        let mut order: Vec<usize> = (0..self.shares.len()).collect();
-        order.sort_by(|&a, &b| {
-            (self.shares[b].fract())
-                .total_cmp(&self.shares[a].fract())
-                .then(a.cmp(&b))
-        });
-        for &slice in order.iter().take(total.saturating_sub(given) as usize) {
-            self.trend[slice] += 1;
+        let shared = crate::rollup::whole_counts(&self.shares);
+        for (n, share) in self.trend.iter_mut().zip(shared) {
+            *n += share;
         }
         self.trend
     }

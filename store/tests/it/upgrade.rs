@@ -374,6 +374,12 @@ async fn span_rows_become_packs(backend: Backend) {
             }
         };
         assert_eq!(ctx.scalar(gone, None).await, 0);
+        // The converted spans' minutes, and those beside, wait for their
+        // report rollups.
+        let marked = "SELECT COUNT(DISTINCT minute) FROM report_rollups_stale \
+            WHERE minute BETWEEN (SELECT MIN(start_lo) / 60000000000 FROM span_packs) - 1 \
+            AND (SELECT MIN(start_lo) / 60000000000 FROM span_packs) + 1";
+        assert_eq!(ctx.scalar(marked, None).await, 3, "[{backend:?}]");
         // Opened again: nothing left to convert, nothing changes.
         store.close().await;
         let store = Store::open(&ctx.url).await.expect("open again");
