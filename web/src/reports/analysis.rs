@@ -251,18 +251,6 @@ pub struct Parts {
     pub path_sample: u64,
 }
 
-impl Parts {
-    /// One part, all of `window`, with its series.
-    pub fn window(window: Window) -> Parts {
-        Parts {
-            counted: window.start..window.end,
-            part_ns: (window.end - window.start).max(1),
-            series: Some(window),
-            path_sample: PATH_SAMPLE as u64,
-        }
-    }
-}
-
 struct Pass {
     parts: Parts,
     figures: Vec<Figures>,
@@ -276,16 +264,6 @@ impl Analysis {
             names: Names::default(),
             figures: Figures::default(),
         }
-    }
-
-    /// Every span of `spans` that started in the window, its traces' work.
-    pub fn run(window: Window, spans: Spans, logs: &[SpanLogs]) -> Analysis {
-        let (names, figures) = Analysis::run_parts(Parts::window(window), spans, logs);
-        let mut analysis = Analysis::empty(window);
-        if let Some(f) = figures.first() {
-            analysis.add(&names, f, None);
-        }
-        analysis
     }
 
     /// The figures of each part of `parts.counted`, from the spans read

@@ -72,6 +72,17 @@ pub struct DownstreamAgg {
 impl EndpointAgg {
     /// Adds `other`'s figures, series slice by slice.
     pub fn absorb(&mut self, o: &EndpointAgg) {
+        self.absorb_totals(o);
+        for (&slice, o) in &o.series {
+            let s = self.series.entry(slice).or_default();
+            s.requests += o.requests;
+            s.errors += o.errors;
+            s.latency.merge(&o.latency);
+        }
+    }
+
+    /// Adds `other`'s figures but its series.
+    fn absorb_totals(&mut self, o: &EndpointAgg) {
         self.requests += o.requests;
         self.errors += o.errors;
         self.latency.merge(&o.latency);
@@ -81,12 +92,6 @@ impl EndpointAgg {
         self.span_bytes += o.span_bytes;
         self.logs += o.logs;
         self.log_bytes += o.log_bytes;
-        for (&slice, o) in &o.series {
-            let s = self.series.entry(slice).or_default();
-            s.requests += o.requests;
-            s.errors += o.errors;
-            s.latency.merge(&o.latency);
-        }
     }
 }
 
@@ -179,10 +184,7 @@ impl Figures {
             match places {
                 None => a.absorb(o),
                 Some(places) => {
-                    a.absorb(&EndpointAgg {
-                        series: BTreeMap::new(),
-                        ..o.clone()
-                    });
+                    a.absorb_totals(o);
                     // The slice holding most of the minute takes its latencies.
                     let most = places.iter().max_by(|x, y| x.1.total_cmp(&y.1));
                     for &(slice, fraction) in places.iter().filter(|_| o.requests > 0) {

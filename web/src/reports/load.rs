@@ -5,6 +5,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
+use store::rollup::whole_counts;
+
 use super::analysis::{Analysis, REPEATED_CALLS, SERIES_BUCKETS};
 use super::figures::{EndpointAgg, PPM};
 
@@ -124,22 +126,6 @@ pub struct RepeatedRow {
     pub threshold: u32,
 }
 
-/// Shares of counts as whole counts adding up to their rounded sum: each
-/// rounded down, then the largest remainders rounded up.
-fn whole(shares: &[f64]) -> Vec<u64> {
-    let mut out: Vec<u64> = shares.iter().map(|s| s.max(0.0).floor() as u64).collect();
-    let total = shares.iter().sum::<f64>().round().max(0.0) as u64;
-    let mut by_remainder: Vec<usize> = (0..shares.len()).collect();
-    by_remainder.sort_by(|&a, &b| {
-        (shares[b] - shares[b].floor()).total_cmp(&(shares[a] - shares[a].floor()))
-    });
-    let short = total.saturating_sub(out.iter().sum());
-    for &i in by_remainder.iter().take(short as usize) {
-        out[i] += 1;
-    }
-    out
-}
-
 fn ratio(a: f64, b: f64) -> f64 {
     if b == 0.0 { 0.0 } else { a / b }
 }
@@ -167,8 +153,8 @@ impl LoadReport {
                 errors[b] = slice.errors;
                 series.p95_ns[b] = slice.latency.percentile(0.95);
             }
-            series.requests = whole(&requests);
-            series.errors = whole(&errors);
+            series.requests = whole_counts(&requests);
+            series.errors = whole_counts(&errors);
             LoadRow {
                 service: svc,
                 endpoint,
@@ -353,27 +339,5 @@ impl LoadReport {
             .collect();
         out.sort();
         out
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn shares_become_whole_counts_that_add_up() {
-        for (shares, want) in [
-            (vec![], vec![]),
-            (vec![3.0, 0.0, 2.0], vec![3, 0, 2]),
-            (
-                vec![0.43, 0.43, 0.43, 0.43, 0.43, 0.43, 0.42],
-                vec![1, 1, 1, 0, 0, 0, 0],
-            ),
-            (vec![1.5, 1.5], vec![2, 1]),
-            (vec![0.2, 0.7, 0.1], vec![0, 1, 0]),
-        ] {
-            let got = whole(&shares);
-            assert_eq!(got, want, "{shares:?}");
-        }
     }
 }

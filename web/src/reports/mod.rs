@@ -21,7 +21,7 @@ mod names;
 use std::ops::Range;
 
 use store::Reader;
-use store::rollup::MINUTE_NS;
+use store::rollup::{self, Cover, MINUTE_NS};
 
 use analysis::Parts;
 use figures::Figures;
@@ -82,24 +82,20 @@ async fn collect(
 /// seen in part, as at the edges of any window).
 pub const CONTEXT_NS: i64 = MINUTE_NS;
 
-/// The stretches of `window` its report rollups do not answer: the
-/// partial minutes at its edges and the stale minutes (sorted), runs of
-/// them joined.
-fn from_spans(window: Window, minutes: Range<i64>, stale: &[i64]) -> Vec<Range<i64>> {
-    if minutes.is_empty() {
-        return std::iter::once(window.start..window.end).collect();
-    }
+/// The stretches of a window its report rollups do not answer: the
+/// partial minutes at its edges (`cover.spans`) and its stale minutes,
+/// runs of them joined.
+fn from_spans(cover: &Cover, stale: &[i64]) -> Vec<Range<i64>> {
+    let mut all: Vec<Range<i64>> = cover.spans.iter().map(|&(a, b)| a..b).collect();
+    all.extend(stale.iter().map(|&m| m * MINUTE_NS..(m + 1) * MINUTE_NS));
+    all.sort_by_key(|r| r.start);
     let mut out: Vec<Range<i64>> = Vec::new();
-    let mut push = |r: Range<i64>| match out.last_mut() {
-        Some(last) if last.end == r.start => last.end = r.end,
-        _ if r.is_empty() => {}
-        _ => out.push(r),
-    };
-    push(window.start..minutes.start * MINUTE_NS);
-    for &m in stale {
-        push(m * MINUTE_NS..(m + 1) * MINUTE_NS);
+    for r in all {
+        match out.last_mut() {
+            Some(last) if last.end == r.start => last.end = r.end,
+            _ => out.push(r),
+        }
     }
-    push(minutes.end * MINUTE_NS..window.end);
     out
 }
 
@@ -112,20 +108,18 @@ async fn analyse(
     with_logs: bool,
     progress: Progress<'_>,
 ) -> store::Result<Analysis> {
-    let first =
-        window.start.div_euclid(MINUTE_NS) + i64::from(window.start.rem_euclid(MINUTE_NS) != 0);
-    let minutes = first..window.end.div_euclid(MINUTE_NS).max(first);
+    let cover = rollup::cover(window.start, window.end, None);
     let mut analysis = Analysis::empty(window);
     let mut stale = Vec::new();
-    if !minutes.is_empty() {
-        let (rows, marked) = store.report_rollups(minutes.clone()).await?;
+    if !cover.minutes.is_empty() {
+        let (rows, marked) = store.report_rollups(cover.minutes.clone()).await?;
         stale = marked;
         for (minute, data) in rows {
             let (names, figures) = Figures::decode(&data)?;
             analysis.add(&names, &figures, Some(minute));
         }
     }
-    for counted in from_spans(window, minutes, &stale) {
+    for counted in from_spans(&cover, &stale) {
         let spans = collect(
             store,
             counted.start - CONTEXT_NS,
@@ -271,29 +265,27 @@ mod tests {
     #[test]
     fn what_the_rollups_do_not_answer_is_read_from_spans() {
         const M: i64 = MINUTE_NS;
-        let window = |start, end| Window { start, end };
-        for (w, minutes, stale, want) in [
+        for ((start, end), stale, want) in [
             // Less than a minute: all from spans.
-            (window(10, 20), 1..1, vec![], vec![(10, 20)]),
+            ((10, 20), vec![], vec![(10, 20)]),
             // Whole minutes exactly: nothing.
-            (window(2 * M, 5 * M), 2..5, vec![], vec![]),
+            ((2 * M, 5 * M), vec![], vec![]),
             // Partial edges.
             (
-                window(2 * M - 5, 5 * M + 7),
-                2..5,
+                (2 * M - 5, 5 * M + 7),
                 vec![],
                 vec![(2 * M - 5, 2 * M), (5 * M, 5 * M + 7)],
             ),
             // Stale minutes joined to an edge and to each other.
             (
-                window(2 * M - 5, 9 * M),
-                2..9,
+                (2 * M - 5, 9 * M),
                 vec![2, 5, 6],
                 vec![(2 * M - 5, 3 * M), (5 * M, 7 * M)],
             ),
-            (window(2 * M, 5 * M), 2..5, vec![4], vec![(4 * M, 5 * M)]),
+            ((2 * M, 5 * M), vec![4], vec![(4 * M, 5 * M)]),
         ] {
-            assert_eq!(ends(&from_spans(w, minutes, &stale)), want, "{w:?}");
+            let cover = rollup::cover(start, end, None);
+            assert_eq!(ends(&from_spans(&cover, &stale)), want, "{start}..{end}");
         }
     }
 
