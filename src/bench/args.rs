@@ -41,6 +41,13 @@ pub struct BenchArgs {
     /// Concurrent clients, each with its own connection and one request in flight
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub clients: u32,
+    /// Log records sent after the spans, to a database of their own, for
+    /// their bytes on disk (0: none)
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(0..=50_000_000))]
+    pub logs: u64,
+    /// Metric points sent likewise (0: none)
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(0..=50_000_000))]
+    pub points: u64,
     /// Spans per export request
     #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..=65_536))]
     pub batch: u32,

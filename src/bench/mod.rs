@@ -8,12 +8,14 @@
 //! - `server`: `loupe serve` as a child process; `/proc` readings
 //! - `client`: the load, from concurrent OTLP/HTTP or OTLP/gRPC clients
 //! - `ceiling`: the same spans written straight through the store
+//! - `signals`: log records and metric points, for their bytes on disk
 //! - `queries`: the everyday reads timed against their targets (`--queries`)
 //! - `report`: the figures and targets, as a table or as JSON
 //!
 //! For each transport (OTLP/HTTP protobuf, then OTLP/gRPC) `run` starts
 //! `loupe serve` on a fresh database and loads it; then the ceiling, on
-//! another fresh database of the same kind; then the report.
+//! another fresh database of the same kind; then log records and metric
+//! points over OTLP/HTTP, each on a fresh database; then the report.
 
 mod args;
 mod ceiling;
@@ -23,6 +25,7 @@ mod queries;
 mod report;
 mod server;
 mod services;
+mod signals;
 mod workload;
 
 use std::sync::Arc;
@@ -34,7 +37,7 @@ pub use args::{BenchArgs, TransportChoice};
 
 use args::{Targets, Transport};
 use databases::{Databases, Fresh};
-use report::{Measured, Report, RunReport};
+use report::{Measured, Report, RunReport, SignalReport};
 use server::{ServerProcess, loadavg, writer_stats};
 use workload::{Body, Workload};
 
@@ -131,6 +134,28 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         }
         _ => None,
     };
+    let mut signal_runs = Vec::new();
+    if let (Some(databases), None) = (&databases, &failure) {
+        for (signal, total) in [
+            (signals::Signal::Logs, args.logs),
+            (signals::Signal::Points, args.points),
+        ] {
+            if total == 0 {
+                continue;
+            }
+            progress(
+                &args,
+                &format!("{}: loading {total} over OTLP/HTTP…", signal.name()),
+            );
+            match run_signal(databases, signal, total, &args, timeout).await {
+                Ok(run) => signal_runs.push(run),
+                Err(err) => {
+                    failure = Some(err.context(format!("{} run failed", signal.name())));
+                    break;
+                }
+            }
+        }
+    }
     if let Some(databases) = &databases {
         databases.finish(args.keep);
     }
@@ -146,6 +171,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         shape,
         runs,
         ceiling,
+        signals: signal_runs,
     });
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -221,4 +247,53 @@ async fn run_on(
         disk: Some(databases.disk(db).await?.minus(&db.empty)),
         queries: timed.transpose()?,
     })
+}
+
+/// Loads `total` items of `signal` into `loupe serve` on a fresh database
+/// and measures what they occupy.
+async fn run_signal(
+    databases: &Databases,
+    signal: signals::Signal,
+    total: u64,
+    args: &BenchArgs,
+    timeout: Duration,
+) -> anyhow::Result<SignalReport> {
+    let bodies = Arc::new(signals::bodies(signal, total, args.batch, args.spread));
+    let otlp_bytes = bodies.iter().map(|b| b.bytes.len() as u64).sum();
+    let db = databases
+        .fresh(signal.path().trim_start_matches("/v1/"))
+        .await?;
+    let result = async {
+        let server = ServerProcess::start(&db.url).await?;
+        let endpoint = format!("http://{}{}", server.otlp_http, signal.path());
+        let loaded = client::load(
+            Transport::Http,
+            &endpoint,
+            &bodies,
+            args.clients,
+            timeout,
+            Some(server.pid),
+        )
+        .await;
+        let timed = match (&loaded, signal, args.queries) {
+            (Ok(_), signals::Signal::Logs, true) => {
+                progress(args, "timing the reads of log records…");
+                Some(queries::time_logs(server.ui).await)
+            }
+            _ => None,
+        };
+        let stopped = server.stop().await;
+        let load = loaded?;
+        stopped?;
+        Ok(SignalReport {
+            name: signal.name(),
+            queries: timed.transpose()?,
+            load,
+            otlp_bytes,
+            disk: databases.disk(&db).await?.minus(&db.empty),
+        })
+    }
+    .await;
+    databases.dispose(&db, args.keep).await;
+    result
 }

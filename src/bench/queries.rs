@@ -14,7 +14,7 @@ use serde::Serialize;
 /// Timed runs of each read, after one untimed: the median is reported.
 const RUNS: usize = 3;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub(super) struct QueryTiming {
     name: &'static str,
     path: String,
@@ -22,8 +22,8 @@ pub(super) struct QueryTiming {
     median_ms: f64,
     min_ms: f64,
     max_ms: f64,
-    /// Rows (or spans, for one trace) the answer held, to show it was
-    /// not empty by mistake.
+    /// Rows (or spans and log records, for one trace) the answer held, to
+    /// show it was not empty by mistake.
     rows: Option<usize>,
     within_target: bool,
 }
@@ -110,7 +110,10 @@ fn rows_of(answer: &serde_json::Value) -> Option<usize> {
     answer
         .as_array()
         .map(Vec::len)
-        .or_else(|| answer["spans"].as_array().map(Vec::len))
+        .or_else(|| {
+            let spans = answer["spans"].as_array()?.len();
+            Some(spans + answer["logs"].as_array().map_or(0, Vec::len))
+        })
         .or_else(|| answer["groups"].as_array().map(Vec::len))
         .or_else(|| answer["endpoints"].as_array().map(Vec::len))
 }
@@ -219,6 +222,19 @@ pub(super) async fn time(ui: SocketAddr) -> anyhow::Result<QueryReport> {
         ),
     ];
     let stats = get_json(&client, &base.join("/api/v1/stats")?).await?;
+    let timings = time_table(&client, table).await?;
+    Ok(QueryReport {
+        spans_stored: stats["spans"].as_u64().unwrap_or(0),
+        report_rollups_after_secs,
+        timings,
+    })
+}
+
+/// Times each read of `table` (name, URL, target in ms).
+async fn time_table(
+    client: &reqwest::Client,
+    table: Vec<(&'static str, reqwest::Url, f64)>,
+) -> anyhow::Result<Vec<QueryTiming>> {
     let mut timings = Vec::new();
     for (name, url, target_ms) in table {
         let mut answer = serde_json::Value::Null;
@@ -257,11 +273,82 @@ pub(super) async fn time(ui: SocketAddr) -> anyhow::Result<QueryReport> {
             within_target: median_ms <= target_ms,
         });
     }
-    Ok(QueryReport {
-        spans_stored: stats["spans"].as_u64().unwrap_or(0),
-        report_rollups_after_secs,
-        timings,
-    })
+    Ok(timings)
+}
+
+/// The reads of log records, timed against the loupe the bench loaded
+/// with them: the newest page, word searches with and without a match,
+/// a trace's records.
+pub(super) async fn time_logs(ui: SocketAddr) -> anyhow::Result<Vec<QueryTiming>> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(600))
+        .build()?;
+    let base = reqwest::Url::parse(&format!("http://{ui}"))?;
+    let newest = get_json(&client, &base.join("/api/v1/logs?limit=1&window=7d")?).await?;
+    let trace_id = newest[0]["trace_id"]
+        .as_str()
+        .context("no log record with a trace id to read")?
+        .to_owned();
+    let url = |path: &str, params: &[(&str, &str)]| {
+        reqwest::Url::parse_with_params(&format!("http://{ui}{path}"), params)
+    };
+    let day = ("window", "24h");
+    let table = vec![
+        (
+            "logs, newest 100, 1 h",
+            url("/api/v1/logs", &[("window", "1h"), ("limit", "100")])?,
+            100.0,
+        ),
+        (
+            "logs, word search, matching",
+            url("/api/v1/logs", &[("q", "declined"), day, ("limit", "100")])?,
+            500.0,
+        ),
+        (
+            "logs, word search, none",
+            url(
+                "/api/v1/logs",
+                &[("q", "nosuchword"), day, ("limit", "100")],
+            )?,
+            500.0,
+        ),
+        (
+            "logs, error and above, 24 h",
+            url(
+                "/api/v1/logs",
+                &[("severity_min", "17"), day, ("limit", "100")],
+            )?,
+            500.0,
+        ),
+        (
+            "logs of a trace",
+            url("/api/v1/logs", &[("trace_id", &trace_id), day])?,
+            50.0,
+        ),
+        (
+            "trace by id, logs only",
+            url(&format!("/api/v1/traces/{trace_id}"), &[])?,
+            50.0,
+        ),
+    ];
+    time_table(&client, table).await
+}
+
+/// Prints timings as `QueryReport` does.
+pub(super) fn write_timings(f: &mut fmt::Formatter<'_>, timings: &[QueryTiming]) -> fmt::Result {
+    for t in timings {
+        writeln!(
+            f,
+            "  {:<32} {:>9.1} ms (target {:>5.0} ms) {} {:>6}  {}",
+            t.name,
+            t.median_ms,
+            t.target_ms,
+            if t.within_target { "ok  " } else { "OVER" },
+            t.rows.map_or(String::new(), |n| format!("{n} rows")),
+            t.path
+        )?;
+    }
+    Ok(())
 }
 
 impl fmt::Display for QueryReport {
@@ -272,18 +359,6 @@ impl fmt::Display for QueryReport {
              the reports' rollups made {:.0} s after the load:",
             self.spans_stored, self.report_rollups_after_secs
         )?;
-        for t in &self.timings {
-            writeln!(
-                f,
-                "  {:<32} {:>9.1} ms (target {:>5.0} ms) {} {:>6}  {}",
-                t.name,
-                t.median_ms,
-                t.target_ms,
-                if t.within_target { "ok  " } else { "OVER" },
-                t.rows.map_or(String::new(), |n| format!("{n} rows")),
-                t.path
-            )?;
-        }
-        Ok(())
+        write_timings(f, &self.timings)
     }
 }

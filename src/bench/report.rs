@@ -12,7 +12,7 @@ use super::args::BenchArgs;
 use super::ceiling::CeilingReport;
 use super::client::Load;
 use super::databases::Disk;
-use super::queries::QueryReport;
+use super::queries::{QueryReport, QueryTiming, write_timings};
 use super::server::WriterStats;
 use super::workload::{SPANS_PER_TRACE, Shape};
 
@@ -24,6 +24,16 @@ pub(super) struct RunReport {
     pub(super) wal_bytes: Option<u64>,
     pub(super) disk: Option<Disk>,
     pub(super) queries: Option<QueryReport>,
+}
+
+/// Log records or metric points loaded on a database of their own.
+pub(super) struct SignalReport {
+    pub(super) name: &'static str,
+    pub(super) load: Load,
+    pub(super) otlp_bytes: u64,
+    pub(super) disk: Disk,
+    /// `--queries`, for log records: their reads, timed.
+    pub(super) queries: Option<Vec<QueryTiming>>,
 }
 
 /// Everything a bench run measured, and where.
@@ -39,6 +49,7 @@ pub(super) struct Measured<'a> {
     pub(super) shape: Shape,
     pub(super) runs: Vec<RunReport>,
     pub(super) ceiling: Option<CeilingReport>,
+    pub(super) signals: Vec<SignalReport>,
 }
 
 #[derive(Debug, Serialize)]
@@ -48,6 +59,8 @@ pub(super) struct Report {
     workload: WorkloadFigures,
     runs: Vec<Run>,
     ceiling: Option<Ceiling>,
+    /// Log records and metric points, each on a database of its own.
+    signals: Vec<SignalRun>,
     targets: Vec<Target>,
     /// `--queries`: the reads timed on the first run's database.
     queries: Option<QueryReport>,
@@ -149,6 +162,36 @@ struct DiskFigures {
 }
 
 #[derive(Debug, Serialize)]
+struct SignalRun {
+    signal: &'static str,
+    acknowledged: u64,
+    rejected: u64,
+    wall_seconds: f64,
+    per_second: f64,
+    server_cpu_seconds_per_100k: Option<f64>,
+    otlp_protobuf_bytes_per_item: f64,
+    disk: DiskFigures,
+    reads: Option<Vec<QueryTiming>>,
+}
+
+impl SignalRun {
+    fn new(run: &SignalReport) -> SignalRun {
+        let items = run.load.spans_acked.max(1) as f64;
+        SignalRun {
+            signal: run.name,
+            acknowledged: run.load.spans_acked,
+            rejected: run.load.spans_rejected,
+            wall_seconds: run.load.wall.as_secs_f64(),
+            per_second: run.load.spans_per_s(),
+            server_cpu_seconds_per_100k: run.load.server_cpu_s.map(|cpu| cpu / items * 100_000.0),
+            otlp_protobuf_bytes_per_item: run.otlp_bytes as f64 / items,
+            disk: DiskFigures::new(&run.disk, items),
+            reads: run.queries.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
 struct Ceiling {
     spans: u64,
     spans_per_transaction: u32,
@@ -181,10 +224,18 @@ impl Report {
             .iter()
             .map(|run| Run::new(run, ceiling_per_s))
             .collect();
+        let signals: Vec<SignalRun> = measured.signals.iter().map(SignalRun::new).collect();
         let targets = if measured.external {
             Vec::new()
         } else {
-            targets(measured.backend, &runs)
+            let mut targets = targets(measured.backend, &runs);
+            targets.extend(signals.iter().map(|run| Target {
+                what: format!("{}: bytes on disk each", run.signal),
+                limit: format!("<= {ITEM_BYTES:.0}"),
+                measured: format!("{:.0}", run.disk.bytes_per_span),
+                met: run.disk.bytes_per_span <= ITEM_BYTES,
+            }));
+            targets
         };
         Report {
             machine: Machine {
@@ -217,6 +268,7 @@ impl Report {
             },
             runs,
             ceiling: measured.ceiling.as_ref().map(Ceiling::new),
+            signals,
             targets,
             queries,
         }
@@ -305,6 +357,10 @@ impl DiskFigures {
 fn as_map<S: Serializer>(objects: &[(String, u64)], serializer: S) -> Result<S::Ok, S::Error> {
     serializer.collect_map(objects.iter().map(|(name, bytes)| (name, bytes)))
 }
+
+/// Bytes on disk a log record or a metric point may take: what a span takes
+/// with its rollups and filters (issue targets, README).
+const ITEM_BYTES: f64 = 130.0;
 
 /// The project's targets for a server the bench started (see the README).
 fn targets(backend: Option<&str>, runs: &[Run]) -> Vec<Target> {
@@ -401,6 +457,10 @@ impl fmt::Display for Report {
         if let Some(ceiling) = &self.ceiling {
             writeln!(f)?;
             write_ceiling(f, ceiling, otlp_per_span)?;
+        }
+        for run in &self.signals {
+            writeln!(f)?;
+            write_signal(f, run)?;
         }
         if !self.targets.is_empty() {
             writeln!(f)?;
@@ -526,6 +586,44 @@ fn write_ceiling(f: &mut fmt::Formatter<'_>, c: &Ceiling, otlp_per_span: f64) ->
     }
     if let Some(disk) = &c.disk {
         write_disk(f, disk, otlp_per_span)?;
+    }
+    Ok(())
+}
+
+fn write_signal(f: &mut fmt::Formatter<'_>, run: &SignalRun) -> fmt::Result {
+    writeln!(
+        f,
+        "{} (OTLP/HTTP): {} acknowledged in {:.2} s = {}/s ({} rejected){}",
+        run.signal,
+        grouped(run.acknowledged as f64),
+        run.wall_seconds,
+        grouped(run.per_second),
+        run.rejected,
+        run.server_cpu_seconds_per_100k
+            .map_or(String::new(), |cpu| format!(
+                "; {cpu:.2} server CPU s per 100k"
+            )),
+    )?;
+    writeln!(
+        f,
+        "  disk: {:.1} MB = {:.0} bytes each (OTLP protobuf: {:.0} bytes each)",
+        run.disk.bytes as f64 / 1e6,
+        run.disk.bytes_per_span,
+        run.otlp_protobuf_bytes_per_item
+    )?;
+    let parts: Vec<String> = run
+        .disk
+        .objects
+        .iter()
+        .take(6)
+        .map(|(name, bytes)| format!("{name} {:.0}", *bytes as f64 / run.disk.spans))
+        .collect();
+    if !parts.is_empty() {
+        writeln!(f, "    bytes each by table/index: {}", parts.join(", "))?;
+    }
+    if let Some(reads) = &run.reads {
+        writeln!(f, "  reads (median of warm runs, through HTTP):")?;
+        write_timings(f, reads)?;
     }
     Ok(())
 }
