@@ -14,8 +14,10 @@
 //! - `stored_json`: the JSON forms attributes, events and links are stored in.
 //! - `fingerprint`: the keys resources, scopes and metric streams are interned by.
 //! - `trace_lists`: a trace summary's lists of services and of packs.
-//! - `log_text`: log bodies' words, as both backends' full-text search sees them.
+//! - `log_text`: log bodies' words, as a search for words sees them.
 //! - `details`, `span_filter`, `packed`: the three parts of a pack of spans.
+//! - `log_packs`: a pack of log records, its filters and the searches
+//!   asked of it.
 //! - `write_rows`: what a batch becomes on the write side (interned rows,
 //!   trace summary deltas, counters).
 //! - `prepared`: `PreparedBatch`, a batch packed ahead of its write.
@@ -27,7 +29,7 @@
 //! - `sqlite_write`, `sqlite_sweep`, `sqlite`: the SQLite writer's
 //!   transaction, its retention steps, the backend.
 //! - `postgres_write`, `postgres_sweep`, `postgres`: the same for PostgreSQL.
-//! - `legacy`: the conversion of databases older than packs (ADR 0011).
+//! - `legacy`: the conversion of databases older than packs (ADR 0011, 0022).
 //! - `admin`: sizes of tables and indexes; fresh PostgreSQL databases and
 //!   the server's WAL position, for `loupe bench`.
 //! - `handles`: `Store`, the entry point, and the `Reader` and `Writer` it
@@ -40,6 +42,7 @@ mod error;
 mod fingerprint;
 mod handles;
 mod legacy;
+mod log_packs;
 mod log_text;
 pub mod model;
 mod pack_reads;

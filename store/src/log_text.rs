@@ -1,14 +1,11 @@
-//! The words of log bodies as both backends index and search them, so
-//! that a full-text search finds the same records on SQLite (FTS5) and
-//! PostgreSQL (a `simple` text index).
+//! The words of log bodies, as a search for words sees them (`log_packs`).
 
 use crate::value::Value;
 
-/// The words of a log body that PostgreSQL's full-text index sees: a string
-/// body as is, any other body as its JSON text, every character that is not
-/// a letter or digit turned into a space. PostgreSQL's parser would keep
-/// `/api/checkout` or `bob@example.com` as one word; FTS5 splits them, and
-/// search must find the same records on both backends.
+/// The words of a log body: a string body as is, any other body as its
+/// JSON text, every character that is not a letter or digit turned into a
+/// space, so that `/api/checkout` and `bob@example.com` are found by their
+/// parts (as the full-text indexes of older versions found them).
 pub(crate) fn body_text(body: &Value) -> String {
     match body {
         Value::String(s) => search_words(s),
@@ -22,12 +19,4 @@ pub(crate) fn search_words(text: &str) -> String {
     text.chars()
         .map(|c| if c.is_alphanumeric() { c } else { ' ' })
         .collect()
-}
-
-/// Words as an FTS5 query: each one quoted, so that user input is never FTS5 syntax.
-pub(crate) fn fts_query(text: &str) -> String {
-    text.split_whitespace()
-        .map(|word| format!("\"{}\"", word.replace('"', "\"\"")))
-        .collect::<Vec<_>>()
-        .join(" ")
 }

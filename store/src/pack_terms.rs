@@ -13,7 +13,7 @@ use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use crate::model::Span;
-use crate::value::{Value, stored_key};
+use crate::value::{Attributes, Value, stored_key};
 use crate::views::{AttributeFilter, Comparison};
 
 /// Values of one key a pack's filter holds at most; a key with more (ids,
@@ -32,7 +32,7 @@ const UNINDEXED: u8 = b'u';
 /// The probe of a term: FNV-1a over its kind and its parts, each part
 /// after its length so that parts cannot run into each other, then
 /// splitmix64's finaliser. Pinned: stored filters are probed with it.
-fn probe(kind: u8, parts: &[&str]) -> (u64, u64) {
+pub(crate) fn probe(kind: u8, parts: &[&str]) -> (u64, u64) {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let mut eat = |byte: u8| {
         h ^= u64::from(byte);
@@ -70,13 +70,31 @@ pub(crate) fn value_text(value: &Value) -> Option<Cow<'_, str>> {
 
 /// The filter of these spans' terms; `None` past `MAX_TERMS`.
 pub(crate) fn build(spans: &[Span]) -> Option<Vec<u8>> {
-    let mut operations: HashSet<&str> = HashSet::new();
+    let operations: HashSet<&str> = spans.iter().map(|s| s.name.as_str()).collect();
+    let mut probes: Vec<(u64, u64)> = operations
+        .iter()
+        .map(|name| probe(OPERATION, &[name]))
+        .collect();
+    if probes.len() > MAX_TERMS {
+        return None;
+    }
+    attribute_probes(spans.iter().map(|s| &s.attributes), &mut probes, MAX_TERMS)?;
+    Some(crate::span_filter::of_probes(probes.into_iter()))
+}
+
+/// Adds the probes of these attribute sets' keys and, for each key with
+/// few values, of those values (what `may_pass` asks); `None` once there
+/// are more than `max` probes.
+pub(crate) fn attribute_probes<'a>(
+    sets: impl Iterator<Item = &'a Attributes>,
+    probes: &mut Vec<(u64, u64)>,
+    max: usize,
+) -> Option<()> {
     // Key → its values' texts, `None` once unindexed; borrowed from the
-    // spans (this runs for every export), stored forms made per key.
+    // items (this runs for every export), stored forms made per key.
     let mut keys: HashMap<&str, Option<HashSet<Cow<'_, str>>>> = HashMap::new();
-    for span in spans {
-        operations.insert(&span.name);
-        for (key, value) in &span.attributes.0 {
+    for attributes in sets {
+        for (key, value) in &attributes.0 {
             let values = keys
                 .entry(key.as_str())
                 .or_insert_with(|| Some(HashSet::new()));
@@ -90,11 +108,6 @@ pub(crate) fn build(spans: &[Span]) -> Option<Vec<u8>> {
             }
         }
     }
-    let mut probes = Vec::new();
-    probes.extend(operations.iter().map(|name| probe(OPERATION, &[name])));
-    if probes.len() > MAX_TERMS {
-        return None;
-    }
     for (key, values) in &keys {
         let key = stored_key(key);
         let key = key.as_str();
@@ -103,11 +116,11 @@ pub(crate) fn build(spans: &[Span]) -> Option<Vec<u8>> {
             Some(values) => probes.extend(values.iter().map(|v| probe(VALUE, &[key, v]))),
             None => probes.push(probe(UNINDEXED, &[key])),
         }
-        if probes.len() > MAX_TERMS {
+        if probes.len() > max {
             return None;
         }
     }
-    Some(crate::span_filter::of_probes(probes.into_iter()))
+    Some(())
 }
 
 /// Whether a span of the filter's pack may be named `name`.

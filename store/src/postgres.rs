@@ -13,7 +13,7 @@ use crate::admin::{DiskUsage, StoredObject, objects_of};
 use crate::error::{Result, StoreError};
 use crate::fingerprint::Fingerprints;
 use crate::legacy;
-use crate::log_text::search_words;
+use crate::log_packs::LogMatch;
 use crate::model::{SpanId, TraceId};
 use crate::packed::Unpacker;
 use crate::postgres_sweep;
@@ -23,8 +23,6 @@ use crate::report_rows::{ReportSpan, SignalBytes};
 use crate::retention::{Step, StepLimits};
 use crate::runtime::{LOCK_TIMEOUT, blocking};
 use crate::span_filter;
-use crate::stored_json::literal_in_json;
-use crate::views::{AttributeFilter, Comparison};
 use crate::write_rows::Interned;
 
 /// How long the first connection may take before PostgreSQL counts as unreachable.
@@ -35,6 +33,9 @@ pub(crate) struct PgStore {
     pool: PgPool,
     interned: Arc<Mutex<Interned>>,
 }
+
+/// A log pack's id, greatest time and the filters a read asks.
+type LogCandidate = (i64, i64, Option<Vec<u8>>, Option<Vec<u8>>);
 
 impl PgStore {
     pub(crate) async fn connect(url: &str) -> Result<PgStore> {
@@ -74,7 +75,8 @@ impl PgStore {
         sqlx::migrate!("../migrations/postgres")
             .run(&self.pool)
             .await?;
-        legacy::postgres::convert(&self.pool).await
+        legacy::postgres::convert(&self.pool).await?;
+        legacy::postgres::convert_logs(&self.pool).await
     }
 
     pub(crate) async fn ping(&self) -> Result<()> {
@@ -156,6 +158,29 @@ impl PgStore {
         postgres_sweep::step(&self.pool, cutoff, limits).await
     }
 
+    /// The packs of `m`'s window (every pack when it has none) whose
+    /// filters may hold a record it keeps, as (id, greatest time),
+    /// newest first: the filters asked are read with the window.
+    pub(crate) async fn log_candidates(&self, m: &LogMatch) -> Result<Vec<(i64, i64)>> {
+        let rows: Vec<LogCandidate> = sqlx::query_as(
+            "SELECT id, ts_hi, CASE WHEN $3 THEN ids END, CASE WHEN $4 THEN terms END \
+             FROM log_packs WHERE ts_hi >= $1 AND ts_lo < $2 ORDER BY ts_hi DESC, id DESC",
+        )
+        .bind(m.start.unwrap_or(i64::MIN))
+        .bind(m.end.unwrap_or(i64::MAX))
+        .bind(m.asks_ids())
+        .bind(m.asks_terms())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter(|(_, _, ids, terms)| {
+                m.may_be_in(ids.as_deref().unwrap_or_default(), terms.as_deref())
+            })
+            .map(|(id, ts_hi, _, _)| (id, ts_hi))
+            .collect())
+    }
+
     /// The packs whose span-id filter may hold `span_id`: every filter
     /// read and asked (an index holding them would refuse a large
     /// export's: PostgreSQL's index entries take a third of a page).
@@ -222,52 +247,4 @@ fn push_contains(q: &mut QueryBuilder<Postgres>, column: &'static str, part: Str
         .push(", ")
         .push_bind(part)
         .push(") > 0");
-}
-
-fn push_text_filter(q: &mut QueryBuilder<Postgres>, text: &str) {
-    q.push(" AND to_tsvector('simple', l.body_text) @@ plainto_tsquery('simple', ")
-        .push_bind(search_words(text))
-        .push(")");
-}
-
-/// The attribute `key` (as stored) of the JSON `column` passes `filter`.
-fn push_attribute_filter(
-    q: &mut QueryBuilder<Postgres>,
-    column: &'static str,
-    key: &str,
-    filter: &AttributeFilter,
-) {
-    use Comparison::*;
-    let ordering = match filter.comparison {
-        Equal => {
-            if literal_in_json(&filter.value) {
-                push_contains(q, column, filter.value.clone());
-                q.push(" AND ");
-            }
-            q.push(format!("({column}::jsonb ->> "))
-                .push_bind(key.to_owned())
-                .push(") = ")
-                .push_bind(filter.value.clone());
-            return;
-        }
-        NotEqual => {
-            q.push(format!("({column}::jsonb ->> "))
-                .push_bind(key.to_owned())
-                .push(") <> ")
-                .push_bind(filter.value.clone());
-            return;
-        }
-        Greater => ">",
-        GreaterOrEqual => ">=",
-        Less => "<",
-        LessOrEqual => "<=",
-    };
-    // CASE, not AND: PostgreSQL may evaluate an AND's sides in any order, and
-    // the cast fails on text.
-    q.push(format!("(CASE WHEN jsonb_typeof({column}::jsonb -> "))
-        .push_bind(key.to_owned())
-        .push(format!(") = 'number' THEN ({column}::jsonb ->> "))
-        .push_bind(key.to_owned())
-        .push(format!(")::float8 END) {op} ", op = ordering))
-        .push_bind(filter.value.parse::<f64>().unwrap_or(f64::NAN));
 }

@@ -44,12 +44,18 @@ pub(crate) async fn step(pool: &PgPool, cutoff: i64, limits: StepLimits) -> Resu
         limits.traces,
     )
     .await?;
-    let logs = delete(
-        "DELETE FROM logs WHERE id IN (SELECT id FROM logs WHERE ts_ns < $1 \
-         ORDER BY ts_ns LIMIT $2 FOR UPDATE SKIP LOCKED)",
-        limits.logs,
-    )
-    .await?;
+    let log_packs: Vec<i32> = if limits.log_packs > 0 {
+        sqlx::query_scalar(
+            "DELETE FROM log_packs WHERE id IN (SELECT id FROM log_packs WHERE ts_hi < $1 \
+             ORDER BY ts_hi LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING records",
+        )
+        .bind(cutoff)
+        .bind(limits.log_packs)
+        .fetch_all(&mut *tx)
+        .await?
+    } else {
+        Vec::new()
+    };
     let mut points = 0;
     if limits.points > 0 {
         let metric_ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM metrics ORDER BY id")
@@ -71,7 +77,15 @@ pub(crate) async fn step(pool: &PgPool, cutoff: i64, limits: StepLimits) -> Resu
             .rows_affected() as i64;
         }
     }
-    let step = Step::of(limits, packs.len() as i64, spans, [traces, logs, points]);
+    let step = Step::of(
+        limits,
+        [packs.len() as i64, spans],
+        [
+            log_packs.len() as i64,
+            log_packs.iter().map(|&n| i64::from(n)).sum(),
+        ],
+        [traces, points],
+    );
     // One row a statement, in the writers' order, so that sweepers and
     // writers lock them alike.
     for (name, n) in step.counter_deltas() {

@@ -12,7 +12,7 @@ use sqlx::{Postgres, Row, Transaction};
 
 use crate::error::{Result, StoreError};
 use crate::fingerprint::Fingerprints;
-use crate::log_text::body_text;
+use crate::log_packs::LogPack;
 use crate::model::{Batch, TraceId};
 use crate::packed::Pack;
 use crate::prepared::PreparedBatch;
@@ -20,8 +20,8 @@ use crate::rollup;
 use crate::stored_json::json_list;
 use crate::trace_lists::pack_ids;
 use crate::write_rows::{
-    InternRows, Interned, MetricRow, ResourceRow, ScopeRow, body_json, counter_deltas, missing,
-    point_number, point_value_json, request_traces, trace_deltas,
+    InternRows, Interned, MetricRow, ResourceRow, ScopeRow, counter_deltas, missing, point_number,
+    point_value_json, request_traces, trace_deltas,
 };
 
 pub(crate) type Tx = Transaction<'static, Postgres>;
@@ -44,7 +44,7 @@ pub(crate) async fn write(
     let metric_ids =
         intern_metrics(&mut tx, &rows.metrics, metrics, &resource_ids, &scope_ids).await?;
     let trace_packs = insert_packs(&mut tx, prepared.packs()).await?;
-    insert_logs(&mut tx, batch, &resource_ids, &scope_ids).await?;
+    insert_log_packs(&mut tx, prepared.log_packs()).await?;
     insert_points(&mut tx, batch, &rows.point_metric, &metric_ids).await?;
     upsert_traces(&mut tx, batch, &trace_packs).await?;
     insert_rollups(&mut tx, &prepared.rollups(), rollup::Destination::Appended).await?;
@@ -273,42 +273,22 @@ fn wire_bytes(bytes: u32) -> i32 {
     i32::try_from(bytes).unwrap_or(i32::MAX)
 }
 
-async fn insert_logs(
-    tx: &mut Tx,
-    batch: &Batch,
-    resource_ids: &[i64],
-    scope_ids: &[i64],
-) -> Result<()> {
-    if batch.logs.is_empty() {
+/// The log packs, in one statement.
+pub(crate) async fn insert_log_packs(tx: &mut Tx, packs: &[LogPack]) -> Result<()> {
+    if packs.is_empty() {
         return Ok(());
     }
-    let logs = &batch.logs;
     sqlx::query(
-        "INSERT INTO logs (ts_ns, time_ns, observed_ns, resource_id, scope_id, service, \
-         severity_number, severity_text, body, body_text, event_name, attributes, \
-         dropped_attributes_count, flags, trace_id, span_id, request_id, wire_bytes) \
-         SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], \
-         $6::text[], $7::int[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], \
-         $13::bigint[], $14::bigint[], $15::bytea[], $16::bytea[], $17::text[], $18::int[])",
+        "INSERT INTO log_packs (ts_lo, ts_hi, records, ids, terms, data) \
+         SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::int[], $4::bytea[], $5::bytea[], \
+         $6::bytea[])",
     )
-    .bind(logs.iter().map(|l| l.effective_time()).collect::<Vec<_>>())
-    .bind(logs.iter().map(|l| l.time_unix_nano).collect::<Vec<_>>())
-    .bind(logs.iter().map(|l| l.observed_time_unix_nano).collect::<Vec<_>>())
-    .bind(logs.iter().map(|l| resource_ids[l.resource_idx]).collect::<Vec<_>>())
-    .bind(logs.iter().map(|l| scope_ids[l.scope_idx]).collect::<Vec<_>>())
-    .bind(logs.iter().map(|l| batch.resources[l.resource_idx].service.clone()).collect::<Vec<_>>())
-    .bind(logs.iter().map(|l| l.severity_number).collect::<Vec<_>>())
-    .bind(logs.iter().map(|l| l.severity_text.clone()).collect::<Vec<_>>())
-    .bind(logs.iter().map(|l| body_json(&l.body)).collect::<Vec<_>>())
-    .bind(logs.iter().map(|l| body_text(&l.body)).collect::<Vec<_>>())
-    .bind(logs.iter().map(|l| l.event_name.clone()).collect::<Vec<_>>())
-    .bind(logs.iter().map(|l| l.attributes.to_json_string()).collect::<Vec<_>>())
-    .bind(logs.iter().map(|l| i64::from(l.dropped_attributes_count)).collect::<Vec<_>>())
-    .bind(logs.iter().map(|l| i64::from(l.flags)).collect::<Vec<_>>())
-    .bind(logs.iter().map(|l| l.trace_id.map(|t| t.to_vec())).collect::<Vec<_>>())
-    .bind(logs.iter().map(|l| l.span_id.map(|s| s.to_vec())).collect::<Vec<_>>())
-    .bind(logs.iter().map(|l| l.request_id.clone()).collect::<Vec<_>>())
-    .bind(logs.iter().map(|l| wire_bytes(l.wire_bytes)).collect::<Vec<_>>())
+    .bind(packs.iter().map(|p| p.ts_lo).collect::<Vec<_>>())
+    .bind(packs.iter().map(|p| p.ts_hi).collect::<Vec<_>>())
+    .bind(packs.iter().map(|p| p.records).collect::<Vec<_>>())
+    .bind(packs.iter().map(|p| p.ids.as_slice()).collect::<Vec<_>>())
+    .bind(packs.iter().map(|p| p.terms.as_deref()).collect::<Vec<_>>())
+    .bind(packs.iter().map(|p| p.data.as_slice()).collect::<Vec<_>>())
     .execute(&mut **tx)
     .await?;
     Ok(())

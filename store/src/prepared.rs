@@ -10,6 +10,7 @@ use std::collections::{BTreeSet, VecDeque};
 use crate::details;
 use crate::error::Result;
 use crate::fingerprint::Fingerprints;
+use crate::log_packs::{self, LogPack};
 use crate::model::{Batch, Shape};
 use crate::packed::{self, Pack};
 use crate::report_rollups;
@@ -22,18 +23,20 @@ use crate::write_rows::{ResourceRow, ScopeRow};
 pub struct PreparedBatch {
     batch: Batch,
     packs: Vec<Pack>,
+    log_packs: Vec<LogPack>,
     rollups: rollup::Rows,
     /// The minutes whose report rollups the batches make stale
     /// (`report_rollups::stale_minutes`).
     stale: BTreeSet<i64>,
-    /// Each batch merged in, as its shape, its number of packs and of
-    /// rollup rows, oldest first, so that `split_first` gives them back as
-    /// they came.
-    parts: VecDeque<(Shape, usize, usize)>,
+    /// Each batch merged in, as its shape, its number of span packs, of
+    /// log packs and of rollup rows, oldest first, so that `split_first`
+    /// gives them back as they came.
+    parts: VecDeque<(Shape, usize, usize, usize)>,
 }
 
 impl PreparedBatch {
-    /// Packs the batch's spans (one pack, or none without spans).
+    /// Packs the batch's spans and its log records (one pack each, or
+    /// none without any).
     pub(crate) fn new(batch: Batch, fingerprints: &Fingerprints) -> Result<PreparedBatch> {
         let resources: Vec<i64> = batch
             .resources
@@ -47,12 +50,16 @@ impl PreparedBatch {
             .collect();
         let details = details::of_batch(&batch, &resources, &scopes);
         let packs: Vec<Pack> = packed::pack(&batch, &details)?.into_iter().collect();
+        let log_packs: Vec<LogPack> = log_packs::pack(&batch, &resources, &scopes)?
+            .into_iter()
+            .collect();
         let rollups = rollup::of_batch(&batch);
         Ok(PreparedBatch {
-            parts: VecDeque::from([(batch.shape(), packs.len(), rollups.len())]),
+            parts: VecDeque::from([(batch.shape(), packs.len(), log_packs.len(), rollups.len())]),
             stale: report_rollups::stale_minutes(&batch).into_iter().collect(),
             batch,
             packs,
+            log_packs,
             rollups,
         })
     }
@@ -63,6 +70,10 @@ impl PreparedBatch {
 
     pub(crate) fn packs(&self) -> &[Pack] {
         &self.packs
+    }
+
+    pub(crate) fn log_packs(&self) -> &[LogPack] {
+        &self.log_packs
     }
 
     /// The rollup rows of every batch merged in, one per key.
@@ -88,6 +99,7 @@ impl PreparedBatch {
     pub fn append(&mut self, other: PreparedBatch) {
         self.batch.append(other.batch);
         self.packs.extend(other.packs);
+        self.log_packs.extend(other.log_packs);
         self.rollups.extend(other.rollups);
         self.stale.extend(other.stale);
         self.parts.extend(other.parts);
@@ -95,7 +107,7 @@ impl PreparedBatch {
 
     /// Takes the oldest batch merged in back out, as it was prepared.
     pub fn split_first(&mut self) -> Option<PreparedBatch> {
-        let (shape, n_packs, n_rollups) = self.parts.pop_front()?;
+        let (shape, n_packs, n_log_packs, n_rollups) = self.parts.pop_front()?;
         let batch = self.batch.split_front(shape);
         // The rest keeps the minutes of all: marking one more stale costs
         // a rollup made again, never a wrong one.
@@ -103,8 +115,9 @@ impl PreparedBatch {
             stale: report_rollups::stale_minutes(&batch).into_iter().collect(),
             batch,
             packs: self.packs.drain(..n_packs).collect(),
+            log_packs: self.log_packs.drain(..n_log_packs).collect(),
             rollups: self.rollups.drain(..n_rollups).collect(),
-            parts: VecDeque::from([(shape, n_packs, n_rollups)]),
+            parts: VecDeque::from([(shape, n_packs, n_log_packs, n_rollups)]),
         })
     }
 }

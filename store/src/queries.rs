@@ -1,6 +1,6 @@
-//! The read queries, written once and expanded into both backends. The SQL
-//! is the same for SQLite and PostgreSQL except full-text search, which each
-//! backend supplies as `push_text_filter`.
+//! The read queries, written once and expanded into both backends: the SQL
+//! is the same for SQLite and PostgreSQL. What SQL cannot see (spans and
+//! log records in their packs) is asked in Rust.
 
 macro_rules! impl_reads {
     ($db:ty, $pool:ident) => {
@@ -48,13 +48,10 @@ macro_rules! impl_reads {
             trace_id: &$crate::model::TraceId,
         ) -> $crate::error::Result<Option<$crate::views::TraceView>> {
             let spans = self.spans_of_traces(&[trace_id.to_vec()]).await?;
-            let logs = sqlx::query_as::<_, $crate::read_rows::RawLog>(sqlx::AssertSqlSafe(format!(
-                "SELECT {} WHERE l.trace_id = $1 ORDER BY l.ts_ns, l.id",
-                $crate::read_rows::LOG_COLUMNS
-            )))
-            .bind(trace_id.to_vec())
-            .fetch_all(&self.$pool)
-            .await?;
+            let of_trace =
+                $crate::log_packs::LogMatch::any_of(vec![$crate::log_packs::LogId::Trace(*trace_id)])
+                    .near(&spans);
+            let logs = self.oldest_logs(&of_trace, $crate::log_packs::TRACE_LOGS).await?;
             if spans.is_empty() && logs.is_empty() {
                 return Ok(None);
             }
@@ -62,10 +59,7 @@ macro_rules! impl_reads {
             Ok(Some($crate::views::TraceView {
                 trace_id: hex::encode(trace_id),
                 spans,
-                logs: logs
-                    .into_iter()
-                    .map($crate::read_rows::RawLog::into_view)
-                    .collect::<$crate::error::Result<_>>()?,
+                logs: self.log_views(logs).await?,
                 expired_spans,
             }))
         }
@@ -269,42 +263,107 @@ macro_rules! impl_reads {
             &self,
             query: &$crate::views::LogQuery,
         ) -> $crate::error::Result<Vec<$crate::views::LogView>> {
-            let mut q = sqlx::QueryBuilder::<$db>::new(format!(
-                "SELECT {} WHERE 1 = 1",
-                $crate::read_rows::LOG_COLUMNS
-            ));
-            if let Some(service) = &query.service {
-                q.push(" AND l.service = ").push_bind(service.clone());
+            let m = $crate::log_packs::LogMatch::of_query(query);
+            let logs = self.newest_logs(&m, query.limit as usize).await?;
+            self.log_views(logs).await
+        }
+
+        /// The records of these packs, each pack's in writing order.
+        async fn log_packs_by_id(
+            &self,
+            ids: &[i64],
+        ) -> $crate::error::Result<Vec<(i64, Vec<$crate::log_packs::StoredLog>)>> {
+            if ids.is_empty() {
+                return Ok(Vec::new());
             }
-            if let Some(trace_id) = &query.trace_id {
-                q.push(" AND l.trace_id = ").push_bind(trace_id.to_vec());
+            let mut q = sqlx::QueryBuilder::<$db>::new("SELECT id, data FROM log_packs WHERE id IN (");
+            let mut list = q.separated(", ");
+            for id in ids {
+                list.push_bind(*id);
             }
-            if let Some(request_id) = &query.request_id {
-                q.push(" AND l.request_id = ").push_bind(request_id.clone());
+            q.push(")");
+            let packs: Vec<(i64, Vec<u8>)> = q.build_query_as().fetch_all(&self.$pool).await?;
+            $crate::runtime::blocking(|| {
+                packs
+                    .into_iter()
+                    .map(|(id, data)| Ok((id, $crate::log_packs::unpack(&data)?)))
+                    .collect()
+            })
+        }
+
+        /// Hands `each` every record `m` keeps, a few packs at a time,
+        /// with its pack's id and its place in the pack.
+        async fn each_log(
+            &self,
+            m: &$crate::log_packs::LogMatch,
+            mut each: impl FnMut(i64, usize, $crate::log_packs::StoredLog),
+        ) -> $crate::error::Result<()> {
+            let candidates: Vec<i64> = self.log_candidates(m).await?.into_iter().map(|(id, _)| id).collect();
+            for chunk in candidates.chunks($crate::pack_reads::PACKS_AT_ONCE) {
+                for (id, logs) in self.log_packs_by_id(chunk).await? {
+                    for (i, log) in logs.into_iter().enumerate() {
+                        if m.keeps(&log) {
+                            each(id, i, log);
+                        }
+                    }
+                }
             }
-            if let Some(severity) = query.severity_min {
-                q.push(" AND l.severity_number >= ").push_bind(severity);
+            Ok(())
+        }
+
+        /// The newest `limit` records `m` keeps, newest first: packs are
+        /// read newest first until none left can hold a newer record.
+        async fn newest_logs(
+            &self,
+            m: &$crate::log_packs::LogMatch,
+            limit: usize,
+        ) -> $crate::error::Result<Vec<$crate::log_packs::StoredLog>> {
+            let candidates = self.log_candidates(m).await?;
+            let mut newest = $crate::log_packs::Newest::new(limit);
+            // One pack first, then twice as many each time: a page of the
+            // newest is mostly in the newest pack or two.
+            let (mut at, mut step) = (0, 1);
+            while let Some(&(_, ts_hi)) = candidates.get(at) {
+                if newest.done(ts_hi) {
+                    break;
+                }
+                let chunk = &candidates[at..(at + step).min(candidates.len())];
+                let ids: Vec<i64> = chunk.iter().map(|(id, _)| *id).collect();
+                for (id, logs) in self.log_packs_by_id(&ids).await? {
+                    newest.add(id, logs.into_iter().enumerate().filter(|(_, l)| m.keeps(l)));
+                }
+                at += chunk.len();
+                step = (step * 2).min($crate::pack_reads::PACKS_AT_ONCE);
             }
-            if let Some(start) = query.start {
-                q.push(" AND l.ts_ns >= ").push_bind(start);
-            }
-            if let Some(end) = query.end {
-                q.push(" AND l.ts_ns < ").push_bind(end);
-            }
-            if let Some(text) = query.text.as_deref().filter(|t| !t.trim().is_empty()) {
-                push_text_filter(&mut q, text);
-            }
-            for filter in &query.attributes {
-                q.push(" AND ");
-                push_attribute_filter(&mut q, "l.attributes", &$crate::value::stored_key(&filter.key), filter);
-            }
-            q.push(" ORDER BY l.ts_ns DESC, l.id DESC LIMIT ")
-                .push_bind(i64::from(query.limit));
-            q.build_query_as::<$crate::read_rows::RawLog>()
-                .fetch_all(&self.$pool)
-                .await?
-                .into_iter()
-                .map($crate::read_rows::RawLog::into_view)
+            Ok(newest.into_logs())
+        }
+
+        /// The oldest `limit` records `m` keeps, oldest first.
+        async fn oldest_logs(
+            &self,
+            m: &$crate::log_packs::LogMatch,
+            limit: usize,
+        ) -> $crate::error::Result<Vec<$crate::log_packs::StoredLog>> {
+            let mut found = Vec::new();
+            self.each_log(m, |id, i, log| found.push(((log.ts(), id, i), log))).await?;
+            found.sort_by(|a, b| a.0.cmp(&b.0));
+            found.truncate(limit);
+            Ok(found.into_iter().map(|(_, log)| log).collect())
+        }
+
+        /// The records as the API serves them.
+        async fn log_views(
+            &self,
+            logs: Vec<$crate::log_packs::StoredLog>,
+        ) -> $crate::error::Result<Vec<$crate::views::LogView>> {
+            let (resources, scopes) = self
+                .span_sources(
+                    logs.iter().map(|l| l.resource).collect(),
+                    logs.iter().map(|l| l.scope).collect(),
+                )
+                .await?;
+            logs.into_iter()
+                .map(|log| $crate::log_packs::view(log, &resources, &scopes))
                 .collect()
         }
 
@@ -313,7 +372,7 @@ macro_rules! impl_reads {
         pub(crate) async fn oldest(&self) -> $crate::error::Result<$crate::views::Oldest> {
             let (spans, logs, metric_points): (Option<i64>, Option<i64>, Option<i64>) =
                 sqlx::query_as(
-                    "SELECT (SELECT min(start_hi) FROM span_packs), (SELECT min(ts_ns) FROM logs), \
+                    "SELECT (SELECT min(start_hi) FROM span_packs), (SELECT min(ts_lo) FROM log_packs), \
                      (SELECT min((SELECT min(time_ns) FROM metric_points p WHERE p.metric_id = m.id)) \
                       FROM metrics m)",
                 )
@@ -552,11 +611,17 @@ macro_rules! impl_reads {
             &self,
             id: &str,
         ) -> $crate::error::Result<Option<$crate::views::RequestView>> {
+            use $crate::log_packs::{LogId, LogMatch};
             use $crate::views::Match;
             let id = id.trim();
             let mut matched_as = Vec::new();
             let mut trace_ids: Vec<Vec<u8>> = Vec::new();
-            let mut add = |found: Vec<Vec<u8>>, how: Match, matched_as: &mut Vec<Match>| {
+            fn add(
+                found: Vec<Vec<u8>>,
+                how: Match,
+                matched_as: &mut Vec<Match>,
+                trace_ids: &mut Vec<Vec<u8>>,
+            ) {
                 if !found.is_empty() && !matched_as.contains(&how) {
                     matched_as.push(how);
                 }
@@ -565,54 +630,71 @@ macro_rules! impl_reads {
                         trace_ids.push(trace_id);
                     }
                 }
-            };
-            if let Some(trace_id) = $crate::read_rows::hex_id::<16>(id) {
-                let found: Vec<Vec<u8>> = sqlx::query_scalar(
-                    "SELECT trace_id FROM traces WHERE trace_id = $1 \
-                     UNION SELECT trace_id FROM logs WHERE trace_id = $1",
-                )
-                .bind(trace_id.to_vec())
-                .fetch_all(&self.$pool)
-                .await?;
-                add(found, Match::TraceId, &mut matched_as);
+            }
+            let hex_trace = $crate::read_rows::hex_id::<16>(id);
+            if let Some(trace_id) = hex_trace {
+                let found: Vec<Vec<u8>> =
+                    sqlx::query_scalar("SELECT trace_id FROM traces WHERE trace_id = $1")
+                        .bind(trace_id.to_vec())
+                        .fetch_all(&self.$pool)
+                        .await?;
+                add(found, Match::TraceId, &mut matched_as, &mut trace_ids);
             }
             if let Some(span_id) = $crate::read_rows::hex_id::<8>(id) {
                 let found = self.span_id_traces(&span_id).await?;
-                add(found, Match::SpanId, &mut matched_as);
+                add(found, Match::SpanId, &mut matched_as, &mut trace_ids);
             }
             let found: Vec<Vec<u8>> = sqlx::query_scalar(
                 // Rows of traces retention removed wait for the sweep's walk
                 // (`retention`): only traces still there count.
                 "SELECT r.trace_id FROM request_traces r WHERE r.request_id = $1 \
-                 AND EXISTS (SELECT 1 FROM traces t WHERE t.trace_id = r.trace_id) \
-                 UNION SELECT trace_id FROM logs WHERE request_id = $1 AND trace_id IS NOT NULL \
-                 LIMIT 1000",
+                 AND EXISTS (SELECT 1 FROM traces t WHERE t.trace_id = r.trace_id) LIMIT 1000",
             )
             .bind(id.to_owned())
             .fetch_all(&self.$pool)
             .await?;
-            add(found, Match::RequestId, &mut matched_as);
+            add(found, Match::RequestId, &mut matched_as, &mut trace_ids);
 
-            let spans = self.spans_of_traces(&trace_ids).await?;
+            let mut spans = self.spans_of_traces(&trace_ids).await?;
 
-            let mut q = sqlx::QueryBuilder::<$db>::new(format!(
-                "SELECT {} WHERE l.request_id = ",
-                $crate::read_rows::LOG_COLUMNS
-            ));
-            q.push_bind(id.to_owned());
-            if !trace_ids.is_empty() {
-                q.push(" OR l.trace_id IN (");
-                let mut ids = q.separated(", ");
-                for trace_id in trace_ids.iter().take(500) {
-                    ids.push_bind(trace_id.clone());
+            // The log records of those traces, and those carrying the id
+            // (as a request id, or as the trace id of a trace of records
+            // alone), near the spans when there are any.
+            let mut ids = vec![LogId::Request(id.to_owned())];
+            ids.extend(hex_trace.map(LogId::Trace));
+            ids.extend(
+                trace_ids
+                    .iter()
+                    .take(500)
+                    .filter_map(|t| <$crate::model::TraceId>::try_from(t.as_slice()).ok())
+                    .map(LogId::Trace),
+            );
+            let near = LogMatch::any_of(ids).near(&spans);
+            let stored = self.oldest_logs(&near, $crate::log_packs::REQUEST_LOGS).await?;
+            // Traces only the records name join the request, their spans too.
+            let known = trace_ids.len();
+            for log in &stored {
+                let Some(trace_id) = log.trace_id else {
+                    continue;
+                };
+                let how = if hex_trace == Some(trace_id) {
+                    Match::TraceId
+                } else if log.request_id.as_deref() == Some(id) {
+                    Match::RequestId
+                } else {
+                    continue;
+                };
+                if trace_ids.len() < 1000 {
+                    add(vec![trace_id.to_vec()], how, &mut matched_as, &mut trace_ids);
                 }
-                q.push(")");
             }
-            q.push(" ORDER BY l.ts_ns, l.id LIMIT 10000");
+            if trace_ids.len() > known {
+                spans.extend(self.spans_of_traces(&trace_ids[known..]).await?);
+                $crate::pack_reads::sort(&mut spans);
+            }
             let trace_hex: Vec<String> = trace_ids.iter().map(hex::encode).collect();
             let mut logs = Vec::new();
-            for raw in q.build_query_as::<$crate::read_rows::RawLog>().fetch_all(&self.$pool).await? {
-                let log = raw.into_view()?;
+            for log in self.log_views(stored).await? {
                 let matched_by = match &log.trace_id {
                     Some(trace_id) if trace_hex.contains(trace_id) => Match::TraceId,
                     _ => Match::RequestId,
@@ -764,27 +846,32 @@ macro_rules! impl_reads {
             start: i64,
             end: i64,
         ) -> $crate::error::Result<Vec<$crate::report_rows::SpanLogs>> {
-            sqlx::query_as::<_, (Vec<u8>, Option<Vec<u8>>, i64, i64)>(
-                "SELECT trace_id, span_id, COUNT(*), CAST(SUM(wire_bytes) AS BIGINT) FROM logs \
-                 WHERE trace_id IS NOT NULL AND ts_ns >= $1 AND ts_ns < $2 \
-                 GROUP BY trace_id, span_id",
-            )
-            .bind(start)
-            .bind(end)
-            .fetch_all(&self.$pool)
-            .await?
-            .into_iter()
-            .map(|(trace_id, span_id, records, bytes)| {
-                Ok($crate::report_rows::SpanLogs {
-                    trace_id: $crate::read_rows::fixed_id(&trace_id, "trace")?,
-                    span_id: span_id
-                        .map(|id| $crate::read_rows::fixed_id(&id, "span"))
-                        .transpose()?,
-                    records: records.max(0) as u64,
-                    wire_bytes: bytes.max(0) as u64,
-                })
+            let window = $crate::log_packs::LogMatch {
+                start: Some(start),
+                end: Some(end),
+                ..Default::default()
+            };
+            let mut of_span: std::collections::HashMap<
+                ($crate::model::TraceId, Option<$crate::model::SpanId>),
+                (u64, u64),
+            > = std::collections::HashMap::new();
+            self.each_log(&window, |_, _, log| {
+                if let Some(trace_id) = log.trace_id {
+                    let counts = of_span.entry((trace_id, log.span_id)).or_default();
+                    counts.0 += 1;
+                    counts.1 += u64::from(log.wire_bytes);
+                }
             })
-            .collect()
+            .await?;
+            Ok(of_span
+                .into_iter()
+                .map(|((trace_id, span_id), (records, wire_bytes))| $crate::report_rows::SpanLogs {
+                    trace_id,
+                    span_id,
+                    records,
+                    wire_bytes,
+                })
+                .collect())
         }
 
         pub(crate) async fn log_sources(
@@ -792,29 +879,48 @@ macro_rules! impl_reads {
             start: i64,
             end: i64,
         ) -> $crate::error::Result<Vec<$crate::report_rows::LogSource>> {
-            Ok(sqlx::query_as::<_, (String, i32, String, String, i64, i64)>(
-                "SELECT l.service, l.severity_number, l.severity_text, sc.name, COUNT(*), \
-                 CAST(SUM(l.wire_bytes) AS BIGINT) \
-                 FROM logs l JOIN scopes sc ON sc.id = l.scope_id \
-                 WHERE l.ts_ns >= $1 AND l.ts_ns < $2 \
-                 GROUP BY l.service, l.severity_number, l.severity_text, sc.name",
-            )
-            .bind(start)
-            .bind(end)
-            .fetch_all(&self.$pool)
-            .await?
-            .into_iter()
-            .map(|(service, severity_number, severity_text, scope, records, bytes)| {
-                $crate::report_rows::LogSource {
-                    service,
-                    severity_number,
-                    severity_text,
-                    scope,
-                    records: records.max(0) as u64,
-                    wire_bytes: bytes.max(0) as u64,
-                }
+            let window = $crate::log_packs::LogMatch {
+                start: Some(start),
+                end: Some(end),
+                ..Default::default()
+            };
+            // By scope fingerprint first, then by its name.
+            let mut counted: std::collections::HashMap<(String, i32, String, i64), (u64, u64)> =
+                std::collections::HashMap::new();
+            self.each_log(&window, |_, _, log| {
+                let counts = counted
+                    .entry((log.service, log.severity_number, log.severity_text, log.scope))
+                    .or_default();
+                counts.0 += 1;
+                counts.1 += u64::from(log.wire_bytes);
             })
-            .collect())
+            .await?;
+            let (_, scopes) = self
+                .span_sources(Default::default(), counted.keys().map(|k| k.3).collect())
+                .await?;
+            let mut sources: std::collections::BTreeMap<(String, i32, String, String), (u64, u64)> =
+                std::collections::BTreeMap::new();
+            for ((service, severity_number, severity_text, scope), (records, bytes)) in counted {
+                let scope = scopes.get(&scope).map(|s| s.0.clone()).unwrap_or_default();
+                let counts = sources
+                    .entry((service, severity_number, severity_text, scope))
+                    .or_default();
+                counts.0 += records;
+                counts.1 += bytes;
+            }
+            Ok(sources
+                .into_iter()
+                .map(|((service, severity_number, severity_text, scope), (records, wire_bytes))| {
+                    $crate::report_rows::LogSource {
+                        service,
+                        severity_number,
+                        severity_text,
+                        scope,
+                        records,
+                        wire_bytes,
+                    }
+                })
+                .collect())
         }
 
         pub(crate) async fn metric_usage(
@@ -869,15 +975,17 @@ macro_rules! impl_reads {
                 .filter(|(s, _)| s.start_ns >= start && s.start_ns < end)
                 .map(|(s, d)| (s.service.to_string(), d.attributes))
                 .collect();
-            let log_rows = sqlx::query_as::<_, (String, String)>(
-                "SELECT service, attributes FROM logs WHERE ts_ns >= $1 AND ts_ns < $2 \
-                 ORDER BY ts_ns DESC LIMIT $3",
-            )
-            .bind(start)
-            .bind(end)
-            .bind(i64::from(logs))
-            .fetch_all(&self.$pool)
-            .await?;
+            let window = $crate::log_packs::LogMatch {
+                start: Some(start),
+                end: Some(end),
+                ..Default::default()
+            };
+            let log_rows: Vec<(String, String)> = self
+                .newest_logs(&window, logs as usize)
+                .await?
+                .into_iter()
+                .map(|log| (log.service, log.attributes))
+                .collect();
             let tagged = |signal: &'static str| {
                 move |(service, attributes): (String, String)| $crate::report_rows::AttributeSample {
                     signal,

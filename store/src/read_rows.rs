@@ -5,64 +5,10 @@ use crate::error::{Result, StoreError, corrupt};
 use crate::model::{Exemplar, MetricKind};
 use crate::stored_json::{attributes, list};
 use crate::trace_lists::service_list;
-use crate::value::Value;
-use crate::views::{LogView, MetricInfo, MetricPointView, ScopeView, TraceSummary};
+use crate::views::{MetricInfo, MetricPointView, TraceSummary};
 
 fn count(n: i64) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
-}
-
-#[derive(sqlx::FromRow)]
-pub struct RawLog {
-    pub time_ns: i64,
-    pub observed_ns: i64,
-    pub service: String,
-    pub severity_number: i32,
-    pub severity_text: String,
-    pub body: String,
-    pub event_name: String,
-    pub attributes: String,
-    pub dropped_attributes_count: i64,
-    pub flags: i64,
-    pub trace_id: Option<Vec<u8>>,
-    pub span_id: Option<Vec<u8>>,
-    pub request_id: Option<String>,
-    pub resource_attributes: String,
-    pub scope_name: String,
-    pub scope_version: String,
-    pub scope_attributes: String,
-}
-
-pub(crate) const LOG_COLUMNS: &str = "l.time_ns, l.observed_ns, l.service, l.severity_number, \
-     l.severity_text, l.body, l.event_name, l.attributes, l.dropped_attributes_count, l.flags, \
-     l.trace_id, l.span_id, l.request_id, r.attributes AS resource_attributes, \
-     sc.name AS scope_name, sc.version AS scope_version, sc.attributes AS scope_attributes \
-     FROM logs l JOIN resources r ON r.id = l.resource_id JOIN scopes sc ON sc.id = l.scope_id";
-
-impl RawLog {
-    pub fn into_view(self) -> Result<LogView> {
-        Ok(LogView {
-            time_unix_nano: self.time_ns,
-            observed_time_unix_nano: self.observed_ns,
-            service: self.service,
-            severity_number: self.severity_number,
-            severity_text: self.severity_text,
-            body: Value::from_json_str(&self.body).map_err(|e| corrupt("log body", e))?,
-            event_name: self.event_name,
-            attributes: attributes(&self.attributes, "log attributes")?,
-            dropped_attributes_count: count(self.dropped_attributes_count),
-            flags: count(self.flags),
-            trace_id: self.trace_id.as_deref().map(hex::encode),
-            span_id: self.span_id.as_deref().map(hex::encode),
-            request_id: self.request_id,
-            resource: attributes(&self.resource_attributes, "resource attributes")?,
-            scope: ScopeView {
-                name: self.scope_name,
-                version: self.scope_version,
-                attributes: attributes(&self.scope_attributes, "scope attributes")?,
-            },
-        })
-    }
 }
 
 /// Parses an id of `N` bytes written as hex, in either case.

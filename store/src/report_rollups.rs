@@ -77,14 +77,12 @@ macro_rules! impl_report_rollups {
             )
             .fetch_all(&self.$writer)
             .await?;
-            let logs: Vec<i64> = sqlx::query_scalar(
-                "SELECT DISTINCT ts_ns / 60000000000 FROM logs WHERE trace_id IS NOT NULL",
+            let logs: Vec<(i64, i64)> = sqlx::query_as(
+                "SELECT DISTINCT ts_lo / 60000000000, ts_hi / 60000000000 FROM log_packs",
             )
             .fetch_all(&self.$writer)
             .await?;
-            let minutes = $crate::report_rollups::minutes_of_ranges(
-                packs.into_iter().chain(logs.into_iter().map(|m| (m, m))),
-            );
+            let minutes = $crate::report_rollups::minutes_of_ranges(packs.into_iter().chain(logs));
             let at = $crate::report_rollups::now_ns();
             let mut tx = self.$writer.begin().await?;
             for minute in minutes {

@@ -94,7 +94,7 @@ pub(crate) fn signal_of_table(table: &str) -> Option<Signal> {
         || table == "payload_dicts"
     {
         Some(Signal::Spans)
-    } else if table == "logs" || table.starts_with("logs_") {
+    } else if table == "logs" || table.starts_with("logs_") || table.starts_with("log_packs") {
         Some(Signal::Logs)
     } else if table.starts_with("metric") {
         Some(Signal::MetricPoints)
@@ -143,6 +143,8 @@ mod tests {
             ("rollups_minute", Some(Signal::Spans)),
             ("logs", Some(Signal::Logs)),
             ("logs_fts_data", Some(Signal::Logs)),
+            ("log_packs", Some(Signal::Logs)),
+            ("log_packs_window", Some(Signal::Logs)),
             ("metric_points", Some(Signal::MetricPoints)),
             ("metrics", Some(Signal::MetricPoints)),
             ("resources", None),

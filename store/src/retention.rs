@@ -35,20 +35,20 @@ impl Removed {
 
 /// How much of each kind one step removes at most, in one short
 /// transaction: the writer waits for a step, so a step must be short. A
-/// pack holds an export's spans (hundreds), a row one item. 0: that kind is
+/// pack holds an export's spans or log records (hundreds), a row one item. 0: that kind is
 /// done for this sweep and not looked at again.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct StepLimits {
     pub packs: i64,
     pub traces: i64,
-    pub logs: i64,
+    pub log_packs: i64,
     pub points: i64,
 }
 
 pub(crate) const STEP: StepLimits = StepLimits {
     packs: 32,
     traces: 1000,
-    logs: 1000,
+    log_packs: 32,
     points: 1000,
 };
 
@@ -62,13 +62,14 @@ pub(crate) struct Step {
 }
 
 impl Step {
-    /// A step under `limits` that removed `packs` packs holding `spans`
-    /// spans, and these trace summaries, log records and metric points.
+    /// A step under `limits` that removed span packs and the spans they
+    /// held, log packs and the records they held, and these trace
+    /// summaries and metric points.
     pub(crate) fn of(
         limits: StepLimits,
-        packs: i64,
-        spans: i64,
-        [traces, logs, points]: [i64; 3],
+        [packs, spans]: [i64; 2],
+        [log_packs, logs]: [i64; 2],
+        [traces, points]: [i64; 2],
     ) -> Step {
         let count = |n: i64| n.max(0) as u64;
         let again = |removed: i64, limit: i64| {
@@ -89,7 +90,7 @@ impl Step {
             next: StepLimits {
                 packs: again(packs, limits.packs),
                 traces: again(traces, limits.traces),
-                logs: again(logs, limits.logs),
+                log_packs: again(log_packs, limits.log_packs),
                 points: again(points, limits.points),
             },
         }
@@ -226,27 +227,33 @@ mod tests {
         let limits = StepLimits {
             packs: 2,
             traces: 3,
-            logs: 3,
+            log_packs: 3,
             points: 0,
         };
-        let next = |packs, traces, logs| StepLimits {
+        let next = |packs, traces, log_packs| StepLimits {
             packs,
             traces,
-            logs,
+            log_packs,
             points: 0,
         };
-        for (packs, rows, expected) in [
-            (0, [0, 0, 0], next(0, 0, 0)),
-            (1, [2, 2, 2], next(0, 0, 0)),
-            (2, [0, 0, 0], next(2, 0, 0)),
-            (0, [3, 4, 0], next(0, 3, 3)),
+        for (packs, log_packs, rows, expected) in [
+            (0, 0, [0, 0], next(0, 0, 0)),
+            (1, 2, [2, 2], next(0, 0, 0)),
+            (2, 0, [0, 0], next(2, 0, 0)),
+            (0, 4, [3, 0], next(0, 3, 3)),
             // A kind already done stays done, whatever it reports.
-            (0, [0, 0, 9], next(0, 0, 0)),
+            (0, 0, [0, 9], next(0, 0, 0)),
         ] {
-            let step = Step::of(limits, packs, packs * 10, rows);
-            assert_eq!(step.next, expected, "{packs} {rows:?}");
+            let step = Step::of(
+                limits,
+                [packs, packs * 10],
+                [log_packs, log_packs * 7],
+                rows,
+            );
+            assert_eq!(step.next, expected, "{packs} {log_packs} {rows:?}");
             assert_eq!(step.more(), expected != StepLimits::default());
             assert_eq!(step.removed.spans, packs as u64 * 10);
+            assert_eq!(step.removed.logs, log_packs as u64 * 7);
         }
     }
 

@@ -45,7 +45,16 @@ pub(crate) fn build<'a>(ids: impl ExactSizeIterator<Item = &'a SpanId>) -> Vec<u
 /// A filter of the same format over any items, each given by its probe
 /// (two halves below 2^32, the second odd).
 pub(crate) fn of_probes(probes: impl ExactSizeIterator<Item = (u64, u64)>) -> Vec<u8> {
-    let m = (probes.len() * BITS_PER_ID).max(MIN_BITS).div_ceil(8) * 8;
+    of_probes_with(probes, BITS_PER_ID)
+}
+
+/// As `of_probes`, with `bits` bits an item: the filter's length tells
+/// its readers how many there are, so any number reads back alike.
+pub(crate) fn of_probes_with(
+    probes: impl ExactSizeIterator<Item = (u64, u64)>,
+    bits: usize,
+) -> Vec<u8> {
+    let m = (probes.len() * bits).max(MIN_BITS).div_ceil(8) * 8;
     let mut filter = vec![0u8; 1 + m / 8];
     filter[0] = FORMAT;
     for probe in probes {

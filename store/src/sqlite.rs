@@ -17,7 +17,7 @@ use crate::admin::{DiskUsage, StoredObject, objects_of};
 use crate::error::{Result, StoreError};
 use crate::fingerprint::Fingerprints;
 use crate::legacy;
-use crate::log_text::fts_query;
+use crate::log_packs::LogMatch;
 use crate::model::{SpanId, TraceId};
 use crate::packed::Unpacker;
 use crate::prepared::PreparedBatch;
@@ -28,8 +28,6 @@ use crate::span_filter;
 use crate::sqlite_ffi::{self, Db};
 use crate::sqlite_sweep;
 use crate::sqlite_write;
-use crate::stored_json::literal_in_json;
-use crate::views::{AttributeFilter, Comparison};
 use crate::write_rows::{InternRows, Interned};
 
 #[derive(Clone)]
@@ -162,7 +160,8 @@ impl SqliteStore {
         sqlx::migrate!("../migrations/sqlite")
             .run(&self.writer)
             .await?;
-        legacy::sqlite::convert(&self.writer).await
+        legacy::sqlite::convert(&self.writer).await?;
+        legacy::sqlite::convert_logs(&self.writer).await
     }
 
     pub(crate) async fn ping(&self) -> Result<()> {
@@ -224,6 +223,27 @@ impl SqliteStore {
 
     /// The packs whose span-id filter may hold `span_id`: every filter
     /// asked on a blocking thread, read from the index that holds them.
+    /// The packs of `m`'s window (every pack when it has none) whose
+    /// filters may hold a record it keeps, as (id, greatest time), newest
+    /// first: every filter asked on a blocking thread, the id filters read
+    /// from the index that holds them.
+    pub(crate) async fn log_candidates(&self, m: &LogMatch) -> Result<Vec<(i64, i64)>> {
+        let (file, m) = (self.file.clone(), m.clone());
+        on_scan_thread(move || {
+            let terms = m
+                .asks_terms()
+                .then_some(|terms: &[u8]| m.terms_may_hold(terms));
+            sqlite_ffi::log_packs_that_may_match(
+                &file,
+                m.start.unwrap_or(i64::MIN),
+                m.end.unwrap_or(i64::MAX),
+                |ids| m.ids_may_hold(ids),
+                terms,
+            )
+        })
+        .await
+    }
+
     pub(crate) async fn packs_that_may_hold(&self, span_id: &SpanId) -> Result<Vec<i64>> {
         let (file, span_id) = (self.file.clone(), *span_id);
         on_scan_thread(move || {
@@ -334,6 +354,7 @@ impl SqliteStore {
         let write = sqlite_write::Write {
             batch: prepared.batch(),
             packs: prepared.packs(),
+            log_packs: prepared.log_packs(),
             rollups: &rollups,
             stale: &stale,
             rows: &rows,
@@ -380,56 +401,4 @@ fn push_contains(q: &mut QueryBuilder<Sqlite>, column: &'static str, part: Strin
         .push(", ")
         .push_bind(part)
         .push(") > 0");
-}
-
-fn push_text_filter(q: &mut QueryBuilder<Sqlite>, text: &str) {
-    q.push(" AND l.id IN (SELECT rowid FROM logs_fts WHERE logs_fts MATCH ")
-        .push_bind(fts_query(text))
-        .push(")");
-}
-
-/// The attribute `key` (as stored) of the JSON `column` passes `filter`. Text comparisons
-/// see booleans as `true`/`false`, as PostgreSQL's `->>` gives them.
-fn push_attribute_filter(
-    q: &mut QueryBuilder<Sqlite>,
-    column: &'static str,
-    key: &str,
-    filter: &AttributeFilter,
-) {
-    use Comparison::*;
-    let path = format!("$.\"{}\"", key.replace('\\', "\\\\").replace('"', "\\\""));
-    let ordering = match filter.comparison {
-        Equal | NotEqual => None,
-        Greater => Some(">"),
-        GreaterOrEqual => Some(">="),
-        Less => Some("<"),
-        LessOrEqual => Some("<="),
-    };
-    if let Some(op) = ordering {
-        q.push(format!("json_type({column}, "))
-            .push_bind(path.clone())
-            .push(format!(
-                ") IN ('integer', 'real') AND json_extract({column}, "
-            ))
-            .push_bind(path)
-            .push(format!(") {op} "))
-            .push_bind(filter.value.parse::<f64>().unwrap_or(f64::NAN));
-        return;
-    }
-    if filter.comparison == Equal && literal_in_json(&filter.value) {
-        push_contains(q, column, filter.value.clone());
-        q.push(" AND ");
-    }
-    q.push(format!("CASE json_type({column}, "))
-        .push_bind(path.clone())
-        .push(format!(
-            ") WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' ELSE CAST(json_extract({column}, "
-        ))
-        .push_bind(path)
-        .push(if filter.comparison == Equal {
-            ") AS TEXT) END = "
-        } else {
-            ") AS TEXT) END <> "
-        })
-        .push_bind(filter.value.clone());
 }

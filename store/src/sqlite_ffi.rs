@@ -30,6 +30,13 @@ const PACKS: &CStr = c"SELECT data FROM span_packs WHERE start_hi >= ?1 AND star
 const SPAN_FILTERS: &CStr =
     c"SELECT id, span_filter FROM span_packs INDEXED BY span_packs_span_filters";
 
+/// A window's log packs, newest first, with their id filters, from the
+/// index that holds them (`log_packs_window`); with their terms too.
+const LOG_PACK_IDS: &CStr = c"SELECT id, ts_hi, ids FROM log_packs INDEXED BY log_packs_window \
+    WHERE ts_hi >= ?1 AND ts_lo < ?2 ORDER BY ts_hi DESC";
+const LOG_PACK_TERMS: &CStr = c"SELECT id, ts_hi, ids, terms FROM log_packs \
+    WHERE ts_hi >= ?1 AND ts_lo < ?2 ORDER BY ts_hi DESC";
+
 pub(crate) struct Db(NonNull<ffi::sqlite3>);
 
 // SAFETY: connections are opened in SQLite's multi-thread mode
@@ -489,6 +496,33 @@ pub(crate) fn packs_whose_filter(
         Ok(())
     })?;
     Ok(ids)
+}
+
+/// The (id, greatest time) of the log packs meeting `[start, end]`,
+/// newest first, whose id filter `ids_may` and (when `terms_may` is
+/// given) whose terms filter may hold a match.
+pub(crate) fn log_packs_that_may_match(
+    path: &Path,
+    start: i64,
+    end: i64,
+    ids_may: impl Fn(&[u8]) -> bool,
+    terms_may: Option<impl Fn(&[u8]) -> bool>,
+) -> Result<Vec<(i64, i64)>> {
+    let db = Db::open_read_only(path)?;
+    let mut stmt = db.prepare(match terms_may {
+        Some(_) => LOG_PACK_TERMS,
+        None => LOG_PACK_IDS,
+    })?;
+    stmt.bind_int(1, start)?;
+    stmt.bind_int(2, end)?;
+    let mut found = Vec::new();
+    stmt.each_row(|mut row| {
+        if ids_may(row.blob(2)) && terms_may.as_ref().is_none_or(|may| may(row.blob(3))) {
+            found.push((row.int(0), row.int(1)));
+        }
+        Ok(())
+    })?;
+    Ok(found)
 }
 
 /// What a scalar function made by `register_blob_to_text` does with a

@@ -20,10 +20,9 @@ const PACKS: &CStr = c"DELETE FROM span_packs WHERE id IN \
 const TRACES: &CStr = c"DELETE FROM traces WHERE id IN \
     (SELECT id FROM traces WHERE start_ns < ?1 AND end_ns < ?1 LIMIT ?2)";
 
-/// Log records stamped before `?1`; their full-text rows go with them
-/// (the trigger `logs_fts_delete`).
-const LOGS: &CStr = c"DELETE FROM logs WHERE id IN \
-    (SELECT id FROM logs WHERE ts_ns < ?1 ORDER BY ts_ns LIMIT ?2)";
+/// Log packs whose every record was stamped before `?1`, oldest first.
+const LOG_PACKS: &CStr = c"DELETE FROM log_packs WHERE id IN \
+    (SELECT id FROM log_packs WHERE ts_hi < ?1 ORDER BY ts_hi LIMIT ?2) RETURNING records";
 
 const METRICS: &CStr = c"SELECT id FROM metrics ORDER BY id";
 
@@ -49,7 +48,13 @@ pub(crate) fn step(db: &Db, cutoff: i64, limits: StepLimits) -> Result<Step> {
         let spans: i64 = packs.iter().sum();
 
         let traces = delete(db, TRACES, cutoff, limits.traces)?;
-        let logs = delete(db, LOGS, cutoff, limits.logs)?;
+        let mut log_packs = Vec::new();
+        if limits.log_packs > 0 {
+            let mut stmt = db.prepare(LOG_PACKS)?;
+            stmt.bind_int(1, cutoff)?;
+            stmt.bind_int(2, limits.log_packs)?;
+            log_packs = stmt.ints()?;
+        }
 
         let mut points = 0;
         if limits.points > 0 {
@@ -67,7 +72,12 @@ pub(crate) fn step(db: &Db, cutoff: i64, limits: StepLimits) -> Result<Step> {
             }
         }
 
-        let step = Step::of(limits, packs.len() as i64, spans, [traces, logs, points]);
+        let step = Step::of(
+            limits,
+            [packs.len() as i64, spans],
+            [log_packs.len() as i64, log_packs.iter().sum()],
+            [traces, points],
+        );
         let mut counter = db.prepare(COUNTER)?;
         for (name, n) in step.counter_deltas() {
             if n > 0 {
@@ -228,12 +238,12 @@ pub(crate) fn space(db: &Db, file: &Path) -> Result<Space> {
     })
 }
 
-/// The oldest and newest time stamped on a pack (its last span's start, as
-/// retention reads it), a log record or a metric point; `None` when
+/// The oldest and newest time stamped on a pack (its last span's start or
+/// log record's time, as retention reads it) or a metric point; `None` when
 /// nothing is stored. Each bound is one index's first or last entry.
 const TIME_RANGE: &CStr = c"SELECT min(lo), max(hi) FROM ( \
     SELECT (SELECT min(start_hi) FROM span_packs) lo, (SELECT max(start_hi) FROM span_packs) hi \
-    UNION ALL SELECT (SELECT min(ts_ns) FROM logs), (SELECT max(ts_ns) FROM logs) \
+    UNION ALL SELECT (SELECT min(ts_hi) FROM log_packs), (SELECT max(ts_hi) FROM log_packs) \
     UNION ALL SELECT (SELECT min(time_ns) FROM metric_points p WHERE p.metric_id = m.id), \
         (SELECT max(time_ns) FROM metric_points p WHERE p.metric_id = m.id) FROM metrics m)";
 

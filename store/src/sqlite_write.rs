@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::ffi::CStr;
 
 use crate::error::Result;
+use crate::log_packs::LogPack;
 use crate::model::{Batch, TraceId};
 use crate::packed::Pack;
 use crate::rollup;
@@ -18,8 +19,7 @@ use crate::sqlite_ffi::{Db, Stmt};
 use crate::stored_json::json_list;
 use crate::trace_lists::{pack_ids, service_list};
 use crate::write_rows::{
-    InternRows, body_json, counter_deltas, point_number, point_value_json, request_traces,
-    trace_deltas,
+    InternRows, counter_deltas, point_number, point_value_json, request_traces, trace_deltas,
 };
 
 /// What one batch becomes, and the ids already known of its resources,
@@ -27,6 +27,7 @@ use crate::write_rows::{
 pub(crate) struct Write<'a> {
     pub batch: &'a Batch,
     pub packs: &'a [Pack],
+    pub log_packs: &'a [LogPack],
     pub rollups: &'a [(rollup::Key, rollup::Figures)],
     /// The minutes whose report rollups the batch makes stale.
     pub stale: &'a [i64],
@@ -90,7 +91,7 @@ pub(crate) fn write(db: &Db, w: Write<'_>) -> Result<[Vec<i64>; 3]> {
                 stmt.bind_text(10, &m.metadata)
             },
         )?;
-        logs(db, w.batch, &resource_ids, &scope_ids)?;
+        log_packs(db, w.log_packs)?;
         points(db, w.batch, &w.rows.point_metric, &metric_ids)?;
         if !w.batch.spans.is_empty() {
             let trace_packs = packs(db, w.packs)?;
@@ -167,34 +168,21 @@ fn intern<R>(
         .collect()
 }
 
-const LOG: &CStr = c"INSERT INTO logs (ts_ns, time_ns, observed_ns, resource_id, scope_id, \
-    service, severity_number, severity_text, body, event_name, attributes, \
-    dropped_attributes_count, flags, trace_id, span_id, request_id, wire_bytes) \
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)";
+const LOG_PACK: &CStr = c"INSERT INTO log_packs (ts_lo, ts_hi, records, ids, terms, data) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 
-fn logs(db: &Db, batch: &Batch, resource_ids: &[i64], scope_ids: &[i64]) -> Result<()> {
-    if batch.logs.is_empty() {
+pub(crate) fn log_packs(db: &Db, packs: &[LogPack]) -> Result<()> {
+    if packs.is_empty() {
         return Ok(());
     }
-    let mut stmt = db.prepare(LOG)?;
-    for log in &batch.logs {
-        stmt.bind_int(1, log.effective_time())?;
-        stmt.bind_int(2, log.time_unix_nano)?;
-        stmt.bind_int(3, log.observed_time_unix_nano)?;
-        stmt.bind_int(4, resource_ids[log.resource_idx])?;
-        stmt.bind_int(5, scope_ids[log.scope_idx])?;
-        stmt.bind_text(6, &batch.resources[log.resource_idx].service)?;
-        stmt.bind_int(7, i64::from(log.severity_number))?;
-        stmt.bind_text(8, &log.severity_text)?;
-        stmt.bind_text(9, &body_json(&log.body))?;
-        stmt.bind_text(10, &log.event_name)?;
-        stmt.bind_text(11, &log.attributes.to_json_string())?;
-        stmt.bind_int(12, i64::from(log.dropped_attributes_count))?;
-        stmt.bind_int(13, i64::from(log.flags))?;
-        stmt.bind_opt_blob(14, log.trace_id.as_ref().map(|t| &t[..]))?;
-        stmt.bind_opt_blob(15, log.span_id.as_ref().map(|s| &s[..]))?;
-        stmt.bind_opt_text(16, log.request_id.as_deref())?;
-        stmt.bind_int(17, i64::from(log.wire_bytes))?;
+    let mut stmt = db.prepare(LOG_PACK)?;
+    for pack in packs {
+        stmt.bind_int(1, pack.ts_lo)?;
+        stmt.bind_int(2, pack.ts_hi)?;
+        stmt.bind_int(3, i64::from(pack.records))?;
+        stmt.bind_blob(4, &pack.ids)?;
+        stmt.bind_opt_blob(5, pack.terms.as_deref())?;
+        stmt.bind_blob(6, &pack.data)?;
         stmt.execute()?;
     }
     Ok(())

@@ -92,6 +92,17 @@ impl<'a> Reader<'a> {
         String::from_utf8(bytes.to_vec()).map_err(|_| self.corrupt("a text not UTF-8".into()))
     }
 
+    /// `N` bytes as they are.
+    pub fn bytes<const N: usize>(&mut self) -> Result<[u8; N]> {
+        let bytes: [u8; N] = self
+            .data
+            .get(self.at..self.at.saturating_add(N))
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| self.corrupt(format!("cut short at byte {}", self.at)))?;
+        self.at += N;
+        Ok(bytes)
+    }
+
     pub fn opt<T>(&mut self, read: fn(&mut Self) -> Result<T>) -> Result<Option<T>> {
         let tag = *self
             .data

@@ -318,10 +318,6 @@ pub(crate) fn point_number(value: &PointValue) -> Option<f64> {
     }
 }
 
-pub(crate) fn body_json(body: &Value) -> String {
-    body.to_json_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,13 +14,13 @@ use loupe::cli::Size;
 
 use crate::support::{self, Server, s};
 
-const MAX_SIZE: u64 = 4_000_000;
+const MAX_SIZE: u64 = 2_500_000;
 const EXPORTS: u64 = 80;
 const RECORDS: u64 = 1000;
 
 /// Export `n`'s log records, a second after export `n - 1`'s, their
-/// bodies words no other record has (the full-text index takes them as
-/// they come, as with real bodies of ids and numbers).
+/// bodies words no other record has (little for compression to take, as
+/// with real bodies of ids and numbers).
 fn export(n: u64, start_ns: u64) -> ExportLogsServiceRequest {
     let mut seed = n.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
     let mut word = move || {
@@ -35,7 +35,11 @@ fn export(n: u64, start_ns: u64) -> ExportLogsServiceRequest {
             severity_number: 9,
             body: Some(AnyValue {
                 value: Some(s(&format!(
-                    "export{n} order {} paid {} by {} at {}",
+                    "export{n} order {} {} paid {} {} by {} {} at {} {}",
+                    word(),
+                    word(),
+                    word(),
+                    word(),
                     word(),
                     word(),
                     word(),

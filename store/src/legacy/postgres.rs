@@ -2,9 +2,10 @@
 
 use sqlx::postgres::PgPool;
 
+use super::old_logs::{OLD_LOG_COLUMNS, OldLog, PACK_LOGS};
 use super::old_spans::{OLD_SPAN_COLUMNS, OldSpan, PACK_SPANS, pack, progress, report};
 use crate::error::Result;
-use crate::postgres_write::insert_packs;
+use crate::postgres_write::{insert_log_packs, insert_packs};
 use crate::runtime::blocking;
 
 /// The advisory lock the conversion of span rows is done under.
@@ -75,5 +76,52 @@ pub(crate) async fn convert(pool: &PgPool) -> Result<()> {
     .await?;
     tx.commit().await?;
     report(converted, skipped);
+    Ok(())
+}
+
+/// Rewrites the log rows of an older database into packs and drops them
+/// with their indexes, in one transaction, under the conversion's lock.
+pub(crate) async fn convert_logs(pool: &PgPool) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(CONVERT_LOCK)
+        .execute(&mut *tx)
+        .await?;
+    let old: bool = sqlx::query_scalar("SELECT to_regclass('logs') IS NOT NULL")
+        .fetch_one(&mut *tx)
+        .await?;
+    if !old {
+        return Ok(());
+    }
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DECLARE old_logs NO SCROLL CURSOR FOR SELECT {} FROM logs l \
+         LEFT JOIN resources r ON r.id = l.resource_id \
+         LEFT JOIN scopes sc ON sc.id = l.scope_id ORDER BY l.id",
+        OLD_LOG_COLUMNS
+    )))
+    .execute(&mut *tx)
+    .await?;
+    let mut converted = 0u64;
+    loop {
+        let rows: Vec<OldLog> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "FETCH {} FROM old_logs",
+            PACK_LOGS
+        )))
+        .fetch_all(&mut *tx)
+        .await?;
+        if rows.is_empty() {
+            break;
+        }
+        let Some(pack) = blocking(|| super::old_logs::pack(rows))? else {
+            continue;
+        };
+        converted += pack.records.max(0) as u64;
+        insert_log_packs(&mut tx, std::slice::from_ref(&pack)).await?;
+    }
+    sqlx::raw_sql("CLOSE old_logs; DROP TABLE logs;")
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    super::old_logs::report(converted);
     Ok(())
 }

@@ -3,6 +3,7 @@
 
 use sqlx::sqlite::{SqliteConnection, SqlitePool};
 
+use super::old_logs::{OLD_LOG_COLUMNS, OldLog, PACK_LOGS};
 use super::old_spans::{OLD_SPAN_COLUMNS, OldSpan, PACK_SPANS, pack, progress, report};
 use super::payload;
 use crate::error::Result;
@@ -88,5 +89,55 @@ pub(crate) async fn convert(pool: &SqlitePool) -> Result<()> {
     .await?;
     tx.commit().await?;
     report(converted, skipped);
+    Ok(())
+}
+
+/// Rewrites the log rows of an older database into packs and drops them
+/// with their indexes and full-text index, in one transaction; nothing to
+/// do once done.
+pub(crate) async fn convert_logs(pool: &SqlitePool) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    let old: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'logs'",
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    if old == 0 {
+        return Ok(());
+    }
+    let last: i64 = sqlx::query_scalar("SELECT coalesce(max(id), 0) FROM logs")
+        .fetch_one(&mut *tx)
+        .await?;
+    let query = format!(
+        "SELECT {} FROM logs l LEFT JOIN resources r ON r.id = l.resource_id \
+         LEFT JOIN scopes sc ON sc.id = l.scope_id WHERE l.id > $1 AND l.id <= $2 ORDER BY l.id",
+        OLD_LOG_COLUMNS
+    );
+    let mut converted = 0u64;
+    let mut after = 0;
+    while after < last {
+        let until = after.saturating_add(PACK_LOGS);
+        let rows: Vec<OldLog> = sqlx::query_as(sqlx::AssertSqlSafe(query.clone()))
+            .bind(after)
+            .bind(until)
+            .fetch_all(&mut *tx)
+            .await?;
+        after = until;
+        let Some(pack) = blocking(|| super::old_logs::pack(rows))? else {
+            continue;
+        };
+        converted += pack.records.max(0) as u64;
+        let mut handle = tx.lock_handle().await?;
+        blocking(|| {
+            with_locked(&mut handle, |db| {
+                sqlite_write::log_packs(db, std::slice::from_ref(&pack))
+            })
+        })?;
+    }
+    sqlx::raw_sql("DROP TABLE logs; DROP TABLE logs_fts;")
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    super::old_logs::report(converted);
     Ok(())
 }

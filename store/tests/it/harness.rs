@@ -88,11 +88,12 @@ impl Ctx {
             .unwrap_or_else(|e| panic!("second Store::open({}) failed: {e}", self.url))
     }
 
-    /// The rows of `table`; for "spans", the spans its packs hold.
+    /// The rows of `table`; for "spans" and "logs", the items their packs hold.
     pub async fn count(&self, table: &str) -> i64 {
         assert!(TABLES.contains(&table), "unknown table {table}");
         let sql = match table {
             "spans" => "SELECT CAST(COALESCE(SUM(spans), 0) AS BIGINT) FROM span_packs".to_owned(),
+            "logs" => "SELECT CAST(COALESCE(SUM(records), 0) AS BIGINT) FROM log_packs".to_owned(),
             table => format!("SELECT COUNT(*) FROM {table}"),
         };
         with_raw!(self, |pool| sqlx::query_scalar::<_, i64>(

@@ -46,6 +46,8 @@ conformance!(
     stats_count_everything,
     log_search_filters,
     log_text_search,
+    logs_newest_first_across_packs,
+    trace_records_are_read_near_their_spans,
     metrics_round_trip,
     metric_non_finite_values,
     interning_writes_once,

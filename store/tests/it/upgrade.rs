@@ -2,7 +2,7 @@
 
 use store::model::{Batch, Event, Link, Span, SpanKind};
 use store::value::Value;
-use store::{Store, TraceQuery};
+use store::{AttributeFilter, LogQuery, Store, TraceQuery};
 
 use crate::fixtures::*;
 use crate::harness::{self, Backend, Ctx, write_to};
@@ -14,15 +14,27 @@ use crate::harness::{self, Backend, Ctx, write_to};
 /// payloads as text, or compressed with or without a dictionary:
 /// `payload_value`), the packs the reports read, their indexes, and
 /// `trace_services`; no fingerprint key (ADR 0014), no trigger that
-/// removes a log record's full-text row (ADR 0016) and no rollups (ADR
-/// 0019).
+/// removes a log record's full-text row (ADR 0016), no rollups (ADR
+/// 0019) and log rows instead of log packs (ADR 0022).
 const SQLITE_BEFORE: &str = "
+    DROP TABLE log_packs;
+    CREATE TABLE logs (id INTEGER PRIMARY KEY, ts_ns INTEGER NOT NULL, time_ns INTEGER NOT NULL,
+        observed_ns INTEGER NOT NULL, resource_id INTEGER NOT NULL, scope_id INTEGER NOT NULL,
+        service TEXT NOT NULL, severity_number INTEGER NOT NULL, severity_text TEXT NOT NULL,
+        body TEXT NOT NULL, event_name TEXT NOT NULL, attributes TEXT NOT NULL,
+        dropped_attributes_count INTEGER NOT NULL, flags INTEGER NOT NULL, trace_id BLOB,
+        span_id BLOB, request_id TEXT, wire_bytes INTEGER NOT NULL DEFAULT 0);
+    CREATE INDEX logs_ts ON logs (ts_ns);
+    CREATE VIRTUAL TABLE logs_fts USING fts5 (body, content = '', contentless_delete = 1);
+    CREATE TRIGGER logs_fts_insert AFTER INSERT ON logs BEGIN
+        INSERT INTO logs_fts (rowid, body) VALUES (new.id, CASE json_type(new.body)
+            WHEN 'text' THEN json_extract(new.body, '$') WHEN 'null' THEN '' ELSE new.body END);
+    END;
     DROP TABLE settings;
     DROP TABLE rollups;
     DROP TABLE report_rollups;
     DROP TABLE report_rollups_stale;
     DROP TABLE rollups_hourly;
-    DROP TRIGGER logs_fts_delete;
     DROP TABLE span_packs;
     CREATE TABLE traces_by_id (trace_id BLOB PRIMARY KEY, start_ns INTEGER NOT NULL,
         end_ns INTEGER NOT NULL, span_count INTEGER NOT NULL, error_count INTEGER NOT NULL,
@@ -65,6 +77,15 @@ const SQLITE_BEFORE: &str = "
     DELETE FROM _sqlx_migrations WHERE version >= 11;";
 
 const POSTGRES_BEFORE: &str = "
+    DROP TABLE log_packs;
+    CREATE TABLE logs (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        ts_ns BIGINT NOT NULL, time_ns BIGINT NOT NULL, observed_ns BIGINT NOT NULL,
+        resource_id BIGINT NOT NULL, scope_id BIGINT NOT NULL, service TEXT NOT NULL,
+        severity_number INTEGER NOT NULL, severity_text TEXT NOT NULL, body TEXT NOT NULL,
+        body_text TEXT NOT NULL, event_name TEXT NOT NULL, attributes TEXT NOT NULL,
+        dropped_attributes_count BIGINT NOT NULL, flags BIGINT NOT NULL, trace_id BYTEA,
+        span_id BYTEA, request_id TEXT, wire_bytes INTEGER NOT NULL DEFAULT 0);
+    CREATE INDEX logs_body_fts ON logs USING GIN (to_tsvector('simple', body_text));
     DROP TABLE settings;
     DROP TABLE rollups;
     DROP TABLE report_rollups;
@@ -397,6 +418,201 @@ async fn span_rows_become_packs(backend: Backend) {
         let grown = store.reader().trace(&tid(2)).await.expect("read").expect("trace");
         assert_eq!(grown.spans.len(), 2);
         assert_eq!(ctx.trace_services(&tid(2)).await, ["cache", "solo"]);
+        store.close().await;
+    })
+    .await;
+}
+
+/// Log rows as every loupe before log packs stored them (ADR 0022), with
+/// the full-text index of each backend.
+const SQLITE_LOG_ROWS: &str = "
+    DROP TABLE log_packs;
+    CREATE TABLE logs (id INTEGER PRIMARY KEY, ts_ns INTEGER NOT NULL, time_ns INTEGER NOT NULL,
+        observed_ns INTEGER NOT NULL, resource_id INTEGER NOT NULL, scope_id INTEGER NOT NULL,
+        service TEXT NOT NULL, severity_number INTEGER NOT NULL, severity_text TEXT NOT NULL,
+        body TEXT NOT NULL, event_name TEXT NOT NULL, attributes TEXT NOT NULL,
+        dropped_attributes_count INTEGER NOT NULL, flags INTEGER NOT NULL, trace_id BLOB,
+        span_id BLOB, request_id TEXT, wire_bytes INTEGER NOT NULL DEFAULT 0);
+    CREATE INDEX logs_ts ON logs (ts_ns);
+    CREATE INDEX logs_trace ON logs (trace_id) WHERE trace_id IS NOT NULL;
+    CREATE VIRTUAL TABLE logs_fts USING fts5 (body, content = '', contentless_delete = 1);
+    CREATE TRIGGER logs_fts_insert AFTER INSERT ON logs BEGIN
+        INSERT INTO logs_fts (rowid, body) VALUES (new.id, CASE json_type(new.body)
+            WHEN 'text' THEN json_extract(new.body, '$') WHEN 'null' THEN '' ELSE new.body END);
+    END;
+    CREATE TRIGGER logs_fts_delete AFTER DELETE ON logs BEGIN
+        DELETE FROM logs_fts WHERE rowid = old.id;
+    END;
+    DELETE FROM _sqlx_migrations WHERE version >= 21;";
+
+const POSTGRES_LOG_ROWS: &str = "
+    DROP TABLE log_packs;
+    CREATE TABLE logs (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        ts_ns BIGINT NOT NULL, time_ns BIGINT NOT NULL, observed_ns BIGINT NOT NULL,
+        resource_id BIGINT NOT NULL, scope_id BIGINT NOT NULL, service TEXT NOT NULL,
+        severity_number INTEGER NOT NULL, severity_text TEXT NOT NULL, body TEXT NOT NULL,
+        body_text TEXT NOT NULL, event_name TEXT NOT NULL, attributes TEXT NOT NULL,
+        dropped_attributes_count BIGINT NOT NULL, flags BIGINT NOT NULL, trace_id BYTEA,
+        span_id BYTEA, request_id TEXT, wire_bytes INTEGER NOT NULL DEFAULT 0);
+    CREATE INDEX logs_trace ON logs (trace_id) WHERE trace_id IS NOT NULL;
+    CREATE INDEX logs_body_fts ON logs USING GIN (to_tsvector('simple', body_text));
+    DELETE FROM _sqlx_migrations WHERE version >= 17;";
+
+/// The row an older loupe wrote for a batch's log record `i`.
+fn old_log_row(backend: Backend, batch: &Batch, i: usize) -> String {
+    let log = &batch.logs[i];
+    let service = &batch.resources[log.resource_idx].service;
+    let scope = &batch.scopes[log.scope_idx].name;
+    let body = log.body.to_json_string();
+    let body_text = match backend {
+        Backend::Sqlite => String::new(),
+        Backend::Postgres => format!("{}, ", text(&body)),
+    };
+    let opt_blob = |id: Option<&[u8]>| id.map_or_else(|| "NULL".to_owned(), |id| blob(backend, id));
+    format!(
+        "INSERT INTO logs (ts_ns, time_ns, observed_ns, resource_id, scope_id, service, \
+         severity_number, severity_text, body, {}event_name, attributes, \
+         dropped_attributes_count, flags, trace_id, span_id, request_id, wire_bytes) VALUES \
+         ({}, {}, {}, (SELECT min(id) FROM resources WHERE service = {}), \
+         (SELECT min(id) FROM scopes WHERE name = {}), {}, {}, {}, {}, {}{}, {}, {}, {}, {}, {}, \
+         {}, {});",
+        if body_text.is_empty() {
+            ""
+        } else {
+            "body_text, "
+        },
+        log.effective_time(),
+        log.time_unix_nano,
+        log.observed_time_unix_nano,
+        text(service),
+        text(scope),
+        text(service),
+        log.severity_number,
+        text(&log.severity_text),
+        text(&body),
+        body_text,
+        text(&log.event_name),
+        text(&log.attributes.to_json_string()),
+        log.dropped_attributes_count,
+        log.flags,
+        opt_blob(log.trace_id.as_ref().map(|t| &t[..])),
+        opt_blob(log.span_id.as_ref().map(|s| &s[..])),
+        opt_text(log.request_id.as_deref()),
+        log.wire_bytes,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_log_rows_become_packs() {
+    log_rows_become_packs(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_log_rows_become_packs() {
+    log_rows_become_packs(Backend::Postgres).await;
+}
+
+/// A database of log rows opened by this loupe: the rows become packs,
+/// after which every read of log records answers as it did for the same
+/// records written by this loupe, and new records join the old.
+async fn log_rows_become_packs(backend: Backend) {
+    harness::run(backend, move |ctx: Ctx| async move {
+        let mut linked = log(T0 + 10, s("Payment declined: card_expired"));
+        linked.trace_id = Some(tid(1));
+        linked.span_id = Some(sid(1));
+        linked.request_id = Some("req-7".to_owned());
+        linked.attributes = attrs([("http.route", s("/pay")), ("n", Value::Int(3))]);
+        linked.severity_number = 17;
+        linked.severity_text = "ERROR".to_owned();
+        linked.wire_bytes = 90;
+        let mut untimed = log(0, map([("event", s("cart saved"))]));
+        untimed.observed_time_unix_nano = T0 + 20;
+        let batches = vec![
+            logs_batch("payments", vec![linked, log(T0 + 30, s("retrying"))]),
+            logs_batch("cart", vec![untimed, log(T0 + 5, Value::Empty)]),
+        ];
+        for batch in &batches {
+            write_to(&ctx.store, batch.clone()).await.expect("write");
+        }
+        let reads = |store: Store| async move {
+            let query = |f: fn(&mut LogQuery)| {
+                let mut q = LogQuery {
+                    limit: 100,
+                    ..LogQuery::default()
+                };
+                f(&mut q);
+                q
+            };
+            let mut found = Vec::new();
+            for q in [
+                query(|_| {}),
+                query(|q| q.text = Some("DECLINED card".to_owned())),
+                query(|q| q.text = Some("saved".to_owned())),
+                query(|q| q.service = Some("cart".to_owned())),
+                query(|q| q.attributes = vec![AttributeFilter::parse("n>=3").expect("filter")]),
+                query(|q| q.request_id = Some("req-7".to_owned())),
+            ] {
+                found.push(store.reader().logs(&q).await.expect("logs"));
+            }
+            let trace = store.reader().trace(&tid(1)).await.expect("trace");
+            let request = store.reader().request("req-7").await.expect("request");
+            let sources = store
+                .reader()
+                .log_sources(T0, T0 + 100)
+                .await
+                .expect("sources");
+            let stats = store.reader().stats().await.expect("stats").logs;
+            (found, trace, request, sources, stats)
+        };
+        let before = reads(ctx.store.clone()).await;
+        assert_eq!(before.0[0].len(), 4);
+        assert_eq!(before.0[1].len(), 1);
+        assert_eq!(before.0[2].len(), 1, "a map body's words are searched");
+        assert!(before.1.is_some(), "a trace of log records alone");
+        ctx.store.close().await;
+
+        let mut old = match backend {
+            Backend::Sqlite => SQLITE_LOG_ROWS.to_owned(),
+            Backend::Postgres => POSTGRES_LOG_ROWS.to_owned(),
+        };
+        for batch in &batches {
+            for i in 0..batch.logs.len() {
+                old.push_str(&old_log_row(backend, batch, i));
+            }
+        }
+        ctx.execute(&old).await;
+        let store = Store::open(&ctx.url)
+            .await
+            .expect("open runs the migrations and the conversion");
+        assert_eq!(reads(store.clone()).await, before);
+        let gone = match backend {
+            Backend::Sqlite => {
+                "SELECT COUNT(*) FROM sqlite_schema WHERE name IN ('logs', 'logs_fts', 'logs_ts')"
+            }
+            Backend::Postgres => {
+                "SELECT COUNT(*) FROM pg_class WHERE relname IN ('logs', 'logs_body_fts') \
+                 AND relnamespace = current_schema()::regnamespace"
+            }
+        };
+        assert_eq!(ctx.scalar(gone, None).await, 0);
+        assert_eq!(ctx.count("logs").await, 4);
+
+        write_to(
+            &store,
+            logs_batch("cart", vec![log(T0 + 40, s("cart saved again"))]),
+        )
+        .await
+        .expect("write after the conversion");
+        let saved = store
+            .reader()
+            .logs(&LogQuery {
+                text: Some("saved".to_owned()),
+                limit: 10,
+                ..LogQuery::default()
+            })
+            .await
+            .expect("search");
+        assert_eq!(saved.len(), 2);
         store.close().await;
     })
     .await;

@@ -396,3 +396,127 @@ pub async fn log_text_search(ctx: Ctx) {
             .unwrap_or_else(|e| panic!("[{:?}] text search {text:?} failed: {e}", ctx.backend));
     }
 }
+
+/// Records read newest first across exports whose times interleave: a
+/// page takes the newest whatever pack holds them, and a smaller limit
+/// takes a prefix of a larger one's answer.
+pub async fn logs_newest_first_across_packs(ctx: Ctx) {
+    let numbered = |n: i64, at: i64| {
+        let mut record = log(T0 + at, s(&format!("record {n}")));
+        record.attributes = store::value::Attributes(vec![("n".to_owned(), Value::Int(n))]);
+        record
+    };
+    // Each export one pack: times 1, 5, 9; then 3, 7; then 2, 10, and a
+    // tie with the first export's newest.
+    write(
+        &ctx,
+        &logs_batch("a", vec![numbered(1, 1), numbered(5, 5), numbered(9, 9)]),
+    )
+    .await;
+    write(&ctx, &logs_batch("b", vec![numbered(3, 3), numbered(7, 7)])).await;
+    write(
+        &ctx,
+        &logs_batch("c", vec![numbered(2, 2), numbered(10, 10), numbered(90, 9)]),
+    )
+    .await;
+    let all = [10, 90, 9, 7, 5, 3, 2, 1];
+    for limit in 1..=9 {
+        let got = search(
+            &ctx,
+            LogQuery {
+                limit,
+                ..LogQuery::default()
+            },
+        )
+        .await;
+        let want = &all[..(limit as usize).min(all.len())];
+        assert_eq!(ns(&got), want, "[{:?}] limit {limit}", ctx.backend);
+    }
+    // A window cuts through the packs.
+    let got = search(
+        &ctx,
+        LogQuery {
+            start: Some(T0 + 3),
+            end: Some(T0 + 9),
+            limit: 10,
+            ..LogQuery::default()
+        },
+    )
+    .await;
+    assert_eq!(ns(&got), [7, 5, 3], "[{:?}] window", ctx.backend);
+    // More packs than are read at once: the page stops at the packs that
+    // cannot hold a newer record, wherever they were written.
+    for i in 0..40 {
+        let at = 1_000 + (i * 37) % 40;
+        write(&ctx, &logs_batch("d", vec![numbered(at, at)])).await;
+    }
+    let got = search(
+        &ctx,
+        LogQuery {
+            limit: 3,
+            ..LogQuery::default()
+        },
+    )
+    .await;
+    assert_eq!(
+        ns(&got),
+        [1_039, 1_038, 1_037],
+        "[{:?}] many packs",
+        ctx.backend
+    );
+}
+
+/// A trace's page shows the records stamped near its spans, oldest
+/// first; a record stamped further from them is still found by a search
+/// for the trace id.
+pub async fn trace_records_are_read_near_their_spans(ctx: Ctx) {
+    let trace = tid(8);
+    let span = timed(span(trace, sid(1), None, "GET /"), T0, T0 + 1_000_000);
+    write(&ctx, &spans_batch("web", vec![span])).await;
+    let minute = 60_000_000_000;
+    let linked = |n: i64, at: i64| {
+        let mut record = log(at, s("linked"));
+        record.trace_id = Some(trace);
+        record.attributes = store::value::Attributes(vec![("n".to_owned(), Value::Int(n))]);
+        record
+    };
+    write(
+        &ctx,
+        &logs_batch(
+            "web",
+            vec![
+                linked(2, T0 + 500),
+                linked(1, T0 - minute),
+                linked(3, T0 + 90 * minute),
+            ],
+        ),
+    )
+    .await;
+    let view = ctx
+        .store
+        .reader()
+        .trace(&trace)
+        .await
+        .expect("trace")
+        .expect("found");
+    assert_eq!(ns(&view.logs), [1, 2], "[{:?}] near the spans", ctx.backend);
+    let request = ctx
+        .store
+        .reader()
+        .request(&hex::encode(trace))
+        .await
+        .expect("request")
+        .expect("found");
+    let logs: Vec<_> = request.logs.into_iter().map(|l| l.log).collect();
+    assert_eq!(ns(&logs), [1, 2], "[{:?}] the request's", ctx.backend);
+    let found = search(
+        &ctx,
+        LogQuery {
+            trace_id: Some(trace),
+            limit: 10,
+            ..LogQuery::default()
+        },
+    )
+    .await;
+    assert_eq!(ns(&found), [3, 2, 1], "[{:?}] by trace id", ctx.backend);
+}

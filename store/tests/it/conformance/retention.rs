@@ -216,7 +216,7 @@ pub async fn retention_removes_what_is_older(ctx: Ctx) {
 /// PostgreSQL, whose disk is its server's, there is nothing to measure.
 pub async fn fit_removes_the_oldest_first(ctx: Ctx) {
     // 40 exports, a second apart, of log records whose bodies share no
-    // word (the full-text index grows with them) and a trace each.
+    // word (little for compression to take) and a trace each.
     let at = |n: i64| T0 + n * SECOND;
     for n in 0..40i64 {
         let records = (0..200)
