@@ -51,6 +51,9 @@ pub struct PriceArgs {
     /// Price per million metric points received, for the cost report
     #[arg(long, env = "LOUPE_PRICE_PER_MILLION_METRIC_POINTS", default_value_t = 0.0, value_parser = price)]
     pub price_per_million_metric_points: f64,
+    /// The currency the prices are in, as its ISO 4217 code (USD, EUR, …)
+    #[arg(long, env = "LOUPE_CURRENCY", default_value = "USD", value_parser = currency)]
+    pub currency: web::reports::Currency,
 }
 
 impl PriceArgs {
@@ -60,8 +63,15 @@ impl PriceArgs {
             per_million_spans: self.price_per_million_spans,
             per_million_logs: self.price_per_million_logs,
             per_million_metric_points: self.price_per_million_metric_points,
+            currency: self.currency,
         }
     }
+}
+
+fn currency(text: &str) -> Result<web::reports::Currency, String> {
+    web::reports::Currency::parse(text).ok_or_else(|| {
+        format!("a currency is a three-letter ISO 4217 code such as USD or EUR, got {text:?}")
+    })
 }
 
 fn price(text: &str) -> Result<f64, String> {

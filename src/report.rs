@@ -335,16 +335,18 @@ fn load_text(r: &LoadReport) -> String {
 
 fn cost_text(r: &CostReport) -> String {
     let p = &r.prices;
+    let money = |amount: f64| p.currency.amount(amount);
     let mut out = format!(
-        "Cost report over {:.2} days; prices: {} per GB, {} per million spans, {} per million log records, {} per million metric points\n\
-         Projected month (30 days): {:.3} GB, {:.2}\n",
+        "Cost report over {:.2} days, of which the data covers {:.3}; prices: {} per GB, {} per million spans, {} per million log records, {} per million metric points\n\
+         Projected month (30 days at the pace of the data): {:.3} GB, {}\n",
         r.days,
-        p.per_gb,
-        p.per_million_spans,
-        p.per_million_logs,
-        p.per_million_metric_points,
+        r.data_days,
+        money(p.per_gb),
+        money(p.per_million_spans),
+        money(p.per_million_logs),
+        money(p.per_million_metric_points),
         r.total.monthly_gb,
-        r.total.monthly_cost
+        money(r.total.monthly_cost)
     );
     let row = |c: &reports::cost::CostRow| {
         vec![
@@ -356,7 +358,7 @@ fn cost_text(r: &CostReport) -> String {
             bytes(c.stored_bytes as f64),
             pct(c.stored_share),
             bytes(c.wire_bytes_per_day),
-            format!("{:.2}", c.monthly_cost),
+            money(c.monthly_cost),
         ]
     };
     let head = [

@@ -378,6 +378,18 @@ impl Reader {
         self.backend.name()
     }
 
+    /// The first and last time stamped on data in `[start, end)`, clamped
+    /// to it; `None` when the window holds nothing.
+    pub async fn data_extent(&self, start: i64, end: i64) -> Result<Option<(i64, i64)>> {
+        let extent = on_backend!(&self.backend, db => db.data_extent(start, end).await)?;
+        Ok(extent.map(|(lo, hi)| {
+            (
+                lo.max(start),
+                hi.min(end.saturating_sub(1)).max(lo.max(start)),
+            )
+        }))
+    }
+
     /// The oldest time kept of each signal.
     pub async fn oldest(&self) -> Result<Oldest> {
         on_backend!(&self.backend, db => db.oldest().await)

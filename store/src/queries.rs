@@ -385,6 +385,34 @@ macro_rules! impl_reads {
             })
         }
 
+        /// The first and last time stamped on data of any signal in
+        /// `[start, end)`, from packs' bounds (a pack counts when it meets
+        /// the window; the caller clamps) and each metric stream's index.
+        pub(crate) async fn data_extent(
+            &self,
+            start: i64,
+            end: i64,
+        ) -> $crate::error::Result<Option<(i64, i64)>> {
+            let (lo, hi): (Option<i64>, Option<i64>) = sqlx::query_as(
+                "SELECT min(lo), max(hi) FROM ( \
+                 SELECT min(start_lo) AS lo, max(start_hi) AS hi FROM span_packs \
+                 WHERE start_hi >= $1 AND start_lo < $2 \
+                 UNION ALL SELECT min(ts_lo), max(ts_hi) FROM log_packs \
+                 WHERE ts_hi >= $1 AND ts_lo < $2 \
+                 UNION ALL SELECT \
+                 min((SELECT min(time_ns) FROM metric_points p \
+                      WHERE p.metric_id = m.id AND p.time_ns >= $1 AND p.time_ns < $2)), \
+                 max((SELECT max(time_ns) FROM metric_points p \
+                      WHERE p.metric_id = m.id AND p.time_ns >= $1 AND p.time_ns < $2)) \
+                 FROM metrics m) extent",
+            )
+            .bind(start)
+            .bind(end)
+            .fetch_one(&self.$pool)
+            .await?;
+            Ok(lo.zip(hi))
+        }
+
         pub(crate) async fn service_names(&self) -> $crate::error::Result<Vec<String>> {
             Ok(sqlx::query_scalar::<_, String>(
                 "SELECT DISTINCT service FROM resources ORDER BY service",

@@ -530,8 +530,18 @@ fn check_load(r: &Json) {
 }
 
 fn check_cost(r: &Json, sent: &Sent) {
-    let days = 1.0 / 24.0;
-    close(&r["days"], days, "days");
+    close(&r["days"], 1.0 / 24.0, "the window's days");
+    // The data covers its first item (a span in the first seconds after
+    // T0) to its last (the gauge at T0 + 10 s): under a minute, which is
+    // the least a projection is made from.
+    let (since, until) = (r["data_since_ns"].as_u64(), r["data_until_ns"].as_u64());
+    assert!(
+        since.is_some_and(|s| (T0..T0 + 2_000 * MS).contains(&s)),
+        "{since:?}"
+    );
+    assert_eq!(until, Some(T0 + 10_000 * MS));
+    let days = 1.0 / 1440.0;
+    close(&r["data_days"], days, "the data's days");
     let service = |name: &str| find(&r["services"], &[("service", name)]);
     let gateway = service("gateway");
     assert_eq!(gateway["spans"], 5);
@@ -586,7 +596,7 @@ fn check_cost(r: &Json, sent: &Sent) {
         total_wire as f64 / days,
         "bytes per day",
     );
-    close(&total["spans_per_day"], 21.0 * 24.0, "spans per day");
+    close(&total["spans_per_day"], 21.0 / days, "spans per day");
     // Prices: 2 per GB, 10 per million spans, 5 per million logs, 1 per million points.
     let month = 30.0 / days;
     let expected = total_wire as f64 * month / 1e9 * 2.0
@@ -785,6 +795,31 @@ async fn reports_on(database_url: Option<String>) {
         .await;
     assert_eq!(status, 200, "{cost}");
     check_cost(&cost, &sent);
+    // The same data over a day's window projects the same month.
+    let (status, day) = server
+        .get_json(&format!(
+            "/api/v1/reports/cost?since={T0}&until={}",
+            T0 + 24 * HOUR_NS
+        ))
+        .await;
+    assert_eq!(status, 200, "{day}");
+    close(&day["days"], 1.0, "a day's window");
+    for field in ["data_days", "data_since_ns", "data_until_ns"] {
+        assert_eq!(day[field], cost[field], "{field}");
+    }
+    for field in [
+        "wire_bytes_per_day",
+        "spans_per_day",
+        "monthly_gb",
+        "monthly_cost",
+    ] {
+        close(
+            &day["total"][field],
+            cost["total"][field].as_f64().unwrap_or(-1.0),
+            field,
+        );
+    }
+    assert_eq!(day["prices"]["currency"], "USD");
 
     let (_, only_payments) = server
         .get_json(&format!(
@@ -894,6 +929,8 @@ async fn reports_on(database_url: Option<String>) {
         "pool.connections",
         "db.statement",
         "per million spans",
+        "<strong>2.00 USD</strong> per GB received",
+        "projected from 1 min of data in the 1 h window",
     ] {
         assert!(html.contains(expected), "cost page lacks {expected:?}");
     }

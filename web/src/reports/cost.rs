@@ -5,8 +5,10 @@
 //!   carried it, as sent (compressed if it was; gRPC: the message size).
 //! - Bytes stored are each signal's tables and indexes (all time), shared
 //!   out by bytes received: an estimate, where received bytes are exact.
-//! - Daily rates are over the whole window; a month is 30 days; a GB is
-//!   10^9 bytes.
+//! - Daily rates are over the time the window's data covers (its first
+//!   to its last item, a minute at least), not the window's length, so
+//!   that the same data projects the same month whatever the window; a
+//!   month is 30 days; a GB is 10^9 bytes.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -22,6 +24,9 @@ pub struct Prices {
     pub per_million_spans: f64,
     pub per_million_logs: f64,
     pub per_million_metric_points: f64,
+    /// What the prices and the projections are in.
+    #[serde(default)]
+    pub currency: Currency,
 }
 
 impl Default for Prices {
@@ -31,9 +36,58 @@ impl Default for Prices {
             per_million_spans: 0.0,
             per_million_logs: 0.0,
             per_million_metric_points: 0.0,
+            currency: Currency::default(),
         }
     }
 }
+
+/// A currency's ISO 4217 code (`USD`, `EUR`, `JPY`), upper case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Currency([u8; 3]);
+
+impl Currency {
+    /// Three ASCII letters, in either case.
+    pub fn parse(text: &str) -> Option<Currency> {
+        let code: [u8; 3] = text.trim().as_bytes().try_into().ok()?;
+        code.iter()
+            .all(u8::is_ascii_alphabetic)
+            .then(|| Currency(code.map(|b| b.to_ascii_uppercase())))
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Three ASCII letters, checked by `parse`.
+        std::str::from_utf8(&self.0).unwrap_or("USD")
+    }
+
+    /// `amount` with two decimals and the code: `12.34 USD`.
+    pub fn amount(&self, amount: f64) -> String {
+        format!("{amount:.2} {}", self.as_str())
+    }
+}
+
+impl Default for Currency {
+    fn default() -> Currency {
+        Currency(*b"USD")
+    }
+}
+
+impl Serialize for Currency {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Currency {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Currency, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Currency::parse(&text)
+            .ok_or_else(|| serde::de::Error::custom(format!("not a currency code: {text:?}")))
+    }
+}
+
+/// The least time data is taken to cover: a burst of a few seconds is
+/// not projected as if it went on all month at that pace.
+pub const MIN_COVERED_NS: i64 = 60_000_000_000;
 
 /// What the cost report reads besides the spans.
 #[derive(Debug, Clone, Default)]
@@ -45,13 +99,22 @@ pub struct CostInputs {
     pub wire_total: SignalBytes,
     /// Bytes each signal's tables occupy.
     pub stored_total: SignalBytes,
+    /// The first and last time stamped on the window's data.
+    pub data_extent: Option<(i64, i64)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CostReport {
     pub since_ns: i64,
     pub until_ns: i64,
+    /// The window's length.
     pub days: f64,
+    /// The first and last time stamped on the window's data (absent
+    /// without data), and the days between them (a minute at least) that
+    /// the daily rates and the month are projected from.
+    pub data_since_ns: Option<i64>,
+    pub data_until_ns: Option<i64>,
+    pub data_days: f64,
     pub prices: Prices,
     pub total: CostRow,
     pub services: Vec<CostRow>,
@@ -131,6 +194,13 @@ pub struct PerRequestRow {
 
 const TOP: usize = 25;
 
+/// The days the data of `extent` covers, a minute at least; none without data.
+pub fn covered_days(extent: Option<(i64, i64)>) -> f64 {
+    extent.map_or(0.0, |(lo, hi)| {
+        hi.saturating_sub(lo).max(MIN_COVERED_NS) as f64 / 86_400e9
+    })
+}
+
 fn ratio(a: f64, b: f64) -> f64 {
     if b == 0.0 { 0.0 } else { a / b }
 }
@@ -154,7 +224,8 @@ pub fn severity_name(number: i32, text: &str) -> String {
 
 impl CostReport {
     pub fn build(a: &Analysis, inputs: &CostInputs, prices: Prices) -> CostReport {
-        let days = a.window.seconds() / 86_400.0;
+        let window_days = a.window.seconds() / 86_400.0;
+        let days = covered_days(inputs.data_extent);
         let name = |id: u32| a.names.name(id).to_owned();
         let stored = |spans: u64, logs: u64, points: u64| {
             let part = |wire: u64, stored: u64, total: u64| {
@@ -335,7 +406,10 @@ impl CostReport {
         CostReport {
             since_ns: a.window.start,
             until_ns: a.window.end,
-            days,
+            days: window_days,
+            data_since_ns: inputs.data_extent.map(|(lo, _)| lo),
+            data_until_ns: inputs.data_extent.map(|(_, hi)| hi),
+            data_days: days,
             prices,
             total,
             services: service_rows,
@@ -397,4 +471,50 @@ fn attribute_keys(
     });
     rows.truncate(TOP);
     (rows, size)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_covers_from_its_first_to_its_last_item_a_minute_at_least() {
+        const MINUTE: i64 = 60_000_000_000;
+        for (extent, days) in [
+            (None, 0.0),
+            (Some((0, 0)), 1.0 / 1440.0),
+            (Some((5, 5 + MINUTE / 2)), 1.0 / 1440.0),
+            (Some((0, 60 * MINUTE)), 1.0 / 24.0),
+            (Some((7, 7 + 1440 * MINUTE)), 1.0),
+        ] {
+            assert!((covered_days(extent) - days).abs() < 1e-12, "{extent:?}");
+        }
+    }
+
+    #[test]
+    fn currencies_are_three_letter_codes() {
+        for (text, code) in [
+            ("USD", Some("USD")),
+            ("eur", Some("EUR")),
+            (" JPY ", Some("JPY")),
+            ("€", None),
+            ("US", None),
+            ("USDT", None),
+            ("U5D", None),
+            ("", None),
+        ] {
+            assert_eq!(
+                Currency::parse(text).as_ref().map(Currency::as_str),
+                code,
+                "{text:?}"
+            );
+        }
+        let eur = Currency::parse("eur").expect("EUR");
+        assert_eq!(eur.amount(1234.5), "1234.50 EUR");
+        assert_eq!(eur.amount(0.004), "0.00 EUR");
+        let json = serde_json::to_string(&eur).expect("json");
+        assert_eq!(json, "\"EUR\"");
+        assert_eq!(serde_json::from_str::<Currency>(&json).expect("back"), eur);
+        assert!(serde_json::from_str::<Currency>("\"euro\"").is_err());
+    }
 }

@@ -27,7 +27,7 @@ use analysis::Parts;
 use figures::Figures;
 
 pub use analysis::{Analysis, PATH_SAMPLE, REPEATED_CALLS, SERIES_BUCKETS};
-pub use cost::{CostReport, Prices};
+pub use cost::{CostReport, Currency, Prices};
 pub use load::LoadReport;
 pub use names::Names;
 // The window model is the pages' and the API's; `loupe report` and
@@ -181,6 +181,7 @@ pub async fn cost(
             .await?,
         wire_total: store.wire_bytes_total().await?,
         stored_total: store.stored_bytes().await?,
+        data_extent: store.data_extent(window.start, window.end).await?,
     };
     Ok(CostReport::build(&analysis, &inputs, prices))
 }

@@ -50,15 +50,11 @@ pub struct CostPage {
     metrics: Vec<[String; 5]>,
 }
 
-fn money(amount: f64) -> String {
-    if amount < 10.0 {
-        format!("{amount:.4}")
-    } else {
-        format!("{amount:.2}")
-    }
-}
-
-fn cost_row(c: &reports::cost::CostRow, max_share: f64) -> CostRowView {
+fn cost_row(
+    c: &reports::cost::CostRow,
+    max_share: f64,
+    money: &impl Fn(f64) -> String,
+) -> CostRowView {
     CostRowView {
         colour: format::colour(&c.service),
         service: c.service.clone(),
@@ -87,6 +83,7 @@ pub async fn page(State(state): State<AppState>, pairs: Pairs) -> Result<Respons
         .read::<TimeParams>(Unknown::Ignore)
         .and_then(|time| time.check()?.window(LAST_DAY, now_ns()));
     let p = state.prices;
+    let money = |amount: f64| p.currency.amount(amount);
     let mut page = CostPage {
         layout: Layout::new("Cost report", ""),
         windows: window_picker::links("/reports/cost", time.picked(), ""),
@@ -132,7 +129,8 @@ pub async fn page(State(state): State<AppState>, pairs: Pairs) -> Result<Respons
         .collect();
     page.range = format::time_range(r.since_ns, r.until_ns);
     page.projection = format!(
-        "{} received a day · {} spans, {} log records, {} metric points a day · a 30-day month: {} received, {}",
+        "{} · {} received a day · {} spans, {} log records, {} metric points a day · a 30-day month: {} received, {}",
+        covered(&r),
         bytes(r.total.wire_bytes_per_day),
         r.total.spans_per_day.round(),
         r.total.logs_per_day.round(),
@@ -144,14 +142,14 @@ pub async fn page(State(state): State<AppState>, pairs: Pairs) -> Result<Respons
     page.services = r
         .services
         .iter()
-        .map(|c| cost_row(c, max_service))
+        .map(|c| cost_row(c, max_service, &money))
         .collect();
-    page.total = Some(cost_row(&r.total, 1.0));
+    page.total = Some(cost_row(&r.total, 1.0, &money));
     let max_endpoint = r.endpoints.iter().map(|c| c.wire_share).fold(0.0, f64::max);
     page.endpoints = r
         .endpoints
         .iter()
-        .map(|c| cost_row(c, max_endpoint))
+        .map(|c| cost_row(c, max_endpoint, &money))
         .collect();
     page.per_request = r
         .per_request
@@ -211,4 +209,50 @@ pub async fn page(State(state): State<AppState>, pairs: Pairs) -> Result<Respons
         })
         .collect();
     Ok(page.into_response())
+}
+
+/// A length of time in the unit that reads best: `35 min`, `1 h`, `2.5 h`, `7 d`.
+fn span(days: f64) -> String {
+    let (value, unit) = match days * 24.0 {
+        hours if hours < 1.0 => (hours * 60.0, "min"),
+        hours if hours < 48.0 => (hours, "h"),
+        _ => (days, "d"),
+    };
+    if (value - value.round()).abs() < 0.05 {
+        format!("{value:.0} {unit}")
+    } else {
+        format!("{value:.1} {unit}")
+    }
+}
+
+/// What the projection is made from: "1 h of data in the 24 h window".
+fn covered(r: &reports::CostReport) -> String {
+    match r.data_since_ns {
+        None => format!("no data in the {} window", span(r.days)),
+        Some(_) => format!(
+            "projected from {} of data in the {} window",
+            span(r.data_days),
+            span(r.days)
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::span;
+
+    #[test]
+    fn lengths_read_in_their_unit() {
+        for (days, text) in [
+            (1.0 / 1440.0, "1 min"),
+            (35.0 / 1440.0, "35 min"),
+            (1.0 / 24.0, "1 h"),
+            (2.5 / 24.0, "2.5 h"),
+            (1.0, "24 h"),
+            (7.0, "7 d"),
+            (6.52, "6.5 d"),
+        ] {
+            assert_eq!(span(days), text, "{days}");
+        }
+    }
 }
