@@ -286,3 +286,50 @@ async fn grpc_bad_input_is_invalid_argument_never_internal() {
     assert_eq!(server.stats().await["spans"], 2);
     server.stop().await;
 }
+
+/// A service and a route named like spreadsheet formulas reach the CSV of
+/// the reports as text a spreadsheet shows but does not run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_csv_cells_never_start_a_formula() {
+    let server = Server::start().await;
+    let mut request = support::traces(11);
+    request.resource_spans[0].resource = support::resource("=HYPERLINK(\"http://evil\",\"x\")");
+    for span in &mut request.resource_spans[0].scope_spans[0].spans {
+        span.name = "@SUM(A1:A9)".into();
+    }
+    server.export("/v1/traces", request.encode_to_vec()).await;
+    let window = format!(
+        "since={}&until={}",
+        support::T0,
+        support::T0 + 3_600_000_000_000
+    );
+    for (report, table) in [("cost", "services"), ("load", "endpoints")] {
+        let response = server
+            .http
+            .get(format!(
+                "{}/api/v1/reports/{report}?{window}&format=csv&table={table}",
+                server.ui_url
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let csv = response.text().await.unwrap();
+        let cells: Vec<&str> = csv
+            .lines()
+            .skip(1)
+            .flat_map(|line| line.split(','))
+            .map(|cell| cell.trim_start_matches('"'))
+            .collect();
+        assert!(
+            cells.iter().any(|c| c.starts_with("'=HYPERLINK")),
+            "{report}: the service is in the table: {csv}"
+        );
+        for cell in cells {
+            assert!(
+                !cell.starts_with(['=', '+', '@']),
+                "{report}: {cell:?} in {csv}"
+            );
+        }
+    }
+}

@@ -1,6 +1,9 @@
 //! Report tables as CSV (RFC 4180): one header line with the JSON field
 //! names, one line per row, numbers exactly as in the JSON, absent values
-//! empty. Nested fields (a row's series) are left out.
+//! empty. Nested fields (a row's series) are left out. A text that a
+//! spreadsheet would take for a formula (a service or route named
+//! `=HYPERLINK(…)` by whoever can send telemetry) starts with a `'`, as
+//! OWASP advises against CSV injection.
 
 use serde::Serialize;
 
@@ -74,13 +77,23 @@ pub fn rows<T: Serialize>(rows: &[T]) -> String {
             .iter()
             .map(|c| match object.get(c) {
                 None | Some(serde_json::Value::Null) => String::new(),
-                Some(serde_json::Value::String(s)) => s.clone(),
+                Some(serde_json::Value::String(s)) => inert(s),
                 Some(other) => other.to_string(),
             })
             .collect();
         line(&mut out, cells.iter().map(String::as_str));
     }
     out
+}
+
+/// The text as a spreadsheet shows it but never runs it: one that begins
+/// with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'`.
+fn inert(text: &str) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    }
 }
 
 fn line<'a>(out: &mut String, cells: impl Iterator<Item = &'a str>) {
@@ -135,5 +148,34 @@ mod tests {
             "name,n,share,p50\r\n\"GET /a, b\",3,0.25,7\r\n\"say \"\"hi\"\"\",0,1.0,\r\n"
         );
         assert_eq!(rows::<Row>(&[]), "");
+    }
+
+    #[test]
+    fn texts_a_spreadsheet_would_run_are_made_inert() {
+        for (text, cell) in [
+            (
+                "=HYPERLINK(\"http://x\")",
+                "\"'=HYPERLINK(\"\"http://x\"\")\"",
+            ),
+            ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"),
+            ("-2+3", "'-2+3"),
+            ("@SUM(A1:A2)", "'@SUM(A1:A2)"),
+            ("\tx", "'\tx"),
+            ("\rx", "\"'\rx\""),
+            ("GET /a-b", "GET /a-b"),
+            ("a=b", "a=b"),
+            ("", ""),
+        ] {
+            let csv = rows(&[Row {
+                name: text.into(),
+                n: 1,
+                share: -0.5,
+                p50: Some(-3),
+                nested: vec![],
+            }]);
+            let line = csv.lines().nth(1).unwrap_or_default();
+            // Numbers stay numbers, negative ones included.
+            assert_eq!(line, format!("{cell},1,-0.5,-3"), "{text:?}");
+        }
     }
 }
