@@ -333,3 +333,32 @@ async fn report_csv_cells_never_start_a_formula() {
         }
     }
 }
+
+/// Too many attribute conditions are the client's mistake: a 400 that says
+/// so, on the API and on the pages, never a server error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_many_attribute_conditions_are_a_client_error() {
+    let server = Server::start().await;
+    server
+        .export("/v1/traces", support::traces(3).encode_to_vec())
+        .await;
+    let many: Vec<String> = (0..1000).map(|i| format!("attr=k{i}%3Dv")).collect();
+    let many = many.join("&");
+    for path in ["/api/v1/traces", "/api/v1/logs"] {
+        let (status, body) = server.get_json(&format!("{path}?{many}")).await;
+        assert_eq!(status, 400, "{path}: {body}");
+        assert!(
+            body["error"].as_str().unwrap_or_default().contains("attr"),
+            "{path}: {body}"
+        );
+    }
+    let (status, _, html) = server.page(&format!("/traces?{many}"), false).await;
+    assert_eq!(status, 400);
+    assert!(html.contains("attr may be given at most"), "{html}");
+    // As many as are allowed are a search like any other.
+    let few: Vec<String> = (0..32).map(|i| format!("attr=k{i}%3Dv")).collect();
+    let (status, body) = server
+        .get_json(&format!("/api/v1/traces?{}", few.join("&")))
+        .await;
+    assert_eq!((status, body), (200, serde_json::json!([])));
+}

@@ -363,7 +363,7 @@ async fn logs(
     Query(Windowed { time, query }): Query<Windowed<LogsQuery>>,
 ) -> ApiResult<Json<Vec<LogView>>> {
     let bounds = time.check()?.bounds(now_ns());
-    Ok(Json(state.store.logs(&query.store_query(bounds)).await?))
+    Ok(Json(state.store.logs(&query.store_query(bounds)?).await?))
 }
 
 async fn metrics(

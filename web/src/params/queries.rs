@@ -19,6 +19,22 @@ use super::values::{
 #[serde(deny_unknown_fields)]
 pub struct NoParams {}
 
+/// The attribute conditions one search takes at most: each is asked of
+/// every span or record read, and the store refuses trace searches of
+/// more than 64 span conditions.
+pub const MAX_ATTR: usize = 32;
+
+/// The conditions of `attr`, or a 400 past `MAX_ATTR`.
+fn conditions(attr: &[Attr]) -> Result<Vec<store::AttributeFilter>, ParamError> {
+    if attr.len() > MAX_ATTR {
+        return Err(ParamError::new(format!(
+            "attr may be given at most {MAX_ATTR} times, got {}",
+            attr.len()
+        )));
+    }
+    Ok(attr.iter().map(|a| a.0.clone()).collect())
+}
+
 /// `/api/v1/traces` and the trace search page (`/traces`), with a window.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -62,7 +78,7 @@ impl TracesQuery {
             failed: self.status.and_then(|s| s.failed),
             min_duration_ns: min,
             max_duration_ns: max,
-            attributes: self.attr.iter().map(|a| a.0.clone()).collect(),
+            attributes: conditions(&self.attr)?,
             start,
             end,
             longest_first: self.sort.is_some_and(|s| s.longest_first),
@@ -90,18 +106,21 @@ pub struct LogsQuery {
 }
 
 impl LogsQuery {
-    pub fn store_query(&self, (start, end): (Option<i64>, Option<i64>)) -> LogQuery {
-        LogQuery {
+    pub fn store_query(
+        &self,
+        (start, end): (Option<i64>, Option<i64>),
+    ) -> Result<LogQuery, ParamError> {
+        Ok(LogQuery {
             service: self.service.clone(),
             text: self.q.clone(),
             trace_id: self.trace_id.map(|id| id.0),
             request_id: self.request_id.clone(),
             severity_min: self.severity_min.map(|n| n.0),
-            attributes: self.attr.iter().map(|a| a.0.clone()).collect(),
+            attributes: conditions(&self.attr)?,
             start,
             end,
             limit: self.limit.map_or(100, |n| n.0.clamp(1, 1000)),
-        }
+        })
     }
 }
 
