@@ -158,6 +158,13 @@ pub struct ServeConfig {
     /// Where the UI, the JSON API and the health endpoints are served
     #[arg(long, env = "LOUPE_UI_ADDR", default_value = "127.0.0.1:8080")]
     pub ui_addr: SocketAddr,
+    /// Host names the UI answers for besides the address it is bound to
+    /// (and `localhost` when that is a loopback one), comma-separated;
+    /// other `Host` headers get 421, which stops DNS rebinding. Bound to
+    /// every address (0.0.0.0), the UI answers for any name unless this
+    /// says which
+    #[arg(long, env = "LOUPE_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub allowed_hosts: Vec<String>,
     /// Largest export accepted, in bytes, checked before and after decompression
     #[arg(long, env = "LOUPE_MAX_BODY_BYTES", default_value_t = 16 * 1024 * 1024)]
     pub max_body_bytes: usize,

@@ -131,6 +131,7 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
             move || vitals.running()
         }),
         slow_reads: Arc::default(),
+        hosts: Arc::new(web::hosts::Hosts::for_listener(ui, &config.allowed_hosts)),
     });
     let ui_server = serve_http(ui_listener, ui_router, request_timeout, stopped.clone());
     let mut upkeep = crate::retention::start(

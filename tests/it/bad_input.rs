@@ -362,3 +362,35 @@ async fn too_many_attribute_conditions_are_a_client_error() {
         .await;
     assert_eq!((status, body), (200, serde_json::json!([])));
 }
+
+/// A page another site made resolve to 127.0.0.1 (DNS rebinding) sends
+/// its own name as `Host`: a loopback-only loupe does not answer it, and
+/// answers the names it is bound to and those `--allowed-hosts` adds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_listeners_own_host_names_are_answered() {
+    let server = Server::start_with(|c| c.allowed_hosts = vec!["loupe.internal".into()]).await;
+    let port = server
+        .ui_url
+        .rsplit(':')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    for (host, status) in [
+        (format!("127.0.0.1:{port}"), 200),
+        (format!("localhost:{port}"), 200),
+        (format!("loupe.internal:{port}"), 200),
+        (format!("rebound.evil.example:{port}"), 421),
+        ("127.0.0.1.evil.example".to_owned(), 421),
+    ] {
+        for path in ["/api/v1/services", "/", "/healthz"] {
+            let response = server
+                .http
+                .get(format!("{}{path}", server.ui_url))
+                .header(reqwest::header::HOST, &host)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status().as_u16(), status, "{host} {path}");
+        }
+    }
+}

@@ -7,6 +7,7 @@
 //! - `critical_path`: the spans a trace's duration waited for; pure.
 //! - `error_origin`: where a trace's failure started; pure.
 //! - `failures`: failed traces grouped by their origin; pure but for `read`.
+//! - `hosts`: the host names the UI answers for (DNS rebinding); pure.
 //! - `metrics_chart`: one metric over time for the metrics explorer; pure.
 //! - `params`: the query parameters of every page and endpoint, and the
 //!   one time-window model they share.
@@ -22,6 +23,7 @@ mod api;
 pub mod critical_path;
 pub mod error_origin;
 pub mod failures;
+pub mod hosts;
 pub mod metrics_chart;
 pub mod params;
 pub mod reports;
@@ -42,7 +44,37 @@ pub fn router(state: AppState) -> axum::Router {
             state.clone(),
             time_reads,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            check_host,
+        ))
         .with_state(state)
+}
+
+/// Answers only requests for the host names the listener is for
+/// (`hosts`), before anything is read.
+async fn check_host(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let host = request
+        .headers()
+        .get(axum::http::header::HOST)
+        .map(|h| h.to_str().unwrap_or_default());
+    if state.hosts.allows(host) {
+        return next.run(request).await;
+    }
+    (
+        axum::http::StatusCode::MISDIRECTED_REQUEST,
+        format!(
+            "loupe answers here for {} only; start it with --allowed-hosts to add {:?}\n",
+            state.hosts.names().join(", "),
+            host.unwrap_or_default()
+        ),
+    )
+        .into_response()
 }
 
 /// Times every request but the static files' into `state.slow_reads`

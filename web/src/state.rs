@@ -16,4 +16,6 @@ pub struct AppState {
     pub running: crate::system::RunningFigures,
     /// The slowest reads of the last hour, recorded by `router`.
     pub slow_reads: Arc<crate::system::SlowReads>,
+    /// The host names requests are answered for.
+    pub hosts: Arc<crate::hosts::Hosts>,
 }
