@@ -168,6 +168,11 @@ pub struct ServeConfig {
     /// Largest export accepted, in bytes, checked before and after decompression
     #[arg(long, env = "LOUPE_MAX_BODY_BYTES", default_value_t = 16 * 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// Bytes one log body or attribute value keeps (each string or bytes
+    /// value inside one too); the rest is cut, a text's cut marked; 0 keeps
+    /// everything
+    #[arg(long, env = "LOUPE_MAX_VALUE_BYTES", default_value_t = collector::normalize::MAX_VALUE_BYTES)]
+    pub max_value_bytes: usize,
     /// Seconds a client has to send its request headers, and again its body
     #[arg(long, env = "LOUPE_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,

@@ -89,6 +89,7 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
     );
     let rules = Rules {
         request_id_keys: config.request_id_keys.clone(),
+        max_value_bytes: config.max_value_bytes,
         ..Rules::default()
     };
     let ingest = Ingest::new(pipeline.clone(), rules, metrics.clone());

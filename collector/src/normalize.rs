@@ -39,7 +39,15 @@ pub struct Rules {
     pub max_attributes: usize,
     /// How deep arrays and maps may nest inside one value.
     pub max_depth: usize,
+    /// Bytes one string or bytes value (a log body, an attribute's value,
+    /// an element of either) keeps; the rest is cut, a string's cut marked
+    /// (`cut`). 0: no limit.
+    pub max_value_bytes: usize,
 }
+
+/// The default of `Rules::max_value_bytes`: far past any attribute worth
+/// reading, and a log body's stack trace.
+pub const MAX_VALUE_BYTES: usize = 64 * 1024;
 
 impl Default for Rules {
     fn default() -> Rules {
@@ -50,6 +58,7 @@ impl Default for Rules {
                 .collect(),
             max_attributes: 1024,
             max_depth: 32,
+            max_value_bytes: MAX_VALUE_BYTES,
         }
     }
 }
@@ -661,11 +670,16 @@ fn value(any: AnyValue, rules: &Rules, depth: usize) -> Result<Value, String> {
     }
     Ok(match any.value {
         None => Value::Empty,
-        Some(any_value::Value::StringValue(s)) => Value::String(s),
+        Some(any_value::Value::StringValue(s)) => Value::String(cut(s, rules.max_value_bytes)),
         Some(any_value::Value::BoolValue(b)) => Value::Bool(b),
         Some(any_value::Value::IntValue(i)) => Value::Int(i),
         Some(any_value::Value::DoubleValue(d)) => Value::Double(d),
-        Some(any_value::Value::BytesValue(b)) => Value::Bytes(b),
+        Some(any_value::Value::BytesValue(mut b)) => {
+            if rules.max_value_bytes > 0 {
+                b.truncate(rules.max_value_bytes);
+            }
+            Value::Bytes(b)
+        }
         Some(any_value::Value::ArrayValue(array)) => Value::Array(
             array
                 .values
@@ -693,6 +707,23 @@ fn value(any: AnyValue, rules: &Rules, depth: usize) -> Result<Value, String> {
         // An index into a profile's string table: meaningless outside profiles.
         Some(any_value::Value::StringValueStrindex(_)) => Value::Empty,
     })
+}
+
+/// `text` kept to `max` bytes (0: whole), cut at a character boundary
+/// and marked with how many bytes went, as a reader must see that the
+/// value is not whole.
+fn cut(mut text: String, max: usize) -> String {
+    if max == 0 || text.len() <= max {
+        return text;
+    }
+    let mut at = max;
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    let gone = text.len() - at;
+    text.truncate(at);
+    text.push_str(&format!("…[{gone} bytes cut]"));
+    text
 }
 
 /// The first configured key with a usable value: a non-empty string, the
@@ -1098,6 +1129,44 @@ mod tests {
         assert_eq!(out.batch.logs[1].trace_id, Some([1; 16]));
         assert_eq!(out.batch.logs[1].span_id, Some([2; 8]));
         assert_eq!(out.batch.logs[2].request_id.as_deref(), Some("only-rid"));
+    }
+
+    #[test]
+    fn long_values_are_cut_at_a_character_and_marked() {
+        for (text, max, kept) in [
+            ("short", 8, "short"),
+            ("exactly8", 8, "exactly8"),
+            ("ninechars", 8, "ninechar…[1 bytes cut]"),
+            // "é" is two bytes: the cut never splits it.
+            ("abcdefé", 7, "abcdef…[2 bytes cut]"),
+            ("anything at all", 0, "anything at all"),
+        ] {
+            assert_eq!(cut(text.to_owned(), max), kept, "{text:?} {max}");
+        }
+        let rules = Rules {
+            max_value_bytes: 4,
+            ..Rules::default()
+        };
+        let long = |text: &str| AnyValue {
+            value: Some(any_value::Value::StringValue(text.to_owned())),
+        };
+        let nested = AnyValue {
+            value: Some(any_value::Value::ArrayValue(
+                opentelemetry_proto::tonic::common::v1::ArrayValue {
+                    values: vec![long("123456")],
+                },
+            )),
+        };
+        assert_eq!(
+            value(nested, &rules, 0),
+            Ok(Value::Array(vec![Value::String(
+                "1234…[2 bytes cut]".into()
+            )]))
+        );
+        let bytes = AnyValue {
+            value: Some(any_value::Value::BytesValue(vec![1, 2, 3, 4, 5, 6])),
+        };
+        assert_eq!(value(bytes, &rules, 0), Ok(Value::Bytes(vec![1, 2, 3, 4])));
     }
 
     #[test]

@@ -394,3 +394,47 @@ async fn only_the_listeners_own_host_names_are_answered() {
         }
     }
 }
+
+/// A megabyte log body and attribute value keep `--max-value-bytes` (64
+/// KiB by default), the cut marked: a few kilobytes of gzip on the wire
+/// cannot become megabytes stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_bodies_and_attribute_values_are_cut() {
+    let server = Server::start().await;
+    let mut request = support::logs(5);
+    let record = &mut request.resource_logs[0].scope_logs[0].log_records[0];
+    record.body = Some(AnyValue {
+        value: Some(s(&"a".repeat(1 << 20))),
+    });
+    record
+        .attributes
+        .push(kv("payload", s(&"b".repeat(1 << 20))));
+    let body = gzip(&request.encode_to_vec());
+    assert!(body.len() < 20_000, "{} bytes of gzip", body.len());
+    let response = server
+        .http
+        .post(format!("{}/v1/logs", server.otlp_url))
+        .header("content-type", "application/x-protobuf")
+        .header("content-encoding", "gzip")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let (status, logs) = server.get_json("/api/v1/logs?limit=10").await;
+    assert_eq!(status, 200);
+    let kept = 64 * 1024;
+    let marked = format!("{}…[{} bytes cut]", "a".repeat(kept), (1 << 20) - kept);
+    let found = logs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["body"].as_str().is_some_and(|b| b.starts_with("aaa")))
+        .expect("the record");
+    assert_eq!(found["body"], marked.as_str());
+    let payload = found["attributes"]["payload"].as_str().unwrap_or_default();
+    assert_eq!(
+        payload.len(),
+        kept + format!("…[{} bytes cut]", (1 << 20) - kept).len()
+    );
+}
