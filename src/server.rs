@@ -64,7 +64,25 @@ async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
     })
 }
 
+/// Raises the soft limit of open files to the hard one: each connection
+/// and the database's files take one, and the 1 024 many systems start a
+/// process with is reached by a few hundred idle clients.
+pub fn raise_open_files_limit() {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current != limit.maximum {
+        let raised = Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        };
+        if let Err(err) = setrlimit(Resource::Nofile, raised) {
+            tracing::warn!(error = %err, "cannot raise the limit of open files");
+        }
+    }
+}
+
 pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
+    raise_open_files_limit();
     let store = Store::open(&config.database_url)
         .await
         .with_context(|| format!("cannot open database {}", redact(&config.database_url)))?;
@@ -213,10 +231,21 @@ async fn serve_http(
                     }
                 };
                 let service = TowerToHyperService::new(router.clone());
-                let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
-                let connection = graceful.watch(connection);
+                let (builder, watcher) = (builder.clone(), graceful.watcher());
                 tokio::spawn(async move {
-                    if let Err(err) = connection.await {
+                    // The header deadline starts at the first byte, and
+                    // HTTP/2's preface has none: a connection that never
+                    // sends one would be held open forever, and enough of
+                    // them use up every file descriptor.
+                    let mut first = [0u8; 1];
+                    match tokio::time::timeout(header_timeout, stream.peek(&mut first)).await {
+                        Ok(Ok(n)) if n > 0 => {}
+                        _ => return,
+                    }
+                    let connection = builder
+                        .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                        .into_owned();
+                    if let Err(err) = watcher.watch(connection).await {
                         tracing::debug!(error = %err, "connection ended with an error");
                     }
                 });
@@ -268,4 +297,25 @@ pub async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
+}
+
+#[cfg(test)]
+mod tests {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+
+    #[test]
+    fn the_open_files_limit_is_raised_to_the_hard_one() {
+        let before = getrlimit(Resource::Nofile);
+        // Lowered as a system that starts processes at 1 024 would;
+        // 256 is room enough for this crate's other unit tests meanwhile.
+        let lowered = Rlimit {
+            current: Some(256),
+            maximum: before.maximum,
+        };
+        setrlimit(Resource::Nofile, lowered).expect("a soft limit can be lowered");
+        super::raise_open_files_limit();
+        let after = getrlimit(Resource::Nofile);
+        assert_eq!(after.current, before.maximum);
+        assert_eq!(after.maximum, before.maximum);
+    }
 }

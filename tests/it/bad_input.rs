@@ -438,3 +438,25 @@ async fn long_bodies_and_attribute_values_are_cut() {
         kept + format!("…[{} bytes cut]", (1 << 20) - kept).len()
     );
 }
+
+/// A connection that never sends a byte is closed at the header deadline,
+/// on the UI and on OTLP/HTTP: enough of them would otherwise hold every
+/// file descriptor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_connection_is_closed() {
+    let server = Server::start_with(|config| config.request_timeout_secs = 1).await;
+    for url in [&server.ui_url, &server.otlp_url] {
+        let address = url.trim_start_matches("http://").to_owned();
+        let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+        let mut answer = Vec::new();
+        // Ends when the server closes the connection.
+        tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut answer))
+            .await
+            .unwrap_or_else(|_| panic!("{url}: a silent connection is still open after 30 s"))
+            .unwrap();
+        assert!(answer.is_empty(), "{url}: {answer:?}");
+    }
+    // Clients that speak are served as before.
+    let (status, _) = server.get_json("/api/v1/services").await;
+    assert_eq!(status, 200);
+}
