@@ -391,6 +391,8 @@ async fn only_the_listeners_own_host_names_are_answered() {
                 .await
                 .unwrap();
             assert_eq!(response.status().as_u16(), status, "{host} {path}");
+            // The API's answers and the refusals carry the pages' headers.
+            crate::ui::assert_security_headers(response.headers(), &format!("{host} {path}"));
         }
     }
 }

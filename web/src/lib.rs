@@ -48,6 +48,7 @@ pub fn router(state: AppState) -> axum::Router {
             state.clone(),
             check_host,
         ))
+        .layer(axum::middleware::map_response(ui::security_headers))
         .with_state(state)
 }
 

@@ -40,7 +40,6 @@ mod window_picker;
 
 use axum::Router;
 use axum::http::{HeaderValue, header};
-use axum::middleware;
 use axum::response::Response;
 use axum::routing::get;
 
@@ -74,10 +73,10 @@ pub fn routes() -> Router<AppState> {
             "/favicon.ico",
             get(|| async { axum::response::Redirect::permanent("/static/favicon.svg") }),
         )
-        .layer(middleware::map_response(security_headers))
 }
 
-async fn security_headers(mut response: Response) -> Response {
+/// On every response of the UI listener, the API's and refusals too.
+pub(crate) async fn security_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
