@@ -20,8 +20,6 @@ use crate::model::{Batch, Span};
 use crate::varint::{Reader, put_i64, put_opt, put_text, put_u64};
 
 const FORMAT: u8 = 1;
-/// A frame that claims more is damaged: a commit holds far fewer spans.
-const MAX_UNPACKED: u64 = 1 << 31;
 
 /// One span's details; the JSON fields are the stored JSON forms of
 /// `value` and `model` (attributes always a map, events and links `None`
@@ -111,22 +109,12 @@ pub fn encode(details: &[SpanDetail]) -> Result<Vec<u8>> {
     column(&mut w, &|w, d| put_text(w, &d.attributes));
     column(&mut w, &|w, d| put_opt(w, d.events.as_deref(), put_text));
     column(&mut w, &|w, d| put_opt(w, d.links.as_deref(), put_text));
-    // zstd fails only when memory does.
-    let frame = zstd::bulk::compress(&w, 3).map_err(|e| StoreError::Scan(format!("zstd: {e}")))?;
-    Ok([&[FORMAT][..], &frame].concat())
+    crate::framed::seal(FORMAT, &w, "span details")
 }
 
 /// The details `encode` wrote, `spans` of them.
 pub fn decode(data: &[u8], spans: usize) -> Result<Vec<SpanDetail>> {
-    if data.first() != Some(&FORMAT) {
-        return Err(corrupt(format!("unknown format {:?}", data.first())));
-    }
-    let frame = &data[1..];
-    let size = match zstd::zstd_safe::get_frame_content_size(frame) {
-        Ok(Some(size)) if size <= MAX_UNPACKED => size as usize,
-        _ => return Err(corrupt("not a zstd frame of a sane size".into())),
-    };
-    let plain = zstd::bulk::decompress(frame, size).map_err(|e| corrupt(format!("zstd: {e}")))?;
+    let plain = crate::framed::open(data, FORMAT, "span details")?;
     let mut r = Reader::new(&plain, "span details");
     let n = r.u64()? as usize;
     if n != spans {

@@ -382,11 +382,10 @@ impl Reader {
     /// to it; `None` when the window holds nothing.
     pub async fn data_extent(&self, start: i64, end: i64) -> Result<Option<(i64, i64)>> {
         let extent = on_backend!(&self.backend, db => db.data_extent(start, end).await)?;
+        // A pack that meets the window may reach past either end of it.
         Ok(extent.map(|(lo, hi)| {
-            (
-                lo.max(start),
-                hi.min(end.saturating_sub(1)).max(lo.max(start)),
-            )
+            let lo = lo.max(start);
+            (lo, hi.min(end.saturating_sub(1)).max(lo))
         }))
     }
 

@@ -15,6 +15,8 @@
 //! - `fingerprint`: the keys resources, scopes and metric streams are interned by.
 //! - `trace_lists`: a trace summary's lists of services and of packs.
 //! - `log_text`: log bodies' words, as a search for words sees them.
+//! - `framed`: a format byte and a zstd frame, the stored form of span
+//!   details and log packs.
 //! - `details`, `span_filter`, `packed`: the three parts of a pack of spans.
 //! - `log_packs`: a pack of log records, its filters and the searches
 //!   asked of it.
@@ -40,6 +42,7 @@ pub mod admin;
 mod details;
 mod error;
 mod fingerprint;
+mod framed;
 mod handles;
 mod legacy;
 mod log_packs;

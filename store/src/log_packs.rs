@@ -37,8 +37,6 @@ use crate::varint::{Reader, put_i64, put_opt, put_text, put_u64};
 use crate::views::{AttributeFilter, LogQuery, LogView, ScopeView, SpanView};
 
 const FORMAT: u8 = 1;
-/// A frame that claims more is damaged: an export holds far fewer records.
-const MAX_UNPACKED: u64 = 1 << 31;
 /// Terms a pack's filter holds at most (about 20 KB at ten bits a term).
 pub(crate) const MAX_TERMS: usize = 16_384;
 
@@ -107,13 +105,10 @@ pub(crate) struct StoredLog {
 }
 
 impl StoredLog {
-    /// The time the record is ordered and searched by.
+    /// The time the record is ordered and searched by, as
+    /// `LogRecord::effective_time` gave its pack's bounds.
     pub fn ts(&self) -> i64 {
-        if self.time_ns != 0 {
-            self.time_ns
-        } else {
-            self.observed_ns
-        }
+        crate::model::log_time(self.time_ns, self.observed_ns)
     }
 }
 
@@ -170,15 +165,13 @@ pub(crate) fn pack(batch: &Batch, resources: &[i64], scopes: &[i64]) -> Result<O
         });
         put_opt(&mut inner, log.request_id.as_deref(), put_text);
     }
-    let frame = zstd::bulk::compress(&inner, 3)
-        .map_err(|e| StoreError::Corrupt(format!("log pack: zstd: {e}")))?;
     Ok(Some(LogPack {
         ts_lo,
         ts_hi,
         records: i32::try_from(batch.logs.len()).unwrap_or(i32::MAX),
         ids: crate::span_filter::of_probes_with(ids.iter().map(LogId::probe), id_bits(ids.len())),
         terms: terms(batch, &services, &body_words),
-        data: [&[FORMAT][..], &frame].concat(),
+        data: crate::framed::seal(FORMAT, &inner, "log pack")?,
     }))
 }
 
@@ -198,16 +191,7 @@ fn terms(batch: &Batch, services: &HashSet<&str>, words: &HashSet<String>) -> Op
 
 /// Every record of a pack's `data`, in the order written.
 pub(crate) fn unpack(data: &[u8]) -> Result<Vec<StoredLog>> {
-    let corrupt = |what: String| StoreError::Corrupt(format!("log pack: {what}"));
-    if data.first() != Some(&FORMAT) {
-        return Err(corrupt(format!("format {:?}", data.first())));
-    }
-    let frame = &data[1..];
-    let size = match zstd::zstd_safe::get_frame_content_size(frame) {
-        Ok(Some(size)) if size <= MAX_UNPACKED => size as usize,
-        _ => return Err(corrupt("not a zstd frame of a sane size".into())),
-    };
-    let inner = zstd::bulk::decompress(frame, size).map_err(|e| corrupt(format!("zstd: {e}")))?;
+    let inner = crate::framed::open(data, FORMAT, "log pack")?;
     let mut r = Reader::new(&inner, "log pack");
     let n = r.u64()?;
     let mut logs = Vec::with_capacity(usize::try_from(n.min(1 << 20)).unwrap_or(0));

@@ -298,11 +298,17 @@ pub struct LogRecord {
 impl LogRecord {
     /// The time the record is ordered and searched by.
     pub fn effective_time(&self) -> i64 {
-        if self.time_unix_nano != 0 {
-            self.time_unix_nano
-        } else {
-            self.observed_time_unix_nano
-        }
+        log_time(self.time_unix_nano, self.observed_time_unix_nano)
+    }
+}
+
+/// A log record's time as sent, or when it was observed when the source
+/// did not know it (0).
+pub fn log_time(time_unix_nano: i64, observed_time_unix_nano: i64) -> i64 {
+    if time_unix_nano != 0 {
+        time_unix_nano
+    } else {
+        observed_time_unix_nano
     }
 }
 

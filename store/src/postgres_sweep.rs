@@ -11,22 +11,40 @@ use crate::postgres_write::{Tx, insert_rollups};
 use crate::retention::{Step, StepLimits};
 use crate::rollup::{self, Destination};
 
+/// The packs `sql` removes of those older than `cutoff`, at most `limit`
+/// (none when it is 0), and the items they held.
+async fn delete_packs(tx: &mut Tx, sql: &'static str, cutoff: i64, limit: i64) -> Result<[i64; 2]> {
+    if limit <= 0 {
+        return Ok([0, 0]);
+    }
+    let held: Vec<i32> = sqlx::query_scalar(sql)
+        .bind(cutoff)
+        .bind(limit)
+        .fetch_all(&mut **tx)
+        .await?;
+    Ok([held.len() as i64, held.iter().map(|&n| i64::from(n)).sum()])
+}
+
 /// Removes, in one transaction, at most `limits` of each kind of data
 /// older than `cutoff`, and takes them off the running totals.
 pub(crate) async fn step(pool: &PgPool, cutoff: i64, limits: StepLimits) -> Result<Step> {
     let mut tx = pool.begin().await?;
-    let mut packs: Vec<i32> = Vec::new();
-    if limits.packs > 0 {
-        packs = sqlx::query_scalar(
-            "DELETE FROM span_packs WHERE id IN (SELECT id FROM span_packs WHERE start_hi < $1 \
-             ORDER BY start_hi LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING spans",
-        )
-        .bind(cutoff)
-        .bind(limits.packs)
-        .fetch_all(&mut *tx)
-        .await?;
-    }
-    let spans: i64 = packs.iter().map(|n| i64::from(*n)).sum();
+    let packs = delete_packs(
+        &mut tx,
+        "DELETE FROM span_packs WHERE id IN (SELECT id FROM span_packs WHERE start_hi < $1 \
+         ORDER BY start_hi LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING spans",
+        cutoff,
+        limits.packs,
+    )
+    .await?;
+    let log_packs = delete_packs(
+        &mut tx,
+        "DELETE FROM log_packs WHERE id IN (SELECT id FROM log_packs WHERE ts_hi < $1 \
+         ORDER BY ts_hi LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING records",
+        cutoff,
+        limits.log_packs,
+    )
+    .await?;
     let mut delete = async |sql: &'static str, limit: i64| -> Result<i64> {
         if limit <= 0 {
             return Ok(0);
@@ -44,18 +62,6 @@ pub(crate) async fn step(pool: &PgPool, cutoff: i64, limits: StepLimits) -> Resu
         limits.traces,
     )
     .await?;
-    let log_packs: Vec<i32> = if limits.log_packs > 0 {
-        sqlx::query_scalar(
-            "DELETE FROM log_packs WHERE id IN (SELECT id FROM log_packs WHERE ts_hi < $1 \
-             ORDER BY ts_hi LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING records",
-        )
-        .bind(cutoff)
-        .bind(limits.log_packs)
-        .fetch_all(&mut *tx)
-        .await?
-    } else {
-        Vec::new()
-    };
     let mut points = 0;
     if limits.points > 0 {
         let metric_ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM metrics ORDER BY id")
@@ -77,15 +83,7 @@ pub(crate) async fn step(pool: &PgPool, cutoff: i64, limits: StepLimits) -> Resu
             .rows_affected() as i64;
         }
     }
-    let step = Step::of(
-        limits,
-        [packs.len() as i64, spans],
-        [
-            log_packs.len() as i64,
-            log_packs.iter().map(|&n| i64::from(n)).sum(),
-        ],
-        [traces, points],
-    );
+    let step = Step::of(limits, packs, log_packs, [traces, points]);
     // One row a statement, in the writers' order, so that sweepers and
     // writers lock them alike.
     for (name, n) in step.counter_deltas() {

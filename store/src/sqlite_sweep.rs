@@ -38,23 +38,9 @@ const COUNTER: &CStr = c"UPDATE counters SET value = max(value - ?1, 0) WHERE na
 /// off the running totals.
 pub(crate) fn step(db: &Db, cutoff: i64, limits: StepLimits) -> Result<Step> {
     transaction(db, |db| {
-        let mut packs = Vec::new();
-        if limits.packs > 0 {
-            let mut stmt = db.prepare(PACKS)?;
-            stmt.bind_int(1, cutoff)?;
-            stmt.bind_int(2, limits.packs)?;
-            packs = stmt.ints()?;
-        }
-        let spans: i64 = packs.iter().sum();
-
+        let packs = delete_packs(db, PACKS, cutoff, limits.packs)?;
         let traces = delete(db, TRACES, cutoff, limits.traces)?;
-        let mut log_packs = Vec::new();
-        if limits.log_packs > 0 {
-            let mut stmt = db.prepare(LOG_PACKS)?;
-            stmt.bind_int(1, cutoff)?;
-            stmt.bind_int(2, limits.log_packs)?;
-            log_packs = stmt.ints()?;
-        }
+        let log_packs = delete_packs(db, LOG_PACKS, cutoff, limits.log_packs)?;
 
         let mut points = 0;
         if limits.points > 0 {
@@ -72,12 +58,7 @@ pub(crate) fn step(db: &Db, cutoff: i64, limits: StepLimits) -> Result<Step> {
             }
         }
 
-        let step = Step::of(
-            limits,
-            [packs.len() as i64, spans],
-            [log_packs.len() as i64, log_packs.iter().sum()],
-            [traces, points],
-        );
+        let step = Step::of(limits, packs, log_packs, [traces, points]);
         let mut counter = db.prepare(COUNTER)?;
         for (name, n) in step.counter_deltas() {
             if n > 0 {
@@ -88,6 +69,19 @@ pub(crate) fn step(db: &Db, cutoff: i64, limits: StepLimits) -> Result<Step> {
         }
         Ok(step)
     })
+}
+
+/// The packs `sql` removes of those older than `cutoff`, at most `limit`
+/// (none when it is 0), and the items they held.
+fn delete_packs(db: &Db, sql: &CStr, cutoff: i64, limit: i64) -> Result<[i64; 2]> {
+    if limit <= 0 {
+        return Ok([0, 0]);
+    }
+    let mut stmt = db.prepare(sql)?;
+    stmt.bind_int(1, cutoff)?;
+    stmt.bind_int(2, limit)?;
+    let held = stmt.ints()?;
+    Ok([held.len() as i64, held.iter().sum()])
 }
 
 /// Rows `sql` removes of those older than `cutoff`, at most `limit`

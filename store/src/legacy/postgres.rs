@@ -1,6 +1,7 @@
-//! PostgreSQL's half of the conversion of span rows into packs.
+//! PostgreSQL's half of the conversion of span and log rows into packs.
 
-use sqlx::postgres::PgPool;
+use sqlx::Transaction;
+use sqlx::postgres::{PgPool, Postgres};
 
 use super::old_logs::{OLD_LOG_COLUMNS, OldLog, PACK_LOGS};
 use super::old_spans::{OLD_SPAN_COLUMNS, OldSpan, PACK_SPANS, pack, progress, report};
@@ -11,21 +12,32 @@ use crate::runtime::blocking;
 /// The advisory lock the conversion of span rows is done under.
 const CONVERT_LOCK: i64 = 7_406_111_705_311_011;
 
-/// Rewrites the span rows of an older database into packs and drops
-/// them, in one transaction, under an advisory lock: a
-/// process starting meanwhile waits, then finds nothing to do.
-pub(crate) async fn convert(pool: &PgPool) -> Result<()> {
+/// A transaction holding the conversion's advisory lock, when `table` (a
+/// table of rows to convert) is still there to convert: a process
+/// starting meanwhile waits for the lock, then finds nothing to do.
+async fn begin_converting(
+    pool: &PgPool,
+    table: &str,
+) -> Result<Option<Transaction<'static, Postgres>>> {
     let mut tx = pool.begin().await?;
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(CONVERT_LOCK)
         .execute(&mut *tx)
         .await?;
-    let old: bool = sqlx::query_scalar("SELECT to_regclass('spans') IS NOT NULL")
+    let old: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
+        .bind(table)
         .fetch_one(&mut *tx)
         .await?;
-    if !old {
+    Ok(old.then_some(tx))
+}
+
+/// Rewrites the span rows of an older database into packs and drops
+/// them, in one transaction, under an advisory lock: a
+/// process starting meanwhile waits, then finds nothing to do.
+pub(crate) async fn convert(pool: &PgPool) -> Result<()> {
+    let Some(mut tx) = begin_converting(pool, "spans").await? else {
         return Ok(());
-    }
+    };
     // In the table's own order, roughly the order of writing: sorting
     // by start would spill the whole table to disk first.
     sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -82,17 +94,9 @@ pub(crate) async fn convert(pool: &PgPool) -> Result<()> {
 /// Rewrites the log rows of an older database into packs and drops them
 /// with their indexes, in one transaction, under the conversion's lock.
 pub(crate) async fn convert_logs(pool: &PgPool) -> Result<()> {
-    let mut tx = pool.begin().await?;
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(CONVERT_LOCK)
-        .execute(&mut *tx)
-        .await?;
-    let old: bool = sqlx::query_scalar("SELECT to_regclass('logs') IS NOT NULL")
-        .fetch_one(&mut *tx)
-        .await?;
-    if !old {
+    let Some(mut tx) = begin_converting(pool, "logs").await? else {
         return Ok(());
-    }
+    };
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "DECLARE old_logs NO SCROLL CURSOR FOR SELECT {} FROM logs l \
          LEFT JOIN resources r ON r.id = l.resource_id \

@@ -1,4 +1,4 @@
-//! SQLite's half of the conversion of span rows into packs, and the SQL
+//! SQLite's half of the conversion of span and log rows into packs, and the SQL
 //! function older databases' view of span rows calls.
 
 use sqlx::sqlite::{SqliteConnection, SqlitePool};
@@ -34,18 +34,27 @@ fn dictionary(db: &Db, id: i64) -> Result<Option<Vec<u8>>> {
     stmt.first_blob()
 }
 
+/// A transaction on the writer when
+/// `table`, a table of rows to convert, is still there to convert.
+async fn begin_converting(
+    pool: &SqlitePool,
+    table: &str,
+) -> Result<Option<sqlx::Transaction<'static, sqlx::Sqlite>>> {
+    let mut tx = pool.begin().await?;
+    let old: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = $1")
+            .bind(table)
+            .fetch_one(&mut *tx)
+            .await?;
+    Ok((old > 0).then_some(tx))
+}
+
 /// Rewrites the span rows of an older database into packs and drops
 /// them, in one transaction; nothing to do once done.
 pub(crate) async fn convert(pool: &SqlitePool) -> Result<()> {
-    let mut tx = pool.begin().await?;
-    let old: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'spans'",
-    )
-    .fetch_one(&mut *tx)
-    .await?;
-    if old == 0 {
+    let Some(mut tx) = begin_converting(pool, "spans").await? else {
         return Ok(());
-    }
+    };
     let last: i64 = sqlx::query_scalar("SELECT coalesce(max(id), 0) FROM spans")
         .fetch_one(&mut *tx)
         .await?;
@@ -96,15 +105,9 @@ pub(crate) async fn convert(pool: &SqlitePool) -> Result<()> {
 /// with their indexes and full-text index, in one transaction; nothing to
 /// do once done.
 pub(crate) async fn convert_logs(pool: &SqlitePool) -> Result<()> {
-    let mut tx = pool.begin().await?;
-    let old: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'logs'",
-    )
-    .fetch_one(&mut *tx)
-    .await?;
-    if old == 0 {
+    let Some(mut tx) = begin_converting(pool, "logs").await? else {
         return Ok(());
-    }
+    };
     let last: i64 = sqlx::query_scalar("SELECT coalesce(max(id), 0) FROM logs")
         .fetch_one(&mut *tx)
         .await?;

@@ -14,22 +14,10 @@ use crate::harness::{self, Backend, Ctx, write_to};
 /// payloads as text, or compressed with or without a dictionary:
 /// `payload_value`), the packs the reports read, their indexes, and
 /// `trace_services`; no fingerprint key (ADR 0014), no trigger that
-/// removes a log record's full-text row (ADR 0016), no rollups (ADR
-/// 0019) and log rows instead of log packs (ADR 0022).
+/// removes a log record's full-text row (ADR 0016) and no rollups (ADR
+/// 0019); after `SQLITE_LOG_ROWS`, log rows instead of log packs (ADR
+/// 0022).
 const SQLITE_BEFORE: &str = "
-    DROP TABLE log_packs;
-    CREATE TABLE logs (id INTEGER PRIMARY KEY, ts_ns INTEGER NOT NULL, time_ns INTEGER NOT NULL,
-        observed_ns INTEGER NOT NULL, resource_id INTEGER NOT NULL, scope_id INTEGER NOT NULL,
-        service TEXT NOT NULL, severity_number INTEGER NOT NULL, severity_text TEXT NOT NULL,
-        body TEXT NOT NULL, event_name TEXT NOT NULL, attributes TEXT NOT NULL,
-        dropped_attributes_count INTEGER NOT NULL, flags INTEGER NOT NULL, trace_id BLOB,
-        span_id BLOB, request_id TEXT, wire_bytes INTEGER NOT NULL DEFAULT 0);
-    CREATE INDEX logs_ts ON logs (ts_ns);
-    CREATE VIRTUAL TABLE logs_fts USING fts5 (body, content = '', contentless_delete = 1);
-    CREATE TRIGGER logs_fts_insert AFTER INSERT ON logs BEGIN
-        INSERT INTO logs_fts (rowid, body) VALUES (new.id, CASE json_type(new.body)
-            WHEN 'text' THEN json_extract(new.body, '$') WHEN 'null' THEN '' ELSE new.body END);
-    END;
     DROP TABLE settings;
     DROP TABLE rollups;
     DROP TABLE report_rollups;
@@ -77,15 +65,6 @@ const SQLITE_BEFORE: &str = "
     DELETE FROM _sqlx_migrations WHERE version >= 11;";
 
 const POSTGRES_BEFORE: &str = "
-    DROP TABLE log_packs;
-    CREATE TABLE logs (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-        ts_ns BIGINT NOT NULL, time_ns BIGINT NOT NULL, observed_ns BIGINT NOT NULL,
-        resource_id BIGINT NOT NULL, scope_id BIGINT NOT NULL, service TEXT NOT NULL,
-        severity_number INTEGER NOT NULL, severity_text TEXT NOT NULL, body TEXT NOT NULL,
-        body_text TEXT NOT NULL, event_name TEXT NOT NULL, attributes TEXT NOT NULL,
-        dropped_attributes_count BIGINT NOT NULL, flags BIGINT NOT NULL, trace_id BYTEA,
-        span_id BYTEA, request_id TEXT, wire_bytes INTEGER NOT NULL DEFAULT 0);
-    CREATE INDEX logs_body_fts ON logs USING GIN (to_tsvector('simple', body_text));
     DROP TABLE settings;
     DROP TABLE rollups;
     DROP TABLE report_rollups;
@@ -358,8 +337,8 @@ async fn span_rows_become_packs(backend: Backend) {
         store.close().await;
 
         let mut old = match backend {
-            Backend::Sqlite => SQLITE_BEFORE.to_owned(),
-            Backend::Postgres => POSTGRES_BEFORE.to_owned(),
+            Backend::Sqlite => format!("{SQLITE_LOG_ROWS}{SQLITE_BEFORE}"),
+            Backend::Postgres => format!("{POSTGRES_LOG_ROWS}{POSTGRES_BEFORE}"),
         };
         let mut first_id = 1;
         for batch in &batches {
@@ -424,7 +403,7 @@ async fn span_rows_become_packs(backend: Backend) {
 }
 
 /// Log rows as every loupe before log packs stored them (ADR 0022), with
-/// the full-text index of each backend.
+/// the full-text index of each backend: before either old layout.
 const SQLITE_LOG_ROWS: &str = "
     DROP TABLE log_packs;
     CREATE TABLE logs (id INTEGER PRIMARY KEY, ts_ns INTEGER NOT NULL, time_ns INTEGER NOT NULL,
@@ -439,11 +418,7 @@ const SQLITE_LOG_ROWS: &str = "
     CREATE TRIGGER logs_fts_insert AFTER INSERT ON logs BEGIN
         INSERT INTO logs_fts (rowid, body) VALUES (new.id, CASE json_type(new.body)
             WHEN 'text' THEN json_extract(new.body, '$') WHEN 'null' THEN '' ELSE new.body END);
-    END;
-    CREATE TRIGGER logs_fts_delete AFTER DELETE ON logs BEGIN
-        DELETE FROM logs_fts WHERE rowid = old.id;
-    END;
-    DELETE FROM _sqlx_migrations WHERE version >= 21;";
+    END;";
 
 const POSTGRES_LOG_ROWS: &str = "
     DROP TABLE log_packs;
@@ -455,8 +430,24 @@ const POSTGRES_LOG_ROWS: &str = "
         dropped_attributes_count BIGINT NOT NULL, flags BIGINT NOT NULL, trace_id BYTEA,
         span_id BYTEA, request_id TEXT, wire_bytes INTEGER NOT NULL DEFAULT 0);
     CREATE INDEX logs_trace ON logs (trace_id) WHERE trace_id IS NOT NULL;
-    CREATE INDEX logs_body_fts ON logs USING GIN (to_tsvector('simple', body_text));
-    DELETE FROM _sqlx_migrations WHERE version >= 17;";
+    CREATE INDEX logs_body_fts ON logs USING GIN (to_tsvector('simple', body_text));";
+
+/// The layout just before log packs: log rows, and on SQLite the trigger
+/// that removes a record's full-text row (SQLite migration 0015).
+fn before_log_packs(backend: Backend) -> String {
+    match backend {
+        Backend::Sqlite => format!(
+            "{SQLITE_LOG_ROWS}
+            CREATE TRIGGER logs_fts_delete AFTER DELETE ON logs BEGIN
+                DELETE FROM logs_fts WHERE rowid = old.id;
+            END;
+            DELETE FROM _sqlx_migrations WHERE version >= 21;"
+        ),
+        Backend::Postgres => {
+            format!("{POSTGRES_LOG_ROWS} DELETE FROM _sqlx_migrations WHERE version >= 17;")
+        }
+    }
+}
 
 /// The row an older loupe wrote for a batch's log record `i`.
 fn old_log_row(backend: Backend, batch: &Batch, i: usize) -> String {
@@ -571,10 +562,7 @@ async fn log_rows_become_packs(backend: Backend) {
         assert!(before.1.is_some(), "a trace of log records alone");
         ctx.store.close().await;
 
-        let mut old = match backend {
-            Backend::Sqlite => SQLITE_LOG_ROWS.to_owned(),
-            Backend::Postgres => POSTGRES_LOG_ROWS.to_owned(),
-        };
+        let mut old = before_log_packs(backend);
         for batch in &batches {
             for i in 0..batch.logs.len() {
                 old.push_str(&old_log_row(backend, batch, i));
