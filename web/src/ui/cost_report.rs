@@ -53,7 +53,7 @@ pub struct CostPage {
 fn cost_row(
     c: &reports::cost::CostRow,
     max_share: f64,
-    money: &impl Fn(f64) -> String,
+    currency: reports::Currency,
 ) -> CostRowView {
     CostRowView {
         colour: format::colour(&c.service),
@@ -71,7 +71,7 @@ fn cost_row(
         stored: bytes(c.stored_bytes as f64),
         stored_share: pct(c.stored_share),
         per_day: bytes(c.wire_bytes_per_day),
-        monthly: money(c.monthly_cost),
+        monthly: currency.amount(c.monthly_cost),
     }
 }
 
@@ -142,14 +142,14 @@ pub async fn page(State(state): State<AppState>, pairs: Pairs) -> Result<Respons
     page.services = r
         .services
         .iter()
-        .map(|c| cost_row(c, max_service, &money))
+        .map(|c| cost_row(c, max_service, p.currency))
         .collect();
-    page.total = Some(cost_row(&r.total, 1.0, &money));
+    page.total = Some(cost_row(&r.total, 1.0, p.currency));
     let max_endpoint = r.endpoints.iter().map(|c| c.wire_share).fold(0.0, f64::max);
     page.endpoints = r
         .endpoints
         .iter()
-        .map(|c| cost_row(c, max_endpoint, &money))
+        .map(|c| cost_row(c, max_endpoint, p.currency))
         .collect();
     page.per_request = r
         .per_request
