@@ -55,8 +55,10 @@ fn services() -> impl Iterator<Item = &'static Service> {
 }
 
 fn service(n: u64) -> &'static Service {
-    let all: Vec<&Service> = services().collect();
-    all[(n % all.len() as u64) as usize]
+    let all = EDGES.len() + BACKENDS.len();
+    services()
+        .nth((n % all as u64) as usize)
+        .unwrap_or(&EDGES[0])
 }
 
 /// `total` items of `signal` in requests of `batch` (points: one
