@@ -165,7 +165,9 @@ pub struct ServeConfig {
     /// says which
     #[arg(long, env = "LOUPE_ALLOWED_HOSTS", value_delimiter = ',')]
     pub allowed_hosts: Vec<String>,
-    /// Largest export accepted, in bytes, checked before and after decompression
+    /// Largest export accepted, in bytes, checked before and after
+    /// decompression; one that would take more than 32 times this in memory
+    /// once decoded is refused before decoding
     #[arg(long, env = "LOUPE_MAX_BODY_BYTES", default_value_t = 16 * 1024 * 1024)]
     pub max_body_bytes: usize,
     /// Bytes one log body or attribute value keeps (each string or bytes

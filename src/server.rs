@@ -110,7 +110,14 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
         max_value_bytes: config.max_value_bytes,
         ..Rules::default()
     };
-    let ingest = Ingest::new(pipeline.clone(), rules, metrics.clone());
+    let ingest = Ingest::new(
+        pipeline.clone(),
+        rules,
+        collector::ingest::Limits {
+            max_body_bytes: config.max_body_bytes,
+        },
+        metrics.clone(),
+    );
     let (stop, stopped) = watch::channel(false);
     let until_stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
@@ -121,8 +128,7 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
     let otlp_http = http_listener.local_addr()?;
     let ui = ui_listener.local_addr()?;
 
-    let (traces, logs, metrics_service) =
-        collector::grpc::services(ingest.clone(), config.max_body_bytes);
+    let (traces, logs, metrics_service) = collector::grpc::services(ingest.clone());
     let grpc = tonic::transport::Server::builder()
         .add_service(traces)
         .add_service(logs)
@@ -135,7 +141,6 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
     let http_router = collector::http::router(
         ingest,
         collector::http::HttpConfig {
-            max_body_bytes: config.max_body_bytes,
             body_timeout: request_timeout,
         },
     );

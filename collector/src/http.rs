@@ -3,11 +3,10 @@
 //! of the OTLP specification: 400 bad data, 413 too large, 415 wrong type or
 //! encoding, 429 / 503 with `Retry-After` when the client should come back.
 
-use std::io::Read as _;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -15,13 +14,12 @@ use axum::routing::post;
 use http_body_util::BodyExt as _;
 use prost::Message as _;
 
-use crate::ingest::{Ingest, IngestError, Logs, Metrics, OtlpSignal, Traces};
+use crate::decode::Encoding;
+use crate::ingest::{Form, Ingest, IngestError, Logs, Metrics, OtlpSignal, Traces};
 use crate::self_metrics::Transport;
 
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
-    /// Largest body accepted, before and after decompression.
-    pub max_body_bytes: usize,
     /// A client that has not sent its whole body by then is dropped.
     pub body_timeout: Duration,
 }
@@ -29,7 +27,6 @@ pub struct HttpConfig {
 impl Default for HttpConfig {
     fn default() -> HttpConfig {
         HttpConfig {
-            max_body_bytes: 16 * 1024 * 1024,
             body_timeout: Duration::from_secs(30),
         }
     }
@@ -49,18 +46,10 @@ pub fn router(ingest: Ingest, config: HttpConfig) -> Router {
         .with_state(HttpState { ingest, config })
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Encoding {
-    Protobuf,
-    Json,
-}
-
-impl Encoding {
-    fn content_type(self) -> &'static str {
-        match self {
-            Encoding::Protobuf => "application/x-protobuf",
-            Encoding::Json => "application/json",
-        }
+fn content_type(encoding: Encoding) -> &'static str {
+    match encoding {
+        Encoding::Protobuf => "application/x-protobuf",
+        Encoding::Json => "application/json",
     }
 }
 
@@ -74,43 +63,15 @@ pub fn encoding_of(content_type: Option<&str>) -> Option<Encoding> {
     }
 }
 
-#[derive(Debug, PartialEq)]
-pub enum BodyError {
-    TooLarge(usize),
-    UnsupportedEncoding(String),
-    Malformed(String),
-}
-
-/// Undoes `Content-Encoding`, refusing as soon as the output passes `limit`
-/// so that a small gzip bomb costs only `limit` bytes of work.
-pub fn decompress(
-    body: Bytes,
-    content_encoding: Option<&str>,
-    limit: usize,
-) -> Result<Bytes, BodyError> {
+/// Whether `Content-Encoding` says gzip; `None` for a coding not served.
+pub fn is_gzip(content_encoding: Option<&str>) -> Option<bool> {
     match content_encoding
         .map(|e| e.trim().to_ascii_lowercase())
         .as_deref()
     {
-        None | Some("") | Some("identity") => {
-            if body.len() > limit {
-                Err(BodyError::TooLarge(limit))
-            } else {
-                Ok(body)
-            }
-        }
-        Some("gzip") | Some("x-gzip") => {
-            let mut out = Vec::new();
-            let mut decoder = flate2::read::MultiGzDecoder::new(&body[..]).take(limit as u64 + 1);
-            decoder
-                .read_to_end(&mut out)
-                .map_err(|e| BodyError::Malformed(format!("invalid gzip body: {e}")))?;
-            if out.len() > limit {
-                return Err(BodyError::TooLarge(limit));
-            }
-            Ok(Bytes::from(out))
-        }
-        Some(other) => Err(BodyError::UnsupportedEncoding(other.to_owned())),
+        None | Some("") | Some("identity") => Some(false),
+        Some("gzip") | Some("x-gzip") => Some(true),
+        Some(_) => None,
     }
 }
 
@@ -131,7 +92,7 @@ async fn export<S: OtlpSignal>(
             "content type must be application/x-protobuf or application/json",
         );
     };
-    let limit = state.config.max_body_bytes;
+    let limit = state.ingest.limits().max_body_bytes;
     let collected = tokio::time::timeout(
         state.config.body_timeout,
         http_body_util::Limited::new(body, limit).collect(),
@@ -161,40 +122,19 @@ async fn export<S: OtlpSignal>(
         }
         Ok(Ok(collected)) => collected.to_bytes(),
     };
-    let wire_len = raw.len();
-    let body = match decompress(raw, header_str(header::CONTENT_ENCODING), limit) {
-        Ok(body) => body,
-        Err(BodyError::TooLarge(limit)) => {
-            return error(
-                encoding,
-                StatusCode::PAYLOAD_TOO_LARGE,
-                &format!("decompressed body larger than {limit} bytes"),
-            );
-        }
-        Err(BodyError::UnsupportedEncoding(e)) => {
-            return error(
-                encoding,
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                &format!("unsupported content encoding {e:?}: use gzip or none"),
-            );
-        }
-        Err(BodyError::Malformed(message)) => {
-            return error(encoding, StatusCode::BAD_REQUEST, &message);
-        }
-    };
-    let request = match encoding {
-        Encoding::Protobuf => {
-            S::Request::decode(body).map_err(|e| format!("invalid protobuf: {e}"))
-        }
-        Encoding::Json => S::decode_json(&body).map_err(|e| e.to_string()),
-    };
-    let request = match request {
-        Ok(request) => request,
-        Err(message) => return error(encoding, StatusCode::BAD_REQUEST, &message),
+    let Some(gzip) = is_gzip(header_str(header::CONTENT_ENCODING)) else {
+        return error(
+            encoding,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            &format!(
+                "unsupported content encoding {:?}: use gzip or none",
+                header_str(header::CONTENT_ENCODING).unwrap_or_default()
+            ),
+        );
     };
     match state
         .ingest
-        .export::<S>(request, Transport::Http, Some(wire_len))
+        .export::<S>(raw, Form { encoding, gzip }, Transport::Http)
         .await
     {
         Ok(accepted) => {
@@ -208,9 +148,12 @@ async fn export<S: OtlpSignal>(
                 .into_bytes(),
                 Encoding::Json => b"{}".to_vec(),
             };
-            ([(header::CONTENT_TYPE, encoding.content_type())], body).into_response()
+            ([(header::CONTENT_TYPE, content_type(encoding))], body).into_response()
         }
         Err(IngestError::Invalid(message)) => error(encoding, StatusCode::BAD_REQUEST, &message),
+        Err(IngestError::TooLarge(message)) => {
+            error(encoding, StatusCode::PAYLOAD_TOO_LARGE, &message)
+        }
         Err(IngestError::Overloaded(message)) => {
             retry_later(error(encoding, StatusCode::TOO_MANY_REQUESTS, &message))
         }
@@ -256,7 +199,7 @@ fn error(encoding: Encoding, status: StatusCode, message: &str) -> Response {
     };
     (
         status,
-        [(header::CONTENT_TYPE, encoding.content_type())],
+        [(header::CONTENT_TYPE, content_type(encoding))],
         body,
     )
         .into_response()
@@ -265,13 +208,6 @@ fn error(encoding: Encoding, status: StatusCode, message: &str) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write as _;
-
-    fn gzip(data: &[u8]) -> Bytes {
-        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        encoder.write_all(data).unwrap();
-        Bytes::from(encoder.finish().unwrap())
-    }
 
     #[test]
     fn content_types() {
@@ -291,42 +227,17 @@ mod tests {
     }
 
     #[test]
-    fn decompression() {
-        let data = b"hello otlp".repeat(10);
-        assert_eq!(
-            decompress(gzip(&data), Some("gzip"), 1000).unwrap(),
-            Bytes::from(data.clone())
-        );
-        assert_eq!(
-            decompress(Bytes::from(data.clone()), None, 1000).unwrap(),
-            Bytes::from(data.clone())
-        );
-        assert_eq!(
-            decompress(Bytes::from(data.clone()), Some("identity"), 1000).unwrap(),
-            Bytes::from(data.clone())
-        );
-        assert_eq!(
-            decompress(Bytes::from(data.clone()), None, 10),
-            Err(BodyError::TooLarge(10))
-        );
-        assert!(matches!(
-            decompress(Bytes::from_static(b"not gzip"), Some("gzip"), 1000),
-            Err(BodyError::Malformed(_))
-        ));
-        assert_eq!(
-            decompress(Bytes::new(), Some("br"), 1000),
-            Err(BodyError::UnsupportedEncoding("br".into()))
-        );
-    }
-
-    #[test]
-    fn gzip_bomb_is_refused_after_the_limit() {
-        // 64 MiB of zeros compress to about 64 KiB.
-        let bomb = gzip(&vec![0u8; 64 * 1024 * 1024]);
-        assert!(bomb.len() < 100 * 1024);
-        assert_eq!(
-            decompress(bomb, Some("gzip"), 1024 * 1024),
-            Err(BodyError::TooLarge(1024 * 1024))
-        );
+    fn content_codings() {
+        for (header, expected) in [
+            (None, Some(false)),
+            (Some(""), Some(false)),
+            (Some("identity"), Some(false)),
+            (Some("gzip"), Some(true)),
+            (Some(" X-GZIP "), Some(true)),
+            (Some("br"), None),
+            (Some("deflate"), None),
+        ] {
+            assert_eq!(is_gzip(header), expected, "{header:?}");
+        }
     }
 }

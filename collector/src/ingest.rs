@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
+
 use opentelemetry_proto::tonic::collector::logs::v1::{
     ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
 };
@@ -13,10 +15,12 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 
+use crate::decode::{self, DecodeError, Encoding, Kind};
 use crate::normalize::{self, Normalized, Rules};
 use crate::otlp_json::{self, JsonError};
 use crate::pipeline::{Pipeline, SubmitError};
 use crate::self_metrics::{SelfMetrics, Signal, Transport};
+use tokio::sync::Semaphore;
 
 /// What differs between traces, logs and metrics on the way in.
 pub trait OtlpSignal: Send + Sync {
@@ -27,6 +31,8 @@ pub trait OtlpSignal: Send + Sync {
     const GRPC_SERVICE: &'static str;
     /// The partial-success field name in OTLP/JSON (`rejectedSpans`, …).
     const REJECTED_FIELD: &'static str;
+    /// The request's protobuf layout, for the decoding budget.
+    const KIND: &'static Kind;
     fn decode_json(body: &[u8]) -> Result<Self::Request, JsonError>;
     fn normalize(request: Self::Request, rules: &Rules) -> Normalized;
     fn response(rejected: i64, error_message: String) -> Self::Response;
@@ -42,6 +48,7 @@ impl OtlpSignal for Traces {
     const SIGNAL: Signal = Signal::Traces;
     const GRPC_SERVICE: &'static str = "opentelemetry.proto.collector.trace.v1.TraceService";
     const REJECTED_FIELD: &'static str = "rejectedSpans";
+    const KIND: &'static Kind = &decode::TRACES;
     fn decode_json(body: &[u8]) -> Result<Self::Request, JsonError> {
         otlp_json::decode_traces(body)
     }
@@ -64,6 +71,7 @@ impl OtlpSignal for Logs {
     const SIGNAL: Signal = Signal::Logs;
     const GRPC_SERVICE: &'static str = "opentelemetry.proto.collector.logs.v1.LogsService";
     const REJECTED_FIELD: &'static str = "rejectedLogRecords";
+    const KIND: &'static Kind = &decode::LOGS;
     fn decode_json(body: &[u8]) -> Result<Self::Request, JsonError> {
         otlp_json::decode_logs(body)
     }
@@ -86,6 +94,7 @@ impl OtlpSignal for Metrics {
     const SIGNAL: Signal = Signal::Metrics;
     const GRPC_SERVICE: &'static str = "opentelemetry.proto.collector.metrics.v1.MetricsService";
     const REJECTED_FIELD: &'static str = "rejectedDataPoints";
+    const KIND: &'static Kind = &decode::METRICS;
     fn decode_json(body: &[u8]) -> Result<Self::Request, JsonError> {
         otlp_json::decode_metrics(body)
     }
@@ -121,39 +130,112 @@ pub enum IngestError {
     /// Retryable (HTTP 503, gRPC UNAVAILABLE).
     #[error("{0}")]
     Unavailable(String),
+    /// Permanent, though smaller exports would do (HTTP 413, gRPC
+    /// INVALID_ARGUMENT).
+    #[error("{0}")]
+    TooLarge(String),
 }
+
+/// How a body arrives: its encoding, and whether it is still gzipped (OTLP/
+/// HTTP; gRPC bodies come decompressed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Form {
+    pub encoding: Encoding,
+    pub gzip: bool,
+}
+
+/// What one export may take: its body, before and after decompression, and
+/// the memory decoding it may allocate (`DECODED_PER_BODY_BYTE` times the
+/// body's bound).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_body_bytes: usize,
+}
+
+/// Enough for an export of the largest allowed size in either encoding
+/// (JSON's parsed values cost the most, about 30 times their text for
+/// attribute-heavy spans, measured), little enough that a body of empty
+/// messages cannot reach gigabytes.
+pub const DECODED_PER_BODY_BYTE: usize = 32;
 
 #[derive(Clone)]
 pub struct Ingest {
     pipeline: Pipeline,
     rules: Arc<Rules>,
+    limits: Limits,
+    /// Bodies decoded at once; with the budget it bounds decoding's memory.
+    decoding: Arc<Semaphore>,
     metrics: Arc<SelfMetrics>,
 }
 
 impl Ingest {
-    pub fn new(pipeline: Pipeline, rules: Rules, metrics: Arc<SelfMetrics>) -> Ingest {
+    pub fn new(
+        pipeline: Pipeline,
+        rules: Rules,
+        limits: Limits,
+        metrics: Arc<SelfMetrics>,
+    ) -> Ingest {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Ingest {
             pipeline,
             rules: Arc::new(rules),
+            limits,
+            decoding: Arc::new(Semaphore::new(cores)),
             metrics,
         }
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.limits
     }
 
     pub fn metrics(&self) -> &Arc<SelfMetrics> {
         &self.metrics
     }
 
-    /// Stores what is valid in the request and returns once it is committed.
-    /// `wire_len` is the body's size as received; `None` takes the
-    /// message's encoded size (gRPC, which decompresses before decoding).
+    /// Decodes the body, stores what is valid in it and returns once that
+    /// is committed. Decompressing, decoding and normalising run on the
+    /// blocking pool, a few bodies at a time: a large export must not stall
+    /// the runtime's workers, nor many of them exhaust memory.
     pub async fn export<S: OtlpSignal>(
         &self,
-        request: S::Request,
+        body: Bytes,
+        form: Form,
         transport: Transport,
-        wire_len: Option<usize>,
     ) -> Result<Accepted, IngestError> {
-        let wire_len = wire_len.unwrap_or_else(|| prost::Message::encoded_len(&request));
-        let mut normalized = S::normalize(request, &self.rules);
+        let wire_len = body.len();
+        let permit = self.decoding.clone().acquire_owned().await.ok();
+        let rules = self.rules.clone();
+        let limits = self.limits;
+        let prepared = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let body = if form.gzip {
+                decode::gunzip(&body, limits.max_body_bytes)?
+            } else {
+                body
+            };
+            let request = decode::decode(
+                body,
+                form.encoding,
+                S::KIND,
+                S::decode_json,
+                limits.max_body_bytes.saturating_mul(DECODED_PER_BODY_BYTE),
+            )?;
+            Ok::<_, DecodeError>(S::normalize(request, &rules))
+        })
+        .await;
+        let mut normalized = match prepared {
+            Ok(Ok(normalized)) => normalized,
+            Ok(Err(DecodeError::TooLarge(message))) => return Err(IngestError::TooLarge(message)),
+            Ok(Err(DecodeError::Invalid(message))) => return Err(IngestError::Invalid(message)),
+            // A panic while decoding is a bug, not the client's fault.
+            Err(err) => {
+                tracing::error!(error = %err, "decoding an export failed");
+                return Err(IngestError::Unavailable(
+                    "could not decode the export".into(),
+                ));
+            }
+        };
         normalized
             .batch
             .share_wire_bytes(wire_len as u64, normalized.sized_total);

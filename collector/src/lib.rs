@@ -1,6 +1,7 @@
 //! collector: OTLP in, batches out. Data flows one way:
 //!
-//! - `http`, `grpc`: receivers; they only decode and call `Ingest::export`.
+//! - `http`, `grpc`: receivers; they only read bodies and call `Ingest::export`.
+//! - `decode`: a body to OTLP messages, its memory bounded before decoding.
 //! - `otlp_json`: the OTLP/JSON mapping, lenient where real exporters are.
 //! - `normalize`: OTLP wire types → the store's model; pure.
 //! - `ingest`: one export path per signal, shared by both transports.
@@ -9,6 +10,7 @@
 //!
 //! Only this crate touches `opentelemetry_proto` types.
 
+pub mod decode;
 pub mod grpc;
 pub mod http;
 pub mod ingest;

@@ -50,6 +50,18 @@ fn invalid_utf8_protobuf() -> Vec<u8> {
     body
 }
 
+/// As many empty `ResourceSpans` as fit the body limit.
+fn empty_resources() -> Vec<u8> {
+    b"\x0a\x00".repeat(LIMIT / 2 - 8)
+}
+
+fn empty_resources_json() -> Vec<u8> {
+    let mut body = br#"{"resourceSpans":["#.to_vec();
+    body.extend(b"{},".repeat(LIMIT / 3 - 16));
+    body.extend(b"{}]}");
+    body
+}
+
 struct Case {
     name: &'static str,
     content_type: Option<&'static str>,
@@ -95,6 +107,9 @@ fn cases() -> Vec<Case> {
         Case { content_encoding: Some("br"), ..case("unsupported content encoding", PB, valid.clone(), 415, "encoding") },
         case("body over the limit", PB, vec![0u8; LIMIT + 1], 413, "larger than"),
         Case { content_encoding: Some("gzip"), ..case("gzip bomb", PB, gzip(&vec![0u8; 64 * 1024 * 1024]), 413, "larger than") },
+        // Two bytes an empty resource on the wire, a hundred once decoded.
+        Case { content_encoding: Some("gzip"), ..case("gzip of empty resources", PB, gzip(&empty_resources()), 413, "memory to decode") },
+        Case { content_encoding: Some("gzip"), ..case("gzip of empty resources (JSON)", JSON, gzip(&empty_resources_json()), 413, "memory to decode") },
         Case { content_encoding: Some("gzip"), ..case("invalid gzip", PB, b"not gzip at all".to_vec(), 400, "gzip") },
         case("absurd timestamp", PB, one_span(|span| span.end_time_unix_nano = u64::MAX).encode_to_vec(), 400, "absurd end time"),
         case("span ending before it starts", PB, one_span(|span| span.end_time_unix_nano = span.start_time_unix_nano - 1).encode_to_vec(), 400, "before it starts"),
@@ -256,6 +271,12 @@ async fn grpc_bad_input_is_invalid_argument_never_internal() {
     );
     let (status, message) = grpc_raw(&server, &invalid_utf8_protobuf()).await;
     assert_eq!(status, "3", "INVALID_ARGUMENT for invalid UTF-8: {message}");
+    let (status, message) = grpc_raw(&server, &empty_resources()).await;
+    assert_eq!(
+        status, "3",
+        "INVALID_ARGUMENT for empty resources: {message}"
+    );
+    assert!(message.contains("memory"), "{message}");
 
     let mut client = TraceServiceClient::connect(server.grpc_url.clone())
         .await
