@@ -149,6 +149,10 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
     let ui_router = web::router(web::AppState {
         store: store.reader(),
         self_metrics: Arc::new(move |db_bytes| metrics.render(db_bytes)),
+        readiness: Arc::new({
+            let pipeline = pipeline.clone();
+            move || pipeline.readiness()
+        }),
         prices: config.prices.prices(),
         running: Arc::new({
             let vitals = vitals.clone();

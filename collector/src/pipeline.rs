@@ -67,7 +67,17 @@ pub struct Pipeline {
     capacity: usize,
     /// Why exports are refused for want of room, while they are.
     no_room: Arc<RwLock<Option<String>>>,
+    /// What is wrong with the database, as the writers last found it.
+    failing: Failing,
 }
+
+/// The last failure of a commit or an idle writer's probe, cleared by the
+/// next success.
+type Failing = Arc<RwLock<Option<String>>>;
+
+/// How long a writer waits for work before it probes the database instead,
+/// so that readiness stays current while nothing is sent.
+const PROBE_AFTER: Duration = Duration::from_secs(5);
 
 impl Pipeline {
     pub fn start(
@@ -79,12 +89,14 @@ impl Pipeline {
         let permits = Arc::new(Semaphore::new(capacity));
         let (jobs, queue) = mpsc::unbounded_channel();
         let queue = Arc::new(Mutex::new(queue));
+        let failing = Failing::default();
         let writers: Vec<_> = (0..writer.concurrency())
             .map(|_| {
                 tokio::spawn(run_writer(
                     writer.clone(),
                     config.clone(),
                     queue.clone(),
+                    failing.clone(),
                     metrics.clone(),
                 ))
             })
@@ -102,6 +114,7 @@ impl Pipeline {
                 permits,
                 capacity,
                 no_room: Arc::default(),
+                failing,
             },
             drained,
         )
@@ -112,6 +125,21 @@ impl Pipeline {
     /// left that may go, and a write would fail half-way or fill the disk.
     pub fn set_no_room(&self, reason: Option<String>) {
         *self.no_room.write().unwrap_or_else(|e| e.into_inner()) = reason;
+    }
+
+    /// Whether exports can be stored now, from what the writers last saw
+    /// (the last commit, or a probe while idle) and the room left: no
+    /// database round trip, so it answers at once under any load.
+    pub fn readiness(&self) -> Result<(), String> {
+        let read =
+            |lock: &RwLock<Option<String>>| lock.read().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(reason) = read(&self.no_room) {
+            return Err(SubmitError::NoRoom(reason).to_string());
+        }
+        match read(&self.failing) {
+            Some(failure) => Err(failure),
+            None => Ok(()),
+        }
     }
 
     /// Prepares the batch (`Writer::prepare`, here on the receiving task,
@@ -155,13 +183,23 @@ async fn run_writer(
     writer: Writer,
     config: PipelineConfig,
     queue: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>,
+    failing: Failing,
     metrics: Arc<SelfMetrics>,
 ) {
+    let note = |outcome: Result<(), String>| {
+        *failing.write().unwrap_or_else(|e| e.into_inner()) = outcome.err();
+    };
     loop {
         let jobs = {
             let mut queue = queue.lock().await;
-            let Some(first) = queue.recv().await else {
-                break;
+            let first = match tokio::time::timeout(PROBE_AFTER, queue.recv()).await {
+                Ok(Some(first)) => first,
+                Ok(None) => break,
+                Err(_idle) => {
+                    drop(queue);
+                    note(writer.probe().await.map_err(|e| e.to_string()));
+                    continue;
+                }
             };
             let mut n_items = first.batch.n_items();
             let mut jobs = vec![first];
@@ -179,7 +217,7 @@ async fn run_writer(
         if !config.write_delay.is_zero() {
             tokio::time::sleep(config.write_delay).await;
         }
-        write_jobs(&writer, jobs, &metrics).await;
+        note(write_jobs(&writer, jobs, &metrics).await);
     }
     tracing::debug!("writer drained its queue and stopped");
 }
@@ -187,7 +225,8 @@ async fn run_writer(
 /// One transaction for all jobs; if it fails, each job on its own, so that
 /// one export the database refuses cannot fail the others. The jobs' batches
 /// are moved into one, not copied, and split again only on failure.
-async fn write_jobs(writer: &Writer, jobs: Vec<Job>, metrics: &SelfMetrics) {
+/// Fails when no job could be written.
+async fn write_jobs(writer: &Writer, jobs: Vec<Job>, metrics: &SelfMetrics) -> Result<(), String> {
     let mut merged = PreparedBatch::default();
     let mut waiting = Vec::with_capacity(jobs.len());
     for job in jobs {
@@ -202,23 +241,30 @@ async fn write_jobs(writer: &Writer, jobs: Vec<Job>, metrics: &SelfMetrics) {
             for (done, _permit) in waiting {
                 let _ = done.send(Ok(()));
             }
+            Ok(())
         }
         Err(err) if waiting.len() == 1 => {
             tracing::warn!(error = %err, items = merged.n_items(), "write failed");
             for (done, _permit) in waiting {
                 let _ = done.send(Err(SubmitError::Store(err.to_string())));
             }
+            Err(err.to_string())
         }
         Err(err) => {
             tracing::warn!(error = %err, jobs = waiting.len(), "group commit failed; writing exports one by one");
             // Each job's batch comes back out in the order it went in.
             let parts = std::iter::from_fn(|| merged.split_first());
+            let mut outcome = Err(err.to_string());
             for ((done, _permit), batch) in waiting.into_iter().zip(parts) {
                 let started = Instant::now();
                 let result = writer.write_batch(&batch).await;
                 metrics.record_commit(batch.n_items(), started.elapsed(), result.is_ok());
+                if result.is_ok() {
+                    outcome = Ok(());
+                }
                 let _ = done.send(result.map_err(|e| SubmitError::Store(e.to_string())));
             }
+            outcome
         }
     }
 }

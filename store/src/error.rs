@@ -17,6 +17,14 @@ pub enum StoreError {
     Corrupt(String),
     #[error("database error: {0}")]
     Scan(String),
+    /// The SQLite file was deleted or replaced under the running server:
+    /// a commit into the old file would be acknowledged and then lost.
+    #[error(
+        "the database file {0} was deleted or replaced while loupe ran; writes are refused until loupe is restarted"
+    )]
+    FileReplaced(String),
+    #[error("the database is read-only: {0}")]
+    ReadOnly(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -161,6 +161,12 @@ impl Writer {
         on_backend!(&self.backend, db => db.write_batch(batch, &self.fingerprints).await)
     }
 
+    /// Fails unless the database would take a write now (without writing):
+    /// what an idle pipeline checks to keep `/readyz` current.
+    pub async fn probe(&self) -> Result<()> {
+        on_backend!(&self.backend, db => db.probe().await)
+    }
+
     /// How many `write_batch` calls may usefully run at once: SQLite takes
     /// one writer at a time; PostgreSQL commits several in parallel.
     pub fn concurrency(&self) -> usize {

@@ -1,6 +1,7 @@
-//! PostgreSQL backend: a pool shared by readers and writers (several
-//! commits at once: `postgres_write`), the reads of `queries`, and the
-//! scan of a window's packs. Several loupe processes may use one database.
+//! PostgreSQL backend: a pool for the writers (several commits at once:
+//! `postgres_write`) and the sweeps, another for the reads of `queries` and
+//! the scan of a window's packs, so that long reads never keep an export
+//! waiting for a connection. Several loupe processes may use one database.
 
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
@@ -21,16 +22,28 @@ use crate::postgres_write;
 use crate::prepared::PreparedBatch;
 use crate::report_rows::{ReportSpan, SignalBytes};
 use crate::retention::{Step, StepLimits};
-use crate::runtime::{LOCK_TIMEOUT, blocking};
+use crate::runtime::blocking;
 use crate::span_filter;
 use crate::write_rows::Interned;
 
 /// How long the first connection may take before PostgreSQL counts as unreachable.
 const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// How long a write waits for a connection. When PostgreSQL is down the
+/// pool retries until then: exports are refused as retryable after it,
+/// well before an SDK's own export timeout (10 s by default).
+const WRITE_ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// How long a read waits for a connection: a page says "database
+/// unavailable" after it rather than hang.
+const READ_ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 #[derive(Clone)]
 pub(crate) struct PgStore {
+    /// Reads.
     pool: PgPool,
+    /// Commits (three writers at once), sweeps and migrations.
+    writes: PgPool,
     interned: Arc<Mutex<Interned>>,
 }
 
@@ -59,12 +72,18 @@ impl PgStore {
             }
         }
         let pool = PgPoolOptions::new()
-            .max_connections(8)
-            .acquire_timeout(LOCK_TIMEOUT)
+            .max_connections(6)
+            .acquire_timeout(READ_ACQUIRE_TIMEOUT)
+            .connect_with(options.clone())
+            .await?;
+        let writes = PgPoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(WRITE_ACQUIRE_TIMEOUT)
             .connect_with(options)
             .await?;
         Ok(PgStore {
             pool,
+            writes,
             interned: Arc::default(),
         })
     }
@@ -73,10 +92,10 @@ impl PgStore {
         // The migrator takes an advisory lock, so processes starting together
         // against one database migrate it once.
         sqlx::migrate!("../migrations/postgres")
-            .run(&self.pool)
+            .run(&self.writes)
             .await?;
-        legacy::postgres::convert(&self.pool).await?;
-        legacy::postgres::convert_logs(&self.pool).await
+        legacy::postgres::convert(&self.writes).await?;
+        legacy::postgres::convert_logs(&self.writes).await
     }
 
     pub(crate) async fn ping(&self) -> Result<()> {
@@ -84,8 +103,25 @@ impl PgStore {
         Ok(())
     }
 
+    /// Fails unless a write could start now: a writer's connection is
+    /// there and the server takes writes (not a standby, not read-only).
+    pub(crate) async fn probe(&self) -> Result<()> {
+        let read_only: bool = sqlx::query_scalar(
+            "SELECT pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on'",
+        )
+        .fetch_one(&self.writes)
+        .await?;
+        if read_only {
+            return Err(StoreError::ReadOnly(
+                "the server is a standby or in read-only mode".into(),
+            ));
+        }
+        Ok(())
+    }
+
     pub(crate) async fn close(&self) {
         self.pool.close().await;
+        self.writes.close().await;
     }
 
     pub(crate) async fn size_bytes(&self) -> Result<u64> {
@@ -151,11 +187,11 @@ impl PgStore {
         prepared: &PreparedBatch,
         fingerprints: &Fingerprints,
     ) -> Result<()> {
-        postgres_write::write(&self.pool, &self.interned, fingerprints, prepared).await
+        postgres_write::write(&self.writes, &self.interned, fingerprints, prepared).await
     }
 
     pub(crate) async fn sweep_step(&self, cutoff: i64, limits: StepLimits) -> Result<Step> {
-        postgres_sweep::step(&self.pool, cutoff, limits).await
+        postgres_sweep::step(&self.writes, cutoff, limits).await
     }
 
     /// The packs of `m`'s window (every pack when it has none) whose
@@ -204,7 +240,7 @@ impl PgStore {
         before: Option<i64>,
         limit: i64,
     ) -> Result<(i64, i64)> {
-        postgres_sweep::rollup_step(&self.pool, minutes, before, limit).await
+        postgres_sweep::rollup_step(&self.writes, minutes, before, limit).await
     }
 
     pub(crate) async fn sweep_request_ids(
@@ -212,19 +248,19 @@ impl PgStore {
         after: &str,
         chunk: i64,
     ) -> Result<(u64, Option<String>)> {
-        postgres_sweep::request_ids(&self.pool, after, chunk).await
+        postgres_sweep::request_ids(&self.writes, after, chunk).await
     }
 
     crate::queries::impl_reads!(Postgres, pool);
-    crate::rollup_reads::impl_rollup_reads!(Postgres, pool, pool);
-    crate::report_rollups::impl_report_rollups!(Postgres, pool, pool);
+    crate::rollup_reads::impl_rollup_reads!(Postgres, pool, writes);
+    crate::report_rollups::impl_report_rollups!(Postgres, pool, writes);
 
     pub(crate) async fn put_report_rollups(
         &self,
         rows: &[(i64, Option<Vec<u8>>)],
         marks: &[i64],
     ) -> Result<()> {
-        postgres_sweep::put_report_rollups(&self.pool, rows, marks).await
+        postgres_sweep::put_report_rollups(&self.writes, rows, marks).await
     }
 }
 

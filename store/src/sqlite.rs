@@ -2,7 +2,7 @@
 //! time anyway), a small pool of readers, WAL so readers never block it, and
 //! `synchronous = FULL` so a committed batch survives a power loss.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -47,6 +47,8 @@ pub(crate) struct SqliteStore {
     interned: Arc<Mutex<Interned>>,
     /// The database file, for `sqlite_ffi`'s scans.
     file: PathBuf,
+    /// Its device and inode when opened: see `check_file`.
+    identity: (u64, u64),
     /// `stored_bytes` walks every page; its answer is kept this long.
     stored: Arc<Mutex<Option<(Instant, SignalBytes)>>>,
     /// Told after each commit; see `checkpoints`.
@@ -100,6 +102,12 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
 /// How long a measure of the tables' sizes is reused.
 const STORED_BYTES_FOR: Duration = Duration::from_secs(60);
 
+fn file_identity(file: &Path) -> std::io::Result<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt as _;
+    let meta = std::fs::metadata(file)?;
+    Ok((meta.dev(), meta.ino()))
+}
+
 impl SqliteStore {
     pub(crate) async fn connect(url: &str) -> Result<SqliteStore> {
         let options = SqliteConnectOptions::from_str(url)?
@@ -126,6 +134,8 @@ impl SqliteStore {
         let file = Some(options.get_filename().to_owned())
             .filter(|f| f.is_file())
             .ok_or_else(|| StoreError::BadUrl(url.to_owned()))?;
+        let identity = file_identity(&file)
+            .map_err(|e| StoreError::Scan(format!("{}: {e}", file.display())))?;
         let batches = {
             let file = file.clone();
             let full = [("synchronous", "FULL"), ("foreign_keys", "OFF")];
@@ -150,6 +160,7 @@ impl SqliteStore {
             readers,
             interned: Arc::default(),
             file,
+            identity,
             stored: Arc::default(),
             committed,
             checkpointer,
@@ -297,16 +308,42 @@ impl SqliteStore {
     }
 
     /// Runs `f` on the writer's own connection, between two batches.
+    /// Runs `f` on the writer's connection, the file checked before and
+    /// after (`check_file`): a write that went into a replaced file fails
+    /// instead of being acknowledged.
     fn on_writer<T>(&self, f: impl FnOnce(&Db) -> Result<T>) -> Result<T> {
         let done = blocking(|| {
             let batches = self.batches.lock().unwrap_or_else(|e| e.into_inner());
             let db = batches
                 .as_ref()
                 .ok_or_else(|| StoreError::Scan("the store is closed".into()))?;
-            f(db)
+            self.check_file()?;
+            let done = f(db)?;
+            self.check_file()?;
+            Ok(done)
         });
         self.committed.notify_one();
         done
+    }
+
+    /// Whether the path still names the file the writer has open. Deleted
+    /// or replaced (a restore copied over it, a cleanup script), the open
+    /// file lives on unlinked and vanishes at exit with every commit made
+    /// into it since; a `stat` a commit is what it costs to notice.
+    fn check_file(&self) -> Result<()> {
+        match file_identity(&self.file) {
+            Ok(identity) if identity == self.identity => Ok(()),
+            _ => Err(StoreError::FileReplaced(self.file.display().to_string())),
+        }
+    }
+
+    /// Fails unless a write could start now: the file is the one opened
+    /// and the writer can take its lock.
+    pub(crate) async fn probe(&self) -> Result<()> {
+        self.on_writer(|db| {
+            db.exec(c"BEGIN IMMEDIATE")?;
+            db.exec(c"ROLLBACK")
+        })
     }
 
     pub(crate) async fn sweep_step(&self, cutoff: i64, limits: StepLimits) -> Result<Step> {

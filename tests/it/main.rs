@@ -4,6 +4,7 @@
 mod bad_input;
 mod config;
 mod demo;
+mod faults;
 mod layout;
 mod max_size;
 mod overload;

@@ -94,13 +94,16 @@ async fn healthz() -> &'static str {
     "ok\n"
 }
 
+/// Ready when exports would be stored: answered from what the writers last
+/// saw, not a query, so that it is prompt however busy the readers are.
 async fn readyz(State(state): State<AppState>) -> Response {
-    match state.store.ping().await {
+    match (state.readiness)() {
         Ok(()) => (StatusCode::OK, "ready\n").into_response(),
-        Err(err) => {
-            tracing::warn!(error = %err, "not ready");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response()
-        }
+        Err(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {reason}\n"),
+        )
+            .into_response(),
     }
 }
 

@@ -33,7 +33,7 @@ pub mod system;
 mod testing;
 mod ui;
 
-pub use state::{AppState, SelfMetricsText};
+pub use state::{AppState, Readiness, SelfMetricsText};
 
 /// The UI and API router. `loupe serve` serves it, and so do the end-to-end
 /// tests (`tests/it/`), on port 0, through HTTP like any client.

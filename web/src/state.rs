@@ -3,6 +3,9 @@
 
 use std::sync::Arc;
 
+/// Whether exports can be stored now, and if not why (`/readyz`).
+pub type Readiness = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
+
 /// Renders loupe's own metrics in the Prometheus text format, given the database size.
 pub type SelfMetricsText = Arc<dyn Fn(Option<u64>) -> String + Send + Sync>;
 
@@ -10,6 +13,7 @@ pub type SelfMetricsText = Arc<dyn Fn(Option<u64>) -> String + Send + Sync>;
 pub struct AppState {
     pub store: store::Reader,
     pub self_metrics: SelfMetricsText,
+    pub readiness: Readiness,
     /// What the cost report's projection charges.
     pub prices: crate::reports::Prices,
     /// What only the running server knows of itself (`/system`).

@@ -1,0 +1,223 @@
+//! The database failing under a running server: exports are refused as
+//! retryable rather than acknowledged and lost, `/readyz` says so at once,
+//! and loupe recovers by itself when the database is back.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+use prost::Message as _;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::AbortHandle;
+
+use crate::support::{self, Server};
+
+async fn post_traces(server: &Server, seed: u8) -> (u16, bool, String) {
+    let response = server
+        .http
+        .post(format!("{}/v1/traces", server.otlp_url))
+        .header("content-type", "application/x-protobuf")
+        .body(support::traces(seed).encode_to_vec())
+        .send()
+        .await
+        .expect("OTLP answers");
+    let status = response.status().as_u16();
+    let retry_after = response.headers().contains_key("retry-after");
+    (
+        status,
+        retry_after,
+        response.text().await.unwrap_or_default(),
+    )
+}
+
+async fn readyz(server: &Server) -> (u16, String) {
+    let response = server
+        .http
+        .get(format!("{}/readyz", server.ui_url))
+        .send()
+        .await
+        .expect("readyz answers");
+    (
+        response.status().as_u16(),
+        response.text().await.unwrap_or_default(),
+    )
+}
+
+/// Polls `check` until it holds, failing after `within`.
+async fn eventually<F: Future<Output = bool>>(within: Duration, what: &str, check: impl Fn() -> F) {
+    let deadline = Instant::now() + within;
+    while !check().await {
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not happen within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn a_file_gone(change: impl FnOnce(&std::path::Path)) {
+    let mut server = Server::start().await;
+    let (status, _, _) = post_traces(&server, 1).await;
+    assert_eq!(status, 200);
+    assert_eq!(readyz(&server).await.0, 200);
+
+    change(&server.dir.path().join("loupe.db"));
+
+    let (status, retry_after, body) = post_traces(&server, 2).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(retry_after);
+    assert!(body.contains("deleted or replaced"), "{body}");
+    let mut client = TraceServiceClient::connect(server.grpc_url.clone())
+        .await
+        .unwrap();
+    let error = client.export(support::traces(3)).await.unwrap_err();
+    assert_eq!(error.code(), tonic::Code::Unavailable, "{error:?}");
+    let (status, body) = readyz(&server).await;
+    assert_eq!(status, 503);
+    assert!(body.contains("deleted or replaced"), "{body}");
+    server.stop().await;
+}
+
+/// 7 840 spans were once acknowledged into an unlinked file and lost at
+/// exit; now nothing is acknowledged once the file is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_file_deleted_under_the_server_refuses_exports() {
+    a_file_gone(|db| std::fs::remove_file(db).unwrap()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_file_replaced_under_the_server_refuses_exports() {
+    a_file_gone(|db| {
+        // A restore copied over it: a file of the same name, another inode.
+        let copy = db.with_extension("copy");
+        std::fs::copy(db, &copy).unwrap();
+        std::fs::rename(&copy, db).unwrap();
+    })
+    .await;
+}
+
+/// A TCP proxy in front of PostgreSQL that the test cuts (every connection
+/// closed, new ones dropped) and restores.
+struct Proxy {
+    addr: SocketAddr,
+    cut: Arc<AtomicBool>,
+    links: Arc<Mutex<Vec<AbortHandle>>>,
+}
+
+impl Proxy {
+    async fn start(target: String) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let cut = Arc::new(AtomicBool::new(false));
+        let links = Arc::new(Mutex::new(Vec::new()));
+        let (cut_, links_) = (cut.clone(), links.clone());
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if cut_.load(Ordering::SeqCst) {
+                    continue;
+                }
+                let target = target.clone();
+                let link = tokio::spawn(async move {
+                    if let Ok(mut server) = TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+                links_.lock().unwrap().push(link.abort_handle());
+            }
+        });
+        Proxy { addr, cut, links }
+    }
+
+    fn cut(&self) {
+        self.cut.store(true, Ordering::SeqCst);
+        for link in self.links.lock().unwrap().drain(..) {
+            link.abort();
+        }
+    }
+
+    fn restore(&self) {
+        self.cut.store(false, Ordering::SeqCst);
+    }
+}
+
+/// `url` with its host and port swapped for `addr`, and the host and port it had.
+fn through(url: &str, addr: SocketAddr) -> (String, String) {
+    let (scheme_user, rest) = url.split_once('@').expect("user@host in the URL");
+    let (authority, path) = rest.split_once('/').expect("a database in the URL");
+    let target = if authority.contains(':') {
+        authority.to_owned()
+    } else {
+        format!("{authority}:5432")
+    };
+    (format!("{scheme_user}@{addr}/{path}"), target)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_cut_and_restored_refuses_then_recovers_losing_nothing() {
+    let Some((url, admin_url)) = support::fresh_postgres("faults").await else {
+        return;
+    };
+    let (_, target) = through(&url, "127.0.0.1:1".parse().unwrap());
+    let proxy = Proxy::start(target).await;
+    let (proxied, _) = through(&url, proxy.addr);
+    let mut server = Server::start_with(|c| c.database_url = proxied).await;
+    let (status, _, _) = post_traces(&server, 1).await;
+    assert_eq!(status, 200);
+    assert_eq!(readyz(&server).await.0, 200);
+
+    proxy.cut();
+    // Refused as retryable, and promptly: the writers' pool stops trying
+    // after two seconds, where it used to hold exports for thirty.
+    let started = Instant::now();
+    let (status, retry_after, body) = post_traces(&server, 2).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(retry_after);
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "refused after {:?}",
+        started.elapsed()
+    );
+    let s = &server;
+    eventually(
+        Duration::from_secs(30),
+        "/readyz turning 503",
+        || async move { readyz(s).await.0 == 503 },
+    )
+    .await;
+    let (status, _) = server.get_json("/api/v1/services").await;
+    assert_eq!(status, 503);
+
+    proxy.restore();
+    eventually(
+        Duration::from_secs(60),
+        "an export accepted again",
+        || async move { post_traces(s, 3).await.0 == 200 },
+    )
+    .await;
+    eventually(
+        Duration::from_secs(30),
+        "/readyz turning 200",
+        || async move { readyz(s).await.0 == 200 },
+    )
+    .await;
+    // What was acknowledged is there (seed 3 perhaps more than once: each
+    // try the loop made counts).
+    let (status, trace) = server
+        .get_json(&format!(
+            "/api/v1/traces/{}",
+            hex::encode(support::trace_id(1))
+        ))
+        .await;
+    assert_eq!(status, 200, "{trace}");
+    let (status, _) = server
+        .get_json(&format!(
+            "/api/v1/traces/{}",
+            hex::encode(support::trace_id(3))
+        ))
+        .await;
+    assert_eq!(status, 200);
+    server.stop().await;
+    support::drop_postgres(&admin_url, &url).await;
+}
