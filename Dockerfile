@@ -52,6 +52,8 @@ RUN groupadd --system --gid 10001 loupe \
 
 COPY --from=builder /usr/local/bin/loupe /usr/local/bin/loupe
 
+# Every address: loupe then starts only with LOUPE_INGEST_KEYS and
+# LOUPE_READ_KEYS given at run time (or LOUPE_INSECURE_NO_AUTH=true).
 ENV LOUPE_DATABASE_URL=sqlite:///data/loupe.db \
     LOUPE_OTLP_GRPC_ADDR=0.0.0.0:4317 \
     LOUPE_OTLP_HTTP_ADDR=0.0.0.0:4318 \

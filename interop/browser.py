@@ -46,7 +46,9 @@ sys.path.insert(0, str(HERE))
 
 # Server, Api, Report, Fail, expect, wait_until and run_sender are shared with
 # the interop suite so both start loupe and run senders the same way.
-from run import SHUTDOWN_DEADLINE, Api, Fail, Report, Server, expect, run_sender, short, wait_until  # noqa: E402
+from run import (  # noqa: E402
+    INGEST_KEY, READ_KEY, SHUTDOWN_DEADLINE, Api, Fail, Report, Server, expect, run_sender, short, wait_until,
+)
 
 os.environ["SE_OFFLINE"] = "true"  # Selenium Manager must never go online
 
@@ -224,7 +226,8 @@ def seed_large_trace(report: Report, api: Api, http_addr: str) -> str | None:
         resource = {"attributes": [{"key": "service.name", "value": {"stringValue": "large"}}]}
         body = {"resourceSpans": [{"resource": resource, "scopeSpans": [{"scope": {"name": "browser.py"}, "spans": spans}]}]}
         request = urllib.request.Request(f"http://{http_addr}/v1/traces", data=json.dumps(body).encode(),
-                                         headers={"Content-Type": "application/json"})
+                                         headers={"Content-Type": "application/json",
+                                                  "Authorization": f"Bearer {INGEST_KEY}"})
         with urllib.request.urlopen(request, timeout=30) as response:
             expect(response.status == 200, f"export answered {response.status}")
 
@@ -240,6 +243,35 @@ def seed_large_trace(report: Report, api: Api, http_addr: str) -> str | None:
 
 
 # --------------------------------------------------------------------------- cases
+
+
+def log_in(b: Browser) -> bool:
+    """The server has read keys: a page sends the browser to the login page,
+    a wrong key is refused there, the right one leads back to the page."""
+    b.open("/traces")
+    expect(b.path().startswith("/login"), f"at {b.path()}, not the login page")
+    key = b.driver.find_element(By.CSS_SELECTOR, "form.login input[name=key]")
+    key.send_keys("not-the-read-key", Keys.ENTER)
+    b.wait_ready()
+    b.wait_text("not one of this loupe's read keys")
+    key = b.driver.find_element(By.CSS_SELECTOR, "form.login input[name=key]")
+    key.send_keys(READ_KEY, Keys.ENTER)
+    b.wait("the traces page after login", lambda d: urllib.parse.urlparse(d.current_url).path == "/traces")
+    b.wait_ready()
+    cookie = b.driver.get_cookie("loupe_session")
+    expect(cookie is not None, "no session cookie")
+    expect(cookie.get("httpOnly") is True, f"cookie not HttpOnly: {cookie}")
+    expect(cookie.get("sameSite") == "Strict", f"cookie not SameSite=Strict: {cookie}")
+    b.screenshot("login")
+    return True
+
+
+def log_out(b: Browser) -> None:
+    b.open("/")
+    b.driver.find_element(By.CSS_SELECTOR, "form.logout button").click()
+    b.wait("the login page after logout", lambda d: urllib.parse.urlparse(d.current_url).path == "/login")
+    b.open("/traces")
+    expect(b.path().startswith("/login"), f"still reading at {b.path()} after logout")
 
 
 def run_cases(report: Report, b: Browser, seeds: list[dict], large_trace_id: str | None) -> None:
@@ -687,7 +719,7 @@ def main() -> int:
         return 1 if report.failed else 0
     with tempfile.TemporaryDirectory(prefix="loupe-browser-") as workdir:
         try:
-            server = Server(loupe, workdir)
+            server = Server(loupe, workdir, keys=True)
         except OSError as exc:
             report.fail("loupe serve starts", f"cannot run {loupe}: {exc}")
             print(f"{report.passed} passed, {len(report.failed)} failed")
@@ -709,8 +741,9 @@ def main() -> int:
                         raise Fail(f"cannot start chromedriver/chromium: {exc.msg or exc}") from None
 
                 browser = report.check("chromium starts under chromedriver", start_browser)
-                if browser is not None:
+                if browser is not None and report.check("login: a read key opens the UI", log_in, browser):
                     run_cases(report, browser, seeds, large_trace_id)
+                    report.check("logout: the session ends", log_out, browser)
         finally:
             if browser is not None:
                 try:

@@ -47,6 +47,12 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
+# The keys of a keyed server (Server(keys=True)): every sender sends the
+# ingest key from OTEL_EXPORTER_OTLP_HEADERS, as a team would configure its
+# SDKs, and every API call the read key; an open server ignores both.
+INGEST_KEY = uuid.uuid4().hex
+READ_KEY = uuid.uuid4().hex
+
 STARTUP_DEADLINE = 60.0  # seconds for `loupe serve` to print its listening line
 ARRIVAL_DEADLINE = 30.0  # seconds for sent data to show up in the API
 SENDER_TIMEOUT = 120.0  # seconds for one sender process
@@ -125,7 +131,8 @@ class Api:
         url = self.base + path
         if query:
             url += "?" + urllib.parse.urlencode(query)
-        req = urllib.request.Request(url, headers={"Accept": "application/json"})
+        req = urllib.request.Request(url, headers={"Accept": "application/json",
+                                                   "Authorization": f"Bearer {READ_KEY}"})
         try:
             with urllib.request.urlopen(req, timeout=10) as resp:
                 status, raw = resp.status, resp.read()
@@ -174,7 +181,7 @@ def wait_until(what: str, probe, deadline: float = ARRIVAL_DEADLINE):
 
 
 class Server:
-    def __init__(self, binary: str, workdir: str) -> None:
+    def __init__(self, binary: str, workdir: str, keys: bool = False) -> None:
         self.stderr_path = os.path.join(workdir, "loupe.stderr")
         self.stdout_lines: list[str] = []
         self._lines: queue.Queue = queue.Queue()
@@ -193,6 +200,9 @@ class Server:
         ]
         env = dict(os.environ)
         env.setdefault("RUST_BACKTRACE", "1")
+        if keys:
+            env["LOUPE_INGEST_KEYS"] = f"interop:{INGEST_KEY}"
+            env["LOUPE_READ_KEYS"] = f"reader:{READ_KEY}"
         self.cmd = cmd
         self.proc = subprocess.Popen(
             cmd,
@@ -272,6 +282,7 @@ class Server:
 def sender_env() -> dict:
     # The SDKs read OTEL_* variables; none from the caller may change what is sent.
     env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    env["OTEL_EXPORTER_OTLP_HEADERS"] = f"Authorization=Bearer%20{INGEST_KEY}"
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env["PYTHONUNBUFFERED"] = "1"
     return env
@@ -1160,6 +1171,24 @@ def run_fastapi_shop_checks(report: Report, api: Api, http_addr: str, python: st
 # --------------------------------------------------------------------------- main
 
 
+def check_unkeyed_export(http_addr: str) -> None:
+    request = urllib.request.Request(f"http://{http_addr}/v1/traces", data=b"{}",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            raise Fail(f"answered {response.status}")
+    except urllib.error.HTTPError as exc:
+        expect(exc.code == 401, f"answered {exc.code}")
+
+
+def check_unkeyed_read(ui_addr: str) -> None:
+    try:
+        with urllib.request.urlopen(f"http://{ui_addr}/api/v1/services", timeout=10) as response:
+            raise Fail(f"answered {response.status}")
+    except urllib.error.HTTPError as exc:
+        expect(exc.code == 401, f"answered {exc.code}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--loupe", required=True, help="path of the loupe binary")
@@ -1180,7 +1209,7 @@ def main() -> int:
     report = Report()
     with tempfile.TemporaryDirectory(prefix="loupe-interop-") as workdir:
         try:
-            server = Server(loupe, workdir)
+            server = Server(loupe, workdir, keys=True)
         except OSError as exc:
             report.fail("loupe serve starts", f"cannot run {loupe}: {exc}")
             print(f"{report.passed} passed, {len(report.failed)} failed")
@@ -1190,6 +1219,10 @@ def main() -> int:
             if addrs is not None:
                 grpc_addr, http_addr, ui_addr = addrs
                 api = Api(f"http://{ui_addr}")
+                report.check("an export without the ingest key is refused (401)",
+                             check_unkeyed_export, http_addr)
+                report.check("the API without the read key is refused (401)",
+                             check_unkeyed_read, ui_addr)
                 send_py = str(HERE / "python" / "send.py")
                 specs = [
                     {"id": "python-grpc", "service": "interop-py-grpc",

@@ -141,6 +141,26 @@ pub struct DatabaseArgs {
     pub database_url: String,
 }
 
+/// A key as given (NAME:SECRET or SECRET); debug output shows no secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Secret, Self::Err> {
+        Ok(Secret(s.to_owned()))
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.split_once(':') {
+            Some((name, _)) => write!(f, "{name}:…"),
+            None => f.write_str("…"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct ServeConfig {
     /// TOML file with any of these settings, keys spelled like the flags
@@ -165,6 +185,38 @@ pub struct ServeConfig {
     /// says which
     #[arg(long, env = "LOUPE_ALLOWED_HOSTS", value_delimiter = ',')]
     pub allowed_hosts: Vec<String>,
+    /// Keys an OTLP export must carry, as `Authorization: Bearer SECRET`
+    /// (gRPC: the `authorization` metadata; SDKs send it from
+    /// OTEL_EXPORTER_OTLP_HEADERS=Authorization=Bearer%20SECRET),
+    /// comma-separated, each NAME:SECRET or SECRET; none: anyone may send
+    #[arg(
+        long,
+        env = "LOUPE_INGEST_KEYS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub ingest_keys: Vec<Secret>,
+    /// A file of ingest keys, one per line (`#` starts a comment), added to
+    /// --ingest-keys
+    #[arg(long, env = "LOUPE_INGEST_KEYS_FILE")]
+    pub ingest_keys_file: Option<PathBuf>,
+    /// Keys that open the UI (asked once on a login page), the JSON API and
+    /// /metrics (as `Authorization: Bearer SECRET`), comma-separated, each
+    /// NAME:SECRET or SECRET; none: anyone who reaches the UI reads
+    #[arg(
+        long,
+        env = "LOUPE_READ_KEYS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub read_keys: Vec<Secret>,
+    /// A file of read keys, one per line, added to --read-keys
+    #[arg(long, env = "LOUPE_READ_KEYS_FILE")]
+    pub read_keys_file: Option<PathBuf>,
+    /// Serve a listener on an address other than loopback without keys
+    /// (refused otherwise): whoever reaches it may send or read
+    #[arg(long, env = "LOUPE_INSECURE_NO_AUTH")]
+    pub insecure_no_auth: bool,
     /// Largest export accepted, in bytes, checked before and after
     /// decompression; one that would take more than 32 times this in memory
     /// once decoded is refused before decoding

@@ -3,17 +3,19 @@
 //! commits what was queued, then the store closes.
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use collector::{Ingest, Pipeline, PipelineConfig, Rules, SelfMetrics};
 use store::Store;
+use store::keys::Keys;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::cli::ServeConfig;
+use crate::cli::{Secret, ServeConfig};
 use crate::vitals::Vitals;
 
 pub struct Running {
@@ -81,8 +83,64 @@ pub fn raise_open_files_limit() {
     }
 }
 
+/// The keys of one role, from its flag's values and its file.
+fn keys(flag: &str, entries: &[Secret], file: Option<&Path>) -> anyhow::Result<Keys> {
+    let text = match file {
+        Some(file) => std::fs::read_to_string(file)
+            .with_context(|| format!("{flag}-file: cannot read {}", file.display()))?,
+        None => String::new(),
+    };
+    Keys::parse(entries.iter().map(|e| e.0.as_str()).chain(text.lines()))
+        .map_err(|err| anyhow::anyhow!("{flag}: {err}"))
+}
+
+/// Who may send and who may read; a listener on an address other than
+/// loopback with no keys for it is refused unless `--insecure-no-auth`.
+/// The third value says whether some listener is open to anyone.
+fn access(config: &ServeConfig) -> anyhow::Result<(Keys, Keys, bool)> {
+    let ingest = keys(
+        "--ingest-keys",
+        &config.ingest_keys,
+        config.ingest_keys_file.as_deref(),
+    )?;
+    let read = keys(
+        "--read-keys",
+        &config.read_keys,
+        config.read_keys_file.as_deref(),
+    )?;
+    let open = [
+        (
+            config.otlp_grpc_addr,
+            "OTLP/gRPC",
+            ingest.is_empty(),
+            "--ingest-keys",
+        ),
+        (
+            config.otlp_http_addr,
+            "OTLP/HTTP",
+            ingest.is_empty(),
+            "--ingest-keys",
+        ),
+        (config.ui_addr, "the UI", read.is_empty(), "--read-keys"),
+    ];
+    let mut open_to_all = false;
+    for (addr, what, no_keys, flag) in open {
+        if no_keys && !addr.ip().is_loopback() {
+            open_to_all = true;
+            if !config.insecure_no_auth {
+                anyhow::bail!(
+                    "refusing to serve {what} on {addr} to anyone who reaches it: set {flag} (or --insecure-no-auth if that is what you want)"
+                );
+            }
+            tracing::warn!(%addr, "serving {what} with no keys: anyone who reaches {addr} may use it (--insecure-no-auth)");
+        }
+    }
+    Ok((ingest, read, open_to_all))
+}
+
 pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
     raise_open_files_limit();
+    let (ingest_keys, read_keys, open_to_all) = access(config)?;
     let store = Store::open(&config.database_url)
         .await
         .with_context(|| format!("cannot open database {}", redact(&config.database_url)))?;
@@ -117,7 +175,8 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
             max_body_bytes: config.max_body_bytes,
         },
         metrics.clone(),
-    );
+    )
+    .requiring(ingest_keys);
     let (stop, stopped) = watch::channel(false);
     let until_stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
@@ -160,6 +219,7 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
         }),
         slow_reads: Arc::default(),
         hosts: Arc::new(web::hosts::Hosts::for_listener(ui, &config.allowed_hosts)),
+        access: web::access::Access::new(read_keys, open_to_all),
     });
     let ui_server = serve_http(ui_listener, ui_router, request_timeout, stopped.clone());
     let mut upkeep = crate::retention::start(

@@ -84,32 +84,45 @@ where
             if request.uri().path().rsplit('/').next() != Some("Export") {
                 return Ok(Status::unimplemented("only Export is served").into_http());
             }
+            let authorization = request.headers().get("authorization");
+            let key = match service
+                .ingest
+                .authorize(authorization.map(|v| v.as_bytes()))
+            {
+                Ok(key) => key,
+                Err(err) => return Ok(Status::unauthenticated(err.to_string()).into_http()),
+            };
             let mut gzip = EnabledCompressionEncodings::default();
             gzip.enable(CompressionEncoding::Gzip);
             let max = service.ingest.limits().max_body_bytes;
             let mut grpc = Grpc::new(OtlpCodec::<S>(PhantomData))
                 .apply_compression_config(gzip, gzip)
                 .apply_max_message_size_config(Some(max), Some(max));
-            Ok(grpc.unary(Export(service), request).await)
+            Ok(grpc.unary(Export { service, key }, request).await)
         })
     }
 }
 
-struct Export<S>(OtlpService<S>);
+struct Export<S> {
+    service: OtlpService<S>,
+    /// The name of the key the call came with.
+    key: Option<String>,
+}
 
 impl<S: OtlpSignal + 'static> UnaryService<Bytes> for Export<S> {
     type Response = S::Response;
     type Future = Pin<Box<dyn Future<Output = Result<Response<S::Response>, Status>> + Send>>;
 
     fn call(&mut self, request: Request<Bytes>) -> Self::Future {
-        let ingest = self.0.ingest.clone();
+        let ingest = self.service.ingest.clone();
+        let key = self.key.clone();
         let form = Form {
             encoding: Encoding::Protobuf,
             gzip: false,
         };
         Box::pin(async move {
             match ingest
-                .export::<S>(request.into_inner(), form, Transport::Grpc)
+                .export::<S>(request.into_inner(), form, Transport::Grpc, key)
                 .await
             {
                 Ok(accepted) => Ok(Response::new(S::response(

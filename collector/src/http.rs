@@ -92,6 +92,21 @@ async fn export<S: OtlpSignal>(
             "content type must be application/x-protobuf or application/json",
         );
     };
+    // Before the body is read: a client without a key costs no more.
+    let key = match state.ingest.authorize(
+        headers
+            .get(header::AUTHORIZATION)
+            .map(HeaderValue::as_bytes),
+    ) {
+        Ok(key) => key,
+        Err(err) => {
+            let mut response = error(encoding, StatusCode::UNAUTHORIZED, &err.to_string());
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            return response;
+        }
+    };
     let limit = state.ingest.limits().max_body_bytes;
     let collected = tokio::time::timeout(
         state.config.body_timeout,
@@ -134,7 +149,7 @@ async fn export<S: OtlpSignal>(
     };
     match state
         .ingest
-        .export::<S>(raw, Form { encoding, gzip }, Transport::Http)
+        .export::<S>(raw, Form { encoding, gzip }, Transport::Http, key)
         .await
     {
         Ok(accepted) => {
@@ -185,6 +200,7 @@ fn error(encoding: Encoding, status: StatusCode, message: &str) -> Response {
         StatusCode::BAD_REQUEST | StatusCode::UNSUPPORTED_MEDIA_TYPE => 3,
         StatusCode::PAYLOAD_TOO_LARGE | StatusCode::TOO_MANY_REQUESTS => 8,
         StatusCode::REQUEST_TIMEOUT => 4,
+        StatusCode::UNAUTHORIZED => 16,
         _ => 14,
     };
     let body = match encoding {

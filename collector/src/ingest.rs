@@ -20,6 +20,8 @@ use crate::normalize::{self, Normalized, Rules};
 use crate::otlp_json::{self, JsonError};
 use crate::pipeline::{Pipeline, SubmitError};
 use crate::self_metrics::{SelfMetrics, Signal, Transport};
+use store::keys::Keys;
+use store::value::Value;
 use tokio::sync::Semaphore;
 
 /// What differs between traces, logs and metrics on the way in.
@@ -136,6 +138,15 @@ pub enum IngestError {
     TooLarge(String),
 }
 
+/// A missing or wrong ingest key: permanent (HTTP 401, gRPC UNAUTHENTICATED).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("missing or wrong ingest key: send the header Authorization: Bearer KEY")]
+pub struct Unauthorized;
+
+/// Resource attribute naming the ingest key an item came with (its name,
+/// never the secret), so its volume can be told apart.
+pub const INGEST_KEY_ATTRIBUTE: &str = "loupe.ingest.key";
+
 /// How a body arrives: its encoding, and whether it is still gzipped (OTLP/
 /// HTTP; gRPC bodies come decompressed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,6 +174,8 @@ pub struct Ingest {
     pipeline: Pipeline,
     rules: Arc<Rules>,
     limits: Limits,
+    /// Who may send; anyone when empty.
+    keys: Arc<Keys>,
     /// Bodies decoded at once; with the budget it bounds decoding's memory.
     decoding: Arc<Semaphore>,
     metrics: Arc<SelfMetrics>,
@@ -180,13 +193,37 @@ impl Ingest {
             pipeline,
             rules: Arc::new(rules),
             limits,
+            keys: Arc::default(),
             decoding: Arc::new(Semaphore::new(cores)),
             metrics,
         }
     }
 
+    /// Exports must then carry one of `keys` (`authorize`).
+    pub fn requiring(mut self, keys: Keys) -> Ingest {
+        self.keys = Arc::new(keys);
+        self
+    }
+
     pub fn limits(&self) -> Limits {
         self.limits
+    }
+
+    /// Who sent an export, from its `Authorization` header (the gRPC
+    /// `authorization` metadata): `Ok(None)` when no keys are set, the key's
+    /// name when one matches.
+    ///
+    /// # Errors
+    ///
+    /// `Unauthorized` for a missing or wrong key.
+    pub fn authorize(&self, authorization: Option<&[u8]>) -> Result<Option<String>, Unauthorized> {
+        if self.keys.is_empty() {
+            return Ok(None);
+        }
+        match self.keys.bearer(authorization) {
+            Some(name) => Ok(Some(name.to_owned())),
+            None => Err(Unauthorized),
+        }
     }
 
     pub fn metrics(&self) -> &Arc<SelfMetrics> {
@@ -202,6 +239,7 @@ impl Ingest {
         body: Bytes,
         form: Form,
         transport: Transport,
+        key: Option<String>,
     ) -> Result<Accepted, IngestError> {
         let wire_len = body.len();
         let permit = self.decoding.clone().acquire_owned().await.ok();
@@ -221,7 +259,16 @@ impl Ingest {
                 S::decode_json,
                 limits.max_body_bytes.saturating_mul(DECODED_PER_BODY_BYTE),
             )?;
-            Ok::<_, DecodeError>(S::normalize(request, &rules))
+            let mut normalized = S::normalize(request, &rules);
+            if let Some(key) = key {
+                // Set here, over whatever the sender wrote under that name.
+                for resource in &mut normalized.batch.resources {
+                    let attributes = &mut resource.attributes.0;
+                    attributes.retain(|(k, _)| k != INGEST_KEY_ATTRIBUTE);
+                    attributes.push((INGEST_KEY_ATTRIBUTE.to_owned(), Value::String(key.clone())));
+                }
+            }
+            Ok::<_, DecodeError>(normalized)
         })
         .await;
         let mut normalized = match prepared {

@@ -44,6 +44,7 @@ mod error;
 mod fingerprint;
 mod framed;
 mod handles;
+pub mod keys;
 mod legacy;
 mod log_packs;
 mod log_text;

@@ -4,6 +4,8 @@
 //!
 //! - `api`: `/api/v1/…`, `/healthz`, `/readyz`, `/metrics`, and the API's
 //!   one error type.
+//! - `access`: the read keys and their login sessions.
+//! - `auth`: the guard of every read (`--read-keys`) and the login page.
 //! - `critical_path`: the spans a trace's duration waited for; pure.
 //! - `error_origin`: where a trace's failure started; pure.
 //! - `failures`: failed traces grouped by their origin; pure but for `read`.
@@ -19,7 +21,9 @@
 //! - `testing`: span builders for this crate's unit tests.
 //! - `ui`: the server-rendered HTML pages and their embedded static assets.
 
+pub mod access;
 mod api;
+mod auth;
 pub mod critical_path;
 pub mod error_origin;
 pub mod failures;
@@ -40,9 +44,14 @@ pub use state::{AppState, Readiness, SelfMetricsText};
 pub fn router(state: AppState) -> axum::Router {
     api::routes()
         .merge(ui::routes())
+        .merge(auth::routes())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             time_reads,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::guard,
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -22,4 +22,6 @@ pub struct AppState {
     pub slow_reads: Arc<crate::system::SlowReads>,
     /// The host names requests are answered for.
     pub hosts: Arc<crate::hosts::Hosts>,
+    /// Who may read, and their sessions.
+    pub access: Arc<crate::access::Access>,
 }

@@ -21,6 +21,31 @@ pub struct Layout {
     pub htmx: &'static str,
     /// What the search box shows.
     pub query: String,
+    pub chrome: Chrome,
+}
+
+/// What every page shows of the request's access, set by `auth::guard`
+/// for the request it lets through.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Chrome {
+    /// Read through a login session: offer to end it.
+    pub logout: bool,
+    /// Served to anyone on a non-loopback address (`--insecure-no-auth`).
+    pub open_to_all: bool,
+}
+
+tokio::task_local! {
+    static CHROME: Chrome;
+}
+
+impl Chrome {
+    pub async fn scope<F: std::future::Future>(chrome: Chrome, f: F) -> F::Output {
+        CHROME.scope(chrome, f).await
+    }
+
+    fn current() -> Chrome {
+        CHROME.try_with(|c| *c).unwrap_or_default()
+    }
 }
 
 impl Layout {
@@ -31,6 +56,7 @@ impl Layout {
             js: &URLS.js,
             htmx: &URLS.htmx,
             query: query.into(),
+            chrome: Chrome::current(),
         }
     }
 }

@@ -25,7 +25,7 @@ mod assets;
 mod cost_report;
 mod failures;
 mod format;
-mod layout;
+pub(crate) mod layout;
 mod load_report;
 mod logs;
 mod map;

@@ -1,0 +1,211 @@
+//! Keys: who may send (`--ingest-keys`) and who may read (`--read-keys`),
+//! and the refusal to serve a network address to anyone by mistake.
+
+use loupe::cli::Secret;
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+use prost::Message as _;
+use reqwest::StatusCode;
+use reqwest::header::{AUTHORIZATION, COOKIE, LOCATION, SET_COOKIE, WWW_AUTHENTICATE};
+
+use crate::support::{self, Server};
+
+const SENDER: &str = "0123456789abcdef-ingest";
+const READER: &str = "0123456789abcdef-reader";
+
+fn secrets(list: &[&str]) -> Vec<Secret> {
+    list.iter().map(|s| Secret((*s).to_owned())).collect()
+}
+
+async fn post(server: &Server, authorization: Option<&str>, seed: u8) -> reqwest::Response {
+    let mut request = server
+        .http
+        .post(format!("{}/v1/traces", server.otlp_url))
+        .header("content-type", "application/x-protobuf")
+        .body(support::traces(seed).encode_to_vec());
+    if let Some(value) = authorization {
+        request = request.header(AUTHORIZATION, value);
+    }
+    request.send().await.expect("OTLP answers")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exports_need_an_ingest_key_on_both_transports() {
+    let mut server =
+        Server::start_with(|c| c.ingest_keys = secrets(&[&format!("ci:{SENDER}")])).await;
+
+    for authorization in [None, Some("Bearer wrong-key-wrong-key"), Some(SENDER)] {
+        let response = post(&server, authorization, 1).await;
+        assert_eq!(response.status(), 401, "{authorization:?}");
+        assert_eq!(response.headers()[WWW_AUTHENTICATE], "Bearer");
+    }
+    let response = post(&server, Some(&format!("Bearer {SENDER}")), 2).await;
+    assert_eq!(response.status(), 200);
+
+    let channel = tonic::transport::Endpoint::from_shared(server.grpc_url.clone())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut client = TraceServiceClient::new(channel.clone());
+    let error = client.export(support::traces(3)).await.unwrap_err();
+    assert_eq!(error.code(), tonic::Code::Unauthenticated, "{error:?}");
+    let mut client =
+        TraceServiceClient::with_interceptor(channel, |mut request: tonic::Request<()>| {
+            let value = format!("Bearer {SENDER}").parse().unwrap();
+            request.metadata_mut().insert("authorization", value);
+            Ok(request)
+        });
+    client
+        .export(support::traces(4))
+        .await
+        .expect("a keyed gRPC export");
+
+    // Stored with the key's name, never its secret.
+    assert_eq!(server.stats().await["spans"], 4);
+    let (_, trace) = server
+        .get_json(&format!(
+            "/api/v1/traces/{}",
+            hex::encode(support::trace_id(2))
+        ))
+        .await;
+    let text = trace.to_string();
+    assert!(text.contains(r#""loupe.ingest.key":"ci""#), "{text}");
+    assert!(!text.contains(SENDER));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reading_needs_a_read_key_or_a_login() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("read-keys");
+    std::fs::write(&file, format!("# the team\nteam:{READER}\n")).unwrap();
+    let mut server = Server::start_with(|c| c.read_keys_file = Some(file)).await;
+    server
+        .export("/v1/traces", support::traces(1).encode_to_vec())
+        .await;
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let get = |path: &str, header: Option<(&str, String)>| {
+        let mut request = no_redirects.get(format!("{}{path}", server.ui_url));
+        if let Some((name, value)) = header {
+            request = request.header(name, value);
+        }
+        request.send()
+    };
+
+    // Health stays open; everything else asks.
+    for path in ["/healthz", "/readyz", "/login"] {
+        assert_eq!(get(path, None).await.unwrap().status(), 200, "{path}");
+    }
+    for path in ["/api/v1/services", "/metrics"] {
+        let response = get(path, None).await.unwrap();
+        assert_eq!(response.status(), 401, "{path}");
+        assert_eq!(response.headers()[WWW_AUTHENTICATE], "Bearer");
+    }
+    let response = get("/traces?service=checkout", None).await.unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        response.headers()[LOCATION],
+        "/login?next=/traces%3Fservice%3Dcheckout"
+    );
+    let response = get("/traces", Some(("hx-request", "true".into())))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    assert!(response.headers().contains_key("hx-redirect"));
+
+    // The API with the key as a bearer token.
+    let bearer = Some(("authorization", format!("Bearer {READER}")));
+    let response = get("/api/v1/services", bearer.clone()).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(get("/metrics", bearer).await.unwrap().status(), 200);
+
+    // The UI through the login page.
+    let login = |key: &str| {
+        no_redirects
+            .post(format!("{}/login", server.ui_url))
+            .form(&[("key", key), ("next", "/traces")])
+            .send()
+    };
+    let response = login("not-the-key-at-all").await.unwrap();
+    assert_eq!(response.status(), 401);
+    assert!(response.headers().get(SET_COOKIE).is_none());
+    let response = login(READER).await.unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()[LOCATION], "/traces");
+    let set_cookie = response.headers()[SET_COOKIE].to_str().unwrap().to_owned();
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(set_cookie.contains(attribute), "{set_cookie}");
+    }
+    let session = set_cookie.split(';').next().unwrap().to_owned();
+    let response = get("/traces", Some((COOKIE.as_str(), session.clone())))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("Log out"), "{page}");
+
+    let response = no_redirects
+        .post(format!("{}/logout", server.ui_url))
+        .header(COOKIE, session.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert!(
+        response.headers()[SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    let response = get("/traces", Some((COOKIE.as_str(), session)))
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::SEE_OTHER,
+        "the session ended"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_network_address_without_keys_is_refused_unless_meant() {
+    let url = |dir: &tempfile::TempDir| format!("sqlite://{}/loupe.db", dir.path().display());
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = loupe::ServeConfig::for_tests(&url(&dir));
+    config.ui_addr = "0.0.0.0:0".parse().unwrap();
+    let err = loupe::server::start(&config).await.err().expect("refused");
+    let message = format!("{err:#}");
+    assert!(message.contains("the UI on 0.0.0.0:0"), "{message}");
+    assert!(message.contains("--read-keys"), "{message}");
+
+    config.otlp_http_addr = "0.0.0.0:0".parse().unwrap();
+    config.read_keys = secrets(&[READER]);
+    let err = loupe::server::start(&config).await.err().expect("refused");
+    assert!(format!("{err:#}").contains("--ingest-keys"), "{err:#}");
+
+    for (entries, message) in [(&["short"][..], "at least 16")] {
+        config.ingest_keys = secrets(entries);
+        let err = loupe::server::start(&config).await.err().expect("refused");
+        assert!(format!("{err:#}").contains(message), "{err:#}");
+    }
+
+    // Meant: it starts, and every page says who can read it.
+    config.ingest_keys = Vec::new();
+    config.read_keys = Vec::new();
+    config.insecure_no_auth = true;
+    let running = loupe::server::start(&config)
+        .await
+        .expect("starts when meant");
+    let page = reqwest::get(format!("http://127.0.0.1:{}/traces", running.ui.port()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("runs with --insecure-no-auth"), "{page}");
+    running.stop().await.unwrap();
+}
