@@ -256,6 +256,19 @@ pub struct ServeConfig {
         default_value = "request_id,request.id,http.request.header.x-request-id,http.request.header.x_request_id,x-request-id,correlation_id"
     )]
     pub request_id_keys: Vec<String>,
+    /// How long one read (a page, an API call) may take, its wait for a
+    /// turn included (as many reads run at once as there are cores); past
+    /// it the answer is 503 and says so; 0: no limit
+    #[arg(long, env = "LOUPE_QUERY_TIMEOUT", default_value = "10s", value_parser = duration)]
+    pub query_timeout: Duration,
+    /// Test hook: milliseconds every read waits, in its turn, before it starts
+    #[arg(
+        long,
+        env = "LOUPE_TEST_READ_DELAY_MS",
+        default_value_t = 0,
+        hide = true
+    )]
+    pub test_read_delay_ms: u64,
     /// Test hook: milliseconds the writer waits before every transaction
     #[arg(
         long,

@@ -220,6 +220,10 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
         slow_reads: Arc::default(),
         hosts: Arc::new(web::hosts::Hosts::for_listener(ui, &config.allowed_hosts)),
         access: web::access::Access::new(read_keys, open_to_all),
+        reads: Arc::new(web::Reads {
+            test_delay: Duration::from_millis(config.test_read_delay_ms),
+            ..web::Reads::new((!config.query_timeout.is_zero()).then_some(config.query_timeout))
+        }),
     });
     let ui_server = serve_http(ui_listener, ui_router, request_timeout, stopped.clone());
     let mut upkeep = crate::retention::start(

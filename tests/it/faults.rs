@@ -221,3 +221,53 @@ async fn postgres_cut_and_restored_refuses_then_recovers_losing_nothing() {
     server.stop().await;
     support::drop_postgres(&admin_url, &url).await;
 }
+
+/// A read past --query-timeout is stopped and says so, on a page and in
+/// the API; reads waiting their turn count against it; and the health
+/// checks never wait behind reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_stop_at_the_deadline_and_health_never_waits() {
+    let mut server = Server::start_with(|c| {
+        c.query_timeout = Duration::from_millis(1500);
+        c.test_read_delay_ms = 60_000;
+    })
+    .await;
+    let started = Instant::now();
+    // More slow reads than there are turns: the later ones wait theirs.
+    let slow: Vec<_> = (0..6)
+        .map(|_| {
+            let (http, url) = (
+                server.http.clone(),
+                format!("{}/api/v1/services", server.ui_url),
+            );
+            tokio::spawn(async move { http.get(url).send().await.unwrap() })
+        })
+        .collect();
+    let (status, body) = readyz(&server).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "/readyz waited behind the reads"
+    );
+    for read in slow {
+        let response = read.await.unwrap();
+        assert_eq!(response.status(), 503);
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert!(
+            body["error"]
+                .as_str()
+                .unwrap()
+                .contains("did not finish within 1.5 s"),
+            "{body}"
+        );
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "the reads ran past their deadline: {:?}",
+        started.elapsed()
+    );
+    let (status, _, page) = server.page("/traces", false).await;
+    assert_eq!(status, 503);
+    assert!(page.contains("--query-timeout"), "{page}");
+    server.stop().await;
+}

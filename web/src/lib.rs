@@ -37,7 +37,7 @@ pub mod system;
 mod testing;
 mod ui;
 
-pub use state::{AppState, Readiness, SelfMetricsText};
+pub use state::{AppState, Readiness, Reads, SelfMetricsText};
 
 /// The UI and API router. `loupe serve` serves it, and so do the end-to-end
 /// tests (`tests/it/`), on port 0, through HTTP like any client.
@@ -87,23 +87,50 @@ async fn check_host(
         .into_response()
 }
 
-/// Times every request but the static files' into `state.slow_reads`
-/// (`/system` shows the slowest).
+/// Runs every read (all but the static files, the health checks and the
+/// login forms) in its turn (`Reads::turns`) and within the deadline,
+/// answering 503 past it, and times it into `state.slow_reads` (`/system`
+/// shows the slowest).
 async fn time_reads(
     axum::extract::State(state): axum::extract::State<AppState>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
+    let uri_path = request.uri().path();
+    if uri_path.starts_with("/static/")
+        || matches!(uri_path, "/healthz" | "/readyz" | "/login" | "/logout")
+    {
+        return next.run(request).await;
+    }
+    let api = uri_path.starts_with("/api/");
     let path = request.uri().path_and_query().map_or_else(
         || request.uri().path().to_owned(),
         |p| p.as_str().to_owned(),
     );
     let started = std::time::Instant::now();
-    let response = next.run(request).await;
-    if !path.starts_with("/static/") {
-        state
-            .slow_reads
-            .record(&path, started.elapsed(), params::now_ns());
-    }
+    let reads = state.reads.clone();
+    let read = async {
+        let _turn = reads.turns.acquire().await;
+        if !reads.test_delay.is_zero() {
+            tokio::time::sleep(reads.test_delay).await;
+        }
+        next.run(request).await
+    };
+    // Past the deadline the read is dropped: a query on PostgreSQL is
+    // cancelled with it; a SQLite scan on a blocking thread runs out, but
+    // no one waits for it.
+    let response = match reads.deadline {
+        Some(deadline) => match tokio::time::timeout(deadline, read).await {
+            Ok(response) => response,
+            Err(_) => {
+                tracing::warn!(%path, ?deadline, "read stopped at the deadline");
+                ui::too_slow(api, deadline)
+            }
+        },
+        None => read.await,
+    };
+    state
+        .slow_reads
+        .record(&path, started.elapsed(), params::now_ns());
     response
 }

@@ -9,6 +9,29 @@ pub type Readiness = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
 /// Renders loupe's own metrics in the Prometheus text format, given the database size.
 pub type SelfMetricsText = Arc<dyn Fn(Option<u64>) -> String + Send + Sync>;
 
+/// The bounds every read runs within (`router`'s middleware).
+pub struct Reads {
+    /// Reads running at once; the others wait their turn.
+    pub turns: tokio::sync::Semaphore,
+    /// How long a read may take, its wait included; `None`: no limit.
+    pub deadline: Option<std::time::Duration>,
+    /// A test hook: how long every read waits in its turn first.
+    pub test_delay: std::time::Duration,
+}
+
+impl Reads {
+    /// As many reads at once as there are cores: more only share them, and
+    /// take them from ingest.
+    pub fn new(deadline: Option<std::time::Duration>) -> Reads {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Reads {
+            turns: tokio::sync::Semaphore::new(cores),
+            deadline,
+            test_delay: std::time::Duration::ZERO,
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct AppState {
     pub store: store::Reader,
@@ -24,4 +47,6 @@ pub struct AppState {
     pub hosts: Arc<crate::hosts::Hosts>,
     /// Who may read, and their sessions.
     pub access: Arc<crate::access::Access>,
+    /// How many reads run at once, and for how long.
+    pub reads: Arc<Reads>,
 }

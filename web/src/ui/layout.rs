@@ -64,8 +64,13 @@ impl Layout {
 /// A page that could not be shown: 404 when nothing matches, 503 when the
 /// database fails (details go to the log, not the page).
 pub enum UiError {
-    NotFound { query: String, message: String },
+    NotFound {
+        query: String,
+        message: String,
+    },
     Store(store::StoreError),
+    /// The read ran past `--query-timeout`.
+    TooSlow(std::time::Duration),
 }
 
 pub type UiResult<T> = Result<T, UiError>;
@@ -99,6 +104,12 @@ impl IntoResponse for UiError {
                     "The database did not answer; try again.".to_owned(),
                 )
             }
+            UiError::TooSlow(deadline) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                String::new(),
+                "Stopped",
+                too_slow_message(deadline),
+            ),
         };
         let page = ErrorPage {
             layout: Layout::new(heading, query),
@@ -133,6 +144,14 @@ pub fn vary_on_htmx(mut response: Response) -> Response {
         .headers_mut()
         .append(header::VARY, HeaderValue::from_static("HX-Request"));
     response
+}
+
+/// What a read stopped at the deadline answers, on a page and in the API.
+pub fn too_slow_message(deadline: std::time::Duration) -> String {
+    format!(
+        "This read did not finish within {} s (--query-timeout): narrow the window or the filters and try again.",
+        deadline.as_secs_f64()
+    )
 }
 
 #[cfg(test)]

@@ -50,6 +50,20 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; st
      img-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; \
      form-action 'self'; frame-ancestors 'none'";
 
+/// The answer to a read stopped at `--query-timeout`: JSON for the API, a
+/// page for the rest.
+pub(crate) fn too_slow(api: bool, deadline: std::time::Duration) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    if api {
+        return (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(serde_json::json!({ "error": layout::too_slow_message(deadline) })),
+        )
+            .into_response();
+    }
+    layout::UiError::TooSlow(deadline).into_response()
+}
+
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(services::services))
