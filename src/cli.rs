@@ -227,6 +227,11 @@ pub struct ServeConfig {
     /// everything
     #[arg(long, env = "LOUPE_MAX_VALUE_BYTES", default_value_t = collector::normalize::MAX_VALUE_BYTES)]
     pub max_value_bytes: usize,
+    /// Connections each listener (OTLP/gRPC, OTLP/HTTP, the UI) holds at
+    /// once; past it new ones wait to be accepted, so a flood on one
+    /// leaves the others room. 0: a quarter of the open-files limit each
+    #[arg(long, env = "LOUPE_MAX_CONNECTIONS", default_value_t = 0)]
+    pub max_connections: usize,
     /// Seconds a client has to send its request headers, and again its body
     #[arg(long, env = "LOUPE_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,

@@ -183,6 +183,7 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
     };
 
     let request_timeout = Duration::from_secs(config.request_timeout_secs);
+    let cap = connection_cap(config.max_connections);
     let otlp_grpc = grpc_listener.local_addr()?;
     let otlp_http = http_listener.local_addr()?;
     let ui = ui_listener.local_addr()?;
@@ -193,8 +194,7 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
         .add_service(logs)
         .add_service(metrics_service)
         .serve_with_incoming_shutdown(
-            // Without TCP_NODELAY small responses wait for delayed ACKs (~40 ms).
-            tonic::transport::server::TcpIncoming::from(grpc_listener).with_nodelay(Some(true)),
+            grpc_incoming(grpc_listener, cap, request_timeout, stopped.clone()),
             until_stopped(stopped.clone()),
         );
     let http_router = collector::http::router(
@@ -203,7 +203,13 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
             body_timeout: request_timeout,
         },
     );
-    let http = serve_http(http_listener, http_router, request_timeout, stopped.clone());
+    let http = serve_http(
+        http_listener,
+        http_router,
+        cap,
+        request_timeout,
+        stopped.clone(),
+    );
     let vitals = Vitals::new(metrics.clone(), crate::retention::settings(config));
     let ui_router = web::router(web::AppState {
         store: store.reader(),
@@ -225,7 +231,13 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
             ..web::Reads::new((!config.query_timeout.is_zero()).then_some(config.query_timeout))
         }),
     });
-    let ui_server = serve_http(ui_listener, ui_router, request_timeout, stopped.clone());
+    let ui_server = serve_http(
+        ui_listener,
+        ui_router,
+        cap,
+        request_timeout,
+        stopped.clone(),
+    );
     let mut upkeep = crate::retention::start(
         config,
         store.reader(),
@@ -266,9 +278,149 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
 /// `axum::serve` does not set, so that a client that never finishes its
 /// headers cannot hold a connection forever. On stop: no new connections,
 /// requests in flight are answered, idle connections are closed.
+/// How many connections one listener holds at once: `--max-connections`,
+/// or a quarter of the open-files limit (three listeners, and a quarter
+/// left for the database's files and everything else).
+pub fn connection_cap(configured: usize) -> usize {
+    if configured > 0 {
+        return configured;
+    }
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile)
+        .current
+        .unwrap_or(u64::MAX);
+    usize::try_from(limit / 4)
+        .unwrap_or(usize::MAX)
+        .clamp(16, 1 << 20)
+}
+
+/// Accepts connections while fewer than the cap are open, and hands on
+/// each once it has sent a first byte within `header_timeout`: one that
+/// sends nothing is closed then (HTTP/2's preface and gRPC have no header
+/// deadline of their own), and while the listener is full the next
+/// connection waits in the kernel's backlog rather than taking a file
+/// descriptor the other listeners need.
+fn accept_capped(
+    listener: TcpListener,
+    cap: usize,
+    header_timeout: Duration,
+    mut stop: watch::Receiver<bool>,
+) -> tokio::sync::mpsc::Receiver<Capped> {
+    let (sender, connections) = tokio::sync::mpsc::channel(64);
+    let open = Arc::new(tokio::sync::Semaphore::new(cap));
+    tokio::spawn(async move {
+        loop {
+            let permit = tokio::select! {
+                permit = open.clone().acquire_owned() => match permit {
+                    Ok(permit) => permit,
+                    Err(_) => break,
+                },
+                _ = stop.wait_for(|stop| *stop) => break,
+            };
+            let accepted = tokio::select! {
+                accepted = listener.accept() => accepted,
+                _ = stop.wait_for(|stop| *stop) => break,
+            };
+            let stream = match accepted {
+                Ok((stream, _)) => stream,
+                Err(err) => {
+                    // Out of file descriptors, most likely: let some connections end.
+                    tracing::warn!(error = %err, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            // Without TCP_NODELAY small responses wait for delayed ACKs (~40 ms).
+            let _ = stream.set_nodelay(true);
+            let sender = sender.clone();
+            tokio::spawn(async move {
+                let mut first = [0u8; 1];
+                match tokio::time::timeout(header_timeout, stream.peek(&mut first)).await {
+                    Ok(Ok(n)) if n > 0 => {
+                        let _ = sender
+                            .send(Capped {
+                                stream,
+                                _open: permit,
+                            })
+                            .await;
+                    }
+                    _ => {}
+                }
+            });
+        }
+    });
+    connections
+}
+
+/// A connection that holds its place under the listener's cap until it closes.
+pub struct Capped {
+    stream: tokio::net::TcpStream,
+    _open: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl tokio::io::AsyncRead for Capped {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for Capped {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_flush(cx)
+    }
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+}
+
+impl tonic::transport::server::Connected for Capped {
+    type ConnectInfo = tonic::transport::server::TcpConnectInfo;
+    fn connect_info(&self) -> Self::ConnectInfo {
+        self.stream.connect_info()
+    }
+}
+
+/// The gRPC listener's connections, capped, as the stream tonic serves.
+fn grpc_incoming(
+    listener: TcpListener,
+    cap: usize,
+    header_timeout: Duration,
+    stop: watch::Receiver<bool>,
+) -> impl futures_util::Stream<Item = std::io::Result<Capped>> {
+    let mut connections = accept_capped(listener, cap, header_timeout, stop);
+    futures_util::stream::poll_fn(move |cx| connections.poll_recv(cx).map(|c| c.map(Ok)))
+}
+
 async fn serve_http(
     listener: TcpListener,
     router: axum::Router,
+    cap: usize,
     header_timeout: Duration,
     mut stop: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
@@ -284,39 +436,20 @@ async fn serve_http(
         .header_read_timeout(header_timeout);
     builder.http2().timer(TokioTimer::new());
     let graceful = GracefulShutdown::new();
+    let mut connections = accept_capped(listener, cap, header_timeout, stop.clone());
     let stopped = async move {
         let _ = stop.wait_for(|stop| *stop).await;
     };
     tokio::pin!(stopped);
     loop {
         tokio::select! {
-            accepted = listener.accept() => {
-                let stream = match accepted {
-                    Ok((stream, _)) => {
-                        let _ = stream.set_nodelay(true);
-                        stream
-                    }
-                    Err(err) => {
-                        // Out of file descriptors, most likely: let some connections end.
-                        tracing::warn!(error = %err, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
+            connection = connections.recv() => {
+                let Some(connection) = connection else { break };
                 let service = TowerToHyperService::new(router.clone());
                 let (builder, watcher) = (builder.clone(), graceful.watcher());
                 tokio::spawn(async move {
-                    // The header deadline starts at the first byte, and
-                    // HTTP/2's preface has none: a connection that never
-                    // sends one would be held open forever, and enough of
-                    // them use up every file descriptor.
-                    let mut first = [0u8; 1];
-                    match tokio::time::timeout(header_timeout, stream.peek(&mut first)).await {
-                        Ok(Ok(n)) if n > 0 => {}
-                        _ => return,
-                    }
                     let connection = builder
-                        .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                        .serve_connection_with_upgrades(TokioIo::new(connection), service)
                         .into_owned();
                     if let Err(err) = watcher.watch(connection).await {
                         tracing::debug!(error = %err, "connection ended with an error");
@@ -326,7 +459,7 @@ async fn serve_http(
             () = &mut stopped => break,
         }
     }
-    drop(listener);
+    drop(connections);
     if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
         .await
         .is_err()

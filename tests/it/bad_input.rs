@@ -468,7 +468,8 @@ async fn long_bodies_and_attribute_values_are_cut() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_connection_is_closed() {
     let server = Server::start_with(|config| config.request_timeout_secs = 1).await;
-    for url in [&server.ui_url, &server.otlp_url] {
+    let grpc = server.grpc_url.clone();
+    for url in [&server.ui_url, &server.otlp_url, &grpc] {
         let address = url.trim_start_matches("http://").to_owned();
         let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
         let mut answer = Vec::new();
@@ -481,5 +482,48 @@ async fn a_silent_connection_is_closed() {
     }
     // Clients that speak are served as before.
     let (status, _) = server.get_json("/api/v1/services").await;
+    assert_eq!(status, 200);
+}
+
+/// Each listener holds at most --max-connections at once: clients that
+/// fill the UI's keep the next one waiting there, while OTLP still takes
+/// exports; a place freed lets the waiting one in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_listener_leaves_the_others_room() {
+    let server = Server::start_with(|config| {
+        config.max_connections = 3;
+        config.request_timeout_secs = 120;
+    })
+    .await;
+    let ui = server.ui_url.trim_start_matches("http://").to_owned();
+    // Three connections that started a request and never finish it.
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let mut stream = tokio::net::TcpStream::connect(&ui).await.unwrap();
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\n")
+            .await
+            .unwrap();
+        held.push(stream);
+    }
+    let mut waiting = {
+        let url = format!("{}/healthz", server.ui_url);
+        tokio::spawn(async move { reqwest::get(url).await.unwrap().status() })
+    };
+    // OTLP/HTTP has its own room.
+    server
+        .export("/v1/traces", support::traces(1).encode_to_vec())
+        .await;
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), &mut waiting)
+            .await
+            .is_err(),
+        "a fourth UI connection was served"
+    );
+    drop(held.pop());
+    let status = tokio::time::timeout(Duration::from_secs(30), waiting)
+        .await
+        .expect("served once a place was free")
+        .unwrap();
     assert_eq!(status, 200);
 }

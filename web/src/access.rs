@@ -104,7 +104,6 @@ fn cookie(headers: &HeaderMap) -> Option<&str> {
         .map(|(_, value)| value)
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
