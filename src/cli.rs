@@ -217,6 +217,14 @@ pub struct ServeConfig {
     /// (refused otherwise): whoever reaches it may send or read
     #[arg(long, env = "LOUPE_INSECURE_NO_AUTH")]
     pub insecure_no_auth: bool,
+    /// A PEM certificate chain: with --tls-key, OTLP/gRPC, OTLP/HTTP and the
+    /// UI are served over TLS only; a renewed file is picked up at the next
+    /// handshake
+    #[arg(long, env = "LOUPE_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert
+    #[arg(long, env = "LOUPE_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// Largest export accepted, in bytes, checked before and after
     /// decompression; one that would take more than 32 times this in memory
     /// once decoded is refused before decoding

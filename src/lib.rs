@@ -20,6 +20,7 @@ pub mod report;
 mod retention;
 pub mod server;
 mod synth;
+pub mod tls;
 mod vitals;
 
 pub use cli::ServeConfig;

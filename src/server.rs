@@ -184,6 +184,10 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
 
     let request_timeout = Duration::from_secs(config.request_timeout_secs);
     let cap = connection_cap(config.max_connections);
+    let tls = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => Some(crate::tls::acceptor(cert, key)?),
+        _ => None,
+    };
     let otlp_grpc = grpc_listener.local_addr()?;
     let otlp_http = http_listener.local_addr()?;
     let ui = ui_listener.local_addr()?;
@@ -194,7 +198,13 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
         .add_service(logs)
         .add_service(metrics_service)
         .serve_with_incoming_shutdown(
-            grpc_incoming(grpc_listener, cap, request_timeout, stopped.clone()),
+            grpc_incoming(
+                grpc_listener,
+                cap,
+                tls.clone(),
+                request_timeout,
+                stopped.clone(),
+            ),
             until_stopped(stopped.clone()),
         );
     let http_router = collector::http::router(
@@ -207,6 +217,7 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
         http_listener,
         http_router,
         cap,
+        tls.clone(),
         request_timeout,
         stopped.clone(),
     );
@@ -225,7 +236,7 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
         }),
         slow_reads: Arc::default(),
         hosts: Arc::new(web::hosts::Hosts::for_listener(ui, &config.allowed_hosts)),
-        access: web::access::Access::new(read_keys, open_to_all),
+        access: web::access::Access::new(read_keys, open_to_all, tls.is_some()),
         reads: Arc::new(web::Reads {
             test_delay: Duration::from_millis(config.test_read_delay_ms),
             ..web::Reads::new((!config.query_timeout.is_zero()).then_some(config.query_timeout))
@@ -235,6 +246,7 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
         ui_listener,
         ui_router,
         cap,
+        tls.clone(),
         request_timeout,
         stopped.clone(),
     );
@@ -302,6 +314,7 @@ pub fn connection_cap(configured: usize) -> usize {
 fn accept_capped(
     listener: TcpListener,
     cap: usize,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     header_timeout: Duration,
     mut stop: watch::Receiver<bool>,
 ) -> tokio::sync::mpsc::Receiver<Capped> {
@@ -331,20 +344,33 @@ fn accept_capped(
             };
             // Without TCP_NODELAY small responses wait for delayed ACKs (~40 ms).
             let _ = stream.set_nodelay(true);
-            let sender = sender.clone();
+            let (sender, tls) = (sender.clone(), tls.clone());
             tokio::spawn(async move {
                 let mut first = [0u8; 1];
                 match tokio::time::timeout(header_timeout, stream.peek(&mut first)).await {
-                    Ok(Ok(n)) if n > 0 => {
-                        let _ = sender
-                            .send(Capped {
-                                stream,
-                                _open: permit,
-                            })
-                            .await;
-                    }
-                    _ => {}
+                    Ok(Ok(n)) if n > 0 => {}
+                    _ => return,
                 }
+                let stream = match tls {
+                    None => Stream::Plain(stream),
+                    // The handshake has the header deadline too.
+                    Some(tls) => {
+                        match tokio::time::timeout(header_timeout, tls.accept(stream)).await {
+                            Ok(Ok(stream)) => Stream::Tls(Box::new(stream)),
+                            Ok(Err(err)) => {
+                                tracing::debug!(error = %err, "TLS handshake failed");
+                                return;
+                            }
+                            Err(_) => return,
+                        }
+                    }
+                };
+                let _ = sender
+                    .send(Capped {
+                        stream,
+                        _open: permit,
+                    })
+                    .await;
             });
         }
     });
@@ -353,8 +379,23 @@ fn accept_capped(
 
 /// A connection that holds its place under the listener's cap until it closes.
 pub struct Capped {
-    stream: tokio::net::TcpStream,
+    stream: Stream,
     _open: tokio::sync::OwnedSemaphorePermit,
+}
+
+enum Stream {
+    Plain(tokio::net::TcpStream),
+    Tls(Box<tokio_rustls::server::TlsStream<tokio::net::TcpStream>>),
+}
+
+/// Calls a poll method on whichever stream `$self` holds.
+macro_rules! on_stream {
+    ($self:ident, $s:ident => $call:ident($($arg:expr),*)) => {
+        match &mut $self.stream {
+            Stream::Plain($s) => std::pin::Pin::new($s).$call($($arg),*),
+            Stream::Tls($s) => std::pin::Pin::new($s.as_mut()).$call($($arg),*),
+        }
+    };
 }
 
 impl tokio::io::AsyncRead for Capped {
@@ -363,7 +404,7 @@ impl tokio::io::AsyncRead for Capped {
         cx: &mut std::task::Context<'_>,
         buf: &mut tokio::io::ReadBuf<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.stream).poll_read(cx, buf)
+        on_stream!(self, s => poll_read(cx, buf))
     }
 }
 
@@ -373,36 +414,42 @@ impl tokio::io::AsyncWrite for Capped {
         cx: &mut std::task::Context<'_>,
         buf: &[u8],
     ) -> std::task::Poll<std::io::Result<usize>> {
-        std::pin::Pin::new(&mut self.stream).poll_write(cx, buf)
+        on_stream!(self, s => poll_write(cx, buf))
     }
     fn poll_flush(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.stream).poll_flush(cx)
+        on_stream!(self, s => poll_flush(cx))
     }
     fn poll_shutdown(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.stream).poll_shutdown(cx)
+        on_stream!(self, s => poll_shutdown(cx))
     }
     fn poll_write_vectored(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> std::task::Poll<std::io::Result<usize>> {
-        std::pin::Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+        on_stream!(self, s => poll_write_vectored(cx, bufs))
     }
     fn is_write_vectored(&self) -> bool {
-        self.stream.is_write_vectored()
+        match &self.stream {
+            Stream::Plain(s) => s.is_write_vectored(),
+            Stream::Tls(s) => s.is_write_vectored(),
+        }
     }
 }
 
 impl tonic::transport::server::Connected for Capped {
     type ConnectInfo = tonic::transport::server::TcpConnectInfo;
     fn connect_info(&self) -> Self::ConnectInfo {
-        self.stream.connect_info()
+        match &self.stream {
+            Stream::Plain(s) => s.connect_info(),
+            Stream::Tls(s) => s.get_ref().0.connect_info(),
+        }
     }
 }
 
@@ -410,10 +457,11 @@ impl tonic::transport::server::Connected for Capped {
 fn grpc_incoming(
     listener: TcpListener,
     cap: usize,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     header_timeout: Duration,
     stop: watch::Receiver<bool>,
 ) -> impl futures_util::Stream<Item = std::io::Result<Capped>> {
-    let mut connections = accept_capped(listener, cap, header_timeout, stop);
+    let mut connections = accept_capped(listener, cap, tls, header_timeout, stop);
     futures_util::stream::poll_fn(move |cx| connections.poll_recv(cx).map(|c| c.map(Ok)))
 }
 
@@ -421,6 +469,7 @@ async fn serve_http(
     listener: TcpListener,
     router: axum::Router,
     cap: usize,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     header_timeout: Duration,
     mut stop: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
@@ -436,7 +485,7 @@ async fn serve_http(
         .header_read_timeout(header_timeout);
     builder.http2().timer(TokioTimer::new());
     let graceful = GracefulShutdown::new();
-    let mut connections = accept_capped(listener, cap, header_timeout, stop.clone());
+    let mut connections = accept_capped(listener, cap, tls, header_timeout, stop.clone());
     let stopped = async move {
         let _ = stop.wait_for(|stop| *stop).await;
     };

@@ -17,6 +17,7 @@ mod roundtrip;
 mod startup;
 mod support;
 mod system;
+mod tls;
 mod ui;
 mod ui_failures;
 mod ui_logs;

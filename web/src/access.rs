@@ -24,6 +24,8 @@ pub struct Access {
     /// Anyone may read or send on a non-loopback address (`--insecure-no-auth`):
     /// every page says so.
     pub(crate) open_to_all: bool,
+    /// Served over TLS: the session cookie is `Secure`.
+    pub(crate) secure: bool,
     sessions: Mutex<HashMap<String, Session>>,
 }
 
@@ -33,16 +35,13 @@ struct Session {
 }
 
 impl Access {
-    pub fn new(keys: Keys, open_to_all: bool) -> Arc<Access> {
+    pub fn new(keys: Keys, open_to_all: bool, secure: bool) -> Arc<Access> {
         Arc::new(Access {
             keys,
             open_to_all,
+            secure,
             sessions: Mutex::default(),
         })
-    }
-
-    pub fn open() -> Arc<Access> {
-        Access::new(Keys::default(), false)
     }
 
     pub(crate) fn session(&self, headers: &HeaderMap) -> Option<String> {

@@ -156,8 +156,9 @@ async fn log_in(State(state): State<AppState>, Form(form): Form<LoginForm>) -> R
         }
     };
     let cookie = format!(
-        "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
-        SESSION_FOR.as_secs()
+        "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
+        SESSION_FOR.as_secs(),
+        if access.secure { "; Secure" } else { "" }
     );
     let mut response = Redirect::to(&next).into_response();
     if let Ok(value) = HeaderValue::from_str(&cookie) {
