@@ -213,6 +213,21 @@ pub struct ServeConfig {
     /// A file of read keys, one per line, added to --read-keys
     #[arg(long, env = "LOUPE_READ_KEYS_FILE")]
     pub read_keys_file: Option<PathBuf>,
+    /// A header naming the user, set by a reverse proxy that signs users in
+    /// (X-Forwarded-User from oauth2-proxy, Remote-User from Authelia): taken
+    /// as a reader's sign-in from --trusted-proxies only, refused (403)
+    /// from anyone else
+    #[arg(long, env = "LOUPE_AUTH_PROXY_HEADER")]
+    pub auth_proxy_header: Option<axum::http::HeaderName>,
+    /// The addresses --auth-proxy-header is taken from, comma-separated
+    /// ranges (10.0.0.0/8, ::1/128)
+    #[arg(
+        long,
+        env = "LOUPE_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        default_value = "127.0.0.1/32,::1/128"
+    )]
+    pub trusted_proxies: Vec<web::access::Cidr>,
     /// Serve a listener on an address other than loopback without keys
     /// (refused otherwise): whoever reaches it may send or read
     #[arg(long, env = "LOUPE_INSECURE_NO_AUTH")]

@@ -121,7 +121,12 @@ fn access(config: &ServeConfig) -> anyhow::Result<(Keys, Keys, bool)> {
             ingest.is_empty(),
             "--ingest-keys",
         ),
-        (config.ui_addr, "the UI", read.is_empty(), "--read-keys"),
+        (
+            config.ui_addr,
+            "the UI",
+            read.is_empty() && config.auth_proxy_header.is_none(),
+            "--read-keys or --auth-proxy-header",
+        ),
     ];
     let mut open_to_all = false;
     for (addr, what, no_keys, flag) in open {
@@ -236,7 +241,18 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
         }),
         slow_reads: Arc::default(),
         hosts: Arc::new(web::hosts::Hosts::for_listener(ui, &config.allowed_hosts)),
-        access: web::access::Access::new(read_keys, open_to_all, tls.is_some()),
+        access: web::access::Access::new(
+            read_keys,
+            config
+                .auth_proxy_header
+                .clone()
+                .map(|header| web::access::ProxyAuth {
+                    header,
+                    trusted: config.trusted_proxies.clone(),
+                }),
+            open_to_all,
+            tls.is_some(),
+        ),
         reads: Arc::new(web::Reads {
             test_delay: Duration::from_millis(config.test_read_delay_ms),
             ..web::Reads::new((!config.query_timeout.is_zero()).then_some(config.query_timeout))
@@ -333,8 +349,8 @@ fn accept_capped(
                 accepted = listener.accept() => accepted,
                 _ = stop.wait_for(|stop| *stop) => break,
             };
-            let stream = match accepted {
-                Ok((stream, _)) => stream,
+            let (stream, peer) = match accepted {
+                Ok(accepted) => accepted,
                 Err(err) => {
                     // Out of file descriptors, most likely: let some connections end.
                     tracing::warn!(error = %err, "accept failed");
@@ -367,6 +383,7 @@ fn accept_capped(
                 };
                 let _ = sender
                     .send(Capped {
+                        peer,
                         stream,
                         _open: permit,
                     })
@@ -379,6 +396,7 @@ fn accept_capped(
 
 /// A connection that holds its place under the listener's cap until it closes.
 pub struct Capped {
+    peer: SocketAddr,
     stream: Stream,
     _open: tokio::sync::OwnedSemaphorePermit,
 }
@@ -465,6 +483,15 @@ fn grpc_incoming(
     futures_util::stream::poll_fn(move |cx| connections.poll_recv(cx).map(|c| c.map(Ok)))
 }
 
+fn with_peer<B>(
+    peer: axum::extract::ConnectInfo<SocketAddr>,
+) -> impl FnMut(axum::http::Request<B>) -> axum::http::Request<B> + Clone {
+    move |mut request| {
+        request.extensions_mut().insert(peer);
+        request
+    }
+}
+
 async fn serve_http(
     listener: TcpListener,
     router: axum::Router,
@@ -494,7 +521,10 @@ async fn serve_http(
         tokio::select! {
             connection = connections.recv() => {
                 let Some(connection) = connection else { break };
-                let service = TowerToHyperService::new(router.clone());
+                // The peer's address, for `ConnectInfo` (the trusted proxies).
+                let peer = axum::extract::ConnectInfo(connection.peer);
+                let service =
+                    TowerToHyperService::new(tower::ServiceExt::map_request(router.clone(), with_peer(peer)));
                 let (builder, watcher) = (builder.clone(), graceful.watcher());
                 tokio::spawn(async move {
                     let connection = builder

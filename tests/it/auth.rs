@@ -209,3 +209,43 @@ async fn a_network_address_without_keys_is_refused_unless_meant() {
     assert!(page.contains("runs with --insecure-no-auth"), "{page}");
     running.stop().await.unwrap();
 }
+
+/// Behind a signing-in proxy: its user header is taken from the trusted
+/// addresses only, and refused from anyone else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trusted_proxy_signs_readers_in() {
+    let header = "x-auth-request-user";
+    for (trusted, with_header, without) in [("127.0.0.1/32", 200, 401), ("10.0.0.0/8", 403, 401)] {
+        let mut server = Server::start_with(|c| {
+            c.auth_proxy_header = Some(header.parse().unwrap());
+            c.trusted_proxies = vec![trusted.parse().unwrap()];
+        })
+        .await;
+        let url = format!("{}/api/v1/services", server.ui_url);
+        let response = server
+            .http
+            .get(&url)
+            .header(header, "ada")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            with_header,
+            "from 127.0.0.1, trusting {trusted}"
+        );
+        let response = server.http.get(&url).send().await.unwrap();
+        assert_eq!(response.status(), without, "no header, trusting {trusted}");
+        assert_eq!(
+            server
+                .http
+                .get(format!("{}/readyz", server.ui_url))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
+        server.stop().await;
+    }
+}

@@ -26,7 +26,73 @@ pub struct Access {
     pub(crate) open_to_all: bool,
     /// Served over TLS: the session cookie is `Secure`.
     pub(crate) secure: bool,
+    /// A reverse proxy that signs users in and names them in a header.
+    pub(crate) proxy: Option<ProxyAuth>,
     sessions: Mutex<HashMap<String, Session>>,
+}
+
+/// `--auth-proxy-header` taken from `--trusted-proxies` only.
+#[derive(Debug, Clone)]
+pub struct ProxyAuth {
+    pub header: axum::http::HeaderName,
+    pub trusted: Vec<Cidr>,
+}
+
+impl ProxyAuth {
+    pub(crate) fn trusts(&self, peer: std::net::IpAddr) -> bool {
+        self.trusted.iter().any(|net| net.contains(peer))
+    }
+}
+
+/// An address range, `10.0.0.0/8` or `::1/128` (a bare address is one host).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    bits: u128,
+    prefix: u8,
+    v6: bool,
+}
+
+impl Cidr {
+    fn bits_of(ip: std::net::IpAddr) -> (u128, bool) {
+        match ip {
+            // A v4 address as a v6 client may show it (::ffff:a.b.c.d) is the v4 one.
+            std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => (u128::from(u32::from(v4)), false),
+                None => (u128::from(v6), true),
+            },
+            std::net::IpAddr::V4(v4) => (u128::from(u32::from(v4)), false),
+        }
+    }
+
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        let (bits, v6) = Cidr::bits_of(ip);
+        let width = if self.v6 { 128 } else { 32 };
+        let shift = width - u32::from(self.prefix);
+        v6 == self.v6 && (shift >= 128 || bits >> shift == self.bits >> shift)
+    }
+}
+
+impl std::str::FromStr for Cidr {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Cidr, String> {
+        let bad = || format!("expected an address range like 10.0.0.0/8 or ::1/128, got {text:?}");
+        let (addr, prefix) = match text.trim().split_once('/') {
+            Some((addr, prefix)) => (addr, Some(prefix)),
+            None => (text.trim(), None),
+        };
+        let ip: std::net::IpAddr = addr.parse().map_err(|_| bad())?;
+        let (bits, v6) = Cidr::bits_of(ip);
+        let width = if v6 { 128 } else { 32 };
+        let prefix = match prefix {
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| u32::from(*p) <= width)
+                .ok_or_else(bad)?,
+            None => width as u8,
+        };
+        Ok(Cidr { bits, prefix, v6 })
+    }
 }
 
 struct Session {
@@ -35,9 +101,15 @@ struct Session {
 }
 
 impl Access {
-    pub fn new(keys: Keys, open_to_all: bool, secure: bool) -> Arc<Access> {
+    pub fn new(
+        keys: Keys,
+        proxy: Option<ProxyAuth>,
+        open_to_all: bool,
+        secure: bool,
+    ) -> Arc<Access> {
         Arc::new(Access {
             keys,
+            proxy,
             open_to_all,
             secure,
             sessions: Mutex::default(),
@@ -107,6 +179,29 @@ fn cookie(headers: &HeaderMap) -> Option<&str> {
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
+
+    #[test]
+    fn address_ranges() {
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        for (range, address, inside) in [
+            ("10.0.0.0/8", "10.1.2.3", true),
+            ("10.0.0.0/8", "11.0.0.1", false),
+            ("127.0.0.1", "127.0.0.1", true),
+            ("127.0.0.1", "127.0.0.2", false),
+            ("127.0.0.1/32", "::ffff:127.0.0.1", true),
+            ("0.0.0.0/0", "192.168.1.1", true),
+            ("0.0.0.0/0", "::1", false),
+            ("::1/128", "::1", true),
+            ("fd00::/8", "fd12::1", true),
+            ("fd00::/8", "fe80::1", false),
+        ] {
+            let cidr: Cidr = range.parse().unwrap();
+            assert_eq!(cidr.contains(ip(address)), inside, "{range} ∋ {address}");
+        }
+        for bad in ["10.0.0.0/33", "::/129", "localhost", "10.0.0/8", ""] {
+            assert!(bad.parse::<Cidr>().is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn the_session_cookie_is_found_among_others() {

@@ -37,10 +37,31 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
         logout: false,
         open_to_all: access.open_to_all,
     };
-    if access.keys.is_empty() || is_open(path) {
+    if (access.keys.is_empty() && access.proxy.is_none()) || is_open(path) {
         return Chrome::scope(chrome, next.run(request)).await;
     }
     let headers = request.headers();
+    if let Some(proxy) = &access.proxy
+        && let Some(user) = headers.get(&proxy.header)
+    {
+        let peer = request
+            .extensions()
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip());
+        if peer.is_some_and(|peer| proxy.trusts(peer)) && !user.is_empty() {
+            return Chrome::scope(chrome, next.run(request)).await;
+        }
+        // Anyone else who sets it is trying to pass for a user.
+        tracing::warn!(?peer, header = %proxy.header, "the sign-in header from an untrusted address");
+        return (
+            StatusCode::FORBIDDEN,
+            format!(
+                "the {} header is only taken from --trusted-proxies\n",
+                proxy.header
+            ),
+        )
+            .into_response();
+    }
     let bearer = access.keys.bearer(
         headers
             .get(header::AUTHORIZATION)
@@ -55,6 +76,14 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
             ..chrome
         };
         return Chrome::scope(chrome, next.run(request)).await;
+    }
+    if access.keys.is_empty() {
+        // Only the proxy signs users in, and this request did not pass it.
+        return (
+            StatusCode::UNAUTHORIZED,
+            "sign in through the proxy in front of loupe\n",
+        )
+            .into_response();
     }
     if path.starts_with("/api/") || path == "/metrics" {
         let mut response = (
