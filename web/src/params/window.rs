@@ -271,6 +271,12 @@ impl Window {
     }
 }
 
+/// The latest time and the longest duration a parameter may give (about
+/// the year 2116, and 146 years): far past any telemetry, and far enough
+/// from `i64::MAX` that the reads' arithmetic around a window (a margin of
+/// minutes, an end past a start) cannot overflow.
+pub const MAX_TIME_NS: i64 = i64::MAX / 2;
+
 /// `90s`, `15m`, `24h`, `7d` as nanoseconds.
 pub fn parse_duration(text: &str) -> Option<i64> {
     let split = text.find(|c: char| !c.is_ascii_digit())?;
@@ -283,14 +289,16 @@ pub fn parse_duration(text: &str) -> Option<i64> {
         "d" => 86_400 * 1_000_000_000,
         _ => return None,
     };
-    number.checked_mul(unit_ns).filter(|ns| *ns > 0)
+    number
+        .checked_mul(unit_ns)
+        .filter(|ns| *ns > 0 && *ns <= MAX_TIME_NS)
 }
 
 /// Unix nanoseconds, or RFC 3339 in UTC or with an offset; nothing before
 /// 1970 (telemetry has no such times: a negative number is a mistake).
 pub fn parse_time(text: &str) -> Option<i64> {
     if let Ok(ns) = text.parse::<i64>() {
-        return Some(ns).filter(|ns| *ns >= 0);
+        return Some(ns).filter(|ns| (0..=MAX_TIME_NS).contains(ns));
     }
     let b = text.as_bytes();
     if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
@@ -335,7 +343,7 @@ pub fn parse_time(text: &str) -> Option<i64> {
     seconds
         .checked_mul(1_000_000_000)?
         .checked_add(nanos)
-        .filter(|ns| *ns >= 0)
+        .filter(|ns| (0..=MAX_TIME_NS).contains(ns))
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date.
@@ -387,6 +395,18 @@ mod tests {
             }
             _ => panic!("{query}: got {got:?}, expected {expected:?}"),
         }
+    }
+
+    #[test]
+    fn times_and_durations_stay_clear_of_overflow() {
+        assert_eq!(parse_time("9223372036854775807"), None);
+        assert_eq!(parse_time(&MAX_TIME_NS.to_string()), Some(MAX_TIME_NS));
+        assert_eq!(parse_time("9999-12-31T23:59:59Z"), None);
+        assert_eq!(parse_duration("100000d"), None);
+        assert_eq!(
+            parse_duration("50000d"),
+            Some(50_000 * 86_400 * 1_000_000_000)
+        );
     }
 
     #[test]
