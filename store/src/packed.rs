@@ -636,4 +636,59 @@ mod tests {
             assert!(err.to_string().contains(why), "{why}: {err}");
         }
     }
+
+    /// Whatever a pack's bytes are (a disk fault, a bug, a hand-edited
+    /// file), reading them gives spans or an error, never a panic: random
+    /// bytes in each format, and real packs with bytes flipped or cut.
+    mod hostile {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn packs() -> Vec<Vec<u8>> {
+            let b = batch(
+                (1..=20)
+                    .map(|i| {
+                        span(
+                            i % 3,
+                            i,
+                            (i > 1).then_some(1),
+                            i64::from(i) * 10,
+                            Derived::default(),
+                        )
+                    })
+                    .collect(),
+            );
+            let zipped = pack(&b, &details(&b))
+                .expect("packed")
+                .expect("a pack")
+                .data;
+            vec![inner(&zipped), pack_inline(&b), zipped]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2000))]
+
+            #[test]
+            fn random_bytes(format in prop::sample::select(vec![ZSTD, TABLE, 1u8, 0u8, 255u8]),
+                            body in prop::collection::vec(any::<u8>(), 0..512)) {
+                let mut data = vec![format];
+                data.extend(body);
+                let _ = unpack(&data, i64::MIN, i64::MAX);
+                let _ = crate::details::decode(&data, 20);
+            }
+
+            #[test]
+            fn edited_packs(which in 0usize..3,
+                            flips in prop::collection::vec((any::<usize>(), 1u8..=255), 0..4),
+                            cut in any::<usize>()) {
+                let mut data = packs().swap_remove(which);
+                for (at, bits) in flips {
+                    let at = at % data.len();
+                    data[at] ^= bits;
+                }
+                data.truncate(cut % (data.len() + 1));
+                let _ = unpack(&data, i64::MIN, i64::MAX);
+            }
+        }
+    }
 }
