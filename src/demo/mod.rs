@@ -71,7 +71,16 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
 }
 
 async fn feed(args: &DemoArgs, endpoint: &str, ui: &str) -> anyhow::Result<()> {
-    let sender = Sender::new(endpoint)?;
+    let key = args.ingest_key.clone().or_else(|| {
+        let first = &args.serve.ingest_keys.first()?.0;
+        Some(
+            first
+                .split_once(':')
+                .map_or(first.as_str(), |(_, secret)| secret)
+                .to_owned(),
+        )
+    });
+    let sender = Sender::new(endpoint, key)?;
     let seed = args.seed.unwrap_or_else(|| web::reports::now_ns() as u64);
     let lag = LAG.as_nanos() as i64;
     let history_start = web::reports::now_ns() - lag - args.backfill.as_nanos() as i64;
@@ -196,19 +205,22 @@ impl Totals {
 struct Sender {
     client: reqwest::Client,
     endpoint: String,
+    /// `Bearer KEY`, for a loupe with ingest keys.
+    authorization: Option<String>,
     /// Whether an export went through: before that, an unreachable
     /// endpoint is a mistake to report, after it an outage to wait out.
     reached: AtomicBool,
 }
 
 impl Sender {
-    fn new(endpoint: &str) -> anyhow::Result<Sender> {
+    fn new(endpoint: &str, key: Option<String>) -> anyhow::Result<Sender> {
         Ok(Sender {
             client: reqwest::Client::builder()
                 .no_proxy()
                 .timeout(Duration::from_secs(30))
                 .build()?,
             endpoint: endpoint.to_owned(),
+            authorization: key.map(|key| format!("Bearer {key}")),
             reached: AtomicBool::new(false),
         })
     }
@@ -255,14 +267,15 @@ impl Sender {
         let started = std::time::Instant::now();
         let mut warned = false;
         loop {
-            let (wait, why) = match self
+            let mut request = self
                 .client
                 .post(&url)
                 .header(reqwest::header::CONTENT_TYPE, "application/x-protobuf")
-                .body(body.clone())
-                .send()
-                .await
-            {
+                .body(body.clone());
+            if let Some(authorization) = &self.authorization {
+                request = request.header(reqwest::header::AUTHORIZATION, authorization);
+            }
+            let (wait, why) = match request.send().await {
                 Ok(response) if response.status().is_success() => {
                     self.reached.store(true, Ordering::Relaxed);
                     return Ok(response.bytes().await?);
@@ -274,6 +287,11 @@ impl Sender {
                         .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
                         .map_or(Duration::from_secs(1), Duration::from_secs);
                     (wait, format!("it answered {}", response.status()))
+                }
+                Ok(response) if response.status() == reqwest::StatusCode::UNAUTHORIZED => {
+                    bail!(
+                        "{url} asks for an ingest key: pass the one it was given with --ingest-key (or LOUPE_DEMO_INGEST_KEY)"
+                    );
                 }
                 Ok(response) => {
                     let status = response.status();

@@ -29,13 +29,17 @@ fn services_of(rows: &Value) -> Vec<&str> {
     names
 }
 
+/// The server asks for an ingest key, which the demo sends.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_demo_run_fills_every_page_and_loses_nothing() {
-    let mut server = Server::start().await;
+    const KEY: &str = "demo-0123456789abcdef";
+    let mut server =
+        Server::start_with(|c| c.ingest_keys = vec![loupe::cli::Secret(KEY.into())]).await;
     let (otlp, ui) = (server.otlp_url.clone(), server.ui_url.clone());
     let output = tokio::task::spawn_blocking(move || {
         std::process::Command::new(env!("CARGO_BIN_EXE_loupe"))
             .args(["demo", "--endpoint", &otlp, "--ui", &ui, "--duration", "20"])
+            .args(["--ingest-key", KEY])
             // Less history than the hour a user gets: enough for every page.
             .args(["--backfill", "15m"])
             .output()
