@@ -242,6 +242,7 @@ impl Ingest {
         key: Option<String>,
     ) -> Result<Accepted, IngestError> {
         let wire_len = body.len();
+        let key_name = key.clone();
         let permit = self.decoding.clone().acquire_owned().await.ok();
         let rules = self.rules.clone();
         let limits = self.limits;
@@ -300,6 +301,10 @@ impl Ingest {
             Ok(()) => {
                 self.metrics
                     .record_export(S::SIGNAL, transport, accepted, rejected);
+                if let Some(key) = &key_name {
+                    self.metrics
+                        .record_key(key, S::SIGNAL, accepted, wire_len as u64);
+                }
                 let message = if rejected > 0 {
                     format!("{rejected} items rejected; first: {message}")
                 } else {

@@ -1,8 +1,9 @@
 //! loupe's own figures, rendered in the Prometheus text format by `/metrics`.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::Semaphore;
@@ -88,6 +89,9 @@ pub struct SelfMetrics {
     commit_seconds_micros: AtomicU64,
     commit_buckets: [AtomicU64; COMMIT_BUCKETS.len()],
     queue: OnceLock<(Arc<Semaphore>, usize)>,
+    /// Items and bytes on the wire accepted per ingest key's name and
+    /// signal: the volume each sender (each key) brings.
+    by_key: Mutex<BTreeMap<(String, usize), (u64, u64)>>,
 }
 
 impl SelfMetrics {
@@ -110,6 +114,14 @@ impl SelfMetrics {
         c.received.fetch_add(accepted + rejected, Relaxed);
         c.accepted.fetch_add(accepted, Relaxed);
         c.rejected.fetch_add(rejected, Relaxed);
+    }
+
+    /// What an export sent with the key `key` brought in.
+    pub fn record_key(&self, key: &str, signal: Signal, items: u64, wire_bytes: u64) {
+        let mut by_key = self.by_key.lock().unwrap_or_else(|e| e.into_inner());
+        let counts = by_key.entry((key.to_owned(), signal as usize)).or_default();
+        counts.0 += items;
+        counts.1 += wire_bytes;
     }
 
     pub fn record_refused(&self, signal: Signal, transport: Transport, items: u64) {
@@ -258,6 +270,32 @@ impl SelfMetrics {
             self.commit_seconds_micros.load(Relaxed) as f64 / 1e6
         );
         let _ = writeln!(out, "loupe_commit_seconds_count {commits}");
+        let by_key = self.by_key.lock().unwrap_or_else(|e| e.into_inner());
+        if !by_key.is_empty() {
+            for (name, help, pick) in [
+                (
+                    "loupe_ingest_key_items_total",
+                    "Items accepted per ingest key (its name) and signal.",
+                    0,
+                ),
+                (
+                    "loupe_ingest_key_bytes_total",
+                    "Bytes of accepted exports as received, per ingest key and signal.",
+                    1,
+                ),
+            ] {
+                let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+                for ((key, signal), counts) in by_key.iter() {
+                    let value = [counts.0, counts.1][pick];
+                    let _ = writeln!(
+                        out,
+                        "{name}{{key=\"{key}\",signal=\"{}\"}} {value}",
+                        Signal::ALL[*signal].as_str()
+                    );
+                }
+            }
+        }
+        drop(by_key);
         if let Some(bytes) = database_bytes {
             let _ = writeln!(
                 out,
