@@ -285,7 +285,13 @@ async fn load_report(
     Query(Windowed { time, query }): Query<Windowed<LoadQuery>>,
 ) -> ApiResult<Response> {
     let window = time.check()?.window(LAST_DAY, now_ns())?;
-    let report = reports::load(&state.store, window, query.service.as_deref(), &mut |_| {}).await?;
+    let report = reports::load(
+        &state.store,
+        window,
+        query.service.as_deref(),
+        &mut crate::state::note_spans_read,
+    )
+    .await?;
     report_response(
         &report,
         query.format,
@@ -302,7 +308,13 @@ async fn cost_report(
     Query(Windowed { time, query }): Query<Windowed<CostQuery>>,
 ) -> ApiResult<Response> {
     let window = time.check()?.window(LAST_DAY, now_ns())?;
-    let report = reports::cost(&state.store, window, state.prices, &mut |_| {}).await?;
+    let report = reports::cost(
+        &state.store,
+        window,
+        state.prices,
+        &mut crate::state::note_spans_read,
+    )
+    .await?;
     report_response(
         &report,
         query.format,

@@ -109,13 +109,14 @@ async fn time_reads(
     );
     let started = std::time::Instant::now();
     let reads = state.reads.clone();
-    let read = async {
+    let spans_read = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let read = state::SPANS_READ.scope(spans_read.clone(), async {
         let _turn = reads.turns.acquire().await;
         if !reads.test_delay.is_zero() {
             tokio::time::sleep(reads.test_delay).await;
         }
         next.run(request).await
-    };
+    });
     // Past the deadline the read is dropped: a query on PostgreSQL is
     // cancelled with it; a SQLite scan on a blocking thread runs out, but
     // no one waits for it.
@@ -123,8 +124,9 @@ async fn time_reads(
         Some(deadline) => match tokio::time::timeout(deadline, read).await {
             Ok(response) => response,
             Err(_) => {
-                tracing::warn!(%path, ?deadline, "read stopped at the deadline");
-                ui::too_slow(api, deadline)
+                let read = spans_read.load(std::sync::atomic::Ordering::Relaxed);
+                tracing::warn!(%path, ?deadline, spans_read = read, "read stopped at the deadline");
+                ui::too_slow(api, deadline, read)
             }
         },
         None => read.await,

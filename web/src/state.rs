@@ -50,3 +50,16 @@ pub struct AppState {
     /// How many reads run at once, and for how long.
     pub reads: Arc<Reads>,
 }
+
+tokio::task_local! {
+    /// How many spans the read running in this task has read so far, for
+    /// what a read stopped at the deadline says.
+    pub(crate) static SPANS_READ: std::sync::Arc<std::sync::atomic::AtomicU64>;
+}
+
+/// A report's progress, told to the read's deadline (`time_reads`).
+pub(crate) fn note_spans_read(read: u64) {
+    let _ = SPANS_READ.try_with(|count| {
+        count.fetch_max(read, std::sync::atomic::Ordering::Relaxed);
+    });
+}

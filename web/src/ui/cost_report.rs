@@ -116,7 +116,13 @@ pub async fn page(State(state): State<AppState>, pairs: Pairs) -> Result<Respons
             return Ok((StatusCode::BAD_REQUEST, page).into_response());
         }
     };
-    let r = reports::cost(&state.store, window, state.prices, &mut |_| {}).await?;
+    let r = reports::cost(
+        &state.store,
+        window,
+        state.prices,
+        &mut crate::state::note_spans_read,
+    )
+    .await?;
     let query = format::query(time.pairs());
     page.csv = reports::csv::COST_TABLES
         .iter()

@@ -69,8 +69,8 @@ pub enum UiError {
         message: String,
     },
     Store(store::StoreError),
-    /// The read ran past `--query-timeout`.
-    TooSlow(std::time::Duration),
+    /// The read ran past `--query-timeout`, having read so many spans.
+    TooSlow(std::time::Duration, u64),
 }
 
 pub type UiResult<T> = Result<T, UiError>;
@@ -104,11 +104,11 @@ impl IntoResponse for UiError {
                     "The database did not answer; try again.".to_owned(),
                 )
             }
-            UiError::TooSlow(deadline) => (
+            UiError::TooSlow(deadline, spans_read) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 String::new(),
                 "Stopped",
-                too_slow_message(deadline),
+                too_slow_message(deadline, spans_read),
             ),
         };
         let page = ErrorPage {
@@ -147,9 +147,13 @@ pub fn vary_on_htmx(mut response: Response) -> Response {
 }
 
 /// What a read stopped at the deadline answers, on a page and in the API.
-pub fn too_slow_message(deadline: std::time::Duration) -> String {
+pub fn too_slow_message(deadline: std::time::Duration, spans_read: u64) -> String {
+    let read = match spans_read {
+        0 => String::new(),
+        n => format!(" after reading {n} spans"),
+    };
     format!(
-        "This read did not finish within {} s (--query-timeout): narrow the window or the filters and try again.",
+        "This read did not finish within {} s (--query-timeout){read}: narrow the window or the filters and try again.",
         deadline.as_secs_f64()
     )
 }
@@ -157,6 +161,18 @@ pub fn too_slow_message(deadline: std::time::Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stopped_read_says_how_far_it_got() {
+        let deadline = std::time::Duration::from_secs(10);
+        let none = too_slow_message(deadline, 0);
+        assert!(none.contains("within 10 s (--query-timeout):"), "{none}");
+        let some = too_slow_message(deadline, 3_200_000);
+        assert!(
+            some.contains("within 10 s (--query-timeout) after reading 3200000 spans:"),
+            "{some}"
+        );
+    }
 
     #[test]
     fn htmx_wants_a_partial_unless_it_restores_history() {

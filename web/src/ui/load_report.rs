@@ -251,7 +251,13 @@ pub async fn page(State(state): State<AppState>, pairs: Pairs) -> Result<Respons
         }
     };
     let filter = (!service.is_empty()).then_some(service.as_str());
-    let r = reports::load(&state.store, window, filter, &mut |_| {}).await?;
+    let r = reports::load(
+        &state.store,
+        window,
+        filter,
+        &mut crate::state::note_spans_read,
+    )
+    .await?;
     let query = query(&time, &service);
     page.csv = reports::csv::LOAD_TABLES
         .iter()

@@ -155,7 +155,13 @@ pub async fn page(State(state): State<AppState>, pairs: Pairs) -> Result<Respons
             return Ok((StatusCode::BAD_REQUEST, page).into_response());
         }
     };
-    let r = reports::load(&state.store, window, None, &mut |_| {}).await?;
+    let r = reports::load(
+        &state.store,
+        window,
+        None,
+        &mut crate::state::note_spans_read,
+    )
+    .await?;
     page.range = format::time_range(r.since_ns, r.until_ns);
     let services: Vec<String> = r.services.iter().map(|s| s.service.clone()).collect();
     let calls: Vec<(String, String)> = r

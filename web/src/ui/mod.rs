@@ -52,16 +52,22 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; st
 
 /// The answer to a read stopped at `--query-timeout`: JSON for the API, a
 /// page for the rest.
-pub(crate) fn too_slow(api: bool, deadline: std::time::Duration) -> axum::response::Response {
+pub(crate) fn too_slow(
+    api: bool,
+    deadline: std::time::Duration,
+    spans_read: u64,
+) -> axum::response::Response {
     use axum::response::IntoResponse as _;
     if api {
         return (
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(serde_json::json!({ "error": layout::too_slow_message(deadline) })),
+            axum::Json(serde_json::json!({
+                "error": layout::too_slow_message(deadline, spans_read)
+            })),
         )
             .into_response();
     }
-    layout::UiError::TooSlow(deadline).into_response()
+    layout::UiError::TooSlow(deadline, spans_read).into_response()
 }
 
 pub fn routes() -> Router<AppState> {
