@@ -285,8 +285,8 @@ pub struct ServeConfig {
     )]
     pub request_id_keys: Vec<String>,
     /// How long one read (a page, an API call) may take, its wait for a
-    /// turn included (as many reads run at once as there are cores); past
-    /// it the answer is 503 and says so; 0: no limit
+    /// turn included (reads run half as many at once as there are cores);
+    /// past it the answer is 503 and says so; 0: no limit
     #[arg(long, env = "LOUPE_QUERY_TIMEOUT", default_value = "10s", value_parser = duration)]
     pub query_timeout: Duration,
     /// Test hook: milliseconds every read waits, in its turn, before it starts
