@@ -369,3 +369,27 @@ async fn every_spelling_of_a_window_shows_the_same_range_and_links_the_new_names
     }
     server.stop().await;
 }
+
+/// The navigation marks the page one is on, and only that one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_navigation_marks_the_current_page() {
+    let mut server = crate::support::Server::start().await;
+    for (path, entry) in [
+        ("/", r#"<a href="/" aria-current="page">Services</a>"#),
+        (
+            "/traces",
+            r#"<a href="/traces" aria-current="page">Traces</a>"#,
+        ),
+        (
+            "/reports/cost",
+            r#"<a href="/reports/cost" aria-current="page">Cost</a>"#,
+        ),
+    ] {
+        let (status, _, page) = server.page(path, false).await;
+        assert_eq!(status, 200, "{path}");
+        let header = &page[page.find("<header").unwrap()..page.find("</header>").unwrap()];
+        assert!(header.contains(entry), "{path}: {header}");
+        assert_eq!(header.matches("aria-current").count(), 1, "{path}");
+    }
+    server.stop().await;
+}

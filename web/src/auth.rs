@@ -36,6 +36,7 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
     let chrome = Chrome {
         logout: false,
         open_to_all: access.open_to_all,
+        nav: Chrome::nav_of(path),
     };
     if (access.keys.is_empty() && access.proxy.is_none()) || is_open(path) {
         return Chrome::scope(chrome, next.run(request)).await;

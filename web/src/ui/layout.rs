@@ -32,6 +32,35 @@ pub struct Chrome {
     pub logout: bool,
     /// Served to anyone on a non-loopback address (`--insecure-no-auth`).
     pub open_to_all: bool,
+    /// The navigation entry (its `href`) the page belongs to, marked as
+    /// the current one; "" for none.
+    pub nav: &'static str,
+}
+
+impl Chrome {
+    /// The navigation entry a request path belongs to.
+    pub fn nav_of(path: &str) -> &'static str {
+        const ENTRIES: [&str; 8] = [
+            "/traces",
+            "/logs",
+            "/failures",
+            "/reports/load",
+            "/reports/cost",
+            "/map",
+            "/metrics-explorer",
+            "/system",
+        ];
+        if path == "/" {
+            return "/";
+        }
+        ENTRIES
+            .into_iter()
+            .find(|entry| {
+                path.strip_prefix(entry)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+            })
+            .unwrap_or("")
+    }
 }
 
 tokio::task_local! {
@@ -161,6 +190,23 @@ pub fn too_slow_message(deadline: std::time::Duration, spans_read: u64) -> Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_path_marks_its_navigation_entry() {
+        for (path, entry) in [
+            ("/", "/"),
+            ("/traces", "/traces"),
+            ("/traces/0af7651916cd43dd8448eb211c80319c", "/traces"),
+            ("/tracesx", ""),
+            ("/reports/load", "/reports/load"),
+            ("/reports", ""),
+            ("/metrics-explorer", "/metrics-explorer"),
+            ("/requests/abc", ""),
+            ("/login", ""),
+        ] {
+            assert_eq!(Chrome::nav_of(path), entry, "{path}");
+        }
+    }
 
     #[test]
     fn a_stopped_read_says_how_far_it_got() {
