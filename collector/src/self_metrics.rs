@@ -91,7 +91,7 @@ pub struct SelfMetrics {
     queue: OnceLock<(Arc<Semaphore>, usize)>,
     /// Items and bytes on the wire accepted per ingest key's name and
     /// signal: the volume each sender (each key) brings.
-    by_key: Mutex<BTreeMap<(String, usize), (u64, u64)>>,
+    by_key: Mutex<BTreeMap<String, [(u64, u64); 3]>>,
 }
 
 impl SelfMetrics {
@@ -119,9 +119,13 @@ impl SelfMetrics {
     /// What an export sent with the key `key` brought in.
     pub fn record_key(&self, key: &str, signal: Signal, items: u64, wire_bytes: u64) {
         let mut by_key = self.by_key.lock().unwrap_or_else(|e| e.into_inner());
-        let counts = by_key.entry((key.to_owned(), signal as usize)).or_default();
-        counts.0 += items;
-        counts.1 += wire_bytes;
+        // The key's name is copied once, at its first export.
+        let counts = match by_key.get_mut(key) {
+            Some(counts) => counts,
+            None => by_key.entry(key.to_owned()).or_default(),
+        };
+        counts[signal as usize].0 += items;
+        counts[signal as usize].1 += wire_bytes;
     }
 
     pub fn record_refused(&self, signal: Signal, transport: Transport, items: u64) {
@@ -285,13 +289,15 @@ impl SelfMetrics {
                 ),
             ] {
                 let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
-                for ((key, signal), counts) in by_key.iter() {
-                    let value = [counts.0, counts.1][pick];
-                    let _ = writeln!(
-                        out,
-                        "{name}{{key=\"{key}\",signal=\"{}\"}} {value}",
-                        Signal::ALL[*signal].as_str()
-                    );
+                for (key, counts) in by_key.iter() {
+                    for (signal, counts) in Signal::ALL.into_iter().zip(counts) {
+                        let value = [counts.0, counts.1][pick];
+                        let _ = writeln!(
+                            out,
+                            "{name}{{key=\"{key}\",signal=\"{}\"}} {value}",
+                            signal.as_str()
+                        );
+                    }
                 }
             }
         }

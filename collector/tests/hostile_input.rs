@@ -1,6 +1,5 @@
 //! Hostile input, generated: whatever bytes arrive, decoding and
-//! normalising answer with an export or an error, never a panic, and never
-//! take more than the budget. Property tests stand in for a fuzzer (which
+//! normalising answer with an export or an error, never a panic. Property tests stand in for a fuzzer (which
 //! needs a nightly toolchain): random bytes, and ordinary exports with bytes
 //! flipped, cut, repeated or inserted, so that most cases get past the
 //! outer framing into the decoders' corners. Failing cases are kept under
@@ -16,8 +15,7 @@ use prost::Message;
 mod fixtures;
 use fixtures::{json_logs, json_traces, logs, metrics, traces};
 
-/// A small budget, so that a case the walk lets through is decoded
-/// cheaply and a bound the walk misses shows as a slow case.
+/// A small budget: what the walk lets through decodes cheaply.
 const BUDGET: usize = 8 << 20;
 
 fn decode_and_normalise<T: Message + Default>(
@@ -29,9 +27,7 @@ fn decode_and_normalise<T: Message + Default>(
 ) {
     match decode::decode(Bytes::copy_from_slice(body), encoding, kind, json, BUDGET) {
         Ok(request) => {
-            let normalized = normalise(request, &Rules::default());
-            // Every item is either kept or counted as rejected.
-            let _ = normalized.batch.n_items() as u64 + normalized.rejected;
+            normalise(request, &Rules::default());
         }
         Err(DecodeError::TooLarge(_) | DecodeError::Invalid(_)) => {}
     }

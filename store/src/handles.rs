@@ -371,10 +371,6 @@ pub struct Reader {
 
 impl Reader {
     /// Answers when the database does.
-    pub async fn ping(&self) -> Result<()> {
-        on_backend!(&self.backend, db => db.ping().await)
-    }
-
     pub async fn stats(&self) -> Result<Stats> {
         on_backend!(&self.backend, db => db.stats().await)
     }

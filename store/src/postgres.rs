@@ -98,11 +98,6 @@ impl PgStore {
         legacy::postgres::convert_logs(&self.writes).await
     }
 
-    pub(crate) async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
-    }
-
     /// Fails unless a write could start now: a writer's connection is
     /// there and the server takes writes (not a standby, not read-only).
     pub(crate) async fn probe(&self) -> Result<()> {

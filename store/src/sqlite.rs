@@ -175,11 +175,6 @@ impl SqliteStore {
         legacy::sqlite::convert_logs(&self.writer).await
     }
 
-    pub(crate) async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.readers).await?;
-        Ok(())
-    }
-
     pub(crate) async fn close(&self) {
         drop(
             self.batches

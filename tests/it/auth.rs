@@ -72,15 +72,7 @@ async fn exports_need_an_ingest_key_on_both_transports() {
     assert!(text.contains(r#""loupe.ingest.key":"ci""#), "{text}");
     assert!(!text.contains(SENDER));
     // And its volume is counted under its name.
-    let metrics = server
-        .http
-        .get(format!("{}/metrics", server.ui_url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, metrics) = server.text("/metrics").await;
     assert!(
         metrics.contains(r#"loupe_ingest_key_items_total{key="ci",signal="traces"} 4"#),
         "{metrics}"

@@ -33,16 +33,7 @@ async fn post_traces(server: &Server, seed: u8) -> (u16, bool, String) {
 }
 
 async fn readyz(server: &Server) -> (u16, String) {
-    let response = server
-        .http
-        .get(format!("{}/readyz", server.ui_url))
-        .send()
-        .await
-        .expect("readyz answers");
-    (
-        response.status().as_u16(),
-        response.text().await.unwrap_or_default(),
-    )
+    server.text("/readyz").await
 }
 
 /// Polls `check` until it holds, failing after `within`.

@@ -140,23 +140,10 @@ async fn with_no_room_at_all_exports_are_refused_as_retryable() {
     };
     assert_eq!(response.status(), 503);
     assert!(response.headers().contains_key("retry-after"));
-    let readyz = server
-        .http
-        .get(format!("{}/readyz", server.ui_url))
-        .send()
-        .await
-        .expect("readyz answers");
-    assert_eq!(readyz.status(), 503);
-    assert!(readyz.text().await.unwrap().contains("no room"));
-    let (status, metrics) = {
-        let response = server
-            .http
-            .get(format!("{}/metrics", server.ui_url))
-            .send()
-            .await
-            .expect("metrics answer");
-        (response.status(), response.text().await.unwrap_or_default())
-    };
+    let (status, readyz) = server.text("/readyz").await;
+    assert_eq!(status, 503);
+    assert!(readyz.contains("no room"), "{readyz}");
+    let (status, metrics) = server.text("/metrics").await;
     assert_eq!(status, 200);
     assert!(
         metrics

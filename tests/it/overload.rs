@@ -119,15 +119,7 @@ async fn overload_is_refused_with_a_retry_hint_and_nothing_acknowledged_is_lost(
         "the queue filled up at least once"
     );
     assert_eq!(server.stats().await["spans"], acknowledged);
-    let metrics = server
-        .http
-        .get(format!("{}/metrics", server.ui_url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, metrics) = server.text("/metrics").await;
     assert!(
         metrics.contains("loupe_items_refused_total{signal=\"traces\",transport=\"http\"}"),
         "{metrics}"

@@ -568,15 +568,7 @@ async fn api_errors_and_health() {
         assert_eq!(response.status(), 200);
         assert_eq!(response.text().await.unwrap(), body);
     }
-    let metrics = server
-        .http
-        .get(format!("{}/metrics", server.ui_url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, metrics) = server.text("/metrics").await;
     for name in [
         "loupe_items_received_total",
         "loupe_items_accepted_total",

@@ -66,6 +66,18 @@ impl Server {
         (status, body)
     }
 
+    /// GETs a UI-listener path as text (`/metrics`, `/readyz`), with its status.
+    pub async fn text(&self, path: &str) -> (u16, String) {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.ui_url))
+            .send()
+            .await
+            .expect("GET answers");
+        let status = response.status().as_u16();
+        (status, response.text().await.expect("body"))
+    }
+
     /// Posts an OTLP/HTTP protobuf export (`/v1/traces`, …) and expects 200.
     pub async fn export(&self, path: &str, body: Vec<u8>) {
         let response = self

@@ -21,8 +21,9 @@ use crate::state::AppState;
 use crate::ui::layout::{Chrome, Layout};
 
 /// Paths anyone may fetch: health for orchestrators, the login page and
-/// what it is drawn with.
-fn is_open(path: &str) -> bool {
+/// what it is drawn with. They read nothing, so they skip the reads'
+/// turns and deadline too (`time_reads`).
+pub(crate) fn is_open(path: &str) -> bool {
     matches!(path, "/healthz" | "/readyz" | "/login" | "/logout") || path.starts_with("/static/")
 }
 

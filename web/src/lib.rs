@@ -97,9 +97,7 @@ async fn time_reads(
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     let uri_path = request.uri().path();
-    if uri_path.starts_with("/static/")
-        || matches!(uri_path, "/healthz" | "/readyz" | "/login" | "/logout")
-    {
+    if auth::is_open(uri_path) {
         return next.run(request).await;
     }
     let api = uri_path.starts_with("/api/");
