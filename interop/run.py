@@ -181,7 +181,8 @@ def wait_until(what: str, probe, deadline: float = ARRIVAL_DEADLINE):
 
 
 class Server:
-    def __init__(self, binary: str, workdir: str, keys: bool = False) -> None:
+    def __init__(self, binary: str, workdir: str, keys: bool = False,
+                 db_dir: str | None = None, extra: tuple[str, ...] = ()) -> None:
         self.stderr_path = os.path.join(workdir, "loupe.stderr")
         self.stdout_lines: list[str] = []
         self._lines: queue.Queue = queue.Queue()
@@ -190,13 +191,14 @@ class Server:
             binary,
             "serve",
             "--database-url",
-            f"sqlite://{workdir}/loupe.db",
+            f"sqlite://{db_dir or workdir}/loupe.db",
             "--otlp-grpc-addr",
             "127.0.0.1:0",
             "--otlp-http-addr",
             "127.0.0.1:0",
             "--ui-addr",
             "127.0.0.1:0",
+            *extra,
         ]
         env = dict(os.environ)
         env.setdefault("RUST_BACKTRACE", "1")

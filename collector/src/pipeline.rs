@@ -12,7 +12,7 @@
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use store::{Batch, PreparedBatch, Writer};
+use store::{Batch, PreparedBatch, StoreError, Writer};
 use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -68,12 +68,50 @@ pub struct Pipeline {
     /// Why exports are refused for want of room, while they are.
     no_room: Arc<RwLock<Option<String>>>,
     /// What is wrong with the database, as the writers last found it.
-    failing: Failing,
+    health: Arc<Health>,
 }
 
-/// The last failure of a commit or an idle writer's probe, cleared by the
-/// next success.
-type Failing = Arc<RwLock<Option<String>>>;
+/// The last failure of a commit or of an idle writer's probe, cleared by
+/// the next success; a full disk only by a commit, as a probe writes
+/// nothing. Logged when it changes rather than once an export, so that a
+/// database gone away says so in one line, not thousands.
+#[derive(Default)]
+struct Health(RwLock<Option<Failure>>);
+
+struct Failure {
+    message: String,
+    disk_full: bool,
+}
+
+impl Health {
+    fn note(&self, outcome: Result<(), StoreError>, probe: bool) {
+        let mut failing = self.0.write().unwrap_or_else(|e| e.into_inner());
+        match (failing.as_ref(), outcome) {
+            (Some(failure), Ok(())) if probe && failure.disk_full => {}
+            (Some(_), Ok(())) => {
+                tracing::info!("the database takes writes again");
+                *failing = None;
+            }
+            (None, Ok(())) => {}
+            (before, Err(err)) => {
+                let message = err.to_string();
+                if before.is_none_or(|failure| failure.message != message) {
+                    tracing::error!(
+                        error = %message,
+                        "the database refuses writes; exports are refused as retryable until it takes one"
+                    );
+                }
+                let disk_full = matches!(err, StoreError::DiskFull(_));
+                *failing = Some(Failure { message, disk_full });
+            }
+        }
+    }
+
+    fn failure(&self) -> Option<String> {
+        let failing = self.0.read().unwrap_or_else(|e| e.into_inner());
+        failing.as_ref().map(|failure| failure.message.clone())
+    }
+}
 
 /// How long a writer waits for work before it probes the database instead,
 /// so that readiness stays current while nothing is sent.
@@ -89,14 +127,14 @@ impl Pipeline {
         let permits = Arc::new(Semaphore::new(capacity));
         let (jobs, queue) = mpsc::unbounded_channel();
         let queue = Arc::new(Mutex::new(queue));
-        let failing = Failing::default();
+        let health = Arc::new(Health::default());
         let writers: Vec<_> = (0..writer.concurrency())
             .map(|_| {
                 tokio::spawn(run_writer(
                     writer.clone(),
                     config.clone(),
                     queue.clone(),
-                    failing.clone(),
+                    health.clone(),
                     metrics.clone(),
                 ))
             })
@@ -114,7 +152,7 @@ impl Pipeline {
                 permits,
                 capacity,
                 no_room: Arc::default(),
-                failing,
+                health,
             },
             drained,
         )
@@ -131,12 +169,11 @@ impl Pipeline {
     /// (the last commit, or a probe while idle) and the room left: no
     /// database round trip, so it answers at once under any load.
     pub fn readiness(&self) -> Result<(), String> {
-        let read =
-            |lock: &RwLock<Option<String>>| lock.read().unwrap_or_else(|e| e.into_inner()).clone();
-        if let Some(reason) = read(&self.no_room) {
-            return Err(SubmitError::NoRoom(reason).to_string());
+        let no_room = self.no_room.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(reason) = &*no_room {
+            return Err(SubmitError::NoRoom(reason.clone()).to_string());
         }
-        match read(&self.failing) {
+        match self.health.failure() {
             Some(failure) => Err(failure),
             None => Ok(()),
         }
@@ -183,12 +220,9 @@ async fn run_writer(
     writer: Writer,
     config: PipelineConfig,
     queue: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>,
-    failing: Failing,
+    health: Arc<Health>,
     metrics: Arc<SelfMetrics>,
 ) {
-    let note = |outcome: Result<(), String>| {
-        *failing.write().unwrap_or_else(|e| e.into_inner()) = outcome.err();
-    };
     loop {
         let jobs = {
             let mut queue = queue.lock().await;
@@ -197,7 +231,7 @@ async fn run_writer(
                 Ok(None) => break,
                 Err(_idle) => {
                     drop(queue);
-                    note(writer.probe().await.map_err(|e| e.to_string()));
+                    health.note(writer.probe().await, true);
                     continue;
                 }
             };
@@ -217,7 +251,7 @@ async fn run_writer(
         if !config.write_delay.is_zero() {
             tokio::time::sleep(config.write_delay).await;
         }
-        note(write_jobs(&writer, jobs, &metrics).await);
+        health.note(write_jobs(&writer, jobs, &metrics).await, false);
     }
     tracing::debug!("writer drained its queue and stopped");
 }
@@ -226,7 +260,11 @@ async fn run_writer(
 /// one export the database refuses cannot fail the others. The jobs' batches
 /// are moved into one, not copied, and split again only on failure.
 /// Fails when no job could be written.
-async fn write_jobs(writer: &Writer, jobs: Vec<Job>, metrics: &SelfMetrics) -> Result<(), String> {
+async fn write_jobs(
+    writer: &Writer,
+    jobs: Vec<Job>,
+    metrics: &SelfMetrics,
+) -> Result<(), StoreError> {
     let mut merged = PreparedBatch::default();
     let mut waiting = Vec::with_capacity(jobs.len());
     for job in jobs {
@@ -244,27 +282,43 @@ async fn write_jobs(writer: &Writer, jobs: Vec<Job>, metrics: &SelfMetrics) -> R
             Ok(())
         }
         Err(err) if waiting.len() == 1 => {
-            tracing::warn!(error = %err, items = merged.n_items(), "write failed");
             for (done, _permit) in waiting {
                 let _ = done.send(Err(SubmitError::Store(err.to_string())));
             }
-            Err(err.to_string())
+            Err(err)
         }
         Err(err) => {
-            tracing::warn!(error = %err, jobs = waiting.len(), "group commit failed; writing exports one by one");
+            tracing::debug!(error = %err, jobs = waiting.len(), "group commit failed; writing exports one by one");
             // Each job's batch comes back out in the order it went in.
             let parts = std::iter::from_fn(|| merged.split_first());
-            let mut outcome = Err(err.to_string());
+            let (mut written, mut refused) = (0, 0);
+            let mut last = err;
             for ((done, _permit), batch) in waiting.into_iter().zip(parts) {
                 let started = Instant::now();
                 let result = writer.write_batch(&batch).await;
                 metrics.record_commit(batch.n_items(), started.elapsed(), result.is_ok());
-                if result.is_ok() {
-                    outcome = Ok(());
-                }
-                let _ = done.send(result.map_err(|e| SubmitError::Store(e.to_string())));
+                let answer = match result {
+                    Ok(()) => {
+                        written += 1;
+                        Ok(())
+                    }
+                    Err(err) => {
+                        refused += 1;
+                        let answer = Err(SubmitError::Store(err.to_string()));
+                        last = err;
+                        answer
+                    }
+                };
+                let _ = done.send(answer);
             }
-            outcome
+            if written == 0 {
+                return Err(last);
+            }
+            if refused > 0 {
+                // The database works; these exports themselves were refused.
+                tracing::warn!(error = %last, refused, written, "exports the database would not take");
+            }
+            Ok(())
         }
     }
 }
@@ -320,6 +374,21 @@ mod tests {
                 .collect(),
             ..Batch::default()
         }
+    }
+
+    #[test]
+    fn a_probe_clears_a_failure_but_not_a_full_disk() {
+        let health = Health::default();
+        health.note(Err(StoreError::Scan("gone".into())), false);
+        assert_eq!(health.failure().as_deref(), Some("database error: gone"));
+        health.note(Ok(()), true);
+        assert_eq!(health.failure(), None);
+        // A probe writes nothing, so it cannot tell that room came back.
+        health.note(Err(StoreError::DiskFull("no space".into())), false);
+        health.note(Ok(()), true);
+        assert!(health.failure().is_some_and(|f| f.contains("disk")));
+        health.note(Ok(()), false);
+        assert_eq!(health.failure(), None);
     }
 
     async fn store() -> (Store, tempfile::TempDir) {

@@ -25,6 +25,10 @@ pub enum StoreError {
     FileReplaced(String),
     #[error("the database is read-only: {0}")]
     ReadOnly(String),
+    /// The filesystem (or, for PostgreSQL, the server's) has no room left:
+    /// the transaction was rolled back; retried once space is freed.
+    #[error("the disk holding the database is full ({0}): free space or lower --retention")]
+    DiskFull(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -182,7 +182,9 @@ impl PgStore {
         prepared: &PreparedBatch,
         fingerprints: &Fingerprints,
     ) -> Result<()> {
-        postgres_write::write(&self.writes, &self.interned, fingerprints, prepared).await
+        postgres_write::write(&self.writes, &self.interned, fingerprints, prepared)
+            .await
+            .map_err(out_of_space)
     }
 
     pub(crate) async fn sweep_step(&self, cutoff: i64, limits: StepLimits) -> Result<Step> {
@@ -278,4 +280,17 @@ fn push_contains(q: &mut QueryBuilder<Postgres>, column: &'static str, part: Str
         .push(", ")
         .push_bind(part)
         .push(") > 0");
+}
+
+/// The server's `disk_full` (SQLSTATE 53100) said as such, not as a
+/// database error: the user has to free space, not read logs.
+fn out_of_space(err: StoreError) -> StoreError {
+    match &err {
+        StoreError::Database(sqlx::Error::Database(db))
+            if db.code().is_some_and(|code| code == "53100") =>
+        {
+            StoreError::DiskFull(db.message().to_owned())
+        }
+        _ => err,
+    }
 }

@@ -75,19 +75,28 @@ const WRITER_PRAGMAS: [(&str, &str); 3] = [
 /// readers, and the writer still checkpoints itself past its
 /// `wal_autocheckpoint`, so the WAL stays bounded if this falls behind.
 async fn checkpoints(pool: SqlitePool, committed: Arc<tokio::sync::Notify>) {
+    // Said when it starts failing and when it works again, not five times
+    // a second while a disk is full.
+    let mut failing = false;
     loop {
         committed.notified().await;
         if pool.is_closed() {
             return;
         }
-        if let Err(err) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+        match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
             .execute(&pool)
             .await
         {
-            if pool.is_closed() {
-                return;
+            Err(_) if pool.is_closed() => return,
+            Err(err) if !failing => {
+                tracing::warn!(error = %err, "WAL checkpoints fail; the writer will checkpoint itself");
+                failing = true;
             }
-            tracing::warn!(error = %err, "WAL checkpoint failed; the writer will checkpoint itself");
+            Ok(_) if failing => {
+                tracing::info!("WAL checkpoints work again");
+                failing = false;
+            }
+            _ => {}
         }
         tokio::time::sleep(CHECKPOINT_EVERY).await;
     }

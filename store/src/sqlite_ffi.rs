@@ -70,16 +70,20 @@ impl Drop for Stmt<'_> {
 /// # Safety
 /// `db` is null or a valid connection handle not in use on another thread.
 unsafe fn error(db: *mut ffi::sqlite3, what: &str) -> StoreError {
-    let message = if db.is_null() {
-        "out of memory".to_owned()
-    } else {
-        // SAFETY: sqlite3_errmsg returns a NUL-terminated string owned by
-        // the connection, valid until the next call on it; copied at once.
-        unsafe { CStr::from_ptr(ffi::sqlite3_errmsg(db)) }
-            .to_string_lossy()
-            .into_owned()
-    };
-    StoreError::Scan(format!("{what}: {message}"))
+    if db.is_null() {
+        return StoreError::Scan(format!("{what}: out of memory"));
+    }
+    // SAFETY: sqlite3_errmsg returns a NUL-terminated string owned by the
+    // connection, valid until the next call on it; copied at once.
+    let message = unsafe { CStr::from_ptr(ffi::sqlite3_errmsg(db)) }
+        .to_string_lossy()
+        .into_owned();
+    // SAFETY: a valid handle, as the caller promises.
+    match unsafe { ffi::sqlite3_errcode(db) } {
+        ffi::SQLITE_FULL => StoreError::DiskFull(message),
+        ffi::SQLITE_READONLY => StoreError::ReadOnly(message),
+        _ => StoreError::Scan(format!("{what}: {message}")),
+    }
 }
 
 impl Db {
