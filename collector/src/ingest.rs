@@ -143,9 +143,7 @@ pub enum IngestError {
 #[error("missing or wrong ingest key: send the header Authorization: Bearer KEY")]
 pub struct Unauthorized;
 
-/// Resource attribute naming the ingest key an item came with (its name,
-/// never the secret), so its volume can be told apart.
-pub const INGEST_KEY_ATTRIBUTE: &str = "loupe.ingest.key";
+pub use store::keys::INGEST_KEY_ATTRIBUTE;
 
 /// How a body arrives: its encoding, and whether it is still gzipped (OTLP/
 /// HTTP; gRPC bodies come decompressed).

@@ -27,7 +27,7 @@ use crate::postgres::PgStore;
 use crate::prepared::PreparedBatch;
 use crate::read_rows::hex_id;
 use crate::report_rows::{
-    AttributeSample, LogSource, MetricUsage, ReportSpan, SignalBytes, SpanLogs,
+    AttributeSample, KeyUsage, LogSource, MetricUsage, ReportSpan, SignalBytes, SpanLogs,
 };
 use crate::retention::{
     Fitted, GIVE_BACK_STEP, MAX_CUTS, REQUEST_ID_CHUNKS_PER_SWEEP, REQUEST_IDS_CHUNK, Removed,
@@ -534,6 +534,12 @@ impl Reader {
     /// Log records stamped in `[start, end)` by service, severity and scope.
     pub async fn log_sources(&self, start: i64, end: i64) -> Result<Vec<LogSource>> {
         on_backend!(&self.backend, db => db.log_sources(start, end).await)
+    }
+
+    /// What each ingest key sent in the minutes `[start, end)` touches,
+    /// most bytes first; nothing when no receiver asked for keys.
+    pub async fn key_usage(&self, start: i64, end: i64) -> Result<Vec<KeyUsage>> {
+        on_backend!(&self.backend, db => db.key_usage(start, end).await)
     }
 
     /// Metric points stamped in `[start, end)` by metric stream.

@@ -19,6 +19,10 @@ struct Key {
     secret: Vec<u8>,
 }
 
+/// Resource attribute naming the ingest key an item came with (its name,
+/// never the secret), so its volume can be told apart.
+pub const INGEST_KEY_ATTRIBUTE: &str = "loupe.ingest.key";
+
 /// Secrets shorter than this are refused at start: a guessable key is no key.
 pub const MIN_SECRET_LEN: usize = 16;
 

@@ -83,7 +83,9 @@ pub use error::{Result, StoreError};
 pub use handles::{Reader, Store, Sweeper, Writer};
 pub use model::Batch;
 pub use prepared::PreparedBatch;
-pub use report_rows::{AttributeSample, LogSource, MetricUsage, ReportSpan, SignalBytes, SpanLogs};
+pub use report_rows::{
+    AttributeSample, KeyUsage, LogSource, MetricUsage, ReportSpan, SignalBytes, SpanLogs,
+};
 pub use runtime::blocking;
 pub use views::{
     AttributeFilter, Comparison, LogQuery, LogView, Match, MetricInfo, MetricPointView, Oldest,

@@ -175,6 +175,15 @@ pub(crate) async fn rollup_step(
         .execute(&mut *tx)
         .await?
         .rows_affected() as i64;
+        removed += sqlx::query(
+            "DELETE FROM key_usage WHERE (minute, key) IN (SELECT minute, key FROM key_usage \
+             WHERE minute < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
+        )
+        .bind(minute)
+        .bind(limit)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected() as i64;
     }
     let mut merged = 0;
     let alone: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")

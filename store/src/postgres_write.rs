@@ -20,8 +20,8 @@ use crate::rollup;
 use crate::stored_json::json_list;
 use crate::trace_lists::pack_ids;
 use crate::write_rows::{
-    InternRows, Interned, MetricRow, ResourceRow, ScopeRow, counter_deltas, missing, point_number,
-    point_value_json, request_traces, trace_deltas,
+    self, InternRows, Interned, MetricRow, ResourceRow, ScopeRow, counter_deltas, missing,
+    point_number, point_value_json, request_traces, trace_deltas,
 };
 
 pub(crate) type Tx = Transaction<'static, Postgres>;
@@ -55,6 +55,31 @@ pub(crate) async fn write(
         )
         .bind(&stale)
         .bind(crate::report_rollups::now_ns())
+        .execute(&mut *tx)
+        .await?;
+    }
+    // Before the counters and for the same reason: rows other writers
+    // update too, one statement each, in (minute, key) order.
+    for row in write_rows::key_usage(batch) {
+        sqlx::query(
+            "INSERT INTO key_usage (minute, key, spans, logs, metric_points, spans_wire_bytes, \
+             logs_wire_bytes, metric_points_wire_bytes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (minute, key) DO UPDATE SET spans = key_usage.spans + excluded.spans, \
+             logs = key_usage.logs + excluded.logs, \
+             metric_points = key_usage.metric_points + excluded.metric_points, \
+             spans_wire_bytes = key_usage.spans_wire_bytes + excluded.spans_wire_bytes, \
+             logs_wire_bytes = key_usage.logs_wire_bytes + excluded.logs_wire_bytes, \
+             metric_points_wire_bytes = \
+             key_usage.metric_points_wire_bytes + excluded.metric_points_wire_bytes",
+        )
+        .bind(row.minute)
+        .bind(&row.key)
+        .bind(row.items[0])
+        .bind(row.items[1])
+        .bind(row.items[2])
+        .bind(row.wire_bytes[0])
+        .bind(row.wire_bytes[1])
+        .bind(row.wire_bytes[2])
         .execute(&mut *tx)
         .await?;
     }

@@ -951,6 +951,47 @@ macro_rules! impl_reads {
                 .collect())
         }
 
+        /// What each ingest key sent in the minutes that `[start, end)`
+        /// touches, most bytes first.
+        pub(crate) async fn key_usage(
+            &self,
+            start: i64,
+            end: i64,
+        ) -> $crate::error::Result<Vec<$crate::report_rows::KeyUsage>> {
+            let first = $crate::rollup::minute_of(start);
+            let last = $crate::rollup::minute_of(end.saturating_sub(1));
+            let rows = sqlx::query_as::<_, (String, i64, i64, i64, i64, i64, i64)>(
+                "SELECT key, CAST(SUM(spans) AS BIGINT), CAST(SUM(logs) AS BIGINT), \
+                 CAST(SUM(metric_points) AS BIGINT), CAST(SUM(spans_wire_bytes) AS BIGINT), \
+                 CAST(SUM(logs_wire_bytes) AS BIGINT), CAST(SUM(metric_points_wire_bytes) AS BIGINT) \
+                 FROM key_usage WHERE minute >= $1 AND minute <= $2 GROUP BY key",
+            )
+            .bind(first)
+            .bind(last)
+            .fetch_all(&self.$pool)
+            .await?;
+            let n = |v: i64| v.max(0) as u64;
+            let mut usage: Vec<_> = rows
+                .into_iter()
+                .map(|(key, spans, logs, points, span_bytes, log_bytes, point_bytes)| {
+                    $crate::report_rows::KeyUsage {
+                        key,
+                        spans: n(spans),
+                        logs: n(logs),
+                        metric_points: n(points),
+                        wire: $crate::report_rows::SignalBytes {
+                            spans: n(span_bytes),
+                            logs: n(log_bytes),
+                            metric_points: n(point_bytes),
+                        },
+                    }
+                })
+                .collect();
+            let bytes = |u: &$crate::report_rows::KeyUsage| u.wire.spans + u.wire.logs + u.wire.metric_points;
+            usage.sort_by(|a, b| bytes(b).cmp(&bytes(a)).then_with(|| a.key.cmp(&b.key)));
+            Ok(usage)
+        }
+
         pub(crate) async fn metric_usage(
             &self,
             start: i64,

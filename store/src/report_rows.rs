@@ -64,6 +64,17 @@ pub struct MetricUsage {
     pub series: u64,
 }
 
+/// What one ingest key sent in a window: the items of each signal and
+/// their bytes on the wire.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct KeyUsage {
+    pub key: String,
+    pub spans: u64,
+    pub logs: u64,
+    pub metric_points: u64,
+    pub wire: SignalBytes,
+}
+
 /// The stored attributes of a sample of items, for the bytes per key.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AttributeSample {

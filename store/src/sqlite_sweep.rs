@@ -151,6 +151,9 @@ fn remake_hour(db: &Db, hour: i64) -> Result<()> {
 const OLD_REPORT_ROLLUPS: &CStr = c"DELETE FROM report_rollups WHERE minute IN \
     (SELECT minute FROM report_rollups WHERE minute < ?1 LIMIT ?2)";
 
+const OLD_KEY_USAGE: &CStr = c"DELETE FROM key_usage WHERE (minute, key) IN \
+    (SELECT minute, key FROM key_usage WHERE minute < ?1 LIMIT ?2)";
+
 /// In one transaction: removes at most `limit` rollup rows of minutes
 /// before `before` (none when `None`), then makes the rows of each key one
 /// in at most `minutes` of the oldest minutes with rows not merged yet;
@@ -167,6 +170,7 @@ pub(crate) fn rollup_step(
                 delete(db, OLD_ROLLUPS, minute, limit)?
                     + delete(db, OLD_HOURLY, minute - rollup::HOUR_MINUTES, limit)?
                     + delete(db, OLD_REPORT_ROLLUPS, minute, limit)?
+                    + delete(db, OLD_KEY_USAGE, minute, limit)?
             }
             None => 0,
         };

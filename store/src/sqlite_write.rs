@@ -19,7 +19,7 @@ use crate::sqlite_ffi::{Db, Stmt};
 use crate::stored_json::json_list;
 use crate::trace_lists::{pack_ids, service_list};
 use crate::write_rows::{
-    InternRows, counter_deltas, point_number, point_value_json, request_traces, trace_deltas,
+    self, InternRows, counter_deltas, point_number, point_value_json, request_traces, trace_deltas,
 };
 
 /// What one batch becomes, and the ids already known of its resources,
@@ -99,6 +99,7 @@ pub(crate) fn write(db: &Db, w: Write<'_>) -> Result<[Vec<i64>; 3]> {
         }
         insert_rollups(db, w.rollups, rollup::Destination::Appended)?;
         mark_stale(db, w.stale)?;
+        key_usage(db, w.batch)?;
         counters(db, w.batch)?;
         Ok([resource_ids, scope_ids, metric_ids])
     })
@@ -373,6 +374,33 @@ fn mark_stale(db: &Db, minutes: &[i64]) -> Result<()> {
     for &minute in minutes {
         stmt.bind_int(1, minute)?;
         stmt.bind_int(2, at)?;
+        stmt.execute()?;
+    }
+    Ok(())
+}
+
+const KEY_USAGE: &CStr = c"INSERT INTO key_usage (minute, key, spans, logs, metric_points, \
+    spans_wire_bytes, logs_wire_bytes, metric_points_wire_bytes) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (minute, key) DO UPDATE SET \
+    spans = spans + excluded.spans, logs = logs + excluded.logs, \
+    metric_points = metric_points + excluded.metric_points, \
+    spans_wire_bytes = spans_wire_bytes + excluded.spans_wire_bytes, \
+    logs_wire_bytes = logs_wire_bytes + excluded.logs_wire_bytes, \
+    metric_points_wire_bytes = metric_points_wire_bytes + excluded.metric_points_wire_bytes";
+
+/// What each ingest key sent in the batch, added to its minutes' rows.
+fn key_usage(db: &Db, batch: &Batch) -> Result<()> {
+    let rows = write_rows::key_usage(batch);
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut stmt = db.prepare(KEY_USAGE)?;
+    for row in &rows {
+        stmt.bind_int(1, row.minute)?;
+        stmt.bind_text(2, &row.key)?;
+        for (i, n) in row.items.iter().chain(&row.wire_bytes).enumerate() {
+            stmt.bind_int(3 + i as i32, *n)?;
+        }
         stmt.execute()?;
     }
     Ok(())

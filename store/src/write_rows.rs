@@ -7,7 +7,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
 
 use crate::fingerprint::Fingerprints;
+use crate::keys::INGEST_KEY_ATTRIBUTE;
 use crate::model::{Batch, PointValue, Resource, Scope, TraceId};
+use crate::rollup::minute_of;
 use crate::trace_lists::service_list;
 use crate::value::Value;
 
@@ -278,6 +280,59 @@ pub(crate) fn request_traces(batch: &Batch) -> Vec<(&str, TraceId)> {
     pairs.into_iter().collect()
 }
 
+/// What one ingest key sent in one minute (of the items' own time
+/// stamps): items and bytes on the wire of each signal.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct KeyUsageRow {
+    pub(crate) minute: i64,
+    pub(crate) key: String,
+    /// Spans, log records, metric points.
+    pub(crate) items: [i64; 3],
+    pub(crate) wire_bytes: [i64; 3],
+}
+
+/// The batch's items by ingest key and minute, sorted by (minute, key),
+/// the one order PostgreSQL writers upsert them in. Items of resources
+/// without a key (an open receiver) are not counted.
+pub(crate) fn key_usage(batch: &Batch) -> Vec<KeyUsageRow> {
+    let keys: Vec<Option<&str>> = batch
+        .resources
+        .iter()
+        .map(|r| {
+            r.attributes
+                .get(INGEST_KEY_ATTRIBUTE)
+                .and_then(Value::as_str)
+        })
+        .collect();
+    if keys.iter().all(Option::is_none) {
+        return Vec::new();
+    }
+    let mut rows: BTreeMap<(i64, &str), KeyUsageRow> = BTreeMap::new();
+    let mut add = |resource: usize, time: i64, signal: usize, wire: u32| {
+        let Some(key) = keys.get(resource).copied().flatten() else {
+            return;
+        };
+        let minute = minute_of(time);
+        let row = rows.entry((minute, key)).or_insert_with(|| KeyUsageRow {
+            minute,
+            key: key.to_owned(),
+            ..KeyUsageRow::default()
+        });
+        row.items[signal] += 1;
+        row.wire_bytes[signal] += i64::from(wire);
+    };
+    for s in &batch.spans {
+        add(s.resource_idx, s.start_time_unix_nano, 0, s.wire_bytes);
+    }
+    for l in &batch.logs {
+        add(l.resource_idx, l.effective_time(), 1, l.wire_bytes);
+    }
+    for p in &batch.metric_points {
+        add(p.resource_idx, p.time_unix_nano, 2, p.wire_bytes);
+    }
+    rows.into_values().collect()
+}
+
 /// What one batch adds to each running total in `counters`, in one fixed
 /// order (PostgreSQL writers would deadlock updating them in any order).
 pub(crate) fn counter_deltas(batch: &Batch) -> [(&'static str, u64); 6] {
@@ -323,6 +378,49 @@ mod tests {
     use super::*;
     use crate::testing::span;
     use crate::value::Attributes;
+
+    #[test]
+    fn key_usage_counts_each_keys_items_by_minute_and_skips_keyless_ones() {
+        let resource = |key: Option<&str>| Resource {
+            service: "api".into(),
+            attributes: Attributes(
+                key.map(|k| (INGEST_KEY_ATTRIBUTE.to_owned(), Value::String(k.into())))
+                    .into_iter()
+                    .collect(),
+            ),
+            dropped_attributes_count: 0,
+            schema_url: String::new(),
+        };
+        let minute = 60_000_000_000;
+        let mut spans = vec![
+            span(1, 1, None, 5 * minute + 1, 5 * minute + 2, false),
+            span(1, 2, Some(1), 5 * minute + 3, 6 * minute, false),
+            span(2, 1, None, 6 * minute + 1, 6 * minute + 2, false),
+            span(3, 1, None, 5 * minute, 5 * minute + 1, false),
+        ];
+        for (s, (resource_idx, wire)) in spans.iter_mut().zip([(0, 10), (0, 20), (0, 5), (1, 7)]) {
+            s.resource_idx = resource_idx;
+            s.wire_bytes = wire;
+        }
+        let batch = Batch {
+            resources: vec![resource(Some("shop")), resource(None)],
+            spans,
+            ..Batch::default()
+        };
+        let row = |minute: i64, spans: i64, bytes: i64| KeyUsageRow {
+            minute,
+            key: "shop".into(),
+            items: [spans, 0, 0],
+            wire_bytes: [bytes, 0, 0],
+        };
+        assert_eq!(key_usage(&batch), [row(5, 2, 30), row(6, 1, 5)]);
+
+        let open = Batch {
+            resources: vec![resource(None)],
+            ..batch
+        };
+        assert_eq!(key_usage(&open), []);
+    }
 
     #[test]
     fn trace_deltas_fold_spans_per_trace() {

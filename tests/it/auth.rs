@@ -255,3 +255,82 @@ async fn a_trusted_proxy_signs_readers_in() {
         server.stop().await;
     }
 }
+
+/// The cost report tells apart what each ingest key sent, by its name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cost_report_counts_what_each_ingest_key_sent() {
+    const OTHER: &str = "fedcba9876543210-ingest";
+    let mut server = Server::start_with(|c| {
+        c.ingest_keys = secrets(&[&format!("shop:{SENDER}"), &format!("batch:{OTHER}")])
+    })
+    .await;
+    let send = |path: &'static str, body: Vec<u8>, secret: &'static str| {
+        let request = server
+            .http
+            .post(format!("{}{path}", server.otlp_url))
+            .header("content-type", "application/x-protobuf")
+            .header(AUTHORIZATION, format!("Bearer {secret}"))
+            .body(body);
+        async move {
+            let response = request.send().await.expect("OTLP answers");
+            assert_eq!(response.status(), 200, "{path}");
+        }
+    };
+    send("/v1/traces", support::traces(1).encode_to_vec(), SENDER).await;
+    send("/v1/traces", support::traces(2).encode_to_vec(), SENDER).await;
+    send("/v1/logs", support::logs(3).encode_to_vec(), SENDER).await;
+    let shop = server.stats().await;
+    send("/v1/traces", support::traces(4).encode_to_vec(), OTHER).await;
+    send("/v1/metrics", support::metrics(5).encode_to_vec(), OTHER).await;
+    let all = server.stats().await;
+    let count = |stats: &serde_json::Value, what: &str| stats[what].as_u64().unwrap();
+
+    let hour = 3_600_000_000_000;
+    let window = format!("since={}&until={}", support::T0 - hour, support::T0 + hour);
+    let (status, cost) = server
+        .get_json(&format!("/api/v1/reports/cost?{window}"))
+        .await;
+    assert_eq!(status, 200, "{cost}");
+    let rows = cost["ingest_keys"].as_array().expect("ingest_keys");
+    let row = |key: &str| {
+        rows.iter()
+            .find(|r| r["key"] == key)
+            .unwrap_or_else(|| panic!("no row for {key}: {rows:?}"))
+    };
+    let (shop_row, batch_row) = (row("shop"), row("batch"));
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(shop_row["spans"], count(&shop, "spans"));
+    assert_eq!(shop_row["logs"], count(&shop, "logs"));
+    assert_eq!(shop_row["metric_points"], 0);
+    assert_eq!(
+        batch_row["spans"],
+        count(&all, "spans") - count(&shop, "spans")
+    );
+    assert_eq!(batch_row["logs"], 0);
+    assert_eq!(batch_row["metric_points"], count(&all, "metric_points"));
+    let bytes = |r: &serde_json::Value| r["wire_bytes"].as_u64().unwrap();
+    assert!(bytes(shop_row) > 0 && bytes(batch_row) > 0, "{rows:?}");
+    let shares =
+        shop_row["wire_share"].as_f64().unwrap() + batch_row["wire_share"].as_f64().unwrap();
+    assert!((shares - 1.0).abs() < 1e-9, "{rows:?}");
+    // Never the secret.
+    assert!(!cost.to_string().contains(SENDER));
+
+    let (_, csv) = server
+        .text(&format!(
+            "/api/v1/reports/cost?{window}&format=csv&table=ingest_keys"
+        ))
+        .await;
+    assert!(csv.starts_with("key,"), "{csv}");
+    assert!(
+        csv.contains("\r\nshop,") && csv.contains("\r\nbatch,"),
+        "{csv}"
+    );
+    let (status, _, page) = server.page(&format!("/reports/cost?{window}"), false).await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("<h2>Ingest keys</h2>") && page.contains("<code>batch</code>"),
+        "{page}"
+    );
+    server.stop().await;
+}

@@ -721,6 +721,11 @@ fn parse_csv(text: &str) -> Vec<Vec<String>> {
 fn csv_matches_json(csv: &str, rows: &Json) {
     let table = parse_csv(csv);
     let rows = rows.as_array().unwrap();
+    if rows.is_empty() {
+        // No rows, no columns to name (an open receiver has no key rows).
+        assert_eq!(csv, "", "an empty table is an empty file");
+        return;
+    }
     assert_eq!(table.len(), rows.len() + 1, "a header and one line per row");
     for (line, row) in table[1..].iter().zip(rows) {
         for (column, cell) in table[0].iter().zip(line) {

@@ -18,6 +18,7 @@ use crate::harness::{self, Backend, Ctx, write_to};
 /// 0019); after `SQLITE_LOG_ROWS`, log rows instead of log packs (ADR
 /// 0022).
 const SQLITE_BEFORE: &str = "
+    DROP TABLE key_usage;
     DROP TABLE settings;
     DROP TABLE rollups;
     DROP TABLE report_rollups;
@@ -65,6 +66,7 @@ const SQLITE_BEFORE: &str = "
     DELETE FROM _sqlx_migrations WHERE version >= 11;";
 
 const POSTGRES_BEFORE: &str = "
+    DROP TABLE key_usage;
     DROP TABLE settings;
     DROP TABLE rollups;
     DROP TABLE report_rollups;
@@ -441,10 +443,14 @@ fn before_log_packs(backend: Backend) -> String {
             CREATE TRIGGER logs_fts_delete AFTER DELETE ON logs BEGIN
                 DELETE FROM logs_fts WHERE rowid = old.id;
             END;
+            DROP TABLE key_usage;
             DELETE FROM _sqlx_migrations WHERE version >= 21;"
         ),
         Backend::Postgres => {
-            format!("{POSTGRES_LOG_ROWS} DELETE FROM _sqlx_migrations WHERE version >= 17;")
+            format!(
+                "{POSTGRES_LOG_ROWS} DROP TABLE key_usage;
+                DELETE FROM _sqlx_migrations WHERE version >= 17;"
+            )
         }
     }
 }

@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
-use store::{AttributeSample, LogSource, MetricUsage, SignalBytes};
+use store::{AttributeSample, KeyUsage, LogSource, MetricUsage, SignalBytes};
 
 use super::analysis::Analysis;
 
@@ -94,6 +94,7 @@ pub const MIN_COVERED_NS: i64 = 60_000_000_000;
 pub struct CostInputs {
     pub log_sources: Vec<LogSource>,
     pub metric_usage: Vec<MetricUsage>,
+    pub key_usage: Vec<KeyUsage>,
     pub attribute_sample: Vec<AttributeSample>,
     /// Bytes received of each signal since the database was created.
     pub wire_total: SignalBytes,
@@ -119,12 +120,32 @@ pub struct CostReport {
     pub total: CostRow,
     pub services: Vec<CostRow>,
     pub endpoints: Vec<CostRow>,
+    /// What each ingest key sent, when the receivers ask for keys.
+    pub ingest_keys: Vec<KeyCostRow>,
     pub attribute_keys: Vec<AttributeKeyRow>,
     /// Items whose attributes were measured for `attribute_keys`.
     pub attribute_sample: SampleSize,
     pub log_sources: Vec<LogSourceRow>,
     pub metrics_by_series: Vec<MetricUsage>,
     pub per_request: Vec<PerRequestRow>,
+}
+
+/// What one ingest key (its name, `loupe.ingest.key`) sent: counted as
+/// the items arrived, by whole minutes of their time stamps, so a window
+/// that cuts a minute counts all of it. Bytes stored are shared out as
+/// for services.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct KeyCostRow {
+    pub key: String,
+    pub spans: u64,
+    pub logs: u64,
+    pub metric_points: u64,
+    pub wire_bytes: u64,
+    pub stored_bytes: u64,
+    /// Of the bytes all keys sent.
+    pub wire_share: f64,
+    pub monthly_gb: f64,
+    pub monthly_cost: f64,
 }
 
 /// One service (`endpoint` absent), one endpoint, or everything.
@@ -330,6 +351,38 @@ impl CostReport {
         });
         let total = shared(total);
 
+        let keys_wire: u64 = inputs
+            .key_usage
+            .iter()
+            .map(|u| u.wire.spans + u.wire.logs + u.wire.metric_points)
+            .sum();
+        let ingest_keys = inputs
+            .key_usage
+            .iter()
+            .map(|u| {
+                let counts = [
+                    u.spans,
+                    u.wire.spans,
+                    u.logs,
+                    u.wire.logs,
+                    u.metric_points,
+                    u.wire.metric_points,
+                ];
+                let row = make(u.key.clone(), None, &counts);
+                KeyCostRow {
+                    key: row.service,
+                    spans: row.spans,
+                    logs: row.logs,
+                    metric_points: row.metric_points,
+                    wire_bytes: row.wire_bytes,
+                    stored_bytes: row.stored_bytes,
+                    wire_share: ratio(row.wire_bytes as f64, keys_wire as f64),
+                    monthly_gb: row.monthly_gb,
+                    monthly_cost: row.monthly_cost,
+                }
+            })
+            .collect();
+
         let (attribute_keys, attribute_sample) =
             attribute_keys(&inputs.attribute_sample, total_counts[0], total_counts[2]);
 
@@ -414,6 +467,7 @@ impl CostReport {
             total,
             services: service_rows,
             endpoints: endpoint_rows,
+            ingest_keys,
             attribute_keys,
             attribute_sample,
             log_sources,

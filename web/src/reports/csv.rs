@@ -22,6 +22,7 @@ pub const LOAD_TABLES: &[&str] = &[
 pub const COST_TABLES: &[&str] = &[
     "services",
     "endpoints",
+    "ingest_keys",
     "attribute_keys",
     "log_sources",
     "metrics_by_series",
@@ -44,6 +45,7 @@ pub fn cost_table(report: &CostReport, table: &str) -> Option<String> {
     Some(match table {
         "services" => rows(&report.services),
         "endpoints" => rows(&report.endpoints),
+        "ingest_keys" => rows(&report.ingest_keys),
         "attribute_keys" => rows(&report.attribute_keys),
         "log_sources" => rows(&report.log_sources),
         "metrics_by_series" => rows(&report.metrics_by_series),

@@ -176,6 +176,7 @@ pub async fn cost(
     let inputs = cost::CostInputs {
         log_sources: store.log_sources(window.start, window.end).await?,
         metric_usage: store.metric_usage(window.start, window.end).await?,
+        key_usage: store.key_usage(window.start, window.end).await?,
         attribute_sample: store
             .attribute_sample(window.start, window.end, SAMPLE_TRACES, SAMPLE_LOGS)
             .await?,

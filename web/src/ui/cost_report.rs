@@ -43,6 +43,7 @@ pub struct CostPage {
     services: Vec<CostRowView>,
     total: Option<CostRowView>,
     endpoints: Vec<CostRowView>,
+    ingest_keys: Vec<[String; 8]>,
     per_request: Vec<[String; 5]>,
     sample: String,
     keys: Vec<[String; 5]>,
@@ -103,6 +104,7 @@ pub async fn page(State(state): State<AppState>, pairs: Pairs) -> Result<Respons
         services: vec![],
         total: None,
         endpoints: vec![],
+        ingest_keys: vec![],
         per_request: vec![],
         sample: String::new(),
         keys: vec![],
@@ -156,6 +158,22 @@ pub async fn page(State(state): State<AppState>, pairs: Pairs) -> Result<Respons
         .endpoints
         .iter()
         .map(|c| cost_row(c, max_endpoint, p.currency))
+        .collect();
+    page.ingest_keys = r
+        .ingest_keys
+        .iter()
+        .map(|k| {
+            [
+                k.key.clone(),
+                k.spans.to_string(),
+                k.logs.to_string(),
+                k.metric_points.to_string(),
+                bytes(k.wire_bytes as f64),
+                pct(k.wire_share),
+                bytes(k.stored_bytes as f64),
+                money(k.monthly_cost),
+            ]
+        })
         .collect();
     page.per_request = r
         .per_request

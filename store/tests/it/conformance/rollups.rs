@@ -361,3 +361,84 @@ fn now_ns() -> i64 {
         .expect("clock")
         .as_nanos() as i64
 }
+
+/// What each ingest key sent is counted by minute and key, summed over the
+/// minutes a window touches, and kept, then removed, with the rollups.
+pub async fn key_usage_follows_the_rollups(ctx: Ctx) {
+    let from = 28_000_000 * MINUTE;
+    let keyed = |key: &str, service: &str, spans: Vec<store::model::Span>| {
+        let mut batch = batch_of(
+            service,
+            spans,
+            vec![log(from + 30 * 1_000_000_000, s("a line"))],
+            vec![gauge(
+                "queue.depth",
+                from + 2 * MINUTE,
+                attrs([]),
+                Value::Int(1),
+            )],
+        );
+        batch.resources[0]
+            .attributes
+            .0
+            .push(("loupe.ingest.key".into(), s(key)));
+        for (i, span) in batch.spans.iter_mut().enumerate() {
+            span.wire_bytes = 100 + i as u32;
+        }
+        batch
+    };
+    let spans = |trace: u64, minutes: &[i64]| -> Vec<store::model::Span> {
+        minutes
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                let at = from + m * MINUTE + 1;
+                timed(span(tid(trace), sid(i as u64 + 1), None, "op"), at, at + 5)
+            })
+            .collect()
+    };
+    write(&ctx, &keyed("shop", "api", spans(1, &[0, 0, 1]))).await;
+    write(&ctx, &keyed("shop", "worker", spans(2, &[1]))).await;
+    write(&ctx, &keyed("batch", "etl", spans(3, &[3]))).await;
+    // An open receiver's items carry no key and are not counted.
+    write(&ctx, &spans_batch("api", spans(4, &[0]))).await;
+
+    let reader = ctx.store.reader();
+    let usage = |start: i64, end: i64| {
+        let reader = reader.clone();
+        async move { reader.key_usage(start, end).await.expect("key usage") }
+    };
+    let all = usage(from, from + 10 * MINUTE).await;
+    let keys: Vec<(&str, u64, u64, u64)> = all
+        .iter()
+        .map(|u| (u.key.as_str(), u.spans, u.logs, u.metric_points))
+        .collect();
+    assert_eq!(
+        keys,
+        [("shop", 4, 2, 2), ("batch", 1, 1, 1)],
+        "[{:?}] most bytes first",
+        ctx.backend
+    );
+    assert_eq!(all[0].wire.spans, 100 + 101 + 102 + 100);
+    // A window counts the whole minutes it touches: minute 1 alone.
+    let minute_one = usage(from + MINUTE + 5, from + 2 * MINUTE).await;
+    assert_eq!(minute_one.len(), 1);
+    assert_eq!((minute_one[0].spans, minute_one[0].logs), (2, 0));
+
+    let sweeper = ctx.store.sweeper();
+    sweeper
+        .keep_rollups(Some(from + 2 * MINUTE))
+        .await
+        .expect("keep");
+    let kept = usage(from, from + 10 * MINUTE).await;
+    let keys: Vec<(&str, u64, u64, u64)> = kept
+        .iter()
+        .map(|u| (u.key.as_str(), u.spans, u.logs, u.metric_points))
+        .collect();
+    assert_eq!(
+        keys,
+        [("batch", 1, 0, 1), ("shop", 0, 0, 2)],
+        "[{:?}]",
+        ctx.backend
+    );
+}
