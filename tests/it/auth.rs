@@ -12,6 +12,22 @@ use crate::support::{self, Server};
 const SENDER: &str = "0123456789abcdef-ingest";
 const READER: &str = "0123456789abcdef-reader";
 
+fn starts_a_session(response: &reqwest::Response) -> bool {
+    response
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .any(|v| v.as_bytes().starts_with(b"loupe_session="))
+}
+
+/// The CSRF token of the page's form.
+fn form_token(page: &str) -> String {
+    let (_, rest) = page
+        .split_once(r#"name="csrf" value=""#)
+        .unwrap_or_else(|| panic!("no csrf field: {page}"));
+    rest[..32].to_owned()
+}
+
 fn secrets(list: &[&str]) -> Vec<Secret> {
     list.iter().map(|s| Secret((*s).to_owned())).collect()
 }
@@ -128,17 +144,40 @@ async fn reading_needs_a_read_key_or_a_login() {
     assert_eq!(response.status(), 200);
     assert_eq!(get("/metrics", bearer).await.unwrap().status(), 200);
 
-    // The UI through the login page.
-    let login = |key: &str| {
+    // The UI through the login page, whose form carries the token the
+    // page set in its own cookie.
+    let login_page = get("/login", None).await.unwrap();
+    let login_cookie = login_page.headers()[SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/login"] {
+        assert!(login_cookie.contains(attribute), "{login_cookie}");
+    }
+    let login_cookie = login_cookie.split(';').next().unwrap().to_owned();
+    let login_token = form_token(&login_page.text().await.unwrap());
+    let login = |key: &str, cookie: &str, token: &str| {
         no_redirects
             .post(format!("{}/login", server.ui_url))
-            .form(&[("key", key), ("next", "/traces")])
+            .header(COOKIE, cookie)
+            .form(&[("key", key), ("next", "/traces"), ("csrf", token)])
             .send()
     };
-    let response = login("not-the-key-at-all").await.unwrap();
+    for (cookie, token) in [
+        ("", login_token.as_str()),
+        (login_cookie.as_str(), ""),
+        (login_cookie.as_str(), "00112233445566778899aabbccddeeff"),
+    ] {
+        let response = login(READER, cookie, token).await.unwrap();
+        assert_eq!(response.status(), 403, "{cookie:?} {token:?}");
+        assert!(!starts_a_session(&response), "{cookie:?} {token:?}");
+    }
+    let response = login("not-the-key-at-all", &login_cookie, &login_token)
+        .await
+        .unwrap();
     assert_eq!(response.status(), 401);
-    assert!(response.headers().get(SET_COOKIE).is_none());
-    let response = login(READER).await.unwrap();
+    assert!(!starts_a_session(&response));
+    let response = login(READER, &login_cookie, &login_token).await.unwrap();
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(response.headers()[LOCATION], "/traces");
     let set_cookie = response.headers()[SET_COOKIE].to_str().unwrap().to_owned();
@@ -152,13 +191,24 @@ async fn reading_needs_a_read_key_or_a_login() {
     assert_eq!(response.status(), 200);
     let page = response.text().await.unwrap();
     assert!(page.contains("Log out"), "{page}");
+    let session_token = form_token(&page);
 
-    let response = no_redirects
-        .post(format!("{}/logout", server.ui_url))
-        .header(COOKIE, session.clone())
-        .send()
+    let logout = |token: &str| {
+        no_redirects
+            .post(format!("{}/logout", server.ui_url))
+            .header(COOKIE, session.clone())
+            .form(&[("csrf", token)])
+            .send()
+    };
+    // A logout another page sends, without the session's token, is refused.
+    for token in ["", login_token.as_str()] {
+        assert_eq!(logout(token).await.unwrap().status(), 403, "{token:?}");
+    }
+    let response = get("/traces", Some((COOKIE.as_str(), session.clone())))
         .await
         .unwrap();
+    assert_eq!(response.status(), 200, "still logged in");
+    let response = logout(&session_token).await.unwrap();
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert!(
         response.headers()[SET_COOKIE]

@@ -98,6 +98,42 @@ impl std::str::FromStr for Cidr {
 struct Session {
     key: String,
     until: Instant,
+    csrf: Csrf,
+}
+
+/// A form's proof that it came from a page loupe served: the session's
+/// own (the logout form) or the one a login page set in a cookie beside
+/// it. SameSite=Strict cookies already keep other sites' forms out; this
+/// holds where a browser does not honour them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Csrf([u8; 16]);
+
+impl Csrf {
+    pub(crate) fn new() -> std::io::Result<Csrf> {
+        let mut bytes = [0u8; 16];
+        std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+        Ok(Csrf(bytes))
+    }
+
+    /// Whether `text` (as a form sends it) is this token, in constant time.
+    pub(crate) fn matches(&self, text: &str) -> bool {
+        Csrf::parse(text).is_some_and(|sent| {
+            let diff = sent.0.iter().zip(&self.0).fold(0, |d, (a, b)| d | (a ^ b));
+            diff == 0
+        })
+    }
+
+    pub(crate) fn parse(text: &str) -> Option<Csrf> {
+        let mut bytes = [0u8; 16];
+        hex::decode_to_slice(text.trim(), &mut bytes).ok()?;
+        Some(Csrf(bytes))
+    }
+}
+
+impl std::fmt::Display for Csrf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
 }
 
 impl Access {
@@ -116,11 +152,15 @@ impl Access {
         })
     }
 
-    pub(crate) fn session(&self, headers: &HeaderMap) -> Option<String> {
-        let token = cookie(headers)?;
+    /// The live session the request's cookie names: its key's name and
+    /// the token its forms carry.
+    pub(crate) fn session(&self, headers: &HeaderMap) -> Option<(String, Csrf)> {
+        let token = cookie(headers, COOKIE)?;
         let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
         match sessions.get(token) {
-            Some(session) if session.until > Instant::now() => Some(session.key.clone()),
+            Some(session) if session.until > Instant::now() => {
+                Some((session.key.clone(), session.csrf))
+            }
             Some(_) => {
                 sessions.remove(token);
                 None
@@ -133,6 +173,7 @@ impl Access {
         let mut bytes = [0u8; 32];
         std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
         let token = hex::encode(bytes);
+        let csrf = Csrf::new()?;
         let now = Instant::now();
         let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
         sessions.retain(|_, s| s.until > now);
@@ -149,13 +190,14 @@ impl Access {
             Session {
                 key: key.to_owned(),
                 until: now + SESSION_FOR,
+                csrf,
             },
         );
         Ok(token)
     }
 
     pub(crate) fn end_session(&self, headers: &HeaderMap) {
-        if let Some(token) = cookie(headers) {
+        if let Some(token) = cookie(headers, COOKIE) {
             self.sessions
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
@@ -164,14 +206,15 @@ impl Access {
     }
 }
 
-fn cookie(headers: &HeaderMap) -> Option<&str> {
+/// The value of the request's cookie `name`.
+pub(crate) fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
+        .find(|(cookie, _)| *cookie == name)
         .map(|(_, value)| value)
 }
 
@@ -210,11 +253,11 @@ mod tests {
             header::COOKIE,
             HeaderValue::from_static("a=1; loupe_session=abc; b=2"),
         );
-        assert_eq!(cookie(&headers), Some("abc"));
+        assert_eq!(cookie(&headers, COOKIE), Some("abc"));
         headers.insert(
             header::COOKIE,
             HeaderValue::from_static("loupe_session_x=abc"),
         );
-        assert_eq!(cookie(&headers), None);
+        assert_eq!(cookie(&headers, COOKIE), None);
     }
 }

@@ -3,9 +3,12 @@
 //! `Authorization: Bearer SECRET`. `/healthz`, `/readyz`, the login page and
 //! the static files stay open.
 //!
-//! Sessions (`access`) live in memory. The cookie is HttpOnly and SameSite=Strict, so
-//! no other site's page can send it, which also stands in for a CSRF token
-//! on the two forms that change anything (log in, log out).
+//! Sessions (`access`) live in memory. The cookie is HttpOnly and
+//! SameSite=Strict, so no other site's page can send it; the two forms
+//! that change anything carry a CSRF token as well: logging out, the
+//! session's own; logging in, one the login page set in a cookie of its
+//! own (double submit), so a page elsewhere cannot log a browser in
+//! either.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -16,7 +19,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Form, Router};
 use serde::Deserialize;
 
-use crate::access::{COOKIE, SESSION_FOR};
+use crate::access::{COOKIE, Csrf, SESSION_FOR, cookie};
 use crate::state::AppState;
 use crate::ui::layout::{Chrome, Layout};
 
@@ -35,7 +38,7 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
     let access = &state.access;
     let path = request.uri().path();
     let chrome = Chrome {
-        logout: false,
+        logout: None,
         open_to_all: access.open_to_all,
         nav: Chrome::nav_of(path),
     };
@@ -72,9 +75,9 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
     if bearer.is_some() {
         return Chrome::scope(chrome, next.run(request)).await;
     }
-    if access.session(headers).is_some() {
+    if let Some((_, csrf)) = access.session(headers) {
         let chrome = Chrome {
-            logout: true,
+            logout: Some(csrf),
             ..chrome
         };
         return Chrome::scope(chrome, next.run(request)).await;
@@ -149,35 +152,85 @@ struct NextPage {
 struct LoginForm {
     key: String,
     next: Option<String>,
+    #[serde(default)]
+    csrf: String,
 }
+
+#[derive(Deserialize)]
+struct LogoutForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// The cookie a login page sets beside its form's token; only `/login`
+/// gets it back.
+const LOGIN_COOKIE: &str = "loupe_login";
 
 #[derive(Template, WebTemplate)]
 #[template(path = "login.html")]
 struct LoginPage {
     layout: Layout,
     next: String,
-    wrong: bool,
+    csrf: String,
+    /// Why the last attempt failed, if it did.
+    refused: Option<&'static str>,
 }
 
-async fn login_page(Query(query): Query<NextPage>) -> LoginPage {
-    LoginPage {
+/// The login page with a fresh token in its form and in its cookie.
+fn login_form(
+    access: &crate::access::Access,
+    status: StatusCode,
+    next: String,
+    refused: Option<&'static str>,
+) -> Response {
+    let csrf = match Csrf::new() {
+        Ok(csrf) => csrf,
+        Err(err) => {
+            tracing::error!(error = %err, "cannot make a login token");
+            return StatusCode::SERVICE_UNAVAILABLE.into_response();
+        }
+    };
+    let page = LoginPage {
         layout: Layout::new("Log in", ""),
-        next: safe_next(query.next.as_deref()).to_owned(),
-        wrong: false,
+        next,
+        csrf: csrf.to_string(),
+        refused,
+    };
+    let cookie = format!(
+        "{LOGIN_COOKIE}={csrf}; Path=/login; HttpOnly; SameSite=Strict; Max-Age=3600{}",
+        if access.secure { "; Secure" } else { "" }
+    );
+    let mut response = (status, page).into_response();
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, value);
     }
+    response
 }
 
-async fn log_in(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Response {
+async fn login_page(State(state): State<AppState>, Query(query): Query<NextPage>) -> Response {
+    let next = safe_next(query.next.as_deref()).to_owned();
+    login_form(&state.access, StatusCode::OK, next, None)
+}
+
+async fn log_in(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
     let access = &state.access;
     let next = safe_next(form.next.as_deref()).to_owned();
+    let from_our_page = cookie(&headers, LOGIN_COOKIE)
+        .and_then(Csrf::parse)
+        .is_some_and(|csrf| csrf.matches(&form.csrf));
+    if !from_our_page {
+        tracing::warn!("a login without the login page's token");
+        let refused = "That form came from elsewhere or has expired: log in again here.";
+        return login_form(access, StatusCode::FORBIDDEN, next, Some(refused));
+    }
     let Some(key) = access.keys.name_of(form.key.trim().as_bytes()) else {
         tracing::warn!("a login with a wrong read key");
-        let page = LoginPage {
-            layout: Layout::new("Log in", ""),
-            next,
-            wrong: true,
-        };
-        return (StatusCode::UNAUTHORIZED, page).into_response();
+        let refused = "That key is not one of this loupe's read keys.";
+        return login_form(access, StatusCode::UNAUTHORIZED, next, Some(refused));
     };
     let token = match access.start_session(key) {
         Ok(token) => token,
@@ -198,7 +251,21 @@ async fn log_in(State(state): State<AppState>, Form(form): Form<LoginForm>) -> R
     response
 }
 
-async fn log_out(State(state): State<AppState>, headers: HeaderMap) -> Response {
+async fn log_out(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<LogoutForm>,
+) -> Response {
+    if let Some((_, csrf)) = state.access.session(&headers)
+        && !csrf.matches(&form.csrf)
+    {
+        tracing::warn!("a logout without the session's token");
+        return (
+            StatusCode::FORBIDDEN,
+            "this logout did not come from a loupe page\n",
+        )
+            .into_response();
+    }
     state.access.end_session(&headers);
     let mut response = Redirect::to("/login").into_response();
     response.headers_mut().insert(

@@ -28,8 +28,9 @@ pub struct Layout {
 /// for the request it lets through.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Chrome {
-    /// Read through a login session: offer to end it.
-    pub logout: bool,
+    /// Read through a login session: offer to end it, with the session's
+    /// CSRF token in the form.
+    pub logout: Option<crate::access::Csrf>,
     /// Served to anyone on a non-loopback address (`--insecure-no-auth`).
     pub open_to_all: bool,
     /// The navigation entry (its `href`) the page belongs to, marked as
