@@ -52,9 +52,9 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot open the database {}", args.database_url))?;
     // Progress goes to stderr, and only to a terminal, so pipes stay clean.
     let terminal = std::io::stderr().is_terminal();
-    let mut progress = move |spans: u64| {
+    let mut progress = move |spans: u64, of: u64| {
         if terminal {
-            eprint!("\rloupe: read {spans} spans…");
+            eprint!("\rloupe: read {spans} of {of} spans…");
         }
     };
     let service = args.service.as_deref().filter(|s| !s.is_empty());

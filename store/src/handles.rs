@@ -525,6 +525,11 @@ impl Reader {
         on_backend!(&self.backend, db => db.report_spans(start, end, each).await)
     }
 
+    /// How many spans `report_spans` of the same window reads, at most.
+    pub async fn spans_between(&self, start: i64, end: i64) -> Result<u64> {
+        on_backend!(&self.backend, db => db.spans_between(start, end).await)
+    }
+
     /// Log records with a trace id stamped in `[start, end)`, counted by the
     /// span that wrote them.
     pub async fn span_logs(&self, start: i64, end: i64) -> Result<Vec<SpanLogs>> {

@@ -951,6 +951,19 @@ macro_rules! impl_reads {
                 .collect())
         }
 
+        /// How many spans the packs a report of `[start, end)` reads hold
+        /// (`report_spans`): what its progress is a part of.
+        pub(crate) async fn spans_between(&self, start: i64, end: i64) -> $crate::error::Result<u64> {
+            let spans: Option<i64> = sqlx::query_scalar(
+                "SELECT CAST(SUM(spans) AS BIGINT) FROM span_packs WHERE start_hi >= $1 AND start_lo < $2",
+            )
+            .bind(start)
+            .bind(end)
+            .fetch_one(&self.$pool)
+            .await?;
+            Ok(spans.unwrap_or(0).max(0) as u64)
+        }
+
         /// What each ingest key sent in the minutes that `[start, end)`
         /// touches, most bytes first.
         pub(crate) async fn key_usage(

@@ -248,7 +248,7 @@ async fn reads_stop_at_the_deadline_and_health_never_waits() {
             body["error"]
                 .as_str()
                 .unwrap()
-                .contains("did not finish within 1.5 s"),
+                .contains("stopped after 1.5 s (--query-timeout)"),
             "{body}"
         );
     }

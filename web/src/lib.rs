@@ -107,7 +107,7 @@ async fn time_reads(
     );
     let started = std::time::Instant::now();
     let reads = state.reads.clone();
-    let spans_read = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let spans_read = std::sync::Arc::new(state::Progress::default());
     let read = state::SPANS_READ.scope(spans_read.clone(), async {
         let _turn = reads.turns.acquire().await;
         if !reads.test_delay.is_zero() {
@@ -122,8 +122,8 @@ async fn time_reads(
         Some(deadline) => match tokio::time::timeout(deadline, read).await {
             Ok(response) => response,
             Err(_) => {
-                let read = spans_read.load(std::sync::atomic::Ordering::Relaxed);
-                tracing::warn!(%path, ?deadline, spans_read = read, "read stopped at the deadline");
+                let read = spans_read.now();
+                tracing::warn!(%path, ?deadline, spans_read = read.read, of = read.of, "read stopped at the deadline");
                 ui::too_slow(api, deadline, read)
             }
         },

@@ -53,14 +53,33 @@ pub struct AppState {
 }
 
 tokio::task_local! {
-    /// How many spans the read running in this task has read so far, for
-    /// what a read stopped at the deadline says.
-    pub(crate) static SPANS_READ: std::sync::Arc<std::sync::atomic::AtomicU64>;
+    /// How many spans the read running in this task has read so far, and
+    /// of how many, for what a read stopped at the deadline says.
+    pub(crate) static SPANS_READ: Arc<Progress>;
+}
+
+/// A read's progress in spans: read so far, and of how many at most.
+#[derive(Debug, Default)]
+pub(crate) struct Progress {
+    read: std::sync::atomic::AtomicU64,
+    of: std::sync::atomic::AtomicU64,
+}
+
+impl Progress {
+    pub(crate) fn now(&self) -> crate::ui::layout::SpansRead {
+        use std::sync::atomic::Ordering::Relaxed;
+        crate::ui::layout::SpansRead {
+            read: self.read.load(Relaxed),
+            of: self.of.load(Relaxed),
+        }
+    }
 }
 
 /// A report's progress, told to the read's deadline (`time_reads`).
-pub(crate) fn note_spans_read(read: u64) {
-    let _ = SPANS_READ.try_with(|count| {
-        count.fetch_max(read, std::sync::atomic::Ordering::Relaxed);
+pub(crate) fn note_spans_read(read: u64, of: u64) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let _ = SPANS_READ.try_with(|progress| {
+        progress.read.fetch_max(read, Relaxed);
+        progress.of.fetch_max(of, Relaxed);
     });
 }

@@ -52,17 +52,19 @@ pub fn bytes(n: f64) -> String {
 /// Nearest-rank, as everywhere in loupe (the Services page too).
 pub use store::percentile;
 
-/// Told how many spans have been read, every `PROGRESS_EVERY` of them.
-pub type Progress<'a> = &'a mut (dyn FnMut(u64) + Send);
+/// Told how many spans have been read, every `PROGRESS_EVERY` of them,
+/// and of how many the read will go through at most.
+pub type Progress<'a> = &'a mut (dyn FnMut(u64, u64) + Send);
 pub const PROGRESS_EVERY: u64 = 100_000;
 
-/// Every span that started in `[start, end)`, narrowed.
+/// Every span that started in `[start, end)`, narrowed, and how many
+/// were read; `progress` is told the count every `PROGRESS_EVERY`.
 async fn collect(
     store: &Reader,
     start: i64,
     end: i64,
-    progress: Progress<'_>,
-) -> store::Result<analysis::Spans> {
+    progress: &mut (dyn FnMut(u64) + Send),
+) -> store::Result<(analysis::Spans, u64)> {
     let mut spans = analysis::Spans::default();
     let mut read = 0u64;
     store
@@ -74,7 +76,7 @@ async fn collect(
             }
         })
         .await?;
-    Ok(spans)
+    Ok((spans, read))
 }
 
 /// How far around the spans counted the spans are read, so that a trace
@@ -119,14 +121,24 @@ async fn analyse(
             analysis.add(&names, &figures, Some(minute));
         }
     }
-    for counted in from_spans(&cover, &stale) {
-        let spans = collect(
+    let stretches = from_spans(&cover, &stale);
+    // What the spans read are a part of, for a read stopped at its deadline.
+    let mut of = 0;
+    for counted in &stretches {
+        of += store
+            .spans_between(counted.start - CONTEXT_NS, counted.end + CONTEXT_NS)
+            .await?;
+    }
+    let mut read = 0;
+    for counted in stretches {
+        let (spans, n) = collect(
             store,
             counted.start - CONTEXT_NS,
             counted.end + CONTEXT_NS,
-            progress,
+            &mut |n| progress(read + n, of),
         )
         .await?;
+        read += n;
         let logs = match with_logs {
             true => store.span_logs(counted.start, counted.end).await?,
             false => Vec::new(),
@@ -199,7 +211,7 @@ pub async fn minute_figures(
     minutes: Range<i64>,
 ) -> store::Result<Vec<(i64, Option<Vec<u8>>)>> {
     let counted = minutes.start * MINUTE_NS..minutes.end * MINUTE_NS;
-    let spans = collect(
+    let (spans, _) = collect(
         store,
         counted.start - CONTEXT_NS,
         counted.end + CONTEXT_NS,

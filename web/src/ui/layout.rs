@@ -100,7 +100,7 @@ pub enum UiError {
     },
     Store(store::StoreError),
     /// The read ran past `--query-timeout`, having read so many spans.
-    TooSlow(std::time::Duration, u64),
+    TooSlow(std::time::Duration, SpansRead),
 }
 
 pub type UiResult<T> = Result<T, UiError>;
@@ -176,14 +176,38 @@ pub fn vary_on_htmx(mut response: Response) -> Response {
     response
 }
 
+/// How far a read got: spans read, of how many at most (0: not known).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SpansRead {
+    pub read: u64,
+    pub of: u64,
+}
+
+/// A count as a sentence says it: `950`, `12,400`, `3.2 million`.
+fn count_in_words(n: u64) -> String {
+    if n >= 1_000_000 {
+        let millions = format!("{:.1}", n as f64 / 1e6);
+        return format!("{} million", millions.trim_end_matches(".0"));
+    }
+    match n {
+        1_000.. => format!("{},{:03}", n / 1000, n % 1000),
+        _ => n.to_string(),
+    }
+}
+
 /// What a read stopped at the deadline answers, on a page and in the API.
-pub fn too_slow_message(deadline: std::time::Duration, spans_read: u64) -> String {
+pub fn too_slow_message(deadline: std::time::Duration, spans_read: SpansRead) -> String {
     let read = match spans_read {
-        0 => String::new(),
-        n => format!(" after reading {n} spans"),
+        SpansRead { read: 0, .. } => String::new(),
+        SpansRead { read, of } if of >= read => format!(
+            ": {} of {} spans read",
+            count_in_words(read),
+            count_in_words(of)
+        ),
+        SpansRead { read, .. } => format!(": {} spans read", count_in_words(read)),
     };
     format!(
-        "This read did not finish within {} s (--query-timeout){read}: narrow the window or the filters and try again.",
+        "This read stopped after {} s (--query-timeout){read}. Narrow the window or the filters and try again.",
         deadline.as_secs_f64()
     )
 }
@@ -212,13 +236,22 @@ mod tests {
     #[test]
     fn a_stopped_read_says_how_far_it_got() {
         let deadline = std::time::Duration::from_secs(10);
-        let none = too_slow_message(deadline, 0);
-        assert!(none.contains("within 10 s (--query-timeout):"), "{none}");
-        let some = too_slow_message(deadline, 3_200_000);
-        assert!(
-            some.contains("within 10 s (--query-timeout) after reading 3200000 spans:"),
-            "{some}"
-        );
+        for (read, of, says) in [
+            (0, 0, "stopped after 10 s (--query-timeout). Narrow"),
+            (0, 5, "stopped after 10 s (--query-timeout). Narrow"),
+            (
+                3_200_000,
+                10_000_000,
+                "(--query-timeout): 3.2 million of 10 million spans read.",
+            ),
+            (100_000, 2_450_000, ": 100,000 of 2.5 million spans read."),
+            (950, 12_045, ": 950 of 12,045 spans read."),
+            // The total was not known (or grew meanwhile).
+            (40_000, 0, ": 40,000 spans read."),
+        ] {
+            let message = too_slow_message(deadline, SpansRead { read, of });
+            assert!(message.contains(says), "{read} {of}: {message}");
+        }
     }
 
     #[test]

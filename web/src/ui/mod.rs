@@ -55,7 +55,7 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; st
 pub(crate) fn too_slow(
     api: bool,
     deadline: std::time::Duration,
-    spans_read: u64,
+    spans_read: layout::SpansRead,
 ) -> axum::response::Response {
     use axum::response::IntoResponse as _;
     if api {
