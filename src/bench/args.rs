@@ -62,6 +62,14 @@ pub struct BenchArgs {
     /// With --target: the OTLP/gRPC URL (default: the same host, port 4317)
     #[arg(long, requires = "target")]
     pub target_grpc: Option<String>,
+    /// With --target: the ingest key to send, for a loupe that asks for one
+    #[arg(
+        long,
+        env = "LOUPE_BENCH_INGEST_KEY",
+        requires = "target",
+        hide_env_values = true
+    )]
+    pub ingest_key: Option<String>,
     /// Spans per transaction in the ceiling run
     #[arg(long, default_value_t = 8192, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub ceiling_batch: u32,

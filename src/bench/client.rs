@@ -57,6 +57,7 @@ struct ClientStats {
 pub(super) async fn load(
     transport: Transport,
     endpoint: &str,
+    ingest_key: Option<&str>,
     bodies: &Arc<Vec<Body>>,
     clients: u32,
     timeout: Duration,
@@ -64,7 +65,7 @@ pub(super) async fn load(
 ) -> anyhow::Result<Load> {
     let mut connected = Vec::new();
     for _ in 0..clients {
-        connected.push(Client::connect(transport, endpoint).await?);
+        connected.push(Client::connect(transport, endpoint, ingest_key).await?);
     }
     let server = server_pid.map(|pid| pid.to_string());
     let server_cpu_before = server.as_deref().and_then(process_cpu_seconds);
@@ -179,7 +180,10 @@ enum Client {
         client: reqwest::Client,
         url: String,
     },
-    Grpc(tonic::client::Grpc<tonic::transport::Channel>),
+    Grpc {
+        grpc: tonic::client::Grpc<tonic::transport::Channel>,
+        authorization: Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>,
+    },
 }
 
 enum Attempt {
@@ -190,17 +194,32 @@ enum Attempt {
 
 impl Client {
     /// Its own connection: clients share nothing but the server.
-    async fn connect(transport: Transport, endpoint: &str) -> anyhow::Result<Client> {
+    async fn connect(
+        transport: Transport,
+        endpoint: &str,
+        ingest_key: Option<&str>,
+    ) -> anyhow::Result<Client> {
+        let authorization = ingest_key.map(|key| format!("Bearer {key}"));
         match transport {
-            Transport::Http => Ok(Client::Http {
-                client: reqwest::Client::builder()
-                    .no_proxy()
-                    .tcp_nodelay(true)
-                    .pool_max_idle_per_host(1)
-                    .timeout(Duration::from_secs(120))
-                    .build()?,
-                url: endpoint.to_owned(),
-            }),
+            Transport::Http => {
+                let mut headers = reqwest::header::HeaderMap::new();
+                if let Some(value) = &authorization {
+                    let mut value = reqwest::header::HeaderValue::from_str(value)
+                        .context("--ingest-key is not a valid header value")?;
+                    value.set_sensitive(true);
+                    headers.insert(reqwest::header::AUTHORIZATION, value);
+                }
+                Ok(Client::Http {
+                    client: reqwest::Client::builder()
+                        .no_proxy()
+                        .tcp_nodelay(true)
+                        .pool_max_idle_per_host(1)
+                        .timeout(Duration::from_secs(120))
+                        .default_headers(headers)
+                        .build()?,
+                    url: endpoint.to_owned(),
+                })
+            }
             Transport::Grpc => {
                 let channel = tonic::transport::Endpoint::from_shared(endpoint.to_owned())?
                     .tcp_nodelay(true)
@@ -208,7 +227,18 @@ impl Client {
                     .connect()
                     .await
                     .with_context(|| format!("cannot connect to {endpoint}"))?;
-                Ok(Client::Grpc(tonic::client::Grpc::new(channel)))
+                let authorization = match authorization {
+                    Some(value) => Some(
+                        value
+                            .parse()
+                            .context("--ingest-key is not a valid metadata value")?,
+                    ),
+                    None => None,
+                };
+                Ok(Client::Grpc {
+                    grpc: tonic::client::Grpc::new(channel),
+                    authorization,
+                })
             }
         }
     }
@@ -245,15 +275,21 @@ impl Client {
                     )),
                 }
             }
-            Client::Grpc(grpc) => {
+            Client::Grpc {
+                grpc,
+                authorization,
+            } => {
                 if let Err(err) = grpc.ready().await {
                     return Attempt::Failed(format!("connection: {err}"));
                 }
                 let path = tonic::codegen::http::uri::PathAndQuery::from_static(EXPORT_PATH);
-                match grpc
-                    .unary(tonic::Request::new(body.clone()), path, RawCodec)
-                    .await
-                {
+                let mut request = tonic::Request::new(body.clone());
+                if let Some(value) = authorization {
+                    request
+                        .metadata_mut()
+                        .insert("authorization", value.clone());
+                }
+                match grpc.unary(request, path, RawCodec).await {
                     Ok(answer) => Attempt::Acked {
                         rejected: rejected_spans(answer.get_ref()),
                     },

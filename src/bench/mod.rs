@@ -90,15 +90,24 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         let result = match &targets {
             Some(targets) => {
                 let endpoint = targets.endpoint(*transport);
-                client::load(*transport, endpoint, &bodies, args.clients, timeout, None)
-                    .await
-                    .map(|load| RunReport {
-                        load,
-                        writer: None,
-                        wal_bytes: None,
-                        disk: None,
-                        queries: None,
-                    })
+                let key = args.ingest_key.as_deref();
+                client::load(
+                    *transport,
+                    endpoint,
+                    key,
+                    &bodies,
+                    args.clients,
+                    timeout,
+                    None,
+                )
+                .await
+                .map(|load| RunReport {
+                    load,
+                    writer: None,
+                    wal_bytes: None,
+                    disk: None,
+                    queries: None,
+                })
             }
             None => {
                 let databases = databases.as_ref().unwrap_or_else(|| unreachable!());
@@ -222,6 +231,7 @@ async fn run_on(
     let loaded = client::load(
         transport,
         &endpoint,
+        None,
         bodies,
         args.clients,
         timeout,
@@ -269,6 +279,7 @@ async fn run_signal(
         let loaded = client::load(
             Transport::Http,
             &endpoint,
+            None,
             &bodies,
             args.clients,
             timeout,

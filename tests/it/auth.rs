@@ -384,3 +384,47 @@ async fn the_cost_report_counts_what_each_ingest_key_sent() {
     );
     server.stop().await;
 }
+
+/// `loupe bench --target` loads a loupe that asks for an ingest key with
+/// the one it is given, over both transports.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bench_sends_the_ingest_key_it_is_given() {
+    let mut server =
+        Server::start_with(|c| c.ingest_keys = secrets(&[&format!("bench:{SENDER}")])).await;
+    let bench = |key: Option<&'static str>| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_loupe"));
+        command.args([
+            "bench",
+            "--target",
+            &server.otlp_url,
+            "--target-grpc",
+            &server.grpc_url,
+            "--spans",
+            "600",
+            "--batch",
+            "100",
+            "--no-ceiling",
+        ]);
+        if let Some(key) = key {
+            command.args(["--ingest-key", key]);
+        }
+        tokio::task::spawn_blocking(move || command.output().expect("loupe bench runs"))
+    };
+    let refused = bench(None).await.unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("401"), "{stderr}");
+
+    let keyed = bench(Some(SENDER)).await.unwrap();
+    assert!(
+        keyed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&keyed.stderr)
+    );
+    assert_eq!(
+        server.stats().await["spans"],
+        1200,
+        "600 over each transport"
+    );
+    server.stop().await;
+}
