@@ -289,6 +289,11 @@ pub struct ServeConfig {
     /// past it the answer is 503 and says so; 0: no limit
     #[arg(long, env = "LOUPE_QUERY_TIMEOUT", default_value = "10s", value_parser = duration)]
     pub query_timeout: Duration,
+    /// Spans one report may hold in memory at once (those of the minutes
+    /// its rollups do not answer yet, about 100 bytes each); a report that
+    /// needs more is refused with 503 saying so, before it reads any
+    #[arg(long, env = "LOUPE_MAX_REPORT_SPANS", default_value_t = 4_000_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_report_spans: u64,
     /// Test hook: milliseconds every read waits, in its turn, before it starts
     #[arg(
         long,

@@ -255,6 +255,7 @@ pub async fn start(config: &ServeConfig) -> anyhow::Result<Running> {
         ),
         reads: Arc::new(web::Reads {
             test_delay: Duration::from_millis(config.test_read_delay_ms),
+            max_report_spans: config.max_report_spans,
             ..web::Reads::new((!config.query_timeout.is_zero()).then_some(config.query_timeout))
         }),
     });

@@ -23,6 +23,10 @@ pub enum StoreError {
         "the database file {0} was deleted or replaced while loupe ran; writes are refused until loupe is restarted"
     )]
     FileReplaced(String),
+    /// A read that would hold more than it may in memory, refused before
+    /// it started; the message says what to narrow.
+    #[error("{0}")]
+    ReadTooLarge(String),
     #[error("the database is read-only: {0}")]
     ReadOnly(String),
     /// The filesystem (or, for PostgreSQL, the server's) has no room left:

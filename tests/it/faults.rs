@@ -262,3 +262,50 @@ async fn reads_stop_at_the_deadline_and_health_never_waits() {
     assert!(page.contains("--query-timeout"), "{page}");
     server.stop().await;
 }
+
+/// A report that would hold more spans than `--max-report-spans` is refused
+/// before it reads any, saying so, on the API and on the page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_past_its_memory_bound_is_refused_saying_so() {
+    let mut server = Server::start_with(|c| c.max_report_spans = 5).await;
+    for seed in 1..=3 {
+        server
+            .export("/v1/traces", support::traces(seed).encode_to_vec())
+            .await;
+    }
+    // Starts mid-minute: the spans of its first minute are read, not rolled up.
+    let window = format!(
+        "since={}&until={}",
+        support::T0,
+        support::T0 + 3_600_000_000_000
+    );
+    for report in ["load", "cost"] {
+        let (status, body) = server
+            .get_json(&format!("/api/v1/reports/{report}?{window}"))
+            .await;
+        assert_eq!(status, 503, "{report}: {body}");
+        let message = body["error"].as_str().unwrap();
+        assert!(
+            message.contains("more than --max-report-spans (5)"),
+            "{message}"
+        );
+    }
+    let (status, _, page) = server.page(&format!("/reports/load?{window}"), false).await;
+    assert_eq!(status, 503);
+    assert!(
+        page.contains("Too much at once") && page.contains("--max-report-spans"),
+        "{page}"
+    );
+
+    // Within the bound, the same report is answered.
+    let mut roomy = Server::start_with(|c| c.max_report_spans = 1_000).await;
+    roomy
+        .export("/v1/traces", support::traces(1).encode_to_vec())
+        .await;
+    let (status, body) = roomy
+        .get_json(&format!("/api/v1/reports/load?{window}"))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    roomy.stop().await;
+    server.stop().await;
+}

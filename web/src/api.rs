@@ -56,6 +56,10 @@ impl IntoResponse for ApiError {
         let status = match &self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Store(store::StoreError::ReadTooLarge(message)) => {
+                let body = Json(serde_json::json!({ "error": message }));
+                return (StatusCode::SERVICE_UNAVAILABLE, body).into_response();
+            }
             ApiError::Store(err) => {
                 tracing::error!(error = %err, "read failed");
                 StatusCode::SERVICE_UNAVAILABLE

@@ -108,13 +108,17 @@ async fn time_reads(
     let started = std::time::Instant::now();
     let reads = state.reads.clone();
     let spans_read = std::sync::Arc::new(state::Progress::default());
-    let read = state::SPANS_READ.scope(spans_read.clone(), async {
-        let _turn = reads.turns.acquire().await;
-        if !reads.test_delay.is_zero() {
-            tokio::time::sleep(reads.test_delay).await;
-        }
-        next.run(request).await
-    });
+    let bound = reads.max_report_spans;
+    let read = state::SPANS_READ.scope(
+        spans_read.clone(),
+        reports::holding_at_most(bound, async {
+            let _turn = reads.turns.acquire().await;
+            if !reads.test_delay.is_zero() {
+                tokio::time::sleep(reads.test_delay).await;
+            }
+            next.run(request).await
+        }),
+    );
     // Past the deadline the read is dropped: a query on PostgreSQL is
     // cancelled with it; a SQLite scan on a blocking thread runs out, but
     // no one waits for it.

@@ -15,6 +15,8 @@ pub struct Reads {
     pub turns: tokio::sync::Semaphore,
     /// How long a read may take, its wait included; `None`: no limit.
     pub deadline: Option<std::time::Duration>,
+    /// Spans one report may hold (`--max-report-spans`).
+    pub max_report_spans: u64,
     /// A test hook: how long every read waits in its turn first.
     pub test_delay: std::time::Duration,
 }
@@ -28,6 +30,7 @@ impl Reads {
         Reads {
             turns: tokio::sync::Semaphore::new((cores / 2).max(1)),
             deadline,
+            max_report_spans: u64::MAX,
             test_delay: std::time::Duration::ZERO,
         }
     }

@@ -52,6 +52,25 @@ pub fn bytes(n: f64) -> String {
 /// Nearest-rank, as everywhere in loupe (the Services page too).
 pub use store::percentile;
 
+tokio::task_local! {
+    /// Spans a report in this task may hold in memory (`--max-report-spans`).
+    static MAY_HOLD: u64;
+}
+
+/// Runs `read` with its reports holding at most `spans` spans at once.
+pub async fn holding_at_most<F: std::future::Future>(spans: u64, read: F) -> F::Output {
+    MAY_HOLD.scope(spans, read).await
+}
+
+/// Whether a report may hold `spans`: it may when no request set a bound
+/// (`loupe report`, the rollup job).
+fn may_hold(spans: u64) -> Result<(), u64> {
+    match MAY_HOLD.try_with(|bound| *bound) {
+        Ok(bound) if spans > bound => Err(bound),
+        _ => Ok(()),
+    }
+}
+
 /// Told how many spans have been read, every `PROGRESS_EVERY` of them,
 /// and of how many the read will go through at most.
 pub type Progress<'a> = &'a mut (dyn FnMut(u64, u64) + Send);
@@ -128,6 +147,13 @@ async fn analyse(
         of += store
             .spans_between(counted.start - CONTEXT_NS, counted.end + CONTEXT_NS)
             .await?;
+    }
+    if let Err(bound) = may_hold(of) {
+        return Err(store::StoreError::ReadTooLarge(format!(
+            "This report would hold {of} spans in memory (the minutes its rollups do not \
+             answer yet), more than --max-report-spans ({bound}). Narrow the window, or \
+             try again in a minute, when the rollups have caught up."
+        )));
     }
     let mut read = 0;
     for counted in stretches {

@@ -125,6 +125,12 @@ impl IntoResponse for UiError {
             UiError::NotFound { query, message } => {
                 (StatusCode::NOT_FOUND, query, "Not found", message)
             }
+            UiError::Store(store::StoreError::ReadTooLarge(message)) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                String::new(),
+                "Too much at once",
+                message,
+            ),
             UiError::Store(err) => {
                 tracing::error!(error = %err, "read failed");
                 (
