@@ -18,7 +18,7 @@ mod window;
 pub use error::ParamError;
 pub use queries::{
     ChartQuery, CostQuery, ExplorerQuery, LoadPageQuery, LoadQuery, LogsPageQuery, LogsQuery,
-    NoParams, PointsQuery, RowsQuery, SearchQuery, TraceViewQuery, TracesQuery,
+    MAX_ATTR, NoParams, PointsQuery, RowsQuery, SearchQuery, TraceViewQuery, TracesQuery,
 };
 pub use reader::{FromQuery, Pairs, Unknown, Windowed};
 pub use values::{
