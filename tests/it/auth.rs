@@ -25,7 +25,7 @@ fn form_token(page: &str) -> String {
     let (_, rest) = page
         .split_once(r#"name="csrf" value=""#)
         .unwrap_or_else(|| panic!("no csrf field: {page}"));
-    rest[..32].to_owned()
+    rest[..64].to_owned()
 }
 
 fn secrets(list: &[&str]) -> Vec<Secret> {
@@ -166,7 +166,10 @@ async fn reading_needs_a_read_key_or_a_login() {
     for (cookie, token) in [
         ("", login_token.as_str()),
         (login_cookie.as_str(), ""),
-        (login_cookie.as_str(), "00112233445566778899aabbccddeeff"),
+        (
+            login_cookie.as_str(),
+            "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+        ),
     ] {
         let response = login(READER, cookie, token).await.unwrap();
         assert_eq!(response.status(), 403, "{cookie:?} {token:?}");

@@ -434,3 +434,62 @@ async fn a_large_trace_opens_with_its_top_levels_and_loads_the_rest_on_demand() 
     assert_eq!(html.matches("<details id=\"span-").count(), 502);
     server.stop().await;
 }
+
+/// Pages, JSON and CSV go out gzip- or brotli-compressed to clients that
+/// take it, and as they are to those that do not.
+#[tokio::test]
+async fn answers_are_compressed_for_clients_that_take_it() {
+    use std::io::Read as _;
+    let mut server = Server::start().await;
+    server
+        .export("/v1/traces", support::traces(1).encode_to_vec())
+        .await;
+    // This client leaves Accept-Encoding to each request and decodes nothing.
+    let raw = reqwest::Client::builder().no_gzip().build().unwrap();
+    let window = format!(
+        "since={}&until={}",
+        support::T0,
+        support::T0 + 3_600_000_000_000
+    );
+    for path in [
+        "/traces".to_owned(),
+        format!("/api/v1/services?{window}"),
+        format!("/api/v1/reports/load?{window}&format=csv&table=endpoints"),
+        "/static/htmx-2.0.11.min.js".to_owned(),
+    ] {
+        let get = |encoding: Option<&str>| {
+            let mut request = raw.get(format!("{}{path}", server.ui_url));
+            if let Some(encoding) = encoding {
+                request = request.header("accept-encoding", encoding);
+            }
+            request.send()
+        };
+        let plain = get(None).await.unwrap();
+        assert_eq!(plain.status(), 200, "{path}");
+        assert!(plain.headers().get("content-encoding").is_none(), "{path}");
+        let plain = plain.bytes().await.unwrap();
+
+        let gzipped = get(Some("gzip")).await.unwrap();
+        assert_eq!(gzipped.headers()["content-encoding"], "gzip", "{path}");
+        let gzipped = gzipped.bytes().await.unwrap();
+        let mut unzipped = Vec::new();
+        flate2::read::GzDecoder::new(&gzipped[..])
+            .read_to_end(&mut unzipped)
+            .unwrap();
+        assert!(gzipped.len() < unzipped.len(), "{path}");
+        if !path.starts_with("/traces") {
+            // A page carries times of its own; the others are the same.
+            assert_eq!(unzipped, plain, "{path}");
+        }
+
+        let brotli = get(Some("br;q=1.0, gzip;q=0.5")).await.unwrap();
+        assert_eq!(brotli.headers()["content-encoding"], "br", "{path}");
+        let vary: Vec<_> = brotli.headers().get_all("vary").iter().collect();
+        assert!(
+            vary.iter()
+                .any(|v| v.to_str().unwrap().eq_ignore_ascii_case("accept-encoding")),
+            "{path}: {vary:?}"
+        );
+    }
+    server.stop().await;
+}

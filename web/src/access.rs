@@ -110,19 +110,37 @@ pub struct Csrf([u8; 16]);
 
 impl Csrf {
     pub(crate) fn new() -> std::io::Result<Csrf> {
-        let mut bytes = [0u8; 16];
-        std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
-        Ok(Csrf(bytes))
+        Ok(Csrf(random()?))
     }
 
-    /// Whether `text` (as a form sends it) is this token, in constant time.
+    /// The token as one page carries it: a fresh random pad, then the
+    /// token XORed with it. Pages are compressed, so a secret that read
+    /// the same on every page beside text an attacker chooses (a search
+    /// box) could be guessed from the sizes of the answers (BREACH).
+    pub(crate) fn masked(&self) -> std::io::Result<Masked> {
+        let pad: [u8; 16] = random()?;
+        let mut masked = [0u8; 32];
+        masked[..16].copy_from_slice(&pad);
+        for (i, (t, p)) in self.0.iter().zip(&pad).enumerate() {
+            masked[16 + i] = t ^ p;
+        }
+        Ok(Masked(masked))
+    }
+
+    /// Whether `text`, a masked token as a form sends it back, is this
+    /// token, in constant time.
     pub(crate) fn matches(&self, text: &str) -> bool {
-        Csrf::parse(text).is_some_and(|sent| {
-            let diff = sent.0.iter().zip(&self.0).fold(0, |d, (a, b)| d | (a ^ b));
-            diff == 0
-        })
+        let mut sent = [0u8; 32];
+        if hex::decode_to_slice(text.trim(), &mut sent).is_err() {
+            return false;
+        }
+        let (pad, masked) = sent.split_at(16);
+        let diff = (0..16).fold(0, |d, i| d | (masked[i] ^ pad[i] ^ self.0[i]));
+        diff == 0
     }
 
+    /// The token as its cookie holds it (unmasked: a cookie is never
+    /// compressed beside page text).
     pub(crate) fn parse(text: &str) -> Option<Csrf> {
         let mut bytes = [0u8; 16];
         hex::decode_to_slice(text.trim(), &mut bytes).ok()?;
@@ -134,6 +152,22 @@ impl std::fmt::Display for Csrf {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&hex::encode(self.0))
     }
+}
+
+/// A token masked for one page (`Csrf::masked`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Masked([u8; 32]);
+
+impl std::fmt::Display for Masked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+fn random<const N: usize>() -> std::io::Result<[u8; N]> {
+    let mut bytes = [0u8; N];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    Ok(bytes)
 }
 
 impl Access {
@@ -170,9 +204,7 @@ impl Access {
     }
 
     pub(crate) fn start_session(&self, key: &str) -> std::io::Result<String> {
-        let mut bytes = [0u8; 32];
-        std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
-        let token = hex::encode(bytes);
+        let token = hex::encode(random::<32>()?);
         let csrf = Csrf::new()?;
         let now = Instant::now();
         let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
@@ -243,6 +275,27 @@ mod tests {
         }
         for bad in ["10.0.0.0/33", "::/129", "localhost", "10.0.0/8", ""] {
             assert!(bad.parse::<Cidr>().is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_masked_token_differs_on_every_page_and_still_matches() {
+        let token = Csrf::new().unwrap();
+        let (a, b) = (token.masked().unwrap(), token.masked().unwrap());
+        assert_ne!(a, b);
+        for masked in [a, b] {
+            assert!(token.matches(&masked.to_string()));
+            assert!(!Csrf::new().unwrap().matches(&masked.to_string()));
+        }
+        let mut tampered = a.to_string().into_bytes();
+        tampered[40] = if tampered[40] == b'0' { b'1' } else { b'0' };
+        for sent in [
+            String::from_utf8(tampered).unwrap(),
+            token.to_string(),
+            String::new(),
+            "zz".repeat(32),
+        ] {
+            assert!(!token.matches(&sent), "{sent:?}");
         }
     }
 

@@ -77,7 +77,7 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
     }
     if let Some((_, csrf)) = access.session(headers) {
         let chrome = Chrome {
-            logout: Some(csrf),
+            logout: csrf.masked().ok(),
             ..chrome
         };
         return Chrome::scope(chrome, next.run(request)).await;
@@ -183,8 +183,8 @@ fn login_form(
     next: String,
     refused: Option<&'static str>,
 ) -> Response {
-    let csrf = match Csrf::new() {
-        Ok(csrf) => csrf,
+    let (csrf, masked) = match Csrf::new().and_then(|csrf| Ok((csrf, csrf.masked()?))) {
+        Ok(made) => made,
         Err(err) => {
             tracing::error!(error = %err, "cannot make a login token");
             return StatusCode::SERVICE_UNAVAILABLE.into_response();
@@ -193,7 +193,7 @@ fn login_form(
     let page = LoginPage {
         layout: Layout::new("Log in", ""),
         next,
-        csrf: csrf.to_string(),
+        csrf: masked.to_string(),
         refused,
     };
     let cookie = format!(

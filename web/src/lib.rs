@@ -58,6 +58,7 @@ pub fn router(state: AppState) -> axum::Router {
             check_host,
         ))
         .layer(axum::middleware::map_response(ui::security_headers))
+        .layer(tower_http::compression::CompressionLayer::new())
         .with_state(state)
 }
 

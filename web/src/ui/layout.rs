@@ -30,7 +30,7 @@ pub struct Layout {
 pub struct Chrome {
     /// Read through a login session: offer to end it, with the session's
     /// CSRF token in the form.
-    pub logout: Option<crate::access::Csrf>,
+    pub logout: Option<crate::access::Masked>,
     /// Served to anyone on a non-loopback address (`--insecure-no-auth`).
     pub open_to_all: bool,
     /// The navigation entry (its `href`) the page belongs to, marked as
