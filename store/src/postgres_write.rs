@@ -361,8 +361,10 @@ async fn upsert_traces(
     // services are merged here, under the row's lock, as
     // `trace_lists::service_list::union` does (byte order is collation "C").
     sqlx::query(
-        "INSERT INTO traces AS t (trace_id, start_ns, end_ns, span_count, error_count, root_service, root_name, services, packs) \
-         SELECT * FROM UNNEST($1::bytea[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::bytea[]) \
+        "INSERT INTO traces AS t (trace_id, start_ns, end_ns, span_count, error_count, root_service, root_name, services, packs, \
+         entry_rank, entry_start_ns, entry_ns) \
+         SELECT * FROM UNNEST($1::bytea[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::bytea[], \
+         $10::bigint[], $11::bigint[], $12::bigint[]) \
          ON CONFLICT (trace_id) DO UPDATE SET \
          start_ns = LEAST(t.start_ns, excluded.start_ns), \
          end_ns = GREATEST(t.end_ns, excluded.end_ns), \
@@ -375,7 +377,13 @@ async fn upsert_traces(
          (SELECT DISTINCT name COLLATE \"C\" AS name \
          FROM unnest(string_to_array(t.services || excluded.services, chr(31))) AS name \
          WHERE name <> '') AS names) END, \
-         packs = t.packs || excluded.packs",
+         packs = t.packs || excluded.packs, \
+         entry_rank = CASE WHEN (excluded.entry_rank, excluded.entry_start_ns) < (COALESCE(t.entry_rank, 9), COALESCE(t.entry_start_ns, 0)) \
+         THEN excluded.entry_rank ELSE t.entry_rank END, \
+         entry_start_ns = CASE WHEN (excluded.entry_rank, excluded.entry_start_ns) < (COALESCE(t.entry_rank, 9), COALESCE(t.entry_start_ns, 0)) \
+         THEN excluded.entry_start_ns ELSE t.entry_start_ns END, \
+         entry_ns = CASE WHEN (excluded.entry_rank, excluded.entry_start_ns) < (COALESCE(t.entry_rank, 9), COALESCE(t.entry_start_ns, 0)) \
+         THEN excluded.entry_ns ELSE t.entry_ns END",
     )
     .bind(deltas.iter().map(|d| d.trace_id.to_vec()).collect::<Vec<_>>())
     .bind(deltas.iter().map(|d| d.start_ns).collect::<Vec<_>>())
@@ -391,6 +399,9 @@ async fn upsert_traces(
             .map(|d| packs.get(&d.trace_id).cloned().unwrap_or_default())
             .collect::<Vec<_>>(),
     )
+    .bind(deltas.iter().map(|d| d.entry.map(|e| e.rank)).collect::<Vec<_>>())
+    .bind(deltas.iter().map(|d| d.entry.map(|e| e.start_ns)).collect::<Vec<_>>())
+    .bind(deltas.iter().map(|d| d.entry.map(|e| e.duration_ns)).collect::<Vec<_>>())
     .execute(&mut **tx)
     .await?;
     let requests = request_traces(batch);

@@ -520,7 +520,7 @@ macro_rules! impl_reads {
                 offset,
                 limit,
                 "t.trace_id, t.root_service, t.root_name, t.start_ns, t.end_ns, \
-                 t.span_count, t.error_count, t.services",
+                 t.span_count, t.error_count, t.services, t.entry_ns",
             )
             .build_query_as::<$crate::read_rows::RawTraceSummary>()
             .fetch_all(&self.$pool)
@@ -541,7 +541,7 @@ macro_rules! impl_reads {
             limit: u32,
         ) -> $crate::error::Result<Vec<($crate::model::TraceId, Vec<i64>, i64)>> {
             let columns = if query.longest_first {
-                "t.trace_id, t.packs, t.end_ns - t.start_ns"
+                "t.trace_id, t.packs, COALESCE(t.entry_ns, t.end_ns - t.start_ns)"
             } else {
                 "t.trace_id, t.packs, t.start_ns"
             };
@@ -592,10 +592,18 @@ macro_rules! impl_reads {
                 }
                 None => {}
             }
+            // The latency the caller saw: the entry span's (docs/adr/0023).
+            const DURATION: &str = "COALESCE(t.entry_ns, t.end_ns - t.start_ns)";
             if let Some(min) = query.min_duration_ns {
-                q.push(" AND t.end_ns - t.start_ns >= ").push_bind(min);
+                q.push(format!(" AND {DURATION} >= ")).push_bind(min);
             }
             if let Some(max) = query.max_duration_ns {
+                q.push(format!(" AND {DURATION} <= ")).push_bind(max);
+            }
+            if let Some(min) = query.min_trace_duration_ns {
+                q.push(" AND t.end_ns - t.start_ns >= ").push_bind(min);
+            }
+            if let Some(max) = query.max_trace_duration_ns {
                 q.push(" AND t.end_ns - t.start_ns <= ").push_bind(max);
             }
             if let Some(start) = query.start {
@@ -605,7 +613,7 @@ macro_rules! impl_reads {
                 q.push(" AND t.start_ns < ").push_bind(end);
             }
             let key = if query.longest_first {
-                "t.end_ns - t.start_ns"
+                DURATION
             } else {
                 "t.start_ns"
             };
@@ -621,7 +629,7 @@ macro_rules! impl_reads {
                     .push(")");
             }
             let order = if query.longest_first {
-                " ORDER BY t.end_ns - t.start_ns DESC, t.trace_id"
+                " ORDER BY COALESCE(t.entry_ns, t.end_ns - t.start_ns) DESC, t.trace_id"
             } else {
                 " ORDER BY t.start_ns DESC, t.trace_id"
             };

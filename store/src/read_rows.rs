@@ -35,6 +35,7 @@ pub struct RawTraceSummary {
     pub span_count: i64,
     pub error_count: i64,
     pub services: String,
+    pub entry_ns: Option<i64>,
 }
 
 impl RawTraceSummary {
@@ -45,7 +46,10 @@ impl RawTraceSummary {
             root_service: self.root_service,
             root_name: self.root_name,
             start_time_unix_nano: self.start_ns,
-            duration_ns: self.end_ns.saturating_sub(self.start_ns),
+            duration_ns: self
+                .entry_ns
+                .unwrap_or_else(|| self.end_ns.saturating_sub(self.start_ns)),
+            trace_duration_ns: self.end_ns.saturating_sub(self.start_ns),
             span_count: self.span_count,
             error_count: self.error_count,
             services,

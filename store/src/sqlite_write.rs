@@ -223,11 +223,14 @@ const TRACE_KNOWN: &CStr = c"SELECT id, services, packs FROM traces WHERE trace_
 const TRACE_PACKS: &CStr = c"UPDATE traces SET packs = ?2 WHERE id = ?1";
 
 const TRACE_NEW: &CStr = c"INSERT INTO traces (trace_id, start_ns, end_ns, span_count, \
-    error_count, root_service, root_name, services, packs) \
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+    error_count, root_service, root_name, services, packs, entry_rank, entry_start_ns, \
+    entry_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
 
 /// A known trace's row (`?1` its id, found by `TRACE_KNOWN`) with a batch's
 /// delta added; `services` and `packs` arrive merged with the row's own.
+/// The batch's entry candidate (`?10`-`?12`, or NULLs) replaces the row's
+/// when it is the lesser (`write_rows::Entry`); every right-hand side
+/// reads the row as it was.
 const TRACE_ADD: &CStr = c"UPDATE traces SET \
     start_ns = min(start_ns, ?2), \
     end_ns = max(end_ns, ?3), \
@@ -236,7 +239,13 @@ const TRACE_ADD: &CStr = c"UPDATE traces SET \
     root_service = coalesce(?6, root_service), \
     root_name = coalesce(?7, root_name), \
     services = ?8, \
-    packs = ?9 \
+    packs = ?9, \
+    entry_rank = CASE WHEN (?10, ?11) < (coalesce(entry_rank, 9), coalesce(entry_start_ns, 0)) \
+        THEN ?10 ELSE entry_rank END, \
+    entry_start_ns = CASE WHEN (?10, ?11) < (coalesce(entry_rank, 9), coalesce(entry_start_ns, 0)) \
+        THEN ?11 ELSE entry_start_ns END, \
+    entry_ns = CASE WHEN (?10, ?11) < (coalesce(entry_rank, 9), coalesce(entry_start_ns, 0)) \
+        THEN ?12 ELSE entry_ns END \
     WHERE id = ?1";
 
 const COUNTER: &CStr = c"UPDATE counters SET value = value + ?1 WHERE name = ?2";
@@ -319,6 +328,18 @@ fn traces(db: &Db, batch: &Batch, packs: &HashMap<TraceId, Vec<u8>>) -> Result<(
         stmt.bind_opt_text(7, d.root_name.as_deref())?;
         stmt.bind_text(8, &services)?;
         stmt.bind_blob(9, &packs)?;
+        match d.entry {
+            Some(entry) => {
+                stmt.bind_int(10, entry.rank)?;
+                stmt.bind_int(11, entry.start_ns)?;
+                stmt.bind_int(12, entry.duration_ns)?;
+            }
+            None => {
+                for i in 10..=12 {
+                    stmt.bind_null(i)?;
+                }
+            }
+        }
         stmt.execute()?;
     }
     let mut stmt = db.prepare(REQUEST_TRACE)?;

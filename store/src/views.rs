@@ -154,7 +154,13 @@ pub struct TraceSummary {
     pub root_service: Option<String>,
     pub root_name: Option<String>,
     pub start_time_unix_nano: i64,
+    /// How long its entry span took, the latency the caller saw
+    /// (docs/adr/0023); a trace without one (stored before it was kept)
+    /// has its envelope's.
     pub duration_ns: i64,
+    /// From its first span's start to its last span's end, asynchronous
+    /// work after the answer included.
+    pub trace_duration_ns: i64,
     pub span_count: i64,
     pub error_count: i64,
     /// Every service with a span in the trace, sorted.
@@ -170,8 +176,12 @@ pub struct TraceQuery {
     pub operation: Option<String>,
     /// `Some(true)`: traces with an error span; `Some(false)`: without.
     pub failed: Option<bool>,
+    /// Bounds of the entry span's duration (`TraceSummary::duration_ns`).
     pub min_duration_ns: Option<i64>,
     pub max_duration_ns: Option<i64>,
+    /// Bounds of the whole envelope (`TraceSummary::trace_duration_ns`).
+    pub min_trace_duration_ns: Option<i64>,
+    pub max_trace_duration_ns: Option<i64>,
     /// A span of the trace must pass each of these.
     pub attributes: Vec<AttributeFilter>,
     /// Inclusive lower bound of the trace start, nanoseconds.

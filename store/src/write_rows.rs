@@ -232,6 +232,37 @@ pub(crate) struct TraceDelta {
     pub root_name: Option<String>,
     /// The services of the batch's spans of the trace, as a `service_list`.
     pub services: String,
+    /// The batch's best candidate for the trace's entry span.
+    pub entry: Option<Entry>,
+}
+
+/// A trace's entry span, whose duration is the latency its caller saw
+/// (docs/adr/0023): the root; without one, the earliest server or
+/// consumer span. Of two candidates the lesser is the entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Entry {
+    /// 0 the root, 1 a server or consumer span.
+    pub rank: i64,
+    pub start_ns: i64,
+    pub duration_ns: i64,
+}
+
+impl Entry {
+    pub(crate) fn of(span: &crate::model::Span) -> Option<Entry> {
+        use crate::model::SpanKind;
+        let rank = match (&span.parent_span_id, span.kind) {
+            (None, _) => 0,
+            (Some(_), SpanKind::Server | SpanKind::Consumer) => 1,
+            _ => return None,
+        };
+        Some(Entry {
+            rank,
+            start_ns: span.start_time_unix_nano,
+            duration_ns: span
+                .end_time_unix_nano
+                .saturating_sub(span.start_time_unix_nano),
+        })
+    }
 }
 
 /// The per-trace changes of a batch, sorted by trace id so that concurrent
@@ -250,6 +281,7 @@ pub(crate) fn trace_deltas(batch: &Batch) -> Vec<TraceDelta> {
             root_service: None,
             root_name: None,
             services: String::new(),
+            entry: None,
         });
         delta.start_ns = delta.start_ns.min(span.start_time_unix_nano);
         delta.end_ns = delta.end_ns.max(span.end_time_unix_nano);
@@ -258,6 +290,9 @@ pub(crate) fn trace_deltas(batch: &Batch) -> Vec<TraceDelta> {
         if span.parent_span_id.is_none() {
             delta.root_service = Some(service.clone());
             delta.root_name = Some(span.name.clone());
+        }
+        if let Some(entry) = Entry::of(span) {
+            delta.entry = Some(delta.entry.map_or(entry, |e| e.min(entry)));
         }
         services.entry(span.trace_id).or_default().push(service);
     }
@@ -452,6 +487,11 @@ mod tests {
                     root_service: Some("api".into()),
                     root_name: Some("op1".into()),
                     services: "\u{1f}api\u{1f}".into(),
+                    entry: Some(Entry {
+                        rank: 0,
+                        start_ns: 10,
+                        duration_ns: 30
+                    }),
                 },
                 TraceDelta {
                     trace_id: [2; 16],
@@ -462,8 +502,45 @@ mod tests {
                     root_service: None,
                     root_name: None,
                     services: "\u{1f}api\u{1f}".into(),
+                    entry: Some(Entry {
+                        rank: 1,
+                        start_ns: 50,
+                        duration_ns: 10
+                    }),
                 },
             ]
         );
+    }
+
+    #[test]
+    fn the_entry_is_the_root_else_the_earliest_server_or_consumer_span() {
+        use crate::model::SpanKind::{Client, Consumer, Internal, Producer, Server};
+        let entry = |parent: Option<u8>, kind, start: i64, end: i64| {
+            let mut s = span(1, 2, parent, start, end, false);
+            s.kind = kind;
+            Entry::of(&s)
+        };
+        let at = |rank, start_ns, duration_ns| {
+            Some(Entry {
+                rank,
+                start_ns,
+                duration_ns,
+            })
+        };
+        for (got, want) in [
+            (entry(None, Internal, 10, 30), at(0, 10, 20)),
+            (entry(None, Client, 10, 30), at(0, 10, 20)),
+            (entry(Some(1), Server, 10, 30), at(1, 10, 20)),
+            (entry(Some(1), Consumer, 40, 90), at(1, 40, 50)),
+            (entry(Some(1), Client, 10, 30), None),
+            (entry(Some(1), Producer, 10, 30), None),
+            (entry(Some(1), Internal, 10, 30), None),
+        ] {
+            assert_eq!(got, want);
+        }
+        // The root wins over an earlier server span; of two server spans,
+        // the earlier.
+        assert!(at(0, 50, 1) < at(1, 10, 100));
+        assert!(at(1, 10, 100) < at(1, 20, 1));
     }
 }

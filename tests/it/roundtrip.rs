@@ -510,6 +510,7 @@ async fn check_request_and_search(server: &Server, seed: u8) {
             "root_name": "POST /checkout",
             "start_time_unix_nano": support::T0,
             "duration_ns": 250_000_000,
+            "trace_duration_ns": 250_000_000,
             "span_count": 2,
             "error_count": 2,
             "services": ["checkout"],

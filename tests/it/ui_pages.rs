@@ -393,3 +393,90 @@ async fn the_navigation_marks_the_current_page() {
     }
     server.stop().await;
 }
+
+/// `sort=duration` ranks traces by the latency their caller saw (the entry
+/// span), not by their whole envelope: a slow answer comes above a fast
+/// one whose consumer worked on long after it answered.
+#[tokio::test]
+async fn sorting_by_duration_puts_the_slow_answer_above_the_async_tail() {
+    let mut server = Server::start().await;
+    let ms = 1_000_000;
+    let answer = |seed: u8, answered_ms: u64| {
+        let mut traces = ok_trace(seed);
+        let root = &mut traces.resource_spans[0].scope_spans[0].spans[0];
+        root.end_time_unix_nano = root.start_time_unix_nano + answered_ms * ms;
+        traces
+    };
+    let slow = answer(81, 900);
+    let mut tailed = answer(82, 200);
+    let spans = &mut tailed.resource_spans[0].scope_spans[0].spans;
+    let start = spans[0].start_time_unix_nano;
+    spans.push(opentelemetry_proto::tonic::trace::v1::Span {
+        trace_id: support::trace_id(82),
+        span_id: support::span_id(82, 7),
+        parent_span_id: support::span_id(82, 1),
+        name: "notify order".into(),
+        kind: opentelemetry_proto::tonic::trace::v1::span::SpanKind::Consumer as i32,
+        start_time_unix_nano: start + 300 * ms,
+        end_time_unix_nano: start + 1_500 * ms,
+        ..Default::default()
+    });
+    post_traces(&server, tailed).await;
+    post_traces(&server, slow).await;
+
+    let window = format!("since={T0}&until={}", T0 + 60 * SECOND);
+    let (status, found) = server
+        .get_json(&format!("/api/v1/traces?{window}&sort=duration"))
+        .await;
+    assert_eq!(status, 200, "{found}");
+    let found: Vec<(String, i64, i64)> = found
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["trace_id"].as_str().unwrap().to_owned(),
+                t["duration_ns"].as_i64().unwrap(),
+                t["trace_duration_ns"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    let ms = ms as i64;
+    assert_eq!(
+        found,
+        [
+            (trace_hex(81), 900 * ms, 900 * ms),
+            (trace_hex(82), 200 * ms, 1_500 * ms)
+        ]
+    );
+    for (filter, want) in [
+        ("min_duration_ms=500", trace_hex(81)),
+        ("max_duration_ms=500", trace_hex(82)),
+        ("min_trace_duration_ms=1000", trace_hex(82)),
+    ] {
+        let (_, found) = server
+            .get_json(&format!("/api/v1/traces?{window}&{filter}"))
+            .await;
+        let ids: Vec<&str> = found
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["trace_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, [want.as_str()], "{filter}");
+    }
+
+    let (status, page) = get(&server, &format!("/traces?{window}&sort=duration")).await;
+    assert_eq!(status, 200);
+    let rows = rows(&page);
+    assert_eq!(rows.len(), 2, "{page}");
+    assert!(rows[0].contains(&trace_hex(81)), "{}", rows[0]);
+    assert!(
+        rows[1].contains(">200 ms</span>")
+            && rows[1].contains("<div class=\"tail\">trace 1.50 s, async tail</div>"),
+        "{}",
+        rows[1]
+    );
+    assert!(!rows[0].contains("async tail"), "{}", rows[0]);
+    server.stop().await;
+}

@@ -208,6 +208,7 @@ mod tests {
             root_name: Some(format!("op-{root}")),
             start_time_unix_nano: start,
             duration_ns: 1,
+            trace_duration_ns: 1,
             span_count: 3,
             error_count: 1,
             services: vec![],

@@ -59,6 +59,7 @@ conformance!(
     concurrent_writers_list_one_trace_services,
     reopen_keeps_data,
     trace_search,
+    trace_latency_is_the_entry_spans,
     request_resolution,
     span_ids_resolve_among_many_commits,
     span_conditions_reach_past_the_newest_traces,

@@ -67,6 +67,9 @@ const SQLITE_BEFORE: &str = "
 
 const POSTGRES_BEFORE: &str = "
     DROP TABLE key_usage;
+    DROP INDEX traces_window;
+    ALTER TABLE traces DROP COLUMN entry_rank, DROP COLUMN entry_start_ns, DROP COLUMN entry_ns;
+    CREATE INDEX traces_window ON traces (start_ns, end_ns, error_count);
     DROP TABLE settings;
     DROP TABLE rollups;
     DROP TABLE report_rollups;
@@ -444,11 +447,20 @@ fn before_log_packs(backend: Backend) -> String {
                 DELETE FROM logs_fts WHERE rowid = old.id;
             END;
             DROP TABLE key_usage;
+            DROP INDEX traces_window;
+            ALTER TABLE traces DROP COLUMN entry_rank;
+            ALTER TABLE traces DROP COLUMN entry_start_ns;
+            ALTER TABLE traces DROP COLUMN entry_ns;
+            CREATE INDEX traces_window ON traces (start_ns, end_ns, error_count, services, trace_id);
             DELETE FROM _sqlx_migrations WHERE version >= 21;"
         ),
         Backend::Postgres => {
             format!(
                 "{POSTGRES_LOG_ROWS} DROP TABLE key_usage;
+                DROP INDEX traces_window;
+                ALTER TABLE traces DROP COLUMN entry_rank, DROP COLUMN entry_start_ns,
+                    DROP COLUMN entry_ns;
+                CREATE INDEX traces_window ON traces (start_ns, end_ns, error_count);
                 DELETE FROM _sqlx_migrations WHERE version >= 17;"
             )
         }

@@ -47,6 +47,9 @@ pub struct TracesQuery {
     pub min_duration_ms: Option<Millis>,
     #[serde(alias = "max_ms")]
     pub max_duration_ms: Option<Millis>,
+    /// Bounds of the whole trace, asynchronous tail included.
+    pub min_trace_duration_ms: Option<Millis>,
+    pub max_trace_duration_ms: Option<Millis>,
     #[serde(default)]
     pub attr: Vec<Attr>,
     pub sort: Option<Sort>,
@@ -65,12 +68,21 @@ impl TracesQuery {
     ) -> Result<TraceQuery, ParamError> {
         let min = self.min_duration_ms.map(|m| m.0);
         let max = self.max_duration_ms.map(|m| m.0);
-        if let (Some(min), Some(max)) = (min, max)
-            && min > max
-        {
-            return Err(ParamError::new(
-                "min_duration_ms must not exceed max_duration_ms",
-            ));
+        let min_trace = self.min_trace_duration_ms.map(|m| m.0);
+        let max_trace = self.max_trace_duration_ms.map(|m| m.0);
+        for (low, high, names) in [
+            (min, max, "min_duration_ms must not exceed max_duration_ms"),
+            (
+                min_trace,
+                max_trace,
+                "min_trace_duration_ms must not exceed max_trace_duration_ms",
+            ),
+        ] {
+            if let (Some(low), Some(high)) = (low, high)
+                && low > high
+            {
+                return Err(ParamError::new(names));
+            }
         }
         Ok(TraceQuery {
             service: self.service.clone(),
@@ -78,6 +90,8 @@ impl TracesQuery {
             failed: self.status.and_then(|s| s.failed),
             min_duration_ns: min,
             max_duration_ns: max,
+            min_trace_duration_ns: min_trace,
+            max_trace_duration_ns: max_trace,
             attributes: conditions(&self.attr)?,
             start,
             end,

@@ -28,6 +28,8 @@ struct Filters {
     status: String,
     min_duration_ms: String,
     max_duration_ms: String,
+    min_trace_duration_ms: String,
+    max_trace_duration_ms: String,
     attrs: Vec<String>,
     time: TimeText,
     sort: String,
@@ -57,6 +59,8 @@ impl Filters {
                 .to_owned(),
             min_duration_ms: either("min_duration_ms", "min_ms"),
             max_duration_ms: either("max_duration_ms", "max_ms"),
+            min_trace_duration_ms: get("min_trace_duration_ms"),
+            max_trace_duration_ms: get("max_trace_duration_ms"),
             attrs: pairs.all("attr").map(str::to_owned).collect(),
             time: pairs.time().text(),
             sort: get("sort"),
@@ -73,6 +77,8 @@ impl Filters {
             ("status", &self.status),
             ("min_duration_ms", &self.min_duration_ms),
             ("max_duration_ms", &self.max_duration_ms),
+            ("min_trace_duration_ms", &self.min_trace_duration_ms),
+            ("max_trace_duration_ms", &self.max_trace_duration_ms),
         ];
         pairs.extend(self.attrs.iter().map(|a| ("attr", a.as_str())));
         pairs.extend(self.time.pairs());
@@ -102,10 +108,21 @@ struct ResultRow {
     duration: String,
     /// Bar width in percent of the longest trace on the page.
     width: String,
+    /// The whole trace when work went on after the answer: what the row
+    /// says of it, and where its faint bar ends.
+    tail: Option<(String, String)>,
     colour: usize,
     spans: i64,
     errors: i64,
     services: Vec<(String, usize)>,
+}
+
+/// The whole trace beside the latency the caller saw, when work went on
+/// after the answer: "trace 1.08 s, async tail".
+fn tail_of(t: &TraceSummary) -> Option<String> {
+    let whole = format::duration(t.trace_duration_ns);
+    (t.trace_duration_ns > t.duration_ns && whole != format::duration(t.duration_ns))
+        .then(|| format!("trace {whole}, async tail"))
 }
 
 impl ResultRow {
@@ -114,6 +131,8 @@ impl ResultRow {
             (Some(s), Some(n)) => Some((s.clone(), format::colour(s), n.clone())),
             _ => None,
         };
+        let percent =
+            |ns: i64| (ns.max(0) as f64 / longest.max(1) as f64 * 100.0).clamp(0.5, 100.0);
         ResultRow {
             href: format!("/traces/{}", t.trace_id),
             trace_id: t.trace_id.clone(),
@@ -121,10 +140,8 @@ impl ResultRow {
             root,
             start: format::time(t.start_time_unix_nano),
             duration: format::duration(t.duration_ns),
-            width: format!(
-                "{:.3}%",
-                (t.duration_ns.max(0) as f64 / longest.max(1) as f64 * 100.0).max(0.5)
-            ),
+            width: format!("{:.3}%", percent(t.duration_ns)),
+            tail: tail_of(t).map(|text| (text, format!("{:.3}%", percent(t.trace_duration_ns)))),
             spans: t.span_count,
             errors: t.error_count,
             services: t

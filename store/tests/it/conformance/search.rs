@@ -34,6 +34,7 @@ pub async fn trace_search(ctx: Ctx) {
             root_name: Some("POST /checkout".into()),
             start_time_unix_nano: T0,
             duration_ns: 900,
+            trace_duration_ns: 900,
             span_count: 2,
             error_count: 1,
             services: vec!["db".into(), "gateway".into()],
@@ -627,6 +628,151 @@ pub async fn request_resolution(ctx: Ctx) {
             ctx.store.reader().request(unknown).await.unwrap(),
             None,
             "{unknown:?}"
+        );
+    }
+}
+
+/// A trace's duration is its entry span's, the latency the caller saw: the
+/// root, else the earliest server or consumer span, whichever batch brings
+/// it; the whole envelope stays beside it, and each is filtered by its own
+/// bounds.
+pub async fn trace_latency_is_the_entry_spans(ctx: Ctx) {
+    use store::model::SpanKind::{Client, Consumer, Server};
+    let kind = |mut span: Span, kind| {
+        span.kind = kind;
+        span
+    };
+    let t = T0 + 1_000_000;
+    // A slow answer, nothing after it.
+    let slow = kind(
+        timed(span(tid(21), sid(1), None, "POST /slow"), t, t + 500),
+        Server,
+    );
+    // A fast answer whose consumer works on after it: the consumer comes
+    // first, and is the entry until the root arrives.
+    let tail = kind(
+        timed(
+            span(tid(22), sid(3), Some(sid(2)), "consume order"),
+            t + 1_300,
+            t + 2_080,
+        ),
+        Consumer,
+    );
+    let fast = kind(
+        timed(
+            span(tid(22), sid(2), None, "POST /fast"),
+            t + 1_000,
+            t + 1_198,
+        ),
+        Server,
+    );
+    // No root (its client is not instrumented): the earliest server span.
+    let headless = vec![
+        kind(
+            timed(
+                span(tid(23), sid(5), Some(sid(9)), "GET /a"),
+                t + 3_000,
+                t + 3_040,
+            ),
+            Server,
+        ),
+        kind(
+            timed(
+                span(tid(23), sid(6), Some(sid(5)), "call"),
+                t + 2_990,
+                t + 3_100,
+            ),
+            Client,
+        ),
+        kind(
+            timed(
+                span(tid(23), sid(7), Some(sid(8)), "GET /b"),
+                t + 3_050,
+                t + 3_400,
+            ),
+            Server,
+        ),
+    ];
+    write(&ctx, &spans_batch("shop", vec![slow, tail])).await;
+    let reader = ctx.store.reader();
+    let search = |query: store::TraceQuery| {
+        let reader = reader.clone();
+        async move {
+            reader
+                .traces(&store::TraceQuery {
+                    start: Some(t),
+                    limit: 10,
+                    ..query
+                })
+                .await
+                .expect("search")
+        }
+    };
+    let durations = |found: Vec<store::TraceSummary>| -> Vec<(String, i64, i64)> {
+        found
+            .into_iter()
+            .map(|s| (s.trace_id, s.duration_ns, s.trace_duration_ns))
+            .collect()
+    };
+    let id = |n| hex::encode(tid(n));
+    let before_root = durations(search(store::TraceQuery::default()).await);
+    assert!(
+        before_root.contains(&(id(22), 780, 780)),
+        "[{:?}] the consumer is the entry until the root comes: {before_root:?}",
+        ctx.backend
+    );
+    write(&ctx, &spans_batch("shop", vec![fast])).await;
+    write(&ctx, &spans_batch("shop", headless)).await;
+
+    let longest = store::TraceQuery {
+        longest_first: true,
+        ..Default::default()
+    };
+    assert_eq!(
+        durations(search(longest).await),
+        [(id(21), 500, 500), (id(22), 198, 1_080), (id(23), 40, 410)],
+        "[{:?}] slowest answer first, not longest tail",
+        ctx.backend
+    );
+    let ids = |found: Vec<store::TraceSummary>| -> Vec<String> {
+        found.into_iter().map(|s| s.trace_id).collect()
+    };
+    for (query, want) in [
+        (
+            store::TraceQuery {
+                min_duration_ns: Some(300),
+                ..Default::default()
+            },
+            vec![id(21)],
+        ),
+        (
+            store::TraceQuery {
+                max_duration_ns: Some(200),
+                ..Default::default()
+            },
+            vec![id(23), id(22)],
+        ),
+        (
+            store::TraceQuery {
+                min_trace_duration_ns: Some(1_000),
+                ..Default::default()
+            },
+            vec![id(22)],
+        ),
+        (
+            store::TraceQuery {
+                min_duration_ns: Some(100),
+                max_trace_duration_ns: Some(600),
+                ..Default::default()
+            },
+            vec![id(21)],
+        ),
+    ] {
+        assert_eq!(
+            ids(search(query.clone()).await),
+            want,
+            "[{:?}] {query:?}",
+            ctx.backend
         );
     }
 }
