@@ -741,7 +741,11 @@ macro_rules! impl_reads {
                 matched_as.push(Match::RequestId);
             }
             if matched_as.is_empty() {
-                return Ok(None);
+                // Nothing has the id: it may be the start of one trace's.
+                return match self.trace_starting_with(id).await? {
+                    Some(full) => Box::pin(self.request(&full)).await,
+                    None => Ok(None),
+                };
             }
             let expired_spans = self.expired_spans(&trace_ids, spans.len()).await?;
             Ok(Some($crate::views::RequestView {
@@ -752,6 +756,31 @@ macro_rules! impl_reads {
                 logs,
                 expired_spans,
             }))
+        }
+
+        /// The one trace whose id starts with `prefix` (8 to 31 hex digits,
+        /// either case), as 32 lowercase hex digits; none when no trace or
+        /// several do.
+        async fn trace_starting_with(&self, prefix: &str) -> $crate::error::Result<Option<String>> {
+            if !(8..32).contains(&prefix.len()) || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Ok(None);
+            }
+            let padded = |digit: char| {
+                let mut text = prefix.to_ascii_lowercase();
+                text.extend(std::iter::repeat_n(digit, 32 - prefix.len()));
+                hex::decode(text).unwrap_or_default()
+            };
+            let found: Vec<Vec<u8>> = sqlx::query_scalar(
+                "SELECT trace_id FROM traces WHERE trace_id >= $1 AND trace_id <= $2 LIMIT 2",
+            )
+            .bind(padded('0'))
+            .bind(padded('f'))
+            .fetch_all(&self.$pool)
+            .await?;
+            Ok(match &found[..] {
+                [one] => Some(hex::encode(one)),
+                _ => None,
+            })
         }
 
         /// The `SpanNode` of every span of the given traces.

@@ -60,6 +60,7 @@ conformance!(
     reopen_keeps_data,
     trace_search,
     trace_latency_is_the_entry_spans,
+    ids_resolve_in_any_case_and_by_a_unique_prefix,
     request_resolution,
     span_ids_resolve_among_many_commits,
     span_conditions_reach_past_the_newest_traces,

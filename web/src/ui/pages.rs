@@ -133,7 +133,9 @@ pub async fn request(
     let id = id.trim().to_owned();
     let Some(view) = state.store.request(&id).await? else {
         return Err(UiError::NotFound {
-            message: format!("No trace, span or request has the id “{id}”."),
+            message: format!(
+                "No trace, span or request has the id “{id}”, and no one trace's id starts so."
+            ),
             query: id,
         });
     };

@@ -776,3 +776,43 @@ pub async fn trace_latency_is_the_entry_spans(ctx: Ctx) {
         );
     }
 }
+
+/// An id is found in either case, and a trace by the start of its id (8
+/// hex digits or more) when no other trace's starts so.
+pub async fn ids_resolve_in_any_case_and_by_a_unique_prefix(ctx: Ctx) {
+    let id =
+        |text: &str| -> store::model::TraceId { hex::decode(text).unwrap().try_into().unwrap() };
+    let (x, y) = (
+        "5eed1234aa000000000000000000000a",
+        "5eed1234bb000000000000000000000b",
+    );
+    write(
+        &ctx,
+        &spans_batch(
+            "shop",
+            vec![
+                span(id(x), sid(1), None, "GET /x"),
+                span(id(y), sid(2), None, "GET /y"),
+            ],
+        ),
+    )
+    .await;
+    let reader = ctx.store.reader();
+    for (asked, found) in [
+        (x.to_uppercase(), Some(x)),
+        ("5EED1234A".to_owned(), Some(x)),
+        ("5eed1234bb0".to_owned(), Some(y)),
+        // Both start so; and too short to be taken as a prefix.
+        ("5eed1234".to_owned(), None),
+        ("5eed123".to_owned(), None),
+        ("5eed1234cc".to_owned(), None),
+    ] {
+        let view = reader.request(&asked).await.expect("request");
+        assert_eq!(
+            view.map(|v| v.trace_ids),
+            found.map(|f| vec![f.to_owned()]),
+            "[{:?}] {asked}",
+            ctx.backend
+        );
+    }
+}
