@@ -362,7 +362,7 @@ async fn a_large_trace_opens_with_its_top_levels_and_loads_the_rest_on_demand() 
     assert_eq!(html.matches("<details id=\"span-").count(), 501);
     assert!(
         html.contains(
-            "501 of its 1531 spans are shown, the top levels first, and the path to where it failed"
+            "501 of its 1,531 spans are shown, the top levels first, and the path to where it failed"
         ),
         "{html}"
     );

@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
+use super::format::Grouped as _;
 use super::format::{self, percent as pct};
 use super::layout::{Layout, UiError};
 use super::window_picker::{self, WindowLink};
@@ -140,9 +141,9 @@ pub async fn page(State(state): State<AppState>, pairs: Pairs) -> Result<Respons
         "{} · {} received a day · {} spans, {} log records, {} metric points a day · a 30-day month: {} received, {}",
         covered(&r),
         bytes(r.total.wire_bytes_per_day),
-        r.total.spans_per_day.round(),
-        r.total.logs_per_day.round(),
-        r.total.metric_points_per_day.round(),
+        (r.total.spans_per_day.round() as u64).grouped(),
+        (r.total.logs_per_day.round() as u64).grouped(),
+        (r.total.metric_points_per_day.round() as u64).grouped(),
         bytes(r.total.monthly_gb * 1e9),
         money(r.total.monthly_cost)
     );
@@ -165,9 +166,9 @@ pub async fn page(State(state): State<AppState>, pairs: Pairs) -> Result<Respons
         .map(|k| {
             [
                 k.key.clone(),
-                k.spans.to_string(),
-                k.logs.to_string(),
-                k.metric_points.to_string(),
+                k.spans.grouped(),
+                k.logs.grouped(),
+                k.metric_points.grouped(),
                 bytes(k.wire_bytes as f64),
                 pct(k.wire_share),
                 bytes(k.stored_bytes as f64),
@@ -181,7 +182,7 @@ pub async fn page(State(state): State<AppState>, pairs: Pairs) -> Result<Respons
         .map(|q| {
             [
                 format!("{} {}", q.entry_service, q.entry_endpoint),
-                q.requests.to_string(),
+                q.requests.grouped(),
                 format!("{:.1}", q.spans_per_request),
                 format!("{:.1}", q.logs_per_request),
                 bytes(q.wire_bytes_per_request),
@@ -199,7 +200,7 @@ pub async fn page(State(state): State<AppState>, pairs: Pairs) -> Result<Respons
             [
                 k.signal.clone(),
                 k.key.clone(),
-                k.occurrences.to_string(),
+                k.occurrences.grouped(),
                 pct(k.share),
                 bytes(k.estimated_bytes as f64),
             ]
@@ -213,7 +214,7 @@ pub async fn page(State(state): State<AppState>, pairs: Pairs) -> Result<Respons
                 s.service.clone(),
                 s.severity.clone(),
                 s.scope.clone(),
-                s.records.to_string(),
+                s.records.grouped(),
                 bytes(s.wire_bytes as f64),
                 pct(s.share),
             ]
@@ -227,8 +228,8 @@ pub async fn page(State(state): State<AppState>, pairs: Pairs) -> Result<Respons
                 m.service.clone(),
                 m.name.clone(),
                 m.kind.clone(),
-                m.series.to_string(),
-                m.points.to_string(),
+                m.series.grouped(),
+                m.points.grouped(),
             ]
         })
         .collect();

@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use super::format;
+use super::format::Grouped as _;
 use super::layout::{Layout, UiError};
 use super::sparkline::Sparkline;
 use super::window_picker::{self, WindowLink};

@@ -16,6 +16,44 @@ pub fn time(ns: i64) -> String {
     )
 }
 
+/// A count as the pages print it, its thousands grouped: `12,345`.
+/// Templates call it on the count (`{{ c.spans.grouped() }}`).
+pub trait Grouped {
+    fn grouped(&self) -> String;
+}
+
+macro_rules! grouped {
+    ($($t:ty),*) => {$(
+        impl Grouped for $t {
+            fn grouped(&self) -> String {
+                group(i128::from(*self))
+            }
+        }
+    )*};
+}
+grouped!(u64, i64, u32, i32);
+
+impl Grouped for usize {
+    fn grouped(&self) -> String {
+        group(i128::try_from(*self).unwrap_or(i128::MAX))
+    }
+}
+
+fn group(n: i128) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if n < 0 {
+        out.push('-');
+    }
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// Howard Hinnant's days-to-civil algorithm.
 fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
@@ -152,6 +190,23 @@ pub fn severity_class(severity: i32) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_group_their_thousands() {
+        for (n, text) in [
+            (0_i64, "0"),
+            (999, "999"),
+            (1_000, "1,000"),
+            (12_345, "12,345"),
+            (1_234_567, "1,234,567"),
+            (-45_000, "-45,000"),
+            (i64::MIN, "-9,223,372,036,854,775,808"),
+        ] {
+            assert_eq!(n.grouped(), text);
+        }
+        assert_eq!(u64::MAX.grouped(), "18,446,744,073,709,551,615");
+        assert_eq!(3_000_usize.grouped(), "3,000");
+    }
 
     #[test]
     fn the_stylesheet_has_every_service_colour_in_both_themes() {

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use store::{Match, SpanView};
 
 use super::format;
+use super::format::Grouped as _;
 use super::layout::{HxRequest, Layout, UiError, UiResult, vary_on_htmx};
 use super::waterfall::{self, Item, LogRow, SpanRow};
 use crate::error_origin::{self, ErrorOrigin};

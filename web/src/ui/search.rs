@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use store::{TraceQuery, TraceSummary};
 
 use super::format;
+use super::format::Grouped as _;
 use super::layout::{HxRequest, Layout, UiError, vary_on_htmx};
 use super::window_picker::WINDOWS;
 use crate::params::{Pairs, ParamError, TimeText, TracesQuery, Unknown, Windowed, now_ns};

@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
+use super::format::Grouped as _;
 use super::format::{self, optional_duration, rate};
 use super::layout::{Layout, UiError};
 use super::sparkline::Sparkline;
