@@ -29,7 +29,13 @@ async fn failures_page_groups_requests_at_their_origin() {
     ] {
         assert!(html.contains(text), "{text:?} in {html}");
     }
-    assert!(html.contains(&format!("/traces/{}", hex::encode(support::trace_id(1)))));
+    // Each example opens the request view, saying when, how long the
+    // caller waited and what the origin said.
+    let example = format!(
+        "<a href=\"/requests/{}\" title=\"insufficient funds\"><span class=\"time\">22:13:20</span> · 250 ms</a>",
+        hex::encode(support::trace_id(1))
+    );
+    assert!(html.contains(&example), "{example} in {html}");
 
     let (status, _, html) = get(&server, "/failures?window=1h").await;
     assert_eq!(status, 200);

@@ -66,8 +66,22 @@ pub struct FailureGroup {
     pub last_seen_unix_nano: i64,
     /// Up to five failed traces, newest first.
     pub example_trace_ids: Vec<String>,
+    /// The same traces with what a reader picks one by: when, how long
+    /// the caller waited, what the origin said, the request id.
+    pub examples: Vec<FailureExample>,
     /// Failures per equal slice of the window, oldest first.
     pub trend: Vec<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FailureExample {
+    pub trace_id: String,
+    pub start_time_unix_nano: i64,
+    /// The entry span's: the latency the caller saw (docs/adr/0023).
+    pub duration_ns: i64,
+    /// The exception message at the origin, else its status message.
+    pub message: Option<String>,
+    pub request_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -128,6 +142,7 @@ pub fn group(
                     first_seen_unix_nano: trace.start_time_unix_nano,
                     last_seen_unix_nano: trace.start_time_unix_nano,
                     example_trace_ids: Vec::new(),
+                    examples: Vec::new(),
                     trend: vec![0; buckets],
                 },
                 BTreeMap::new(),
@@ -138,6 +153,14 @@ pub fn group(
         group.last_seen_unix_nano = group.last_seen_unix_nano.max(trace.start_time_unix_nano);
         if group.example_trace_ids.len() < 5 {
             group.example_trace_ids.push(trace.trace_id.clone());
+            let status = Some(origin.status.message.clone()).filter(|m| !m.is_empty());
+            group.examples.push(FailureExample {
+                trace_id: trace.trace_id.clone(),
+                start_time_unix_nano: trace.start_time_unix_nano,
+                duration_ns: trace.duration_ns,
+                message: error_origin::exception(origin).1.or(status),
+                request_id: origin.request_id.clone(),
+            });
         }
         let bucket =
             (((trace.start_time_unix_nano - start) as f64 / width) as usize).min(buckets - 1);

@@ -24,9 +24,20 @@ struct GroupRow {
     endpoints: String,
     first_seen: String,
     last_seen: String,
-    examples: Vec<(String, String)>,
+    examples: Vec<Example>,
     /// SVG polyline points of the trend.
     trend_points: String,
+}
+
+/// One failed request as the group lists it; it opens the request view.
+struct Example {
+    href: String,
+    time: String,
+    duration: String,
+    /// The origin's message, and the request id whole: the link's title.
+    title: String,
+    /// The request id's first characters, as the row shows it.
+    request: String,
 }
 
 #[derive(Template, WebTemplate)]
@@ -89,9 +100,33 @@ fn row(group: crate::failures::FailureGroup) -> GroupRow {
         first_seen: format::time(group.first_seen_unix_nano),
         last_seen: format::time(group.last_seen_unix_nano),
         examples: group
-            .example_trace_ids
+            .examples
             .iter()
-            .map(|id| (format!("/traces/{id}"), id.chars().take(8).collect()))
+            .map(|e| Example {
+                // A request id opens every attempt of the request.
+                href: format!(
+                    "/requests/{}",
+                    format::path_segment(e.request_id.as_deref().unwrap_or(&e.trace_id))
+                ),
+                // The day is in the group's first and last seen.
+                time: format::time(e.start_time_unix_nano)
+                    .get(11..19)
+                    .unwrap_or_default()
+                    .to_owned(),
+                duration: format::duration(e.duration_ns),
+                title: match (&e.message, &e.request_id) {
+                    (Some(m), Some(r)) => format!("{m} · request {r}"),
+                    (Some(m), None) => m.clone(),
+                    (None, Some(r)) => format!("request {r}"),
+                    (None, None) => String::new(),
+                },
+                request: e.request_id.as_deref().map_or_else(String::new, |r| {
+                    match r.char_indices().nth(8) {
+                        Some((cut, _)) => format!("{}…", &r[..cut]),
+                        None => r.to_owned(),
+                    }
+                }),
+            })
             .collect(),
         service: group.service,
         operation: group.operation,
