@@ -232,6 +232,7 @@ fn gauge() -> Vec<u8> {
                 scope: None,
                 metrics: vec![Metric {
                     name: "pool.connections".into(),
+                    unit: "{connection}".into(),
                     data: Some(Data::Gauge(Gauge { data_points })),
                     ..Metric::default()
                 }],
@@ -991,6 +992,11 @@ async fn reports_on(database_url: Option<String>) {
     assert!(
         html.contains("<svg class=\"chart\"") && html.contains("path class=\"line l2\""),
         "three lines drawn"
+    );
+    // Units in words, as sent in the title.
+    assert!(
+        html.contains("<td title=\"{connection}\">connections</td>"),
+        "{html}"
     );
 
     let (status, _, _) = server.page("/reports/load?since=soon", false).await;

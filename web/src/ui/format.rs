@@ -54,6 +54,61 @@ fn group(n: i128) -> String {
     out
 }
 
+/// A metric's unit (UCUM, as OpenTelemetry writes it) in words: `By` →
+/// `bytes`, `{connection}` → `connections`, `By/s` → `bytes/s`, `1` →
+/// `ratio`. One it does not know is shown as sent.
+pub fn unit(ucum: &str) -> String {
+    let ucum = ucum.trim();
+    if let Some((amount, per)) = ucum.split_once('/') {
+        return format!("{}/{}", unit(amount), per_unit(per));
+    }
+    let word = match ucum {
+        "By" => "bytes",
+        "KBy" | "kBy" => "kilobytes",
+        "MBy" => "megabytes",
+        "GBy" => "gigabytes",
+        "KiBy" => "kibibytes",
+        "MiBy" => "mebibytes",
+        "GiBy" => "gibibytes",
+        "bit" => "bits",
+        "s" => "seconds",
+        "ms" => "milliseconds",
+        "us" => "microseconds",
+        "ns" => "nanoseconds",
+        "min" => "minutes",
+        "h" => "hours",
+        "d" => "days",
+        "1" => "ratio",
+        "%" => "percent",
+        "Hz" => "hertz",
+        "Cel" => "°C",
+        "W" => "watts",
+        "J" => "joules",
+        _ => "",
+    };
+    if !word.is_empty() {
+        return word.to_owned();
+    }
+    // An annotation names what is counted: `{request}` → requests.
+    match ucum.strip_prefix('{').and_then(|u| u.strip_suffix('}')) {
+        Some(thing) if !thing.is_empty() && !thing.ends_with('s') => format!("{thing}s"),
+        Some(thing) => thing.to_owned(),
+        None => ucum.to_owned(),
+    }
+}
+
+/// The unit after `/`, short as rates write it: `s`, `min`, `request`.
+fn per_unit(ucum: &str) -> String {
+    match ucum {
+        "s" | "min" | "h" | "d" | "ms" => ucum.to_owned(),
+        _ => ucum
+            .strip_prefix('{')
+            .and_then(|u| u.strip_suffix('}'))
+            .unwrap_or(ucum)
+            .to_owned(),
+    }
+}
+
 /// Howard Hinnant's days-to-civil algorithm.
 fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
@@ -190,6 +245,28 @@ pub fn severity_class(severity: i32) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn metric_units_read_as_words() {
+        for (ucum, words) in [
+            ("By", "bytes"),
+            ("MiBy", "mebibytes"),
+            ("s", "seconds"),
+            ("ms", "milliseconds"),
+            ("1", "ratio"),
+            ("%", "percent"),
+            ("{connection}", "connections"),
+            ("{requests}", "requests"),
+            ("{}", ""),
+            ("By/s", "bytes/s"),
+            ("{request}/s", "requests/s"),
+            ("{packet}/{connection}", "packets/connection"),
+            ("", ""),
+            ("furlong", "furlong"),
+        ] {
+            assert_eq!(unit(ucum), words, "{ucum:?}");
+        }
+    }
 
     #[test]
     fn counts_group_their_thousands() {

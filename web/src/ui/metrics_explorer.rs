@@ -23,7 +23,10 @@ const BOTTOM: f64 = 18.0;
 pub struct MetricRow {
     pub name: String,
     pub kind: String,
+    /// As sent (UCUM), for the title.
     pub unit: String,
+    /// In words (`format::unit`).
+    pub unit_words: String,
     pub description: String,
     pub series: i64,
     pub href: String,
@@ -235,10 +238,9 @@ fn view(chart: &Chart, metric: &str, query: &str, group_by: Option<&str>) -> Cha
         measure: format!(
             "{}{}",
             chart.measure,
-            if chart.unit.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", chart.unit)
+            match format::unit(&chart.unit) {
+                words if words.is_empty() => String::new(),
+                words => format!(" ({words})"),
             }
         ),
         note: format!(
@@ -293,6 +295,7 @@ pub async fn page(State(state): State<AppState>, pairs: Pairs) -> Result<Respons
             ),
             current: m.name == metric,
             kind: m.kind.as_str().to_owned(),
+            unit_words: format::unit(&m.unit),
             unit: m.unit,
             description: m.description,
             series: m.series_count,
