@@ -483,6 +483,12 @@ impl Reader {
 
     /// Resolves a trace id, span id or request id to its traces and logs;
     /// `None` when nothing matches.
+    /// How many traces meet `query` (its offset and limit aside), counted
+    /// up to `bound` (past it, `bound + 1`); `None` when it asks of spans.
+    pub async fn count_traces(&self, query: &TraceQuery, bound: u32) -> Result<Option<u64>> {
+        on_backend!(&self.backend, db => db.count_traces(query, bound).await)
+    }
+
     pub async fn request(&self, id: &str) -> Result<Option<RequestView>> {
         on_backend!(&self.backend, db => db.request(id).await)
     }

@@ -2,6 +2,16 @@
 //! is the same for SQLite and PostgreSQL. What SQL cannot see (spans and
 //! log records in their packs) is asked in Rust.
 
+/// A trace's latency in SQL over `traces t`: its entry span's duration,
+/// else (stored before entries were kept) its envelope (docs/adr/0023).
+macro_rules! trace_duration {
+    () => {
+        "COALESCE(t.entry_ns, t.end_ns - t.start_ns)"
+    };
+}
+
+pub(crate) const TRACE_DURATION: &str = trace_duration!();
+
 macro_rules! impl_reads {
     ($db:ty, $pool:ident) => {
         pub(crate) async fn stats(&self) -> $crate::error::Result<$crate::views::Stats> {
@@ -541,7 +551,7 @@ macro_rules! impl_reads {
             limit: u32,
         ) -> $crate::error::Result<Vec<($crate::model::TraceId, Vec<i64>, i64)>> {
             let columns = if query.longest_first {
-                "t.trace_id, t.packs, COALESCE(t.entry_ns, t.end_ns - t.start_ns)"
+                concat!("t.trace_id, t.packs, ", $crate::queries::trace_duration!())
             } else {
                 "t.trace_id, t.packs, t.start_ns"
             };
@@ -560,28 +570,32 @@ macro_rules! impl_reads {
                 .collect()
         }
 
-        /// The query of `trace_rows`, selecting `columns` of `traces t`.
-        fn trace_page(
+        /// How many traces meet the query's conditions, counted up to
+        /// `bound` (past it, `bound + 1`); `None` when it has conditions on
+        /// spans, which only reading the packs could count.
+        pub(crate) async fn count_traces(
+            &self,
             query: &$crate::views::TraceQuery,
-            among: Option<&std::collections::HashSet<$crate::model::TraceId>>,
-            after: Option<&(i64, Vec<u8>)>,
-            offset: u32,
-            limit: u32,
-            columns: &'static str,
-        ) -> sqlx::QueryBuilder<$db> {
-            // The page's ids first, ordered and cut from `traces_window`
-            // alone (start, end, error count and the key); the other
-            // columns only for the rows kept.
-            let mut q = sqlx::QueryBuilder::<$db>::new(format!(
-                "SELECT {columns} FROM (SELECT t.trace_id FROM traces t WHERE 1 = 1"
-            ));
+            bound: u32,
+        ) -> $crate::error::Result<Option<u64>> {
+            if $crate::pack_reads::SpanConditions::of(query)?.is_some() {
+                return Ok(None);
+            }
+            let mut q = sqlx::QueryBuilder::<$db>::new(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM traces t WHERE 1 = 1",
+            );
+            Self::push_trace_filters(&mut q, query);
+            q.push(" LIMIT ").push_bind(i64::from(bound) + 1).push(") counted");
+            let n: i64 = q.build_query_scalar().fetch_one(&self.$pool).await?;
+            Ok(Some(n.max(0) as u64))
+        }
+
+        /// The conditions of `query` on summary rows (`traces t`), each
+        /// answered from the search's covering index.
+        fn push_trace_filters(q: &mut sqlx::QueryBuilder<$db>, query: &$crate::views::TraceQuery) {
             if let Some(service) = &query.service {
                 q.push(" AND ");
-                push_contains(&mut q, "t.services", $crate::trace_lists::service_list::token(service));
-            }
-            if let Some(among) = among {
-                q.push(" AND ");
-                push_in_ids(&mut q, "t.trace_id", among);
+                push_contains(q, "t.services", $crate::trace_lists::service_list::token(service));
             }
             match query.failed {
                 Some(true) => {
@@ -592,8 +606,7 @@ macro_rules! impl_reads {
                 }
                 None => {}
             }
-            // The latency the caller saw: the entry span's (docs/adr/0023).
-            const DURATION: &str = "COALESCE(t.entry_ns, t.end_ns - t.start_ns)";
+            const DURATION: &str = $crate::queries::TRACE_DURATION;
             if let Some(min) = query.min_duration_ns {
                 q.push(format!(" AND {DURATION} >= ")).push_bind(min);
             }
@@ -612,6 +625,29 @@ macro_rules! impl_reads {
             if let Some(end) = query.end {
                 q.push(" AND t.start_ns < ").push_bind(end);
             }
+        }
+
+        /// The query of `trace_rows`, selecting `columns` of `traces t`.
+        fn trace_page(
+            query: &$crate::views::TraceQuery,
+            among: Option<&std::collections::HashSet<$crate::model::TraceId>>,
+            after: Option<&(i64, Vec<u8>)>,
+            offset: u32,
+            limit: u32,
+            columns: &'static str,
+        ) -> sqlx::QueryBuilder<$db> {
+            // The page's ids first, ordered and cut from `traces_window`
+            // alone (start, end, error count and the key); the other
+            // columns only for the rows kept.
+            let mut q = sqlx::QueryBuilder::<$db>::new(format!(
+                "SELECT {columns} FROM (SELECT t.trace_id FROM traces t WHERE 1 = 1"
+            ));
+            Self::push_trace_filters(&mut q, query);
+            if let Some(among) = among {
+                q.push(" AND ");
+                push_in_ids(&mut q, "t.trace_id", among);
+            }
+            const DURATION: &str = $crate::queries::TRACE_DURATION;
             let key = if query.longest_first {
                 DURATION
             } else {
@@ -629,7 +665,7 @@ macro_rules! impl_reads {
                     .push(")");
             }
             let order = if query.longest_first {
-                " ORDER BY COALESCE(t.entry_ns, t.end_ns - t.start_ns) DESC, t.trace_id"
+                concat!(" ORDER BY ", $crate::queries::trace_duration!(), " DESC, t.trace_id")
             } else {
                 " ORDER BY t.start_ns DESC, t.trace_id"
             };
@@ -1141,3 +1177,4 @@ macro_rules! impl_reads {
 }
 
 pub(crate) use impl_reads;
+pub(crate) use trace_duration;

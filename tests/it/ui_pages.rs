@@ -198,9 +198,16 @@ async fn trace_search_filters_by_service_status_and_attribute() {
         html.contains("shorter traces →") && html.contains("offset=2"),
         "{html}"
     );
+    assert!(
+        html.contains("2 longest of 3 matching traces, longest first"),
+        "{html}"
+    );
     let (_, html) = get(&server, "/traces?sort=duration&limit=2&offset=2").await;
     assert_eq!(ids(&html), [t73.as_str()]);
-    assert!(html.contains("matching trace 3, longest first"), "{html}");
+    assert!(
+        html.contains("matching trace 3 of 3, longest first"),
+        "{html}"
+    );
     assert!(!html.contains("shorter traces →"));
     let (status, json) = server
         .get_json("/api/v1/traces?sort=duration&limit=1&offset=1")
@@ -229,6 +236,16 @@ async fn trace_search_pages_back_with_an_older_link() {
     let (status, html) = get(&server, "/traces?limit=1&service=").await;
     assert_eq!(status, 200);
     assert_eq!(rows(&html).len(), 1);
+    assert!(
+        html.contains("1 of 3 matching traces, newest first"),
+        "{html}"
+    );
+    // Conditions on spans are not counted: the page says what it shows.
+    let (_, by_span) = get(&server, "/traces?limit=1&operation=POST%20/checkout").await;
+    assert!(
+        by_span.contains("1 matching trace, newest first"),
+        "{by_span}"
+    );
     assert!(rows(&html)[0].contains(&trace_hex(73)));
     let end = T0 + SECOND;
     let older = format!("/traces?to={end}&limit=1");

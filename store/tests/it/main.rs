@@ -61,6 +61,7 @@ conformance!(
     trace_search,
     trace_latency_is_the_entry_spans,
     ids_resolve_in_any_case_and_by_a_unique_prefix,
+    traces_are_counted_up_to_a_bound,
     request_resolution,
     span_ids_resolve_among_many_commits,
     span_conditions_reach_past_the_newest_traces,

@@ -19,6 +19,9 @@ use crate::state::AppState;
 
 const DEFAULT_LIMIT: u32 = 50;
 const MAX_LIMIT: u32 = 500;
+/// Matching traces are counted up to this many; past it the page says
+/// "more than" (a count reads the search's index, a row each).
+const COUNT_BOUND: u32 = 10_000;
 
 /// The filters as typed, under the parameters' current names: to refill
 /// the form and to build the links to other pages of results.
@@ -217,11 +220,15 @@ async fn rows(state: &AppState, pairs: &Pairs, f: &Filters) -> Result<Rows, UiEr
         .store
         .traces(&TraceQuery {
             limit: limit + 1,
-            ..query
+            ..query.clone()
         })
         .await?;
     let more = found.len() > limit as usize;
     found.truncate(limit as usize);
+    let matched = match more || query.offset > 0 {
+        true => state.store.count_traces(&query, COUNT_BOUND).await?,
+        false => None,
+    };
     let longest_first = query.longest_first;
     let next = match found.iter().map(|t| t.start_time_unix_nano).min() {
         Some(_) if more && longest_first => {
@@ -250,18 +257,27 @@ async fn rows(state: &AppState, pairs: &Pairs, f: &Filters) -> Result<Rows, UiEr
     };
     let longest = found.iter().map(|t| t.duration_ns).max().unwrap_or(1);
     let plural = if found.len() == 1 { "" } else { "s" };
+    // Of how many, when the page is not all of them and they can be counted.
+    let of = match matched {
+        Some(n) if n > u64::from(COUNT_BOUND) => {
+            format!(" of more than {}", COUNT_BOUND.grouped())
+        }
+        Some(n) => format!(" of {}", n.grouped()),
+        None => String::new(),
+    };
+    let plural = if of.is_empty() { plural } else { "s" };
     let note = match (found.len(), longest_first) {
         (0, _) => String::new(),
         (1, true) if query.offset > 0 => {
-            format!("matching trace {}, longest first", query.offset + 1)
+            format!("matching trace {}{of}, longest first", query.offset + 1)
         }
         (n, true) if query.offset > 0 => format!(
-            "matching traces {} to {}, longest first",
+            "matching traces {} to {}{of}, longest first",
             query.offset + 1,
             query.offset as usize + n
         ),
-        (n, true) => format!("{n} longest matching trace{plural}, longest first"),
-        (n, false) => format!("{n} matching trace{plural}, newest first"),
+        (n, true) => format!("{n} longest{of} matching trace{plural}, longest first"),
+        (n, false) => format!("{n}{of} matching trace{plural}, newest first"),
     };
     Ok(Rows {
         error: None,

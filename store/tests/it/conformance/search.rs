@@ -816,3 +816,62 @@ pub async fn ids_resolve_in_any_case_and_by_a_unique_prefix(ctx: Ctx) {
         );
     }
 }
+
+/// Traces are counted by the conditions a summary answers, up to a bound;
+/// conditions on spans are not counted.
+pub async fn traces_are_counted_up_to_a_bound(ctx: Ctx) {
+    write(&ctx, &search_traces()).await;
+    let reader = ctx.store.reader();
+    for (query, bound, want) in [
+        (store::TraceQuery::default(), 100, Some(3)),
+        (store::TraceQuery::default(), 1, Some(2)),
+        (
+            store::TraceQuery {
+                failed: Some(true),
+                ..Default::default()
+            },
+            100,
+            Some(1),
+        ),
+        (
+            store::TraceQuery {
+                service: Some("db".into()),
+                ..Default::default()
+            },
+            100,
+            Some(2),
+        ),
+        (
+            store::TraceQuery {
+                start: Some(T0 + 1_000),
+                min_duration_ns: Some(20),
+                ..Default::default()
+            },
+            100,
+            Some(1),
+        ),
+        (
+            store::TraceQuery {
+                operation: Some("GET /cart".into()),
+                ..Default::default()
+            },
+            100,
+            None,
+        ),
+        (
+            store::TraceQuery {
+                attributes: vec![attr("city=Zürich")],
+                ..Default::default()
+            },
+            100,
+            None,
+        ),
+    ] {
+        assert_eq!(
+            reader.count_traces(&query, bound).await.expect("count"),
+            want,
+            "[{:?}] {query:?} up to {bound}",
+            ctx.backend
+        );
+    }
+}
