@@ -493,3 +493,56 @@ async fn answers_are_compressed_for_clients_that_take_it() {
     }
     server.stop().await;
 }
+
+/// A request retried by its client: each trace is an attempt, told by its
+/// entry span, and the page says the request finally succeeded.
+#[tokio::test]
+async fn request_view_tells_each_attempt_and_the_outcome() {
+    let mut server = Server::start().await;
+    // Attempt 1: the fixture, which answered 502 after 250 ms.
+    let first = support::traces(62);
+    // Attempt 2: the same request id, a second later, answered 201.
+    let mut retry = support::traces(63);
+    for span in &mut retry.resource_spans[0].scope_spans[0].spans {
+        span.start_time_unix_nano += 1_000_000_000;
+        span.end_time_unix_nano += 1_000_000_000;
+        span.status = None;
+        span.events.clear();
+        for kv in &mut span.attributes {
+            match kv.key.as_str() {
+                "request_id" => *kv = support::kv("request_id", support::s("req-62")),
+                "http.response.status_code" => {
+                    *kv = support::kv(
+                        "http.response.status_code",
+                        opentelemetry_proto::tonic::common::v1::any_value::Value::IntValue(201),
+                    )
+                }
+                _ => {}
+            }
+        }
+    }
+    for traces in [first, retry] {
+        server.export("/v1/traces", traces.encode_to_vec()).await;
+    }
+    let (status, _, html) = get(&server, "/requests/req-62").await;
+    assert_eq!(status, 200, "{html}");
+    let html = named_entities(html);
+    assert!(
+        html.contains("<p class=\"outcome ok\">Succeeded on attempt 2 of 2: 201 after 250 ms at 22:13:21, after 1 failed.</p>"),
+        "{html}"
+    );
+    let banner = section(&html, "class=\"banner", "</section>");
+    assert!(
+        banner.contains("<span class=\"verdict\">attempt 1 failed in</span>"),
+        "{banner}"
+    );
+    let attempts = section(&html, "<ul class=\"trace-links\">", "</ul>");
+    let first = attempts.find("<strong>attempt 1:</strong> <span class=\"err\">502 after 250 ms at 22:13:20</span> <span class=\"muted\">(origin checkout › POST /charge › CardDeclined)</span>");
+    let second = attempts
+        .find("<strong>attempt 2:</strong> <span class=\"ok\">201 after 250 ms at 22:13:21</span>");
+    assert!(
+        matches!((first, second), (Some(a), Some(b)) if a < b),
+        "{attempts}"
+    );
+    server.stop().await;
+}

@@ -29,6 +29,7 @@ pub mod error_origin;
 pub mod failures;
 pub mod hosts;
 pub mod metrics_chart;
+pub mod outcome;
 pub mod params;
 pub mod reports;
 mod state;

@@ -13,6 +13,7 @@ use super::format::Grouped as _;
 use super::layout::{HxRequest, Layout, UiError, UiResult, vary_on_htmx};
 use super::waterfall::{self, Item, LogRow, SpanRow};
 use crate::error_origin::{self, ErrorOrigin};
+use crate::outcome;
 use crate::params::{Pairs, RowsQuery, SearchQuery, TraceViewQuery, Unknown};
 use crate::state::AppState;
 
@@ -36,6 +37,8 @@ pub async fn search(pairs: Pairs) -> Redirect {
 /// passed the failure on.
 pub struct Banner {
     failed: bool,
+    /// "failed in", or which attempt did when a later one succeeded.
+    verdict: String,
     service: String,
     colour: usize,
     operation: String,
@@ -51,6 +54,7 @@ impl Banner {
         let Some(origin) = origin else {
             return Banner {
                 failed: false,
+                verdict: String::new(),
                 service: String::new(),
                 colour: 0,
                 operation: String::new(),
@@ -73,6 +77,7 @@ impl Banner {
             .map(|s| format::span_href(&s.trace_id, &s.span_id));
         Banner {
             failed: true,
+            verdict: "failed in".to_owned(),
             service: origin.service.clone(),
             colour: format::colour(&origin.service),
             operation: origin.operation.clone(),
@@ -103,7 +108,13 @@ struct TraceLink {
     root: String,
     spans: usize,
     errors: usize,
-    duration: String,
+    /// "attempt 2" when the request has several traces.
+    attempt: String,
+    /// What the caller got: "502 after 2.04 s at 21:10:54".
+    answer: String,
+    failed: bool,
+    /// Where the attempt failed, when it did.
+    origin: Option<String>,
 }
 
 #[derive(Template, WebTemplate)]
@@ -113,6 +124,8 @@ pub struct RequestPage {
     id: String,
     matched_as: String,
     banner: Banner,
+    /// Whether the request finally succeeded, in one line.
+    outcome: Option<(bool, String)>,
     /// Older spans retention removed from these traces.
     expired_spans: u64,
     traces: Vec<TraceLink>,
@@ -141,15 +154,65 @@ pub async fn request(
         });
     };
     let origin = error_origin::find(&view.spans);
-    let traces = view
-        .trace_ids
-        .iter()
+    let attempts = outcome::attempts(&view.spans);
+    let several = attempts.len() > 1;
+    let answer = |a: &outcome::Attempt| {
+        let said = match (a.http_status, a.failed) {
+            (Some(code), _) => code.to_string(),
+            (None, true) => "failed".to_owned(),
+            (None, false) => "ok".to_owned(),
+        };
+        let at = format::time(a.start_ns);
+        format!(
+            "{said} after {} at {}",
+            format::duration(a.duration_ns),
+            at.get(11..19).unwrap_or(&at)
+        )
+    };
+    let outcome = attempts.last().map(|last| {
+        let failed_before = attempts.iter().filter(|a| a.failed).count();
+        let text = match (last.failed, several) {
+            (false, false) => format!("Succeeded: {}.", answer(last)),
+            (true, false) => format!("Failed: {}.", answer(last)),
+            (false, true) if failed_before > 0 => format!(
+                "Succeeded on attempt {} of {}: {}, after {failed_before} failed.",
+                attempts.len(),
+                attempts.len(),
+                answer(last)
+            ),
+            (false, true) => format!(
+                "Succeeded: {} attempts, the last {}.",
+                attempts.len(),
+                answer(last)
+            ),
+            (true, true) => format!(
+                "Failed: all {} attempts failed, the last {}.",
+                attempts.len(),
+                answer(last)
+            ),
+        };
+        (!last.failed, text)
+    });
+    let mut trace_ids: Vec<&String> = view.trace_ids.iter().collect();
+    // Attempts in the order they started; traces without spans last.
+    trace_ids.sort_by_key(|t| {
+        attempts
+            .iter()
+            .position(|a| &a.trace_id == *t)
+            .unwrap_or(usize::MAX)
+    });
+    let traces = trace_ids
+        .into_iter()
         .map(|trace_id| {
             let spans: Vec<&SpanView> = view
                 .spans
                 .iter()
                 .filter(|s| &s.trace_id == trace_id)
                 .collect();
+            let attempt = attempts
+                .iter()
+                .enumerate()
+                .find(|(_, a)| &a.trace_id == trace_id);
             let root = spans
                 .iter()
                 .find(|s| s.parent_span_id.as_deref().is_none_or(str::is_empty))
@@ -157,18 +220,19 @@ pub async fn request(
                     || "(root span not received)".to_owned(),
                     |s| format!("{} › {}", s.service, s.name),
                 );
-            let start = spans.iter().map(|s| s.start_time_unix_nano).min();
-            let end = spans.iter().map(|s| s.end_time_unix_nano).max();
             TraceLink {
                 href: format!("/traces/{trace_id}"),
                 trace_id: trace_id.clone(),
                 root,
                 spans: spans.len(),
                 errors: spans.iter().filter(|s| s.is_error).count(),
-                duration: match (start, end) {
-                    (Some(s), Some(e)) => format::duration(e - s),
+                attempt: match attempt {
+                    Some((i, _)) if several => format!("attempt {}", i + 1),
                     _ => String::new(),
                 },
+                answer: attempt.map_or_else(String::new, |(_, a)| answer(a)),
+                failed: attempt.is_some_and(|(_, a)| a.failed),
+                origin: attempt.and_then(|(_, a)| a.origin.clone()),
             }
         })
         .collect();
@@ -186,7 +250,23 @@ pub async fn request(
             .map(|m| match_label(*m))
             .collect::<Vec<_>>()
             .join(", "),
-        banner: Banner::new(origin.as_ref(), &view.spans),
+        banner: Banner {
+            // The request answered in the end: say which attempt failed.
+            verdict: match (&origin, outcome.as_ref().is_some_and(|(ok, _)| *ok)) {
+                (Some(origin), true) => view
+                    .spans
+                    .iter()
+                    .find(|s| s.span_id == origin.span_id)
+                    .and_then(|s| attempts.iter().position(|a| a.trace_id == s.trace_id))
+                    .map_or_else(
+                        || "failed in".to_owned(),
+                        |i| format!("attempt {} failed in", i + 1),
+                    ),
+                _ => "failed in".to_owned(),
+            },
+            ..Banner::new(origin.as_ref(), &view.spans)
+        },
+        outcome,
         expired_spans: view.expired_spans,
         id: view.id,
         traces,
