@@ -497,3 +497,61 @@ async fn sorting_by_duration_puts_the_slow_answer_above_the_async_tail() {
     assert!(!rows[0].contains("async tail"), "{}", rows[0]);
     server.stop().await;
 }
+
+/// The load report's percentiles of an endpoint and trace search's
+/// durations measure the same span, the entry span, so they agree (within
+/// the sketches' 1 %), however long the traces' asynchronous tails.
+#[tokio::test]
+async fn the_load_reports_percentiles_agree_with_the_searchs_durations() {
+    let mut server = Server::start().await;
+    let ms = 1_000_000;
+    for i in 1..=20u8 {
+        let mut traces = ok_trace(100 + i);
+        let spans = &mut traces.resource_spans[0].scope_spans[0].spans;
+        let start = spans[0].start_time_unix_nano + u64::from(i) * SECOND;
+        spans[0].start_time_unix_nano = start;
+        spans[0].end_time_unix_nano = start + u64::from(i) * 10 * ms;
+        spans.push(opentelemetry_proto::tonic::trace::v1::Span {
+            trace_id: support::trace_id(100 + i),
+            span_id: support::span_id(100 + i, 7),
+            parent_span_id: support::span_id(100 + i, 1),
+            name: "notify".into(),
+            kind: opentelemetry_proto::tonic::trace::v1::span::SpanKind::Producer as i32,
+            start_time_unix_nano: start,
+            end_time_unix_nano: start + 3 * SECOND,
+            ..Default::default()
+        });
+        post_traces(&server, traces).await;
+    }
+    let window = format!("since={T0}&until={}", T0 + 60 * SECOND);
+    let (_, found) = server
+        .get_json(&format!("/api/v1/traces?{window}&sort=duration&limit=100"))
+        .await;
+    let mut durations: Vec<i64> = found
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["duration_ns"].as_i64().unwrap())
+        .collect();
+    durations.sort_unstable();
+    assert_eq!(durations.len(), 20);
+    // Nearest rank, as the report computes them.
+    let rank = |q: f64| durations[(q * 20.0).ceil() as usize - 1];
+    let (_, report) = server
+        .get_json(&format!("/api/v1/reports/load?{window}"))
+        .await;
+    let endpoints = report["endpoints"].as_array().unwrap();
+    let row = endpoints
+        .iter()
+        .find(|r| r["service"] == "inventory" && r["requests"] == 20)
+        .unwrap_or_else(|| panic!("{endpoints:?}"));
+    for (name, q) in [("p50_ns", 0.5), ("p95_ns", 0.95), ("p99_ns", 0.99)] {
+        let reported = row[name].as_i64().unwrap() as f64;
+        let searched = rank(q) as f64;
+        assert!(
+            (reported - searched).abs() <= searched * 0.01,
+            "{name}: the report says {reported}, the search {searched}"
+        );
+    }
+    server.stop().await;
+}
