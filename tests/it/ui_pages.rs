@@ -555,3 +555,44 @@ async fn the_load_reports_percentiles_agree_with_the_searchs_durations() {
     }
     server.stop().await;
 }
+
+/// An endpoint of the load report leads to its slowest and its failed
+/// requests, in the same window.
+#[tokio::test]
+async fn a_load_report_endpoint_leads_to_its_slowest_and_failed_traces() {
+    let mut server = Server::start().await;
+    fixture(&server).await;
+    let window = format!("since={T0}&until={}", T0 + 60 * SECOND);
+    let (status, html) = get(&server, &format!("/reports/load?{window}")).await;
+    assert_eq!(status, 200, "{html}");
+    let link = |title: &str| -> String {
+        let end = html
+            .find(&format!("\" title=\"{title}\""))
+            .unwrap_or_else(|| panic!("a link titled {title}: {html}"));
+        let start = html[..end].rfind("href=\"").unwrap() + 6;
+        html[start..end].replace("&amp;", "&")
+    };
+    let slowest = link("its requests, slowest first");
+    assert_eq!(
+        slowest,
+        format!(
+            "/traces?service=checkout&operation=POST%20%2Fcheckout&from={T0}&to={}&sort=duration",
+            T0 + 60 * SECOND
+        )
+    );
+    let failed = link("its failed requests");
+    assert!(failed.ends_with("&status=error"), "{failed}");
+    for href in [slowest, failed] {
+        let (status, page) = get(&server, &href).await;
+        assert_eq!(status, 200, "{href}");
+        let found: Vec<&str> = rows(&page)
+            .into_iter()
+            .filter(|r| r.contains("href=\"/traces/"))
+            .collect();
+        assert_eq!(found.len(), 2, "{href}: {page}");
+        for seed in [71, 72] {
+            assert!(page.contains(&trace_hex(seed)), "{href}: {seed}");
+        }
+    }
+    server.stop().await;
+}

@@ -91,6 +91,23 @@ pub struct LoadRowView {
     pub share_width: String,
     pub sparks: [Spark; 3],
     pub href: String,
+    /// An endpoint's slowest and failed traces in the same window (trace
+    /// search by its service and the span name its endpoint reads as).
+    pub slowest_href: String,
+    pub failed_href: String,
+}
+
+/// Trace search for the requests of `endpoint` of `service` over `time`:
+/// slowest first, or the failed ones. An endpoint is its span's name in
+/// the HTTP and RPC conventions (`METHOD route`, `service/method`).
+fn traces_href(time: &TimeText, service: &str, endpoint: &str, failed: bool) -> String {
+    let mut pairs = vec![("service", service), ("operation", endpoint)];
+    pairs.extend(time.pairs());
+    match failed {
+        true => pairs.push(("status", "error")),
+        false => pairs.push(("sort", "duration")),
+    }
+    format!("/traces?{}", format::query(pairs))
 }
 
 pub struct DownstreamView {
@@ -203,6 +220,14 @@ fn load_rows(report: &LoadReport, endpoints: bool, time: &TimeText) -> Vec<LoadR
             share_width: format!("{:.1}", r.self_share / max_share * 100.0),
             sparks: sparks(&r.series),
             href: href(time, &r.service),
+            slowest_href: r
+                .endpoint
+                .as_deref()
+                .map_or_else(String::new, |e| traces_href(time, &r.service, e, false)),
+            failed_href: r
+                .endpoint
+                .as_deref()
+                .map_or_else(String::new, |e| traces_href(time, &r.service, e, true)),
             service: r.service.clone(),
         })
         .collect()
