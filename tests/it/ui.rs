@@ -141,6 +141,25 @@ async fn trace_view_shows_the_span_tree_errors_and_logs() {
     assert_eq!(status, 200);
     assert!(page.contains("<html") && page.contains("http.route"));
     assert!(page.contains("link.kind"), "links shown: {page}");
+    // An attribute's value leads to the service's traces with it; a list
+    // cannot be searched for, so it is text alone.
+    let search = "/traces?service=checkout&attr=http.route%3D%2Fcheckout";
+    let page = named_entities(page);
+    let escaped = search.replace('&', "&amp;");
+    assert!(
+        page.contains(&format!("<th>http.route</th><td><a href=\"{escaped}\"")),
+        "{page}"
+    );
+    assert!(
+        page.contains("<th>list</th><td>[&quot;a&quot;,2]</td>"),
+        "{page}"
+    );
+    let (status, _, found) = get(&server, search).await;
+    assert_eq!(status, 200);
+    assert!(
+        found.contains(&format!("href=\"/traces/{trace_id}\"")),
+        "{found}"
+    );
     server.stop().await;
 }
 

@@ -6,6 +6,7 @@ use askama_web::WebTemplate;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use store::value::Value;
 use store::{Match, SpanView};
 
 use super::format;
@@ -476,7 +477,9 @@ pub struct SpanDetail {
     request_id: String,
     trace_state: String,
     dropped: String,
-    attributes: Vec<(String, String)>,
+    /// Key, value, and trace search for spans of this service with that
+    /// value ("" for values a search cannot ask: lists, maps, long text).
+    attributes: Vec<(String, String, String)>,
     resource: Vec<(String, String)>,
     scope: String,
     scope_attributes: Vec<(String, String)>,
@@ -511,7 +514,30 @@ impl SpanDetail {
                 (0, 0, 0) => String::new(),
                 (a, e, l) => format!("{a} attributes, {e} events, {l} links"),
             },
-            attributes: format::attributes(&span.attributes),
+            attributes: span
+                .attributes
+                .0
+                .iter()
+                .map(|(key, value)| {
+                    let text = format::value(value);
+                    let searchable = matches!(
+                        value,
+                        Value::String(_) | Value::Int(_) | Value::Bool(_) | Value::Double(_)
+                    ) && text.len() <= 200
+                        && !key.contains(['=', '!', '<', '>']);
+                    let href = match searchable {
+                        true => format!(
+                            "/traces?{}",
+                            format::query([
+                                ("service", span.service.as_str()),
+                                ("attr", &format!("{key}={text}")),
+                            ])
+                        ),
+                        false => String::new(),
+                    };
+                    (key.clone(), text, href)
+                })
+                .collect(),
             resource: format::attributes(&span.resource),
             scope: match span.scope.version.as_str() {
                 "" => span.scope.name.clone(),
