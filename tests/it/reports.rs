@@ -682,6 +682,7 @@ fn check_cost(r: &Json, sent: &Sent) {
         ("WARN".into(), "payments.audit".into(), 3.into())
     );
     assert_eq!(audit["wire_bytes"], sent.payments_logs);
+    assert_eq!(audit["severity_number"], 13);
     let pool = find(&r["metrics_by_series"], &[("name", "pool.connections")]);
     assert_eq!(
         (
@@ -940,6 +941,22 @@ async fn reports_on(database_url: Option<String>) {
     ] {
         assert!(html.contains(expected), "cost page lacks {expected:?}");
     }
+    // A log source leads to its records on the logs page, in the window.
+    let logs = format!(
+        "/logs?service=payments&severity=13&from={T0}&to={}",
+        T0 + HOUR_NS
+    );
+    assert!(
+        html.contains(&format!("<a href=\"{}\"", logs.replace('&', "&amp;"))),
+        "{html}"
+    );
+    let (status, _, page) = server.page(&logs, false).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        page.matches("<div class=\"log-line sev-").count(),
+        3,
+        "{page}"
+    );
     let (status, _, html) = server.page(&format!("/map?{}", window()), false).await;
     assert_eq!(status, 200);
     for expected in [

@@ -197,6 +197,8 @@ pub struct SampleSize {
 pub struct LogSourceRow {
     pub service: String,
     pub severity: String,
+    /// The lowest severity number of the records under `severity`.
+    pub severity_number: i32,
     pub scope: String,
     pub records: u64,
     pub wire_bytes: u64,
@@ -386,23 +388,25 @@ impl CostReport {
         let (attribute_keys, attribute_sample) =
             attribute_keys(&inputs.attribute_sample, total_counts[0], total_counts[2]);
 
-        let mut sources: BTreeMap<(String, String, String), (u64, u64)> = BTreeMap::new();
+        let mut sources: BTreeMap<(String, String, String), (u64, u64, i32)> = BTreeMap::new();
         for s in &inputs.log_sources {
             let key = (
                 s.service.clone(),
                 severity_name(s.severity_number, &s.severity_text),
                 s.scope.clone(),
             );
-            let e = sources.entry(key).or_default();
+            let e = sources.entry(key).or_insert((0, 0, s.severity_number));
             e.0 += s.records;
             e.1 += s.wire_bytes;
+            e.2 = e.2.min(s.severity_number);
         }
         let mut log_sources: Vec<LogSourceRow> = sources
             .into_iter()
             .map(
-                |((service, severity, scope), (records, bytes))| LogSourceRow {
+                |((service, severity, scope), (records, bytes, number))| LogSourceRow {
                     service,
                     severity,
+                    severity_number: number,
                     scope,
                     records,
                     wire_bytes: bytes,

@@ -48,7 +48,9 @@ pub struct CostPage {
     per_request: Vec<[String; 5]>,
     sample: String,
     keys: Vec<[String; 5]>,
-    sources: Vec<[String; 6]>,
+    /// Service, severity, scope, records, bytes, share, and the logs page
+    /// of that service from that severity up, in the same window.
+    sources: Vec<[String; 7]>,
     metrics: Vec<[String; 5]>,
 }
 
@@ -217,6 +219,15 @@ pub async fn page(State(state): State<AppState>, pairs: Pairs) -> Result<Respons
                 s.records.grouped(),
                 bytes(s.wire_bytes as f64),
                 pct(s.share),
+                {
+                    let severity = s.severity_number.to_string();
+                    let mut pairs = vec![("service", s.service.as_str())];
+                    if s.severity_number > 0 {
+                        pairs.push(("severity", &severity));
+                    }
+                    pairs.extend(time.pairs());
+                    format!("/logs?{}", format::query(pairs))
+                },
             ]
         })
         .collect();
