@@ -37,6 +37,26 @@ async fn failures_page_groups_requests_at_their_origin() {
     );
     assert!(html.contains(&example), "{example} in {html}");
 
+    // The count leads to the failed traces through the origin's operation.
+    let end = html
+        .find("\" title=\"the failed traces through POST /charge")
+        .unwrap_or_else(|| panic!("{html}"));
+    let start = html[..end].rfind("href=\"").unwrap() + 6;
+    let href = html[start..end].replace("&amp;", "&");
+    assert!(
+        href.starts_with("/traces?service=checkout&operation=POST%20%2Fcharge&status=error&"),
+        "{href}"
+    );
+    let (status, _, traces) = get(&server, &href).await;
+    assert_eq!(status, 200);
+    for seed in [1, 2] {
+        let id = hex::encode(support::trace_id(seed));
+        assert!(
+            traces.contains(&format!("href=\"/traces/{id}\"")),
+            "{traces}"
+        );
+    }
+
     let (status, _, html) = get(&server, "/failures?window=1h").await;
     assert_eq!(status, 200);
     assert!(html.contains("No failed requests in this window."));

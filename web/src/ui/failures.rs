@@ -12,7 +12,7 @@ use super::format::Grouped as _;
 use super::layout::{Layout, UiError};
 use super::sparkline::Sparkline;
 use super::window_picker::{self, WindowLink};
-use crate::params::{LAST_HOUR, Pairs, TimeParams, Unknown, now_ns};
+use crate::params::{LAST_HOUR, Pairs, TimeParams, TimeText, Unknown, now_ns};
 use crate::state::AppState;
 
 struct GroupRow {
@@ -25,6 +25,8 @@ struct GroupRow {
     first_seen: String,
     last_seen: String,
     examples: Vec<Example>,
+    /// Trace search for the failed traces through the origin's operation.
+    traces_href: String,
     /// SVG polyline points of the trend.
     trend_points: String,
 }
@@ -83,12 +85,23 @@ pub async fn page(State(state): State<AppState>, pairs: Pairs) -> Result<Respons
     let failures = crate::failures::read(&state.store, window.start, window.end).await?;
     page.examined = failures.traces_examined;
     page.sampled = failures.sampled;
-    page.groups = failures.groups.into_iter().map(row).collect();
+    page.groups = failures
+        .groups
+        .into_iter()
+        .map(|group| row(group, &time))
+        .collect();
     Ok(page.into_response())
 }
 
-fn row(group: crate::failures::FailureGroup) -> GroupRow {
+fn row(group: crate::failures::FailureGroup, time: &TimeText) -> GroupRow {
+    let mut pairs = vec![
+        ("service", group.service.as_str()),
+        ("operation", group.operation.as_str()),
+        ("status", "error"),
+    ];
+    pairs.extend(time.pairs());
     GroupRow {
+        traces_href: format!("/traces?{}", format::query(pairs)),
         colour: format::colour(&group.service),
         trend_points: SPARK.counts(&group.trend),
         endpoints: group
