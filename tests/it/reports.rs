@@ -655,6 +655,31 @@ fn check_cost(r: &Json, sent: &Sent) {
         "bytes per checkout",
     );
 
+    // What to drop: the N+1's calls beyond one a parent (8 of 10), priced
+    // as their share of the month.
+    let drops = r["what_to_drop"].as_array().unwrap();
+    let n1 = drops
+        .iter()
+        .find(|d| d["kind"] == "repeated_calls")
+        .unwrap_or_else(|| panic!("{drops:?}"));
+    assert_eq!(n1["operation"], "SELECT item", "{n1}");
+    assert_eq!(n1["what"], "SELECT item repeated by POST /orders", "{n1}");
+    let wire = n1["wire_bytes"].as_f64().unwrap();
+    let total = r["total"]["wire_bytes"].as_f64().unwrap();
+    assert!(wire > 0.0 && wire < total, "{n1}");
+    close(&n1["share"], wire / total, "share of the N+1");
+    close(
+        &n1["monthly_saving"],
+        wire / total * r["total"]["monthly_cost"].as_f64().unwrap(),
+        "saving of the N+1",
+    );
+    assert!(
+        drops
+            .iter()
+            .any(|d| d["kind"] == "attribute_key" && d["what"] == "db.statement"),
+        "{drops:?}"
+    );
+
     // Every span and log record is in the sample; `db.statement` is
     // 12 bytes of key and 13 of stored value ("SELECT item" quoted), 10 times.
     assert_eq!(r["attribute_sample"]["spans"], 21);
@@ -938,6 +963,8 @@ async fn reports_on(database_url: Option<String>) {
         "per million spans",
         "<strong>2.00 USD</strong> per GB received",
         "projected from 1 min of data in the 1 h window",
+        "<h2>What to drop</h2>",
+        "operation=SELECT%20item",
     ] {
         assert!(html.contains(expected), "cost page lacks {expected:?}");
     }

@@ -123,6 +123,8 @@ pub struct CostReport {
     /// What each ingest key sent, when the receivers ask for keys.
     pub ingest_keys: Vec<KeyCostRow>,
     pub attribute_keys: Vec<AttributeKeyRow>,
+    /// What could go, measured and priced (`savings`), biggest first.
+    pub what_to_drop: Vec<super::savings::DropRow>,
     /// Items whose attributes were measured for `attribute_keys`.
     pub attribute_sample: SampleSize,
     pub log_sources: Vec<LogSourceRow>,
@@ -388,6 +390,42 @@ impl CostReport {
         let (attribute_keys, attribute_sample) =
             attribute_keys(&inputs.attribute_sample, total_counts[0], total_counts[2]);
 
+        let repeated: Vec<super::savings::Repeated<'_>> = a
+            .repeated
+            .iter()
+            .map(|(&(_, op, cs, cop), r)| super::savings::Repeated {
+                operation: a.names.name(op),
+                child_service: a.names.name(cs),
+                child_operation: a.names.name(cop),
+                parents: r.parents,
+                calls: r.calls,
+            })
+            .collect();
+        let span_bytes: Vec<super::savings::SpanBytes<'_>> = services
+            .iter()
+            .map(|(service, c)| super::savings::SpanBytes {
+                service,
+                spans: c[0],
+                wire_bytes: c[1],
+            })
+            .collect();
+        let heavy: Vec<super::savings::HeavyKey<'_>> = attribute_keys
+            .iter()
+            .filter(|k| k.signal == "span")
+            .map(|k| super::savings::HeavyKey {
+                key: &k.key,
+                estimated_bytes: k.estimated_bytes,
+            })
+            .collect();
+        let what_to_drop = super::savings::what_to_drop(
+            &repeated,
+            &span_bytes,
+            &inputs.log_sources,
+            &heavy,
+            total.wire_bytes,
+            total.monthly_cost,
+        );
+
         let mut sources: BTreeMap<(String, String, String), (u64, u64, i32)> = BTreeMap::new();
         for s in &inputs.log_sources {
             let key = (
@@ -473,6 +511,7 @@ impl CostReport {
             endpoints: endpoint_rows,
             ingest_keys,
             attribute_keys,
+            what_to_drop,
             attribute_sample,
             log_sources,
             metrics_by_series,

@@ -17,6 +17,7 @@ pub mod csv;
 pub mod figures;
 pub mod load;
 mod names;
+pub mod savings;
 
 use std::ops::Range;
 

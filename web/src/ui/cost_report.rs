@@ -15,6 +15,18 @@ use crate::params::{LAST_DAY, Pairs, TimeParams, Unknown, now_ns};
 use crate::reports::{self, bytes};
 use crate::state::AppState;
 
+/// One row of "what to drop", with where to see it.
+pub struct DropView {
+    pub kind: &'static str,
+    pub service: String,
+    pub colour: usize,
+    pub what: String,
+    pub received: String,
+    pub share: String,
+    pub saving: String,
+    pub href: String,
+}
+
 pub struct CostRowView {
     pub service: String,
     pub colour: usize,
@@ -45,6 +57,7 @@ pub struct CostPage {
     total: Option<CostRowView>,
     endpoints: Vec<CostRowView>,
     ingest_keys: Vec<[String; 8]>,
+    drops: Vec<DropView>,
     per_request: Vec<[String; 5]>,
     sample: String,
     keys: Vec<[String; 5]>,
@@ -108,6 +121,7 @@ pub async fn page(State(state): State<AppState>, pairs: Pairs) -> Result<Respons
         total: None,
         endpoints: vec![],
         ingest_keys: vec![],
+        drops: vec![],
         per_request: vec![],
         sample: String::new(),
         keys: vec![],
@@ -176,6 +190,37 @@ pub async fn page(State(state): State<AppState>, pairs: Pairs) -> Result<Respons
                 bytes(k.stored_bytes as f64),
                 money(k.monthly_cost),
             ]
+        })
+        .collect();
+    page.drops = r
+        .what_to_drop
+        .iter()
+        .map(|d| {
+            let mut pairs = vec![("service", d.service.as_str())];
+            if let Some(operation) = &d.operation {
+                pairs.push(("operation", operation));
+            }
+            pairs.extend(time.pairs());
+            let href = match d.kind.as_str() {
+                "repeated_calls" => format!("/traces?{}&sort=duration", format::query(pairs)),
+                "debug_logs" | "access_log" => format!("/logs?{}", format::query(pairs)),
+                _ => String::new(),
+            };
+            DropView {
+                kind: match d.kind.as_str() {
+                    "repeated_calls" => "repeated calls (N+1)",
+                    "debug_logs" => "debug-level logs",
+                    "access_log" => "access log, repeats server spans",
+                    _ => "heavy attribute",
+                },
+                colour: format::colour(&d.service),
+                service: d.service.clone(),
+                what: d.what.clone(),
+                received: bytes(d.wire_bytes as f64),
+                share: pct(d.share),
+                saving: money(d.monthly_saving),
+                href,
+            }
         })
         .collect();
     page.per_request = r
