@@ -148,42 +148,38 @@ pub(crate) async fn rollup_step(
     let mut tx = pool.begin().await?;
     let mut removed = 0;
     if let Some(minute) = before {
-        removed = sqlx::query(
-            "DELETE FROM rollups WHERE id IN (SELECT id FROM rollups WHERE minute < $1 \
-             LIMIT $2 FOR UPDATE SKIP LOCKED)",
-        )
-        .bind(minute)
-        .bind(limit)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected() as i64;
-        removed += sqlx::query(
-            "DELETE FROM rollups_hourly WHERE id IN (SELECT id FROM rollups_hourly \
-             WHERE minute <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
-        )
-        .bind(minute - rollup::HOUR_MINUTES)
-        .bind(limit)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected() as i64;
-        removed += sqlx::query(
-            "DELETE FROM report_rollups WHERE minute IN (SELECT minute FROM report_rollups \
-             WHERE minute < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
-        )
-        .bind(minute)
-        .bind(limit)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected() as i64;
-        removed += sqlx::query(
-            "DELETE FROM key_usage WHERE (minute, key) IN (SELECT minute, key FROM key_usage \
-             WHERE minute < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
-        )
-        .bind(minute)
-        .bind(limit)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected() as i64;
+        // Each table's rows of minutes before `minute` (an hourly row's
+        // minute is its hour's first: it goes once its whole hour has).
+        let old = [
+            (
+                "DELETE FROM rollups WHERE id IN (SELECT id FROM rollups WHERE minute < $1 \
+                 LIMIT $2 FOR UPDATE SKIP LOCKED)",
+                minute,
+            ),
+            (
+                "DELETE FROM rollups_hourly WHERE id IN (SELECT id FROM rollups_hourly \
+                 WHERE minute <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
+                minute - rollup::HOUR_MINUTES,
+            ),
+            (
+                "DELETE FROM report_rollups WHERE minute IN (SELECT minute FROM report_rollups \
+                 WHERE minute < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
+                minute,
+            ),
+            (
+                "DELETE FROM key_usage WHERE (minute, key) IN (SELECT minute, key FROM key_usage \
+                 WHERE minute < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
+                minute,
+            ),
+        ];
+        for (sql, before) in old {
+            removed += sqlx::query(sql)
+                .bind(before)
+                .bind(limit)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected() as i64;
+        }
     }
     let mut merged = 0;
     let alone: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
