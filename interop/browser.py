@@ -674,6 +674,25 @@ def run_demo_cases(report: Report, loupe: str, workdir: str, shots: Path) -> Non
 
         report.check("demo: a checkout's waterfall spans every service", waterfall)
 
+        def drill_downs():
+            # A load report endpoint leads to its slowest traces.
+            b.open("/reports/load?since=1h")
+            b.driver.find_element(By.CSS_SELECTOR, "td.op span.drill a").click()
+            b.wait("trace search", EC.url_contains("/traces?"))
+            b.wait("its traces", EC.presence_of_element_located(
+                (By.CSS_SELECTOR, '#trace-rows table.results a[href^="/traces/"]')))
+            expect("sort=duration" in b.driver.current_url, f"at {b.driver.current_url}")
+            # A failure group's example opens the request, which says how it ended.
+            b.open("/failures")
+            b.driver.find_element(By.CSS_SELECTOR, "table.failures td.examples a").click()
+            b.wait("the request view", EC.url_contains("/requests/"))
+            outcome = b.wait("the outcome", EC.presence_of_element_located((By.CSS_SELECTOR, "p.outcome")))
+            expect(outcome.text.startswith(("Succeeded", "Failed")), f"outcome: {outcome.text!r}")
+            b.screenshot("request-outcome")
+            b.expect_clean_console()
+
+        report.check("demo: a load report endpoint and a failure example lead to their traces", drill_downs)
+
         for path, name, needle in (
             ("/", "services", "payments"),
             ("/failures", "failures", "httpx.ReadTimeout"),
