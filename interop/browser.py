@@ -688,7 +688,6 @@ def run_demo_cases(report: Report, loupe: str, workdir: str, shots: Path) -> Non
             b.wait("the request view", EC.url_contains("/requests/"))
             outcome = b.wait("the outcome", EC.presence_of_element_located((By.CSS_SELECTOR, "p.outcome")))
             expect(outcome.text.startswith(("Succeeded", "Failed")), f"outcome: {outcome.text!r}")
-            b.screenshot("request-outcome")
             b.expect_clean_console()
 
         report.check("demo: a load report endpoint and a failure example lead to their traces", drill_downs)
