@@ -12,6 +12,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::assets::URLS;
+use super::format::Grouped as _;
 
 /// What the base template needs besides the page itself.
 pub struct Layout {
@@ -195,10 +196,7 @@ fn count_in_words(n: u64) -> String {
         let millions = format!("{:.1}", n as f64 / 1e6);
         return format!("{} million", millions.trim_end_matches(".0"));
     }
-    match n {
-        1_000.. => format!("{},{:03}", n / 1000, n % 1000),
-        _ => n.to_string(),
-    }
+    n.grouped()
 }
 
 /// What a read stopped at the deadline answers, on a page and in the API.
