@@ -343,11 +343,11 @@ pub struct DemoArgs {
     /// OTLP/HTTP address of a loupe already running (http://HOST:4318); without it the demo starts one with the server settings below
     #[arg(long, env = "LOUPE_DEMO_ENDPOINT")]
     pub endpoint: Option<String>,
-    /// Address of that loupe's UI, for the links the demo prints (default: the endpoint's host, port 8080)
     /// The ingest key to send, for a loupe that asks for one; without it,
     /// the first of the server settings' --ingest-keys
     #[arg(long, env = "LOUPE_DEMO_INGEST_KEY", hide_env_values = true)]
     pub ingest_key: Option<String>,
+    /// Address of that loupe's UI, for the links the demo prints (default: the endpoint's host, port 8080)
     #[arg(long, env = "LOUPE_DEMO_UI", requires = "endpoint")]
     pub ui: Option<String>,
     /// Customer requests per second, on average
