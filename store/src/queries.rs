@@ -593,7 +593,7 @@ macro_rules! impl_reads {
         /// The conditions of `query` on summary rows (`traces t`), each
         /// answered from the search's covering index.
         fn push_trace_filters(q: &mut sqlx::QueryBuilder<$db>, query: &$crate::views::TraceQuery) {
-            if let Some(service) = &query.service {
+            for service in [&query.service, &query.also_service].into_iter().flatten() {
                 q.push(" AND ");
                 push_contains(q, "t.services", $crate::trace_lists::service_list::token(service));
             }

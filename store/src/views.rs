@@ -172,6 +172,9 @@ pub struct TraceSummary {
 pub struct TraceQuery {
     /// A service with at least one span in the trace.
     pub service: Option<String>,
+    /// Another service with a span in the trace too: with `service`, the
+    /// two ends of a call between services.
+    pub also_service: Option<String>,
     /// A span of that name (of `service`, when given) in the trace.
     pub operation: Option<String>,
     /// `Some(true)`: traces with an error span; `Some(false)`: without.
@@ -300,6 +303,11 @@ pub struct ServiceRed {
     pub p99_ns: Option<i64>,
     /// Requests in each equal slice of the window, oldest first.
     pub trend: Vec<u64>,
+    /// Failed requests in the same slices.
+    pub error_trend: Vec<u64>,
+    /// The p95 of each slice's requests; a rolled-up minute counts in the
+    /// slice its middle falls in.
+    pub p95_trend: Vec<Option<i64>>,
 }
 
 /// The services overview being added up from its requests (server and
@@ -321,18 +329,22 @@ struct Tally {
     trend: Vec<u64>,
     /// Requests of rolled-up minutes, shared out per slice.
     shares: Vec<f64>,
+    /// Failed requests per slice, rolled-up minutes' shared out as theirs.
+    error_shares: Vec<f64>,
+    slice_durations: Vec<crate::sketch::Sketch>,
 }
 
 impl Tally {
     /// The trend: the requests counted one by one, and the shares rounded
     /// so that they add up to the rolled-up requests (largest remainders
     /// first).
-    fn trend(mut self) -> Vec<u64> {
+    fn trend(&mut self) -> Vec<u64> {
         let shared = crate::rollup::whole_counts(&self.shares);
-        for (n, share) in self.trend.iter_mut().zip(shared) {
+        let mut trend = std::mem::take(&mut self.trend);
+        for (n, share) in trend.iter_mut().zip(shared) {
             *n += share;
         }
-        self.trend
+        trend
     }
 }
 
@@ -360,6 +372,8 @@ impl ServicesTally {
                 errors: 0,
                 trend: vec![0; self.buckets],
                 shares: vec![0.0; self.buckets],
+                error_shares: vec![0.0; self.buckets],
+                slice_durations: vec![crate::sketch::Sketch::default(); self.buckets],
             };
             self.by_service.insert(service.to_owned(), tally);
         }
@@ -377,6 +391,8 @@ impl ServicesTally {
         tally.durations.add(duration);
         tally.errors += u64::from(is_error);
         tally.trend[bucket] += 1;
+        tally.error_shares[bucket] += f64::from(u8::from(is_error));
+        tally.slice_durations[bucket].add(duration);
     }
 
     /// Adds rolled-up minutes (one, or an hour) of a service's requests.
@@ -393,13 +409,17 @@ impl ServicesTally {
         let from = self.slice(minutes.start.saturating_mul(crate::rollup::MINUTE_NS));
         let to = self.slice(minutes.end.saturating_mul(crate::rollup::MINUTE_NS));
         let requests = figures.requests.max(0) as f64;
+        let errors = figures.errors.max(0) as f64;
         let buckets = self.buckets;
         let tally = self.of(service);
         tally.durations.merge(&figures.sketch);
         tally.errors += u64::try_from(figures.errors).unwrap_or(0);
+        let middle = (((from + to) / 2.0) as usize).min(buckets - 1);
+        tally.slice_durations[middle].merge(&figures.sketch);
         if to <= from {
             // Wholly before or after the window: its edge slice.
             tally.shares[(from as usize).min(buckets - 1)] += requests;
+            tally.error_shares[(from as usize).min(buckets - 1)] += errors;
             return;
         }
         let first = (from as usize).min(buckets - 1);
@@ -407,6 +427,7 @@ impl ServicesTally {
         for bucket in first..last {
             let overlap = (to.min((bucket + 1) as f64) - from.max(bucket as f64)).max(0.0);
             tally.shares[bucket] += requests * overlap / (to - from);
+            tally.error_shares[bucket] += errors * overlap / (to - from);
         }
     }
 
@@ -414,7 +435,7 @@ impl ServicesTally {
         let window_seconds = (self.end - self.start).max(1) as f64 / 1e9;
         self.by_service
             .into_iter()
-            .map(|(service, tally)| {
+            .map(|(service, mut tally)| {
                 let requests = tally.durations.count();
                 let (errors, p50_ns, p95_ns, p99_ns) = (
                     tally.errors,
@@ -436,6 +457,12 @@ impl ServicesTally {
                     p95_ns,
                     p99_ns,
                     trend: tally.trend(),
+                    error_trend: crate::rollup::whole_counts(&tally.error_shares),
+                    p95_trend: tally
+                        .slice_durations
+                        .iter()
+                        .map(|sketch| sketch.percentile(0.95))
+                        .collect(),
                 }
             })
             .collect()

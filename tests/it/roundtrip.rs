@@ -609,8 +609,8 @@ async fn services_report(mut server: Server) {
     assert_eq!(
         body["services"],
         json!([
-            {"service": "checkout", "requests": 1, "errors": 1, "rate_per_second": 0.5, "error_rate": 1.0, "p50_ns": 250_000_000, "p95_ns": 250_000_000, "p99_ns": 250_000_000, "trend": [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]},
-            {"service": "refunds", "requests": 0, "errors": 0, "rate_per_second": 0.0, "error_rate": 0.0, "p50_ns": null, "p95_ns": null, "p99_ns": null, "trend": [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]},
+            {"service": "checkout", "requests": 1, "errors": 1, "rate_per_second": 0.5, "error_rate": 1.0, "p50_ns": 250_000_000, "p95_ns": 250_000_000, "p99_ns": 250_000_000, "trend": [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], "error_trend": [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], "p95_trend": [250_000_000, null, null, null, null, null, null, null, null, null, null, null]},
+            {"service": "refunds", "requests": 0, "errors": 0, "rate_per_second": 0.0, "error_rate": 0.0, "p50_ns": null, "p95_ns": null, "p99_ns": null, "trend": [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], "error_trend": [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], "p95_trend": [null, null, null, null, null, null, null, null, null, null, null, null]},
         ])
     );
     let (status, body) = server.get_json("/api/v1/services?window=15m").await;
