@@ -22,3 +22,4 @@ mod ui;
 mod ui_failures;
 mod ui_logs;
 mod ui_pages;
+mod ui_service;

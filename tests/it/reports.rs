@@ -246,7 +246,7 @@ fn gauge() -> Vec<u8> {
 
 /// Bytes sent, by what the reports should charge them to.
 #[derive(Default, Debug)]
-struct Sent {
+pub(crate) struct Sent {
     spans: std::collections::BTreeMap<&'static str, u64>,
     checkout_spans: u64,
     health_spans: u64,
@@ -256,7 +256,7 @@ struct Sent {
     gateway_points: u64,
 }
 
-async fn seed(server: &Server) -> Sent {
+pub(crate) async fn seed(server: &Server) -> Sent {
     let mut sent = Sent::default();
     for (t, failing, end) in [(1u8, true, 100u64), (2, false, 120)] {
         for (service, body) in checkout(t, failing, end) {
@@ -1052,7 +1052,7 @@ async fn reports_on(database_url: Option<String>) {
         (
             "/reports/load?service=payments",
             "/reports/load?window=7d&amp;service=payments",
-            "24h",
+            "1h",
         ),
         ("/reports/cost?since=6h", "/reports/cost?window=7d", "6h"),
         ("/map", "/map?window=7d", "1h"),

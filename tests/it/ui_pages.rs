@@ -62,7 +62,7 @@ fn rows(html: &str) -> Vec<&str> {
 
 fn row_of<'a>(html: &'a str, service: &str) -> &'a str {
     let from = html
-        .find(&format!(">{service}</span></td>"))
+        .find(&format!(">{service}</span></a></td>"))
         .unwrap_or_else(|| panic!("row of {service}: {html}"));
     let rest = &html[from..];
     &rest[..rest.find("</tr>").unwrap()]
@@ -113,7 +113,7 @@ async fn services_page_lists_services_with_red_figures() {
     );
     // Every known service is listed, idle ones too.
     let idle = row_of(&html, "checkout");
-    assert!(idle.starts_with(">checkout</span></td>"));
+    assert!(idle.starts_with(">checkout</span></a></td>"));
     assert!(html.contains("<tr class=\"idle\">"), "{html}");
     for needle in [">0<", ">0.0%<", ">—<", "traces<"] {
         assert!(idle.contains(needle), "{needle}: {idle}");

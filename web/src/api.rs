@@ -14,8 +14,8 @@ use store::{LogView, RequestLog, SpanView, TraceSummary};
 
 use crate::error_origin::{self, ErrorOrigin};
 use crate::params::{
-    ChartQuery, CostQuery, Format, FromQuery, LAST_DAY, LAST_HOUR, LoadQuery, LogsQuery, NoParams,
-    Pairs, ParamError, PointsQuery, TimeParams, TracesQuery, Unknown, Windowed, now_ns,
+    ChartQuery, CostQuery, Format, FromQuery, LAST_HOUR, LoadQuery, LogsQuery, NoParams, Pairs,
+    ParamError, PointsQuery, TimeParams, TracesQuery, Unknown, Windowed, now_ns,
 };
 use crate::reports;
 use crate::state::AppState;
@@ -218,7 +218,7 @@ async fn failures(
 ) -> ApiResult<Json<crate::failures::Failures>> {
     let window = time.check()?.window(LAST_HOUR, now_ns())?;
     Ok(Json(
-        crate::failures::read(&state.store, window.start, window.end).await?,
+        crate::failures::read(&state.store, window.start, window.end, None).await?,
     ))
 }
 
@@ -283,12 +283,12 @@ async fn metric_chart(
     )))
 }
 
-/// The load report over the window (default: the last day).
+/// The load report over the window (default: the last hour).
 async fn load_report(
     State(state): State<AppState>,
     Query(Windowed { time, query }): Query<Windowed<LoadQuery>>,
 ) -> ApiResult<Response> {
-    let window = time.check()?.window(LAST_DAY, now_ns())?;
+    let window = time.check()?.window(LAST_HOUR, now_ns())?;
     let report = reports::load(
         &state.store,
         window,
@@ -306,12 +306,12 @@ async fn load_report(
     )
 }
 
-/// The cost report over the window (default: the last day).
+/// The cost report over the window (default: the last hour).
 async fn cost_report(
     State(state): State<AppState>,
     Query(Windowed { time, query }): Query<Windowed<CostQuery>>,
 ) -> ApiResult<Response> {
-    let window = time.check()?.window(LAST_DAY, now_ns())?;
+    let window = time.check()?.window(LAST_HOUR, now_ns())?;
     let report = reports::cost(
         &state.store,
         window,

@@ -41,6 +41,7 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
         logout: None,
         open_to_all: access.open_to_all,
         nav: Chrome::nav_of(path),
+        keep: Chrome::keep_of(request.uri().query()),
     };
     if (access.keys.is_empty() && access.proxy.is_none()) || is_open(path) {
         return Chrome::scope(chrome, next.run(request)).await;

@@ -29,10 +29,17 @@ pub struct Failures {
     pub groups: Vec<FailureGroup>,
 }
 
-/// Failed traces of `start..end` grouped by their origin, biggest group first.
-pub async fn read(store: &store::Reader, start: i64, end: i64) -> store::Result<Failures> {
+/// Failed traces of `start..end` (those with spans of `service`, when
+/// given) grouped by their origin, biggest group first.
+pub async fn read(
+    store: &store::Reader,
+    start: i64,
+    end: i64,
+    service: Option<&str>,
+) -> store::Result<Failures> {
     let traces = store
         .traces(&TraceQuery {
+            service: service.map(str::to_owned),
             failed: Some(true),
             start: Some(start),
             end: Some(end),

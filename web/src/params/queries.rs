@@ -40,6 +40,8 @@ fn conditions(attr: &[Attr]) -> Result<Vec<store::AttributeFilter>, ParamError> 
 #[serde(deny_unknown_fields)]
 pub struct TracesQuery {
     pub service: Option<String>,
+    /// A second service the trace must have a span of: a call's other end.
+    pub also_service: Option<String>,
     pub operation: Option<String>,
     pub status: Option<StatusFilter>,
     /// The page's form once said `min_ms` and `max_ms`.
@@ -86,6 +88,7 @@ impl TracesQuery {
         }
         Ok(TraceQuery {
             service: self.service.clone(),
+            also_service: self.also_service.clone(),
             operation: self.operation.clone(),
             failed: self.status.and_then(|s| s.failed),
             min_duration_ns: min,

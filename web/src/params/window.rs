@@ -3,7 +3,8 @@
 //! - `window`: a duration (`90s`, `15m`, `1h`, `24h`, `7d`) counted back
 //!   from `to`, or from now.
 //! - `from`, `to`: times, each Unix nanoseconds or RFC 3339
-//!   (`2026-11-26T08:00:00Z`, `…T10:00:00.5+02:00`). `from` with `to` is
+//!   (`2026-11-26T08:00:00Z`, `…T10:00:00.5+02:00`; without an offset,
+//!   as a date-time input sends it, UTC). `from` with `to` is
 //!   `[from, to)`; `from` alone runs to now. Beside `from`, `window` is
 //!   ignored.
 //! - Old names, still read because clients and bookmarks use them:
@@ -296,24 +297,30 @@ pub fn parse_duration(text: &str) -> Option<i64> {
 
 /// Unix nanoseconds, or RFC 3339 in UTC or with an offset; nothing before
 /// 1970 (telemetry has no such times: a negative number is a mistake).
+/// A date-time input's value (`2026-11-26T08:00`, seconds optional, no
+/// offset) is read as UTC: the pages' script turns the reader's local time
+/// into UTC before a form is sent, and without it the page shows UTC.
 pub fn parse_time(text: &str) -> Option<i64> {
     if let Ok(ns) = text.parse::<i64>() {
         return Some(ns).filter(|ns| (0..=MAX_TIME_NS).contains(ns));
     }
     let b = text.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+    if b.len() < 16 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
         return None;
     }
-    let num = |r: std::ops::Range<usize>| text.get(r)?.parse::<i64>().ok();
+    let num = |r: std::ops::Range<usize>| num_in(text, r);
     let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if b[13] != b':' || b[16] != b':' || !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+    let (hour, minute) = (num(11..13)?, num(14..16)?);
+    if b[13] != b':' || !(1..=12).contains(&month) || !(1..=31).contains(&day) {
         return None;
     }
+    let (second, mut rest) = match text[16..].strip_prefix(':') {
+        Some(after) => (num(17..19)?, after.get(2..)?),
+        None => (0, &text[16..]),
+    };
     if hour > 23 || minute > 59 || second > 60 {
         return None;
     }
-    let mut rest = &text[19..];
     let mut nanos = 0i64;
     if let Some(fraction) = rest.strip_prefix('.') {
         let digits = fraction.bytes().take_while(u8::is_ascii_digit).count();
@@ -325,7 +332,7 @@ pub fn parse_time(text: &str) -> Option<i64> {
         rest = &fraction[digits..];
     }
     let offset = match rest {
-        "Z" | "z" => 0,
+        "" | "Z" | "z" => 0,
         _ => {
             let sign = match rest.as_bytes().first()? {
                 b'+' => 1,
@@ -335,7 +342,7 @@ pub fn parse_time(text: &str) -> Option<i64> {
             if rest.len() != 6 || &rest[3..4] != ":" {
                 return None;
             }
-            sign * (rest[1..3].parse::<i64>().ok()? * 3600 + rest[4..6].parse::<i64>().ok()? * 60)
+            sign * (num_in(rest, 1..3)? * 3600 + num_in(rest, 4..6)? * 60)
         }
     };
     let days = days_from_civil(year, month, day);
@@ -344,6 +351,13 @@ pub fn parse_time(text: &str) -> Option<i64> {
         .checked_mul(1_000_000_000)?
         .checked_add(nanos)
         .filter(|ns| (0..=MAX_TIME_NS).contains(ns))
+}
+
+/// The digits at `range` of `text` as a number.
+fn num_in(text: &str, range: std::ops::Range<usize>) -> Option<i64> {
+    let digits = text.get(range)?;
+    digits.bytes().all(|c| c.is_ascii_digit()).then_some(())?;
+    digits.parse().ok()
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date.
@@ -444,6 +458,12 @@ mod tests {
             hour,
             Ok((NOV_26 + 123_456_789, NOV_26 + H)),
         );
+        // A date-time input's value, with or without seconds, is UTC.
+        check(
+            "from=2026-11-26T08:00&to=2026-11-26T09:00:30.25",
+            hour,
+            Ok((NOV_26, NOV_26 + H + 30 * S + 250_000_000)),
+        );
         // `from` alone runs to now; `window` beside it is ignored.
         check("from=1000", hour, Ok((1000, NOW)));
         check("from=1000", None, Ok((1000, -1)));
@@ -528,7 +548,9 @@ mod tests {
             ("to=-5", "to must be a time"),
             ("end=abc", "end must be a time"),
             ("from=2026-13-01T00:00:00Z", "from must be a time"),
-            ("from=2026-11-26T08:00:00", "from must be a time"),
+            ("from=2026-11-26T08:00:0", "from must be a time"),
+            ("from=2026-11-26T08:+0", "from must be a time"),
+            ("from=2026-11-26T08:00:00+2", "from must be a time"),
             ("start=1969-12-31T23:59:59Z", "start must be a time"),
         ] {
             check(query, hour, Err(message));

@@ -52,13 +52,15 @@ pub struct LoadRow {
     pub series: Series,
 }
 
-/// Request rate, error rate and p95 in equal slices of the window.
+/// Requests, errors and latency percentiles in equal slices of the window.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Series {
     pub bucket_ns: i64,
     pub requests: Vec<u64>,
     pub errors: Vec<u64>,
+    pub p50_ns: Vec<Option<i64>>,
     pub p95_ns: Vec<Option<i64>>,
+    pub p99_ns: Vec<Option<i64>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -143,7 +145,9 @@ impl LoadReport {
                 bucket_ns,
                 requests: vec![0; SERIES_BUCKETS],
                 errors: vec![0; SERIES_BUCKETS],
+                p50_ns: vec![None; SERIES_BUCKETS],
                 p95_ns: vec![None; SERIES_BUCKETS],
+                p99_ns: vec![None; SERIES_BUCKETS],
             };
             let mut requests = vec![0.0; SERIES_BUCKETS];
             let mut errors = vec![0.0; SERIES_BUCKETS];
@@ -151,7 +155,9 @@ impl LoadReport {
                 let b = usize::from(b);
                 requests[b] = slice.requests;
                 errors[b] = slice.errors;
+                series.p50_ns[b] = slice.latency.percentile(0.5);
                 series.p95_ns[b] = slice.latency.percentile(0.95);
+                series.p99_ns[b] = slice.latency.percentile(0.99);
             }
             series.requests = whole_counts(&requests);
             series.errors = whole_counts(&errors);

@@ -10,8 +10,8 @@ use axum::response::{IntoResponse, Response};
 use super::format::Grouped as _;
 use super::format::{self, percent as pct};
 use super::layout::{Layout, UiError};
-use super::window_picker::{self, WindowLink};
-use crate::params::{LAST_DAY, Pairs, TimeParams, Unknown, now_ns};
+use super::window_picker::Picker;
+use crate::params::{LAST_HOUR, Pairs, TimeParams, Unknown, now_ns};
 use crate::reports::{self, bytes};
 use crate::state::AppState;
 
@@ -47,7 +47,7 @@ pub struct CostRowView {
 #[template(path = "report_cost.html")]
 pub struct CostPage {
     layout: Layout,
-    windows: Vec<WindowLink>,
+    windows: Picker,
     error: Option<String>,
     range: String,
     csv: Vec<(&'static str, String)>,
@@ -93,17 +93,17 @@ fn cost_row(
 }
 
 pub async fn page(State(state): State<AppState>, pairs: Pairs) -> Result<Response, UiError> {
-    let time = pairs.time().text().or_default(LAST_DAY);
+    let time = pairs.time().text().or_default(LAST_HOUR);
     // Unknown parameters are ignored: a page opened from an old link or a
     // bookmark still shows.
     let window = pairs
         .read::<TimeParams>(Unknown::Ignore)
-        .and_then(|time| time.check()?.window(LAST_DAY, now_ns()));
+        .and_then(|time| time.check()?.window(LAST_HOUR, now_ns()));
     let p = state.prices;
     let money = |amount: f64| p.currency.amount(amount);
     let mut page = CostPage {
         layout: Layout::new("Cost report", ""),
-        windows: window_picker::links("/reports/cost", time.picked(), ""),
+        windows: Picker::new("/reports/cost", time.picked(), &[]),
         error: None,
         range: String::new(),
         csv: vec![],
@@ -135,6 +135,7 @@ pub async fn page(State(state): State<AppState>, pairs: Pairs) -> Result<Respons
             return Ok((StatusCode::BAD_REQUEST, page).into_response());
         }
     };
+    page.windows.show(window);
     let r = reports::cost(
         &state.store,
         window,

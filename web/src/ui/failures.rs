@@ -11,42 +11,45 @@ use super::format;
 use super::format::Grouped as _;
 use super::layout::{Layout, UiError};
 use super::sparkline::Sparkline;
-use super::window_picker::{self, WindowLink};
+use super::window_picker::Picker;
 use crate::params::{LAST_HOUR, Pairs, TimeParams, TimeText, Unknown, now_ns};
 use crate::state::AppState;
 
-struct GroupRow {
-    service: String,
-    colour: usize,
-    operation: String,
-    error: String,
-    count: u64,
-    endpoints: String,
-    first_seen: String,
-    last_seen: String,
-    examples: Vec<Example>,
+pub(super) struct GroupRow {
+    pub(super) service: String,
+    pub(super) colour: usize,
+    pub(super) operation: String,
+    pub(super) error: String,
+    pub(super) count: u64,
+    pub(super) endpoints: String,
+    pub(super) first_seen: String,
+    pub(super) last_seen: String,
+    pub(super) first_seen_iso: String,
+    pub(super) last_seen_iso: String,
+    pub(super) examples: Vec<Example>,
     /// Trace search for the failed traces through the origin's operation.
-    traces_href: String,
+    pub(super) traces_href: String,
     /// SVG polyline points of the trend.
-    trend_points: String,
+    pub(super) trend_points: String,
 }
 
 /// One failed request as the group lists it; it opens the request view.
-struct Example {
-    href: String,
-    time: String,
-    duration: String,
+pub(super) struct Example {
+    pub(super) href: String,
+    pub(super) time: String,
+    pub(super) iso: String,
+    pub(super) duration: String,
     /// The origin's message, and the request id whole: the link's title.
-    title: String,
+    pub(super) title: String,
     /// The request id's first characters, as the row shows it.
-    request: String,
+    pub(super) request: String,
 }
 
 #[derive(Template, WebTemplate)]
 #[template(path = "failures.html")]
 struct FailuresPage {
     layout: Layout,
-    windows: Vec<WindowLink>,
+    windows: Picker,
     error: Option<String>,
     examined: usize,
     sampled: bool,
@@ -54,7 +57,7 @@ struct FailuresPage {
     spark: Sparkline,
 }
 
-const SPARK: Sparkline = Sparkline {
+pub(super) const SPARK: Sparkline = Sparkline {
     width: 120.0,
     height: 20.0,
 };
@@ -63,7 +66,7 @@ pub async fn page(State(state): State<AppState>, pairs: Pairs) -> Result<Respons
     let time = pairs.time().text().or_default(LAST_HOUR);
     let mut page = FailuresPage {
         layout: Layout::new("Failures", ""),
-        windows: window_picker::links("/failures", time.picked(), ""),
+        windows: Picker::new("/failures", time.picked(), &[]),
         error: None,
         examined: 0,
         sampled: false,
@@ -82,7 +85,8 @@ pub async fn page(State(state): State<AppState>, pairs: Pairs) -> Result<Respons
             return Ok((StatusCode::BAD_REQUEST, page).into_response());
         }
     };
-    let failures = crate::failures::read(&state.store, window.start, window.end).await?;
+    page.windows.show(window);
+    let failures = crate::failures::read(&state.store, window.start, window.end, None).await?;
     page.examined = failures.traces_examined;
     page.sampled = failures.sampled;
     page.groups = failures
@@ -93,7 +97,7 @@ pub async fn page(State(state): State<AppState>, pairs: Pairs) -> Result<Respons
     Ok(page.into_response())
 }
 
-fn row(group: crate::failures::FailureGroup, time: &TimeText) -> GroupRow {
+pub(super) fn row(group: crate::failures::FailureGroup, time: &TimeText) -> GroupRow {
     let mut pairs = vec![
         ("service", group.service.as_str()),
         ("operation", group.operation.as_str()),
@@ -111,6 +115,8 @@ fn row(group: crate::failures::FailureGroup, time: &TimeText) -> GroupRow {
             .collect::<Vec<_>>()
             .join(", "),
         first_seen: format::time(group.first_seen_unix_nano),
+        first_seen_iso: format::iso(group.first_seen_unix_nano),
+        last_seen_iso: format::iso(group.last_seen_unix_nano),
         last_seen: format::time(group.last_seen_unix_nano),
         examples: group
             .examples
@@ -126,6 +132,7 @@ fn row(group: crate::failures::FailureGroup, time: &TimeText) -> GroupRow {
                     .get(11..19)
                     .unwrap_or_default()
                     .to_owned(),
+                iso: format::iso(e.start_time_unix_nano),
                 duration: format::duration(e.duration_ns),
                 title: match (&e.message, &e.request_id) {
                     (Some(m), Some(r)) => format!("{m} · request {r}"),

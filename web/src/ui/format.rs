@@ -16,6 +16,23 @@ pub fn time(ns: i64) -> String {
     )
 }
 
+/// A time as a date-time input's value, in UTC: `2023-11-14T22:13:20`,
+/// with milliseconds when there are any.
+pub fn datetime_input(ns: i64) -> String {
+    let text = time(ns).replacen(' ', "T", 1);
+    match text.strip_suffix(".000") {
+        Some(whole) => whole.to_owned(),
+        None => text,
+    }
+}
+
+/// A time as a `<time datetime>` attribute says it: RFC 3339 in UTC, with
+/// milliseconds (`2023-11-14T22:13:20.005Z`). The pages' script shows such
+/// elements in the reader's zone, the UTC text on hover.
+pub fn iso(ns: i64) -> String {
+    format!("{}Z", time(ns).replacen(' ', "T", 1))
+}
+
 /// A count as the pages print it, its thousands grouped: `12,345`.
 /// Templates call it on the count (`{{ c.spans.grouped() }}`).
 pub trait Grouped {
@@ -308,6 +325,15 @@ mod tests {
         assert_eq!(time(0), "1970-01-01 00:00:00.000");
         assert_eq!(time(1_700_000_000_005_000_000), "2023-11-14 22:13:20.005");
         assert_eq!(time(951_782_400_000_000_000), "2000-02-29 00:00:00.000");
+        assert_eq!(iso(1_700_000_000_005_000_000), "2023-11-14T22:13:20.005Z");
+        assert_eq!(
+            datetime_input(1_700_000_000_005_000_000),
+            "2023-11-14T22:13:20.005"
+        );
+        assert_eq!(
+            datetime_input(951_782_400_000_000_000),
+            "2000-02-29T00:00:00"
+        );
         assert_eq!(duration(999), "999 ns");
         assert_eq!(duration(12_500), "12.5 µs");
         assert_eq!(duration(250_000_000), "250 ms");

@@ -27,7 +27,7 @@ pub struct Layout {
 
 /// What every page shows of the request's access, set by `auth::guard`
 /// for the request it lets through.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Chrome {
     /// Read through a login session: offer to end it, with the session's
     /// CSRF token in the form.
@@ -37,9 +37,24 @@ pub struct Chrome {
     /// The navigation entry (its `href`) the page belongs to, marked as
     /// the current one; "" for none.
     pub nav: &'static str,
+    /// The request's window as a query string (`?window=6h`, or `from`
+    /// and `to`), "" for none: the navigation's links carry it, so that
+    /// moving between pages keeps the window.
+    pub keep: String,
 }
 
 impl Chrome {
+    /// The window parameters of a request's query string, under their
+    /// current names, as the navigation's links carry them.
+    pub fn keep_of(query: Option<&str>) -> String {
+        let pairs = crate::params::Pairs::parse(query.unwrap_or_default());
+        let text = pairs.time().text();
+        match super::format::query(text.pairs()) {
+            query if query.is_empty() => query,
+            query => format!("?{query}"),
+        }
+    }
+
     /// The navigation entry a request path belongs to.
     pub fn nav_of(path: &str) -> &'static str {
         const ENTRIES: [&str; 8] = [
@@ -75,7 +90,7 @@ impl Chrome {
     }
 
     fn current() -> Chrome {
-        CHROME.try_with(|c| *c).unwrap_or_default()
+        CHROME.try_with(Clone::clone).unwrap_or_default()
     }
 }
 

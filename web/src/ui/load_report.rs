@@ -11,8 +11,8 @@ use super::format::Grouped as _;
 use super::format::{self, optional_duration as ms, percent as pct, rate};
 use super::layout::{Layout, UiError};
 use super::sparkline::Sparkline;
-use super::window_picker::{self, WindowLink};
-use crate::params::{LAST_DAY, LoadPageQuery, Pairs, TimeText, Unknown, Windowed, now_ns};
+use super::window_picker::Picker;
+use crate::params::{LAST_HOUR, LoadPageQuery, Pairs, TimeText, Unknown, Windowed, now_ns};
 use crate::reports::{self, LoadReport, load::Series};
 use crate::state::AppState;
 
@@ -28,7 +28,7 @@ fn query(time: &TimeText, service: &str) -> String {
 }
 
 /// The requests, error rate and p95 of each row, side by side.
-const SPARK: Sparkline = Sparkline {
+pub(super) const SPARK: Sparkline = Sparkline {
     width: 72.0,
     height: 16.0,
 };
@@ -113,6 +113,8 @@ fn traces_href(time: &TimeText, service: &str, endpoint: &str, failed: bool) -> 
 pub struct DownstreamView {
     /// The report of what touches `service`.
     pub href: String,
+    /// The entry endpoint's slowest traces that reached `service`.
+    pub traces_href: String,
     pub entry_service: String,
     pub entry_colour: usize,
     pub entry_endpoint: String,
@@ -139,6 +141,9 @@ pub struct PathView {
     pub p95: String,
     pub mean: String,
     pub mean_width: String,
+    /// The slowest traces of the entry endpoint through this operation:
+    /// where its share of the path was largest.
+    pub traces_href: String,
 }
 
 pub struct EdgeView {
@@ -156,6 +161,8 @@ pub struct EdgeView {
     pub callee_p95: String,
     pub gap_p50: String,
     pub gap_p95: String,
+    /// Traces with spans of both ends: where the call was made.
+    pub traces_href: String,
 }
 
 pub struct RepeatView {
@@ -172,7 +179,7 @@ pub struct RepeatView {
 #[template(path = "report_load.html")]
 pub struct LoadPage {
     layout: Layout,
-    windows: Vec<WindowLink>,
+    windows: Picker,
     error: Option<String>,
     range: String,
     /// The window, as hidden fields of the service form.
@@ -192,7 +199,7 @@ pub struct LoadPage {
     spark: Sparkline,
 }
 
-fn load_rows(report: &LoadReport, endpoints: bool, time: &TimeText) -> Vec<LoadRowView> {
+pub(super) fn load_rows(report: &LoadReport, endpoints: bool, time: &TimeText) -> Vec<LoadRowView> {
     let rows = if endpoints {
         &report.endpoints
     } else {
@@ -234,14 +241,14 @@ fn load_rows(report: &LoadReport, endpoints: bool, time: &TimeText) -> Vec<LoadR
 }
 
 pub async fn page(State(state): State<AppState>, pairs: Pairs) -> Result<Response, UiError> {
-    let time = pairs.time().text().or_default(LAST_DAY);
+    let time = pairs.time().text().or_default(LAST_HOUR);
     let service = pairs.get("service").unwrap_or_default().to_owned();
     let mut page = LoadPage {
         layout: Layout::new("Load report", ""),
-        windows: window_picker::links(
+        windows: Picker::new(
             "/reports/load",
             time.picked(),
-            &format::query([("service", service.as_str())]),
+            &[("service", service.as_str())],
         ),
         error: None,
         range: String::new(),
@@ -268,7 +275,7 @@ pub async fn page(State(state): State<AppState>, pairs: Pairs) -> Result<Respons
     // bookmark still shows.
     let window = pairs
         .read::<Windowed<LoadPageQuery>>(Unknown::Ignore)
-        .and_then(|read| read.time.check()?.window(LAST_DAY, now_ns()));
+        .and_then(|read| read.time.check()?.window(LAST_HOUR, now_ns()));
     let window = match window {
         Ok(window) => window,
         Err(err) => {
@@ -276,6 +283,7 @@ pub async fn page(State(state): State<AppState>, pairs: Pairs) -> Result<Respons
             return Ok((StatusCode::BAD_REQUEST, page).into_response());
         }
     };
+    page.windows.show(window);
     let filter = (!service.is_empty()).then_some(service.as_str());
     let r = reports::load(
         &state.store,
@@ -316,6 +324,16 @@ pub async fn page(State(state): State<AppState>, pairs: Pairs) -> Result<Respons
         .iter()
         .map(|d| DownstreamView {
             href: href(&time, &d.service),
+            traces_href: {
+                let mut pairs = vec![
+                    ("service", d.entry_service.as_str()),
+                    ("operation", d.entry_endpoint.as_str()),
+                    ("also_service", d.service.as_str()),
+                ];
+                pairs.extend(time.pairs());
+                pairs.push(("sort", "duration"));
+                format!("/traces?{}", format::query(pairs))
+            },
             entry_colour: format::colour(&d.entry_service),
             entry_service: d.entry_service.clone(),
             entry_endpoint: d.entry_endpoint.clone(),
@@ -354,29 +372,22 @@ pub async fn page(State(state): State<AppState>, pairs: Pairs) -> Result<Respons
                 p95: pct(p.share_p95),
                 mean: pct(p.share_mean),
                 mean_width: format!("{:.1}", p.share_mean * 100.0),
+                traces_href: {
+                    let mut pairs = vec![
+                        ("service", p.service.as_str()),
+                        ("operation", p.operation.as_str()),
+                    ];
+                    if p.entry_service != p.service {
+                        pairs.push(("also_service", p.entry_service.as_str()));
+                    }
+                    pairs.extend(time.pairs());
+                    pairs.push(("sort", "duration"));
+                    format!("/traces?{}", format::query(pairs))
+                },
             }
         })
         .collect();
-    page.edges = r
-        .edges
-        .iter()
-        .map(|e| EdgeView {
-            caller_colour: format::colour(&e.caller),
-            caller: e.caller.clone(),
-            callee: e.callee.clone(),
-            kind: e.kind.clone(),
-            calls: e.calls,
-            rate: rate(e.rate_per_second),
-            error_rate: pct(e.error_rate),
-            failing: e.errors > 0,
-            caller_p50: ms(e.caller_p50_ns),
-            caller_p95: ms(e.caller_p95_ns),
-            callee_p50: ms(e.callee_p50_ns),
-            callee_p95: ms(e.callee_p95_ns),
-            gap_p50: ms(e.gap_p50_ns),
-            gap_p95: ms(e.gap_p95_ns),
-        })
-        .collect();
+    page.edges = edge_views(&r.edges, &time);
     page.repeated = r
         .repeated_calls
         .iter()
@@ -395,4 +406,35 @@ pub async fn page(State(state): State<AppState>, pairs: Pairs) -> Result<Respons
         })
         .collect();
     Ok(page.into_response())
+}
+
+/// The rows of calls between services, each leading to its traces.
+pub(super) fn edge_views(edges: &[reports::load::EdgeRow], time: &TimeText) -> Vec<EdgeView> {
+    edges
+        .iter()
+        .map(|e| EdgeView {
+            traces_href: {
+                let mut pairs = vec![
+                    ("service", e.caller.as_str()),
+                    ("also_service", e.callee.as_str()),
+                ];
+                pairs.extend(time.pairs());
+                format!("/traces?{}", format::query(pairs))
+            },
+            caller_colour: format::colour(&e.caller),
+            caller: e.caller.clone(),
+            callee: e.callee.clone(),
+            kind: e.kind.clone(),
+            calls: e.calls,
+            rate: rate(e.rate_per_second),
+            error_rate: pct(e.error_rate),
+            failing: e.errors > 0,
+            caller_p50: ms(e.caller_p50_ns),
+            caller_p95: ms(e.caller_p95_ns),
+            callee_p50: ms(e.callee_p50_ns),
+            callee_p95: ms(e.callee_p95_ns),
+            gap_p50: ms(e.gap_p50_ns),
+            gap_p95: ms(e.gap_p95_ns),
+        })
+        .collect()
 }

@@ -16,7 +16,7 @@ use super::layout::{HxRequest, Layout, UiError, vary_on_htmx};
 use super::waterfall::{LogRow, log_time};
 use super::window_picker::WINDOWS;
 use crate::params::{
-    LogsPageQuery, Pairs, ParamError, TimeSpec, TimeText, Unknown, Windowed, now_ns,
+    LogsPageQuery, Pairs, ParamError, TimeSpec, TimeText, Unknown, Windowed, now_ns, parse_time,
 };
 use crate::state::AppState;
 
@@ -281,6 +281,13 @@ pub async fn page(
         return vary_on_htmx(LogsRows { r }.into_response());
     }
     let text = |t: &Option<String>| t.clone().unwrap_or_default();
+    // The date-time inputs take their own format; a bound they cannot show
+    // (a mistyped one) stays as typed, to be corrected.
+    let input = |t: &Option<String>| match t.as_deref().map(|text| (text, parse_time(text))) {
+        Some((_, Some(ns))) => super::format::datetime_input(ns),
+        Some((text, None)) => text.to_owned(),
+        None => String::new(),
+    };
     let form = Form {
         q: f.q.clone(),
         severities: SEVERITIES
@@ -289,8 +296,8 @@ pub async fn page(
             .collect(),
         service: f.service.clone(),
         window: text(&f.time.window),
-        from: text(&f.time.from),
-        to: text(&f.time.to),
+        from: input(&f.time.from),
+        to: input(&f.time.to),
         trace_id: f.trace_id.clone(),
         attr: f.attr.clone(),
         request_id: f.request_id.clone(),

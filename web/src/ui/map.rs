@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use super::format::{self, optional_duration as ms, percent as pct, rate};
 use super::layout::{Layout, UiError};
 use super::load_report;
-use super::window_picker::{self, WindowLink};
+use super::window_picker::Picker;
 use crate::params::{LAST_HOUR, Pairs, TimeParams, Unknown, now_ns};
 use crate::reports;
 use crate::state::AppState;
@@ -46,7 +46,7 @@ pub struct MapEdge {
 #[template(path = "map.html")]
 pub struct MapPage {
     layout: Layout,
-    windows: Vec<WindowLink>,
+    windows: Picker,
     error: Option<String>,
     range: String,
     width: f64,
@@ -71,6 +71,9 @@ const LANE_GAP: f64 = 14.0;
 /// (tx, ty) on the callee's left: level for the label's length, then a
 /// curve; a call that skips columns goes round below the nodes, along
 /// `lane`, instead of through the services between.
+/// The share of failed calls from which an edge is drawn red.
+const FAILING_SHARE: f64 = 0.01;
+
 fn edge_path(sx: f64, sy: f64, tx: f64, ty: f64, lane: Option<f64>) -> String {
     let a = sx + STUB.min(((tx - sx) / 2.0).max(0.0));
     match lane {
@@ -92,6 +95,24 @@ fn edge_path(sx: f64, sy: f64, tx: f64, ty: f64, lane: Option<f64>) -> String {
             )
         }
     }
+}
+
+/// The width of a character of an edge's label (10.5 px monospace).
+const LABEL_CHAR_W: f64 = 6.4;
+
+/// Where the middle of an edge's label goes: the middle of the curve
+/// `edge_path` draws (of its run along the lane, for a lane), just above
+/// it, so that the labels of one caller's calls sit apart on their own
+/// edges; moved back from the callee as far as a label `chars` long needs
+/// to stay clear of the nodes at both ends.
+fn label_at(sx: f64, sy: f64, tx: f64, ty: f64, lane: Option<f64>, chars: usize) -> (f64, f64) {
+    let a = sx + STUB.min(((tx - sx) / 2.0).max(0.0));
+    let (x, y) = match lane {
+        Some(lane) => ((a + 50.0 + tx - 60.0) / 2.0, lane - 4.0),
+        None => ((a + tx) / 2.0, (sy + ty) / 2.0 - 4.0),
+    };
+    let half = chars as f64 * LABEL_CHAR_W / 2.0 + 4.0;
+    (x.min(tx - half).max(sx + half), y)
 }
 
 /// Columns by call depth from the services nobody calls (the entry points),
@@ -140,7 +161,7 @@ pub async fn page(State(state): State<AppState>, pairs: Pairs) -> Result<Respons
         .and_then(|time| time.check()?.window(LAST_HOUR, now_ns()));
     let mut page = MapPage {
         layout: Layout::new("Service map", ""),
-        windows: window_picker::links("/map", time.picked(), ""),
+        windows: Picker::new("/map", time.picked(), &[]),
         error: None,
         range: String::new(),
         width: 0.0,
@@ -155,6 +176,7 @@ pub async fn page(State(state): State<AppState>, pairs: Pairs) -> Result<Respons
             return Ok((StatusCode::BAD_REQUEST, page).into_response());
         }
     };
+    page.windows.show(window);
     let r = reports::load(
         &state.store,
         window,
@@ -256,27 +278,32 @@ pub async fn page(State(state): State<AppState>, pairs: Pairs) -> Result<Respons
             bottom + LANE_GAP * long_edges as f64
         });
         let p95 = e.callee_p95_ns.or(e.caller_p95_ns);
+        let label = format!(
+            "{}/s · {} · p95 {}",
+            rate(e.rate_per_second),
+            pct(e.error_rate),
+            ms(p95)
+        );
+        let (label_x, label_y) = label_at(sx, sy, tx, ty, lane, label.chars().count());
         page.edges.push(MapEdge {
             path: edge_path(sx, sy, tx, ty, lane),
-            label: format!(
-                "{}/s · {} · p95 {}",
-                rate(e.rate_per_second),
-                pct(e.error_rate),
-                ms(p95)
-            ),
-            // Near the caller, where the calls of one node fan out apart.
-            label_x: sx + 6.0,
-            label_y: sy - 3.0,
+            label,
+            label_x,
+            label_y,
             title: format!(
                 "{} → {} ({}): {} calls, {} errors",
                 e.caller, e.callee, e.kind, e.calls, e.errors
             ),
-            href: query(if e.kind == "database" {
-                &e.caller
-            } else {
-                &e.callee
-            }),
-            failing: e.errors > 0,
+            href: {
+                let mut pairs = vec![
+                    ("service", e.caller.as_str()),
+                    ("also_service", e.callee.as_str()),
+                ];
+                pairs.extend(time.pairs());
+                format!("/traces?{}", format::query(pairs))
+            },
+            // A stray failure is not an alarm: red from 1 % of calls.
+            failing: e.error_rate >= FAILING_SHARE,
             dashed: e.kind == "async",
         });
     }

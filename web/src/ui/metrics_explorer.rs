@@ -8,9 +8,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
+use super::chart;
 use super::format;
+use super::format::Grouped as _;
 use super::layout::{Layout, UiError};
-use super::window_picker::{self, WindowLink};
+use super::window_picker::Picker;
 use crate::metrics_chart::{self, Chart, MAX_POINTS, SLICES};
 use crate::params::{ExplorerQuery, LAST_HOUR, Pairs, Unknown, Windowed, now_ns};
 use crate::state::AppState;
@@ -61,10 +63,15 @@ pub struct ChartView {
     pub title: String,
     pub measure: String,
     pub note: String,
-    pub y_max: String,
-    pub y_min: String,
-    pub x_start: String,
-    pub x_end: String,
+    /// (y, label) of round values, lowest first.
+    pub y_ticks: Vec<(f64, String)>,
+    /// (x, label, RFC 3339) of round times.
+    pub x_ticks: Vec<(f64, String, String)>,
+    /// The window, Unix milliseconds, for the zoom.
+    pub from_ms: i64,
+    pub to_ms: i64,
+    /// The heatmap's darkest cell: observations in one bucket and slice.
+    pub heat_max: u64,
     pub lines: Vec<LineView>,
     pub dots: Vec<Dot>,
     pub cells: Vec<Cell>,
@@ -77,7 +84,7 @@ pub struct ChartView {
 #[template(path = "metrics_explorer.html")]
 pub struct ExplorerPage {
     layout: Layout,
-    windows: Vec<WindowLink>,
+    windows: Picker,
     error: Option<String>,
     metrics: Vec<MetricRow>,
     metric: String,
@@ -116,7 +123,11 @@ fn view(chart: &Chart, metric: &str, query: &str, group_by: Option<&str>) -> Cha
     let (lo, hi) = values
         .chain(exemplar_values)
         .fold((0.0f64, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    // The axis runs between round values past the lowest and highest.
+    let tick = chart::round_step(hi - lo, 4);
+    let (lo, hi) = ((lo / tick).floor() * tick, (hi / tick).ceil() * tick);
     let span = if hi - lo > 0.0 { hi - lo } else { 1.0 };
+    let hi = lo + span;
     let slices = chart
         .lines
         .first()
@@ -253,10 +264,22 @@ fn view(chart: &Chart, metric: &str, query: &str, group_by: Option<&str>) -> Cha
                 ""
             }
         ),
-        y_max: number(hi),
-        y_min: number(lo),
-        x_start: format::time(chart.start_ns),
-        x_end: format::time(end_ns),
+        y_ticks: (0..)
+            .map(|i| lo + i as f64 * tick)
+            .take_while(|v| *v <= hi + tick * 1e-9)
+            .map(|v| (y(v), number(v)))
+            .collect(),
+        x_ticks: chart::time_ticks(chart.start_ns, end_ns, 8)
+            .into_iter()
+            .map(|(at, label)| (x_of_time(at), label, format::iso(at)))
+            .collect(),
+        from_ms: chart.start_ns.div_euclid(1_000_000),
+        to_ms: end_ns.div_euclid(1_000_000),
+        heat_max: chart
+            .heatmap
+            .as_ref()
+            .and_then(|h| h.counts.iter().flatten().copied().max())
+            .unwrap_or(0),
         lines,
         dots,
         cells,
@@ -304,10 +327,13 @@ pub async fn page(State(state): State<AppState>, pairs: Pairs) -> Result<Respons
         .collect();
     let mut page = ExplorerPage {
         layout: Layout::new("Metrics", ""),
-        windows: window_picker::links(
+        windows: Picker::new(
             "/metrics-explorer",
             time.picked(),
-            &format::query([("metric", metric.as_str())]),
+            &[
+                ("metric", metric.as_str()),
+                ("group_by", group_by.unwrap_or_default()),
+            ],
         ),
         error: None,
         metrics,
@@ -330,6 +356,7 @@ pub async fn page(State(state): State<AppState>, pairs: Pairs) -> Result<Respons
             return Ok((StatusCode::BAD_REQUEST, page).into_response());
         }
     };
+    page.windows.show(window);
     if !metric.is_empty() {
         let points = state
             .store

@@ -4,6 +4,7 @@
 //! askama's HTML escaping; nothing here uses `|safe`.
 //!
 //! - `assets`: the embedded static files and their cache-busting URLs.
+//! - `chart`: line charts over time, with axes and a zoom.
 //! - `cost_report`: the cost report (`/reports/cost`).
 //! - `failures`: failed requests grouped where they failed (`/failures`).
 //! - `format`: times, durations, values and colours as the pages show them.
@@ -15,6 +16,8 @@
 //! - `pages`: the search box's redirect, the request and trace views and
 //!   span details.
 //! - `search`: trace search (`/traces`), rows alone for htmx.
+//! - `service`: a service's page (`/services/{name}`), RED over time and
+//!   what calls it, what it calls, its failures and logs.
 //! - `services`: the services page (`/`), RED figures and sparklines.
 //! - `sparkline`: a series as the points of an SVG polyline.
 //! - `system`: loupe about itself (`/system`).
@@ -22,6 +25,7 @@
 //! - `window_picker`: the links to the windows a page offers.
 
 mod assets;
+mod chart;
 mod cost_report;
 mod failures;
 mod format;
@@ -32,6 +36,7 @@ mod map;
 mod metrics_explorer;
 mod pages;
 mod search;
+mod service;
 mod services;
 mod sparkline;
 mod system;
@@ -73,6 +78,7 @@ pub(crate) fn too_slow(
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(services::services))
+        .route("/services/{name}", get(service::page))
         .route("/traces", get(search::traces))
         .route("/search", get(pages::search))
         .route("/requests/{id}", get(pages::request))

@@ -283,6 +283,10 @@ pub struct TracePage {
     layout: Layout,
     trace_id: String,
     start: String,
+    start_iso: String,
+    /// The request the trace served (its spans' request id), which the
+    /// request view shows with every attempt and its logs.
+    request_id: Option<String>,
     duration: String,
     span_count: usize,
     error_count: usize,
@@ -369,6 +373,8 @@ pub async fn trace(
     Ok(TracePage {
         layout: Layout::new(format!("Trace {}", trace.trace_id), trace.trace_id.clone()),
         start: start.map(format::time).unwrap_or_default(),
+        start_iso: start.map(format::iso).unwrap_or_default(),
+        request_id: trace.spans.iter().find_map(|s| s.request_id.clone()),
         duration: match (start, end) {
             (Some(s), Some(e)) => format::duration(e - s),
             _ => String::new(),
@@ -472,6 +478,7 @@ pub struct SpanDetail {
     name: String,
     kind: String,
     start: String,
+    start_iso: String,
     duration: String,
     status: String,
     request_id: String,
@@ -499,6 +506,7 @@ impl SpanDetail {
             name: span.name.clone(),
             kind: format!("{:?}", span.kind),
             start: format::time(span.start_time_unix_nano),
+            start_iso: format::iso(span.start_time_unix_nano),
             duration: format::duration(span.duration_ns),
             status: match span.status.message.as_str() {
                 "" => format!("{:?}", span.status.code),

@@ -28,6 +28,7 @@ const COUNT_BOUND: u32 = 10_000;
 #[derive(Default, Clone)]
 struct Filters {
     service: String,
+    also_service: String,
     operation: String,
     status: String,
     min_duration_ms: String,
@@ -54,6 +55,7 @@ impl Filters {
         };
         Filters {
             service: get("service"),
+            also_service: get("also_service"),
             operation: get("operation"),
             // `any` is the form's word for no condition.
             status: pairs
@@ -77,6 +79,7 @@ impl Filters {
     fn query(&self) -> String {
         let mut pairs: Vec<(&str, &str)> = vec![
             ("service", &self.service),
+            ("also_service", &self.also_service),
             ("operation", &self.operation),
             ("status", &self.status),
             ("min_duration_ms", &self.min_duration_ms),
@@ -109,6 +112,7 @@ struct ResultRow {
     trace_id: String,
     root: Option<(String, usize, String)>,
     start: String,
+    iso: String,
     duration: String,
     /// Bar width in percent of the longest trace on the page.
     width: String,
@@ -143,6 +147,7 @@ impl ResultRow {
             colour: root.as_ref().map_or(7, |r| r.1),
             root,
             start: format::time(t.start_time_unix_nano),
+            iso: format::iso(t.start_time_unix_nano),
             duration: format::duration(t.duration_ns),
             width: format!("{:.3}%", percent(t.duration_ns)),
             tail: tail_of(t).map(|text| (text, format!("{:.3}%", percent(t.trace_duration_ns)))),

@@ -11,7 +11,7 @@ use super::format::Grouped as _;
 use super::format::{self, optional_duration, rate};
 use super::layout::{Layout, UiError};
 use super::sparkline::Sparkline;
-use super::window_picker::{self, WindowLink};
+use super::window_picker::Picker;
 use crate::params::{LAST_HOUR, Pairs, TimeParams, Unknown, now_ns};
 use crate::state::AppState;
 
@@ -36,6 +36,10 @@ struct ServiceRow {
     /// `points` of the sparkline polyline.
     spark: String,
     spark_title: String,
+    error_spark: String,
+    p95_spark: String,
+    /// The service's own page, with the window.
+    href: String,
     traces_href: String,
     failures_href: String,
 }
@@ -44,7 +48,7 @@ struct ServiceRow {
 #[template(path = "services.html")]
 pub struct ServicesPage {
     layout: Layout,
-    windows: Vec<WindowLink>,
+    windows: Picker,
     range: String,
     error: Option<String>,
     services: Vec<ServiceRow>,
@@ -55,7 +59,7 @@ pub async fn services(State(state): State<AppState>, pairs: Pairs) -> Result<Res
     let bad = |message: String| {
         let page = ServicesPage {
             layout: Layout::new("Services", ""),
-            windows: window_picker::links("/", None, ""),
+            windows: Picker::new("/", None, &[]),
             range: String::new(),
             error: Some(message),
             services: vec![],
@@ -92,6 +96,14 @@ pub async fn services(State(state): State<AppState>, pairs: Pairs) -> Result<Res
                 p99: optional_duration(red.p99_ns),
                 requests: red.requests,
                 spark: SPARK.counts(counts),
+                error_spark: SPARK.counts(&red.error_trend),
+                p95_spark: SPARK.gapped(
+                    &red.p95_trend
+                        .iter()
+                        .map(|p| p.map(|ns| ns as f64))
+                        .collect::<Vec<_>>(),
+                ),
+                href: format!("/services/{encoded}?{range_query}"),
                 spark_title: format!(
                     "requests per {}: {}",
                     format::duration(((end - start) / BUCKETS as i64).max(1)),
@@ -111,9 +123,11 @@ pub async fn services(State(state): State<AppState>, pairs: Pairs) -> Result<Res
         Some(w) => format!("last {w} · {}", format::time_range(start, end)),
         None => format::time_range(start, end),
     };
+    let mut windows = Picker::new("/", time.picked(), &[]);
+    windows.show(window);
     Ok(ServicesPage {
         layout: Layout::new("Services", ""),
-        windows: window_picker::links("/", time.picked(), ""),
+        windows,
         range,
         error: None,
         services,

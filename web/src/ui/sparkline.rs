@@ -14,8 +14,16 @@ impl Sparkline {
     /// the bottom and the largest on the top, each a unit in from the edge
     /// so that the stroke is not cut off.
     pub fn points(&self, values: &[f64]) -> String {
+        let values: Vec<Option<f64>> = values.iter().copied().map(Some).collect();
+        self.gapped(&values)
+    }
+
+    /// `points` of a series with slices that have no value (no requests,
+    /// so no latency): the line joins the slices that have one.
+    pub fn gapped(&self, values: &[Option<f64>]) -> String {
         let max = values
             .iter()
+            .flatten()
             .copied()
             .fold(0.0, f64::max)
             .max(f64::MIN_POSITIVE);
@@ -23,9 +31,9 @@ impl Sparkline {
         values
             .iter()
             .enumerate()
-            .map(|(i, v)| {
-                let y = self.height - 1.0 - v / max * (self.height - 2.0);
-                format!("{:.1},{y:.1}", i as f64 * step)
+            .filter_map(|(i, v)| {
+                let y = self.height - 1.0 - (*v)? / max * (self.height - 2.0);
+                Some(format!("{:.1},{y:.1}", i as f64 * step))
             })
             .collect::<Vec<_>>()
             .join(" ")
@@ -65,6 +73,14 @@ mod tests {
         check(96.0, 20.0, &[0.0, 0.0], "0.0,19.0 96.0,19.0");
         check(120.0, 20.0, &[7.0], "0.0,1.0");
         check(120.0, 20.0, &[], "");
+        let spark = Sparkline {
+            width: 96.0,
+            height: 20.0,
+        };
+        assert_eq!(
+            spark.gapped(&[Some(1.0), None, Some(2.0)]),
+            "0.0,10.0 96.0,1.0"
+        );
         assert_eq!(
             Sparkline {
                 width: 96.0,

@@ -34,6 +34,8 @@ pub struct SpanRow {
 
 pub struct LogRow {
     pub time: String,
+    /// When it happened, for `<time datetime>`: `time` may be relative.
+    pub iso: String,
     pub service: String,
     pub colour: usize,
     pub severity: String,
@@ -62,6 +64,7 @@ impl LogRow {
         };
         LogRow {
             time: format::time(log_time(log)),
+            iso: format::iso(log_time(log)),
             service: log.service.clone(),
             colour: format::colour(&log.service),
             severity,

@@ -1,0 +1,186 @@
+//! A service's page, the window every page keeps, date-time values, and
+//! the links from calls between services to their traces, through the real
+//! server fed the load report's checkouts (gateway → orders → payments).
+
+use crate::reports::{self, MS};
+use crate::support::{self, Server, T0};
+
+const HOUR: u64 = 3_600_000 * MS;
+
+/// The hour of the fixtures, as parameters and as a page writes them in
+/// an attribute.
+fn window() -> (String, String) {
+    let w = format!("from={T0}&to={}", T0 + HOUR);
+    let amp = w.replace('&', "&amp;");
+    (w, amp)
+}
+
+#[tokio::test]
+async fn a_service_page_shows_red_over_time_its_calls_failures_and_logs() {
+    let server = Server::start().await;
+    reports::seed(&server).await;
+    let (w, amp) = window();
+    let (status, _, html) = server.page(&format!("/services/orders?{w}"), false).await;
+    assert_eq!(status, 200, "{html}");
+    assert_eq!(
+        html.matches("<figure class=\"time-chart\">").count(),
+        3,
+        "{html}"
+    );
+    for needle in [
+        "<figcaption>Requests per second</figcaption>",
+        "<figcaption>Failed requests</figcaption>",
+        "<figcaption>Latency</figcaption>",
+        // The charts cover the window and zoom within it.
+        &format!("data-from=\"{}\"", T0 / 1_000_000),
+        "data-datetime=\"2023-11-14T22:20:00.000Z\">22:20<",
+        // p50, p95 and p99 have a legend.
+        "<span class=\"key l2\">p99</span>",
+        // Its endpoint, with its slowest requests.
+        "<td class=\"op\">POST /orders <span class=\"drill\">",
+        // Called by the gateway, calls payments: each call leads to the
+        // traces with both ends.
+        &format!("href=\"/traces?service=gateway&amp;also_service=orders&amp;{amp}\""),
+        &format!("href=\"/traces?service=orders&amp;also_service=payments&amp;{amp}\""),
+        &format!("href=\"/services/gateway?{amp}\""),
+        // The checkout that failed, where it failed: further down.
+        "payments</span> POST /charge</td>",
+        // Its log records by severity, each opening the logs page.
+        &format!("href=\"/logs?service=orders&amp;severity=9&amp;{amp}\">INFO<"),
+        // The range form shows the window.
+        "name=\"from\" step=\"1\" value=\"2023-11-14T22:13:20\"",
+        "<form class=\"range\" method=\"get\" action=\"/services/orders\">",
+    ] {
+        assert!(html.contains(needle), "{needle} in {html}");
+    }
+    // The services overview leads there.
+    let (_, _, overview) = server.page(&format!("/?{w}"), false).await;
+    assert!(
+        overview.contains(&format!("href=\"/services/orders?{amp}\"")),
+        "{overview}"
+    );
+    // A service that never sent anything, and a wrong window.
+    let (status, _, _) = server.page("/services/nobody", false).await;
+    assert_eq!(status, 404);
+    let (status, _, html) = server.page("/services/orders?window=1w", false).await;
+    assert_eq!(status, 400);
+    assert!(html.contains("window must look like"), "{html}");
+}
+
+#[tokio::test]
+async fn the_navigation_keeps_the_window_of_the_page() {
+    let server = Server::start().await;
+    let (w, amp) = window();
+    for (page, keep) in [
+        ("/failures?window=6h".to_owned(), "?window=6h".to_owned()),
+        // Old names are carried under the current ones.
+        ("/traces?since=15m".to_owned(), "?window=15m".to_owned()),
+        (format!("/?{w}"), format!("?{amp}")),
+        ("/reports/load?service=payments".to_owned(), String::new()),
+        ("/system".to_owned(), String::new()),
+    ] {
+        let (status, _, html) = server.page(&page, false).await;
+        assert_eq!(status, 200, "{page}: {html}");
+        for entry in ["/traces", "/logs", "/failures", "/reports/load", "/map"] {
+            assert!(
+                html.contains(&format!("href=\"{entry}{keep}\"")),
+                "{page} links {entry}{keep}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn date_time_input_values_and_a_second_service_select_traces() {
+    let server = Server::start().await;
+    reports::seed(&server).await;
+    let count = |body: &serde_json::Value| body.as_array().map_or(0, Vec::len);
+    // T0 is 22:13:20 UTC; the checkouts start a second or two later. A
+    // date-time input's value (no seconds, no offset) is UTC.
+    for (query, expected) in [
+        ("from=2023-11-14T22:13&to=2023-11-14T22:14", 3),
+        ("from=2023-11-14T22:13&to=2023-11-14T22:13:20", 0),
+        ("from=2023-11-14T23:13:20.5", 0),
+    ] {
+        let (status, body) = server.get_json(&format!("/api/v1/traces?{query}")).await;
+        assert_eq!(status, 200, "{query}: {body}");
+        assert_eq!(count(&body), expected, "{query}: {body}");
+    }
+    let (w, _) = window();
+    for (query, expected) in [
+        ("service=gateway&also_service=payments", 2),
+        ("service=payments&also_service=gateway&status=error", 1),
+        ("service=gateway&also_service=nobody", 0),
+    ] {
+        let (status, body) = server
+            .get_json(&format!("/api/v1/traces?{query}&{w}"))
+            .await;
+        assert_eq!(status, 200, "{query}: {body}");
+        assert_eq!(count(&body), expected, "{query}: {body}");
+    }
+    // The page keeps the second service in its form.
+    let (_, _, html) = server
+        .page(
+            &format!("/traces?service=gateway&also_service=payments&{w}"),
+            false,
+        )
+        .await;
+    assert!(
+        html.contains("name=\"also_service\" value=\"payments\""),
+        "{html}"
+    );
+}
+
+#[tokio::test]
+async fn calls_between_services_lead_to_their_traces() {
+    let server = Server::start().await;
+    reports::seed(&server).await;
+    let (w, amp) = window();
+    // On the map, each call opens the traces with both ends; its label sits
+    // at the middle of its curve.
+    let (_, _, map) = server.page(&format!("/map?{w}"), false).await;
+    assert!(
+        map.contains(&format!(
+            "href=\"/traces?service=gateway&amp;also_service=orders&amp;{amp}\""
+        )),
+        "{map}"
+    );
+    assert!(map.contains("text-anchor=\"middle\""), "{map}");
+    // In the load report: the edges, a critical-path row and a downstream
+    // row lead to traces.
+    let (_, _, load) = server.page(&format!("/reports/load?{w}"), false).await;
+    for needle in [
+        format!("href=\"/traces?service=orders&amp;also_service=payments&amp;{amp}\""),
+        format!(
+            "href=\"/traces?service=payments&amp;operation=POST%20%2Fcharge&amp;also_service=gateway&amp;{amp}&amp;sort=duration\""
+        ),
+        format!(
+            "href=\"/traces?service=gateway&amp;operation=POST%20%2Fcheckout&amp;also_service=payments&amp;{amp}&amp;sort=duration\""
+        ),
+    ] {
+        assert!(load.contains(&needle), "{needle} in {load}");
+    }
+}
+
+#[tokio::test]
+async fn a_trace_page_names_its_request_and_links_the_request_view() {
+    let server = Server::start().await;
+    server
+        .export(
+            "/v1/traces",
+            prost::Message::encode_to_vec(&support::traces(71)),
+        )
+        .await;
+    let trace = hex::encode(support::trace_id(71));
+    let (status, _, html) = server.page(&format!("/traces/{trace}"), false).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains("Request <code>req-71</code> · <a href=\"/requests/req-71\">"),
+        "{html}"
+    );
+    // Its start is a time the page's script shows in the reader's zone.
+    assert!(
+        html.contains("<time datetime=\"2023-11-14T22:13:20.000Z\">2023-11-14 22:13:20.000</time>"),
+        "{html}"
+    );
+}
