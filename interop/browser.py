@@ -29,6 +29,7 @@ Needs selenium (interop/python/requirements.txt) in the running Python.
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import shutil
@@ -691,6 +692,66 @@ def run_demo_cases(report: Report, loupe: str, workdir: str, shots: Path) -> Non
             b.expect_clean_console()
 
         report.check("demo: a load report endpoint and a failure example lead to their traces", drill_downs)
+
+        def time_model():
+            # The browser sits in India (UTC+05:30, no daylight saving), so
+            # local times differ from UTC by a figure no rounding hides.
+            b.driver.execute_cdp_cmd("Emulation.setTimezoneOverride", {"timezoneId": "Asia/Kolkata"})
+            shift = datetime.timedelta(hours=5, minutes=30)
+            # The overview leads to a service's page, with its charts.
+            b.open("/?window=1h")
+            b.driver.find_element(By.CSS_SELECTOR, 'table.red td a[href^="/services/"]').click()
+            b.wait("a service's page", EC.url_contains("/services/"))
+            charts = b.wait("its charts", lambda d: d.find_elements(By.CSS_SELECTOR, "figure.time-chart svg[data-from]"))
+            expect(len(charts) == 3, f"{len(charts)} charts")
+            b.wait_text("Endpoints")
+            ticks = [t.text for t in b.driver.find_elements(By.CSS_SELECTOR, "figure.time-chart text[data-datetime]")]
+            expect(ticks, "no time ticks on the charts")
+            b.screenshot("service-page")
+            # Dragging across the first chart opens the page over that range.
+            svg = charts[0]
+            width = svg.size["width"]
+            webdriver.ActionChains(b.driver).move_to_element_with_offset(svg, int(-width * 0.2), 0) \
+                .click_and_hold().move_by_offset(int(width * 0.3), 0).release().perform()
+            b.wait("the zoomed window", EC.url_contains("from="))
+            b.wait_ready()
+            zoomed = urllib.parse.parse_qs(urllib.parse.urlsplit(b.driver.current_url).query)
+            expect("window" not in zoomed and "to" in zoomed, f"zoomed to {zoomed}")
+            start = datetime.datetime.fromisoformat(zoomed["from"][0].replace("Z", "+00:00"))
+            end = datetime.datetime.fromisoformat(zoomed["to"][0].replace("Z", "+00:00"))
+            expect(datetime.timedelta(minutes=5) < end - start < datetime.timedelta(minutes=30),
+                   f"a 30 % drag across an hour selected {end - start}")
+            # The next page keeps the window, and shows it in local time.
+            b.driver.find_element(By.CSS_SELECTOR, 'header nav a[href^="/failures"]').click()
+            b.wait("the failures page", EC.url_contains("/failures"))
+            b.wait_ready()
+            kept = urllib.parse.parse_qs(urllib.parse.urlsplit(b.driver.current_url).query)
+            expect(kept.get("from") == zoomed["from"] and kept.get("to") == zoomed["to"],
+                   f"the failures page has {kept}, the zoom {zoomed}")
+            shown = b.driver.find_element(By.CSS_SELECTOR, 'form.range input[name="from"]').get_attribute("value")
+            local = (start + shift).strftime("%Y-%m-%dT%H:%M:%S")
+            expect(shown.startswith(local), f"the range starts at {shown!r}, expected {local!r} (UTC+05:30)")
+            # Times in lists are local, UTC on hover.
+            b.open("/traces?window=1h")
+            first = b.wait("a start time", EC.presence_of_element_located((By.CSS_SELECTOR, "#trace-rows time[datetime]")))
+            at = datetime.datetime.fromisoformat(first.get_attribute("datetime").replace("Z", "+00:00"))
+            expect(first.text == (at + shift).strftime("%Y-%m-%d %H:%M:%S.") + f"{at.microsecond // 1000:03d}",
+                   f"start {first.text!r} for {at.isoformat()}")
+            expect(first.get_attribute("title").endswith(" UTC"), f"title {first.get_attribute('title')!r}")
+            # The logs page's date-time filter takes local time and sends UTC.
+            b.open("/logs")
+            future = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1) + shift)
+            b.driver.execute_script("arguments[0].value = arguments[1]",
+                                    b.driver.find_element(By.CSS_SELECTOR, 'form.log-filters input[name="from"]'),
+                                    future.strftime("%Y-%m-%dT%H:%M"))
+            b.driver.find_element(By.CSS_SELECTOR, "form.log-filters button[type=submit]").click()
+            b.wait("the filtered logs", EC.url_contains("from="))
+            sent = urllib.parse.parse_qs(urllib.parse.urlsplit(b.driver.current_url).query)["from"][0]
+            expect(sent == (future - shift).strftime("%Y-%m-%dT%H:%M:00.000Z"), f"sent from={sent!r}")
+            b.wait_text("No log record")
+            b.expect_clean_console()
+
+        report.check("demo: a service page's chart zooms, the window and local time carry on", time_model)
 
         for path, name, needle in (
             ("/", "services", "payments"),
