@@ -362,9 +362,9 @@ async fn upsert_traces(
     // `trace_lists::service_list::union` does (byte order is collation "C").
     sqlx::query(
         "INSERT INTO traces AS t (trace_id, start_ns, end_ns, span_count, error_count, root_service, root_name, services, packs, \
-         entry_rank, entry_start_ns, entry_ns) \
+         entry_rank, entry_start_ns, entry_ns, entry_status, request_id, error_message) \
          SELECT * FROM UNNEST($1::bytea[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::bytea[], \
-         $10::bigint[], $11::bigint[], $12::bigint[]) \
+         $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::text[], $15::text[]) \
          ON CONFLICT (trace_id) DO UPDATE SET \
          start_ns = LEAST(t.start_ns, excluded.start_ns), \
          end_ns = GREATEST(t.end_ns, excluded.end_ns), \
@@ -383,7 +383,11 @@ async fn upsert_traces(
          entry_start_ns = CASE WHEN (excluded.entry_rank, excluded.entry_start_ns) < (COALESCE(t.entry_rank, 9), COALESCE(t.entry_start_ns, 0)) \
          THEN excluded.entry_start_ns ELSE t.entry_start_ns END, \
          entry_ns = CASE WHEN (excluded.entry_rank, excluded.entry_start_ns) < (COALESCE(t.entry_rank, 9), COALESCE(t.entry_start_ns, 0)) \
-         THEN excluded.entry_ns ELSE t.entry_ns END",
+         THEN excluded.entry_ns ELSE t.entry_ns END, \
+         entry_status = CASE WHEN (excluded.entry_rank, excluded.entry_start_ns) < (COALESCE(t.entry_rank, 9), COALESCE(t.entry_start_ns, 0)) \
+         THEN excluded.entry_status ELSE t.entry_status END, \
+         request_id = COALESCE(t.request_id, excluded.request_id), \
+         error_message = COALESCE(t.error_message, excluded.error_message)",
     )
     .bind(deltas.iter().map(|d| d.trace_id.to_vec()).collect::<Vec<_>>())
     .bind(deltas.iter().map(|d| d.start_ns).collect::<Vec<_>>())
@@ -402,6 +406,9 @@ async fn upsert_traces(
     .bind(deltas.iter().map(|d| d.entry.map(|e| e.rank)).collect::<Vec<_>>())
     .bind(deltas.iter().map(|d| d.entry.map(|e| e.start_ns)).collect::<Vec<_>>())
     .bind(deltas.iter().map(|d| d.entry.map(|e| e.duration_ns)).collect::<Vec<_>>())
+    .bind(deltas.iter().map(|d| d.entry.and_then(|e| e.status)).collect::<Vec<_>>())
+    .bind(deltas.iter().map(|d| d.request_id.clone()).collect::<Vec<_>>())
+    .bind(deltas.iter().map(|d| d.error_message.clone()).collect::<Vec<_>>())
     .execute(&mut **tx)
     .await?;
     let requests = request_traces(batch);

@@ -530,7 +530,8 @@ macro_rules! impl_reads {
                 offset,
                 limit,
                 "t.trace_id, t.root_service, t.root_name, t.start_ns, t.end_ns, \
-                 t.span_count, t.error_count, t.services, t.entry_ns",
+                 t.span_count, t.error_count, t.services, t.entry_ns, t.entry_status, \
+                 t.request_id, t.error_message",
             )
             .build_query_as::<$crate::read_rows::RawTraceSummary>()
             .fetch_all(&self.$pool)

@@ -36,6 +36,9 @@ pub struct RawTraceSummary {
     pub error_count: i64,
     pub services: String,
     pub entry_ns: Option<i64>,
+    pub entry_status: Option<i64>,
+    pub request_id: Option<String>,
+    pub error_message: Option<String>,
 }
 
 impl RawTraceSummary {
@@ -53,6 +56,9 @@ impl RawTraceSummary {
             span_count: self.span_count,
             error_count: self.error_count,
             services,
+            http_status_code: self.entry_status,
+            request_id: self.request_id,
+            error_message: self.error_message,
         }
     }
 }

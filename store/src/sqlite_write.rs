@@ -224,13 +224,14 @@ const TRACE_PACKS: &CStr = c"UPDATE traces SET packs = ?2 WHERE id = ?1";
 
 const TRACE_NEW: &CStr = c"INSERT INTO traces (trace_id, start_ns, end_ns, span_count, \
     error_count, root_service, root_name, services, packs, entry_rank, entry_start_ns, \
-    entry_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+    entry_ns, entry_status, request_id, error_message) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
 
 /// A known trace's row (`?1` its id, found by `TRACE_KNOWN`) with a batch's
 /// delta added; `services` and `packs` arrive merged with the row's own.
-/// The batch's entry candidate (`?10`-`?12`, or NULLs) replaces the row's
+/// The batch's entry candidate (`?10`-`?13`, or NULLs) replaces the row's
 /// when it is the lesser (`write_rows::Entry`); every right-hand side
-/// reads the row as it was.
+/// reads the row as it was. The first request id and error message stay.
 const TRACE_ADD: &CStr = c"UPDATE traces SET \
     start_ns = min(start_ns, ?2), \
     end_ns = max(end_ns, ?3), \
@@ -245,7 +246,11 @@ const TRACE_ADD: &CStr = c"UPDATE traces SET \
     entry_start_ns = CASE WHEN (?10, ?11) < (coalesce(entry_rank, 9), coalesce(entry_start_ns, 0)) \
         THEN ?11 ELSE entry_start_ns END, \
     entry_ns = CASE WHEN (?10, ?11) < (coalesce(entry_rank, 9), coalesce(entry_start_ns, 0)) \
-        THEN ?12 ELSE entry_ns END \
+        THEN ?12 ELSE entry_ns END, \
+    entry_status = CASE WHEN (?10, ?11) < (coalesce(entry_rank, 9), coalesce(entry_start_ns, 0)) \
+        THEN ?13 ELSE entry_status END, \
+    request_id = coalesce(request_id, ?14), \
+    error_message = coalesce(error_message, ?15) \
     WHERE id = ?1";
 
 const COUNTER: &CStr = c"UPDATE counters SET value = value + ?1 WHERE name = ?2";
@@ -333,13 +338,19 @@ fn traces(db: &Db, batch: &Batch, packs: &HashMap<TraceId, Vec<u8>>) -> Result<(
                 stmt.bind_int(10, entry.rank)?;
                 stmt.bind_int(11, entry.start_ns)?;
                 stmt.bind_int(12, entry.duration_ns)?;
+                match entry.status {
+                    Some(status) => stmt.bind_int(13, status)?,
+                    None => stmt.bind_null(13)?,
+                }
             }
             None => {
-                for i in 10..=12 {
+                for i in 10..=13 {
                     stmt.bind_null(i)?;
                 }
             }
         }
+        stmt.bind_opt_text(14, d.request_id.as_deref())?;
+        stmt.bind_opt_text(15, d.error_message.as_deref())?;
         stmt.execute()?;
     }
     let mut stmt = db.prepare(REQUEST_TRACE)?;

@@ -165,6 +165,14 @@ pub struct TraceSummary {
     pub error_count: i64,
     /// Every service with a span in the trace, sorted.
     pub services: Vec<String>,
+    /// The HTTP status code its entry span answered with, when it says.
+    pub http_status_code: Option<i64>,
+    /// The first request id seen among its spans.
+    pub request_id: Option<String>,
+    /// What its failure said where it failed: the exception's message (else
+    /// the status message, else the exception type) of the last-started
+    /// failed span of the first batch that had one.
+    pub error_message: Option<String>,
 }
 
 /// Filters of trace search; `None` means "any". Every filter must hold.

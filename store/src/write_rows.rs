@@ -234,6 +234,46 @@ pub(crate) struct TraceDelta {
     pub services: String,
     /// The batch's best candidate for the trace's entry span.
     pub entry: Option<Entry>,
+    /// The first request id among the batch's spans of the trace.
+    pub request_id: Option<String>,
+    /// What the batch's last-started failed span of the trace says
+    /// (`error_message`): in a chain of calls that failed, the one that
+    /// failed first, deepest down; the summary keeps the first batch's,
+    /// and spans end, and are sent, deepest first.
+    pub error_message: Option<String>,
+}
+
+/// The longest error message a trace's summary keeps: a list shows its
+/// beginning; the span keeps it whole.
+const ERROR_MESSAGE_MAX: usize = 240;
+
+/// What a failed span says went wrong: its exception's message, else its
+/// status message, else its exception type; cut to `ERROR_MESSAGE_MAX`
+/// bytes at a character boundary.
+pub(crate) fn error_message(span: &crate::model::Span) -> Option<String> {
+    use crate::value::Value;
+    let exception = span
+        .events
+        .iter()
+        .filter(|e| e.name == "exception")
+        .find_map(|e| match e.attributes.get("exception.message") {
+            Some(Value::String(m)) if !m.is_empty() => Some(m.as_str()),
+            _ => None,
+        });
+    let status = Some(span.status.message.as_str()).filter(|m| !m.is_empty());
+    let mut message = exception
+        .or(status)
+        .or(span.derived.exception_type.as_deref())?
+        .to_owned();
+    if message.len() > ERROR_MESSAGE_MAX {
+        let mut cut = ERROR_MESSAGE_MAX;
+        while !message.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        message.truncate(cut);
+        message.push('…');
+    }
+    Some(message)
 }
 
 /// A trace's entry span, whose duration is the latency its caller saw
@@ -245,6 +285,8 @@ pub(crate) struct Entry {
     pub rank: i64,
     pub start_ns: i64,
     pub duration_ns: i64,
+    /// The HTTP status code it answered with, if it says.
+    pub status: Option<i64>,
 }
 
 impl Entry {
@@ -261,6 +303,7 @@ impl Entry {
             duration_ns: span
                 .end_time_unix_nano
                 .saturating_sub(span.start_time_unix_nano),
+            status: span.derived.http_status_code,
         })
     }
 }
@@ -270,6 +313,8 @@ impl Entry {
 pub(crate) fn trace_deltas(batch: &Batch) -> Vec<TraceDelta> {
     let mut deltas: BTreeMap<TraceId, TraceDelta> = BTreeMap::new();
     let mut services: HashMap<TraceId, Vec<&str>> = HashMap::new();
+    // The start of the failed span each trace's message came from.
+    let mut failed_at: HashMap<TraceId, i64> = HashMap::new();
     for span in &batch.spans {
         let service = &batch.resources[span.resource_idx].service;
         let delta = deltas.entry(span.trace_id).or_insert_with(|| TraceDelta {
@@ -282,6 +327,8 @@ pub(crate) fn trace_deltas(batch: &Batch) -> Vec<TraceDelta> {
             root_name: None,
             services: String::new(),
             entry: None,
+            request_id: None,
+            error_message: None,
         });
         delta.start_ns = delta.start_ns.min(span.start_time_unix_nano);
         delta.end_ns = delta.end_ns.max(span.end_time_unix_nano);
@@ -293,6 +340,18 @@ pub(crate) fn trace_deltas(batch: &Batch) -> Vec<TraceDelta> {
         }
         if let Some(entry) = Entry::of(span) {
             delta.entry = Some(delta.entry.map_or(entry, |e| e.min(entry)));
+        }
+        if delta.request_id.is_none() {
+            delta.request_id.clone_from(&span.derived.request_id);
+        }
+        if span.derived.is_error
+            && failed_at
+                .get(&span.trace_id)
+                .is_none_or(|&at| span.start_time_unix_nano > at)
+            && let Some(message) = error_message(span)
+        {
+            failed_at.insert(span.trace_id, span.start_time_unix_nano);
+            delta.error_message = Some(message);
         }
         services.entry(span.trace_id).or_default().push(service);
     }
@@ -490,8 +549,11 @@ mod tests {
                     entry: Some(Entry {
                         rank: 0,
                         start_ns: 10,
-                        duration_ns: 30
+                        duration_ns: 30,
+                        status: None,
                     }),
+                    request_id: None,
+                    error_message: None,
                 },
                 TraceDelta {
                     trace_id: [2; 16],
@@ -505,11 +567,67 @@ mod tests {
                     entry: Some(Entry {
                         rank: 1,
                         start_ns: 50,
-                        duration_ns: 10
+                        duration_ns: 10,
+                        status: None,
                     }),
+                    request_id: None,
+                    error_message: None,
                 },
             ]
         );
+    }
+
+    #[test]
+    fn trace_deltas_keep_the_entry_status_a_request_id_and_where_it_failed() {
+        use crate::model::Event;
+        let resource = Resource {
+            service: "api".into(),
+            attributes: Attributes::default(),
+            dropped_attributes_count: 0,
+            schema_url: String::new(),
+        };
+        let mut root = span(1, 1, None, 10, 90, true);
+        root.derived.http_status_code = Some(502);
+        root.status.message = "bad gateway".into();
+        let mut child = span(1, 2, Some(1), 20, 80, true);
+        child.derived.request_id = Some("req-1".into());
+        child.status.message = "upstream failed".into();
+        let mut deepest = span(1, 3, Some(2), 30, 70, true);
+        deepest.derived.exception_type = Some("httpx.ReadTimeout".into());
+        deepest.events.push(Event {
+            time_unix_nano: 70,
+            name: "exception".into(),
+            attributes: Attributes(vec![(
+                "exception.message".to_owned(),
+                crate::value::Value::String("é".repeat(200)),
+            )]),
+            dropped_attributes_count: 0,
+        });
+        // A failed span that says nothing is passed over.
+        let silent = span(1, 4, Some(3), 40, 50, true);
+        let batch = Batch {
+            resources: vec![resource],
+            spans: vec![root, child, deepest.clone(), silent],
+            ..Batch::default()
+        };
+        let delta = &trace_deltas(&batch)[0];
+        assert_eq!(delta.entry.and_then(|e| e.status), Some(502));
+        assert_eq!(delta.request_id.as_deref(), Some("req-1"));
+        // The deepest failure's exception message, cut at a character.
+        let message = delta.error_message.clone().unwrap_or_default();
+        assert!(
+            message.starts_with("éé") && message.ends_with('…'),
+            "{message}"
+        );
+        assert_eq!(message.len(), 240 + '…'.len_utf8());
+        // Without a message, the status message; without one, the type.
+        deepest.events.clear();
+        assert_eq!(
+            error_message(&deepest).as_deref(),
+            Some("httpx.ReadTimeout")
+        );
+        deepest.status.message = "timed out".into();
+        assert_eq!(error_message(&deepest).as_deref(), Some("timed out"));
     }
 
     #[test]
@@ -525,6 +643,7 @@ mod tests {
                 rank,
                 start_ns,
                 duration_ns,
+                status: None,
             })
         };
         for (got, want) in [

@@ -514,6 +514,11 @@ async fn check_request_and_search(server: &Server, seed: u8) {
             "span_count": 2,
             "error_count": 2,
             "services": ["checkout"],
+            // What the entry answered, the request, and what the failure
+            // said where it began (the charge's exception).
+            "http_status_code": 502,
+            "request_id": format!("req-{seed}"),
+            "error_message": "insufficient funds",
         }])
     );
     let (_, found) = server

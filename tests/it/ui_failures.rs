@@ -32,8 +32,8 @@ async fn failures_page_groups_requests_at_their_origin() {
     // Each example opens the request view, saying when, how long the
     // caller waited and what the origin said.
     let example = format!(
-        "<a href=\"/requests/{}\" title=\"insufficient funds\"><time class=\"time\" datetime=\"2023-11-14T22:13:20.000Z\">22:13:20</time> · 250 ms</a>",
-        hex::encode(support::trace_id(1))
+        "<a href=\"/requests/req-{}\" title=\"insufficient funds · request req-{0}\"><time class=\"time\" datetime=\"2023-11-14T22:13:20.000Z\">22:13:20</time> · 502 after 250 ms · <code>req-{0}</code></a>",
+        1
     );
     assert!(html.contains(&example), "{example} in {html}");
 

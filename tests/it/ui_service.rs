@@ -184,3 +184,28 @@ async fn a_trace_page_names_its_request_and_links_the_request_view() {
         "{html}"
     );
 }
+
+#[tokio::test]
+async fn trace_rows_say_how_the_request_went_and_lead_to_it() {
+    let server = Server::start().await;
+    server
+        .export(
+            "/v1/traces",
+            prost::Message::encode_to_vec(&support::traces(71)),
+        )
+        .await;
+    let window = format!("start={T0}&end={}", T0 + 10_000 * MS);
+    let (status, body) = server.get_json(&format!("/api/v1/traces?{window}")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body[0]["http_status_code"], 502, "{body}");
+    assert_eq!(body[0]["request_id"], "req-71", "{body}");
+    assert_eq!(body[0]["error_message"], "insufficient funds", "{body}");
+    let (_, _, html) = server.page(&format!("/traces?{window}"), false).await;
+    for needle in [
+        "<span class=\"code err\">502</span>",
+        "<span class=\"msg err\" title=\"insufficient funds\">insufficient funds</span>",
+        "<a href=\"/requests/req-71\" title=\"request req-71: every attempt, with its logs\"><code>req-71</code></a>",
+    ] {
+        assert!(html.contains(needle), "{needle} in {html}");
+    }
+}

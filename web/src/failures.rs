@@ -89,6 +89,8 @@ pub struct FailureExample {
     /// The exception message at the origin, else its status message.
     pub message: Option<String>,
     pub request_id: Option<String>,
+    /// The HTTP status code the entry span answered with, when it says.
+    pub http_status_code: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -166,7 +168,11 @@ pub fn group(
                 start_time_unix_nano: trace.start_time_unix_nano,
                 duration_ns: trace.duration_ns,
                 message: error_origin::exception(origin).1.or(status),
-                request_id: origin.request_id.clone(),
+                request_id: origin
+                    .request_id
+                    .clone()
+                    .or_else(|| trace.request_id.clone()),
+                http_status_code: trace.http_status_code,
             });
         }
         let bucket =
@@ -242,6 +248,9 @@ mod tests {
             span_count: 3,
             error_count: 1,
             services: vec![],
+            http_status_code: None,
+            request_id: None,
+            error_message: None,
         }
     }
 

@@ -60,6 +60,7 @@ conformance!(
     reopen_keeps_data,
     trace_search,
     trace_latency_is_the_entry_spans,
+    trace_rows_say_how_it_went,
     ids_resolve_in_any_case_and_by_a_unique_prefix,
     traces_are_counted_up_to_a_bound,
     request_resolution,

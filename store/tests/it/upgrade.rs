@@ -68,7 +68,8 @@ const SQLITE_BEFORE: &str = "
 const POSTGRES_BEFORE: &str = "
     DROP TABLE key_usage;
     DROP INDEX traces_window;
-    ALTER TABLE traces DROP COLUMN entry_rank, DROP COLUMN entry_start_ns, DROP COLUMN entry_ns;
+    ALTER TABLE traces DROP COLUMN entry_rank, DROP COLUMN entry_start_ns, DROP COLUMN entry_ns,
+        DROP COLUMN entry_status, DROP COLUMN request_id, DROP COLUMN error_message;
     CREATE INDEX traces_window ON traces (start_ns, end_ns, error_count);
     DROP TABLE settings;
     DROP TABLE rollups;
@@ -322,7 +323,17 @@ async fn span_rows_become_packs(backend: Backend) {
                     ..TraceQuery::default()
                 })
                 .await
-                .expect("search");
+                .expect("search")
+                .into_iter()
+                // How a trace went is kept from this version on: a converted
+                // trace has none (docs/adr/0024).
+                .map(|t| store::TraceSummary {
+                    http_status_code: None,
+                    request_id: None,
+                    error_message: None,
+                    ..t
+                })
+                .collect::<Vec<_>>();
             // Written by this loupe, whole minutes come from rollups;
             // converted, from the spans, which hold no rollups (minutes
             // before the conversion's newest span are read from spans).
@@ -451,6 +462,9 @@ fn before_log_packs(backend: Backend) -> String {
             ALTER TABLE traces DROP COLUMN entry_rank;
             ALTER TABLE traces DROP COLUMN entry_start_ns;
             ALTER TABLE traces DROP COLUMN entry_ns;
+            ALTER TABLE traces DROP COLUMN entry_status;
+            ALTER TABLE traces DROP COLUMN request_id;
+            ALTER TABLE traces DROP COLUMN error_message;
             CREATE INDEX traces_window ON traces (start_ns, end_ns, error_count, services, trace_id);
             DELETE FROM _sqlx_migrations WHERE version >= 21;"
         ),
@@ -459,7 +473,8 @@ fn before_log_packs(backend: Backend) -> String {
                 "{POSTGRES_LOG_ROWS} DROP TABLE key_usage;
                 DROP INDEX traces_window;
                 ALTER TABLE traces DROP COLUMN entry_rank, DROP COLUMN entry_start_ns,
-                    DROP COLUMN entry_ns;
+                    DROP COLUMN entry_ns, DROP COLUMN entry_status, DROP COLUMN request_id,
+                    DROP COLUMN error_message;
                 CREATE INDEX traces_window ON traces (start_ns, end_ns, error_count);
                 DELETE FROM _sqlx_migrations WHERE version >= 17;"
             )

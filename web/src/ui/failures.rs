@@ -133,7 +133,10 @@ pub(super) fn row(group: crate::failures::FailureGroup, time: &TimeText) -> Grou
                     .unwrap_or_default()
                     .to_owned(),
                 iso: format::iso(e.start_time_unix_nano),
-                duration: format::duration(e.duration_ns),
+                duration: match e.http_status_code {
+                    Some(code) => format!("{code} after {}", format::duration(e.duration_ns)),
+                    None => format::duration(e.duration_ns),
+                },
                 title: match (&e.message, &e.request_id) {
                     (Some(m), Some(r)) => format!("{m} · request {r}"),
                     (Some(m), None) => m.clone(),

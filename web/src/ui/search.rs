@@ -123,6 +123,13 @@ struct ResultRow {
     spans: i64,
     errors: i64,
     services: Vec<(String, usize)>,
+    /// The HTTP status code the entry span answered, and whether it says
+    /// the request failed.
+    status: Option<(i64, bool)>,
+    /// What the failure said where it failed.
+    message: Option<String>,
+    /// The request id, its first characters, and its request view.
+    request: Option<(String, String, String)>,
 }
 
 /// The whole trace beside the latency the caller saw, when work went on
@@ -153,6 +160,21 @@ impl ResultRow {
             tail: tail_of(t).map(|text| (text, format!("{:.3}%", percent(t.trace_duration_ns)))),
             spans: t.span_count,
             errors: t.error_count,
+            status: t.http_status_code.map(|code| (code, code >= 500)),
+            message: t.error_message.clone(),
+            request: t.request_id.as_ref().map(|id| {
+                let short: String = id.chars().take(13).collect();
+                let short = if short.len() < id.len() {
+                    format!("{short}…")
+                } else {
+                    short
+                };
+                (
+                    id.clone(),
+                    short,
+                    format!("/requests/{}", format::path_segment(id)),
+                )
+            }),
             services: t
                 .services
                 .iter()

@@ -38,6 +38,9 @@ pub async fn trace_search(ctx: Ctx) {
             span_count: 2,
             error_count: 1,
             services: vec!["db".into(), "gateway".into()],
+            http_status_code: None,
+            request_id: None,
+            error_message: Some("failed".into()),
         },
         "[{:?}]",
         ctx.backend
@@ -874,4 +877,71 @@ pub async fn traces_are_counted_up_to_a_bound(ctx: Ctx) {
             ctx.backend
         );
     }
+}
+
+/// A trace's row says how it went: the HTTP status its entry span answered
+/// (from whichever batch brings the entry), the first request id and the
+/// first error message that arrived (the deepest failure's: spans end, and
+/// are sent, deepest first).
+pub async fn trace_rows_say_how_it_went(ctx: Ctx) {
+    use store::model::SpanKind::Server;
+    let t = T0 + 9_000_000;
+    let mut charge = failed(timed(
+        span(tid(31), sid(3), Some(sid(2)), "POST /charge"),
+        t + 20,
+        t + 60,
+    ));
+    charge.kind = Server;
+    charge.status.message = "card declined".into();
+    charge.derived.request_id = Some("req-31".into());
+    charge.derived.http_status_code = Some(402);
+    let mut checkout = failed(timed(
+        span(tid(31), sid(1), None, "POST /checkout"),
+        t,
+        t + 100,
+    ));
+    checkout.kind = Server;
+    checkout.status.message = "bad gateway".into();
+    checkout.derived.request_id = Some("req-later".into());
+    checkout.derived.http_status_code = Some(502);
+    let mut fine = timed(span(tid(32), sid(5), None, "GET /stock"), t + 200, t + 210);
+    fine.kind = Server;
+    fine.derived.http_status_code = Some(200);
+    write(&ctx, &spans_batch("shop", vec![charge])).await;
+    write(&ctx, &spans_batch("shop", vec![checkout, fine])).await;
+    let found = ctx
+        .store
+        .reader()
+        .traces(&store::TraceQuery {
+            start: Some(t),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("search");
+    let rows: Vec<_> = found
+        .into_iter()
+        .map(|s| {
+            (
+                s.trace_id,
+                s.http_status_code,
+                s.request_id,
+                s.error_message,
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (hex::encode(tid(32)), Some(200), None, None),
+            (
+                hex::encode(tid(31)),
+                Some(502),
+                Some("req-31".to_owned()),
+                Some("card declined".to_owned())
+            ),
+        ],
+        "[{:?}]",
+        ctx.backend
+    );
 }
