@@ -1124,36 +1124,35 @@ macro_rules! impl_reads {
             .bind(i64::from(traces))
             .fetch_all(&self.$pool)
             .await?;
-            let spans: Vec<(String, String)> = self
+            let spans = self
                 .full_spans(&newest)
                 .await?
                 .into_iter()
                 .filter(|(s, _)| s.start_ns >= start && s.start_ns < end)
-                .map(|(s, d)| (s.service.to_string(), d.attributes))
-                .collect();
+                .map(|(s, d)| $crate::report_rows::AttributeSample {
+                    signal: "span",
+                    service: s.service.to_string(),
+                    trace_id: Some(s.trace_id),
+                    name: s.name.to_string(),
+                    attributes: d.attributes,
+                });
             let window = $crate::log_packs::LogMatch {
                 start: Some(start),
                 end: Some(end),
                 ..Default::default()
             };
-            let log_rows: Vec<(String, String)> = self
+            let log_rows = self
                 .newest_logs(&window, logs as usize)
                 .await?
                 .into_iter()
-                .map(|log| (log.service, log.attributes))
-                .collect();
-            let tagged = |signal: &'static str| {
-                move |(service, attributes): (String, String)| $crate::report_rows::AttributeSample {
-                    signal,
-                    service,
-                    attributes,
-                }
-            };
-            Ok(spans
-                .into_iter()
-                .map(tagged("span"))
-                .chain(log_rows.into_iter().map(tagged("log")))
-                .collect())
+                .map(|log| $crate::report_rows::AttributeSample {
+                    signal: "log",
+                    service: log.service,
+                    trace_id: None,
+                    name: String::new(),
+                    attributes: log.attributes,
+                });
+            Ok(spans.chain(log_rows).collect())
         }
 
         pub(crate) async fn wire_bytes_total(&self) -> $crate::error::Result<$crate::report_rows::SignalBytes> {

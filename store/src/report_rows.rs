@@ -81,6 +81,11 @@ pub struct AttributeSample {
     /// "span" or "log".
     pub signal: &'static str,
     pub service: String,
+    /// The trace a span belongs to, for what repeats within a trace; none
+    /// for a log record.
+    pub trace_id: Option<crate::model::TraceId>,
+    /// A span's name; empty for a log record.
+    pub name: String,
     /// As stored: the JSON object of `value::Attributes`.
     pub attributes: String,
 }

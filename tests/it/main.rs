@@ -23,3 +23,4 @@ mod ui_failures;
 mod ui_logs;
 mod ui_pages;
 mod ui_service;
+mod what_to_drop;

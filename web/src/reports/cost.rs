@@ -417,11 +417,29 @@ impl CostReport {
                 estimated_bytes: k.estimated_bytes,
             })
             .collect();
+        // Scaled to the window as the attribute keys are.
+        let same_values =
+            super::savings::repeated_values(inputs.attribute_sample.iter().filter_map(|s| {
+                Some((
+                    &s.trace_id.as_ref()?[..],
+                    s.name.as_str(),
+                    s.attributes.as_str(),
+                ))
+            }));
+        let scale = ratio(total_counts[0] as f64, attribute_sample.spans as f64);
+        let same_values: Vec<super::savings::HeavyKey<'_>> = same_values
+            .iter()
+            .map(|(key, bytes)| super::savings::HeavyKey {
+                key,
+                estimated_bytes: (*bytes as f64 * scale).round() as u64,
+            })
+            .collect();
         let what_to_drop = super::savings::what_to_drop(
             &repeated,
             &span_bytes,
             &inputs.log_sources,
             &heavy,
+            &same_values,
             total.wire_bytes,
             total.monthly_cost,
         );

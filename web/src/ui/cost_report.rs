@@ -205,13 +205,20 @@ pub async fn page(State(state): State<AppState>, pairs: Pairs) -> Result<Respons
             let href = match d.kind.as_str() {
                 "repeated_calls" => format!("/traces?{}&sort=duration", format::query(pairs)),
                 "debug_logs" | "access_log" => format!("/logs?{}", format::query(pairs)),
-                _ => String::new(),
+                // Traces with spans that carry the key (any value but none).
+                _ => {
+                    let has = format!("{}!=", d.what);
+                    let mut pairs = vec![("attr", has.as_str())];
+                    pairs.extend(time.pairs());
+                    format!("/traces?{}", format::query(pairs))
+                }
             };
             DropView {
                 kind: match d.kind.as_str() {
                     "repeated_calls" => "repeated calls (N+1)",
                     "debug_logs" => "debug-level logs",
                     "access_log" => "access log, repeats server spans",
+                    "repeated_attribute" => "same value on every span of a trace",
                     _ => "heavy attribute",
                 },
                 colour: format::colour(&d.service),
