@@ -69,17 +69,42 @@ async fn request_view_shows_the_failure_the_traces_and_both_logs() {
         "{html}"
     );
     assert!(html.contains(&format!("href=\"/traces/{}\"", trace_hex(61))));
-    // Both log lines, oldest first, each with how it was found.
-    let logs = section(&html, "<table class=\"logs\">", "</table>");
-    let traced = logs.find("charge failed").expect("log with the trace id");
-    let by_request = logs
-        .find("queued refund seed61")
-        .expect("log with the request id");
-    assert!(traced < by_request, "time order: {logs}");
-    let rows: Vec<&str> = logs.split("<tr class=").skip(1).collect();
-    assert_eq!(rows.len(), 2, "{logs}");
-    assert!(rows[0].contains("charge failed") && rows[0].contains(">trace id<"));
-    assert!(rows[1].contains("queued refund") && rows[1].contains(">request id<"));
+    // Both log lines, each with how it was found, grouped by the trace
+    // (the attempt) they belong to: the one with the trace's id under its
+    // trace, the one with only the request id after it.
+    let traced = section(
+        &html,
+        &format!("<h3 class=\"log-group\">trace {}</h3>", trace_hex(61)),
+        "</table>",
+    );
+    assert!(
+        traced.contains("charge failed") && traced.contains(">trace id<"),
+        "{traced}"
+    );
+    assert_eq!(traced.matches("<tr class=").count(), 1, "{traced}");
+    let outside = section(
+        &html,
+        "<h3 class=\"log-group\">in no trace: joined by the request id</h3>",
+        "</table>",
+    );
+    assert!(
+        outside.contains("queued refund seed61") && outside.contains(">request id<"),
+        "{outside}"
+    );
+    assert_eq!(outside.matches("<tr class=").count(), 1, "{outside}");
+    assert!(html.contains("2 log records"), "{html}");
+    // The trace's start, and its spans drawn over the request's time.
+    assert!(
+        html.contains(
+            "<time datetime=\"2023-11-14T22:13:20.000Z\">2023-11-14 22:13:20.000</time> · 2 spans"
+        ),
+        "{html}"
+    );
+    assert_eq!(html.matches("<svg class=\"mini\"").count(), 1, "{html}");
+    assert!(
+        html.contains("x=\"0.00%\" y=\"0\" width=\"100.00%\" height=\"3\""),
+        "{html}"
+    );
     server.stop().await;
 }
 

@@ -116,6 +116,18 @@ struct TraceLink {
     failed: bool,
     /// Where the attempt failed, when it did.
     origin: Option<String>,
+    /// When it started.
+    start: String,
+    start_iso: String,
+    /// Its spans over the request's whole range.
+    bars: Vec<waterfall::MiniBar>,
+    bars_height: usize,
+}
+
+/// The log records of one trace of a request (an attempt), or of none.
+struct LogGroup {
+    heading: String,
+    logs: Vec<LogRow>,
 }
 
 #[derive(Template, WebTemplate)]
@@ -130,7 +142,8 @@ pub struct RequestPage {
     /// Older spans retention removed from these traces.
     expired_spans: u64,
     traces: Vec<TraceLink>,
-    logs: Vec<LogRow>,
+    log_count: usize,
+    log_groups: Vec<LogGroup>,
 }
 
 fn match_label(m: Match) -> &'static str {
@@ -202,7 +215,20 @@ pub async fn request(
             .position(|a| &a.trace_id == *t)
             .unwrap_or(usize::MAX)
     });
-    let traces = trace_ids
+    // Every attempt is drawn over the request's whole range.
+    let range_start = view
+        .spans
+        .iter()
+        .map(|s| s.start_time_unix_nano)
+        .min()
+        .unwrap_or(0);
+    let range_end = view
+        .spans
+        .iter()
+        .map(|s| s.end_time_unix_nano)
+        .max()
+        .unwrap_or(0);
+    let traces: Vec<TraceLink> = trace_ids
         .into_iter()
         .map(|trace_id| {
             let spans: Vec<&SpanView> = view
@@ -234,15 +260,72 @@ pub async fn request(
                 answer: attempt.map_or_else(String::new, |(_, a)| answer(a)),
                 failed: attempt.is_some_and(|(_, a)| a.failed),
                 origin: attempt.and_then(|(_, a)| a.origin.clone()),
+                start: spans
+                    .iter()
+                    .map(|s| s.start_time_unix_nano)
+                    .min()
+                    .map(format::time)
+                    .unwrap_or_default(),
+                start_iso: spans
+                    .iter()
+                    .map(|s| s.start_time_unix_nano)
+                    .min()
+                    .map(format::iso)
+                    .unwrap_or_default(),
+                bars_height: spans.len().min(waterfall::MINI_ROWS) * waterfall::MINI_ROW_H,
+                bars: waterfall::mini(
+                    &spans
+                        .iter()
+                        .map(|s| {
+                            (
+                                s.service.as_str(),
+                                s.start_time_unix_nano,
+                                s.end_time_unix_nano,
+                                s.is_error,
+                            )
+                        })
+                        .collect::<Vec<_>>(),
+                    range_start,
+                    range_end,
+                ),
             }
         })
         .collect();
     let mut logs: Vec<_> = view.logs.iter().collect();
     logs.sort_by_key(|l| waterfall::log_time(&l.log));
-    let logs = logs
-        .into_iter()
-        .map(|l| LogRow::new(&l.log, Some(match_label(l.matched_by))))
+    let log_count = logs.len();
+    // Grouped by the trace (the attempt) each record belongs to, in the
+    // attempts' order; records joined by the request id alone last.
+    let mut log_groups: Vec<LogGroup> = traces
+        .iter()
+        .map(|t| LogGroup {
+            heading: match t.attempt.as_str() {
+                "" => format!("trace {}", t.trace_id),
+                attempt => format!("{attempt} · trace {}", t.trace_id),
+            },
+            logs: vec![],
+        })
         .collect();
+    let mut outside = LogGroup {
+        heading: "in no trace: joined by the request id".to_owned(),
+        logs: vec![],
+    };
+    for l in logs {
+        let row = LogRow::new(&l.log, Some(match_label(l.matched_by)));
+        let group = l
+            .log
+            .trace_id
+            .as_ref()
+            .and_then(|t| traces.iter().position(|x| &x.trace_id == t));
+        match group {
+            Some(i) => log_groups[i].logs.push(row),
+            None => outside.logs.push(row),
+        }
+    }
+    log_groups.retain(|g| !g.logs.is_empty());
+    if !outside.logs.is_empty() {
+        log_groups.push(outside);
+    }
     Ok(RequestPage {
         layout: Layout::new(format!("Request {id}"), id.clone()),
         matched_as: view
@@ -271,7 +354,8 @@ pub async fn request(
         expired_spans: view.expired_spans,
         id: view.id,
         traces,
-        logs,
+        log_count,
+        log_groups,
     })
 }
 

@@ -163,7 +163,7 @@ impl ResultRow {
             status: t.http_status_code.map(|code| (code, code >= 500)),
             message: t.error_message.clone(),
             request: t.request_id.as_ref().map(|id| {
-                let short: String = id.chars().take(13).collect();
+                let short: String = id.chars().take(8).collect();
                 let short = if short.len() < id.len() {
                     format!("{short}…")
                 } else {

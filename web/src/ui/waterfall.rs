@@ -79,6 +79,49 @@ impl LogRow {
     }
 }
 
+/// A span as a small waterfall draws it: where its bar starts and how
+/// wide it is (percent of the range drawn), its row, colour and failure.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MiniBar {
+    pub x: String,
+    pub w: String,
+    pub y: usize,
+    pub colour: usize,
+    pub failed: bool,
+}
+
+/// Rows a small waterfall draws at most, and each row's height.
+pub const MINI_ROWS: usize = 16;
+pub const MINI_ROW_H: usize = 4;
+
+/// `spans` (`(service, start, end, failed)`) as bars over `[start, end)`,
+/// the earliest first, `MINI_ROWS` at most: the attempts of one request
+/// drawn over one range line up in time.
+pub fn mini(spans: &[(&str, i64, i64, bool)], start: i64, end: i64) -> Vec<MiniBar> {
+    let mut order: Vec<&(&str, i64, i64, bool)> = spans.iter().collect();
+    order.sort_by_key(|s| (s.1, std::cmp::Reverse(s.2)));
+    let range = (end - start).max(1) as f64;
+    order
+        .into_iter()
+        .take(MINI_ROWS)
+        .enumerate()
+        .map(|(row, &(service, from, to, failed))| {
+            let x = ((from - start) as f64 / range * 100.0).clamp(0.0, 100.0);
+            // A sliver at least, but never past the end.
+            let w = ((to - from).max(0) as f64 / range * 100.0)
+                .max(0.5)
+                .min(100.0 - x);
+            MiniBar {
+                x: format!("{x:.2}%"),
+                w: format!("{w:.2}%"),
+                y: row * MINI_ROW_H,
+                colour: format::colour(service),
+                failed,
+            }
+        })
+        .collect()
+}
+
 /// When a record happened: its own time, else when it was observed.
 pub fn log_time(log: &LogView) -> i64 {
     if log.time_unix_nano != 0 {
@@ -342,6 +385,34 @@ pub fn items(rows: Vec<SpanRow>, shown: &[Shown], trace_id: &str) -> Vec<Item> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn small_waterfalls_place_spans_on_the_request_s_range() {
+        let bars = mini(
+            &[
+                ("b", 50, 60, true),
+                ("a", 0, 100, false),
+                ("a", 200, 200, false),
+            ],
+            0,
+            200,
+        );
+        let got: Vec<(&str, &str, usize, bool)> = bars
+            .iter()
+            .map(|b| (b.x.as_str(), b.w.as_str(), b.y, b.failed))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("0.00%", "50.00%", 0, false),
+                ("25.00%", "5.00%", 4, true),
+                // At the very end, still a sliver wide.
+                ("100.00%", "0.00%", 8, false),
+            ]
+        );
+        let many: Vec<(&str, i64, i64, bool)> = (0..40).map(|i| ("a", i, i + 1, false)).collect();
+        assert_eq!(mini(&many, 0, 40).len(), MINI_ROWS);
+    }
 
     fn span(id: &str, parent: Option<&str>, start: i64) -> SpanView {
         let mut span = crate::testing::span("t", id, parent, start, start + 10);
