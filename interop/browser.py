@@ -693,6 +693,27 @@ def run_demo_cases(report: Report, loupe: str, workdir: str, shots: Path) -> Non
 
         report.check("demo: a load report endpoint and a failure example lead to their traces", drill_downs)
 
+        def why_slow():
+            # An endpoint's "why slow" compares its requests slower than its
+            # p95 with the rest; a value narrows the selection further.
+            b.open("/reports/load?since=1h")
+            link = b.driver.find_element(By.XPATH, "//td[@class='op']//a[text()='why slow']")
+            link.click()
+            b.wait("the comparison", EC.url_contains("/compare?"))
+            rows = b.wait("its differences", lambda d: d.find_elements(By.CSS_SELECTOR, "table.compare tbody tr"))
+            expect(rows, "no difference listed")
+            b.screenshot("compare")
+            narrow = rows[0].find_elements(By.LINK_TEXT, "narrow")
+            if narrow:
+                before = b.driver.current_url
+                narrow[0].click()
+                b.wait("a narrower selection", lambda d: d.current_url != before and "/compare?" in d.current_url)
+                b.wait_ready()
+                expect("What sets them apart" in b.text("h1"), f"at {b.driver.current_url}")
+            b.expect_clean_console()
+
+        report.check("demo: an endpoint's why slow lists what sets its slow requests apart", why_slow)
+
         def time_model():
             # The browser sits in India (UTC+05:30, no daylight saving), so
             # local times differ from UTC by a figure no rounding hides.

@@ -36,6 +36,13 @@ async fn failures_page_groups_requests_at_their_origin() {
         1
     );
     assert!(html.contains(&example), "{example} in {html}");
+    // And the group asks what sets its failures apart from the other
+    // traces through the operation.
+    assert!(
+        html.contains(">why</a>")
+            && html.contains("href=\"/compare?service=checkout&amp;operation=POST%20%2Fcharge&amp;status=error&amp;"),
+        "{html}"
+    );
 
     // The count leads to the failed traces through the origin's operation.
     let end = html

@@ -209,3 +209,96 @@ async fn trace_rows_say_how_the_request_went_and_lead_to_it() {
         assert!(html.contains(needle), "{needle} in {html}");
     }
 }
+
+/// A request of `api`'s `GET /items`: `slow` ones take 500 ms and missed
+/// the cache on host h2; the others take 20 ms, on hosts h0 to h3, and
+/// missed the cache one time in ten.
+fn item_request(seed: u8, slow: bool) -> Vec<u8> {
+    let mut traces = support::traces(seed);
+    let rs = &mut traces.resource_spans[0];
+    let host = if slow {
+        "h2".to_owned()
+    } else {
+        format!("h{}", seed % 4)
+    };
+    let mut resource = support::resource("api").unwrap();
+    resource
+        .attributes
+        .push(support::kv("host.name", support::s(&host)));
+    rs.resource = Some(resource);
+    let spans = &mut rs.scope_spans[0].spans;
+    spans.remove(0); // the failing child
+    let root = &mut spans[0];
+    root.name = "GET /items".into();
+    root.status = None;
+    let start = T0 + u64::from(seed) * 1_000 * MS;
+    root.start_time_unix_nano = start;
+    root.end_time_unix_nano = start + if slow { 500 } else { 20 } * MS;
+    let hit = !slow && seed % 10 != 3;
+    root.attributes = vec![
+        support::kv(
+            "cache.hit",
+            opentelemetry_proto::tonic::common::v1::any_value::Value::BoolValue(hit),
+        ),
+        support::kv("user.id", support::s(&format!("user-{seed}"))),
+    ];
+    prost::Message::encode_to_vec(&traces)
+}
+
+#[tokio::test]
+async fn what_sets_slow_requests_apart_ranks_the_planted_cause_first() {
+    let server = Server::start().await;
+    for seed in 1..=40u8 {
+        server
+            .export("/v1/traces", item_request(seed, seed % 5 == 0))
+            .await;
+    }
+    let (w, amp) = window();
+    let (status, c) = server
+        .get_json(&format!(
+            "/api/v1/compare?service=api&operation=GET%20/items&min_duration_ms=400&{w}"
+        ))
+        .await;
+    assert_eq!(status, 200, "{c}");
+    assert_eq!(c["selection"]["traces"], 8, "{c}");
+    assert_eq!(c["baseline"]["traces"], 32, "{c}");
+    let top = &c["differences"][0];
+    assert_eq!(
+        (&top["key"], &top["value"]),
+        (&"cache.hit".into(), &"false".into()),
+        "{c}"
+    );
+    // 8 of 8 missed the cache, 4 of 32 others did.
+    assert_eq!(
+        (&top["selection_traces"], &top["baseline_traces"]),
+        (&8.into(), &4.into()),
+        "{c}"
+    );
+    assert_eq!(c["differences"][1]["value"], "h2", "{c}");
+    assert_eq!(c["high_cardinality"], serde_json::json!(["user.id"]), "{c}");
+    // The page, reached from the load report's "why slow".
+    let (_, _, load) = server.page(&format!("/reports/load?{w}"), false).await;
+    let link = "/compare?service=api&amp;operation=GET%20%2Fitems&amp;min_duration_ms=";
+    assert!(load.contains(link), "{load}");
+    let (status, _, page) = server
+        .page(
+            &format!("/compare?service=api&operation=GET%20/items&min_duration_ms=400&{w}"),
+            false,
+        )
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("<td><code>cache.hit</code></td><td class=\"op\">false</td>"),
+        "{page}"
+    );
+    assert!(
+        page.contains(&format!(
+            "href=\"/compare?service=api&amp;operation=GET%20%2Fitems&amp;min_duration_ms=400&amp;attr=cache.hit%3Dfalse&amp;{amp}\""
+        )),
+        "{page}"
+    );
+    let (status, _) = server
+        .get_json("/api/v1/compare?min_duration_ms=soon")
+        .await;
+    assert_eq!(status, 400);
+}

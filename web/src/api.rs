@@ -30,6 +30,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/services", get(services))
         .route("/api/v1/failures", get(failures))
         .route("/api/v1/traces", get(traces))
+        .route("/api/v1/compare", get(compare))
         .route("/api/v1/traces/{trace_id}", get(trace))
         .route("/api/v1/requests/{id}", get(request))
         .route("/api/v1/logs", get(logs))
@@ -209,6 +210,17 @@ async fn services(
             .services(window.start, window.end, TREND_BUCKETS)
             .await?,
     }))
+}
+
+/// A trace search's traces against the rest of their endpoint's in the
+/// window (default: the last hour).
+async fn compare(
+    State(state): State<AppState>,
+    Query(Windowed { time, query }): Query<Windowed<TracesQuery>>,
+) -> ApiResult<Json<crate::compare::Comparison>> {
+    let window = time.check()?.window(LAST_HOUR, now_ns())?;
+    let query = query.store_query((Some(window.start), Some(window.end)), 20, 1000)?;
+    Ok(Json(crate::compare::read(&state.store, &query).await?))
 }
 
 /// Failed traces of the window (default: the last hour) grouped by origin.

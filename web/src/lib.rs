@@ -6,6 +6,8 @@
 //!   one error type.
 //! - `access`: the read keys and their login sessions.
 //! - `auth`: the guard of every read (`--read-keys`) and the login page.
+//! - `compare`: what sets a selection of traces apart from the rest of
+//!   their endpoint's; pure but for `read`.
 //! - `critical_path`: the spans a trace's duration waited for; pure.
 //! - `error_origin`: where a trace's failure started; pure.
 //! - `failures`: failed traces grouped by their origin; pure but for `read`.
@@ -24,6 +26,7 @@
 pub mod access;
 mod api;
 mod auth;
+pub mod compare;
 pub mod critical_path;
 pub mod error_origin;
 pub mod failures;

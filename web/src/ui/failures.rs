@@ -29,6 +29,8 @@ pub(super) struct GroupRow {
     pub(super) examples: Vec<Example>,
     /// Trace search for the failed traces through the origin's operation.
     pub(super) traces_href: String,
+    /// What sets them apart from the operation's other traces.
+    pub(super) compare_href: String,
     /// SVG polyline points of the trend.
     pub(super) trend_points: String,
 }
@@ -105,7 +107,8 @@ pub(super) fn row(group: crate::failures::FailureGroup, time: &TimeText) -> Grou
     ];
     pairs.extend(time.pairs());
     GroupRow {
-        traces_href: format!("/traces?{}", format::query(pairs)),
+        traces_href: format!("/traces?{}", format::query(pairs.iter().copied())),
+        compare_href: format!("/compare?{}", format::query(pairs)),
         colour: format::colour(&group.service),
         trend_points: SPARK.counts(&group.trend),
         endpoints: group

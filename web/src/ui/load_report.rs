@@ -95,6 +95,8 @@ pub struct LoadRowView {
     /// search by its service and the span name its endpoint reads as).
     pub slowest_href: String,
     pub failed_href: String,
+    /// What sets its requests slower than its p95 apart from the rest.
+    pub compare_href: String,
 }
 
 /// Trace search for the requests of `endpoint` of `service` over `time`:
@@ -235,6 +237,19 @@ pub(super) fn load_rows(report: &LoadReport, endpoints: bool, time: &TimeText) -
                 .endpoint
                 .as_deref()
                 .map_or_else(String::new, |e| traces_href(time, &r.service, e, true)),
+            compare_href: match (r.endpoint.as_deref(), r.p95_ns) {
+                (Some(e), Some(p95)) => {
+                    let slower = format!("{:.1}", p95 as f64 / 1e6);
+                    let mut pairs = vec![
+                        ("service", r.service.as_str()),
+                        ("operation", e),
+                        ("min_duration_ms", slower.as_str()),
+                    ];
+                    pairs.extend(time.pairs());
+                    format!("/compare?{}", format::query(pairs))
+                }
+                _ => String::new(),
+            },
             service: r.service.clone(),
         })
         .collect()

@@ -5,6 +5,7 @@
 //!
 //! - `assets`: the embedded static files and their cache-busting URLs.
 //! - `chart`: line charts over time, with axes and a zoom.
+//! - `compare`: what sets a selection of traces apart (`/compare`).
 //! - `cost_report`: the cost report (`/reports/cost`).
 //! - `failures`: failed requests grouped where they failed (`/failures`).
 //! - `format`: times, durations, values and colours as the pages show them.
@@ -26,6 +27,7 @@
 
 mod assets;
 mod chart;
+mod compare;
 mod cost_report;
 mod failures;
 mod format;
@@ -80,6 +82,7 @@ pub fn routes() -> Router<AppState> {
         .route("/", get(services::services))
         .route("/services/{name}", get(service::page))
         .route("/traces", get(search::traces))
+        .route("/compare", get(compare::page))
         .route("/search", get(pages::search))
         .route("/requests/{id}", get(pages::request))
         .route("/traces/{trace_id}", get(pages::trace))
