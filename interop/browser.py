@@ -672,8 +672,15 @@ def run_demo_cases(report: Report, loupe: str, workdir: str, shots: Path) -> Non
             expect("notifier" in b.text(".waterfall"), "the consumer is not in the waterfall")
             b.screenshot("trace-waterfall")
             b.expect_clean_console()
+            # Against a typical checkout: the paths whose calls or time differ.
+            b.driver.find_element(By.LINK_TEXT, "compare with a typical trace").click()
+            b.wait("the comparison", EC.url_contains("/compare"))
+            b.wait_text("against", "h1")
+            b.wait("its paths or the word that there are none", lambda d: d.find_elements(
+                By.CSS_SELECTOR, "table.trace-compare tbody tr, p.empty"))
+            b.expect_clean_console()
 
-        report.check("demo: a checkout's waterfall spans every service", waterfall)
+        report.check("demo: a checkout's waterfall spans every service, and compares with a typical one", waterfall)
 
         def drill_downs():
             # A load report endpoint leads to its slowest traces.

@@ -302,3 +302,86 @@ async fn what_sets_slow_requests_apart_ranks_the_planted_cause_first() {
         .await;
     assert_eq!(status, 400);
 }
+
+/// A checkout (seed's trace) whose charge is called `charges` times, each
+/// call 20 ms, one after another, `seed` seconds after T0; the checkout
+/// spends 30 ms of its own.
+fn checkout_calling(seed: u8, charges: u8) -> Vec<u8> {
+    let mut traces = support::traces(seed);
+    let spans = &mut traces.resource_spans[0].scope_spans[0].spans;
+    let base = T0 + u64::from(seed) * 1_000 * MS;
+    let mut charge = spans.remove(0);
+    let mut root = spans.remove(0);
+    root.start_time_unix_nano = base;
+    // The charges take all the time the checkout spends waiting.
+    root.end_time_unix_nano = base + (30 + 20 * u64::from(charges)) * MS;
+    for i in 0..charges {
+        charge.span_id = support::span_id(seed, 10 + i);
+        charge.start_time_unix_nano = base + (10 + 20 * u64::from(i)) * MS;
+        charge.end_time_unix_nano = charge.start_time_unix_nano + 20 * MS;
+        spans.push(charge.clone());
+    }
+    spans.push(root);
+    prost::Message::encode_to_vec(&traces)
+}
+
+#[tokio::test]
+async fn a_trace_against_a_typical_one_shows_its_extra_calls_first() {
+    let server = Server::start().await;
+    // Three typical checkouts, one charge each; one with four.
+    for seed in 1..=3u8 {
+        server.export("/v1/traces", checkout_calling(seed, 1)).await;
+    }
+    server.export("/v1/traces", checkout_calling(9, 4)).await;
+    let odd = hex::encode(support::trace_id(9));
+    let (status, d) = server
+        .get_json(&format!("/api/v1/traces/{odd}/compare"))
+        .await;
+    assert_eq!(status, 200, "{d}");
+    assert_ne!(d["typical_trace_id"], odd.as_str(), "{d}");
+    let top = &d["paths"][0];
+    assert_eq!(
+        top["path"],
+        serde_json::json!(["checkout › POST /checkout", "checkout › POST /charge"]),
+        "{d}"
+    );
+    assert_eq!(
+        (&top["kind"], &top["calls"], &top["typical_calls"]),
+        (&"more_calls".into(), &4.into(), &1.into()),
+        "{d}"
+    );
+    // 80 ms of charges against 20.
+    assert_eq!(
+        (&top["self_ns"], &top["typical_self_ns"]),
+        (&(80 * MS).into(), &(20 * MS).into()),
+        "{d}"
+    );
+    // Named: against the first checkout.
+    let first = hex::encode(support::trace_id(1));
+    let (status, d) = server
+        .get_json(&format!("/api/v1/traces/{odd}/compare?with={first}"))
+        .await;
+    assert_eq!(
+        (status, d["typical_trace_id"].as_str()),
+        (200, Some(first.as_str())),
+        "{d}"
+    );
+    let (status, _) = server
+        .get_json(&format!("/api/v1/traces/{odd}/compare?with=nonsense"))
+        .await;
+    assert_eq!(status, 400);
+    // The page, linked from the trace's.
+    let (_, _, trace) = server.page(&format!("/traces/{odd}"), false).await;
+    assert!(
+        trace.contains(&format!(
+            "<a href=\"/traces/{odd}/compare\">compare with a typical trace</a>"
+        )),
+        "{trace}"
+    );
+    let (status, _, page) = server.page(&format!("/traces/{odd}/compare"), false).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("<td class=\"op\" title=\"checkout › POST /checkout  ›  checkout › POST /charge\">checkout › POST /checkout  ›  checkout › POST /charge</td><td class=\"muted\">more calls</td><td class=\"num\">4 · 1</td>"),
+        "{page}"
+    );
+}

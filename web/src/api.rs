@@ -32,6 +32,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/traces", get(traces))
         .route("/api/v1/compare", get(compare))
         .route("/api/v1/traces/{trace_id}", get(trace))
+        .route("/api/v1/traces/{trace_id}/compare", get(trace_compare))
         .route("/api/v1/requests/{id}", get(request))
         .route("/api/v1/logs", get(logs))
         .route("/api/v1/metrics", get(metrics))
@@ -221,6 +222,37 @@ async fn compare(
     let window = time.check()?.window(LAST_HOUR, now_ns())?;
     let query = query.store_query((Some(window.start), Some(window.end)), 20, 1000)?;
     Ok(Json(crate::compare::read(&state.store, &query).await?))
+}
+
+/// A trace against `with`, or a typical trace of its root.
+async fn trace_compare(
+    State(state): State<AppState>,
+    Path(trace_id): Path<String>,
+    Query(query): Query<crate::params::TraceCompareQuery>,
+) -> ApiResult<Json<crate::trace_diff::TraceDiff>> {
+    let read = |id: [u8; 16]| {
+        let state = state.clone();
+        async move {
+            state
+                .store
+                .trace(&id)
+                .await?
+                .ok_or_else(|| ApiError::NotFound(format!("no trace {}", hex::encode(id))))
+        }
+    };
+    let here = read(parse_trace_id(&trace_id)?).await?;
+    let with = match query.with {
+        Some(id) => Some(read(id.0).await?),
+        None => None,
+    };
+    crate::trace_diff::read(&state.store, &here, with.as_ref())
+        .await?
+        .map(Json)
+        .ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "no other trace of the same root within an hour of {trace_id}: name one with `with`"
+            ))
+        })
 }
 
 /// Failed traces of the window (default: the last hour) grouped by origin.

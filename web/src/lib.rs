@@ -21,6 +21,8 @@
 //! - `system`: loupe about itself (`/system`, `/api/v1/system`, part of
 //!   `/metrics`), and the timing of every read.
 //! - `testing`: span builders for this crate's unit tests.
+//! - `trace_diff`: a trace against a typical one of its root, path by path;
+//!   pure but for `read`.
 //! - `ui`: the server-rendered HTML pages and their embedded static assets.
 
 pub mod access;
@@ -39,6 +41,7 @@ mod state;
 pub mod system;
 #[cfg(test)]
 mod testing;
+pub mod trace_diff;
 mod ui;
 
 pub use state::{AppState, Readiness, Reads, SelfMetricsText};

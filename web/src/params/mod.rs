@@ -18,7 +18,8 @@ mod window;
 pub use error::ParamError;
 pub use queries::{
     ChartQuery, CostQuery, ExplorerQuery, LoadPageQuery, LoadQuery, LogsPageQuery, LogsQuery,
-    MAX_ATTR, NoParams, PointsQuery, RowsQuery, SearchQuery, TraceViewQuery, TracesQuery,
+    MAX_ATTR, NoParams, PointsQuery, RowsQuery, SearchQuery, TraceCompareQuery, TraceViewQuery,
+    TracesQuery,
 };
 pub use reader::{FromQuery, Pairs, Unknown, Windowed};
 pub use values::{

@@ -241,6 +241,14 @@ pub struct TraceViewQuery {
     pub span: Option<String>,
 }
 
+/// A trace against another (`/traces/{trace_id}/compare`): `with` names
+/// it, else a typical one is found.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TraceCompareQuery {
+    pub with: Option<TraceId>,
+}
+
 /// The rows a large trace's page left out (`/traces/{trace_id}/rows`).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -88,6 +88,7 @@ pub fn routes() -> Router<AppState> {
         .route("/traces/{trace_id}", get(pages::trace))
         .route("/traces/{trace_id}/spans/{span_id}", get(pages::span))
         .route("/traces/{trace_id}/rows", get(pages::waterfall_run))
+        .route("/traces/{trace_id}/compare", get(pages::trace_compare))
         .route("/logs", get(logs::page))
         .route("/logs/tail", get(logs::tail))
         .route("/failures", get(failures::page))

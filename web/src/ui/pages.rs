@@ -704,3 +704,100 @@ pub async fn span(
         .into_response()
     }))
 }
+
+// ---------------------------------------------------------------- trace compare
+
+struct PathRowView {
+    /// The steps from the root, the last one the span's: all of them, and
+    /// the last two as the row shows them.
+    path: String,
+    tail: String,
+    kind: &'static str,
+    calls: String,
+    self_time: String,
+    /// Where the difference went: "+60.0 ms" when this trace spent more.
+    change: String,
+    slower: bool,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "trace_compare.html")]
+pub struct TraceComparePage {
+    layout: Layout,
+    trace_id: String,
+    typical_trace_id: String,
+    chosen: String,
+    durations: String,
+    rows: Vec<PathRowView>,
+}
+
+/// `/traces/{trace_id}/compare`: this trace against `with`, or a typical
+/// one of its root.
+pub async fn trace_compare(
+    State(state): State<AppState>,
+    Path(trace_id): Path<String>,
+    pairs: Pairs,
+) -> UiResult<TraceComparePage> {
+    let here = load_trace(&state, &trace_id).await?;
+    let with = match pairs.read::<crate::params::TraceCompareQuery>(Unknown::Ignore) {
+        Ok(query) => match query.with {
+            Some(id) => Some(load_trace(&state, &hex::encode(id.0)).await?),
+            None => None,
+        },
+        Err(err) => {
+            return Err(UiError::NotFound {
+                query: String::new(),
+                message: err.to_string(),
+            });
+        }
+    };
+    let Some(d) = crate::trace_diff::read(&state.store, &here, with.as_ref()).await? else {
+        return Err(UiError::NotFound {
+            query: here.trace_id.clone(),
+            message: "No other trace of the same root started within an hour of this one."
+                .to_owned(),
+        });
+    };
+    let rows = d
+        .paths
+        .iter()
+        .map(|p| PathRowView {
+            path: p.path.join("  ›  "),
+            tail: match p.path.len() {
+                0..=2 => p.path.join("  ›  "),
+                n => format!("…  ›  {}", p.path[n - 2..].join("  ›  ")),
+            },
+            kind: match p.kind {
+                "only_here" => "only in this trace",
+                "only_typical" => "only in the typical trace",
+                "more_calls" => "more calls",
+                "fewer_calls" => "fewer calls",
+                _ => "self time",
+            },
+            calls: format!("{} · {}", p.calls, p.typical_calls),
+            self_time: format!(
+                "{} · {}",
+                format::duration(p.self_ns),
+                format::duration(p.typical_self_ns)
+            ),
+            change: {
+                let change = p.self_ns - p.typical_self_ns;
+                let sign = if change >= 0 { "+" } else { "−" };
+                format!("{sign}{}", format::duration(change.abs()))
+            },
+            slower: p.self_ns > p.typical_self_ns,
+        })
+        .collect();
+    Ok(TraceComparePage {
+        layout: Layout::new(format!("Trace {} compared", d.trace_id), d.trace_id.clone()),
+        durations: format!(
+            "{} against {}",
+            format::duration(d.duration_ns),
+            format::duration(d.typical_duration_ns)
+        ),
+        trace_id: d.trace_id,
+        typical_trace_id: d.typical_trace_id,
+        chosen: d.chosen,
+        rows,
+    })
+}
