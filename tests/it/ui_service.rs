@@ -339,6 +339,12 @@ async fn a_trace_against_a_typical_one_shows_its_extra_calls_first() {
         .await;
     assert_eq!(status, 200, "{d}");
     assert_ne!(d["typical_trace_id"], odd.as_str(), "{d}");
+    // The latency each caller saw: 110 ms against 50 ms.
+    assert_eq!(
+        (&d["duration_ns"], &d["typical_duration_ns"]),
+        (&(110 * MS).into(), &(50 * MS).into()),
+        "{d}"
+    );
     let top = &d["paths"][0];
     assert_eq!(
         top["path"],

@@ -24,6 +24,7 @@ pub struct TraceDiff {
     pub typical_trace_id: String,
     /// How the typical trace was chosen.
     pub chosen: String,
+    /// The entry spans' durations: the latency each caller saw.
     pub duration_ns: i64,
     pub typical_duration_ns: i64,
     pub paths: Vec<PathDiff>,
@@ -114,26 +115,22 @@ pub fn diff(here: &[SpanView], typical: &[SpanView]) -> Vec<PathDiff> {
     rows
 }
 
-/// The trace's root (no parent), else its earliest span.
-fn root(spans: &[SpanView]) -> Option<&SpanView> {
+/// The trace's entry span, as trace search measures latency by
+/// (docs/adr/0023): its root, else its earliest server or consumer span,
+/// else its earliest span.
+fn entry(spans: &[SpanView]) -> Option<&SpanView> {
+    use store::model::SpanKind::{Consumer, Server};
+    let earliest = |serving: bool| {
+        spans
+            .iter()
+            .filter(move |s| !serving || matches!(s.kind, Server | Consumer))
+            .min_by_key(|s| s.start_time_unix_nano)
+    };
     spans
         .iter()
         .find(|s| s.parent_span_id.is_none())
-        .or_else(|| spans.iter().min_by_key(|s| s.start_time_unix_nano))
-}
-
-fn envelope(spans: &[SpanView]) -> i64 {
-    let start = spans
-        .iter()
-        .map(|s| s.start_time_unix_nano)
-        .min()
-        .unwrap_or(0);
-    let end = spans
-        .iter()
-        .map(|s| s.end_time_unix_nano)
-        .max()
-        .unwrap_or(0);
-    end - start
+        .or_else(|| earliest(true))
+        .or_else(|| earliest(false))
 }
 
 /// `here` against `with`, or against the median trace of its root's within
@@ -146,7 +143,7 @@ pub async fn read(
     let (typical, chosen) = match with {
         Some(with) => (with.clone(), "named".to_owned()),
         None => {
-            let Some(root) = root(&here.spans) else {
+            let Some(root) = entry(&here.spans) else {
                 return Ok(None);
             };
             let at = root.start_time_unix_nano;
@@ -186,8 +183,8 @@ pub async fn read(
         trace_id: here.trace_id.clone(),
         typical_trace_id: typical.trace_id.clone(),
         chosen,
-        duration_ns: envelope(&here.spans),
-        typical_duration_ns: envelope(&typical.spans),
+        duration_ns: entry(&here.spans).map_or(0, |s| s.duration_ns),
+        typical_duration_ns: entry(&typical.spans).map_or(0, |s| s.duration_ns),
         paths: diff(&here.spans, &typical.spans),
     }))
 }
