@@ -141,10 +141,17 @@ impl Sketch {
     /// of the exact one; `None` when empty.
     pub fn percentile(&self, q: f64) -> Option<i64> {
         let n = self.count();
+        self.at_rank((q * n as f64).ceil() as u64)
+    }
+
+    /// The `rank`-th smallest value (from 1; held within `1..=count`), as
+    /// `percentile` finds it.
+    pub fn at_rank(&self, rank: u64) -> Option<i64> {
+        let n = self.count();
         if n == 0 {
             return None;
         }
-        let rank = ((q * n as f64).ceil() as u64).clamp(1, n);
+        let rank = rank.clamp(1, n);
         if rank == n {
             return Some(self.max);
         }

@@ -1,6 +1,7 @@
 //! End-to-end tests: a real `loupe serve` on port 0, driven through its
 //! OTLP receivers and read back through its JSON API.
 
+mod ask_why;
 mod auth;
 mod bad_input;
 mod config;

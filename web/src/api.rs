@@ -14,8 +14,9 @@ use store::{LogView, RequestLog, SpanView, TraceSummary};
 
 use crate::error_origin::{self, ErrorOrigin};
 use crate::params::{
-    ChartQuery, CostQuery, Format, FromQuery, LAST_HOUR, LoadQuery, LogsQuery, NoParams, Pairs,
-    ParamError, PointsQuery, TimeParams, TracesQuery, Unknown, Windowed, now_ns,
+    ChangeQuery, ChartQuery, CostQuery, Format, FromQuery, LAST_HOUR, LoadQuery, LogsQuery,
+    NoParams, Pairs, ParamError, PointsQuery, TimeParams, TracesQuery, Unknown, Windowed,
+    earlier_window, now_ns,
 };
 use crate::reports;
 use crate::state::AppState;
@@ -39,6 +40,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/metrics/{name}/points", get(metric_points))
         .route("/api/v1/metrics/{name}/chart", get(metric_chart))
         .route("/api/v1/reports/load", get(load_report))
+        .route("/api/v1/reports/change", get(change_report))
         .route("/api/v1/reports/cost", get(cost_report))
 }
 
@@ -348,6 +350,25 @@ async fn load_report(
         reports::csv::LOAD_TABLES,
         reports::csv::load_table,
     )
+}
+
+/// Every endpoint's rate, error rate and percentiles in the window (default:
+/// the last hour) against an earlier one, changes past the noise marked.
+async fn change_report(
+    State(state): State<AppState>,
+    Query(Windowed { time, query }): Query<Windowed<ChangeQuery>>,
+) -> ApiResult<Json<reports::change::ThenAndNow>> {
+    let window = time.check()?.window(LAST_HOUR, now_ns())?;
+    let earlier = earlier_window(query.against.as_deref(), window)?;
+    let (_, change) = reports::load_against(
+        &state.store,
+        window,
+        earlier,
+        query.service.as_deref(),
+        &mut crate::state::note_spans_read,
+    )
+    .await?;
+    Ok(Json(change))
 }
 
 /// The cost report over the window (default: the last hour).

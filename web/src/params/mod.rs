@@ -17,15 +17,15 @@ mod window;
 
 pub use error::ParamError;
 pub use queries::{
-    ChartQuery, CostQuery, ExplorerQuery, LoadPageQuery, LoadQuery, LogsPageQuery, LogsQuery,
-    MAX_ATTR, NoParams, PointsQuery, RowsQuery, SearchQuery, TraceCompareQuery, TraceViewQuery,
-    TracesQuery,
+    ChangeQuery, ChartQuery, CostQuery, ExplorerQuery, LoadPageQuery, LoadQuery, LogsPageQuery,
+    LogsQuery, MAX_ATTR, NoParams, PointsQuery, RowsQuery, SearchQuery, TraceCompareQuery,
+    TraceViewQuery, TracesQuery,
 };
 pub use reader::{FromQuery, Pairs, Unknown, Windowed};
 pub use values::{
     Attr, Cursor, Flag, Format, Millis, Number, Severity, Sort, StatusFilter, TraceId,
 };
 pub use window::{
-    DefaultWindow, LAST_DAY, LAST_HOUR, TimeParams, TimeSpec, TimeText, Window, now_ns,
-    parse_duration, parse_time,
+    DefaultWindow, LAST_DAY, LAST_HOUR, TimeParams, TimeSpec, TimeText, Window, earlier_window,
+    now_ns, parse_duration, parse_time,
 };

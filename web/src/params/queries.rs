@@ -223,6 +223,17 @@ pub struct CostQuery {
 #[serde(deny_unknown_fields)]
 pub struct LoadPageQuery {
     pub service: Option<String>,
+    /// How much earlier the window its figures are compared with lies.
+    pub against: Option<String>,
+}
+
+/// `/api/v1/reports/change`, with a window: every endpoint's figures
+/// against the window `against` earlier (the one before, by default).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeQuery {
+    pub service: Option<String>,
+    pub against: Option<String>,
 }
 
 /// The search box (`/search`).

@@ -378,6 +378,23 @@ pub fn now_ns() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
+/// The window `against` (a duration: `1h`, `1d`, `7d`) earlier than
+/// `window`, of the same length; the one just before it when not given.
+pub fn earlier_window(against: Option<&str>, window: Window) -> Result<Window, ParamError> {
+    let shift = match against.filter(|t| !t.is_empty()) {
+        None => window.end - window.start,
+        Some(text) => parse_duration(text).filter(|&ns| ns > 0).ok_or_else(|| {
+            ParamError::new(format!(
+                "against must be how much earlier to look, like 1h, 1d or 7d, got {text:?}"
+            ))
+        })?,
+    };
+    Ok(Window {
+        start: window.start.saturating_sub(shift),
+        end: window.end.saturating_sub(shift),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,6 +12,7 @@
 //! - `names`: small integers for the strings the spans repeat.
 
 pub mod analysis;
+pub mod change;
 pub mod cost;
 pub mod csv;
 pub mod figures;
@@ -197,6 +198,23 @@ pub async fn load(
     let report = LoadReport::from_analysis(&analysis, service);
     tracing::debug!(spans = report.spans, ?analysed, total = ?started.elapsed(), "load report");
     Ok(report)
+}
+
+/// The load report over `window` and every endpoint's figures in it
+/// against `earlier`.
+pub async fn load_against(
+    store: &Reader,
+    window: Window,
+    earlier: Window,
+    service: Option<&str>,
+    progress: Progress<'_>,
+) -> store::Result<(LoadReport, change::ThenAndNow)> {
+    let now = analyse(store, window, false, progress).await?;
+    let then = analyse(store, earlier, false, &mut |_, _| {}).await?;
+    Ok((
+        LoadReport::from_analysis(&now, service),
+        change::compare(&then, &now, service),
+    ))
 }
 
 /// Traces whose spans' attributes are measured for the bytes per key, and

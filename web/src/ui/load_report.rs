@@ -12,7 +12,9 @@ use super::format::{self, optional_duration as ms, percent as pct, rate};
 use super::layout::{Layout, UiError};
 use super::sparkline::Sparkline;
 use super::window_picker::Picker;
-use crate::params::{LAST_HOUR, LoadPageQuery, Pairs, TimeText, Unknown, Windowed, now_ns};
+use crate::params::{
+    LAST_HOUR, LoadPageQuery, Pairs, TimeText, Unknown, Windowed, earlier_window, now_ns,
+};
 use crate::reports::{self, LoadReport, load::Series};
 use crate::state::AppState;
 
@@ -199,6 +201,7 @@ pub struct LoadPage {
     repeated: Vec<RepeatView>,
     threshold: u32,
     spark: Sparkline,
+    change: Option<super::change::Section>,
 }
 
 pub(super) fn load_rows(report: &LoadReport, endpoints: bool, time: &TimeText) -> Vec<LoadRowView> {
@@ -258,12 +261,13 @@ pub(super) fn load_rows(report: &LoadReport, endpoints: bool, time: &TimeText) -
 pub async fn page(State(state): State<AppState>, pairs: Pairs) -> Result<Response, UiError> {
     let time = pairs.time().text().or_default(LAST_HOUR);
     let service = pairs.get("service").unwrap_or_default().to_owned();
+    let against = pairs.get("against").unwrap_or_default().to_owned();
     let mut page = LoadPage {
         layout: Layout::new("Load report", ""),
         windows: Picker::new(
             "/reports/load",
             time.picked(),
-            &[("service", service.as_str())],
+            &[("service", service.as_str()), ("against", against.as_str())],
         ),
         error: None,
         range: String::new(),
@@ -285,14 +289,21 @@ pub async fn page(State(state): State<AppState>, pairs: Pairs) -> Result<Respons
         repeated: vec![],
         threshold: reports::REPEATED_CALLS,
         spark: SPARK,
+        change: None,
     };
     // Unknown parameters are ignored: a page opened from an old link or a
     // bookmark still shows.
-    let window = pairs
+    let windows = pairs
         .read::<Windowed<LoadPageQuery>>(Unknown::Ignore)
-        .and_then(|read| read.time.check()?.window(LAST_HOUR, now_ns()));
-    let window = match window {
-        Ok(window) => window,
+        .and_then(|read| {
+            let window = read.time.check()?.window(LAST_HOUR, now_ns())?;
+            Ok((
+                window,
+                earlier_window(read.query.against.as_deref(), window)?,
+            ))
+        });
+    let (window, earlier) = match windows {
+        Ok(windows) => windows,
         Err(err) => {
             page.error = Some(err.to_string());
             return Ok((StatusCode::BAD_REQUEST, page).into_response());
@@ -300,13 +311,22 @@ pub async fn page(State(state): State<AppState>, pairs: Pairs) -> Result<Respons
     };
     page.windows.show(window);
     let filter = (!service.is_empty()).then_some(service.as_str());
-    let r = reports::load(
+    let (r, change) = reports::load_against(
         &state.store,
         window,
+        earlier,
         filter,
         &mut crate::state::note_spans_read,
     )
     .await?;
+    let mut keep = time.pairs();
+    keep.push(("service", service.as_str()));
+    page.change = Some(super::change::section(
+        &change,
+        "/reports/load",
+        &keep,
+        &against,
+    ));
     let query = query(&time, &service);
     page.csv = reports::csv::LOAD_TABLES
         .iter()

@@ -26,6 +26,7 @@
 //! - `window_picker`: the links to the windows a page offers.
 
 mod assets;
+mod change;
 mod chart;
 mod compare;
 mod cost_report;

@@ -19,7 +19,7 @@ use super::layout::{Layout, UiError};
 use super::load_report::{self, EdgeView, LoadRowView};
 use super::sparkline::Sparkline;
 use super::window_picker::Picker;
-use crate::params::{LAST_HOUR, Pairs, TimeParams, Unknown, now_ns};
+use crate::params::{LAST_HOUR, Pairs, TimeParams, Unknown, earlier_window, now_ns};
 use crate::reports::{self, cost::severity_name};
 use crate::state::AppState;
 
@@ -57,6 +57,7 @@ pub struct ServicePage {
     traces_href: String,
     logs_href: String,
     load_href: String,
+    change: Option<super::change::Section>,
 }
 
 pub async fn page(
@@ -66,11 +67,16 @@ pub async fn page(
 ) -> Result<Response, UiError> {
     let time = pairs.time().text().or_default(LAST_HOUR);
     let encoded = format::path_segment(&name);
+    let against = pairs.get("against").unwrap_or_default();
     let mut keep = vec![("service", name.as_str())];
     keep.extend(time.pairs());
     let mut page = ServicePage {
         layout: Layout::new(name.clone(), ""),
-        windows: Picker::new(&format!("/services/{encoded}"), time.picked(), &[]),
+        windows: Picker::new(
+            &format!("/services/{encoded}"),
+            time.picked(),
+            &[("against", against)],
+        ),
         error: None,
         summary: String::new(),
         charts: vec![],
@@ -83,15 +89,17 @@ pub async fn page(
         traces_href: format!("/traces?{}", format::query(keep.iter().copied())),
         logs_href: format!("/logs?{}", format::query(keep.iter().copied())),
         load_href: load_report::href(&time, &name),
+        change: None,
         name: name.clone(),
     };
     // Unknown parameters are ignored: a page opened from an old link or a
     // bookmark still shows.
-    let window = pairs
-        .read::<TimeParams>(Unknown::Ignore)
-        .and_then(|time| time.check()?.window(LAST_HOUR, now_ns()));
-    let window = match window {
-        Ok(window) => window,
+    let windows = pairs.read::<TimeParams>(Unknown::Ignore).and_then(|time| {
+        let window = time.check()?.window(LAST_HOUR, now_ns())?;
+        Ok((window, earlier_window(Some(against), window)?))
+    });
+    let (window, earlier) = match windows {
+        Ok(windows) => windows,
         Err(err) => {
             page.error = Some(err.to_string());
             return Ok((StatusCode::BAD_REQUEST, page).into_response());
@@ -104,13 +112,20 @@ pub async fn page(
             message: format!("No service {name:?} has sent telemetry."),
         });
     }
-    let r = reports::load(
+    let (r, change) = reports::load_against(
         &state.store,
         window,
+        earlier,
         Some(&name),
         &mut crate::state::note_spans_read,
     )
     .await?;
+    page.change = Some(super::change::section(
+        &change,
+        &format!("/services/{encoded}"),
+        &time.pairs(),
+        against,
+    ));
     let own = r
         .services
         .iter()
