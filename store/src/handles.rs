@@ -431,6 +431,44 @@ impl Reader {
         Ok(tally.finish())
     }
 
+    /// What `service`'s requests did per release (`service.version`, empty
+    /// for none) and endpoint, from rollups: the window widened to whole
+    /// minutes (and to whole hours where the window holds any: their rows
+    /// are merged by the hour),
+    /// each with the first minute and the minute after the last it was
+    /// seen in; by version, then endpoint. Minutes before rollups began
+    /// count for nothing.
+    pub async fn releases(
+        &self,
+        service: &str,
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<rollup::Release>> {
+        let minutes = rollup::minute_of(start)..rollup::minute_of(end.saturating_sub(1)) + 1;
+        let mut by_key: std::collections::BTreeMap<(String, String), rollup::Release> =
+            std::collections::BTreeMap::new();
+        on_backend!(&self.backend, db => db.rollups(minutes, |key, span, figures| {
+            if key.service != service {
+                return;
+            }
+            let seen = key.minute..key.minute + span;
+            match by_key.get_mut(&(key.version.clone(), key.name.clone())) {
+                Some(release) => release.add(seen, &figures),
+                None => {
+                    let release = rollup::Release {
+                        version: key.version.clone(),
+                        endpoint: key.name.clone(),
+                        first_minute: seen.start,
+                        end_minute: seen.end,
+                        figures,
+                    };
+                    by_key.insert((key.version, key.name), release);
+                }
+            }
+        }).await)?;
+        Ok(by_key.into_values().collect())
+    }
+
     /// The report rollups (`web::reports::figures`' bytes) of the minutes
     /// in `minutes` that are not stale, and the stale minutes, each by minute.
     pub async fn report_rollups(

@@ -253,26 +253,36 @@ pub(crate) async fn insert_rollups(
     if rows.is_empty() {
         return Ok(());
     }
-    let mut columns = (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+    let mut columns = (
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+    );
     for (key, figures) in rows {
         columns.0.push(key.minute);
         columns.1.push(key.service.as_str());
         columns.2.push(key.name.as_str());
-        columns.3.push(figures.requests);
-        columns.4.push(figures.errors);
-        columns.5.push(figures.duration_ns);
-        columns.6.push(figures.sketch.to_bytes());
+        columns.3.push(key.version.as_str());
+        columns.4.push(figures.requests);
+        columns.5.push(figures.errors);
+        columns.6.push(figures.duration_ns);
+        columns.7.push(figures.sketch.to_bytes());
     }
     let sql = match to {
         rollup::Destination::Appended | rollup::Destination::Merged => {
-            "INSERT INTO rollups (minute, service, name, requests, errors, duration_ns, sketch, \
-             merged) SELECT *, $8 FROM UNNEST($1::bigint[], $2::text[], $3::text[], \
-             $4::bigint[], $5::bigint[], $6::bigint[], $7::bytea[])"
+            "INSERT INTO rollups (minute, service, name, version, requests, errors, duration_ns, \
+             sketch, merged) SELECT *, $9 FROM UNNEST($1::bigint[], $2::text[], $3::text[], \
+             $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bytea[])"
         }
         rollup::Destination::Hourly => {
-            "INSERT INTO rollups_hourly (minute, service, name, requests, errors, duration_ns, \
-             sketch) SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::bigint[], \
-             $5::bigint[], $6::bigint[], $7::bytea[])"
+            "INSERT INTO rollups_hourly (minute, service, name, version, requests, errors, \
+             duration_ns, sketch) SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], \
+             $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bytea[])"
         }
     };
     let query = sqlx::query(sql)
@@ -282,7 +292,8 @@ pub(crate) async fn insert_rollups(
         .bind(columns.3)
         .bind(columns.4)
         .bind(columns.5)
-        .bind(columns.6);
+        .bind(columns.6)
+        .bind(columns.7);
     let query = match to {
         rollup::Destination::Appended => query.bind(false),
         rollup::Destination::Merged => query.bind(true),

@@ -34,6 +34,8 @@ pub struct Key {
     pub service: String,
     /// The request span's name: its endpoint.
     pub name: String,
+    /// The resource's `service.version`, empty when it has none.
+    pub version: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -106,21 +108,23 @@ pub(crate) enum Destination {
 }
 
 /// A rollup row as both tables' reads fetch it: minute, service, name,
-/// requests, errors, duration_ns, sketch.
-pub(crate) type Row = (i64, String, String, i64, i64, i64, Vec<u8>);
+/// version, requests, errors, duration_ns, sketch.
+pub(crate) type Row = (i64, String, String, String, i64, i64, i64, Vec<u8>);
 
 /// The columns a `Row` is read from, in its order.
-pub(crate) const ROW_COLUMNS: &str = "minute, service, name, requests, errors, duration_ns, sketch";
+pub(crate) const ROW_COLUMNS: &str =
+    "minute, service, name, version, requests, errors, duration_ns, sketch";
 
 /// A fetched row as its key and figures; a damaged sketch is an error.
 pub(crate) fn of_row(row: Row) -> Result<(Key, Figures)> {
-    let (minute, service, name, requests, errors, duration_ns, sketch) = row;
+    let (minute, service, name, version, requests, errors, duration_ns, sketch) = row;
     let figures = Figures::of_row(requests, errors, duration_ns, &sketch)?;
     Ok((
         Key {
             minute,
             service,
             name,
+            version,
         },
         figures,
     ))
@@ -196,19 +200,19 @@ pub fn cover(start: i64, end: i64, from: Option<i64>) -> Cover {
 
 /// The rollup rows of a batch's requests, one per key, by key.
 pub fn of_batch(batch: &Batch) -> Rows {
-    let mut by_key: BTreeMap<(i64, &str, &str), Figures> = BTreeMap::new();
+    let mut by_key: BTreeMap<(i64, &str, &str, &str), Figures> = BTreeMap::new();
     for span in &batch.spans {
         if !is_request(span.kind.as_i32(), span.parent_span_id.is_some()) {
             continue;
         }
-        let service = batch
-            .resources
-            .get(span.resource_idx)
-            .map_or("", |r| r.service.as_str());
+        let resource = batch.resources.get(span.resource_idx);
+        let service = resource.map_or("", |r| r.service.as_str());
+        let version = resource.map_or("", |r| version_of(&r.attributes));
         let key = (
             minute_of(span.start_time_unix_nano),
             service,
             span.name.as_str(),
+            version,
         );
         by_key.entry(key).or_default().add(
             span.end_time_unix_nano - span.start_time_unix_nano,
@@ -217,15 +221,49 @@ pub fn of_batch(batch: &Batch) -> Rows {
     }
     by_key
         .into_iter()
-        .map(|((minute, service, name), figures)| {
+        .map(|((minute, service, name, version), figures)| {
             let key = Key {
                 minute,
                 service: service.to_owned(),
                 name: name.to_owned(),
+                version: version.to_owned(),
             };
             (key, figures)
         })
         .collect()
+}
+
+/// One endpoint of one release of a service over some minutes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Release {
+    pub version: String,
+    pub endpoint: String,
+    /// The first minute its rollups cover, and the one after the last.
+    pub first_minute: i64,
+    pub end_minute: i64,
+    pub figures: Figures,
+}
+
+impl Release {
+    pub fn add(&mut self, minutes: std::ops::Range<i64>, figures: &Figures) {
+        self.first_minute = self.first_minute.min(minutes.start);
+        self.end_minute = self.end_minute.max(minutes.end);
+        self.figures.merge(figures);
+    }
+}
+
+/// A resource's `service.version` (a string, as the semantic conventions
+/// have it), else empty.
+pub fn version_of(attributes: &crate::value::Attributes) -> &str {
+    attributes
+        .0
+        .iter()
+        .find(|(key, _)| key == "service.version")
+        .and_then(|(_, value)| match value {
+            crate::value::Value::String(s) => Some(s.as_str()),
+            _ => None,
+        })
+        .unwrap_or("")
 }
 
 /// Rows of one key made one, by key.

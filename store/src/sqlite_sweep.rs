@@ -103,7 +103,7 @@ const UNMERGED_MINUTES: &CStr =
 
 /// Every rollup row of a minute, taken out to be merged.
 const TAKE_MINUTE: &CStr = c"DELETE FROM rollups WHERE minute = ?1 \
-    RETURNING minute, service, name, requests, errors, duration_ns, sketch";
+    RETURNING minute, service, name, version, requests, errors, duration_ns, sketch";
 
 /// Rollup rows of minutes before `?1`.
 const OLD_ROLLUPS: &CStr = c"DELETE FROM rollups WHERE id IN \
@@ -113,7 +113,8 @@ const OLD_ROLLUPS: &CStr = c"DELETE FROM rollups WHERE id IN \
 const OLD_HOURLY: &CStr = c"DELETE FROM rollups_hourly WHERE id IN \
     (SELECT id FROM rollups_hourly WHERE minute <= ?1 LIMIT ?2)";
 
-const HOUR_MERGED: &CStr = c"SELECT minute, service, name, requests, errors, duration_ns, sketch \
+const HOUR_MERGED: &CStr =
+    c"SELECT minute, service, name, version, requests, errors, duration_ns, sketch \
     FROM rollups WHERE minute >= ?1 AND minute < ?2 AND merged";
 const DROP_HOUR: &CStr = c"DELETE FROM rollups_hourly WHERE minute = ?1";
 
@@ -125,10 +126,11 @@ fn rollup_rows(stmt: &mut Stmt<'_>) -> Result<rollup::Rows> {
             minute: row.int(0),
             service: row.text(1)?,
             name: row.text(2)?,
+            version: row.text(3)?,
         };
         rows.push((
             key,
-            Figures::of_row(row.int(3), row.int(4), row.int(5), row.blob(6))?,
+            Figures::of_row(row.int(4), row.int(5), row.int(6), row.blob(7))?,
         ));
         Ok(())
     })?;

@@ -362,10 +362,10 @@ fn traces(db: &Db, batch: &Batch, packs: &HashMap<TraceId, Vec<u8>>) -> Result<(
     Ok(())
 }
 
-const ROLLUP: &CStr = c"INSERT INTO rollups (minute, service, name, requests, \
-    errors, duration_ns, sketch, merged) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
-const HOURLY: &CStr = c"INSERT INTO rollups_hourly (minute, service, name, requests, \
-    errors, duration_ns, sketch) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+const ROLLUP: &CStr = c"INSERT INTO rollups (minute, service, name, version, requests, \
+    errors, duration_ns, sketch, merged) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+const HOURLY: &CStr = c"INSERT INTO rollups_hourly (minute, service, name, version, requests, \
+    errors, duration_ns, sketch) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 
 /// Inserts rollup rows where `to` says.
 pub(crate) fn insert_rollups(
@@ -386,12 +386,13 @@ pub(crate) fn insert_rollups(
         stmt.bind_int(1, key.minute)?;
         stmt.bind_text(2, &key.service)?;
         stmt.bind_text(3, &key.name)?;
-        stmt.bind_int(4, figures.requests)?;
-        stmt.bind_int(5, figures.errors)?;
-        stmt.bind_int(6, figures.duration_ns)?;
-        stmt.bind_blob(7, &sketch)?;
+        stmt.bind_text(4, &key.version)?;
+        stmt.bind_int(5, figures.requests)?;
+        stmt.bind_int(6, figures.errors)?;
+        stmt.bind_int(7, figures.duration_ns)?;
+        stmt.bind_blob(8, &sketch)?;
         if let Some(merged) = merged {
-            stmt.bind_int(8, i64::from(merged))?;
+            stmt.bind_int(9, i64::from(merged))?;
         }
         stmt.execute()?;
     }

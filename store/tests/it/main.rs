@@ -76,5 +76,6 @@ conformance!(
     rollups_answer_as_the_spans_do,
     report_rollups_follow_their_stale_marks,
     hourly_rollups_answer_for_whole_hours,
+    releases_come_from_rollups_by_version,
     key_usage_follows_the_rollups,
 );

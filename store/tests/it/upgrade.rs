@@ -465,6 +465,8 @@ fn before_log_packs(backend: Backend) -> String {
             ALTER TABLE traces DROP COLUMN entry_status;
             ALTER TABLE traces DROP COLUMN request_id;
             ALTER TABLE traces DROP COLUMN error_message;
+            ALTER TABLE rollups DROP COLUMN version;
+            ALTER TABLE rollups_hourly DROP COLUMN version;
             CREATE INDEX traces_window ON traces (start_ns, end_ns, error_count, services, trace_id);
             DELETE FROM _sqlx_migrations WHERE version >= 21;"
         ),
@@ -475,6 +477,8 @@ fn before_log_packs(backend: Backend) -> String {
                 ALTER TABLE traces DROP COLUMN entry_rank, DROP COLUMN entry_start_ns,
                     DROP COLUMN entry_ns, DROP COLUMN entry_status, DROP COLUMN request_id,
                     DROP COLUMN error_message;
+                ALTER TABLE rollups DROP COLUMN version;
+                ALTER TABLE rollups_hourly DROP COLUMN version;
                 CREATE INDEX traces_window ON traces (start_ns, end_ns, error_count);
                 DELETE FROM _sqlx_migrations WHERE version >= 17;"
             )

@@ -442,3 +442,99 @@ pub async fn key_usage_follows_the_rollups(ctx: Ctx) {
         ctx.backend
     );
 }
+
+/// A service's releases from rollups: each `service.version` its own,
+/// the same before and after the rows are merged, and other services'
+/// left out.
+pub async fn releases_come_from_rollups_by_version(ctx: Ctx) {
+    let ctx = &ctx;
+    let from = 28_333_334 * MINUTE;
+    let request = |n: u64, start: i64, ms: i64, error: bool| {
+        let mut root = timed(
+            span(
+                tid(n),
+                sid(1),
+                None,
+                if n.is_multiple_of(2) {
+                    "GET /a"
+                } else {
+                    "GET /b"
+                },
+            ),
+            start,
+            start + ms * 1_000_000,
+        );
+        root.kind = SpanKind::Server;
+        root.derived.is_error = error;
+        root
+    };
+    // 1.0 in the first two minutes, 1.1 in the third, where every
+    // other request fails (all of them GET /b).
+    for (version, minute, error_every) in [("1.0", 0, 0), ("1.0", 1, 0), ("1.1", 2, 2)] {
+        let spans = (0..10u64)
+            .map(|i| {
+                let n = 100 * minute as u64 + i + 1;
+                let failed = error_every > 0 && i % error_every == 0;
+                request(
+                    n,
+                    from + minute * MINUTE + i as i64 * 1_000_000_000,
+                    10 + i as i64,
+                    failed,
+                )
+            })
+            .collect();
+        let mut batch = spans_batch("api", spans);
+        batch.resources[0]
+            .attributes
+            .0
+            .push(("service.version".into(), Value::String(version.into())));
+        write(ctx, &batch).await;
+    }
+    let other = (0..3u64)
+        .map(|i| request(900 + i, from, 5, false))
+        .collect();
+    write(ctx, &spans_batch("other", other)).await;
+    let reader = ctx.store.reader();
+    let read = || async {
+        let releases = reader
+            .releases("api", from, from + 3 * MINUTE)
+            .await
+            .expect("releases");
+        releases
+            .iter()
+            .map(|r| {
+                (
+                    r.version.clone(),
+                    r.endpoint.clone(),
+                    r.first_minute - from / MINUTE,
+                    r.end_minute - from / MINUTE,
+                    r.figures.requests,
+                    r.figures.errors,
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let want = vec![
+        ("1.0".to_owned(), "GET /a".to_owned(), 0, 2, 10, 0),
+        ("1.0".to_owned(), "GET /b".to_owned(), 0, 2, 10, 0),
+        ("1.1".to_owned(), "GET /a".to_owned(), 2, 3, 5, 0),
+        ("1.1".to_owned(), "GET /b".to_owned(), 2, 3, 5, 5),
+    ];
+    assert_eq!(read().await, want, "{:?}: appended", ctx.backend);
+    ctx.store.sweeper().keep_rollups(None).await.expect("merge");
+    assert_eq!(read().await, want, "{:?}: merged", ctx.backend);
+    // A window of the second minute alone sees 1.0 alone.
+    let second = reader
+        .releases("api", from + MINUTE + 1, from + 2 * MINUTE)
+        .await
+        .expect("releases");
+    assert_eq!(
+        second
+            .iter()
+            .map(|r| r.version.as_str())
+            .collect::<Vec<_>>(),
+        ["1.0", "1.0"],
+        "{:?}",
+        ctx.backend
+    );
+}
