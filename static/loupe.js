@@ -174,3 +174,55 @@ document.addEventListener("pointerdown", (event) => {
   document.addEventListener("pointermove", move);
   document.addEventListener("pointerup", up);
 });
+
+// Select: drag across a histogram (svg[data-edges]: its bins' edges, equal
+// in width between data-x0 and data-x1, and in value by ratio when
+// data-log is set) to open the same page with the range of values as the
+// two parameters data-select names.
+document.addEventListener("pointerdown", (event) => {
+  const svg = event.target instanceof Element ? event.target.closest("svg[data-edges][data-select]") : null;
+  if (!svg || event.button !== 0) return;
+  const box = svg.viewBox.baseVal;
+  const x0 = Number(svg.dataset.x0), x1 = Number(svg.dataset.x1);
+  const edges = svg.dataset.edges.split(",").map(Number);
+  const [lowName, highName] = svg.dataset.select.split(",");
+  const log = svg.dataset.log !== undefined;
+  const at = (e) => {
+    const rect = svg.getBoundingClientRect();
+    const x = box.x + (e.clientX - rect.left) * box.width / rect.width;
+    return Math.min(x1, Math.max(x0, x));
+  };
+  const value = (x) => {
+    const f = (x - x0) / (x1 - x0) * (edges.length - 1);
+    const i = Math.min(edges.length - 2, Math.floor(f));
+    const a = edges[i], b = edges[i + 1], t = f - i;
+    return log && a > 0 ? a * Math.pow(b / a, t) : a + (b - a) * t;
+  };
+  const start = at(event);
+  const band = document.createElementNS("http://www.w3.org/2000/svg", "rect");
+  band.setAttribute("class", "zoom-band");
+  band.setAttribute("y", String(box.y));
+  band.setAttribute("height", String(box.height));
+  band.setAttribute("x", String(start));
+  band.setAttribute("width", "0");
+  svg.appendChild(band);
+  event.preventDefault();
+  const move = (e) => {
+    const x = at(e);
+    band.setAttribute("x", String(Math.min(start, x)));
+    band.setAttribute("width", String(Math.abs(x - start)));
+  };
+  const up = (e) => {
+    document.removeEventListener("pointermove", move);
+    document.removeEventListener("pointerup", up);
+    band.remove();
+    const end = at(e);
+    if (Math.abs(end - start) < 3) return;
+    const url = new URL(location.href);
+    url.searchParams.set(lowName, String(Math.floor(value(Math.min(start, end)))));
+    url.searchParams.set(highName, String(Math.ceil(value(Math.max(start, end)))));
+    location.assign(url.toString());
+  };
+  document.addEventListener("pointermove", move);
+  document.addEventListener("pointerup", up);
+});

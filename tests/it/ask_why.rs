@@ -184,3 +184,182 @@ async fn then_and_now_marks_what_changed_past_the_noise() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_new_release_shows_its_new_failure_under_it_alone() {
+    let server = Server::start().await;
+    two_hours(&server).await;
+    let both = format!("from={T0}&to={}", T0 + 2 * HOUR);
+    let (status, r) = server
+        .get_json(&format!("/api/v1/services/api/releases?{both}"))
+        .await;
+    assert_eq!(status, 200, "{r}");
+    let releases = r["releases"].as_array().unwrap();
+    let versions: Vec<&str> = releases
+        .iter()
+        .map(|v| v["version"].as_str().unwrap())
+        .collect();
+    assert_eq!(versions, ["1.0", "1.1"], "{r}");
+    assert_eq!(releases[0]["requests"], 400, "{r}");
+    assert_eq!(releases[0]["traffic_share"], 0.5, "{r}");
+    assert_eq!(releases[0]["first_seen_unix_nano"], T0, "{r}");
+    // Each release's time range: its own hour, to the minute.
+    let last_start = T0 + 199 * 17_000 * MS + 5 * MS;
+    let minute = 60_000 * MS;
+    assert_eq!(
+        releases[0]["last_seen_unix_nano"],
+        (last_start / minute + 1) * minute,
+        "{r}"
+    );
+    let origins = |i: usize| -> Vec<String> {
+        releases[i]["error_origins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| format!("{} {} {}", o["operation"], o["error"], o["count"]))
+            .collect()
+    };
+    assert_eq!(origins(0), ["\"SELECT items\" \"Timeout\" 4"], "{r}");
+    assert_eq!(
+        origins(1),
+        [
+            "\"SELECT items\" \"DeadlockDetected\" 60",
+            "\"SELECT items\" \"Timeout\" 4"
+        ],
+        "{r}"
+    );
+    let c = &r["comparison"];
+    assert_eq!(
+        (&c["base"], &c["version"]),
+        (&"1.0".into(), &"1.1".into()),
+        "{r}"
+    );
+    assert_eq!(
+        c["new_error_origins"],
+        serde_json::json!([{"operation": "SELECT items", "error": "DeadlockDetected", "count": 60}]),
+        "{r}"
+    );
+    assert_eq!(c["endpoints"][0]["endpoint"], "POST /orders", "{r}");
+    assert_eq!(c["endpoints"][0]["error_rate"]["marked"], true, "{r}");
+    assert_eq!(c["endpoints"][1]["change"], 0.0, "{r}");
+    // Picked the other way round, 1.0 brought nothing new.
+    let (status, r) = server
+        .get_json(&format!(
+            "/api/v1/services/api/releases?{both}&base_version=1.1&version=1.0"
+        ))
+        .await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(
+        r["comparison"]["new_error_origins"],
+        serde_json::json!([]),
+        "{r}"
+    );
+    // Bad input says what is wrong.
+    for (query, status, says) in [
+        ("&version=1.1", 400, "come together"),
+        ("&base_version=0.9&version=1.1", 400, "no release \"0.9\""),
+    ] {
+        let (got, body) = server
+            .get_json(&format!("/api/v1/services/api/releases?{both}{query}"))
+            .await;
+        assert_eq!(got, status, "{query}: {body}");
+        assert!(body["error"].as_str().unwrap().contains(says), "{body}");
+    }
+    let (got, _) = server.get_json("/api/v1/services/nobody/releases").await;
+    assert_eq!(got, 404);
+    // The page: each release leading to its traces, the new failure
+    // called out.
+    let (status, _, html) = server.page(&format!("/services/api?{both}"), false).await;
+    assert_eq!(status, 200, "{html}");
+    let amp = both.replace('&', "&amp;");
+    for needle in [
+        "<h2 id=\"releases\">Releases</h2>".to_owned(),
+        format!("<a href=\"/traces?service=api&amp;attr=service.version%3D1.1&amp;{amp}\" title=\"its traces\"><code>1.1</code></a>"),
+        "<h3>1.1 against 1.0</h3>".to_owned(),
+        "New in 1.1: failures that started at <strong>SELECT items · DeadlockDetected ×60</strong>, never seen in 1.0.".to_owned(),
+    ] {
+        assert!(html.contains(&needle), "{needle} in {html}");
+    }
+    let (_, _, html) = server
+        .page(
+            &format!("/services/api?{both}&base_version=0.9&version=1.1"),
+            false,
+        )
+        .await;
+    assert!(
+        html.contains("api ran no release &quot;0.9&quot;"),
+        "{html}"
+    );
+}
+
+#[tokio::test]
+async fn a_selection_is_compared_with_the_baseline_chosen_sampled_evenly() {
+    let server = Server::start().await;
+    two_hours(&server).await;
+    let both = format!("from={T0}&to={}", T0 + 2 * HOUR);
+    let failed = format!("service=api&operation=POST%20/orders&status=error&{both}");
+    let (status, c) = server.get_json(&format!("/api/v1/compare?{failed}")).await;
+    assert_eq!(status, 200, "{c}");
+    assert_eq!(c["baseline_of"], "endpoint", "{c}");
+    // 64 failed orders, all read, against a sample of the 336 others:
+    // 30 from each tenth of the window, fewer from the second hour's
+    // tenths, which hold fewer once the failures are left out (138 in
+    // all), so 150 + 138.
+    assert_eq!(
+        c["selection"],
+        serde_json::json!({"traces": 64, "sampled": false}),
+        "{c}"
+    );
+    assert_eq!(
+        c["baseline"],
+        serde_json::json!({"traces": 288, "sampled": true}),
+        "{c}"
+    );
+    // What every failure has and no other: the failing query, the error.
+    let top: Vec<(&str, &str)> = c["differences"].as_array().unwrap()[..2]
+        .iter()
+        .map(|d| (d["key"].as_str().unwrap(), d["value"].as_str().unwrap()))
+        .collect();
+    assert_eq!(top, [("name", "SELECT items"), ("status", "error")], "{c}");
+    // And then the new release.
+    let version = c["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["key"] == "service.version")
+        .unwrap_or_else(|| panic!("{c}"));
+    assert_eq!(version["value"], "1.1", "{c}");
+    assert_eq!(version["selection_traces"], 62, "{c}");
+    // Both sides' latency, over the same bins.
+    let latency = &c["latency"];
+    assert_eq!(latency["key"], "duration_ms", "{c}");
+    assert_eq!(latency["selection_values"], 64, "{c}");
+    assert_eq!(latency["bins"].as_array().unwrap().len(), 20, "{c}");
+    // Against every other trace: GET /items joins the baseline, spread
+    // evenly over both hours.
+    let (status, c) = server
+        .get_json(&format!("/api/v1/compare?{failed}&baseline=all"))
+        .await;
+    assert_eq!(status, 200, "{c}");
+    assert_eq!(c["baseline_of"], "all", "{c}");
+    let names = c["differences"].as_array().unwrap();
+    let orders = names
+        .iter()
+        .find(|d| d["key"] == "name" && d["value"] == "POST /orders")
+        .unwrap_or_else(|| panic!("{c}"));
+    assert!(orders["baseline_share"].as_f64().unwrap() < 0.7, "{c}");
+    let (status, c) = server
+        .get_json(&format!("/api/v1/compare?{failed}&baseline=yesterday"))
+        .await;
+    assert_eq!(status, 400, "{c}");
+    assert!(c["error"].as_str().unwrap().contains("baseline"), "{c}");
+    // The page: the baselines to pick, the latency to drag a range on.
+    let (status, _, html) = server.page(&format!("/compare?{failed}"), false).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains("data-select=\"min_duration_ms,max_duration_ms\""),
+        "{html}"
+    );
+    assert!(html.contains("<strong>its endpoint"), "{html}");
+    assert!(html.contains("&amp;baseline=all&amp;"), "{html}");
+}

@@ -14,9 +14,9 @@ use store::{LogView, RequestLog, SpanView, TraceSummary};
 
 use crate::error_origin::{self, ErrorOrigin};
 use crate::params::{
-    ChangeQuery, ChartQuery, CostQuery, Format, FromQuery, LAST_HOUR, LoadQuery, LogsQuery,
-    NoParams, Pairs, ParamError, PointsQuery, TimeParams, TracesQuery, Unknown, Windowed,
-    earlier_window, now_ns,
+    Also, ChangeQuery, ChartQuery, CompareQuery, CostQuery, Format, FromQuery, LAST_HOUR,
+    LoadQuery, LogsQuery, NoParams, Pairs, ParamError, PointsQuery, ReleasesQuery, TimeParams,
+    TracesQuery, Unknown, Windowed, earlier_window, now_ns,
 };
 use crate::reports;
 use crate::state::AppState;
@@ -29,6 +29,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/stats", get(stats))
         .route("/api/v1/system", get(system))
         .route("/api/v1/services", get(services))
+        .route("/api/v1/services/{name}/releases", get(releases))
         .route("/api/v1/failures", get(failures))
         .route("/api/v1/traces", get(traces))
         .route("/api/v1/compare", get(compare))
@@ -215,15 +216,49 @@ async fn services(
     }))
 }
 
-/// A trace search's traces against the rest of their endpoint's in the
-/// window (default: the last hour).
+/// A service's releases in the window (default: the last hour), two of
+/// them compared.
+async fn releases(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(Windowed { time, query }): Query<Windowed<ReleasesQuery>>,
+) -> ApiResult<Json<crate::releases::Releases>> {
+    let window = time.check()?.window(LAST_HOUR, now_ns())?;
+    let pick = query.pick()?;
+    if !state.store.service_names().await?.contains(&name) {
+        return Err(ApiError::NotFound(format!(
+            "no service {name:?} has sent telemetry"
+        )));
+    }
+    let rows = state
+        .store
+        .releases(&name, window.start, window.end)
+        .await?;
+    if let Some(pick) = pick {
+        crate::releases::check(&name, &rows, pick)
+            .map_err(|err| ApiError::BadRequest(err.to_string()))?;
+    }
+    let failures =
+        crate::failures::read(&state.store, window.start, window.end, Some(&name)).await?;
+    let span = (window.start, window.end);
+    Ok(Json(crate::releases::releases(
+        &name, span, &rows, &failures, pick,
+    )))
+}
+
+/// A trace search's traces against the rest of their endpoint's (or the
+/// `baseline` chosen) in the window (default: the last hour).
 async fn compare(
     State(state): State<AppState>,
-    Query(Windowed { time, query }): Query<Windowed<TracesQuery>>,
+    Query(Windowed { time, query }): Query<Windowed<Also<TracesQuery, CompareQuery>>>,
 ) -> ApiResult<Json<crate::compare::Comparison>> {
     let window = time.check()?.window(LAST_HOUR, now_ns())?;
-    let query = query.store_query((Some(window.start), Some(window.end)), 20, 1000)?;
-    Ok(Json(crate::compare::read(&state.store, &query).await?))
+    let Also(search, own) = query;
+    let query = search.store_query((Some(window.start), Some(window.end)), 20, 1000)?;
+    let baseline = own.baseline.unwrap_or_default();
+    Ok(Json(
+        crate::compare::read(&state.store, &query, baseline).await?,
+    ))
 }
 
 /// A trace against `with`, or a typical trace of its root.

@@ -2,22 +2,35 @@
 //! `/api/v1/compare`): for every value a trace's spans carry (service,
 //! span name, status, span and resource attributes), how many of the
 //! selection's traces carry it against how many of the baseline's, ranked
-//! by the difference of the two proportions.
+//! by the difference of the two proportions; numeric keys of many values
+//! as a pair of histograms, ranked by how far apart they lie; and the
+//! latency of both, as a histogram a range can be dragged on.
 //!
 //! The selection is a trace search; the baseline is the rest of the same
 //! endpoint's traces in the window (the search's service and operation
-//! alone), the selection left out. Each side is its newest `SAMPLE`
-//! traces. A key with very many distinct values (an id) says nothing by
-//! any one value: it is named as high cardinality instead of ranked.
+//! alone), or of its service's, or every other, the selection left out.
+//! Each side is at most `SAMPLE` traces: all of them, or past that a
+//! sample spread evenly over the window (the newest of each of `SLICES`
+//! equal slices). A key with very many distinct values that are not
+//! numbers (an id) says nothing by any one value: it is named as high
+//! cardinality instead of ranked.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use serde::Serialize;
 use store::value::Value;
-use store::{SpanView, TraceQuery};
+use store::{SpanView, TraceQuery, TraceSummary};
 
-/// Traces read of each side at most, the newest.
+use crate::params::Baseline;
+
+/// Traces read of each side at most.
 pub const SAMPLE: u32 = 300;
+/// Equal slices of the window a sample is spread over.
+pub const SLICES: u32 = 10;
+/// Bars of a histogram.
+pub const BINS: usize = 20;
+/// Numeric keys shown as histograms at most.
+const DISTRIBUTIONS: usize = 6;
 /// Differences listed at most.
 const TOP: usize = 20;
 /// A key with more distinct values than this, and more than half as many
@@ -30,17 +43,50 @@ const VALUE_CHARS: usize = 100;
 pub struct Comparison {
     pub start_time_unix_nano: Option<i64>,
     pub end_time_unix_nano: Option<i64>,
+    /// `endpoint`, `service` or `all`: whose other traces the baseline is.
+    pub baseline_of: String,
     /// Traces compared on each side, and whether there were more.
     pub selection: Side,
     pub baseline: Side,
+    /// The entry spans' durations of both sides, in milliseconds.
+    pub latency: Option<Distribution>,
     pub differences: Vec<Difference>,
+    /// Numeric keys of many values, furthest apart first.
+    pub distributions: Vec<Distribution>,
     pub high_cardinality: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Side {
     pub traces: usize,
+    /// More matched: these are a sample spread evenly over the window.
     pub sampled: bool,
+}
+
+/// A numeric key's values on both sides as histograms over the same bins.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Distribution {
+    pub key: String,
+    pub selection_values: usize,
+    pub baseline_values: usize,
+    /// Bins equal in width, or in ratio (`log`) when the values span an
+    /// order of magnitude or more.
+    pub log: bool,
+    pub bins: Vec<Bin>,
+    /// Half the sum of the differences of the two sides' shares per bin
+    /// (total variation): 0 alike, 1 apart.
+    pub distance: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Bin {
+    /// `[low, high)`; the last bin holds its `high`.
+    pub low: f64,
+    pub high: f64,
+    pub selection: usize,
+    pub baseline: usize,
+    pub selection_share: f64,
+    pub baseline_share: f64,
 }
 
 /// A value more common in the selection than in the baseline.
@@ -91,8 +137,9 @@ pub fn facts<'a>(spans: impl IntoIterator<Item = &'a SpanView>) -> Facts {
 }
 
 /// The values more common in `selection` than in `baseline`, largest
-/// difference first, and the keys of high cardinality. Pure.
-pub fn rank(selection: &[Facts], baseline: &[Facts]) -> (Vec<Difference>, Vec<String>) {
+/// difference first; the numeric keys of many values as distributions,
+/// furthest apart first; and the other keys of high cardinality. Pure.
+pub fn rank(selection: &[Facts], baseline: &[Facts]) -> Ranked {
     let mut counts: BTreeMap<&(String, String), (usize, usize)> = BTreeMap::new();
     for facts in selection {
         for fact in facts {
@@ -104,22 +151,32 @@ pub fn rank(selection: &[Facts], baseline: &[Facts]) -> (Vec<Difference>, Vec<St
             counts.entry(fact).or_default().1 += 1;
         }
     }
-    // Per key: its distinct values, and the traces that carry it.
-    let mut keys: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
-    for ((key, _), (s, b)) in &counts {
-        let k = keys.entry(key.as_str()).or_default();
+    // Per key: its distinct values, the traces that carry it, and whether
+    // every value is a number.
+    let mut keys: BTreeMap<&str, (usize, usize, bool)> = BTreeMap::new();
+    for ((key, value), (s, b)) in &counts {
+        let k = keys.entry(key.as_str()).or_insert((0, 0, true));
         k.0 += 1;
         k.1 += s + b;
+        k.2 &= number(value).is_some();
     }
+    let many = |distinct: usize, carried: usize| distinct > DISTINCT && distinct * 2 > carried;
+    let numeric: HashSet<&str> = keys
+        .iter()
+        .filter(|(_, (distinct, _, numbers))| *numbers && *distinct > DISTINCT)
+        .map(|(key, _)| *key)
+        .collect();
     let high: HashSet<&str> = keys
         .iter()
-        .filter(|(_, (distinct, carried))| *distinct > DISTINCT && *distinct * 2 > *carried)
+        .filter(|(key, (distinct, carried, _))| {
+            many(*distinct, *carried) && !numeric.contains(*key)
+        })
         .map(|(key, _)| *key)
         .collect();
     let share = |n: usize, of: usize| if of == 0 { 0.0 } else { n as f64 / of as f64 };
     let mut differences: Vec<Difference> = counts
         .iter()
-        .filter(|((key, _), _)| !high.contains(key.as_str()))
+        .filter(|((key, _), _)| !high.contains(key.as_str()) && !numeric.contains(key.as_str()))
         .map(|((key, value), &(s, b))| {
             let (ps, pb) = (share(s, selection.len()), share(b, baseline.len()));
             Difference {
@@ -141,40 +198,188 @@ pub fn rank(selection: &[Facts], baseline: &[Facts]) -> (Vec<Difference>, Vec<St
             .then_with(|| (&x.key, &x.value).cmp(&(&y.key, &y.value)))
     });
     differences.truncate(TOP);
+    let values = |side: &[Facts], key: &str| -> Vec<f64> {
+        side.iter()
+            .flat_map(|facts| facts.iter().filter(move |(k, _)| k == key))
+            .filter_map(|(_, v)| number(v))
+            .collect()
+    };
+    let mut distributions: Vec<Distribution> = numeric
+        .iter()
+        .filter_map(|key| distribution(key, &values(selection, key), &values(baseline, key)))
+        .collect();
+    distributions.sort_by(|x, y| {
+        y.distance
+            .total_cmp(&x.distance)
+            .then_with(|| x.key.cmp(&y.key))
+    });
+    distributions.truncate(DISTRIBUTIONS);
     let mut high: Vec<String> = high.into_iter().map(str::to_owned).collect();
     high.sort();
-    (differences, high)
+    Ranked {
+        differences,
+        distributions,
+        high_cardinality: high,
+    }
 }
 
-/// The selection (`query`) against the rest of its endpoint's traces in
-/// the same window.
-pub async fn read(store: &store::Reader, query: &TraceQuery) -> store::Result<Comparison> {
-    let selection = store
+/// What `rank` finds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ranked {
+    pub differences: Vec<Difference>,
+    pub distributions: Vec<Distribution>,
+    pub high_cardinality: Vec<String>,
+}
+
+fn number(text: &str) -> Option<f64> {
+    text.parse::<f64>().ok().filter(|v| v.is_finite())
+}
+
+/// `selection` and `baseline` over the same `BINS` bins; none when both
+/// are empty.
+pub fn distribution(key: &str, selection: &[f64], baseline: &[f64]) -> Option<Distribution> {
+    let all = selection.iter().chain(baseline);
+    let low = all.clone().copied().fold(f64::INFINITY, f64::min);
+    let high = all.copied().fold(f64::NEG_INFINITY, f64::max);
+    if !low.is_finite() || !high.is_finite() {
+        return None;
+    }
+    let log = low > 0.0 && high / low >= 10.0;
+    let edge = |i: usize| {
+        let f = i as f64 / BINS as f64;
+        match log {
+            true => low * (high / low).powf(f),
+            false => low + (high - low) * f,
+        }
+    };
+    let index = |v: f64| -> usize {
+        let f = match (log, high > low) {
+            (_, false) => 0.0,
+            (true, true) => (v / low).ln() / (high / low).ln(),
+            (false, true) => (v - low) / (high - low),
+        };
+        ((f * BINS as f64) as usize).min(BINS - 1)
+    };
+    let mut bins: Vec<Bin> = (0..BINS)
+        .map(|i| Bin {
+            low: edge(i),
+            high: edge(i + 1),
+            selection: 0,
+            baseline: 0,
+            selection_share: 0.0,
+            baseline_share: 0.0,
+        })
+        .collect();
+    for &v in selection {
+        bins[index(v)].selection += 1;
+    }
+    for &v in baseline {
+        bins[index(v)].baseline += 1;
+    }
+    let share = |n: usize, of: usize| if of == 0 { 0.0 } else { n as f64 / of as f64 };
+    let mut distance = 0.0;
+    for bin in &mut bins {
+        bin.selection_share = share(bin.selection, selection.len());
+        bin.baseline_share = share(bin.baseline, baseline.len());
+        distance += (bin.selection_share - bin.baseline_share).abs() / 2.0;
+    }
+    Some(Distribution {
+        key: key.to_owned(),
+        selection_values: selection.len(),
+        baseline_values: baseline.len(),
+        log,
+        bins,
+        distance,
+    })
+}
+
+/// At most `SAMPLE` traces of `query` (over its window) that `leave_out`
+/// does not hold: all of them, or past that the newest of each of
+/// `SLICES` equal slices of the window; and whether it was a sample.
+async fn sample(
+    store: &store::Reader,
+    query: &TraceQuery,
+    leave_out: &HashSet<String>,
+) -> store::Result<(Vec<TraceSummary>, bool)> {
+    let fits = SAMPLE + leave_out.len() as u32;
+    let newest = store
         .traces(&TraceQuery {
-            limit: SAMPLE,
+            limit: fits + 1,
             offset: 0,
             longest_first: false,
             ..query.clone()
         })
         .await?;
-    let chosen: HashSet<&str> = selection.iter().map(|t| t.trace_id.as_str()).collect();
-    // The same endpoint in the same window, the selection left out: read
-    // as many more as the selection holds, so that the rest fills a sample.
-    let rest = store
-        .traces(&TraceQuery {
-            service: query.service.clone(),
-            operation: query.operation.clone(),
-            start: query.start,
-            end: query.end,
-            limit: SAMPLE + selection.len() as u32,
-            ..TraceQuery::default()
-        })
-        .await?;
-    let baseline: Vec<&store::TraceSummary> = rest
-        .iter()
-        .filter(|t| !chosen.contains(t.trace_id.as_str()))
-        .take(SAMPLE as usize)
-        .collect();
+    let keep = |t: &TraceSummary| !leave_out.contains(&t.trace_id);
+    let (Some(start), Some(end)) = (query.start, query.end) else {
+        return Ok((
+            newest
+                .into_iter()
+                .filter(keep)
+                .take(SAMPLE as usize)
+                .collect(),
+            false,
+        ));
+    };
+    if newest.len() <= fits as usize {
+        let all: Vec<TraceSummary> = newest.into_iter().filter(keep).collect();
+        let more = all.len() > SAMPLE as usize;
+        return Ok((all.into_iter().take(SAMPLE as usize).collect(), more));
+    }
+    let per = SAMPLE / SLICES;
+    let width = ((end - start) / i64::from(SLICES)).max(1);
+    let mut seen = HashSet::new();
+    let mut out = Vec::with_capacity(SAMPLE as usize);
+    for i in 0..i64::from(SLICES) {
+        let from = start + i * width;
+        let to = if i == i64::from(SLICES) - 1 {
+            end
+        } else {
+            from + width
+        };
+        let slice = store
+            .traces(&TraceQuery {
+                start: Some(from),
+                end: Some(to),
+                limit: per + (leave_out.len() as u32).min(per * 4),
+                offset: 0,
+                longest_first: false,
+                ..query.clone()
+            })
+            .await?;
+        out.extend(
+            slice
+                .into_iter()
+                .filter(|t| keep(t) && seen.insert(t.trace_id.clone()))
+                .take(per as usize),
+        );
+    }
+    Ok((out, true))
+}
+
+/// The selection (`query`) against the rest of its endpoint's traces (or
+/// its service's, or all) in the same window.
+pub async fn read(
+    store: &store::Reader,
+    query: &TraceQuery,
+    baseline_of: Baseline,
+) -> store::Result<Comparison> {
+    let (selection, selection_sampled) = sample(store, query, &HashSet::new()).await?;
+    let chosen: HashSet<String> = selection.iter().map(|t| t.trace_id.clone()).collect();
+    let mut rest = TraceQuery {
+        start: query.start,
+        end: query.end,
+        ..TraceQuery::default()
+    };
+    match baseline_of {
+        Baseline::Endpoint => {
+            rest.service = query.service.clone();
+            rest.operation = query.operation.clone();
+        }
+        Baseline::Service => rest.service = query.service.clone(),
+        Baseline::All => {}
+    }
+    let (baseline, baseline_sampled) = sample(store, &rest, &chosen).await?;
     let side_facts = |ids: Vec<String>| async move {
         let spans = store.spans_of_traces(&ids).await?;
         let mut by_trace: BTreeMap<&str, Vec<&SpanView>> = BTreeMap::new();
@@ -189,20 +394,26 @@ pub async fn read(store: &store::Reader, query: &TraceQuery) -> store::Result<Co
     let selection_facts =
         side_facts(selection.iter().map(|t| t.trace_id.clone()).collect()).await?;
     let baseline_facts = side_facts(baseline.iter().map(|t| t.trace_id.clone()).collect()).await?;
-    let (differences, high_cardinality) = rank(&selection_facts, &baseline_facts);
+    let ranked = rank(&selection_facts, &baseline_facts);
+    let millis = |side: &[TraceSummary]| -> Vec<f64> {
+        side.iter().map(|t| t.duration_ns as f64 / 1e6).collect()
+    };
     Ok(Comparison {
         start_time_unix_nano: query.start,
         end_time_unix_nano: query.end,
+        baseline_of: baseline_of.as_str().to_owned(),
         selection: Side {
             traces: selection_facts.len(),
-            sampled: selection.len() == SAMPLE as usize,
+            sampled: selection_sampled,
         },
         baseline: Side {
             traces: baseline_facts.len(),
-            sampled: baseline.len() == SAMPLE as usize,
+            sampled: baseline_sampled,
         },
-        differences,
-        high_cardinality,
+        latency: distribution("duration_ms", &millis(&selection), &millis(&baseline)),
+        differences: ranked.differences,
+        distributions: ranked.distributions,
+        high_cardinality: ranked.high_cardinality,
     })
 }
 
@@ -243,7 +454,11 @@ mod tests {
                 ("user.id", &user),
             ]));
         }
-        let (differences, high) = rank(&selection, &baseline);
+        let Ranked {
+            differences,
+            high_cardinality: high,
+            ..
+        } = rank(&selection, &baseline);
         let top: Vec<(&str, &str, usize, usize)> = differences
             .iter()
             .map(|d| {
@@ -264,6 +479,37 @@ mod tests {
         assert!((differences[0].difference - 0.9).abs() < 1e-12);
         // Fifty users, each once: an id, not a cause.
         assert_eq!(high, ["user.id"]);
-        assert_eq!(rank(&[], &[]), (vec![], vec![]));
+        assert_eq!(rank(&[], &[]).differences, vec![]);
+    }
+
+    #[test]
+    fn numbers_of_many_values_compare_as_histograms() {
+        // Slow requests read thousands of rows; the others tens. Status
+        // codes are numbers too, but few: ranked as values.
+        let side = |rows: std::ops::Range<u32>, status: &str| -> Vec<Facts> {
+            rows.map(|n| trace(&[("db.rows", &n.to_string()), ("http.status_code", status)]))
+                .collect()
+        };
+        let selection = side(2000..2030, "200");
+        let baseline = side(10..90, "200");
+        let ranked = rank(&selection, &baseline);
+        assert_eq!(ranked.distributions.len(), 1, "{ranked:?}");
+        let rows = &ranked.distributions[0];
+        assert_eq!(rows.key, "db.rows");
+        assert_eq!((rows.selection_values, rows.baseline_values), (30, 80));
+        // 10 to 2029 spans orders of magnitude: bins by ratio, the two
+        // sides in different ones.
+        assert!(rows.log);
+        assert!((rows.distance - 1.0).abs() < 1e-12, "{rows:?}");
+        assert!(ranked.high_cardinality.is_empty());
+        assert!(ranked.differences.is_empty(), "{:?}", ranked.differences);
+        // The same values on both sides are not apart at all.
+        let same = distribution("x", &[1.0, 2.0, 3.0], &[1.0, 2.0, 3.0]).unwrap();
+        assert_eq!((same.distance, same.log), (0.0, false));
+        assert_eq!(same.bins.iter().map(|b| b.selection).sum::<usize>(), 3);
+        assert_eq!(distribution("x", &[], &[]), None);
+        // One value alone still makes a histogram.
+        let one = distribution("x", &[5.0], &[]).unwrap();
+        assert_eq!(one.bins[0].selection, 1);
     }
 }

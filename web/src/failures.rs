@@ -78,6 +78,15 @@ pub struct FailureGroup {
     pub examples: Vec<FailureExample>,
     /// Failures per equal slice of the window, oldest first.
     pub trend: Vec<u64>,
+    /// The failures by the origin's release (its resource's
+    /// `service.version`, empty for none), most first.
+    pub versions: Vec<VersionCount>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VersionCount {
+    pub version: String,
+    pub count: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -128,8 +137,10 @@ pub fn group(
         origins.iter().map(|s| (s.trace_id.as_str(), s)).collect();
     let buckets = buckets.max(1);
     let width = ((end - start).max(1) as f64) / buckets as f64;
-    // (service, operation, error) → the group and its entry endpoints counted.
-    type Groups = BTreeMap<(String, String, String), (FailureGroup, BTreeMap<String, u64>)>;
+    // (service, operation, error) → the group, and its entry endpoints and
+    // versions counted.
+    type Counts = (BTreeMap<String, u64>, BTreeMap<String, u64>);
+    type Groups = BTreeMap<(String, String, String), (FailureGroup, Counts)>;
     let mut groups = Groups::new();
     for trace in traces {
         let Some(origin) = by_trace.get(trace.trace_id.as_str()) else {
@@ -140,7 +151,7 @@ pub fn group(
             .or(exception_message)
             .unwrap_or_else(|| "error".to_owned());
         let key = (origin.service.clone(), origin.name.clone(), error.clone());
-        let (group, endpoints) = groups.entry(key).or_insert_with(|| {
+        let (group, (endpoints, versions)) = groups.entry(key).or_insert_with(|| {
             (
                 FailureGroup {
                     service: origin.service.clone(),
@@ -153,8 +164,9 @@ pub fn group(
                     example_trace_ids: Vec::new(),
                     examples: Vec::new(),
                     trend: vec![0; buckets],
+                    versions: Vec::new(),
                 },
-                BTreeMap::new(),
+                Default::default(),
             )
         });
         group.count += 1;
@@ -183,16 +195,24 @@ pub fn group(
             _ => "(root missing)".to_owned(),
         };
         *endpoints.entry(endpoint).or_default() += 1;
+        let version = store::rollup::version_of(&origin.resource);
+        *versions.entry(version.to_owned()).or_default() += 1;
     }
     let mut groups: Vec<FailureGroup> = groups
         .into_values()
-        .map(|(mut group, endpoints)| {
+        .map(|(mut group, (endpoints, versions))| {
             let mut endpoints: Vec<EndpointCount> = endpoints
                 .into_iter()
                 .map(|(endpoint, count)| EndpointCount { endpoint, count })
                 .collect();
             endpoints.sort_by(|a, b| b.count.cmp(&a.count).then(a.endpoint.cmp(&b.endpoint)));
             group.entry_endpoints = endpoints;
+            let mut versions: Vec<VersionCount> = versions
+                .into_iter()
+                .map(|(version, count)| VersionCount { version, count })
+                .collect();
+            versions.sort_by(|a, b| b.count.cmp(&a.count).then(a.version.cmp(&b.version)));
+            group.versions = versions;
             group
         })
         .collect();

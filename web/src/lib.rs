@@ -36,6 +36,7 @@ pub mod hosts;
 pub mod metrics_chart;
 pub mod outcome;
 pub mod params;
+pub mod releases;
 pub mod reports;
 mod state;
 pub mod system;

@@ -17,11 +17,11 @@ mod window;
 
 pub use error::ParamError;
 pub use queries::{
-    ChangeQuery, ChartQuery, CostQuery, ExplorerQuery, LoadPageQuery, LoadQuery, LogsPageQuery,
-    LogsQuery, MAX_ATTR, NoParams, PointsQuery, RowsQuery, SearchQuery, TraceCompareQuery,
-    TraceViewQuery, TracesQuery,
+    Baseline, ChangeQuery, ChartQuery, CompareQuery, CostQuery, ExplorerQuery, LoadPageQuery,
+    LoadQuery, LogsPageQuery, LogsQuery, MAX_ATTR, NoParams, PointsQuery, ReleasesQuery, RowsQuery,
+    SearchQuery, TraceCompareQuery, TraceViewQuery, TracesQuery,
 };
-pub use reader::{FromQuery, Pairs, Unknown, Windowed};
+pub use reader::{Also, FromQuery, Pairs, Unknown, Windowed};
 pub use values::{
     Attr, Cursor, Flag, Format, Millis, Number, Severity, Sort, StatusFilter, TraceId,
 };

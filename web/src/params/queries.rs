@@ -227,6 +227,62 @@ pub struct LoadPageQuery {
     pub against: Option<String>,
 }
 
+/// A service's releases (`/api/v1/services/{name}/releases`, and its
+/// page), with a window: `base_version` against `version`, both or none.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleasesQuery {
+    pub base_version: Option<String>,
+    pub version: Option<String>,
+}
+
+impl ReleasesQuery {
+    /// The two releases to compare, when given.
+    pub fn pick(&self) -> Result<Option<(&str, &str)>, ParamError> {
+        fn given(v: &Option<String>) -> Option<&str> {
+            v.as_deref().filter(|v| !v.is_empty())
+        }
+        match (given(&self.base_version), given(&self.version)) {
+            (Some(base), Some(version)) => Ok(Some((base, version))),
+            (None, None) => Ok(None),
+            _ => Err(ParamError::new(
+                "base_version and version come together: the two releases to compare",
+            )),
+        }
+    }
+}
+
+/// What a selection of traces is compared with (`/compare`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Baseline {
+    /// The rest of the same endpoint's traces (the search's service and
+    /// operation).
+    #[default]
+    Endpoint,
+    /// The rest of the same service's.
+    Service,
+    /// Every other trace.
+    All,
+}
+
+impl Baseline {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Baseline::Endpoint => "endpoint",
+            Baseline::Service => "service",
+            Baseline::All => "all",
+        }
+    }
+}
+
+/// `/compare`'s own parameters, beside a trace search's.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompareQuery {
+    pub baseline: Option<Baseline>,
+}
+
 /// `/api/v1/reports/change`, with a window: every endpoint's figures
 /// against the window `against` earlier (the one before, by default).
 #[derive(Debug, Deserialize)]

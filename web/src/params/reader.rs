@@ -171,6 +171,22 @@ impl<T: FromQuery> FromQuery for Windowed<T> {
     }
 }
 
+/// Two sets of parameters from one query string.
+#[derive(Debug)]
+pub struct Also<T, U>(pub T, pub U);
+
+impl<T: FromQuery, U: FromQuery> FromQuery for Also<T, U> {
+    fn names() -> Vec<&'static str> {
+        let mut names = T::names();
+        names.extend(U::names());
+        names
+    }
+
+    fn from_pairs(pairs: &[(String, String)]) -> Result<Self, ParamError> {
+        Ok(Also(T::from_pairs(pairs)?, U::from_pairs(pairs)?))
+    }
+}
+
 /// The field names a derived `Deserialize` passes to `deserialize_struct`
 /// (serde lists aliases there too), caught by a deserializer that records
 /// them and reads nothing.

@@ -106,15 +106,15 @@ fn row(e: &EndpointChange) -> Row {
 }
 
 /// How a change of a figure is written.
-enum Way {
+pub(super) enum Way {
     /// In percent of the earlier value.
     Relative,
     /// In percentage points (of a rate that is itself a share).
     Points,
 }
-use Way::{Points, Relative};
+pub(super) use Way::{Points, Relative};
 
-fn cell(s: &Shift, show: impl Fn(f64) -> String, way: Way) -> Cell {
+pub(super) fn cell(s: &Shift, show: impl Fn(f64) -> String, way: Way) -> Cell {
     let text = |v: Option<f64>| v.map_or_else(|| "–".to_owned(), &show);
     let change = match (s.then, s.now, way) {
         (Some(a), Some(b), Relative) if a > 0.0 => signed((b / a - 1.0) * 100.0, " %"),

@@ -10,8 +10,122 @@ use axum::response::{IntoResponse, Response};
 use super::format::{self, percent as pct};
 use super::layout::{Layout, UiError};
 use super::window_picker::Picker;
-use crate::params::{LAST_HOUR, Pairs, TracesQuery, Unknown, Windowed, now_ns};
+use crate::compare::Distribution;
+use crate::params::{
+    Also, Baseline, CompareQuery, LAST_HOUR, Pairs, TracesQuery, Unknown, Windowed, now_ns,
+};
 use crate::state::AppState;
+
+/// A histogram pair's size, in viewBox units, and the room under it for
+/// its labels.
+const WIDTH: f64 = 360.0;
+const HEIGHT: f64 = 72.0;
+
+/// Two bars a bin: the baseline's, then the selection's.
+pub struct Bars {
+    pub x: String,
+    pub width: String,
+    pub baseline_y: String,
+    pub baseline_height: String,
+    pub selection_x: String,
+    pub selection_y: String,
+    pub selection_height: String,
+    pub title: String,
+}
+
+pub struct Histogram {
+    pub key: String,
+    pub note: String,
+    pub bars: Vec<Bars>,
+    /// The first, middle and last edges, as read.
+    pub ticks: [String; 3],
+    /// The bins' edges (comma-separated), for a range dragged on it.
+    pub edges: String,
+    pub log: bool,
+}
+
+/// `d` drawn as bars; `show` writes a value.
+fn histogram(d: &Distribution, show: impl Fn(f64) -> String) -> Histogram {
+    let n = d.bins.len().max(1) as f64;
+    let step = WIDTH / n;
+    let top = d
+        .bins
+        .iter()
+        .map(|b| b.selection_share.max(b.baseline_share))
+        .fold(0.0, f64::max)
+        .max(f64::MIN_POSITIVE);
+    let bars = d
+        .bins
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            let x = i as f64 * step;
+            let height = |share: f64| share / top * HEIGHT;
+            Bars {
+                x: format!("{:.1}", x + 1.0),
+                width: format!("{:.1}", step / 2.0 - 1.0),
+                baseline_y: format!("{:.1}", HEIGHT - height(b.baseline_share)),
+                baseline_height: format!("{:.1}", height(b.baseline_share)),
+                selection_x: format!("{:.1}", x + step / 2.0),
+                selection_y: format!("{:.1}", HEIGHT - height(b.selection_share)),
+                selection_height: format!("{:.1}", height(b.selection_share)),
+                title: format!(
+                    "{} to {}: {} of the selection ({}), {} of the baseline ({})",
+                    show(b.low),
+                    show(b.high),
+                    pct(b.selection_share),
+                    b.selection,
+                    pct(b.baseline_share),
+                    b.baseline
+                ),
+            }
+        })
+        .collect();
+    let edge = |i: usize| {
+        d.bins
+            .get(i)
+            .map(|b| b.low)
+            .or_else(|| d.bins.last().map(|b| b.high))
+            .unwrap_or(0.0)
+    };
+    Histogram {
+        key: d.key.clone(),
+        note: format!(
+            "{} values in the selection, {} in the baseline · {} apart{}",
+            d.selection_values,
+            d.baseline_values,
+            pct(d.distance),
+            if d.log { " · bins by ratio" } else { "" }
+        ),
+        bars,
+        ticks: [
+            show(edge(0)),
+            show(edge(d.bins.len() / 2)),
+            show(edge(d.bins.len())),
+        ],
+        edges: (0..=d.bins.len())
+            .map(|i| format!("{}", edge(i)))
+            .collect::<Vec<_>>()
+            .join(","),
+        log: d.log,
+    }
+}
+
+/// A number as a histogram's axis reads it: `0.25`, `12.5`, `3400`.
+fn number(v: f64) -> String {
+    if v.abs() >= 100.0 || v == v.trunc() {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// The baselines a reader may pick, as (value, label).
+const BASELINES: [(Baseline, &str); 3] = [
+    (Baseline::Endpoint, "its endpoint's"),
+    (Baseline::Service, "its service's"),
+    (Baseline::All, "every"),
+];
 
 /// The trace-search filters a selection may carry, as the page keeps them.
 const FILTERS: [&str; 8] = [
@@ -51,14 +165,40 @@ pub struct ComparePage {
     note: String,
     rows: Vec<Row>,
     high_cardinality: Vec<String>,
+    /// The entry spans' latency of both sides; drag a range to select it.
+    latency: Option<Histogram>,
+    distributions: Vec<Histogram>,
+    /// The other baselines: (label, link, picked).
+    baselines: Vec<(&'static str, String, bool)>,
 }
 
 pub async fn page(State(state): State<AppState>, pairs: Pairs) -> Result<Response, UiError> {
     let time = pairs.time().text().or_default(LAST_HOUR);
-    let given: Vec<(&str, &str)> = FILTERS
+    let baseline = pairs
+        .read::<CompareQuery>(Unknown::Ignore)
+        .ok()
+        .and_then(|q| q.baseline)
+        .unwrap_or_default();
+    let mut given: Vec<(&str, &str)> = FILTERS
         .iter()
         .flat_map(|name| pairs.all(name).map(move |value| (*name, value)))
         .collect();
+    let baselines = BASELINES
+        .iter()
+        .map(|&(b, label)| {
+            let mut all = given.clone();
+            all.push(("baseline", b.as_str()));
+            all.extend(time.pairs());
+            (
+                label,
+                format!("/compare?{}", format::query(all)),
+                b == baseline,
+            )
+        })
+        .collect();
+    if baseline != Baseline::default() {
+        given.push(("baseline", baseline.as_str()));
+    }
     let mut page = ComparePage {
         layout: Layout::new("Compare", ""),
         windows: Picker::new("/compare", time.picked(), &given),
@@ -72,11 +212,14 @@ pub async fn page(State(state): State<AppState>, pairs: Pairs) -> Result<Respons
                 .collect::<Vec<_>>()
                 .join(", ")
         },
-        baseline: match (pairs.get("service"), pairs.get("operation")) {
-            (Some(s), Some(o)) => format!("the other traces of {s} {o}"),
-            (Some(s), None) => format!("the other traces of {s}"),
-            (None, Some(o)) => format!("the other traces through {o}"),
-            (None, None) => "the other traces".to_owned(),
+        baseline: match (baseline, pairs.get("service"), pairs.get("operation")) {
+            (Baseline::All, _, _) => "every other trace".to_owned(),
+            (Baseline::Endpoint, Some(s), Some(o)) => format!("the other traces of {s} {o}"),
+            (Baseline::Endpoint | Baseline::Service, Some(s), _) => {
+                format!("the other traces of {s}")
+            }
+            (Baseline::Endpoint, None, Some(o)) => format!("the other traces through {o}"),
+            _ => "the other traces".to_owned(),
         },
         selection_href: {
             let mut all = given.clone();
@@ -86,16 +229,24 @@ pub async fn page(State(state): State<AppState>, pairs: Pairs) -> Result<Respons
         note: String::new(),
         rows: vec![],
         high_cardinality: vec![],
+        latency: None,
+        distributions: vec![],
+        baselines,
     };
     let read = pairs
-        .read::<Windowed<TracesQuery>>(Unknown::Ignore)
-        .and_then(|Windowed { time, query }| {
-            let window = time.check()?.window(LAST_HOUR, now_ns())?;
-            Ok((
-                window,
-                query.store_query((Some(window.start), Some(window.end)), 20, 1000)?,
-            ))
-        });
+        .read::<Windowed<Also<TracesQuery, CompareQuery>>>(Unknown::Ignore)
+        .and_then(
+            |Windowed {
+                 time,
+                 query: Also(query, _),
+             }| {
+                let window = time.check()?.window(LAST_HOUR, now_ns())?;
+                Ok((
+                    window,
+                    query.store_query((Some(window.start), Some(window.end)), 20, 1000)?,
+                ))
+            },
+        );
     let (window, query) = match read {
         Ok(read) => read,
         Err(err) => {
@@ -104,8 +255,11 @@ pub async fn page(State(state): State<AppState>, pairs: Pairs) -> Result<Respons
         }
     };
     page.windows.show(window);
-    let c = crate::compare::read(&state.store, &query).await?;
-    let sampled = |side: &crate::compare::Side| if side.sampled { " (the newest)" } else { "" };
+    let c = crate::compare::read(&state.store, &query, baseline).await?;
+    let sampled = |side: &crate::compare::Side| match side.sampled {
+        true => " (a sample spread evenly over the window)",
+        false => "",
+    };
     page.note = format!(
         "{} selected trace{}{} against {} other{}; a value counts once a trace.",
         c.selection.traces,
@@ -151,5 +305,14 @@ pub async fn page(State(state): State<AppState>, pairs: Pairs) -> Result<Respons
         })
         .collect();
     page.high_cardinality = c.high_cardinality;
+    page.latency = c
+        .latency
+        .as_ref()
+        .map(|d| histogram(d, |ms| format::duration((ms * 1e6) as i64)));
+    page.distributions = c
+        .distributions
+        .iter()
+        .map(|d| histogram(d, number))
+        .collect();
     Ok(page.into_response())
 }

@@ -38,6 +38,7 @@ mod logs;
 mod map;
 mod metrics_explorer;
 mod pages;
+mod releases;
 mod search;
 mod service;
 mod services;

@@ -58,6 +58,7 @@ pub struct ServicePage {
     logs_href: String,
     load_href: String,
     change: Option<super::change::Section>,
+    releases: Option<super::releases::Section>,
 }
 
 pub async fn page(
@@ -90,6 +91,7 @@ pub async fn page(
         logs_href: format!("/logs?{}", format::query(keep.iter().copied())),
         load_href: load_report::href(&time, &name),
         change: None,
+        releases: None,
         name: name.clone(),
     };
     // Unknown parameters are ignored: a page opened from an old link or a
@@ -166,6 +168,29 @@ pub async fn page(
     ];
     let failures =
         crate::failures::read(&state.store, window.start, window.end, Some(&name)).await?;
+    let pick = pairs
+        .read::<crate::params::Windowed<crate::params::ReleasesQuery>>(Unknown::Ignore)
+        .ok()
+        .map(|read| read.query)
+        .unwrap_or_default();
+    let rows = state
+        .store
+        .releases(&name, window.start, window.end)
+        .await?;
+    let (pick, error) = match pick.pick() {
+        Ok(Some(p)) => match crate::releases::check(&name, &rows, p) {
+            Ok(()) => (Some(p), None),
+            Err(err) => (None, Some(err.0)),
+        },
+        Ok(None) => (None, None),
+        Err(err) => (None, Some(err.to_string())),
+    };
+    let span = (window.start, window.end);
+    let releases = crate::releases::releases(&name, span, &rows, &failures, pick);
+    page.releases = super::releases::section(&releases, &time.pairs());
+    if let Some(section) = &mut page.releases {
+        section.error = error;
+    }
     page.groups = failures
         .groups
         .into_iter()
