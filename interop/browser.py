@@ -721,6 +721,69 @@ def run_demo_cases(report: Report, loupe: str, workdir: str, shots: Path) -> Non
 
         report.check("demo: an endpoint's why slow lists what sets its slow requests apart", why_slow)
 
+        def ask_why():
+            # A range dragged across the latency histogram becomes the selection.
+            b.open("/reports/load?window=1h")
+            b.driver.find_element(By.XPATH, "//td[@class='op']//a[text()='why slow']").click()
+            b.wait("the comparison", EC.url_contains("/compare?"))
+            svg = b.wait("the latency histogram", EC.presence_of_element_located(
+                (By.CSS_SELECTOR, "svg.selectable[data-edges]")))
+            width = svg.size["width"]
+            before = b.driver.current_url
+            webdriver.ActionChains(b.driver).move_to_element_with_offset(svg, int(-width * 0.4), 0) \
+                .click_and_hold().move_by_offset(int(width * 0.5), 0).release().perform()
+            b.wait("the dragged range", lambda d: d.current_url != before and "max_duration_ms=" in d.current_url)
+            b.wait_ready()
+            picked = urllib.parse.parse_qs(urllib.parse.urlsplit(b.driver.current_url).query)
+            low, high = int(picked["min_duration_ms"][0]), int(picked["max_duration_ms"][0])
+            expect(0 <= low < high, f"dragged {low}..{high} ms")
+            expect("What sets them apart" in b.text("h1"), f"at {b.driver.current_url}")
+            b.expect_clean_console()
+            # Then and now: the load report sets the last half hour against the one before.
+            b.open("/reports/load?window=30m")
+            rows = b.wait("then and now", lambda d: d.find_elements(By.CSS_SELECTOR, "table.change tbody tr"))
+            expect(len(rows) >= 5, f"{len(rows)} endpoints then and now")
+            cells = rows[0].find_elements(By.CSS_SELECTOR, "td.shift")
+            expect(len(cells) == 5 and all("→" in c.text for c in cells), f"cells: {[c.text for c in cells]}")
+            b.driver.find_element(By.LINK_TEXT, "a day earlier").click()
+            b.wait("against a day earlier", EC.url_contains("against=1d"))
+            b.wait_ready()
+            # A canary of payments with a failure of its own: the service's page
+            # sets the two releases side by side and calls the failure out.
+            now = time.time_ns()
+            spans = []
+            for i in range(12):
+                trace_id, server_id, client_id = uuid.uuid4().hex, os.urandom(8).hex(), os.urandom(8).hex()
+                start = now - (i + 1) * 2_000_000_000
+                failed = {"code": 2, "message": "card declined"}
+                spans.append({"traceId": trace_id, "spanId": server_id, "name": "POST /charges", "kind": 2,
+                              "startTimeUnixNano": str(start), "endTimeUnixNano": str(start + 90_000_000),
+                              "status": failed})
+                spans.append({"traceId": trace_id, "spanId": client_id, "parentSpanId": server_id,
+                              "name": "POST /v1/authorizations", "kind": 3,
+                              "startTimeUnixNano": str(start + 1_000_000),
+                              "endTimeUnixNano": str(start + 80_000_000), "status": failed,
+                              "events": [{"name": "exception", "timeUnixNano": str(start + 79_000_000),
+                                          "attributes": [{"key": "exception.type",
+                                                          "value": {"stringValue": "stripe.CardError"}}]}]})
+            resource = {"attributes": [{"key": "service.name", "value": {"stringValue": "payments"}},
+                                       {"key": "service.version", "value": {"stringValue": "3.3.0-canary"}}]}
+            body = {"resourceSpans": [{"resource": resource,
+                                       "scopeSpans": [{"scope": {"name": "browser.py"}, "spans": spans}]}]}
+            sent = urllib.request.Request(f"http://{http_addr}/v1/traces", data=json.dumps(body).encode(),
+                                          headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(sent, timeout=30) as response:
+                expect(response.status == 200, f"export answered {response.status}")
+            b.open("/services/payments?window=1h")
+            b.wait_text("Releases")
+            b.wait_text("3.3.0-canary against 3.2.7", "h3")
+            notice = b.text("h2#releases ~ p.notice")
+            expect("stripe.CardError" in notice and "New in 3.3.0-canary" in notice, f"notice: {notice!r}")
+            b.screenshot("releases")
+            b.expect_clean_console()
+
+        report.check("demo: ask why: a dragged latency range, then and now, a canary's new failure", ask_why)
+
         def time_model():
             # The browser sits in India (UTC+05:30, no daylight saving), so
             # local times differ from UTC by a figure no rounding hides.
