@@ -748,6 +748,11 @@ def run_demo_cases(report: Report, loupe: str, workdir: str, shots: Path) -> Non
             b.driver.find_element(By.LINK_TEXT, "a day earlier").click()
             b.wait("against a day earlier", EC.url_contains("against=1d"))
             b.wait_ready()
+            # The demo's inventory 1.10.0, out 40 minutes in, brought a failure of its own.
+            b.open("/services/inventory?window=1h")
+            b.wait_text("1.10.0 against 1.9.4", "h3")
+            notice = b.text("h2#releases ~ p.notice")
+            expect("UniqueViolationError" in notice, f"notice: {notice!r}")
             # A canary of payments with a failure of its own: the service's page
             # sets the two releases side by side and calls the failure out.
             now = time.time_ns()

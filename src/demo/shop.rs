@@ -36,6 +36,11 @@ pub const METRIC_INTERVAL_NS: i64 = 10_000_000_000;
 const CARD_TIMEOUT: f64 = 0.035;
 /// Share of stock updates that hit a deadlock.
 const DEADLOCK: f64 = 0.006;
+/// When `inventory` 1.10.0 (`telemetry::RELEASE`) rolls out, after the
+/// services started; from then on its new upsert of reservations fails on
+/// this share of them with a unique violation, which 1.9.4 never had.
+const RELEASE_AFTER_NS: i64 = 40 * 60 * 1_000_000_000;
+const UNIQUE_VIOLATION: f64 = 0.02;
 /// Share of order reads that take the slow query plan.
 const SLOW_QUERY: f64 = 0.07;
 /// Share of failed checkouts the client tries again.
@@ -137,7 +142,12 @@ impl Shop {
             .iter()
             .find(|t| t.failed)
             .map(|t| t.request_id.clone());
-        pack(traces, self.instance_salt, &mut exports);
+        pack(
+            traces,
+            self.instance_salt,
+            self.started_ns + RELEASE_AFTER_NS,
+            &mut exports,
+        );
         exports
     }
 
@@ -607,6 +617,27 @@ impl Shop {
                 status: 500,
             };
         }
+        // The draw only once released, so that what comes before is the
+        // same with or without the release.
+        let released = start >= self.started_ns + RELEASE_AFTER_NS;
+        if released && self.rng.chance(UNIQUE_VIOLATION) {
+            let millis = self.rng.between(2.0, 6.0);
+            let (id, end) = self.query(
+                t,
+                Svc::Inventory,
+                server,
+                now,
+                millis,
+                "INSERT",
+                "reservations",
+                "INSERT INTO reservations (order_id, item_id, quantity) SELECT * FROM unnest($1, $2, $3)",
+            );
+            t.fail(&id, end, "asyncpg.exceptions.UniqueViolationError", "duplicate key value violates unique constraint \"reservations_pkey\"", "Traceback (most recent call last):\n  File \"/app/inventory/stock.py\", line 97, in reserve\n    await conn.execute(UPSERT_RESERVATIONS, order_ids, ids, quantities)\nasyncpg.exceptions.UniqueViolationError: duplicate key value violates unique constraint \"reservations_pkey\"");
+            return Answer {
+                end: end + ms(0.5),
+                status: 500,
+            };
+        }
         let millis = self.rng.between(1.5, 5.0);
         let (_, end) = self.query(
             t,
@@ -905,8 +936,9 @@ impl Shop {
                 }
                 _ => {}
             }
+            let version = svc.version_at(at, self.started_ns + RELEASE_AFTER_NS);
             out.resource_metrics
-                .push(resource_metrics(svc, self.instance_salt, metrics));
+                .push(resource_metrics(svc, version, self.instance_salt, metrics));
         }
     }
 }

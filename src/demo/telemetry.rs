@@ -66,6 +66,15 @@ impl Svc {
         ["2.14.1", "1.32.0", "3.2.7", "1.9.4", "0.8.2"][self as usize]
     }
 
+    /// The version running at `at`, the release (`RELEASE`) out at
+    /// `released_ns`.
+    pub(super) fn version_at(self, at: i64, released_ns: i64) -> &'static str {
+        match self == RELEASE.0 && at >= released_ns {
+            true => RELEASE.1,
+            false => self.version(),
+        }
+    }
+
     pub(super) fn port(self) -> i64 {
         [8000, 8001, 8002, 8003, 8004][self as usize]
     }
@@ -75,6 +84,10 @@ impl Svc {
         [92.0, 148.0, 120.0, 105.0, 74.0][self as usize]
     }
 }
+
+/// The one release in the demo's hour: a new `inventory`, which brings a
+/// failure of its own (see `shop`).
+pub(super) const RELEASE: (Svc, &str) = (Svc::Inventory, "1.10.0");
 
 /// The export requests of one slice of simulated time.
 #[derive(Default)]
@@ -337,13 +350,13 @@ pub(super) fn gauge(
 
 /// The resource every export of `svc` carries; `instance_salt` makes its
 /// instance id.
-pub(super) fn resource(svc: Svc, instance_salt: u64) -> Resource {
+pub(super) fn resource(svc: Svc, version: &str, instance_salt: u64) -> Resource {
     let instance = splitmix64(instance_salt ^ svc as u64);
     Resource {
         attributes: vec![
             s("service.name", svc.name()),
             s("service.namespace", "shop"),
-            s("service.version", svc.version()),
+            s("service.version", version),
             s("service.instance.id", format!("{instance:016x}")),
             s("deployment.environment.name", "demo"),
             s(
@@ -360,32 +373,35 @@ pub(super) fn resource(svc: Svc, instance_salt: u64) -> Resource {
     }
 }
 
-/// Groups the traces' spans and log records by service and scope, the
-/// way each service's SDK batches them.
-pub(super) fn pack(traces: Vec<Trace>, instance_salt: u64, out: &mut Exports) {
-    type ByScope<T> = BTreeMap<Svc, BTreeMap<&'static str, Vec<T>>>;
+/// Groups the traces' spans and log records by service (and the version
+/// that ran them, `RELEASE` out at `released_ns`) and scope, the way each
+/// service's SDK batches them.
+pub(super) fn pack(traces: Vec<Trace>, instance_salt: u64, released_ns: i64, out: &mut Exports) {
+    type ByScope<T> = BTreeMap<(Svc, &'static str), BTreeMap<&'static str, Vec<T>>>;
     let mut spans: ByScope<Span> = BTreeMap::new();
     let mut logs: ByScope<LogRecord> = BTreeMap::new();
     for trace in traces {
         for (svc, scope, span) in trace.spans {
+            let version = svc.version_at(span.start_time_unix_nano as i64, released_ns);
             spans
-                .entry(svc)
+                .entry((svc, version))
                 .or_default()
                 .entry(scope)
                 .or_default()
                 .push(span);
         }
         for (svc, scope, record) in trace.logs {
-            logs.entry(svc)
+            let version = svc.version_at(record.time_unix_nano as i64, released_ns);
+            logs.entry((svc, version))
                 .or_default()
                 .entry(scope)
                 .or_default()
                 .push(record);
         }
     }
-    for (svc, scopes) in spans {
+    for ((svc, version), scopes) in spans {
         out.traces.resource_spans.push(ResourceSpans {
-            resource: Some(resource(svc, instance_salt)),
+            resource: Some(resource(svc, version, instance_salt)),
             scope_spans: scopes
                 .into_iter()
                 .map(|(name, spans)| ScopeSpans {
@@ -397,9 +413,9 @@ pub(super) fn pack(traces: Vec<Trace>, instance_salt: u64, out: &mut Exports) {
             ..Default::default()
         });
     }
-    for (svc, scopes) in logs {
+    for ((svc, version), scopes) in logs {
         out.logs.resource_logs.push(ResourceLogs {
-            resource: Some(resource(svc, instance_salt)),
+            resource: Some(resource(svc, version, instance_salt)),
             scope_logs: scopes
                 .into_iter()
                 .map(|(name, log_records)| ScopeLogs {
@@ -416,11 +432,12 @@ pub(super) fn pack(traces: Vec<Trace>, instance_salt: u64, out: &mut Exports) {
 /// One service's metrics, as one export of its SDK.
 pub(super) fn resource_metrics(
     svc: Svc,
+    version: &str,
     instance_salt: u64,
     metrics: Vec<Metric>,
 ) -> ResourceMetrics {
     ResourceMetrics {
-        resource: Some(resource(svc, instance_salt)),
+        resource: Some(resource(svc, version, instance_salt)),
         scope_metrics: vec![ScopeMetrics {
             scope: Some(scope(MANUAL)),
             metrics,

@@ -341,3 +341,37 @@ fn duration_histograms_are_cumulative_and_count_every_server_span() {
     let counted: u64 = last.values().sum();
     assert_eq!(counted, server_spans);
 }
+
+#[test]
+fn inventory_is_released_forty_minutes_in_with_a_failure_of_its_own() {
+    let mut shop = Shop::new(5, 8.0, T0);
+    let exports: Vec<Exports> = (30 * 60..50 * 60)
+        .map(|s| shop.advance(T0 + s * 1_000_000_000, T0 + (s + 1) * 1_000_000_000))
+        .collect();
+    let release = T0 + 40 * MINUTE;
+    // (version, start, failed with a unique violation) of inventory's spans.
+    let mut seen: BTreeMap<String, (i64, i64, usize)> = BTreeMap::new();
+    for r in exports.iter().flat_map(|e| &e.traces.resource_spans) {
+        if service_of(&r.resource) != "inventory" {
+            continue;
+        }
+        let attributes = &r.resource.as_ref().unwrap().attributes;
+        let version = text(attributes, "service.version").unwrap().to_owned();
+        for span in r.scope_spans.iter().flat_map(|s| &s.spans) {
+            let start = span.start_time_unix_nano as i64;
+            let unique = span.events.iter().any(|e| {
+                text(&e.attributes, "exception.type")
+                    == Some("asyncpg.exceptions.UniqueViolationError")
+            });
+            let entry = seen.entry(version.clone()).or_insert((start, start, 0));
+            entry.0 = entry.0.min(start);
+            entry.1 = entry.1.max(start);
+            entry.2 += usize::from(unique);
+        }
+    }
+    let old = seen["1.9.4"];
+    let new = seen["1.10.0"];
+    assert!(old.1 < release && new.0 >= release, "{seen:?}");
+    assert_eq!(old.2, 0, "1.9.4 never violates the unique key");
+    assert!(new.2 >= 10, "{} unique violations in 1.10.0", new.2);
+}
