@@ -141,7 +141,8 @@ pub(crate) const PACKS_AT_ONCE: usize = 32;
 /// Trace search's span conditions: the operation, and each attribute
 /// filter, each met by some span of the trace (not necessarily the same).
 pub(crate) struct SpanConditions {
-    operation: Option<(String, Option<String>)>,
+    /// The span's name, service and bounds of its duration.
+    operation: Option<(String, Option<String>, (i64, i64))>,
     attributes: Vec<(String, AttributeFilter)>,
     /// The conditions each trace met so far, one bit each.
     met: HashMap<TraceId, u64>,
@@ -150,6 +151,12 @@ pub(crate) struct SpanConditions {
 impl SpanConditions {
     /// `None` when the query has no span condition.
     pub(crate) fn of(query: &TraceQuery) -> Result<Option<SpanConditions>> {
+        let bounded = query.min_span_duration_ns.is_some() || query.max_span_duration_ns.is_some();
+        if bounded && query.operation.is_none() {
+            return Err(StoreError::Scan(
+                "bounds of a span's duration need the operation whose span it is".into(),
+            ));
+        }
         if query.operation.is_none() && query.attributes.is_empty() {
             return Ok(None);
         }
@@ -159,10 +166,13 @@ impl SpanConditions {
             ));
         }
         Ok(Some(SpanConditions {
-            operation: query
-                .operation
-                .clone()
-                .map(|op| (op, query.service.clone())),
+            operation: query.operation.clone().map(|op| {
+                let bounds = (
+                    query.min_span_duration_ns.unwrap_or(i64::MIN),
+                    query.max_span_duration_ns.unwrap_or(i64::MAX),
+                );
+                (op, query.service.clone(), bounds)
+            }),
             attributes: query
                 .attributes
                 .iter()
@@ -177,7 +187,7 @@ impl SpanConditions {
     pub(crate) fn may_meet_any(&self, terms: &[u8]) -> bool {
         self.operation
             .as_ref()
-            .is_some_and(|(name, _)| crate::pack_terms::may_have_operation(terms, name))
+            .is_some_and(|(name, _, _)| crate::pack_terms::may_have_operation(terms, name))
             || self
                 .attributes
                 .iter()
@@ -211,9 +221,10 @@ impl SpanConditions {
         let first_attribute = u32::from(self.operation.is_some());
         for (i, span) in spans.iter().enumerate() {
             let mut met = 0u64;
-            if let Some((name, service)) = &self.operation
+            if let Some((name, service, (low, high))) = &self.operation
                 && *span.name == **name
                 && service.as_deref().is_none_or(|s| *span.service == *s)
+                && (*low..=*high).contains(&(span.end_ns - span.start_ns))
             {
                 met |= 1;
             }

@@ -193,6 +193,11 @@ pub struct TraceQuery {
     /// Bounds of the whole envelope (`TraceSummary::trace_duration_ns`).
     pub min_trace_duration_ns: Option<i64>,
     pub max_trace_duration_ns: Option<i64>,
+    /// Bounds of the duration of the `operation`'s span: a trace passes
+    /// when one span of that name (of `service`) lasted within them. An
+    /// endpoint's latency when it is not the trace's entry.
+    pub min_span_duration_ns: Option<i64>,
+    pub max_span_duration_ns: Option<i64>,
     /// A span of the trace must pass each of these.
     pub attributes: Vec<AttributeFilter>,
     /// Inclusive lower bound of the trace start, nanoseconds.

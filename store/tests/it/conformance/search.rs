@@ -70,6 +70,32 @@ pub async fn trace_search(ctx: Ctx) {
             },
             vec![],
         ),
+        // The query's own span lasted 700 ns, in a trace whose entry took 900.
+        (
+            store::TraceQuery {
+                operation: Some("SELECT orders".into()),
+                min_span_duration_ns: Some(700),
+                max_span_duration_ns: Some(700),
+                ..Default::default()
+            },
+            vec![id(1)],
+        ),
+        (
+            store::TraceQuery {
+                operation: Some("SELECT orders".into()),
+                min_span_duration_ns: Some(701),
+                ..Default::default()
+            },
+            vec![],
+        ),
+        (
+            store::TraceQuery {
+                operation: Some("SELECT orders".into()),
+                max_span_duration_ns: Some(699),
+                ..Default::default()
+            },
+            vec![],
+        ),
         (
             store::TraceQuery {
                 failed: Some(true),
@@ -246,6 +272,13 @@ pub async fn trace_search(ctx: Ctx) {
         let got = ids(ctx.store.reader().traces(&query).await.unwrap());
         assert_eq!(got, want, "[{:?}] {query:?}", ctx.backend);
     }
+    // A span's bounds without the operation whose span it is: an error.
+    let unbound = store::TraceQuery {
+        min_span_duration_ns: Some(1),
+        limit: 10,
+        ..Default::default()
+    };
+    assert!(ctx.store.reader().traces(&unbound).await.is_err());
 }
 
 /// Span conditions (operation, attributes) are first asked of the newest
