@@ -353,11 +353,29 @@ async fn a_selection_is_compared_with_the_baseline_chosen_sampled_evenly() {
         .await;
     assert_eq!(status, 400, "{c}");
     assert!(c["error"].as_str().unwrap().contains("baseline"), "{c}");
+    // An endpoint's slow requests by its own span (the why-slow link's
+    // selection): orders took 60 to 177 ms in the second hour, under
+    // 60 ms in the first; 26 in 40 of the second hour's took 100 ms or more.
+    let slow = format!("service=api&operation=POST%20/orders&min_span_duration_ms=100&{both}");
+    let (status, c) = server.get_json(&format!("/api/v1/compare?{slow}")).await;
+    assert_eq!(status, 200, "{c}");
+    assert_eq!(c["selection"]["traces"], 130, "{c}");
+    assert_eq!(c["latency_of"], "span", "{c}");
+    let low = c["latency"]["bins"][0]["low"].as_f64().unwrap();
+    assert!((20.0..21.0).contains(&low), "{c}");
+    let (status, c) = server
+        .get_json(&format!("/api/v1/compare?min_span_duration_ms=100&{both}"))
+        .await;
+    assert_eq!(status, 400, "{c}");
+    assert!(
+        c["error"].as_str().unwrap().contains("give the operation"),
+        "{c}"
+    );
     // The page: the baselines to pick, the latency to drag a range on.
     let (status, _, html) = server.page(&format!("/compare?{failed}"), false).await;
     assert_eq!(status, 200, "{html}");
     assert!(
-        html.contains("data-select=\"min_duration_ms,max_duration_ms\""),
+        html.contains("data-select=\"min_span_duration_ms,max_span_duration_ms\""),
         "{html}"
     );
     assert!(html.contains("<strong>its endpoint"), "{html}");

@@ -278,7 +278,7 @@ async fn what_sets_slow_requests_apart_ranks_the_planted_cause_first() {
     assert_eq!(c["high_cardinality"], serde_json::json!(["user.id"]), "{c}");
     // The page, reached from the load report's "why slow".
     let (_, _, load) = server.page(&format!("/reports/load?{w}"), false).await;
-    let link = "/compare?service=api&amp;operation=GET%20%2Fitems&amp;min_duration_ms=";
+    let link = "/compare?service=api&amp;operation=GET%20%2Fitems&amp;min_span_duration_ms=";
     assert!(load.contains(link), "{load}");
     let (status, _, page) = server
         .page(

@@ -48,8 +48,12 @@ pub struct Comparison {
     /// Traces compared on each side, and whether there were more.
     pub selection: Side,
     pub baseline: Side,
-    /// The entry spans' durations of both sides, in milliseconds.
+    /// The durations of both sides, in milliseconds: of the operation's
+    /// span when the selection names one (the slowest in a trace), else of
+    /// the entry span.
     pub latency: Option<Distribution>,
+    /// `span` or `entry`: which duration `latency` is.
+    pub latency_of: String,
     pub differences: Vec<Difference>,
     /// Numeric keys of many values, furthest apart first.
     pub distributions: Vec<Distribution>,
@@ -380,24 +384,45 @@ pub async fn read(
         Baseline::All => {}
     }
     let (baseline, baseline_sampled) = sample(store, &rest, &chosen).await?;
-    let side_facts = |ids: Vec<String>| async move {
-        let spans = store.spans_of_traces(&ids).await?;
-        let mut by_trace: BTreeMap<&str, Vec<&SpanView>> = BTreeMap::new();
-        for span in &spans {
-            by_trace
-                .entry(span.trace_id.as_str())
-                .or_default()
-                .push(span);
+    // The endpoint's own span, when the selection names one: where it is
+    // not the entry, the trace's latency is someone else's.
+    let endpoint = |span: &SpanView| {
+        query.operation.as_deref() == Some(span.name.as_str())
+            && query.service.as_deref().is_none_or(|s| s == span.service)
+    };
+    let side_facts = |side: &[TraceSummary]| {
+        let ids: Vec<String> = side.iter().map(|t| t.trace_id.clone()).collect();
+        let entry_ms: Vec<f64> = side.iter().map(|t| t.duration_ns as f64 / 1e6).collect();
+        async move {
+            let spans = store.spans_of_traces(&ids).await?;
+            let mut by_trace: BTreeMap<&str, Vec<&SpanView>> = BTreeMap::new();
+            for span in &spans {
+                by_trace
+                    .entry(span.trace_id.as_str())
+                    .or_default()
+                    .push(span);
+            }
+            let millis: Vec<f64> = match query.operation {
+                Some(_) => by_trace
+                    .values()
+                    .filter_map(|spans| {
+                        spans
+                            .iter()
+                            .filter(|s| endpoint(s))
+                            .map(|s| s.end_time_unix_nano - s.start_time_unix_nano)
+                            .max()
+                    })
+                    .map(|ns| ns as f64 / 1e6)
+                    .collect(),
+                None => entry_ms,
+            };
+            let facts = by_trace.into_values().map(facts).collect();
+            Ok::<(Vec<Facts>, Vec<f64>), store::StoreError>((facts, millis))
         }
-        Ok::<Vec<Facts>, store::StoreError>(by_trace.into_values().map(facts).collect())
     };
-    let selection_facts =
-        side_facts(selection.iter().map(|t| t.trace_id.clone()).collect()).await?;
-    let baseline_facts = side_facts(baseline.iter().map(|t| t.trace_id.clone()).collect()).await?;
+    let (selection_facts, selection_ms) = side_facts(&selection).await?;
+    let (baseline_facts, baseline_ms) = side_facts(&baseline).await?;
     let ranked = rank(&selection_facts, &baseline_facts);
-    let millis = |side: &[TraceSummary]| -> Vec<f64> {
-        side.iter().map(|t| t.duration_ns as f64 / 1e6).collect()
-    };
     Ok(Comparison {
         start_time_unix_nano: query.start,
         end_time_unix_nano: query.end,
@@ -410,7 +435,12 @@ pub async fn read(
             traces: baseline_facts.len(),
             sampled: baseline_sampled,
         },
-        latency: distribution("duration_ms", &millis(&selection), &millis(&baseline)),
+        latency: distribution("duration_ms", &selection_ms, &baseline_ms),
+        latency_of: match query.operation {
+            Some(_) => "span",
+            None => "entry",
+        }
+        .to_owned(),
         differences: ranked.differences,
         distributions: ranked.distributions,
         high_cardinality: ranked.high_cardinality,

@@ -52,6 +52,10 @@ pub struct TracesQuery {
     /// Bounds of the whole trace, asynchronous tail included.
     pub min_trace_duration_ms: Option<Millis>,
     pub max_trace_duration_ms: Option<Millis>,
+    /// Bounds of the operation's span: an endpoint's latency where it is
+    /// not the trace's entry.
+    pub min_span_duration_ms: Option<Millis>,
+    pub max_span_duration_ms: Option<Millis>,
     #[serde(default)]
     pub attr: Vec<Attr>,
     pub sort: Option<Sort>,
@@ -72,7 +76,20 @@ impl TracesQuery {
         let max = self.max_duration_ms.map(|m| m.0);
         let min_trace = self.min_trace_duration_ms.map(|m| m.0);
         let max_trace = self.max_trace_duration_ms.map(|m| m.0);
+        let min_span = self.min_span_duration_ms.map(|m| m.0);
+        let max_span = self.max_span_duration_ms.map(|m| m.0);
+        if (min_span.is_some() || max_span.is_some()) && self.operation.is_none() {
+            return Err(ParamError::new(
+                "min_span_duration_ms and max_span_duration_ms bound the operation's span: \
+                 give the operation too",
+            ));
+        }
         for (low, high, names) in [
+            (
+                min_span,
+                max_span,
+                "min_span_duration_ms must not exceed max_span_duration_ms",
+            ),
             (min, max, "min_duration_ms must not exceed max_duration_ms"),
             (
                 min_trace,
@@ -95,6 +112,8 @@ impl TracesQuery {
             max_duration_ns: max,
             min_trace_duration_ns: min_trace,
             max_trace_duration_ns: max_trace,
+            min_span_duration_ns: min_span,
+            max_span_duration_ns: max_span,
             attributes: conditions(&self.attr)?,
             start,
             end,

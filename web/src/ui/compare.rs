@@ -39,8 +39,10 @@ pub struct Histogram {
     pub bars: Vec<Bars>,
     /// The first, middle and last edges, as read.
     pub ticks: [String; 3],
-    /// The bins' edges (comma-separated), for a range dragged on it.
+    /// The bins' edges (comma-separated), for a range dragged on it, and
+    /// the two parameters the range sets.
     pub edges: String,
+    pub select: &'static str,
     pub log: bool,
 }
 
@@ -108,6 +110,7 @@ fn histogram(d: &Distribution, show: impl Fn(f64) -> String) -> Histogram {
             .collect::<Vec<_>>()
             .join(","),
         log: d.log,
+        select: "",
     }
 }
 
@@ -128,7 +131,7 @@ const BASELINES: [(Baseline, &str); 3] = [
 ];
 
 /// The trace-search filters a selection may carry, as the page keeps them.
-const FILTERS: [&str; 8] = [
+const FILTERS: [&str; 10] = [
     "service",
     "operation",
     "status",
@@ -136,6 +139,8 @@ const FILTERS: [&str; 8] = [
     "max_duration_ms",
     "min_trace_duration_ms",
     "max_trace_duration_ms",
+    "min_span_duration_ms",
+    "max_span_duration_ms",
     "attr",
 ];
 
@@ -165,8 +170,9 @@ pub struct ComparePage {
     note: String,
     rows: Vec<Row>,
     high_cardinality: Vec<String>,
-    /// The entry spans' latency of both sides; drag a range to select it.
+    /// The latency of both sides; drag a range to select it.
     latency: Option<Histogram>,
+    latency_note: &'static str,
     distributions: Vec<Histogram>,
     /// The other baselines: (label, link, picked).
     baselines: Vec<(&'static str, String, bool)>,
@@ -230,6 +236,7 @@ pub async fn page(State(state): State<AppState>, pairs: Pairs) -> Result<Respons
         rows: vec![],
         high_cardinality: vec![],
         latency: None,
+        latency_note: "",
         distributions: vec![],
         baselines,
     };
@@ -305,10 +312,21 @@ pub async fn page(State(state): State<AppState>, pairs: Pairs) -> Result<Respons
         })
         .collect();
     page.high_cardinality = c.high_cardinality;
-    page.latency = c
-        .latency
-        .as_ref()
-        .map(|d| histogram(d, |ms| format::duration((ms * 1e6) as i64)));
+    let (select, note) = match c.latency_of.as_str() {
+        "span" => (
+            "min_span_duration_ms,max_span_duration_ms",
+            "Latency of the endpoint's own span (the slowest in each trace).",
+        ),
+        _ => (
+            "min_duration_ms,max_duration_ms",
+            "Latency of the requests (their entry spans).",
+        ),
+    };
+    page.latency_note = note;
+    page.latency = c.latency.as_ref().map(|d| Histogram {
+        select,
+        ..histogram(d, |ms| format::duration((ms * 1e6) as i64))
+    });
     page.distributions = c
         .distributions
         .iter()

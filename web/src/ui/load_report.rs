@@ -246,7 +246,7 @@ pub(super) fn load_rows(report: &LoadReport, endpoints: bool, time: &TimeText) -
                     let mut pairs = vec![
                         ("service", r.service.as_str()),
                         ("operation", e),
-                        ("min_duration_ms", slower.as_str()),
+                        ("min_span_duration_ms", slower.as_str()),
                     ];
                     pairs.extend(time.pairs());
                     format!("/compare?{}", format::query(pairs))

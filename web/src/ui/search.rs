@@ -35,6 +35,8 @@ struct Filters {
     max_duration_ms: String,
     min_trace_duration_ms: String,
     max_trace_duration_ms: String,
+    min_span_duration_ms: String,
+    max_span_duration_ms: String,
     attrs: Vec<String>,
     time: TimeText,
     sort: String,
@@ -67,6 +69,8 @@ impl Filters {
             max_duration_ms: either("max_duration_ms", "max_ms"),
             min_trace_duration_ms: get("min_trace_duration_ms"),
             max_trace_duration_ms: get("max_trace_duration_ms"),
+            min_span_duration_ms: get("min_span_duration_ms"),
+            max_span_duration_ms: get("max_span_duration_ms"),
             attrs: pairs.all("attr").map(str::to_owned).collect(),
             time: pairs.time().text(),
             sort: get("sort"),
@@ -86,6 +90,8 @@ impl Filters {
             ("max_duration_ms", &self.max_duration_ms),
             ("min_trace_duration_ms", &self.min_trace_duration_ms),
             ("max_trace_duration_ms", &self.max_trace_duration_ms),
+            ("min_span_duration_ms", &self.min_span_duration_ms),
+            ("max_span_duration_ms", &self.max_span_duration_ms),
         ];
         pairs.extend(self.attrs.iter().map(|a| ("attr", a.as_str())));
         pairs.extend(self.time.pairs());
