@@ -299,7 +299,8 @@ pub fn distribution(key: &str, selection: &[f64], baseline: &[f64]) -> Option<Di
 
 /// At most `SAMPLE` traces of `query` (over its window) that `leave_out`
 /// does not hold: all of them, or past that the newest of each of
-/// `SLICES` equal slices of the window; and whether it was a sample.
+/// `SLICES` equal slices of the window's stretch that holds data; and
+/// whether it was a sample.
 async fn sample(
     store: &store::Reader,
     query: &TraceQuery,
@@ -330,6 +331,12 @@ async fn sample(
         let more = all.len() > SAMPLE as usize;
         return Ok((all.into_iter().take(SAMPLE as usize).collect(), more));
     }
+    // Spread over the part of the window that holds data, so that a
+    // window reaching past the newest span still samples in full.
+    let (start, end) = match store.data_extent(start, end).await? {
+        Some((first, last)) => (first.max(start), last.saturating_add(1).min(end)),
+        None => (start, end),
+    };
     let per = SAMPLE / SLICES;
     let width = ((end - start) / i64::from(SLICES)).max(1);
     let mut seen = HashSet::new();
