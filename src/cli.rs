@@ -34,6 +34,57 @@ pub enum Command {
     Report(ReportArgs),
     /// Run loupe with a simulated shop sending it traces, logs and metrics (or feed a running loupe with --endpoint).
     Demo(DemoArgs),
+    /// Write a request's, a trace's or a window's spans and log records as OTLP/JSON lines (the Collector's file exporter format).
+    Export(ExportArgs),
+    /// Load OTLP/JSON lines files (from `loupe export` or the Collector's file exporter) into the database, or send them to a running loupe.
+    Import(ImportArgs),
+}
+
+/// The attributes read as the request id unless told otherwise.
+pub const REQUEST_ID_KEYS: &str = "request_id,request.id,http.request.header.x-request-id,http.request.header.x_request_id,x-request-id,correlation_id";
+
+#[derive(Debug, Clone, Args)]
+pub struct ExportArgs {
+    /// sqlite://PATH or postgres://USER@HOST/DB
+    #[arg(long, env = "LOUPE_DATABASE_URL", default_value = "sqlite://loupe.db")]
+    pub database_url: String,
+    /// Any id a request goes by (trace id, span id, request id): its traces and every log record matched to it
+    #[arg(long, conflicts_with = "trace")]
+    pub request: Option<String>,
+    /// A trace id: its spans and log records
+    #[arg(long)]
+    pub trace: Option<String>,
+    /// Without --request or --trace: the traces with spans of this service (any, when absent)
+    #[arg(long, conflicts_with_all = ["request", "trace"])]
+    pub service: Option<String>,
+    /// Without --request or --trace: how far back the traces started (15m, 24h, 7d)
+    #[arg(long, default_value = "1h", conflicts_with_all = ["request", "trace"])]
+    pub since: String,
+    /// Without --request or --trace: the newest traces written at most
+    #[arg(long, default_value_t = 1000)]
+    pub limit: u32,
+    /// The file written; standard output when absent
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ImportArgs {
+    /// OTLP/JSON lines files: one export request (traces, logs or metrics) a line
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// sqlite://PATH (created when missing) or postgres://USER@HOST/DB; not with --endpoint
+    #[arg(long, env = "LOUPE_DATABASE_URL", default_value = "sqlite://loupe.db")]
+    pub database_url: String,
+    /// Send to a running loupe's OTLP/HTTP receiver instead (http://127.0.0.1:4318)
+    #[arg(long)]
+    pub endpoint: Option<String>,
+    /// The ingest key that loupe asks for, with --endpoint
+    #[arg(long, env = "LOUPE_INGEST_KEY", requires = "endpoint")]
+    pub ingest_key: Option<Secret>,
+    /// Span and log attributes read as the request id, first match wins (without --endpoint)
+    #[arg(long, value_delimiter = ',', default_value = REQUEST_ID_KEYS)]
+    pub request_id_keys: Vec<String>,
 }
 
 /// Prices the cost report projects a month of telemetry at.
@@ -281,7 +332,7 @@ pub struct ServeConfig {
         long,
         env = "LOUPE_REQUEST_ID_KEYS",
         value_delimiter = ',',
-        default_value = "request_id,request.id,http.request.header.x-request-id,http.request.header.x_request_id,x-request-id,correlation_id"
+        default_value = REQUEST_ID_KEYS
     )]
     pub request_id_keys: Vec<String>,
     /// How long one read (a page, an API call) may take, its wait for a

@@ -16,6 +16,8 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod errors;
+pub mod export;
+pub mod import;
 pub mod report;
 mod retention;
 pub mod server;

@@ -66,5 +66,7 @@ async fn run() -> anyhow::Result<()> {
         Command::Bench(args) => loupe::bench::run(args).await,
         Command::Report(args) => loupe::report::run(args).await,
         Command::Demo(args) => loupe::demo::run(args).await,
+        Command::Export(args) => loupe::export::run(args).await,
+        Command::Import(args) => loupe::import::run(args).await,
     }
 }

@@ -6,6 +6,7 @@ mod auth;
 mod bad_input;
 mod config;
 mod demo;
+mod export_import;
 mod faults;
 mod layout;
 mod max_size;

@@ -36,6 +36,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/traces/{trace_id}", get(trace))
         .route("/api/v1/traces/{trace_id}/compare", get(trace_compare))
         .route("/api/v1/requests/{id}", get(request))
+        .route("/api/v1/requests/{id}/otlp", get(request_otlp))
         .route("/api/v1/logs", get(logs))
         .route("/api/v1/metrics", get(metrics))
         .route("/api/v1/metrics/{name}/points", get(metric_points))
@@ -474,6 +475,46 @@ async fn request(
         error_origin,
         expired_spans: view.expired_spans,
     }))
+}
+
+/// Everything of a request (its traces' spans, the log records matched to
+/// it) as an OTLP/JSON lines file, the Collector's file exporter format,
+/// to download.
+async fn request_otlp(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(NoParams {}): Query<NoParams>,
+) -> ApiResult<Response> {
+    let view = state.store.request(&id).await?.ok_or_else(|| {
+        ApiError::NotFound(format!("no trace, span or request with id {:?}", id.trim()))
+    })?;
+    let logs: Vec<LogView> = view.logs.into_iter().map(|l| l.log).collect();
+    let mut body = crate::otlp_export::lines(&view.spans, &logs).join("\n");
+    body.push('\n');
+    // The file is named by the id as typed, kept to what a file name takes.
+    let name: String = id
+        .trim()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(64)
+        .collect();
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/x-ndjson".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"request-{name}.otlp.jsonl\""),
+            ),
+        ],
+        body,
+    )
+        .into_response())
 }
 
 /// Log search over the window (default: all time), newest first.

@@ -34,6 +34,7 @@ pub mod error_origin;
 pub mod failures;
 pub mod hosts;
 pub mod metrics_chart;
+pub mod otlp_export;
 pub mod outcome;
 pub mod params;
 pub mod releases;
