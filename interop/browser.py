@@ -732,10 +732,11 @@ def run_demo_cases(report: Report, loupe: str, workdir: str, shots: Path) -> Non
             before = b.driver.current_url
             webdriver.ActionChains(b.driver).move_to_element_with_offset(svg, int(-width * 0.4), 0) \
                 .click_and_hold().move_by_offset(int(width * 0.5), 0).release().perform()
-            b.wait("the dragged range", lambda d: d.current_url != before and "max_duration_ms=" in d.current_url)
+            # The endpoint's own span is what the histogram draws and the range bounds.
+            b.wait("the dragged range", lambda d: d.current_url != before and "max_span_duration_ms=" in d.current_url)
             b.wait_ready()
             picked = urllib.parse.parse_qs(urllib.parse.urlsplit(b.driver.current_url).query)
-            low, high = int(picked["min_duration_ms"][0]), int(picked["max_duration_ms"][0])
+            low, high = int(picked["min_span_duration_ms"][0]), int(picked["max_span_duration_ms"][0])
             expect(0 <= low < high, f"dragged {low}..{high} ms")
             expect("What sets them apart" in b.text("h1"), f"at {b.driver.current_url}")
             b.expect_clean_console()
@@ -753,6 +754,8 @@ def run_demo_cases(report: Report, loupe: str, workdir: str, shots: Path) -> Non
             b.wait_text("1.10.0 against 1.9.4", "h3")
             notice = b.text("h2#releases ~ p.notice")
             expect("UniqueViolationError" in notice, f"notice: {notice!r}")
+            b.driver.execute_script("document.getElementById('releases').scrollIntoView()")
+            b.screenshot("releases")
             # A canary of payments with a failure of its own: the service's page
             # sets the two releases side by side and calls the failure out.
             now = time.time_ns()
@@ -784,7 +787,6 @@ def run_demo_cases(report: Report, loupe: str, workdir: str, shots: Path) -> Non
             b.wait_text("3.3.0-canary against 3.2.7", "h3")
             notice = b.text("h2#releases ~ p.notice")
             expect("stripe.CardError" in notice and "New in 3.3.0-canary" in notice, f"notice: {notice!r}")
-            b.screenshot("releases")
             b.expect_clean_console()
 
         report.check("demo: ask why: a dragged latency range, then and now, a canary's new failure", ask_why)
