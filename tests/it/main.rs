@@ -8,6 +8,7 @@ mod config;
 mod demo;
 mod export_import;
 mod faults;
+mod jaeger;
 mod layout;
 mod max_size;
 mod overload;

@@ -33,6 +33,7 @@ pub mod critical_path;
 pub mod error_origin;
 pub mod failures;
 pub mod hosts;
+pub mod jaeger;
 pub mod metrics_chart;
 pub mod otlp_export;
 pub mod outcome;
@@ -52,6 +53,7 @@ pub use state::{AppState, Readiness, Reads, SelfMetricsText};
 /// tests (`tests/it/`), on port 0, through HTTP like any client.
 pub fn router(state: AppState) -> axum::Router {
     api::routes()
+        .merge(jaeger::routes())
         .merge(ui::routes())
         .merge(auth::routes())
         .layer(axum::middleware::from_fn_with_state(
