@@ -37,8 +37,8 @@ use crate::rollup;
 use crate::runtime::blocking;
 use crate::sqlite::SqliteStore;
 use crate::views::{
-    LogQuery, LogView, MetricInfo, MetricPointView, Oldest, RequestView, ServiceRed, ServicesTally,
-    SpanNode, SpanView, Stats, TraceQuery, TraceSummary, TraceView,
+    LogQuery, LogView, MetricInfo, MetricPointView, Oldest, Operation, RequestView, ServiceRed,
+    ServicesTally, SpanNode, SpanView, Stats, TraceQuery, TraceSummary, TraceView,
 };
 
 #[derive(Clone)]
@@ -405,6 +405,22 @@ impl Reader {
     /// Every service that sent anything, by name.
     pub async fn service_names(&self) -> Result<Vec<String>> {
         on_backend!(&self.backend, db => db.service_names().await)
+    }
+
+    /// The operations spans named: every (service, span name, kind) seen
+    /// within the rollups' retention, of `service` (every service's when
+    /// `None`), by service, name and kind. Spans stored before loupe kept
+    /// operations are not in it.
+    pub async fn operations(&self, service: Option<&str>) -> Result<Vec<Operation>> {
+        let rows = on_backend!(&self.backend, db => db.operations(service).await)?;
+        Ok(rows
+            .into_iter()
+            .map(|(service, name, kind)| Operation {
+                service,
+                name,
+                kind: crate::model::SpanKind::from_i32(kind),
+            })
+            .collect())
     }
 
     /// Every service known to the store with the figures of its requests

@@ -89,6 +89,6 @@ pub use report_rows::{
 pub use runtime::blocking;
 pub use views::{
     AttributeFilter, Comparison, LogQuery, LogView, Match, MetricInfo, MetricPointView, Oldest,
-    RequestLog, RequestView, ScopeView, ServiceRed, SpanNode, SpanView, Stats, TraceQuery,
-    TraceSummary, TraceView, percentile,
+    Operation, RequestLog, RequestView, ScopeView, ServiceRed, SpanNode, SpanView, Stats,
+    TraceQuery, TraceSummary, TraceView, percentile,
 };

@@ -171,6 +171,12 @@ pub(crate) async fn rollup_step(
                  WHERE minute < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
                 minute,
             ),
+            (
+                "DELETE FROM operations WHERE (minute, service, name, kind) IN (SELECT minute, \
+                 service, name, kind FROM operations WHERE minute <= $1 LIMIT $2 \
+                 FOR UPDATE SKIP LOCKED)",
+                minute - rollup::HOUR_MINUTES,
+            ),
         ];
         for (sql, before) in old {
             removed += sqlx::query(sql)

@@ -48,6 +48,7 @@ pub(crate) async fn write(
     insert_points(&mut tx, batch, &rows.point_metric, &metric_ids).await?;
     upsert_traces(&mut tx, batch, &trace_packs).await?;
     insert_rollups(&mut tx, &prepared.rollups(), rollup::Destination::Appended).await?;
+    insert_operations(&mut tx, batch).await?;
     let stale = prepared.stale_minutes();
     if !stale.is_empty() {
         sqlx::query(
@@ -242,6 +243,33 @@ pub(crate) async fn insert_packs(tx: &mut Tx, packs: &[Pack]) -> Result<HashMap<
         }
     }
     Ok(of_trace)
+}
+
+/// The batch's operations, each hour's once: one statement, rows already
+/// there skipped without a lock, in key order.
+async fn insert_operations(tx: &mut Tx, batch: &crate::model::Batch) -> Result<()> {
+    let rows = rollup::operations(batch);
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut columns = (vec![], vec![], vec![], vec![]);
+    for (minute, service, name, kind) in rows {
+        columns.0.push(minute);
+        columns.1.push(service);
+        columns.2.push(name);
+        columns.3.push(kind);
+    }
+    sqlx::query(
+        "INSERT INTO operations (minute, service, name, kind) SELECT * FROM UNNEST($1::bigint[], \
+         $2::text[], $3::text[], $4::int[]) ON CONFLICT DO NOTHING",
+    )
+    .bind(columns.0)
+    .bind(columns.1)
+    .bind(columns.2)
+    .bind(columns.3)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// Inserts rollup rows where `to` says, in one statement.

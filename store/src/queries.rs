@@ -431,6 +431,22 @@ macro_rules! impl_reads {
             .await?)
         }
 
+        /// Every (service, span name, kind) the operations table holds
+        /// for `service` (every service's when `None`), by service, name
+        /// and kind.
+        pub(crate) async fn operations(
+            &self,
+            service: Option<&str>,
+        ) -> $crate::error::Result<Vec<(String, String, i32)>> {
+            Ok(sqlx::query_as::<_, (String, String, i32)>(
+                "SELECT DISTINCT service, name, kind FROM operations \
+                 WHERE $1 IS NULL OR service = $1 ORDER BY service, name, kind",
+            )
+            .bind(service)
+            .fetch_all(&self.$pool)
+            .await?)
+        }
+
         pub(crate) async fn traces(
             &self,
             query: &$crate::views::TraceQuery,

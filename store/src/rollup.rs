@@ -233,6 +233,28 @@ pub fn of_batch(batch: &Batch) -> Rows {
         .collect()
 }
 
+/// The operations of a batch's spans: (the first minute of the hour it
+/// started in, service, span name, kind as OTLP numbers it), each once, in
+/// order (so that writers touch rows in one order).
+pub fn operations(batch: &Batch) -> std::collections::BTreeSet<(i64, &str, &str, i32)> {
+    batch
+        .spans
+        .iter()
+        .map(|span| {
+            let service = batch
+                .resources
+                .get(span.resource_idx)
+                .map_or("", |r| r.service.as_str());
+            (
+                hour_of(minute_of(span.start_time_unix_nano)),
+                service,
+                span.name.as_str(),
+                span.kind.as_i32(),
+            )
+        })
+        .collect()
+}
+
 /// One endpoint of one release of a service over some minutes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Release {

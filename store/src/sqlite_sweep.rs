@@ -156,6 +156,10 @@ const OLD_REPORT_ROLLUPS: &CStr = c"DELETE FROM report_rollups WHERE minute IN \
 const OLD_KEY_USAGE: &CStr = c"DELETE FROM key_usage WHERE (minute, key) IN \
     (SELECT minute, key FROM key_usage WHERE minute < ?1 LIMIT ?2)";
 
+/// Operations of hours that ended by `?1` + an hour.
+const OLD_OPERATIONS: &CStr = c"DELETE FROM operations WHERE (minute, service, name, kind) IN \
+    (SELECT minute, service, name, kind FROM operations WHERE minute <= ?1 LIMIT ?2)";
+
 /// In one transaction: removes at most `limit` rollup rows of minutes
 /// before `before` (none when `None`), then makes the rows of each key one
 /// in at most `minutes` of the oldest minutes with rows not merged yet;
@@ -173,6 +177,7 @@ pub(crate) fn rollup_step(
                     + delete(db, OLD_HOURLY, minute - rollup::HOUR_MINUTES, limit)?
                     + delete(db, OLD_REPORT_ROLLUPS, minute, limit)?
                     + delete(db, OLD_KEY_USAGE, minute, limit)?
+                    + delete(db, OLD_OPERATIONS, minute - rollup::HOUR_MINUTES, limit)?
             }
             None => 0,
         };

@@ -100,6 +100,7 @@ pub(crate) fn write(db: &Db, w: Write<'_>) -> Result<[Vec<i64>; 3]> {
         insert_rollups(db, w.rollups, rollup::Destination::Appended)?;
         mark_stale(db, w.stale)?;
         key_usage(db, w.batch)?;
+        operations(db, w.batch)?;
         counters(db, w.batch)?;
         Ok([resource_ids, scope_ids, metric_ids])
     })
@@ -434,6 +435,26 @@ fn key_usage(db: &Db, batch: &Batch) -> Result<()> {
         for (i, n) in row.items.iter().chain(&row.wire_bytes).enumerate() {
             stmt.bind_int(3 + i as i32, *n)?;
         }
+        stmt.execute()?;
+    }
+    Ok(())
+}
+
+const OPERATION: &CStr = c"INSERT OR IGNORE INTO operations (minute, service, name, kind) \
+    VALUES (?1, ?2, ?3, ?4)";
+
+/// The batch's operations, each hour's once.
+fn operations(db: &Db, batch: &Batch) -> Result<()> {
+    let rows = rollup::operations(batch);
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut stmt = db.prepare(OPERATION)?;
+    for (minute, service, name, kind) in rows {
+        stmt.bind_int(1, minute)?;
+        stmt.bind_text(2, service)?;
+        stmt.bind_text(3, name)?;
+        stmt.bind_int(4, i64::from(kind))?;
         stmt.execute()?;
     }
     Ok(())

@@ -89,6 +89,14 @@ pub struct LogView {
     pub scope: ScopeView,
 }
 
+/// A span name a service used, and the kind of those spans.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Operation {
+    pub service: String,
+    pub name: String,
+    pub kind: crate::model::SpanKind,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TraceView {
     pub trace_id: String,

@@ -77,5 +77,6 @@ conformance!(
     report_rollups_follow_their_stale_marks,
     hourly_rollups_answer_for_whole_hours,
     releases_come_from_rollups_by_version,
+    operations_list_every_span_name_by_kind,
     key_usage_follows_the_rollups,
 );

@@ -19,6 +19,7 @@ use crate::harness::{self, Backend, Ctx, write_to};
 /// 0022).
 const SQLITE_BEFORE: &str = "
     DROP TABLE key_usage;
+    DROP TABLE operations;
     DROP TABLE settings;
     DROP TABLE rollups;
     DROP TABLE report_rollups;
@@ -67,6 +68,7 @@ const SQLITE_BEFORE: &str = "
 
 const POSTGRES_BEFORE: &str = "
     DROP TABLE key_usage;
+    DROP TABLE operations;
     DROP INDEX traces_window;
     ALTER TABLE traces DROP COLUMN entry_rank, DROP COLUMN entry_start_ns, DROP COLUMN entry_ns,
         DROP COLUMN entry_status, DROP COLUMN request_id, DROP COLUMN error_message;
@@ -458,6 +460,7 @@ fn before_log_packs(backend: Backend) -> String {
                 DELETE FROM logs_fts WHERE rowid = old.id;
             END;
             DROP TABLE key_usage;
+    DROP TABLE operations;
             DROP INDEX traces_window;
             ALTER TABLE traces DROP COLUMN entry_rank;
             ALTER TABLE traces DROP COLUMN entry_start_ns;
@@ -473,6 +476,7 @@ fn before_log_packs(backend: Backend) -> String {
         Backend::Postgres => {
             format!(
                 "{POSTGRES_LOG_ROWS} DROP TABLE key_usage;
+    DROP TABLE operations;
                 DROP INDEX traces_window;
                 ALTER TABLE traces DROP COLUMN entry_rank, DROP COLUMN entry_start_ns,
                     DROP COLUMN entry_ns, DROP COLUMN entry_status, DROP COLUMN request_id,

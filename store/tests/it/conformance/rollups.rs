@@ -538,3 +538,80 @@ pub async fn releases_come_from_rollups_by_version(ctx: Ctx) {
         ctx.backend
     );
 }
+
+/// Operations: every span name of every service with its kind, listed
+/// once however many hours and batches used it, and gone with the
+/// rollups' retention once their hours have.
+pub async fn operations_list_every_span_name_by_kind(ctx: Ctx) {
+    let ctx = &ctx;
+    let hour = 60 * MINUTE;
+    let from = 472_223 * hour;
+    let named = |n: u64, start: i64, name: &str, kind: SpanKind| {
+        let mut s = timed(span(tid(n), sid(1), None, name), start, start + 1_000);
+        s.kind = kind;
+        s
+    };
+    // The same two operations in two hours and two batches, a third in
+    // the second hour only; another service's.
+    for (h, n) in [(0, 1), (1, 2)] {
+        let mut spans = vec![
+            named(n, from + h * hour, "GET /cart", SpanKind::Server),
+            named(n + 10, from + h * hour + 5, "SELECT cart", SpanKind::Client),
+        ];
+        if h == 1 {
+            spans.push(named(
+                n + 20,
+                from + h * hour + 9,
+                "publish",
+                SpanKind::Producer,
+            ));
+        }
+        write(ctx, &spans_batch("cart", spans.clone())).await;
+        write(ctx, &spans_batch("cart", spans)).await;
+    }
+    write(
+        ctx,
+        &spans_batch("pay", vec![named(99, from, "charge", SpanKind::Internal)]),
+    )
+    .await;
+    let reader = ctx.store.reader();
+    let listed = |ops: Vec<store::Operation>| -> Vec<(String, String, SpanKind)> {
+        ops.into_iter()
+            .map(|o| (o.service, o.name, o.kind))
+            .collect()
+    };
+    let cart = |name: &str, kind| ("cart".to_owned(), name.to_owned(), kind);
+    assert_eq!(
+        listed(reader.operations(Some("cart")).await.unwrap()),
+        [
+            cart("GET /cart", SpanKind::Server),
+            cart("SELECT cart", SpanKind::Client),
+            cart("publish", SpanKind::Producer),
+        ],
+        "{:?}",
+        ctx.backend
+    );
+    assert_eq!(
+        reader.operations(None).await.unwrap().len(),
+        4,
+        "{:?}",
+        ctx.backend
+    );
+    assert!(reader.operations(Some("nobody")).await.unwrap().is_empty());
+    // Retention past the first hour: its operations alone go.
+    ctx.store
+        .sweeper()
+        .keep_rollups(Some(from + hour + 30 * MINUTE))
+        .await
+        .expect("retention");
+    assert_eq!(
+        listed(reader.operations(None).await.unwrap()),
+        [
+            cart("GET /cart", SpanKind::Server),
+            cart("SELECT cart", SpanKind::Client),
+            cart("publish", SpanKind::Producer),
+        ],
+        "{:?}",
+        ctx.backend
+    );
+}
