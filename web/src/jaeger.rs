@@ -1,6 +1,7 @@
 //! Jaeger's query API (the HTTP JSON one Jaeger's UI and Grafana's Jaeger
 //! data source call), under `/jaeger`, so that Grafana opens loupe's traces:
-//! `/jaeger/api/services` and `/jaeger/api/traces/{id}` so far.
+//! its services and their operations, trace search, a trace by id, and the
+//! dependencies between services.
 //!
 //! The shapes are Jaeger's (`cmd/query/app/http_handler.go`: every answer
 //! `{"data","total","limit","offset","errors"}`; `model/json/model.go`: a
@@ -23,12 +24,20 @@ use store::SpanView;
 use store::model::{SpanKind, StatusCode as SpanStatus};
 use store::value::{Attributes, Value};
 
+use crate::params::{Pairs, Window, now_ns};
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/jaeger/api/services", get(services))
+        .route(
+            "/jaeger/api/services/{service}/operations",
+            get(service_operations),
+        )
+        .route("/jaeger/api/operations", get(operations))
+        .route("/jaeger/api/traces", get(search))
         .route("/jaeger/api/traces/{trace_id}", get(trace))
+        .route("/jaeger/api/dependencies", get(dependencies))
 }
 
 /// Jaeger's envelope around every answer.
@@ -46,6 +55,301 @@ fn error(status: StatusCode, message: &str) -> Response {
 async fn services(State(state): State<AppState>) -> Response {
     match state.store.service_names().await {
         Ok(names) => answer(StatusCode::OK, json!(names), names.len(), JsonValue::Null),
+        Err(err) => error(StatusCode::INTERNAL_SERVER_ERROR, &err.to_string()),
+    }
+}
+
+/// Jaeger's name of a span kind.
+fn kind_name(kind: SpanKind) -> &'static str {
+    match kind {
+        SpanKind::Server => "server",
+        SpanKind::Client => "client",
+        SpanKind::Producer => "producer",
+        SpanKind::Consumer => "consumer",
+        SpanKind::Internal => "internal",
+        SpanKind::Unspecified => "",
+    }
+}
+
+/// The span names of a service, each once (the legacy form the UI calls).
+async fn service_operations(
+    State(state): State<AppState>,
+    Path(service): Path<String>,
+) -> Response {
+    match state.store.operations(Some(&service)).await {
+        Ok(ops) => {
+            let mut names: Vec<String> = ops.into_iter().map(|o| o.name).collect();
+            names.dedup();
+            answer(StatusCode::OK, json!(names), names.len(), JsonValue::Null)
+        }
+        Err(err) => error(StatusCode::INTERNAL_SERVER_ERROR, &err.to_string()),
+    }
+}
+
+/// A service's operations with their kinds, of one kind when `spanKind`
+/// names it.
+async fn operations(State(state): State<AppState>, pairs: Pairs) -> Response {
+    let Some(service) = pairs.get("service").filter(|s| !s.is_empty()) else {
+        return error(StatusCode::BAD_REQUEST, "parameter 'service' is required");
+    };
+    let kind = pairs.get("spanKind").unwrap_or_default();
+    match state.store.operations(Some(service)).await {
+        Ok(ops) => {
+            let data: Vec<JsonValue> = ops
+                .iter()
+                .filter(|o| kind.is_empty() || kind_name(o.kind) == kind)
+                .map(|o| json!({ "name": o.name, "spanKind": kind_name(o.kind) }))
+                .collect();
+            let total = data.len();
+            answer(StatusCode::OK, json!(data), total, JsonValue::Null)
+        }
+        Err(err) => error(StatusCode::INTERNAL_SERVER_ERROR, &err.to_string()),
+    }
+}
+
+/// How far back a search looks when `start` is not given, as Jaeger's
+/// query service does.
+const LOOKBACK_NS: i64 = 2 * 24 * 3_600_000_000_000;
+/// Traces a search answers when `limit` is not given, and at most.
+const LIMIT: u32 = 100;
+const MAX_LIMIT: u32 = 1000;
+
+/// A search as Jaeger's query parser reads one, in the store's terms.
+#[derive(Debug)]
+pub struct Search {
+    pub query: store::TraceQuery,
+    pub trace_ids: Vec<[u8; 16]>,
+}
+
+/// Reads Jaeger's search parameters (`service`, `operation`, `tags` as a
+/// JSON object and `tag` as key:value, `start` and `end` in microseconds,
+/// `minDuration` and `maxDuration` as Go durations, `limit`, `traceID`).
+/// `error` = `true` or `false` is the trace's outcome; other tags are
+/// attributes, compared as text. Pure but for the clock.
+pub fn read_search(pairs: &Pairs, now: i64) -> Result<Search, String> {
+    let given = |name: &str| pairs.get(name).filter(|v| !v.is_empty());
+    let mut trace_ids = Vec::new();
+    for id in pairs.all("traceID") {
+        let mut bytes = [0u8; 16];
+        hex::decode_to_slice(id.trim(), &mut bytes)
+            .map_err(|_| format!("cannot parse traceID param: {id:?} is not 32 hex digits"))?;
+        trace_ids.push(bytes);
+    }
+    let service = given("service").map(str::to_owned);
+    if service.is_none() && trace_ids.is_empty() {
+        return Err("parameter 'service' is required".into());
+    }
+    let micros = |name: &str| -> Result<Option<i64>, String> {
+        given(name)
+            .map(|v| {
+                v.parse::<i64>()
+                    .map(|us| us.saturating_mul(1000))
+                    .map_err(|_| {
+                        format!("unable to parse param '{name}': {v:?} is not microseconds")
+                    })
+            })
+            .transpose()
+    };
+    let end = micros("end")?.unwrap_or(now);
+    let start = micros("start")?.unwrap_or(end - LOOKBACK_NS);
+    let duration = |name: &str| -> Result<Option<i64>, String> {
+        given(name)
+            .map(|v| {
+                go_duration(v).ok_or_else(|| {
+                    format!(
+                        "unable to parse param '{name}': {v:?} is not a duration like 100ms or 1.5s"
+                    )
+                })
+            })
+            .transpose()
+    };
+    let (min, max) = (duration("minDuration")?, duration("maxDuration")?);
+    if let (Some(min), Some(max)) = (min, max)
+        && max < min
+    {
+        return Err("'maxDuration' should be greater than 'minDuration'".into());
+    }
+    let mut tags: Vec<(String, String)> = Vec::new();
+    for tag in pairs.all("tag") {
+        let (key, value) = tag.split_once(':').ok_or_else(|| {
+            format!("malformed 'tag' parameter, expecting key:value, received: {tag}")
+        })?;
+        tags.push((key.to_owned(), value.to_owned()));
+    }
+    for text in pairs.all("tags") {
+        let map: std::collections::BTreeMap<String, String> = serde_json::from_str(text)
+            .map_err(|err| format!("malformed 'tags' parameter, cannot unmarshal JSON: {err}"))?;
+        tags.extend(map);
+    }
+    let mut failed = None;
+    let mut attributes = Vec::new();
+    for (key, value) in tags {
+        match (key.as_str(), value.as_str()) {
+            ("error", "true") => failed = Some(true),
+            ("error", "false") => failed = Some(false),
+            _ => attributes.push(store::AttributeFilter {
+                key,
+                comparison: store::Comparison::Equal,
+                value,
+            }),
+        }
+    }
+    let limit = match given("limit") {
+        None => LIMIT,
+        Some(v) => v
+            .parse::<u32>()
+            .map_err(|_| format!("unable to parse param 'limit': {v:?} is not a number"))?
+            .clamp(1, MAX_LIMIT),
+    };
+    let operation = given("operation").map(str::to_owned);
+    // Jaeger bounds the duration of the spans it searched for: the
+    // operation's own where one is named, else the trace's entry.
+    let (span_bounds, entry_bounds) = match operation {
+        Some(_) => ((min, max), (None, None)),
+        None => ((None, None), (min, max)),
+    };
+    Ok(Search {
+        query: store::TraceQuery {
+            service,
+            operation,
+            failed,
+            min_duration_ns: entry_bounds.0,
+            max_duration_ns: entry_bounds.1,
+            min_span_duration_ns: span_bounds.0,
+            max_span_duration_ns: span_bounds.1,
+            attributes,
+            start: Some(start),
+            end: Some(end),
+            limit,
+            ..store::TraceQuery::default()
+        },
+        trace_ids,
+    })
+}
+
+/// A Go duration (`300ms`, `1.5s`, `2h45m`, `10us`, `10µs`) in
+/// nanoseconds.
+pub fn go_duration(text: &str) -> Option<i64> {
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return None;
+    }
+    let mut total = 0f64;
+    while !rest.is_empty() {
+        let number_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let number: f64 = rest[..number_end].parse().ok()?;
+        rest = &rest[number_end..];
+        let unit_end = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let unit = match &rest[..unit_end] {
+            "ns" => 1.0,
+            "us" | "µs" | "μs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return None,
+        };
+        rest = &rest[unit_end..];
+        total += number * unit;
+    }
+    (total.is_finite() && total <= i64::MAX as f64).then_some(total as i64)
+}
+
+async fn search(State(state): State<AppState>, pairs: Pairs) -> Response {
+    let search = match read_search(&pairs, now_ns()) {
+        Ok(search) => search,
+        Err(message) => return error(StatusCode::BAD_REQUEST, &message),
+    };
+    let found = async {
+        let ids: Vec<[u8; 16]> = if search.trace_ids.is_empty() {
+            let summaries = state.store.traces(&search.query).await?;
+            let mut ids = Vec::with_capacity(summaries.len());
+            for s in &summaries {
+                let mut id = [0u8; 16];
+                if hex::decode_to_slice(&s.trace_id, &mut id).is_ok() {
+                    ids.push(id);
+                }
+            }
+            ids
+        } else {
+            search.trace_ids.clone()
+        };
+        let mut traces = Vec::with_capacity(ids.len());
+        let mut missing = Vec::new();
+        for id in ids {
+            match state.store.trace(&id).await? {
+                Some(view) => traces.push(convert(&view.trace_id, &view.spans)),
+                None => {
+                    missing.push(json!({ "msg": "trace not found", "traceID": hex::encode(id) }))
+                }
+            }
+        }
+        Ok::<_, store::StoreError>((traces, missing))
+    };
+    match found.await {
+        Ok((traces, missing)) => {
+            let errors = match missing.is_empty() {
+                true => JsonValue::Null,
+                false => json!(missing),
+            };
+            answer(StatusCode::OK, json!(traces), 0, errors)
+        }
+        Err(err) => error(StatusCode::INTERNAL_SERVER_ERROR, &err.to_string()),
+    }
+}
+
+/// The calls between services over `lookback` milliseconds (default a
+/// day) before `endTs` (milliseconds, default now), from the load
+/// report's edges.
+async fn dependencies(State(state): State<AppState>, pairs: Pairs) -> Response {
+    let millis = |name: &str| -> Result<Option<i64>, String> {
+        pairs
+            .get(name)
+            .filter(|v| !v.is_empty())
+            .map(|v| {
+                v.parse::<i64>()
+                    .map(|ms| ms.saturating_mul(1_000_000))
+                    .map_err(|_| {
+                        format!("unable to parse param '{name}': {v:?} is not milliseconds")
+                    })
+            })
+            .transpose()
+    };
+    let window = millis("endTs").and_then(|end| {
+        let end = end.unwrap_or_else(now_ns);
+        let back = millis("lookback")?.unwrap_or(24 * 3_600_000_000_000);
+        if back <= 0 {
+            return Err("unable to parse param 'lookback': it must be more than 0".into());
+        }
+        Ok(Window {
+            start: end.saturating_sub(back),
+            end,
+        })
+    });
+    let window = match window {
+        Ok(window) => window,
+        Err(message) => return error(StatusCode::BAD_REQUEST, &message),
+    };
+    let report = crate::reports::load(
+        &state.store,
+        window,
+        None,
+        &mut crate::state::note_spans_read,
+    )
+    .await;
+    match report {
+        Ok(report) => {
+            let data: Vec<JsonValue> = report
+                .edges
+                .iter()
+                .map(|e| json!({ "parent": e.caller, "child": e.callee, "callCount": e.calls }))
+                .collect();
+            answer(StatusCode::OK, json!(data), 0, JsonValue::Null)
+        }
         Err(err) => error(StatusCode::INTERNAL_SERVER_ERROR, &err.to_string()),
     }
 }
@@ -125,15 +429,8 @@ fn span(s: &SpanView, process: String) -> JsonValue {
         }));
     }
     let mut tags: Vec<JsonValue> = s.attributes.0.iter().map(|(k, v)| tag(k, v)).collect();
-    let kind = match s.kind {
-        SpanKind::Server => Some("server"),
-        SpanKind::Client => Some("client"),
-        SpanKind::Producer => Some("producer"),
-        SpanKind::Consumer => Some("consumer"),
-        SpanKind::Internal => Some("internal"),
-        SpanKind::Unspecified => None,
-    };
-    if let Some(kind) = kind {
+    let kind = kind_name(s.kind);
+    if !kind.is_empty() {
         tags.push(json!({ "key": "span.kind", "type": "string", "value": kind }));
     }
     match s.status.code {
@@ -253,6 +550,20 @@ mod tests {
             assert_eq!(tag("k", &value), want, "{value:?}");
         }
         assert_eq!(micros(1_999), 1);
+        for (text, want) in [
+            ("300ms", Some(300_000_000)),
+            ("1.5s", Some(1_500_000_000)),
+            ("2h45m", Some((2 * 3600 + 45 * 60) * 1_000_000_000)),
+            ("10us", Some(10_000)),
+            ("10µs", Some(10_000)),
+            ("7ns", Some(7)),
+            ("", None),
+            ("5", None),
+            ("5 parsecs", None),
+            ("ms", None),
+        ] {
+            assert_eq!(go_duration(text), want, "{text:?}");
+        }
         assert_eq!(convert("t", &[])["spans"], json!([]));
     }
 }
