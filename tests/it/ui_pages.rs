@@ -180,6 +180,11 @@ async fn trace_search_filters_by_service_status_and_attribute() {
     assert_eq!(ids(&html), [t71.as_str(), t72.as_str()]);
     let (_, html) = get(&server, "/traces?max_ms=150").await;
     assert_eq!(ids(&html), [t73.as_str()]);
+    // The operation field suggests the span names spans used.
+    assert!(
+        html.contains("<datalist id=\"operations\"><option value=\"GET /stock\"><option value=\"POST /charge\"><option value=\"POST /checkout\"></datalist>"),
+        "{html}"
+    );
     let range = format!("start={}&end={}", T0 + SECOND, T0 + 2 * SECOND);
     let (_, html) = get(&server, &format!("/traces?{range}")).await;
     assert_eq!(ids(&html), [t73.as_str()]);

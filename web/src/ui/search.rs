@@ -211,12 +211,18 @@ struct SelectOption {
     selected: bool,
 }
 
+/// Span names the operation field suggests at most.
+const OPERATIONS_SUGGESTED: usize = 500;
+
 #[derive(Template, WebTemplate)]
 #[template(path = "traces.html")]
 struct SearchPage {
     layout: Layout,
     f: Filters,
     services: Vec<SelectOption>,
+    /// The span names the operation field suggests: the service's, or
+    /// every service's.
+    operations: Vec<String>,
     windows: Vec<SelectOption>,
     /// Kept as hidden fields when the range came from a link.
     from: String,
@@ -352,6 +358,17 @@ pub async fn traces(
             label: name.clone(),
             value: name,
         }));
+        let service = (!f.service.is_empty()).then_some(f.service.as_str());
+        let mut operations: Vec<String> = state
+            .store
+            .operations(service)
+            .await?
+            .into_iter()
+            .map(|o| o.name)
+            .collect();
+        operations.sort();
+        operations.dedup();
+        operations.truncate(OPERATIONS_SUGGESTED);
         let mut windows: Vec<(&str, &str)> = vec![("", "any time")];
         windows.extend(WINDOWS.iter().map(|w| (*w, *w)));
         let windows = options(&windows, f.time.window.as_deref().unwrap_or_default());
@@ -364,6 +381,7 @@ pub async fn traces(
         let page = SearchPage {
             layout: Layout::new("Traces", ""),
             services,
+            operations,
             windows,
             from,
             to,
