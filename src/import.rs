@@ -10,40 +10,31 @@ use anyhow::{Context as _, bail};
 use bytes::Bytes;
 use collector::decode::Encoding;
 use collector::ingest::{Form, Limits, Logs, Metrics, Traces};
-use collector::self_metrics::Transport;
+use collector::self_metrics::{Signal, Transport};
 use collector::{Ingest, Pipeline, PipelineConfig, Rules, SelfMetrics};
 
 use crate::cli::ImportArgs;
 
-/// Which signal a line's export request is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Signal {
-    Traces,
-    Logs,
-    Metrics,
+/// The signal of one line's export request, by the field it begins with.
+pub fn signal_of(line: &str) -> Option<Signal> {
+    let at = |key: &str| line.find(&format!("\"{key}\""));
+    [
+        (at("resourceSpans"), Signal::Traces),
+        (at("resourceLogs"), Signal::Logs),
+        (at("resourceMetrics"), Signal::Metrics),
+    ]
+    .into_iter()
+    .filter_map(|(at, signal)| Some((at?, signal)))
+    .min_by_key(|(at, _)| *at)
+    .map(|(_, signal)| signal)
 }
 
-impl Signal {
-    /// The signal of one line, by the field its request begins with.
-    pub fn of(line: &str) -> Option<Signal> {
-        let at = |key: &str| line.find(&format!("\"{key}\""));
-        [
-            (at("resourceSpans"), Signal::Traces),
-            (at("resourceLogs"), Signal::Logs),
-            (at("resourceMetrics"), Signal::Metrics),
-        ]
-        .into_iter()
-        .filter_map(|(at, signal)| Some((at?, signal)))
-        .min_by_key(|(at, _)| *at)
-        .map(|(_, signal)| signal)
-    }
-
-    fn path(self) -> &'static str {
-        match self {
-            Signal::Traces => "/v1/traces",
-            Signal::Logs => "/v1/logs",
-            Signal::Metrics => "/v1/metrics",
-        }
+/// Where OTLP/HTTP takes a signal's exports.
+fn path(signal: Signal) -> &'static str {
+    match signal {
+        Signal::Traces => "/v1/traces",
+        Signal::Logs => "/v1/logs",
+        Signal::Metrics => "/v1/metrics",
     }
 }
 
@@ -65,7 +56,7 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
             if line.is_empty() {
                 continue;
             }
-            let Some(signal) = Signal::of(line) else {
+            let Some(signal) = signal_of(line) else {
                 bail!(
                     "{} line {}: not an OTLP/JSON export request (no resourceSpans, resourceLogs or resourceMetrics)",
                     path.display(),
@@ -174,7 +165,7 @@ async fn send(
     let endpoint = endpoint.trim_end_matches('/');
     let mut tally = Tally::default();
     for (place, signal, line) in lines {
-        let url = format!("{endpoint}{}", signal.path());
+        let url = format!("{endpoint}{}", path(signal));
         let mut request = client
             .post(&url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
@@ -229,7 +220,7 @@ mod tests {
             (r#"{"spans":[]}"#, None),
             ("", None),
         ] {
-            assert_eq!(Signal::of(line), want, "{line}");
+            assert_eq!(signal_of(line), want, "{line}");
         }
     }
 }
