@@ -130,15 +130,11 @@ document.addEventListener("DOMContentLoaded", () => {
   });
 });
 
-// Zoom: drag across a chart drawn over time (svg[data-from][data-to], in
-// Unix milliseconds, its plot between data-x0 and data-x1 in viewBox units)
-// to open the same page over the range selected.
-document.addEventListener("pointerdown", (event) => {
-  const svg = event.target instanceof Element ? event.target.closest("svg[data-from][data-to]") : null;
-  if (!svg || event.button !== 0) return;
+// A drag across an SVG's plot (between x0 and x1 in viewBox units) draws
+// a band and, on release after some movement, calls done(from, to) with
+// the two ends in viewBox units, the smaller first.
+function dragAcross(event, svg, x0, x1, done) {
   const box = svg.viewBox.baseVal;
-  const x0 = Number(svg.dataset.x0), x1 = Number(svg.dataset.x1);
-  const from = Number(svg.dataset.from), to = Number(svg.dataset.to);
   const at = (e) => {
     const rect = svg.getBoundingClientRect();
     const x = box.x + (e.clientX - rect.left) * box.width / rect.width;
@@ -163,16 +159,28 @@ document.addEventListener("pointerdown", (event) => {
     document.removeEventListener("pointerup", up);
     band.remove();
     const end = at(e);
-    if (Math.abs(end - start) < 3) return;
-    const time = (x) => new Date(from + (x - x0) / (x1 - x0) * (to - from)).toISOString();
-    const url = new URL(location.href);
-    for (const name of ["window", "since", "until", "start", "end", "from", "to", "offset"]) url.searchParams.delete(name);
-    url.searchParams.set("from", time(Math.min(start, end)));
-    url.searchParams.set("to", time(Math.max(start, end)));
-    location.assign(url.toString());
+    if (Math.abs(end - start) >= 3) done(Math.min(start, end), Math.max(start, end));
   };
   document.addEventListener("pointermove", move);
   document.addEventListener("pointerup", up);
+}
+
+// Zoom: drag across a chart drawn over time (svg[data-from][data-to], in
+// Unix milliseconds, its plot between data-x0 and data-x1 in viewBox units)
+// to open the same page over the range selected.
+document.addEventListener("pointerdown", (event) => {
+  const svg = event.target instanceof Element ? event.target.closest("svg[data-from][data-to]") : null;
+  if (!svg || event.button !== 0) return;
+  const x0 = Number(svg.dataset.x0), x1 = Number(svg.dataset.x1);
+  const from = Number(svg.dataset.from), to = Number(svg.dataset.to);
+  dragAcross(event, svg, x0, x1, (low, high) => {
+    const time = (x) => new Date(from + (x - x0) / (x1 - x0) * (to - from)).toISOString();
+    const url = new URL(location.href);
+    for (const name of ["window", "since", "until", "start", "end", "from", "to", "offset"]) url.searchParams.delete(name);
+    url.searchParams.set("from", time(low));
+    url.searchParams.set("to", time(high));
+    location.assign(url.toString());
+  });
 });
 
 // Select: drag across a histogram (svg[data-edges]: its bins' edges, equal
@@ -182,47 +190,20 @@ document.addEventListener("pointerdown", (event) => {
 document.addEventListener("pointerdown", (event) => {
   const svg = event.target instanceof Element ? event.target.closest("svg[data-edges][data-select]") : null;
   if (!svg || event.button !== 0) return;
-  const box = svg.viewBox.baseVal;
   const x0 = Number(svg.dataset.x0), x1 = Number(svg.dataset.x1);
   const edges = svg.dataset.edges.split(",").map(Number);
   const [lowName, highName] = svg.dataset.select.split(",");
   const log = svg.dataset.log !== undefined;
-  const at = (e) => {
-    const rect = svg.getBoundingClientRect();
-    const x = box.x + (e.clientX - rect.left) * box.width / rect.width;
-    return Math.min(x1, Math.max(x0, x));
-  };
   const value = (x) => {
     const f = (x - x0) / (x1 - x0) * (edges.length - 1);
     const i = Math.min(edges.length - 2, Math.floor(f));
     const a = edges[i], b = edges[i + 1], t = f - i;
     return log && a > 0 ? a * Math.pow(b / a, t) : a + (b - a) * t;
   };
-  const start = at(event);
-  const band = document.createElementNS("http://www.w3.org/2000/svg", "rect");
-  band.setAttribute("class", "zoom-band");
-  band.setAttribute("y", String(box.y));
-  band.setAttribute("height", String(box.height));
-  band.setAttribute("x", String(start));
-  band.setAttribute("width", "0");
-  svg.appendChild(band);
-  event.preventDefault();
-  const move = (e) => {
-    const x = at(e);
-    band.setAttribute("x", String(Math.min(start, x)));
-    band.setAttribute("width", String(Math.abs(x - start)));
-  };
-  const up = (e) => {
-    document.removeEventListener("pointermove", move);
-    document.removeEventListener("pointerup", up);
-    band.remove();
-    const end = at(e);
-    if (Math.abs(end - start) < 3) return;
+  dragAcross(event, svg, x0, x1, (low, high) => {
     const url = new URL(location.href);
-    url.searchParams.set(lowName, String(Math.floor(value(Math.min(start, end)))));
-    url.searchParams.set(highName, String(Math.ceil(value(Math.max(start, end)))));
+    url.searchParams.set(lowName, String(Math.floor(value(low))));
+    url.searchParams.set(highName, String(Math.ceil(value(high))));
     location.assign(url.toString());
-  };
-  document.addEventListener("pointermove", move);
-  document.addEventListener("pointerup", up);
+  });
 });
