@@ -265,27 +265,28 @@ async fn search(State(state): State<AppState>, pairs: Pairs) -> Response {
         Err(message) => return error(StatusCode::BAD_REQUEST, &message),
     };
     let found = async {
-        let ids: Vec<[u8; 16]> = if search.trace_ids.is_empty() {
+        let ids: Vec<String> = if search.trace_ids.is_empty() {
             let summaries = state.store.traces(&search.query).await?;
-            let mut ids = Vec::with_capacity(summaries.len());
-            for s in &summaries {
-                let mut id = [0u8; 16];
-                if hex::decode_to_slice(&s.trace_id, &mut id).is_ok() {
-                    ids.push(id);
-                }
-            }
-            ids
+            summaries.into_iter().map(|s| s.trace_id).collect()
         } else {
-            search.trace_ids.clone()
+            search.trace_ids.iter().map(hex::encode).collect()
         };
+        // Every trace's spans in one read, then grouped in the order found.
+        let spans = state.store.spans_of_traces(&ids).await?;
+        let mut by_trace: std::collections::HashMap<String, Vec<SpanView>> =
+            std::collections::HashMap::new();
+        for span in spans {
+            by_trace
+                .entry(span.trace_id.clone())
+                .or_default()
+                .push(span);
+        }
         let mut traces = Vec::with_capacity(ids.len());
         let mut missing = Vec::new();
-        for id in ids {
-            match state.store.trace(&id).await? {
-                Some(view) => traces.push(convert(&view.trace_id, &view.spans)),
-                None => {
-                    missing.push(json!({ "msg": "trace not found", "traceID": hex::encode(id) }))
-                }
+        for id in &ids {
+            match by_trace.get(id) {
+                Some(spans) => traces.push(convert(id, spans)),
+                None => missing.push(json!({ "msg": "trace not found", "traceID": id })),
             }
         }
         Ok::<_, store::StoreError>((traces, missing))
