@@ -396,7 +396,7 @@ async fn change_report(
 ) -> ApiResult<Json<reports::change::ThenAndNow>> {
     let window = time.check()?.window(LAST_HOUR, now_ns())?;
     let earlier = earlier_window(query.against.as_deref(), window)?;
-    let (_, change) = reports::load_against(
+    let change = reports::change(
         &state.store,
         window,
         earlier,

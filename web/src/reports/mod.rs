@@ -217,6 +217,20 @@ pub async fn load_against(
     ))
 }
 
+/// Every endpoint's figures over `window` against `earlier` (of
+/// `service`'s, when given), without the load report around them.
+pub async fn change(
+    store: &Reader,
+    window: Window,
+    earlier: Window,
+    service: Option<&str>,
+    progress: Progress<'_>,
+) -> store::Result<change::ThenAndNow> {
+    let now = analyse(store, window, false, progress).await?;
+    let then = analyse(store, earlier, false, &mut |_, _| {}).await?;
+    Ok(change::compare(&then, &now, service))
+}
+
 /// Traces whose spans' attributes are measured for the bytes per key, and
 /// log records likewise.
 const SAMPLE_TRACES: u32 = 200;
